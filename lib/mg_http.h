@@ -1,0 +1,146 @@
+#ifndef MG_HTTP_H
+#define MG_HTTP_H
+
+#include <stddef.h>
+
+#include "mg_banned.h"
+#include "mg_buf.h"
+
+struct mg_err;
+
+/*
+ * HTTP over libcurl. The only module that includes curl/curl.h.
+ *
+ * TLS is verified by default; opts.insecure turns that off explicitly.
+ * Proxies come from the environment (http_proxy, https_proxy, no_proxy) as
+ * libcurl reads them. Secrets (bearer tokens) are never logged: the debug
+ * log (opts.verbose) prints headers with Authorization, Proxy-Authorization
+ * and Cookie values replaced by "<redacted>", and query strings named
+ * X-Amz-Signature / X-Amz-Credential / token / sig redacted in URLs.
+ *
+ * Retries: connection failures, timeouts, 429 and 5xx (except 501) are
+ * retried up to opts.retries times with exponential backoff and full
+ * jitter, honouring Retry-After (seconds or HTTP date) when the server
+ * sends it, never waiting longer than retry_max_ms per attempt.
+ */
+struct mg_http_opts {
+  const char *cacert;      /* CA bundle (PEM file); NULL: system store */
+  int insecure;            /* 1: do not verify TLS peer or host */
+  long connect_timeout_ms; /* 0: 10000 */
+  long timeout_ms;         /* whole transfer; 0: no limit */
+  long low_speed_ms;       /* abort if < 1 byte/s for this long; 0: off */
+  int retries;             /* extra attempts after the first */
+  long retry_base_ms;      /* first backoff step */
+  long retry_max_ms;       /* cap on one wait */
+  const char *bearer;      /* "Authorization: Bearer <bearer>"; not owned */
+  const char *user_agent;  /* NULL: "modelgate/<version>" */
+  int http2;               /* 1: allow HTTP/2 (ALPN / prior knowledge off) */
+  int verbose;             /* 1: redacted request/response log on stderr */
+  size_t max_body;         /* cap on a buffered response body */
+};
+
+/* Defaults: verify TLS, 10 s connect, 3 retries from 500 ms capped at
+ * 30 s, 64 MiB body cap, HTTP/1.1. Cannot fail. */
+void mg_http_opts_init(struct mg_http_opts *o);
+
+/* Once per process before any request; -1 if libcurl cannot start. */
+int mg_http_global_init(struct mg_err *err);
+void mg_http_global_cleanup(void);
+
+/*
+ * Reads a secret: from file when file is not NULL (trailing newline and
+ * whitespace trimmed), else from the environment variable envname (may be
+ * NULL). *out is NULL when neither is set. The message on failure names the
+ * file, never the content. caller owns *out; free with mg_http_secret_free.
+ */
+int mg_http_secret_load(const char *file, const char *envname, char **out,
+                        struct mg_err *err);
+/* Wipes and frees a secret. Accepts NULL. */
+void mg_http_secret_free(char *s);
+
+/* Returns url with credentials and signature query values replaced by
+ * "<redacted>", for messages. caller owns the result; free with free(). */
+char *mg_http_redact_url(const char *url);
+
+struct mg_http_request {
+  const char *method;          /* NULL: GET, or POST when body is set */
+  const char *url;
+  const char *const *headers;  /* NULL-terminated "Name: value" list */
+  const void *body;            /* borrowed until the request completes */
+  size_t body_len;
+  const char *upload_path;     /* PUT/POST this file as the body instead */
+  long long resume_from;       /* > 0: send Range: bytes=N- */
+  /* When set, the body is streamed here instead of buffered; return -1 to
+   * abort the transfer (it then fails with MG_ERR_IO "aborted"). */
+  int (*on_data)(void *arg, const char *p, size_t n);
+  void *arg;
+  int no_retry;                /* 1: never retry (non-idempotent calls) */
+};
+
+struct mg_http_response {
+  long status;                 /* 0 if no response was received */
+  struct mg_buf body;          /* unless on_data was set */
+  char *content_type;          /* NULL if absent */
+  char *location;              /* Location header, NULL if absent */
+  char *etag;
+  char *www_authenticate;      /* for OCI/HF token flows */
+  char *headers;               /* all response headers, raw, last response */
+  int attempts;                /* 1 + number of retries done */
+};
+
+void mg_http_response_init(struct mg_http_response *r, size_t max_body);
+void mg_http_response_release(struct mg_http_response *r);
+/* Value of a response header (case-insensitive name), or NULL.
+ * caller owns the result; free with free(). */
+char *mg_http_response_header(const struct mg_http_response *r,
+                              const char *name);
+
+/*
+ * Performs one request with retries. Returns 0 when a response was
+ * received (any status: the caller judges resp->status), -1 with
+ * MG_ERR_REMOTE when the server could not be reached or the transfer
+ * failed after all retries, MG_ERR_DATA if the body exceeded max_body.
+ */
+int mg_http_do(const struct mg_http_opts *o, const struct mg_http_request *req,
+               struct mg_http_response *resp, struct mg_err *err);
+
+/*
+ * Many concurrent transfers on one thread (libcurl multi), for perf-run's
+ * load generation and parallel downloads. Connections are kept alive and
+ * reused. Callbacks run inside mg_http_multi_run, with the monotonic time
+ * (mg_now_ns) at which the data was read.
+ */
+struct mg_http_multi;
+
+struct mg_http_stream_cb {
+  void *arg;
+  /* Status line and headers complete. */
+  void (*on_headers)(void *arg, long status, long long t_ns);
+  /* A chunk of the body; return -1 to cancel this transfer. */
+  int (*on_data)(void *arg, const char *p, size_t n, long long t_ns);
+  /* Exactly once per added transfer. ok: transport succeeded (check
+   * status). errmsg: borrowed, valid during the call. */
+  void (*on_done)(void *arg, int ok, long status, const char *errmsg,
+                  long long t_ns);
+};
+
+/* caller owns the result; free with mg_http_multi_free. opts are copied
+ * (pointed-to strings must outlive the multi). max_conns: 0 = no limit. */
+struct mg_http_multi *mg_http_multi_new(const struct mg_http_opts *o,
+                                        int max_conns);
+/* Starts a transfer (no retries here). Returns an id > 0, or -1. The
+ * request's url, headers and body are borrowed until on_done. */
+long mg_http_multi_add(struct mg_http_multi *m,
+                       const struct mg_http_request *req,
+                       const struct mg_http_stream_cb *cb, struct mg_err *err);
+/* Cancels a running transfer; its on_done is called with ok = 0 and
+ * errmsg "cancelled" before this returns. */
+void mg_http_multi_cancel(struct mg_http_multi *m, long id);
+/* Waits up to timeout_ms for network activity (0: poll), performs it and
+ * runs callbacks. Returns the number of transfers still running. */
+int mg_http_multi_run(struct mg_http_multi *m, long timeout_ms);
+int mg_http_multi_running(const struct mg_http_multi *m);
+/* Cancels what is running (on_done called) and frees. Accepts NULL. */
+void mg_http_multi_free(struct mg_http_multi *m);
+
+#endif

@@ -1,0 +1,142 @@
+#include "mg_record.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mg_buf.h"
+#include "mg_digest.h"
+#include "mg_err.h"
+#include "mg_io.h"
+#include "mg_json.h"
+#include "mg_mem.h"
+
+struct mg_json *
+mg_record_new(void)
+{
+  struct mg_json *rec = mg_json_new_object();
+
+  mg_json_set_string(rec, "schema", MG_RECORD_SCHEMA);
+  return rec;
+}
+
+int
+mg_record_check(const struct mg_json *j, const char *name,
+                struct mg_err *err)
+{
+  const char *schema;
+  const char *prefix = MG_RECORD_SCHEMA_NAME "/v";
+  size_t plen = strlen(prefix);
+  char *end;
+  long major;
+
+  if (!mg_json_is_object(j))
+    return mg_err_set(err, MG_ERR_DATA,
+                      "not a modelgate record '%s': the document is %s, "
+                      "expected an object",
+                      name, mg_json_type_name(mg_json_type(j)));
+  if (mg_json_req_string(j, "schema", "record", &schema, err) < 0)
+    return mg_err_prefix(err, "not a modelgate record '%s'", name);
+  if (strncmp(schema, prefix, plen) != 0)
+    return mg_err_set(err, MG_ERR_DATA,
+                      "not a modelgate record '%s': schema is '%.64s', "
+                      "expected '%s'",
+                      name, schema, MG_RECORD_SCHEMA);
+  major = strtol(schema + plen, &end, 10);
+  if (end == schema + plen || *end || major != MG_RECORD_SCHEMA_MAJOR)
+    return mg_err_set(err, MG_ERR_DATA,
+                      "unsupported record version in '%s': '%.64s' "
+                      "(this program reads '%s')",
+                      name, schema, MG_RECORD_SCHEMA);
+  return 0;
+}
+
+static int
+read_record(const char *path, size_t max, int tty_ok, struct mg_json **out,
+            struct mg_err *err)
+{
+  struct mg_buf buf = MG_BUF_INIT(max);
+  const char *name = mg_io_name(path);
+  int rc = -1;
+
+  *out = NULL;
+  if (strcmp(path, "-") == 0 && isatty(0)) {
+    if (tty_ok) {
+      *out = mg_record_new();
+      return 0;
+    }
+    return mg_err_set(err, MG_ERR_USAGE,
+                      "no input record: give -i FILE or pipe one in");
+  }
+  if (mg_io_read_file(path, &buf, err) < 0)
+    goto out;
+  if (mg_json_parse(buf.data, buf.len, name, out, err) < 0)
+    goto out;
+  if (mg_record_check(*out, name, err) < 0) {
+    mg_json_free(*out);
+    *out = NULL;
+    goto out;
+  }
+  rc = 0;
+out:
+  mg_buf_release(&buf);
+  return rc;
+}
+
+int
+mg_record_read(const char *path, size_t max, struct mg_json **out,
+               struct mg_err *err)
+{
+  return read_record(path, max, 0, out, err);
+}
+
+int
+mg_record_read_or_new(const char *path, size_t max, struct mg_json **out,
+                      struct mg_err *err)
+{
+  return read_record(path, max, 1, out, err);
+}
+
+void
+mg_record_set_section(struct mg_json *rec, const char *name,
+                      struct mg_json *section)
+{
+  mg_json_set(rec, name, section);
+}
+
+struct mg_json *
+mg_record_section(const struct mg_json *rec, const char *name)
+{
+  return mg_json_get(rec, name);
+}
+
+int
+mg_record_write(const struct mg_json *rec, const char *path, int pretty,
+                struct mg_err *err)
+{
+  char *text = mg_json_print(rec, MG_JSON_NEWLINE
+                                    | (pretty ? MG_JSON_PRETTY : 0));
+  int rc = mg_io_write_atomic(path, text, strlen(text), 0644, err);
+
+  free(text);
+  return rc;
+}
+
+int
+mg_record_sidefile(const char *path, struct mg_json **out,
+                   struct mg_err *err)
+{
+  char hex[MG_SHA256_HEX_LEN + 1];
+  unsigned long long size;
+  struct mg_json *o;
+
+  *out = NULL;
+  if (mg_sha256_file(path, hex, &size, err) < 0)
+    return -1;
+  o = mg_json_new_object();
+  mg_json_set_string(o, "path", path);
+  mg_json_set_number(o, "bytes", (double)size);
+  mg_json_set_string(o, "sha256", hex);
+  *out = o;
+  return 0;
+}

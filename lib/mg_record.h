@@ -1,0 +1,68 @@
+#ifndef MG_RECORD_H
+#define MG_RECORD_H
+
+#include <stddef.h>
+
+#include "mg_banned.h"
+
+struct mg_err;
+struct mg_json;
+
+/*
+ * The record: the one JSON document every program reads and writes
+ * (docs/record.md). A record is an object with "schema" ==
+ * MG_RECORD_SCHEMA and one section per producer ("model", "verification",
+ * "perf", "eval", "registry", "provenance", ...). A program replaces only
+ * its own section and passes every other member through untouched.
+ */
+#define MG_RECORD_SCHEMA_NAME "modelgate.record"
+#define MG_RECORD_SCHEMA_MAJOR 1
+#define MG_RECORD_SCHEMA "modelgate.record/v1"
+
+/* A new record with only the schema member; caller owns the result. */
+struct mg_json *mg_record_new(void);
+
+/*
+ * Checks that j is a record this version can read: an object whose
+ * "schema" is "modelgate.record/vN" with N == MG_RECORD_SCHEMA_MAJOR.
+ * name is the input's name for messages. Fails with MG_ERR_DATA.
+ */
+int mg_record_check(const struct mg_json *j, const char *name,
+                    struct mg_err *err);
+
+/*
+ * Reads and checks a record from path ("-" = stdin) with a size cap of
+ * max bytes. Reading stdin when it is a terminal is refused with
+ * MG_ERR_USAGE ("no input: give -i FILE or pipe a record"), so a tool never
+ * waits silently. caller owns *out; free with mg_json_free.
+ */
+int mg_record_read(const char *path, size_t max, struct mg_json **out,
+                   struct mg_err *err);
+/* As mg_record_read, but an absent input (stdin is a tty and path is "-")
+ * gives a fresh empty record instead of an error. */
+int mg_record_read_or_new(const char *path, size_t max, struct mg_json **out,
+                          struct mg_err *err);
+
+/* Replaces (or adds) section name, taking ownership of section. */
+void mg_record_set_section(struct mg_json *rec, const char *name,
+                           struct mg_json *section);
+/* Borrowed section, or NULL. */
+struct mg_json *mg_record_section(const struct mg_json *rec,
+                                  const char *name);
+
+/*
+ * Serialises rec (compact, or pretty) with a trailing newline and writes it
+ * atomically to path ("-" = stdout).
+ */
+int mg_record_write(const struct mg_json *rec, const char *path, int pretty,
+                    struct mg_err *err);
+
+/*
+ * A side-file reference {"path": path, "bytes": n, "sha256": hex} for large
+ * detail kept outside the record. Hashes the file as it is now.
+ * caller owns *out.
+ */
+int mg_record_sidefile(const char *path, struct mg_json **out,
+                       struct mg_err *err);
+
+#endif

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs the Debian packages modelgate needs to build, test and run its
+# demo. As root it runs apt-get; otherwise it prints the command and stops.
+pkgs="build-essential pkg-config curl ca-certificates
+libcurl4-openssl-dev libcjson-dev libarchive-dev libssl-dev libyaml-dev
+libpcre2-dev libutf8proc-dev libmicrohttpd-dev libcmocka-dev"
+
+missing=
+for p in $pkgs; do
+  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
+  case "$st" in
+    *" installed") ;;
+    *) missing="$missing $p" ;;
+  esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "modelgate needs these Debian packages; install them with:" >&2
+  echo "  sudo apt-get install -y$missing" >&2
+  exit 1
+fi
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2 || exit 1
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

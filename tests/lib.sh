@@ -1,0 +1,154 @@
+# Shell test harness, in the manner of git's t/test-lib.sh.
+#
+#   . "$(dirname "$0")/../lib.sh"
+#   test_expect_success 'title' '
+#       cmd && cmd >actual && test_cmp expect actual
+#   '
+#   test_done
+#
+# Each case runs in a fresh scratch directory under the build tree, in a
+# subshell, with the built tools first on PATH. Output is TAP.
+
+set -u
+: "${MG_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${MG_BUILD:=$MG_TOP/build}"
+SHARED=${MG_SHARED:-$MG_TOP/../shared}
+FIXTURES=$MG_TOP/tests/fixtures
+PATH=$MG_BUILD/bin:$PATH
+export PATH SHARED FIXTURES MG_TOP MG_BUILD
+unset HF_TOKEN OPENAI_API_KEY MG_API_KEY NO_COLOR 2>/dev/null
+
+suite=$(basename "$0" .sh)
+TRASH_ROOT=$MG_BUILD/trash/$suite
+rm -rf "$TRASH_ROOT"
+mkdir -p "$TRASH_ROOT"
+test_count=0
+test_failed=0
+_cleanups=
+
+# Registers a command to run when the suite ends (stop servers).
+at_exit() {
+  _cleanups="$1; $_cleanups"
+}
+trap 'eval "$_cleanups"' EXIT
+
+test_expect_success() {
+  test_count=$((test_count + 1))
+  dir=$TRASH_ROOT/$test_count
+  mkdir -p "$dir"
+  if (cd "$dir" && eval "$2") >"$dir/.out" 2>&1; then
+    echo "ok $test_count - $1"
+  else
+    test_failed=$((test_failed + 1))
+    echo "not ok $test_count - $1"
+    sed 's/^/#   /' "$dir/.out" | tail -40
+  fi
+}
+
+test_done() {
+  echo "1..$test_count"
+  [ "$test_failed" -eq 0 ]
+}
+
+# expect_exit CODE CMD...: runs CMD, fails unless it exits with CODE.
+expect_exit() {
+  want=$1
+  shift
+  "$@"
+  got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "expected exit $want, got $got: $*" >&2
+    return 1
+  fi
+  return 0
+}
+
+test_cmp() {
+  diff -u "$1" "$2"
+}
+
+# must_contain FILE PATTERN: grep -E, with the file shown on failure.
+must_contain() {
+  if ! grep -E -q -- "$2" "$1"; then
+    echo "'$1' does not contain /$2/:" >&2
+    sed 's/^/| /' "$1" | head -20 >&2
+    return 1
+  fi
+}
+
+must_not_contain() {
+  if grep -E -q -- "$2" "$1"; then
+    echo "'$1' unexpectedly contains /$2/:" >&2
+    grep -E -- "$2" "$1" | head -5 >&2
+    return 1
+  fi
+}
+
+must_be_empty() {
+  if [ -s "$1" ]; then
+    echo "'$1' is not empty:" >&2
+    head -5 "$1" >&2
+    return 1
+  fi
+}
+
+# json_get FILE EXPR: prints a value from a JSON file with python3's json
+# module when present, else fails. Used only to read results, never to
+# produce them.
+json_get() {
+  python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+v=eval(sys.argv[2],{"d":d})
+print(json.dumps(v) if isinstance(v,(dict,list)) else v)' "$1" "$2"
+}
+
+# start_mock NAME [ARGS...]: starts mock-llm on a free loopback port, waits
+# until it answers /health, and sets NAME_URL (base URL) and NAME_PID.
+start_mock() {
+  name=$1
+  shift
+  pf=$TRASH_ROOT/$name.port
+  rm -f "$pf"
+  mock-llm --host 127.0.0.1 --port 0 --port-file "$pf" -q "$@" \
+    2>"$TRASH_ROOT/$name.log" &
+  pid=$!
+  i=0
+  while [ ! -s "$pf" ] && [ $i -lt 200 ]; do
+    sleep 0.05
+    i=$((i + 1))
+  done
+  if [ ! -s "$pf" ]; then
+    echo "mock-llm did not start:" >&2
+    cat "$TRASH_ROOT/$name.log" >&2
+    return 1
+  fi
+  eval "${name}_URL=http://127.0.0.1:$(cat "$pf")"
+  eval "${name}_PID=$pid"
+  at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+}
+
+# The negative tests every tool gets (STYLE.md rule 46). Usage:
+#   common_negative_tests TOOL [ARGS that make it read a record]
+common_negative_tests() {
+  tool=$1
+  shift
+  test_expect_success "$tool: unknown option exits 2" "
+    expect_exit 2 $tool --no-such-option >out 2>err &&
+    must_be_empty out &&
+    must_contain err '^$tool: error: ' &&
+    must_contain err \"Try '$tool --help'\"
+  "
+  test_expect_success "$tool: --help prints usage on stdout and exits 0" "
+    expect_exit 0 $tool --help >out 2>err &&
+    must_contain out '^usage: $tool' &&
+    must_be_empty err
+  "
+  test_expect_success "$tool: --version exits 0" "
+    expect_exit 0 $tool --version >out &&
+    must_contain out '^$tool \\(modelgate\\) '
+  "
+  test_expect_success "$tool: --help to /dev/full exits 4" "
+    expect_exit 4 $tool --help >/dev/full 2>err &&
+    must_contain err 'cannot write'
+  "
+}
