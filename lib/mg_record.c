@@ -1,10 +1,12 @@
 #include "mg_record.h"
 
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "mg_buf.h"
+#include "mg_cli.h"
 #include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_io.h"
@@ -139,4 +141,95 @@ mg_record_sidefile(const char *path, struct mg_json **out,
   mg_json_set_string(o, "sha256", hex);
   *out = o;
   return 0;
+}
+
+static int
+is_secret_param(const char *name, size_t n)
+{
+  static const char *const names[] = {
+    "token", "sig", "signature", "access_token", "x-amz-signature",
+    "x-amz-credential", "x-amz-security-token", "api_key", "apikey",
+  };
+
+  for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+    if (strlen(names[i]) == n && strncasecmp(name, names[i], n) == 0)
+      return 1;
+  return 0;
+}
+
+char *
+mg_record_redact_url(const char *url)
+{
+  struct mg_buf out = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  const char *scheme = strstr(url, "://");
+  const char *p = url, *q;
+
+  if (scheme) {
+    const char *host = scheme + 3;
+    const char *end = host + strcspn(host, "/?#");
+    const char *at = NULL;
+
+    for (const char *c = host; c < end; c++)
+      if (*c == '@')
+        at = c;
+    mg_buf_add(&out, url, (size_t)(host - url), NULL);
+    p = at ? at + 1 : host;
+  }
+  q = strchr(p, '?');
+  if (!q) {
+    mg_buf_addstr(&out, p, NULL);
+    return mg_buf_detach(&out, NULL);
+  }
+  mg_buf_add(&out, p, (size_t)(q - p) + 1, NULL);
+  p = q + 1;
+  while (*p) {
+    size_t len = strcspn(p, "&#");
+    const char *eq = memchr(p, '=', len);
+
+    if (eq && is_secret_param(p, (size_t)(eq - p))) {
+      mg_buf_add(&out, p, (size_t)(eq - p) + 1, NULL);
+      mg_buf_addstr(&out, "REDACTED", NULL);
+    } else {
+      mg_buf_add(&out, p, len, NULL);
+    }
+    p += len;
+    if (*p == '#') {
+      mg_buf_addstr(&out, p, NULL);
+      break;
+    }
+    if (*p == '&')
+      mg_buf_addch(&out, *p++, NULL);
+  }
+  return mg_buf_detach(&out, NULL);
+}
+
+void
+mg_record_add_provenance(struct mg_json *rec, const char *started, int argc,
+                         char **argv)
+{
+  struct mg_json *prov = mg_json_get(rec, "provenance");
+  struct mg_json *e = mg_json_new_object();
+  struct mg_json *args = mg_json_new_array();
+  char finished[40], host[256];
+
+  if (!mg_json_is_array(prov)) {
+    prov = mg_json_new_array();
+    mg_json_set(rec, "provenance", prov);
+  }
+  mg_time_rfc3339(finished, sizeof(finished));
+  if (gethostname(host, sizeof(host)) < 0)
+    host[0] = '\0';
+  host[sizeof(host) - 1] = '\0';
+  for (int i = 1; i < argc; i++) {
+    char *r = mg_record_redact_url(argv[i]);
+    mg_json_append(args, mg_json_new_string(r));
+    free(r);
+  }
+  mg_json_set_string(e, "program", mg_progname());
+  mg_json_set_string(e, "version", MG_VERSION);
+  mg_json_set_string(e, "started", started);
+  mg_json_set_string(e, "finished", finished);
+  mg_json_set_string(e, "host", host);
+  mg_json_set(e, "args", args);
+  mg_json_append(prov, e);
 }

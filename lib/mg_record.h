@@ -65,4 +65,21 @@ int mg_record_write(const struct mg_json *rec, const char *path, int pretty,
 int mg_record_sidefile(const char *path, struct mg_json **out,
                        struct mg_err *err);
 
+/*
+ * Appends a provenance entry {"program", "version", "started", "finished",
+ * "host", "args"} to rec's "provenance" array (creating it). started is
+ * an RFC 3339 time taken when the run began (mg_time_rfc3339). args are
+ * argv[1..argc-1]; user:password@ parts of URLs in them are removed.
+ */
+void mg_record_add_provenance(struct mg_json *rec, const char *started,
+                              int argc, char **argv);
+
+/*
+ * Copy of url without "user:password@" and with the values of query
+ * parameters that carry credentials (token, sig, signature,
+ * X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, access_token)
+ * replaced by "REDACTED". caller owns the result; free with free().
+ */
+char *mg_record_redact_url(const char *url);
+
 #endif
