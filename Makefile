@@ -34,17 +34,70 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_OBJS = \
+	lib/mg_archive.o \
+	lib/mg_base64.o \
 	lib/mg_buf.o \
 	lib/mg_cli.o \
+	lib/mg_dataset.o \
 	lib/mg_digest.o \
 	lib/mg_err.o \
+	lib/mg_eval.o \
+	lib/mg_eval_out.o \
+	lib/mg_fetch.o \
+	lib/mg_gguf.o \
+	lib/mg_hf.o \
+	lib/mg_http.o \
 	lib/mg_io.o \
 	lib/mg_json.o \
 	lib/mg_mem.o \
-	lib/mg_record.o
+	lib/mg_merge.o \
+	lib/mg_metrics.o \
+	lib/mg_mock.o \
+	lib/mg_mock_gen.o \
+	lib/mg_mock_key.o \
+	lib/mg_mock_req.o \
+	lib/mg_mock_sched.o \
+	lib/mg_mock_tok.o \
+	lib/mg_mt19937.o \
+	lib/mg_oci.o \
+	lib/mg_perf_data.o \
+	lib/mg_perf_metrics.o \
+	lib/mg_perf_rand.o \
+	lib/mg_perf_report.o \
+	lib/mg_perf_req.o \
+	lib/mg_perf_run.o \
+	lib/mg_perf_sched.o \
+	lib/mg_perf_sse.o \
+	lib/mg_perf_stats.o \
+	lib/mg_pickle.o \
+	lib/mg_progress.o \
+	lib/mg_pv.o \
+	lib/mg_record.o \
+	lib/mg_regex.o \
+	lib/mg_registry.o \
+	lib/mg_report.o \
+	lib/mg_results.o \
+	lib/mg_safetensors.o \
+	lib/mg_sign.o \
+	lib/mg_task.o \
+	lib/mg_tmpl.o \
+	lib/mg_tok_dec.o \
+	lib/mg_tok_model.o \
+	lib/mg_tok_norm.o \
+	lib/mg_tok_pre.o \
+	lib/mg_tok_util.o \
+	lib/mg_tokenizer.o \
+	lib/mg_tree.o \
+	lib/mg_verify.o \
+	lib/mg_yaml.o
 
 TOOLS = \
-	mock-llm
+	mock-llm \
+	model-fetch \
+	model-verify \
+	perf-run \
+	registry-push \
+	results-merge
 
 LIB = $(O)/lib/libmodelgate.a
 BINS = $(addprefix $(O)/bin/,$(TOOLS))
@@ -84,7 +137,13 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 deps:
 	@sh scripts/deps.sh
 
-tests: $(BINS) $(UNIT_BINS)
+tests: $(BINS) $(UNIT_BINS) $(O)/tests/mock-registry
+
+# The fake Kubeflow Model Registry the registry-push tests run against.
+$(O)/tests/mock-registry: $(O)/tests/fixtures/registry/mock-registry.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
 check: deps
 	@$(MAKE) --no-print-directory tests
@@ -103,6 +162,26 @@ check-asan: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(O)
+
+# A screenshot of the HTML comparison report (the test fixtures: baseline
+# against custom data), for reviewers: $(O)/report/report.png.
+CHROMIUM ?= chromium
+report-screenshot: $(O)/bin/results-merge
+	@mkdir -p $(O)/report
+	@$(O)/bin/results-merge -q --compare --label baseline --label custom \
+	  --html $(O)/report/report.html \
+	  tests/fixtures/results-merge/baseline.json \
+	  tests/fixtures/results-merge/custom.json >/dev/null
+	@prof=$$(mktemp -d) && \
+	  $(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-quic \
+	    --no-first-run --disable-background-networking \
+	    --disable-component-update --disable-sync --user-data-dir=$$prof \
+	    --screenshot=$(abspath $(O))/report/report.png \
+	    --window-size=1280,2000 \
+	    file://$(abspath $(O))/report/report.html >/dev/null 2>&1; \
+	  rc=$$?; rm -rf $$prof; test $$rc -eq 0
+	@echo "report: $(O)/report/report.html"
+	@echo "screenshot: $(O)/report/report.png"
 
 bench: all
 	@for b in bench/*; do [ -x "$$b" ] && "$$b" $(O); done
@@ -125,7 +204,8 @@ clean:
 	rm -rf build build-asan
 
 .PHONY: all bench check check-asan check-pipelines check-tools check-unit \
-        clean demo deps format format-check install lint tests
+        clean demo deps format format-check install lint report-screenshot \
+        tests
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -2,6 +2,7 @@
 #define MG_HTTP_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "mg_banned.h"
 #include "mg_buf.h"
@@ -22,6 +23,9 @@ struct mg_err;
  * retried up to opts.retries times with exponential backoff and full
  * jitter, honouring Retry-After (seconds or HTTP date) when the server
  * sends it, never waiting longer than retry_max_ms per attempt.
+ * Redirects are followed (up to 10, http and https only) unless
+ * opts.no_follow; libcurl drops the Authorization header when a redirect
+ * leads to another host.
  */
 struct mg_http_opts {
   const char *cacert;      /* CA bundle (PEM file); NULL: system store */
@@ -37,6 +41,18 @@ struct mg_http_opts {
   int http2;               /* 1: allow HTTP/2 (ALPN / prior knowledge off) */
   int verbose;             /* 1: redacted request/response log on stderr */
   size_t max_body;         /* cap on a buffered response body */
+  FILE *log;               /* where the verbose log goes; NULL: stderr */
+  int no_follow;           /* 1: do not follow redirects (3xx returned) */
+  /* AWS Signature V4 (libcurl's CURLOPT_AWS_SIGV4), e.g.
+   * "aws:amz:us-east-1:s3"; NULL: off. libcurl signs host, x-amz-date,
+   * content-type and the x-amz-* request headers, uses the
+   * x-amz-content-sha256 header (when sent) as the payload hash and the
+   * query string as given, so callers send it canonical (sorted, encoded).
+   * Not owned. */
+  const char *aws_sigv4;
+  /* "user:password" (CURLOPT_USERPWD; with aws_sigv4 "access:secret").
+   * A secret: never logged. Not owned. */
+  const char *userpwd;
 };
 
 /* Defaults: verify TLS, 10 s connect, 3 retries from 500 ms capped at
@@ -76,6 +92,14 @@ struct mg_http_request {
   void *arg;
   int no_retry;                /* 1: never retry (non-idempotent calls) */
 };
+/*
+ * Streaming and retries: a 429/5xx response that will be retried is not
+ * passed to on_data (nor buffered); the last attempt's body always is. A
+ * transfer that fails after on_data has received bytes is not retried
+ * (the bytes cannot be taken back): the caller may resume with
+ * resume_from. With upload_path, method NULL means PUT; "POST" posts the
+ * file. "Expect: 100-continue" is never sent.
+ */
 
 struct mg_http_response {
   long status;                 /* 0 if no response was received */
@@ -114,7 +138,8 @@ struct mg_http_multi;
 
 struct mg_http_stream_cb {
   void *arg;
-  /* Status line and headers complete. */
+  /* Status line and headers complete, once, for the final response: 1xx
+   * and redirects that are followed are not reported (nor their bodies). */
   void (*on_headers)(void *arg, long status, long long t_ns);
   /* A chunk of the body; return -1 to cancel this transfer. */
   int (*on_data)(void *arg, const char *p, size_t n, long long t_ns);
@@ -134,12 +159,27 @@ long mg_http_multi_add(struct mg_http_multi *m,
                        const struct mg_http_request *req,
                        const struct mg_http_stream_cb *cb, struct mg_err *err);
 /* Cancels a running transfer; its on_done is called with ok = 0 and
- * errmsg "cancelled" before this returns. */
+ * errmsg "cancelled" before this returns (called from inside on_headers
+ * or on_data, the cancel takes effect, and on_done runs, when that
+ * callback's mg_http_multi_run step ends). Unknown ids are ignored.
+ * mg_http_multi_add may be called from any callback; a transfer added from
+ * on_headers/on_data starts when the current step ends. Never free the
+ * multi from a callback. */
 void mg_http_multi_cancel(struct mg_http_multi *m, long id);
 /* Waits up to timeout_ms for network activity (0: poll), performs it and
  * runs callbacks. Returns the number of transfers still running. */
 int mg_http_multi_run(struct mg_http_multi *m, long timeout_ms);
+/* As mg_http_multi_run, but waits until the monotonic time deadline_ns
+ * (mg_now_ns clock) at most, with sub-millisecond precision (a timerfd),
+ * for a load generator's absolute schedule. deadline_ns <= now: poll. */
+int mg_http_multi_run_until(struct mg_http_multi *m, long long deadline_ns);
 int mg_http_multi_running(const struct mg_http_multi *m);
+/* Value of a header of the final response of transfer id (case-insensitive
+ * name; the last one when repeated), or NULL. Only valid from inside that
+ * transfer's on_headers or on_data. caller owns the result; free with
+ * free(). */
+char *mg_http_multi_header(struct mg_http_multi *m, long id,
+                           const char *name);
 /* Cancels what is running (on_done called) and frees. Accepts NULL. */
 void mg_http_multi_free(struct mg_http_multi *m);
 

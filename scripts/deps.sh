@@ -3,8 +3,8 @@
 # demo. As root it runs apt-get; otherwise it prints the command and stops.
 pkgs="build-essential pkg-config curl ca-certificates
 libcurl4-openssl-dev libcjson-dev libarchive-dev libssl-dev libyaml-dev
-libpcre2-dev libutf8proc-dev libmicrohttpd-dev libcmocka-dev
-chromium"
+libpcre2-dev libutf8proc-dev libmicrohttpd-dev libcmocka-dev python3
+python3-jinja2 chromium docker-registry openssl"
 
 missing=
 for p in $pkgs; do

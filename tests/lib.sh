@@ -26,11 +26,28 @@ test_count=0
 test_failed=0
 _cleanups=
 
-# Registers a command to run when the suite ends (stop servers).
+# Registers a command to run when the suite ends (stop servers). Works at
+# the top level of a suite; inside a test body (a subshell) use
+# kill_at_exit, which also reaches the suite's EXIT trap.
 at_exit() {
   _cleanups="$1; $_cleanups"
 }
-trap 'eval "$_cleanups"' EXIT
+_pidfile=$TRASH_ROOT/.pids
+: >"$_pidfile"
+# kill_at_exit PID: the process is killed when the suite ends, even when
+# this is called from inside a test body.
+kill_at_exit() {
+  echo "$1" >>"$_pidfile"
+}
+_kill_listed() {
+  while read -r p; do
+    kill "$p" 2>/dev/null
+  done <"$_pidfile"
+  while read -r p; do
+    while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+  done <"$_pidfile"
+}
+trap 'eval "$_cleanups"; _kill_listed' EXIT
 
 test_expect_success() {
   test_count=$((test_count + 1))
@@ -124,7 +141,7 @@ start_mock() {
   fi
   eval "${name}_URL=http://127.0.0.1:$(cat "$pf")"
   eval "${name}_PID=$pid"
-  at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+  kill_at_exit "$pid"
 }
 
 # The negative tests every tool gets (STYLE.md rule 46). Usage:

@@ -1,0 +1,1285 @@
+#include "mg_http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mg_buf.h"
+#include "mg_cli.h"
+#include "mg_err.h"
+#include "mg_io.h"
+#include "mg_mem.h"
+
+#define SECRET_MAX ((size_t)64 << 10)
+#define HEADERS_MAX ((size_t)256 << 10)
+
+/* Header names whose values never reach the debug log. */
+static const char *const secret_headers[] = {
+  "authorization", "proxy-authorization", "cookie", "set-cookie",
+  "x-api-key", "api-key", "x-amz-security-token", NULL,
+};
+
+/* Query parameters whose values never reach a message or the log. */
+static const char *const secret_params[] = {
+  "x-amz-signature", "x-amz-credential", "x-amz-security-token",
+  "token", "sig", "signature", "access_token", NULL,
+};
+
+void
+mg_http_opts_init(struct mg_http_opts *o)
+{
+  memset(o, 0, sizeof(*o));
+  o->connect_timeout_ms = 10000;
+  o->retries = 3;
+  o->retry_base_ms = 500;
+  o->retry_max_ms = 30000;
+  o->max_body = (size_t)64 << 20;
+}
+
+int
+mg_http_global_init(struct mg_err *err)
+{
+  CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+
+  if (rc != CURLE_OK)
+    return mg_err_set(err, MG_ERR_IO, "cannot initialise 'libcurl': %s",
+                      curl_easy_strerror(rc));
+  return 0;
+}
+
+void
+mg_http_global_cleanup(void)
+{
+  curl_global_cleanup();
+}
+
+/* Secrets. */
+
+int
+mg_http_secret_load(const char *file, const char *envname, char **out,
+                    struct mg_err *err)
+{
+  *out = NULL;
+  if (file) {
+    struct mg_buf b = MG_BUF_INIT(SECRET_MAX);
+    size_t n;
+
+    if (mg_io_read_file(file, &b, err) < 0) {
+      mg_wipe(b.data, b.cap);
+      mg_buf_release(&b);
+      if (err && err->cat == MG_ERR_DATA)
+        return mg_err_set(err, MG_ERR_DATA,
+                          "secret file '%s' is larger than %zu bytes", file,
+                          SECRET_MAX);
+      return -1;
+    }
+    n = b.len;
+    while (n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r' ||
+                     b.data[n - 1] == ' ' || b.data[n - 1] == '\t'))
+      n--;
+    if (n == 0 || memchr(b.data, '\n', n) || memchr(b.data, '\0', n)) {
+      int empty = n == 0;
+      mg_wipe(b.data, b.cap);
+      mg_buf_release(&b);
+      return mg_err_set(err, MG_ERR_DATA, "secret file '%s' %s", file,
+                        empty ? "is empty" : "holds more than one line");
+    }
+    *out = mg_xstrndup(b.data, n);
+    mg_wipe(b.data, b.cap);
+    mg_buf_release(&b);
+    return 0;
+  }
+  if (envname) {
+    const char *v = getenv(envname);
+    if (v && *v) {
+      if (strchr(v, '\n') || strchr(v, '\r'))
+        return mg_err_set(err, MG_ERR_USAGE,
+                          "environment variable '%s' holds a line break",
+                          envname);
+      *out = mg_xstrdup(v);
+    }
+  }
+  return 0;
+}
+
+void
+mg_http_secret_free(char *s)
+{
+  if (!s)
+    return;
+  mg_wipe(s, strlen(s));
+  free(s);
+}
+
+/* Redaction. */
+
+static int
+is_param_end(char c)
+{
+  return c == '\0' || c == '&' || c == '#' || c == ' ' || c == '\r' ||
+         c == '\n' || c == '"' || c == '\'' || c == ';';
+}
+
+/* Length of the secret parameter name at s followed by '=', or 0. */
+static size_t
+secret_param_at(const char *s, size_t n)
+{
+  for (int i = 0; secret_params[i]; i++) {
+    size_t k = strlen(secret_params[i]);
+    if (k < n && strncasecmp(s, secret_params[i], k) == 0 && s[k] == '=')
+      return k + 1;
+  }
+  return 0;
+}
+
+/* Appends s[0..n) to out with secret query values replaced. */
+static void
+redact_params(struct mg_buf *out, const char *s, size_t n)
+{
+  size_t i = 0;
+
+  while (i < n) {
+    size_t k;
+    (void)mg_buf_addch(out, s[i], NULL);
+    if ((s[i] == '?' || s[i] == '&') && i + 1 < n) {
+      k = secret_param_at(s + i + 1, n - i - 1);
+      if (k) {
+        (void)mg_buf_add(out, s + i + 1, k, NULL);
+        (void)mg_buf_addstr(out, "<redacted>", NULL);
+        i += 1 + k;
+        while (i < n && !is_param_end(s[i]))
+          i++;
+        continue;
+      }
+    }
+    i++;
+  }
+}
+
+char *
+mg_http_redact_url(const char *url)
+{
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  const char *p = url, *scheme = strstr(url, "://");
+
+  if (scheme) {
+    const char *host = scheme + 3;
+    size_t alen = strcspn(host, "/?#");
+    const char *at = NULL;
+
+    for (size_t i = 0; i < alen; i++)
+      if (host[i] == '@')
+        at = host + i;
+    (void)mg_buf_add(&b, url, (size_t)(host - url), NULL);
+    if (at) {
+      (void)mg_buf_addstr(&b, "<redacted>", NULL);
+      p = at;
+    } else {
+      p = host;
+    }
+  }
+  redact_params(&b, p, strlen(p));
+  return mg_buf_detach(&b, NULL);
+}
+
+/* Debug log. */
+
+static void
+log_line(FILE *f, char dir, const char *s, size_t n)
+{
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  size_t colon;
+
+  while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+    n--;
+  if (n == 0)
+    return;
+  (void)mg_buf_addch(&b, dir, NULL);
+  (void)mg_buf_addch(&b, ' ', NULL);
+  colon = 0;
+  while (colon < n && s[colon] != ':' && s[colon] != ' ')
+    colon++;
+  if (colon < n && s[colon] == ':' && (dir == '>' || dir == '<')) {
+    for (int i = 0; secret_headers[i]; i++) {
+      if (strlen(secret_headers[i]) == colon &&
+          strncasecmp(s, secret_headers[i], colon) == 0) {
+        (void)mg_buf_add(&b, s, colon + 1, NULL);
+        (void)mg_buf_addstr(&b, " <redacted>", NULL);
+        goto print;
+      }
+    }
+  }
+  redact_params(&b, s, n);
+print:
+  fprintf(f, "%s\n", b.data);
+  mg_buf_release(&b);
+}
+
+static int
+debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
+{
+  FILE *f = arg ? arg : stderr;
+  char dir;
+  size_t i = 0;
+
+  (void)h;
+  switch (type) {
+  case CURLINFO_TEXT:
+    dir = '*';
+    break;
+  case CURLINFO_HEADER_OUT:
+    dir = '>';
+    break;
+  case CURLINFO_HEADER_IN:
+    dir = '<';
+    break;
+  case CURLINFO_DATA_OUT:
+    fprintf(f, "> [%zu bytes of body]\n", size);
+    return 0;
+  case CURLINFO_DATA_IN:
+    fprintf(f, "< [%zu bytes of body]\n", size);
+    return 0;
+  default:
+    return 0;
+  }
+  while (i < size) {
+    size_t j = i;
+    while (j < size && data[j] != '\n')
+      j++;
+    log_line(f, dir, data + i, j - i);
+    i = j + 1;
+  }
+  fflush(f);
+  return 0;
+}
+
+/* Common handle setup. */
+
+static void
+apply_opts(CURL *h, const struct mg_http_opts *o, char *errbuf)
+{
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                   o->connect_timeout_ms > 0 ? o->connect_timeout_ms
+                                             : 10000L);
+  if (o->timeout_ms > 0)
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+  if (o->low_speed_ms > 0) {
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                     (o->low_speed_ms + 999) / 1000);
+  }
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+  if (o->cacert)
+    curl_easy_setopt(h, CURLOPT_CAINFO, o->cacert);
+  curl_easy_setopt(h, CURLOPT_USERAGENT,
+                   o->user_agent ? o->user_agent : "modelgate/" MG_VERSION);
+  curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
+                   o->http2 ? (long)CURL_HTTP_VERSION_2TLS
+                            : (long)CURL_HTTP_VERSION_1_1);
+  if (!o->no_follow) {
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+  }
+  if (o->aws_sigv4)
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, o->aws_sigv4);
+  if (o->userpwd)
+    curl_easy_setopt(h, CURLOPT_USERPWD, o->userpwd);
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (o->verbose) {
+    curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, debug_cb);
+    curl_easy_setopt(h, CURLOPT_DEBUGDATA, (void *)o->log);
+  }
+}
+
+static struct curl_slist *
+build_headers(const struct mg_http_opts *o, const struct mg_http_request *req)
+{
+  struct curl_slist *l = NULL;
+
+  if (req->headers)
+    for (int i = 0; req->headers[i]; i++)
+      l = curl_slist_append(l, req->headers[i]);
+  if (o->bearer) {
+    char *h = mg_xasprintf("Authorization: Bearer %s", o->bearer);
+    l = curl_slist_append(l, h);
+    mg_wipe(h, strlen(h));
+    free(h);
+  }
+  l = curl_slist_append(l, "Expect:");
+  if (!l)
+    MG_BUG("out of memory building headers");
+  return l;
+}
+
+static size_t
+file_read_cb(char *p, size_t size, size_t nitems, void *arg)
+{
+  size_t n = fread(p, 1, size * nitems, arg);
+
+  if (n == 0 && ferror((FILE *)arg))
+    return CURL_READFUNC_ABORT;
+  return n;
+}
+
+/*
+ * Sets method, body and range. *upload gets the opened file for
+ * upload_path (the caller closes it).
+ */
+static int
+apply_request(CURL *h, const struct mg_http_request *req, FILE **upload,
+              struct mg_err *err)
+{
+  const char *m = req->method;
+
+  *upload = NULL;
+  if (req->upload_path) {
+    struct stat st;
+    FILE *f = fopen(req->upload_path, "rb");
+    if (!f)
+      return mg_err_errno(err, MG_ERR_IO, "cannot open '%s'",
+                          req->upload_path);
+    if (fstat(fileno(f), &st) < 0) {
+      fclose(f);
+      return mg_err_errno(err, MG_ERR_IO, "cannot stat '%s'",
+                          req->upload_path);
+    }
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, file_read_cb);
+    curl_easy_setopt(h, CURLOPT_READDATA, (void *)f);
+    if (m && strcmp(m, "POST") == 0) {
+      curl_easy_setopt(h, CURLOPT_POST, 1L);
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                       (curl_off_t)st.st_size);
+    } else {
+      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+      if (m && strcmp(m, "PUT") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+    }
+    *upload = f;
+  } else if (req->body) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t)req->body_len);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
+    if (m && strcmp(m, "POST") != 0)
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+  } else if (m && strcmp(m, "HEAD") == 0) {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (m && strcmp(m, "GET") != 0) {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+  } else {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  }
+  if (req->resume_from > 0) {
+    char range[64];
+    (void)snprintf(range, sizeof(range), "%lld-", req->resume_from);
+    curl_easy_setopt(h, CURLOPT_RANGE, range);
+  }
+  return 0;
+}
+
+/* Responses. */
+
+void
+mg_http_response_init(struct mg_http_response *r, size_t max_body)
+{
+  memset(r, 0, sizeof(*r));
+  mg_buf_init(&r->body, max_body);
+}
+
+static void
+response_clear_headers(struct mg_http_response *r)
+{
+  free(r->content_type);
+  free(r->location);
+  free(r->etag);
+  free(r->www_authenticate);
+  free(r->headers);
+  r->content_type = r->location = r->etag = r->www_authenticate = NULL;
+  r->headers = NULL;
+}
+
+void
+mg_http_response_release(struct mg_http_response *r)
+{
+  response_clear_headers(r);
+  mg_buf_release(&r->body);
+  r->status = 0;
+  r->attempts = 0;
+}
+
+static char *
+header_value(const char *raw, const char *name)
+{
+  size_t nl = strlen(name);
+  const char *p = raw;
+
+  if (!p)
+    return NULL;
+  while (*p) {
+    const char *eol = strchr(p, '\n');
+    size_t len = eol ? (size_t)(eol - p) : strlen(p);
+    if (len > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
+      const char *v = p + nl + 1;
+      const char *e = p + len;
+      while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+      while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+      return mg_xstrndup(v, (size_t)(e - v));
+    }
+    if (!eol)
+      break;
+    p = eol + 1;
+  }
+  return NULL;
+}
+
+char *
+mg_http_response_header(const struct mg_http_response *r, const char *name)
+{
+  return header_value(r->headers, name);
+}
+
+/* The easy (one request) path. */
+
+struct easy_ctx {
+  CURL *h;
+  const struct mg_http_request *req;
+  struct mg_http_response *resp;
+  struct mg_buf hdrs;
+  int may_retry; /* a retryable status would be retried */
+  int streamed;  /* on_data has received bytes */
+  int aborted;   /* on_data returned -1 */
+  int too_large;
+};
+
+static int
+retryable_status(long s)
+{
+  return s == 429 || (s >= 500 && s <= 599 && s != 501);
+}
+
+static int
+retryable_curl(CURLcode rc)
+{
+  switch (rc) {
+  case CURLE_COULDNT_RESOLVE_PROXY:
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_OPERATION_TIMEDOUT:
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+  case CURLE_GOT_NOTHING:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+  case CURLE_SSL_CONNECT_ERROR:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+static size_t
+easy_write_cb(char *p, size_t size, size_t nmemb, void *arg)
+{
+  struct easy_ctx *c = arg;
+  size_t n = size * nmemb;
+  long status = 0;
+
+  curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+  if (c->may_retry && retryable_status(status))
+    return n;
+  if (c->req->on_data) {
+    c->streamed = 1;
+    if (c->req->on_data(c->req->arg, p, n) < 0) {
+      c->aborted = 1;
+      return 0;
+    }
+    return n;
+  }
+  if (mg_buf_add(&c->resp->body, p, n, NULL) < 0) {
+    c->too_large = 1;
+    return 0;
+  }
+  return n;
+}
+
+static size_t
+easy_header_cb(char *p, size_t size, size_t nitems, void *arg)
+{
+  struct easy_ctx *c = arg;
+  size_t n = size * nitems;
+
+  /* A new status line starts a new response (redirect, 100, retry). */
+  if (n >= 5 && memcmp(p, "HTTP/", 5) == 0)
+    mg_buf_reset(&c->hdrs);
+  (void)mg_buf_add(&c->hdrs, p, n, NULL);
+  return n;
+}
+
+/* Milliseconds to wait from a Retry-After value, or -1. */
+static long
+retry_after_ms(const char *v)
+{
+  char *end;
+  long long s;
+  time_t t, now;
+
+  if (!v || !*v)
+    return -1;
+  errno = 0;
+  s = strtoll(v, &end, 10);
+  if (end != v && *end == '\0' && errno == 0 && s >= 0)
+    return s > 86400 ? 86400000L : (long)(s * 1000);
+  t = curl_getdate(v, NULL);
+  if (t < 0)
+    return -1;
+  now = time(NULL);
+  return t <= now ? 0 : (long)((t - now) * 1000);
+}
+
+static uint64_t
+rand_next(void)
+{
+  static uint64_t state;
+
+  if (!state)
+    state = (uint64_t)mg_now_ns() ^ ((uint64_t)getpid() << 32) ^
+            0x9e3779b97f4a7c15ULL;
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return state;
+}
+
+static long
+backoff_ms(const struct mg_http_opts *o, int attempt)
+{
+  long long cap = o->retry_base_ms;
+
+  if (cap <= 0)
+    return 0;
+  for (int i = 0; i < attempt && cap < o->retry_max_ms; i++)
+    cap *= 2;
+  if (o->retry_max_ms > 0 && cap > o->retry_max_ms)
+    cap = o->retry_max_ms;
+  return (long)(rand_next() % (uint64_t)(cap + 1));
+}
+
+static void
+sleep_ms(long ms)
+{
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+    ;
+}
+
+static void
+finish_headers(struct easy_ctx *c)
+{
+  struct mg_http_response *r = c->resp;
+
+  response_clear_headers(r);
+  r->headers = mg_xstrdup(c->hdrs.data ? c->hdrs.data : "");
+  r->content_type = header_value(r->headers, "Content-Type");
+  r->location = header_value(r->headers, "Location");
+  r->etag = header_value(r->headers, "ETag");
+  r->www_authenticate = header_value(r->headers, "WWW-Authenticate");
+}
+
+int
+mg_http_do(const struct mg_http_opts *o, const struct mg_http_request *req,
+           struct mg_http_response *resp, struct mg_err *err)
+{
+  char errbuf[CURL_ERROR_SIZE];
+  struct easy_ctx c;
+  struct curl_slist *hl = NULL;
+  FILE *upload = NULL;
+  char *shown = mg_http_redact_url(req->url);
+  int retries = req->no_retry ? 0 : (o->retries > 0 ? o->retries : 0);
+  int ret = -1;
+
+  memset(&c, 0, sizeof(c));
+  mg_buf_init(&c.hdrs, HEADERS_MAX);
+  c.req = req;
+  c.resp = resp;
+  c.h = curl_easy_init();
+  if (!c.h) {
+    mg_err_set(err, MG_ERR_IO, "cannot start a request to '%s'", shown);
+    goto out;
+  }
+  apply_opts(c.h, o, errbuf);
+  curl_easy_setopt(c.h, CURLOPT_URL, req->url);
+  hl = build_headers(o, req);
+  curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, hl);
+  curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, easy_write_cb);
+  curl_easy_setopt(c.h, CURLOPT_WRITEDATA, (void *)&c);
+  curl_easy_setopt(c.h, CURLOPT_HEADERFUNCTION, easy_header_cb);
+  curl_easy_setopt(c.h, CURLOPT_HEADERDATA, (void *)&c);
+
+  for (int attempt = 0;; attempt++) {
+    CURLcode rc;
+    long status = 0, wait;
+    char *ra;
+
+    errbuf[0] = '\0';
+    mg_buf_reset(&resp->body);
+    mg_buf_reset(&c.hdrs);
+    c.too_large = c.aborted = 0;
+    c.may_retry = attempt < retries;
+    if (upload)
+      fclose(upload);
+    if (apply_request(c.h, req, &upload, err) < 0)
+      goto out;
+    rc = curl_easy_perform(c.h);
+    curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
+    resp->status = rc == CURLE_OK ? status : 0;
+    resp->attempts = attempt + 1;
+    finish_headers(&c);
+    if (c.aborted) {
+      mg_err_set(err, MG_ERR_IO, "transfer from '%s' aborted", shown);
+      goto out;
+    }
+    if (c.too_large) {
+      mg_err_set(err, MG_ERR_DATA,
+                 "response from '%s' is larger than %zu bytes", shown,
+                 resp->body.max);
+      goto out;
+    }
+    if (rc == CURLE_OK) {
+      if (!(c.may_retry && retryable_status(status))) {
+        ret = 0;
+        goto out;
+      }
+      ra = mg_http_response_header(resp, "Retry-After");
+      wait = retry_after_ms(ra);
+      free(ra);
+      if (wait < 0)
+        wait = backoff_ms(o, attempt);
+      else if (o->retry_max_ms > 0 && wait > o->retry_max_ms)
+        wait = o->retry_max_ms;
+    } else {
+      if (!c.may_retry || !retryable_curl(rc) || c.streamed) {
+        mg_err_set(err, MG_ERR_REMOTE, "request to '%s' failed: %s", shown,
+                   errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        goto out;
+      }
+      wait = backoff_ms(o, attempt);
+    }
+    sleep_ms(wait);
+  }
+out:
+  if (upload)
+    fclose(upload);
+  curl_slist_free_all(hl);
+  if (c.h)
+    curl_easy_cleanup(c.h);
+  mg_buf_release(&c.hdrs);
+  free(shown);
+  return ret;
+}
+
+/*
+ * The multi (many concurrent streams) path: libcurl's socket interface
+ * over one epoll set (each wakeup costs what is ready, not what is open),
+ * easy handles reused through a pool (curl_easy_reset), and one header
+ * list shared by consecutive requests with the same headers.
+ */
+
+#define POOL_MAX 4096
+#define MAX_EVENTS 256
+
+/* A curl header list with the request headers it was built from. */
+struct hdr_list {
+  struct curl_slist *l;
+  char **src;
+  int nsrc;
+  int refs;    /* transfers using it */
+  int stale;   /* no longer the multi's current list */
+};
+
+struct xfer {
+  struct mg_http_multi *m;
+  long id;
+  CURL *h;
+  struct hdr_list *hl;
+  struct mg_http_stream_cb cb;
+  FILE *upload;
+  int added;      /* handed to curl_multi */
+  int hdr_done;   /* on_headers was called */
+  int saw_location; /* the current header block has a Location */
+  int in_redirect;  /* a redirect being followed: skip its body */
+  int cancelled;  /* mg_http_multi_cancel or on_data -1 */
+  int cancel_req; /* cancel asked from inside a callback */
+  struct xfer *prev, *next;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+struct mg_http_multi {
+  CURLM *cm;
+  struct mg_http_opts o;
+  long next_id;
+  struct xfer *head;
+  int count;
+  int in_perform;
+  int pending;         /* transfers or cancels waiting for the step end */
+  int epfd;            /* curl's sockets and tfd; -1: poll fallback */
+  int tfd;             /* timerfd for precise wakeups, or -1 */
+  long long armed;     /* what tfd is armed for (0: nothing) */
+  long long timer_at;  /* curl's timeout (mg_now_ns), -1: none */
+  CURL **pool;         /* reset handles ready for reuse */
+  int npool, cappool;
+  struct hdr_list *hl; /* the current header list */
+};
+
+static void
+hdr_list_free(struct hdr_list *h)
+{
+  curl_slist_free_all(h->l);
+  for (int i = 0; i < h->nsrc; i++)
+    free(h->src[i]);
+  free(h->src);
+  free(h);
+}
+
+static void
+hdr_list_put(struct mg_http_multi *m, struct hdr_list *h)
+{
+  if (!h)
+    return;
+  h->refs--;
+  if (h->refs == 0 && (h->stale || h != m->hl))
+    hdr_list_free(h);
+}
+
+/* The header list for req: the current one when req has the same headers
+ * (the bearer comes from the multi's options, which do not change). */
+static struct hdr_list *
+hdr_list_get(struct mg_http_multi *m, const struct mg_http_request *req)
+{
+  struct hdr_list *h = m->hl;
+  int n = 0;
+
+  while (req->headers && req->headers[n])
+    n++;
+  if (h && h->nsrc == n) {
+    int i = 0;
+    while (i < n && strcmp(h->src[i], req->headers[i]) == 0)
+      i++;
+    if (i == n) {
+      h->refs++;
+      return h;
+    }
+  }
+  if (h) {
+    h->stale = 1;
+    if (h->refs == 0)
+      hdr_list_free(h);
+  }
+  h = mg_xcalloc(1, sizeof(*h));
+  h->l = build_headers(&m->o, req);
+  h->src = mg_xcalloc((size_t)n + 1, sizeof(*h->src));
+  for (int i = 0; i < n; i++)
+    h->src[i] = mg_xstrdup(req->headers[i]);
+  h->nsrc = n;
+  h->refs = 1;
+  m->hl = h;
+  return h;
+}
+
+static int
+sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+  struct mg_http_multi *m = userp;
+  struct epoll_event ev;
+
+  (void)e;
+  if (what == CURL_POLL_REMOVE) {
+    (void)epoll_ctl(m->epfd, EPOLL_CTL_DEL, s, NULL);
+    return 0;
+  }
+  memset(&ev, 0, sizeof(ev));
+  ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) |
+              ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+  ev.data.fd = s;
+  if (socketp) {
+    if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, s, &ev) < 0 && errno == ENOENT)
+      (void)epoll_ctl(m->epfd, EPOLL_CTL_ADD, s, &ev);
+  } else {
+    if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, s, &ev) < 0 && errno == EEXIST)
+      (void)epoll_ctl(m->epfd, EPOLL_CTL_MOD, s, &ev);
+    curl_multi_assign(m->cm, s, m);
+  }
+  return 0;
+}
+
+static int
+timer_cb(CURLM *cm, long timeout_ms, void *userp)
+{
+  struct mg_http_multi *m = userp;
+
+  (void)cm;
+  m->timer_at = timeout_ms < 0 ? -1
+                                : mg_now_ns() + (long long)timeout_ms * 1000000;
+  return 0;
+}
+
+struct mg_http_multi *
+mg_http_multi_new(const struct mg_http_opts *o, int max_conns)
+{
+  struct mg_http_multi *m = mg_xcalloc(1, sizeof(*m));
+
+  m->o = *o;
+  m->tfd = -1;
+  m->timer_at = -1;
+  m->cm = curl_multi_init();
+  if (!m->cm) {
+    free(m);
+    return NULL;
+  }
+  if (max_conns > 0)
+    curl_multi_setopt(m->cm, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_conns);
+  m->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (m->epfd >= 0) {
+    struct epoll_event ev;
+    curl_multi_setopt(m->cm, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(m->cm, CURLMOPT_SOCKETDATA, (void *)m);
+    curl_multi_setopt(m->cm, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(m->cm, CURLMOPT_TIMERDATA, (void *)m);
+    m->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (m->tfd >= 0) {
+      memset(&ev, 0, sizeof(ev));
+      ev.events = EPOLLIN;
+      ev.data.fd = m->tfd;
+      if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, m->tfd, &ev) < 0) {
+        close(m->tfd);
+        m->tfd = -1;
+      }
+    }
+  }
+  return m;
+}
+
+static size_t
+multi_header_cb(char *p, size_t size, size_t nitems, void *arg)
+{
+  struct xfer *x = arg;
+  size_t n = size * nitems;
+  long status = 0;
+
+  if (x->hdr_done || x->cancelled)
+    return n;
+  if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+    x->saw_location = x->in_redirect = 0;
+    return n;
+  }
+  if (n > 9 && strncasecmp(p, "location:", 9) == 0)
+    x->saw_location = 1;
+  if (!(n <= 2 && (p[0] == '\r' || p[0] == '\n')))
+    return n;
+  /* End of a header block: final unless 1xx or a redirect we follow
+   * (libcurl follows a 3xx with a Location when FOLLOWLOCATION is on;
+   * CURLINFO_REDIRECT_URL is only set when it is off). */
+  curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200)
+    return n;
+  if (status >= 300 && status < 400 && status != 304 && x->saw_location &&
+      !x->m->o.no_follow) {
+    x->in_redirect = 1;
+    return n;
+  }
+  x->hdr_done = 1;
+  if (x->cb.on_headers)
+    x->cb.on_headers(x->cb.arg, status, mg_now_ns());
+  return n;
+}
+
+static size_t
+multi_write_cb(char *p, size_t size, size_t nmemb, void *arg)
+{
+  struct xfer *x = arg;
+  size_t n = size * nmemb;
+  long long t = mg_now_ns();
+
+  if (x->cancelled || x->cancel_req)
+    return 0;
+  if (x->in_redirect)
+    return n;
+  if (!x->hdr_done) {
+    long status = 0;
+    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+    x->hdr_done = 1;
+    if (x->cb.on_headers)
+      x->cb.on_headers(x->cb.arg, status, t);
+  }
+  if (x->cb.on_data && x->cb.on_data(x->cb.arg, p, n, t) < 0) {
+    x->cancelled = 1;
+    return 0;
+  }
+  return n;
+}
+
+static void
+xfer_free(struct xfer *x)
+{
+  struct mg_http_multi *m = x->m;
+
+  if (x->added)
+    curl_multi_remove_handle(m->cm, x->h);
+  if (x->prev)
+    x->prev->next = x->next;
+  else
+    m->head = x->next;
+  if (x->next)
+    x->next->prev = x->prev;
+  m->count--;
+  if (m->npool < POOL_MAX) {
+    curl_easy_reset(x->h);
+    if (m->npool == m->cappool) {
+      m->cappool = m->cappool ? m->cappool * 2 : 64;
+      m->pool = mg_xreallocarray(m->pool, (size_t)m->cappool,
+                                 sizeof(*m->pool));
+    }
+    m->pool[m->npool++] = x->h;
+  } else {
+    curl_easy_cleanup(x->h);
+  }
+  hdr_list_put(m, x->hl);
+  if (x->upload)
+    fclose(x->upload);
+  free(x);
+}
+
+/* Removes x and then reports it (so on_done may add or cancel others). */
+static void
+xfer_done(struct xfer *x, int ok, long status, const char *msg)
+{
+  struct mg_http_stream_cb cb = x->cb;
+  char buf[CURL_ERROR_SIZE];
+
+  if (msg)
+    (void)snprintf(buf, sizeof(buf), "%s", msg);
+  xfer_free(x);
+  if (cb.on_done)
+    cb.on_done(cb.arg, ok, status, msg ? buf : NULL, mg_now_ns());
+}
+
+long
+mg_http_multi_add(struct mg_http_multi *m, const struct mg_http_request *req,
+                  const struct mg_http_stream_cb *cb, struct mg_err *err)
+{
+  struct xfer *x = mg_xcalloc(1, sizeof(*x));
+
+  x->m = m;
+  x->cb = *cb;
+  x->h = m->npool ? m->pool[--m->npool] : curl_easy_init();
+  if (!x->h) {
+    free(x);
+    return mg_err_set(err, MG_ERR_IO, "cannot start a request");
+  }
+  apply_opts(x->h, &m->o, x->errbuf);
+  x->errbuf[0] = '\0';
+  curl_easy_setopt(x->h, CURLOPT_URL, req->url);
+  x->hl = hdr_list_get(m, req);
+  curl_easy_setopt(x->h, CURLOPT_HTTPHEADER, x->hl->l);
+  curl_easy_setopt(x->h, CURLOPT_WRITEFUNCTION, multi_write_cb);
+  curl_easy_setopt(x->h, CURLOPT_WRITEDATA, (void *)x);
+  curl_easy_setopt(x->h, CURLOPT_HEADERFUNCTION, multi_header_cb);
+  curl_easy_setopt(x->h, CURLOPT_HEADERDATA, (void *)x);
+  curl_easy_setopt(x->h, CURLOPT_PRIVATE, (void *)x);
+  if (apply_request(x->h, req, &x->upload, err) < 0) {
+    curl_easy_cleanup(x->h);
+    hdr_list_put(m, x->hl);
+    free(x);
+    return -1;
+  }
+  x->id = ++m->next_id;
+  x->next = m->head;
+  if (m->head)
+    m->head->prev = x;
+  m->head = x;
+  m->count++;
+  if (m->in_perform) {
+    m->pending++;
+  } else {
+    if (curl_multi_add_handle(m->cm, x->h) != CURLM_OK) {
+      m->next_id--;
+      x->cb.on_done = NULL;
+      xfer_free(x);
+      return mg_err_set(err, MG_ERR_IO, "cannot start a request");
+    }
+    x->added = 1;
+  }
+  return x->id;
+}
+
+void
+mg_http_multi_cancel(struct mg_http_multi *m, long id)
+{
+  struct xfer *x;
+
+  for (x = m->head; x; x = x->next)
+    if (x->id == id)
+      break;
+  if (!x || x->cancelled || x->cancel_req)
+    return;
+  if (m->in_perform) {
+    x->cancel_req = 1;
+    m->pending++;
+    return;
+  }
+  x->cancelled = 1;
+  xfer_done(x, 0, 0, "cancelled");
+}
+
+/* Adds deferred transfers and runs deferred cancels. */
+static void
+flush_pending(struct mg_http_multi *m)
+{
+  struct xfer *x;
+
+again:
+  if (!m->pending)
+    return;
+  for (x = m->head; x; x = x->next) {
+    if (x->cancel_req && !x->cancelled) {
+      long status = 0;
+      curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+      x->cancelled = 1;
+      m->pending--;
+      xfer_done(x, 0, status, "cancelled");
+      goto again;
+    }
+    if (!x->added && !x->cancelled) {
+      m->pending--;
+      if (curl_multi_add_handle(m->cm, x->h) == CURLM_OK) {
+        x->added = 1;
+      } else {
+        x->cancelled = 1;
+        xfer_done(x, 0, 0, "cannot start the transfer");
+        goto again;
+      }
+    }
+  }
+  m->pending = 0;
+}
+
+static void
+drain_info(struct mg_http_multi *m)
+{
+  CURLMsg *msg;
+  int left;
+
+  while ((msg = curl_multi_info_read(m->cm, &left))) {
+    struct xfer *x = NULL;
+    long status = 0;
+    CURLcode rc;
+    const char *em;
+
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    rc = msg->data.result;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+    if (x->cancelled || x->cancel_req) {
+      if (x->cancel_req)
+        m->pending--;
+      xfer_done(x, 0, status, "cancelled");
+    } else if (rc == CURLE_OK) {
+      xfer_done(x, 1, status, NULL);
+    } else {
+      em = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+      xfer_done(x, 0, status, em);
+    }
+  }
+}
+
+/* One curl action (socket readiness or its timeout), then the callbacks
+ * that follow from it. */
+static void
+action(struct mg_http_multi *m, curl_socket_t fd, int flags)
+{
+  int running;
+
+  m->in_perform = 1;
+  curl_multi_socket_action(m->cm, fd, flags, &running);
+  m->in_perform = 0;
+  flush_pending(m);
+  drain_info(m);
+  flush_pending(m);
+}
+
+/* Runs curl's timeout while it is due; transfers added by on_done start at
+ * once, within a few rounds. */
+static void
+timers_due(struct mg_http_multi *m)
+{
+  for (int i = 0; i < 4 && m->timer_at >= 0 && mg_now_ns() >= m->timer_at;
+       i++) {
+    m->timer_at = -1;
+    action(m, CURL_SOCKET_TIMEOUT, 0);
+  }
+}
+
+/*
+ * Waits until a socket is ready, curl's timer or wake_ns (0: none),
+ * whichever comes first, but at most timeout_ms (0: do not wait), then
+ * acts on what is ready and on due timers.
+ */
+static void
+wait_and_act(struct mg_http_multi *m, long timeout_ms, long long wake_ns)
+{
+  struct epoll_event ev[MAX_EVENTS];
+  int n;
+
+  if (m->epfd < 0) {
+    /* No epoll: libcurl's own loop. */
+    int running;
+    m->in_perform = 1;
+    curl_multi_perform(m->cm, &running);
+    m->in_perform = 0;
+    flush_pending(m);
+    drain_info(m);
+    flush_pending(m);
+    if (timeout_ms > 0 && m->count > 0) {
+      curl_multi_poll(m->cm, NULL, 0, (int)timeout_ms, NULL);
+      wait_and_act(m, 0, 0);
+    }
+    return;
+  }
+  if (m->timer_at >= 0 && timeout_ms > 0) {
+    long long now = mg_now_ns();
+    if (m->timer_at <= now) {
+      timeout_ms = 0;
+    } else {
+      long t = (long)((m->timer_at - now + 999999) / 1000000);
+      if (t < timeout_ms) {
+        timeout_ms = t;
+        wake_ns = wake_ns && wake_ns < m->timer_at ? wake_ns : m->timer_at;
+      }
+    }
+  }
+  if (timeout_ms > 0 && wake_ns > 0 && m->tfd >= 0 && wake_ns != m->armed) {
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_sec = wake_ns / 1000000000LL;
+    its.it_value.tv_nsec = wake_ns % 1000000000LL;
+    if (timerfd_settime(m->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+      m->armed = wake_ns;
+  }
+  n = epoll_wait(m->epfd, ev, MAX_EVENTS, (int)timeout_ms);
+  for (int i = 0; i < n; i++) {
+    int fl = 0;
+    if (ev[i].data.fd == m->tfd) {
+      uint64_t exp;
+      ssize_t r = read(m->tfd, &exp, sizeof(exp));
+      (void)r;
+      m->armed = 0;
+      continue;
+    }
+    if (ev[i].events & EPOLLIN)
+      fl |= CURL_CSELECT_IN;
+    if (ev[i].events & EPOLLOUT)
+      fl |= CURL_CSELECT_OUT;
+    if (ev[i].events & (EPOLLERR | EPOLLHUP))
+      fl |= CURL_CSELECT_ERR;
+    action(m, ev[i].data.fd, fl);
+  }
+  timers_due(m);
+}
+
+int
+mg_http_multi_run(struct mg_http_multi *m, long timeout_ms)
+{
+  timers_due(m);
+  wait_and_act(m, 0, 0);
+  if (m->count > 0 && timeout_ms > 0)
+    wait_and_act(m, timeout_ms, 0);
+  return m->count;
+}
+
+int
+mg_http_multi_run_until(struct mg_http_multi *m, long long deadline_ns)
+{
+  long long now;
+
+  timers_due(m);
+  now = mg_now_ns();
+  if (deadline_ns <= now) {
+    wait_and_act(m, 0, 0);
+    return m->count;
+  }
+  /* Milliseconds rounded up, plus one: the timerfd wakes at the
+   * nanosecond, the epoll timeout is only the backstop. */
+  wait_and_act(m, (long)((deadline_ns - now) / 1000000) + 1, deadline_ns);
+  return m->count;
+}
+
+int
+mg_http_multi_running(const struct mg_http_multi *m)
+{
+  return m->count;
+}
+
+char *
+mg_http_multi_header(struct mg_http_multi *m, long id, const char *name)
+{
+  struct curl_header *h = NULL;
+  struct xfer *x;
+
+  for (x = m->head; x; x = x->next)
+    if (x->id == id)
+      break;
+  if (!x || !x->hdr_done)
+    return NULL;
+  if (curl_easy_header(x->h, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+    return NULL;
+  if (h->amount > 1 &&
+      curl_easy_header(x->h, name, h->amount - 1, CURLH_HEADER, -1, &h) !=
+          CURLHE_OK)
+    return NULL;
+  return mg_xstrdup(h->value);
+}
+
+void
+mg_http_multi_free(struct mg_http_multi *m)
+{
+  if (!m)
+    return;
+  while (m->head) {
+    struct xfer *x = m->head;
+    long status = 0;
+    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+    x->cancelled = 1;
+    xfer_done(x, 0, status, "cancelled");
+  }
+  curl_multi_cleanup(m->cm);
+  for (int i = 0; i < m->npool; i++)
+    curl_easy_cleanup(m->pool[i]);
+  free(m->pool);
+  if (m->hl && m->hl->refs == 0)
+    hdr_list_free(m->hl);
+  if (m->tfd >= 0)
+    close(m->tfd);
+  if (m->epfd >= 0)
+    close(m->epfd);
+  free(m);
+}

@@ -1,0 +1,395 @@
+#!/bin/bash
+# eval-run: prompts, requests, scores and outputs against lm-eval's behaviour.
+# Prompts are compared byte for byte with tests/tools/eval-run-ref.py (real
+# jinja2 and CPython's random re-implementing lm-eval's prompt building);
+# scores are compared with mock-llm's answer key (--answer-expect); request
+# bodies are captured by tests/tools/eval-run-fake.py.
+. "$(dirname "$0")/../lib.sh"
+
+F=$FIXTURES/eval-run
+REF=$MG_TOP/tests/tools/eval-run-ref.py
+FAKE=$MG_TOP/tests/tools/eval-run-fake.py
+MMLU=$SHARED/data/mmlu
+HAVE_PY=0
+python3 -c 'import jinja2' 2>/dev/null && HAVE_PY=1
+
+common_negative_tests eval-run
+
+test_expect_success 'malformed JSON on stdin exits 3, stdout empty' '
+  echo "{" | expect_exit 3 eval-run --tasks mmlu_anatomy --data-dir "$SHARED/data" \
+    --base-url http://127.0.0.1:1 --model m >out 2>err &&
+  must_be_empty out && must_contain err "^eval-run: error: malformed JSON"
+'
+
+test_expect_success 'missing input file exits 4' '
+  expect_exit 4 eval-run --tasks mmlu_anatomy -i no-such.json >out 2>err &&
+  must_be_empty out && must_contain err "no-such.json"
+'
+
+test_expect_success '--list-tasks to /dev/full exits 4' '
+  expect_exit 4 eval-run --list-tasks >/dev/full 2>err &&
+  must_contain err "cannot write"
+'
+
+test_expect_success '--list-tasks knows the built-in tasks, groups and tags' '
+  eval-run --list-tasks >out &&
+  for t in mmlu mmlu_stem mmlu_humanities mmlu_jurisprudence \
+           mmlu_stem_tasks gsm8k arc_easy arc_challenge hellaswag ai2_arc; do
+    grep -qx "$t" out || { echo "missing $t"; exit 1; }
+  done &&
+  test "$(grep -c "^mmlu_" out)" -ge 61
+'
+
+test_expect_success 'usage errors: no tasks, unknown task, bad limit' '
+  expect_exit 2 eval-run >out 2>err && must_contain err "no tasks" &&
+  expect_exit 2 eval-run --tasks no_such_task --base-url http://x \
+    --model m </dev/null >out 2>err &&
+  must_contain err "unknown task .no_such_task." && must_be_empty out &&
+  expect_exit 2 eval-run --tasks gsm8k --limit 1.5 2>err &&
+  expect_exit 2 eval-run --tasks gsm8k --log-samples 2>err &&
+  must_contain err "needs --output-path"
+'
+
+test_expect_success 'MMLU prompt and continuations are lm-eval'"'"'s' '
+  eval-run --tasks mmlu_abstract_algebra --data-dir "$SHARED/data" --limit 1 \
+    --write-answer-key key.jsonl 2>err &&
+  printf "%s\n" "{\"context\": \"The following are multiple choice questions (with answers) about abstract algebra.\\n\\nFind the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q.\\nA. 0\\nB. 4\\nC. 2\\nD. 6\\nAnswer:\", \"continuation\": \" B\", \"task\": \"mmlu_abstract_algebra\", \"doc_id\": 0}" >expect &&
+  test_cmp expect key.jsonl
+'
+
+test_expect_success 'custom YAML task: the tutorial prompt, data path fallback' '
+  mkdir t && cp "$SHARED/data/custom-task-example/task.yaml" \
+    "$SHARED/data/custom-task-example/data.jsonl" t/ &&
+  eval-run --tasks custom-lmeval-task --include-path t \
+    --write-answer-key key.jsonl 2>err &&
+  must_contain err "data file ./opt/app-root/src/my_tasks/data.jsonl. not found" &&
+  test "$(wc -l <key.jsonl)" = 4 &&
+  eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --write-answer-key key2.jsonl 2>err &&
+  head -1 key2.jsonl >first &&
+  printf "%s\n" "{\"context\": \"Question: What is 2+2?\\n\\nChoices:\\n- (A) 3\\n- (B) 4\\n- (C) 5\\n- (D) 6\\n\\nAnswer:\", \"continuation\": \" 4\", \"task\": \"tutorial_mc\", \"doc_id\": 0}" >expect &&
+  test_cmp expect first
+'
+
+start_mock M --model m --ttft-ms 0 --itl-ms 0
+
+# run_oracle TASK FORMAT TEST [FEWSHOT]: compares eval-run's samples with
+# the oracle's request arguments (uses res.json and s/ from the last run).
+run_oracle() {
+  python3 "$REF" res.json "$@" >ref.jsonl &&
+  python3 - ref.jsonl "s/samples_$1.jsonl" <<'EOF'
+import json, sys
+ref = [json.loads(l) for l in open(sys.argv[1])]
+got = {}
+for l in open(sys.argv[2]):
+    s = json.loads(l)
+    got.setdefault(s["doc_id"], [[a["arg_0"], a["arg_1"]]
+                                 for a in s["arguments"].values()])
+bad = [r["doc_id"] for r in ref if got.get(r["doc_id"]) != r["args"]]
+if bad or not ref:
+    print("mismatching docs:", bad[:10], "of", len(ref))
+    r = next(x for x in ref if x["doc_id"] == bad[0]) if bad else None
+    if r:
+        print("want", json.dumps(r["args"])[:800])
+        print("got ", json.dumps(got.get(r["doc_id"]))[:800])
+    sys.exit(1)
+EOF
+}
+
+if [ "$HAVE_PY" = 1 ]; then
+test_expect_success 'MMLU 0-shot and 5-shot prompts are byte-identical to the reference' '
+  for n in 0 5; do
+    eval-run --tasks mmlu_jurisprudence,mmlu_high_school_european_history \
+      --data-dir "$SHARED/data" --num-fewshot $n --base-url "$M_URL" \
+      --model m --num-concurrent 8 -q --output-lm-eval res.json \
+      --log-samples --samples-dir s >rec.json &&
+    run_oracle mmlu_jurisprudence mmlu "$MMLU/test/jurisprudence_test.csv" \
+      "$MMLU/dev/jurisprudence_dev.csv" &&
+    run_oracle mmlu_high_school_european_history mmlu \
+      "$MMLU/test/high_school_european_history_test.csv" \
+      "$MMLU/dev/high_school_european_history_dev.csv" || exit 1
+  done
+'
+
+test_expect_success 'GSM8K 5-shot: CPython random.sample picks the same shots' '
+  mkdir -p d/gsm8k &&
+  head -40 "$SHARED/data/gsm8k/test.jsonl" >d/gsm8k/test.jsonl &&
+  sed -n "100,400p" "$SHARED/data/gsm8k/test.jsonl" >d/gsm8k/train.jsonl &&
+  eval-run --tasks gsm8k --data-dir d --base-url "$M_URL" --model m \
+    --num-concurrent 8 -q --output-lm-eval res.json --log-samples \
+    --samples-dir s >rec.json &&
+  run_oracle gsm8k jsonl d/gsm8k/test.jsonl d/gsm8k/train.jsonl
+'
+
+test_expect_success 'ARC (0/3-shot) and HellaSwag prompts match the reference' '
+  eval-run --tasks arc_easy,arc_challenge,hellaswag --data-dir "$F/data" \
+    --base-url "$M_URL" --model m -q --output-lm-eval res.json \
+    --log-samples --samples-dir s >rec.json &&
+  run_oracle arc_easy arc "$F/data/arc/ARC-Easy/ARC-Easy-Test.jsonl" &&
+  run_oracle arc_challenge arc \
+    "$F/data/arc/ARC-Challenge/ARC-Challenge-Test.jsonl" &&
+  run_oracle hellaswag hellaswag "$F/data/hellaswag/hellaswag_val.jsonl" &&
+  eval-run --tasks arc_easy --num-fewshot 3 --data-dir "$F/data" \
+    --base-url "$M_URL" --model m -q --output-lm-eval res.json \
+    --log-samples --samples-dir s >rec.json &&
+  run_oracle arc_easy arc "$F/data/arc/ARC-Easy/ARC-Easy-Test.jsonl" \
+    "$F/data/arc/ARC-Easy/ARC-Easy-Train.jsonl"
+'
+
+test_expect_success 'custom task few-shot from its own split matches the reference' '
+  eval-run --tasks tutorial_mc --include-path "$F/tasks" --num-fewshot 3 \
+    --base-url "$M_URL" --model m -q --output-lm-eval res.json \
+    --log-samples --samples-dir s >rec.json &&
+  run_oracle tutorial_mc jsonl "$F/tasks/tutorial_data.jsonl"
+'
+fi
+
+test_expect_success 'request bodies, ctxlen and loglikelihood as lm-eval computes them' '
+  (python3 "$FAKE" port bodies.jsonl & echo $! >pid) && sleep 0.5 &&
+  while [ ! -s port ]; do sleep 0.1; done &&
+  eval-run --tasks tutorial_mc --include-path "$F/tasks" --limit 2 \
+    --base-url "http://127.0.0.1:$(cat port)/v1/completions" --model my/model \
+    -q --log-samples --samples-dir s --max-length 64 >rec.json;
+  rc=$?; kill $(cat pid); test $rc = 0 &&
+  python3 - bodies.jsonl s/samples_tutorial_mc.jsonl <<'"'"'EOF'"'"'
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])]
+comp = [r["body"] for r in reqs if r["path"] == "/v1/completions"]
+tok = [r["body"] for r in reqs if r["path"] == "/tokenize"]
+assert all(list(t) == ["prompt", "add_special_tokens"] and
+           t["add_special_tokens"] is False for t in tok), tok[0]
+assert len(comp) == 8, len(comp)
+for b in comp:
+    assert list(b) == ["model", "prompt", "temperature", "max_tokens",
+                       "logprobs", "seed", "echo"], list(b)
+    assert (b["model"], b["temperature"], b["max_tokens"], b["logprobs"],
+            b["seed"], b["echo"]) == ("my/model", 0, 1, 1, 1234, True), b
+    assert isinstance(b["prompt"], list) and len(b["prompt"]) == 1
+def lp(c): return -((c % 7) + 1) / 8
+L = 63  # max_length 64 minus the generated token
+seen = 0
+for line in open(sys.argv[2]):
+    s = json.loads(line)
+    for k, a in enumerate(s["arguments"].values()):
+        ctx, cont = a["arg_0"], a["arg_1"]
+        c2 = ctx.rstrip()
+        whole = [ord(c) for c in ctx + cont]
+        ctx_enc = [ord(c) for c in c2]
+        inp = (ctx_enc + whole[len(ctx_enc):])[-L:]
+        ctxlen = len(ctx_enc) - max(0, len(ctx_enc) + len(whole) - len(ctx_enc) - L)
+        assert [inp] in [b["prompt"] for b in comp], "prompt ids"
+        ll = sum([lp(i) for i in inp[ctxlen:]])
+        got = float(s["resps"][k][0][0])
+        assert got == ll, (got, ll)
+        assert s["resps"][k][0][1] == "True"
+        seen += 1
+assert seen == 8
+EOF
+'
+
+test_expect_success 'a server that ignores echo is refused, not scored at chance' '
+  (python3 "$FAKE" port bodies.jsonl noecho & echo $! >pid) &&
+  while [ ! -s port ]; do sleep 0.1; done &&
+  expect_exit 5 eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "http://127.0.0.1:$(cat port)" --model m >out 2>err;
+  rc=$?; kill $(cat pid); test $rc = 0 &&
+  must_be_empty out && must_contain err "ignores .echo." &&
+  must_contain err "task .tutorial_mc. document 0"
+'
+
+# expect_score KEYFILE P TASKARGS...: writes the answer key, starts mock-llm
+# with it, runs eval-run and checks every metric equals known/contexts.
+test_expect_success 'MMLU scores equal the answer key exactly (57 subjects, groups)' '
+  eval-run --tasks mmlu --data-dir "$SHARED/data" --limit 8 \
+    --write-answer-key key.jsonl 2>err &&
+  mock-llm --answer-key key.jsonl --answer-accuracy 0.6 --answer-expect >exp &&
+  start_mock K --model m --ttft-ms 0 --itl-ms 0 --answer-key key.jsonl \
+    --answer-accuracy 0.6 &&
+  eval-run --tasks mmlu --data-dir "$SHARED/data" --limit 8 --base-url "$K_URL" \
+    --model m --num-concurrent 16 -q --output-lm-eval res.json \
+    --log-samples --samples-dir s >rec.json &&
+  python3 - exp res.json rec.json s <<'"'"'EOF'"'"'
+import json, math, sys, glob
+exp = json.load(open(sys.argv[1])); res = json.load(open(sys.argv[2]))
+rec = json.load(open(sys.argv[3]))["eval"]
+assert exp["contexts"] == 456, exp  # 57 x 8, all distinct
+r = res["results"]
+assert r["mmlu"]["acc,none"] == exp["known"] / exp["contexts"], (r["mmlu"], exp)
+# per task: mean and sample-sd stderr of the per-doc values
+vals = {}
+for f in glob.glob(sys.argv[4] + "/samples_*.jsonl"):
+    for l in open(f):
+        s = json.loads(l); t = f.split("samples_")[1][:-6]
+        vals.setdefault(t, []).append(s["acc"])
+for t, xs in vals.items():
+    m = sum(xs) / len(xs)
+    se = math.sqrt(sum([(x - m) ** 2 for x in xs]) / (len(xs) - 1)) / math.sqrt(len(xs))
+    assert r[t]["acc,none"] == m and r[t]["acc_stderr,none"] == se, t
+# groups: size-weighted over leaves, pooled stderr
+def pooled(ts):
+    sizes = [len(vals[t]) for t in ts]; ses = [r[t]["acc_stderr,none"] for t in ts]
+    v = sum([r[t]["acc,none"] * n for t, n in zip(ts, sizes)]) / sum(sizes)
+    var = sum([(n - 1) * s ** 2 * n for n, s in zip(sizes, ses)]) / (sum(sizes) - len(sizes))
+    return v, math.sqrt(var / sum(sizes))
+cats = {g: [t for t in res["group_subtasks"][g]] for g in
+        ["mmlu_stem", "mmlu_other", "mmlu_social_sciences", "mmlu_humanities"]}
+for g, ts in cats.items():
+    assert (r[g]["acc,none"], r[g]["acc_stderr,none"]) == pooled(ts), g
+leaves = [t for ts in cats.values() for t in ts]
+assert len(leaves) == 57
+v, se = pooled(leaves)
+assert abs(r["mmlu"]["acc,none"] - v) < 1e-15 and abs(r["mmlu"]["acc_stderr,none"] - se) < 1e-15
+assert r["mmlu_stem"]["alias"] == " - stem" and r["mmlu_anatomy"]["alias"] == "  - anatomy"
+assert res["versions"]["mmlu"] == 2 and res["versions"]["mmlu_anatomy"] == 1.0
+assert res["n-shot"]["mmlu_anatomy"] == 0
+assert rec["groups"]["mmlu"]["acc,none"] == r["mmlu"]["acc,none"]
+assert rec["ok"] is True and rec["requests"]["total"] == 456 * 4
+EOF
+'
+
+test_expect_success 'GSM8K (both filters) and chat generation score the answer key exactly' '
+  mkdir -p d/gsm8k && head -30 "$SHARED/data/gsm8k/test.jsonl" >d/gsm8k/test.jsonl &&
+  sed -n "100,200p" "$SHARED/data/gsm8k/test.jsonl" >d/gsm8k/train.jsonl &&
+  eval-run --tasks gsm8k --data-dir d --write-answer-key key.jsonl 2>err &&
+  eval-run --tasks gsm8k --data-dir d --model local-chat-completions \
+    --apply-chat-template --write-answer-key ckey.jsonl 2>err &&
+  cat key.jsonl ckey.jsonl >both.jsonl &&
+  mock-llm --answer-key key.jsonl --answer-accuracy 0.5 --answer-expect >exp &&
+  mock-llm --answer-key ckey.jsonl --answer-accuracy 0.5 --answer-expect >cexp &&
+  start_mock G --model m --ttft-ms 0 --itl-ms 0 --answer-key both.jsonl \
+    --answer-accuracy 0.5 &&
+  eval-run --tasks gsm8k --data-dir d --base-url "$G_URL" --model m \
+    --num-concurrent 8 -q --output-lm-eval res.json >rec.json &&
+  eval-run --tasks gsm8k --data-dir d --base-url "$G_URL" --model m \
+    --model local-chat-completions --apply-chat-template \
+    --num-concurrent 8 -q --output-lm-eval cres.json >crec.json &&
+  python3 - exp res.json cexp cres.json <<'"'"'EOF'"'"'
+import json, sys
+for e, r in [(sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])]:
+    exp = json.load(open(e)); res = json.load(open(r))["results"]["gsm8k"]
+    want = exp["known"] / exp["contexts"]
+    assert exp["contexts"] == 30 and 0 < exp["known"] < 30, exp
+    assert res["exact_match,strict-match"] == want, (res, exp)
+    assert res["exact_match,flexible-extract"] == want, (res, exp)
+EOF
+'
+
+test_expect_success 'groups from YAML: inline tasks, filters, aggregation' '
+  eval-run --tasks tutorial_suite --include-path "$F/tasks" --base-url "$M_URL" \
+    --model m -q --output-lm-eval res.json >rec.json &&
+  json_get res.json "d[\"group_subtasks\"][\"tutorial_suite\"]" >sub &&
+  must_contain sub "tutorial_mc.*tutorial_gen" &&
+  json_get res.json "sorted(d[\"results\"][\"tutorial_gen\"])" >keys &&
+  must_contain keys "exact_match,strip" &&
+  json_get res.json "d[\"results\"][\"tutorial_suite\"][\"acc,none\"] == d[\"results\"][\"tutorial_mc\"][\"acc,none\"]" >same &&
+  must_contain same True
+'
+
+test_expect_success 'resume after a kill sends no answered request twice' '
+  start_mock S --model m --ttft-ms 0 --itl-ms 0 --request-latency 0.01 \
+    --arrival-log arr1.log &&
+  (eval-run --tasks mmlu_stem --data-dir "$SHARED/data" --limit 20 \
+    --base-url "$S_URL" --model m --num-concurrent 4 -q --cache c.jsonl \
+    >r1.json 2>/dev/null & echo $! >pid) &&
+  i=0; while [ "$(wc -l <c.jsonl 2>/dev/null || echo 0)" -lt 60 ] && [ $i -lt 200 ]; do
+    sleep 0.05; i=$((i + 1)); done &&
+  kill -9 $(cat pid) && sleep 0.2 &&
+  n1=$(wc -l <c.jsonl) && test "$n1" -ge 60 &&
+  start_mock T --model m --ttft-ms 0 --itl-ms 0 --arrival-log arr2.log &&
+  eval-run --tasks mmlu_stem --data-dir "$SHARED/data" --limit 20 \
+    --base-url "$T_URL" --model m --num-concurrent 4 -q --cache c.jsonl \
+    --output-lm-eval a.json >r2.json &&
+  json_get r2.json "d[\"eval\"][\"requests\"]" >req &&
+  python3 - r2.json arr2.log "$n1" <<'"'"'EOF'"'"' &&
+import json, sys
+req = json.load(open(sys.argv[1]))["eval"]["requests"]
+sent2 = sum(1 for l in open(sys.argv[2]) if "/v1/completions" in l)
+n1 = int(sys.argv[3])
+assert req["cached"] >= n1 and req["sent"] == sent2, (req, sent2, n1)
+assert req["cached"] + req["sent"] == req["total"] == 19 * 20 * 4, req
+EOF
+  eval-run --tasks mmlu_stem --data-dir "$SHARED/data" --limit 20 \
+    --base-url "$T_URL" --model m -q --cache c.jsonl --output-lm-eval b.json \
+    >r3.json &&
+  json_get r3.json "d[\"eval\"][\"requests\"][\"sent\"]" >sent && echo 0 >zero &&
+  test_cmp zero sent &&
+  json_get a.json "d[\"results\"][\"mmlu_stem\"]" >ra &&
+  json_get b.json "d[\"results\"][\"mmlu_stem\"]" >rb && test_cmp ra rb
+'
+
+test_expect_success 'SIGINT keeps partial results, marked incomplete' '
+  start_mock I --model m --ttft-ms 0 --itl-ms 0 --request-latency 0.02 &&
+  (eval-run --tasks mmlu_stem --data-dir "$SHARED/data" --limit 20 \
+    --base-url "$I_URL" --model m --num-concurrent 2 -q -o part.json \
+    --output-lm-eval lm.json >out 2>err & echo $! >pid) &&
+  sleep 1 && kill -INT $(cat pid) &&
+  i=0; while kill -0 $(cat pid) 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.05; i=$((i + 1)); done &&
+  must_be_empty out && must_contain err "interrupted" &&
+  json_get part.json "[d[\"eval\"][\"complete\"], d[\"eval\"][\"ok\"]]" >c &&
+  must_contain c "false, false" &&
+  json_get lm.json "d[\"eval_run\"][\"complete\"]" >c2 && must_contain c2 False
+'
+
+test_expect_success 'retries with backoff; a request that keeps failing is named' '
+  start_mock R --model m --ttft-ms 0 --itl-ms 0 --fail-500 0.3 &&
+  eval-run --tasks tutorial_mc --include-path "$F/tasks" --base-url "$R_URL" \
+    --model m -q --max-retries 10 --retry-wait 5 >rec.json &&
+  json_get rec.json "d[\"eval\"][\"requests\"][\"retries\"] > 0" >r &&
+  must_contain r True &&
+  start_mock X --model m --ttft-ms 0 --itl-ms 0 --fail-500 1 &&
+  expect_exit 5 eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "$X_URL" --model m -q --max-retries 2 --retry-wait 5 \
+    >out 2>err &&
+  must_be_empty out &&
+  must_contain err "task .tutorial_mc. document [0-9]+ failed after 2 attempts: HTTP 500"
+'
+
+test_expect_success 'bad YAML, templates, data and Python-only fields give clear errors' '
+  expect_exit 3 eval-run --tasks "$F/bad/bad_yaml.yaml" --base-url "$M_URL" \
+    --model m >out 2>err && must_be_empty out &&
+  must_contain err "malformed YAML in .*bad_yaml.yaml. at line 4 column 1" &&
+  expect_exit 3 eval-run --tasks bad_template --include-path "$F/bad" \
+    --base-url "$M_URL" --model m 2>err &&
+  must_contain err "template .bad_template.doc_to_text. line 1 column 22" &&
+  expect_exit 3 eval-run --tasks undefined_var --include-path "$F/bad" \
+    --base-url "$M_URL" --model m 2>err &&
+  must_contain err "no_such_field. is undefined" &&
+  expect_exit 3 eval-run --tasks needs_python --include-path "$F/bad" \
+    --base-url "$M_URL" --model m 2>err &&
+  must_contain err "task .needs_python.: field .process_docs. needs Python" &&
+  expect_exit 4 eval-run --tasks missing_data --include-path "$F/bad" \
+    --base-url "$M_URL" --model m 2>err &&
+  must_contain err "cannot open .no_such_file.jsonl." &&
+  expect_exit 3 eval-run --tasks broken_data --include-path "$F/bad" \
+    --base-url "$M_URL" --model m 2>err &&
+  must_contain err "malformed JSON in .*broken.jsonl:2. at byte" &&
+  expect_exit 2 eval-run --tasks mmlu_anatomy --base-url "$M_URL" --model m \
+    2>err && must_contain err "needs a local mirror: give --data-dir"
+'
+
+test_expect_success 'lm-eval flags, --output-path layout, record pass-through' '
+  echo "{\"schema\": \"modelgate.record/v1\", \"endpoint\": {\"url\": \"$M_URL\", \"model\": \"m\", \"api\": \"completions\"}, \"perf\": {\"keep\": 1}}" >in.json &&
+  eval-run -i in.json --model local-completions \
+    --model_args "num_concurrent=4,max_retries=3,tokenized_requests=True" \
+    --tasks tutorial_mc --include_path "$F/tasks" --num_fewshot 1 --limit 0.5 \
+    --log_samples --output_path out --batch_size 1 -q >rec.json &&
+  ls out/m/results_*.json out/m/samples_tutorial_mc_*.jsonl >/dev/null &&
+  json_get rec.json "d[\"perf\"]" >perf && must_contain perf "\"keep\": 1" &&
+  json_get rec.json "d[\"eval\"][\"tasks\"][0][\"n\"]" >n && echo 3 >three &&
+  test_cmp three n &&
+  json_get rec.json "d[\"eval\"][\"tasks\"][0][\"samples\"][\"sha256\"]" >sha &&
+  sha256sum out/m/samples_tutorial_mc_*.jsonl | cut -c1-64 >sha2 &&
+  test_cmp sha2 sha &&
+  json_get rec.json "d[\"provenance\"][-1][\"program\"]" >p &&
+  must_contain p eval-run &&
+  f=$(ls out/m/results_*.json) &&
+  json_get "$f" "sorted(d)" >keys &&
+  for k in results group_subtasks configs versions n-shot higher_is_better \
+           n-samples config date task_hashes model_name; do
+    must_contain keys "\"$k\"" || exit 1; done &&
+  json_get "$f" "d[\"n-samples\"][\"tutorial_mc\"]" >ns &&
+  must_contain ns "\"original\": 6, \"effective\": 3"
+'
+
+test_done

@@ -1,0 +1,479 @@
+#!/bin/bash
+# model-fetch against real loopback servers: a Hub stand-in that speaks the
+# revision listing / resolve / CDN protocol (tests/fixtures/model-fetch/
+# hub_server.py) and Debian's docker-registry for OCI modelcar images.
+. "$(dirname "$0")/../lib.sh"
+
+common_negative_tests model-fetch
+
+HUB_PY=$FIXTURES/model-fetch/hub_server.py
+W=$TRASH_ROOT/work
+mkdir -p "$W"
+
+# make_model DIR: a small model with LFS-style and plain files, a subdir.
+make_model() {
+  python3 - "$1" <<'EOF'
+import json, os, struct, sys
+d = sys.argv[1]
+os.makedirs(os.path.join(d, "tokenizer"), exist_ok=True)
+hdr = json.dumps({"w": {"dtype": "F32", "shape": [64, 64],
+                        "data_offsets": [0, 16384]}}).encode()
+hdr += b" " * ((8 - len(hdr) % 8) % 8)
+with open(os.path.join(d, "model.safetensors"), "wb") as f:
+    f.write(struct.pack("<Q", len(hdr)) + hdr + bytes(range(256)) * 64)
+json.dump({"architectures": ["Tiny"], "hidden_size": 64},
+          open(os.path.join(d, "config.json"), "w"))
+open(os.path.join(d, "tokenizer", "vocab.txt"), "w").write("a\nb\nc\n")
+open(os.path.join(d, "README.md"), "w").write(
+    "---\nlicense: apache-2.0\n---\n# tiny\n")
+EOF
+}
+
+# digests DIR: "sha256  path" lines, sorted, like sha256sum.
+digests() {
+  (cd "$1" && find . -type f | sed 's|^\./||' | LC_ALL=C sort |
+    while read -r f; do sha256sum "$f"; done)
+}
+
+# record_digests FILE: the same lines from a record's model.files.
+record_digests() {
+  python3 -c 'import json,sys
+for f in json.load(open(sys.argv[1]))["model"]["files"]:
+    print("%s  %s" % (f["sha256"], f["path"]))' "$1"
+}
+
+make_model "$W/tiny"
+make_model "$W/gated"
+mkdir -p "$W/static"
+(cd "$W" && tar czf static/tiny.tar.gz tiny)
+cp "$W/tiny/model.safetensors" "$W/static/weights.bin"
+COMMIT=0123456789abcdef0123456789abcdef01234567
+
+# start_hub NAME CONFIG-EXTRA: starts the Hub stand-in; sets NAME_URL.
+start_hub() {
+  name=$1
+  cfg=$TRASH_ROOT/$name.json
+  python3 - "$cfg" "$W" "$COMMIT" "$2" <<'EOF'
+import json, sys
+cfg, w, commit, extra = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+base = {"dir": w + "/tiny", "commit": commit, "lfs": ["*.safetensors"]}
+repos = {"org/tiny": dict(base),
+         "org/gated": dict(base, dir=w + "/gated", gated=True)}
+for name, over in (json.loads(extra) if extra else {}).items():
+    repos[name] = dict(base, **over)
+json.dump({"repos": repos, "files": w + "/static"}, open(cfg, "w"))
+EOF
+  pf=$TRASH_ROOT/$name.port
+  rm -f "$pf"
+  : >"$TRASH_ROOT/$name.log"
+  python3 "$HUB_PY" "$cfg" "$pf" "$TRASH_ROOT/$name.log" \
+    2>"$TRASH_ROOT/$name.err" &
+  pid=$!
+  i=0
+  while [ ! -s "$pf" ] && [ $i -lt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+  done
+  [ -s "$pf" ] || { cat "$TRASH_ROOT/$name.err" >&2; return 1; }
+  eval "${name}_URL=http://127.0.0.1:$(cat "$pf")"
+  eval "${name}_LOG=$TRASH_ROOT/$name.log"
+  at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+}
+
+start_hub hub '{"org/bad": {"corrupt": ["model.safetensors"]},
+  "org/badsmall": {"corrupt": ["config.json"]},
+  "org/drop": {"drop_once": ["model.safetensors"]},
+  "org/short": {"short": ["model.safetensors"]},
+  "org/norange": {"drop_once": ["model.safetensors"], "ignore_range": true},
+  "org/flaky": {"fail_once": ["config.json"]}}'
+export HF_ENDPOINT=$hub_URL
+
+test_expect_success 'missing SOURCE is a usage error' '
+  expect_exit 2 model-fetch </dev/null >out 2>err &&
+  must_be_empty out && must_contain err "missing SOURCE"
+'
+
+test_expect_success 'bad --sha256 is a usage error' '
+  expect_exit 2 model-fetch --sha256 abc x </dev/null >out 2>err &&
+  must_be_empty out && must_contain err "sha256"
+'
+
+test_expect_success 'malformed JSON on stdin exits 3' '
+  echo "{not json" >in &&
+  expect_exit 3 model-fetch "$W/tiny" d <in >out 2>err &&
+  must_be_empty out && must_contain err "^model-fetch: error: " &&
+  test ! -e d
+'
+
+test_expect_success 'missing input record exits 4' '
+  expect_exit 4 model-fetch -i nope.json "$W/tiny" d </dev/null >out 2>err &&
+  must_be_empty out && must_contain err "nope.json"
+'
+
+test_expect_success 'record to /dev/full exits 4' '
+  expect_exit 4 model-fetch -q "$W/tiny" d </dev/null >/dev/full 2>err &&
+  must_contain err "cannot write"
+'
+
+test_expect_success 'local directory: files copied, digests recorded' '
+  model-fetch -q "$W/tiny" copy </dev/null >rec.json &&
+  digests "$W/tiny" >expect &&
+  digests copy >actual && test_cmp expect actual &&
+  record_digests rec.json >recorded && test_cmp expect recorded &&
+  test "$(json_get rec.json "d[\"model\"][\"source\"][\"kind\"]")" = local &&
+  test "$(json_get rec.json "d[\"model\"][\"path\"]")" = "$PWD/copy" &&
+  test "$(json_get rec.json "d[\"model\"][\"format\"]")" = safetensors &&
+  test ! -e copy.partial
+'
+
+test_expect_success 'the record passes through other sections' '
+  printf "{\"schema\":\"modelgate.record/v1\",\"perf\":{\"x\":1}}" >in &&
+  model-fetch -q "$W/tiny" copy <in >rec.json &&
+  test "$(json_get rec.json "d[\"perf\"][\"x\"]")" = 1 &&
+  test "$(json_get rec.json "d[\"model\"][\"name\"]")" = tiny
+'
+
+test_expect_success 'an existing destination is kept unless --force' '
+  mkdir dest && echo keep >dest/old &&
+  expect_exit 4 model-fetch -q "$W/tiny" dest </dev/null >out 2>err &&
+  must_be_empty out && must_contain err "exists" && test -f dest/old &&
+  model-fetch -q --force "$W/tiny" dest </dev/null >out &&
+  test ! -e dest/old && test -f dest/config.json
+'
+
+test_expect_success 'local archive is extracted' '
+  model-fetch -q "$W/static/tiny.tar.gz" x </dev/null >rec.json &&
+  test -f x/tiny/model.safetensors &&
+  test "$(json_get rec.json "len(d[\"model\"][\"files\"])")" = 4
+'
+
+# make_bad_archive KIND FILE: archives that must be refused.
+make_bad_archive() {
+  python3 - "$1" "$2" <<'EOF'
+import io, sys, tarfile, zipfile
+kind, out = sys.argv[1], sys.argv[2]
+def tar(entries):
+    with tarfile.open(out, "w:gz") as t:
+        for ti, data in entries:
+            t.addfile(ti, io.BytesIO(data) if data is not None else None)
+def f(name, data=b"x"):
+    ti = tarfile.TarInfo(name); ti.size = len(data); return (ti, data)
+def link(name, target, kind=tarfile.SYMTYPE):
+    ti = tarfile.TarInfo(name); ti.type = kind; ti.linkname = target
+    return (ti, None)
+if kind == "dotdot":
+    tar([f("ok.txt"), f("../escape.txt")])
+elif kind == "absolute":
+    tar([f("/tmp/mg-abs-escape.txt")])
+elif kind == "symlink":
+    tar([link("evil", "/etc"), f("evil/passwd")])
+elif kind == "symlink-rel":
+    tar([link("up", "../.."), f("x")])
+elif kind == "through-link":
+    tar([link("d", "sub"), f("sub/keep"), f("d/x")])
+elif kind == "hardlink":
+    tar([f("a"), link("b", "/etc/passwd", tarfile.LNKTYPE)])
+elif kind == "device":
+    ti = tarfile.TarInfo("null"); ti.type = tarfile.CHRTYPE
+    ti.devmajor, ti.devminor = 1, 3; tar([(ti, None)])
+elif kind == "fifo":
+    ti = tarfile.TarInfo("p"); ti.type = tarfile.FIFOTYPE; tar([(ti, None)])
+elif kind == "zipslip":
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("ok.txt", "x"); z.writestr("../../zip-escape.txt", "x")
+elif kind == "many":
+    tar([f("f%d" % i) for i in range(50)])
+elif kind == "big":
+    tar([f("big", b"\0" * 100000)])
+elif kind == "truncated":
+    tar([f("a", b"y" * 100000)])
+    data = open(out, "rb").read(); open(out, "wb").write(data[:len(data) // 2])
+EOF
+}
+
+for kind in dotdot absolute symlink symlink-rel through-link hardlink device \
+  fifo zipslip truncated; do
+  test_expect_success "unsafe archive ($kind) is refused with exit 3" "
+    case $kind in zipslip) ext=zip ;; *) ext=tar.gz ;; esac &&
+    make_bad_archive $kind a.\$ext &&
+    expect_exit 3 model-fetch -q a.\$ext out </dev/null >stdout 2>err &&
+    must_be_empty stdout && must_contain err '^model-fetch: error: ' &&
+    test ! -e out && test ! -e out.partial && test ! -e escape.txt &&
+    test ! -e ../zip-escape.txt && test ! -e /tmp/mg-abs-escape.txt
+  "
+done
+
+test_expect_success 'archive entry and size limits' '
+  make_bad_archive many many.tar.gz &&
+  expect_exit 3 model-fetch -q --max-entries 10 many.tar.gz o1 \
+    </dev/null >out 2>err && must_contain err "more than 10 entries" &&
+  make_bad_archive big big.tar.gz &&
+  expect_exit 3 model-fetch -q --max-bytes 1000 big.tar.gz o2 \
+    </dev/null >out 2>err && must_contain err "larger than 1000 bytes" &&
+  model-fetch -q big.tar.gz o3 </dev/null >out && test -f o3/big
+'
+
+test_expect_success 'https file with the right --sha256' '
+  sha=$(sha256sum "$W/static/weights.bin" | cut -d" " -f1) &&
+  model-fetch -q --sha256 $sha "$hub_URL/files/weights.bin" w \
+    </dev/null >rec.json &&
+  cmp w/weights.bin "$W/static/weights.bin" &&
+  test "$(json_get rec.json "d[\"model\"][\"files\"][0][\"verified_by\"]")" \
+    = sha256
+'
+
+test_expect_success 'https file with a wrong --sha256 fails with 5, no file' '
+  bad=0000000000000000000000000000000000000000000000000000000000000000 &&
+  expect_exit 5 model-fetch -q --sha256 $bad "$hub_URL/files/weights.bin" \
+    w </dev/null >out 2>err &&
+  must_be_empty out && must_contain err "corrupt download" &&
+  test ! -e w && test ! -e w.partial/weights.bin &&
+  test ! -e w.partial/weights.bin.incomplete
+'
+
+test_expect_success 'https archive is downloaded and extracted' '
+  model-fetch -q "$hub_URL/files/tiny.tar.gz" t </dev/null >rec.json &&
+  digests "$W/tiny" >expect && digests t/tiny >actual &&
+  test_cmp expect actual && test ! -e t/.mg-download
+'
+
+test_expect_success 'https 404 is a remote failure' '
+  expect_exit 5 model-fetch -q "$hub_URL/files/none.bin" n \
+    </dev/null >out 2>err &&
+  must_be_empty out && must_contain err "HTTP 404"
+'
+
+test_expect_success 'hf:// fetch: listing, LFS sha256, git blob ids, commit' '
+  model-fetch -q hf://org/tiny h </dev/null >rec.json &&
+  digests "$W/tiny" >expect && digests h >actual && test_cmp expect actual &&
+  record_digests rec.json >recorded && test_cmp expect recorded &&
+  test "$(json_get rec.json "d[\"model\"][\"source\"][\"revision\"]")" \
+    = $COMMIT &&
+  test "$(json_get rec.json "d[\"model\"][\"source\"][\"requested_revision\"]")" \
+    = main &&
+  json_get rec.json "[f[\"verified_by\"] for f in d[\"model\"][\"files\"]]" \
+    >by && must_contain by "sha256" && must_contain by "git-sha1" &&
+  must_not_contain by "none"
+'
+
+test_expect_success 'hf:// pinned revision and patterns' '
+  model-fetch -q --include "*.json" --include "tokenizer/" \
+    --exclude "config.json" hf://org/tiny@$COMMIT p </dev/null >rec.json &&
+  json_get rec.json "[f[\"path\"] for f in d[\"model\"][\"files\"]]" >paths &&
+  echo "[\"tokenizer/vocab.txt\"]" >expect && test_cmp expect paths
+'
+
+test_expect_success 'hf:// unknown revision is reported' '
+  expect_exit 5 model-fetch -q hf://org/tiny@nope r </dev/null >out 2>err &&
+  must_be_empty out && must_contain err "revision .nope. not found"
+'
+
+test_expect_success 'hf:// missing repository is reported' '
+  expect_exit 5 model-fetch -q hf://org/none r </dev/null >out 2>err &&
+  must_contain err "repository .org/none. not found"
+'
+
+test_expect_success 'hf:// gated repository: 401 without a token' '
+  expect_exit 5 model-fetch -q hf://org/gated g </dev/null >out 2>err &&
+  must_be_empty out && must_contain err "gated repository" &&
+  must_contain err "HF_TOKEN"
+'
+
+test_expect_success 'hf:// gated repository: 403 with a token not granted' '
+  echo denied >tok &&
+  expect_exit 5 model-fetch -q --token-file tok hf://org/gated g \
+    </dev/null >out 2>err &&
+  must_contain err "gated repository" && must_contain err "no access" &&
+  must_not_contain err denied
+'
+
+test_expect_success 'hf:// gated repository with a good token; token never sent to the CDN' '
+  : >"$hub_LOG" &&
+  HF_TOKEN=good model-fetch -q hf://org/gated g </dev/null >rec.json &&
+  test -f g/model.safetensors &&
+  grep "^GET /cdn/" "$hub_LOG" >cdn && must_contain cdn "auth=no" &&
+  must_not_contain cdn "auth=yes" &&
+  grep "^GET /org/gated/resolve/" "$hub_LOG" >res &&
+  must_contain res "auth=yes"
+'
+
+test_expect_success 'hf:// corrupted LFS file: exit 5, partial deleted, no destination' '
+  expect_exit 5 model-fetch -q hf://org/bad b </dev/null >out 2>err &&
+  must_be_empty out && must_contain err "corrupt download .model.safetensors." &&
+  test ! -e b && test ! -e b.partial/model.safetensors.incomplete &&
+  test ! -e b.partial/model.safetensors
+'
+
+test_expect_success 'hf:// corrupted small file fails its git blob id' '
+  expect_exit 5 model-fetch -q hf://org/badsmall b </dev/null >out 2>err &&
+  must_contain err "corrupt download .config.json.: git blob" && test ! -e b
+'
+
+test_expect_success 'hf:// dropped connection resumes with Range' '
+  : >"$hub_LOG" &&
+  model-fetch -q hf://org/drop d </dev/null >rec.json &&
+  cmp d/model.safetensors "$W/tiny/model.safetensors" &&
+  grep "GET /cdn/" "$hub_LOG" >cdn && must_contain cdn "range=bytes=[1-9]"
+'
+
+test_expect_success 'hf:// server that ignores Range: restart from zero' '
+  : >"$hub_LOG" &&
+  model-fetch -q hf://org/norange d </dev/null >rec.json &&
+  cmp d/model.safetensors "$W/tiny/model.safetensors"
+'
+
+test_expect_success 'hf:// always-truncated responses fail after the retries' '
+  expect_exit 5 model-fetch -q --retries 2 hf://org/short s \
+    </dev/null >out 2>err &&
+  must_be_empty out && must_contain err "model.safetensors" && test ! -e s
+'
+
+test_expect_success 'hf:// 503 is retried' '
+  model-fetch -q hf://org/flaky f </dev/null >rec.json &&
+  cmp f/config.json "$W/tiny/config.json"
+'
+
+test_expect_success 'an interrupted run is resumed by the next one' '
+  mkdir -p r.partial &&
+  head -c 5000 "$W/tiny/model.safetensors" \
+    >r.partial/model.safetensors.incomplete &&
+  : >"$hub_LOG" &&
+  model-fetch -q hf://org/tiny r </dev/null >rec.json &&
+  cmp r/model.safetensors "$W/tiny/model.safetensors" &&
+  must_contain "$hub_LOG" "range=bytes=5000-" && test ! -e r.partial
+'
+
+test_expect_success 'a tampered partial file from an earlier run is caught' '
+  mkdir -p r.partial &&
+  head -c 5000 /dev/zero >r.partial/model.safetensors.incomplete &&
+  expect_exit 5 model-fetch -q hf://org/tiny r </dev/null >out 2>err &&
+  must_contain err "corrupt download" &&
+  test ! -e r.partial/model.safetensors.incomplete &&
+  model-fetch -q hf://org/tiny r </dev/null >rec.json &&
+  cmp r/model.safetensors "$W/tiny/model.safetensors"
+'
+
+test_expect_success 'the token is never printed, even with -v' '
+  HF_TOKEN=good model-fetch -v hf://org/gated v </dev/null >out 2>err &&
+  must_not_contain err "good"
+'
+
+# OCI: Debian's docker-registry on a loopback port.
+REGISTRY_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
+start_registry() {
+  [ -x "$REGISTRY_BIN" ] || return 1
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p "$TRASH_ROOT/registry"
+  cat >"$TRASH_ROOT/registry.yml" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $TRASH_ROOT/registry
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+EOF
+  "$REGISTRY_BIN" serve "$TRASH_ROOT/registry.yml" \
+    >"$TRASH_ROOT/registry.log" 2>&1 &
+  rpid=$!
+  at_exit "kill $rpid 2>/dev/null; wait $rpid 2>/dev/null"
+  i=0
+  while ! curl -sf "http://127.0.0.1:$port/v2/" >/dev/null; do
+    i=$((i + 1))
+    [ $i -lt 100 ] || return 1
+    sleep 0.05
+  done
+  REG=127.0.0.1:$port
+}
+
+if start_registry; then
+  test_expect_success 'oci push: modelcar image, one tar layer per file under /models' '
+    model-fetch -q "$W/tiny" oci://$REG/models/tiny:v1 </dev/null >rec.json &&
+    uri=$(json_get rec.json "d[\"model\"][\"destination\"][\"uri\"]") &&
+    case $uri in oci://$REG/models/tiny@sha256:*) ;; *) false ;; esac &&
+    curl -sf -H "Accept: application/vnd.oci.image.manifest.v1+json" \
+      http://$REG/v2/models/tiny/manifests/v1 >man.json &&
+    test "$(json_get man.json "len(d[\"layers\"])")" = 4 &&
+    json_get man.json "sorted(set(l[\"mediaType\"] for l in d[\"layers\"]))" \
+      >types && echo "[\"application/vnd.oci.image.layer.v1.tar\"]" >expect &&
+    test_cmp expect types &&
+    digest=$(json_get man.json "d[\"layers\"][0][\"digest\"]") &&
+    curl -sf http://$REG/v2/models/tiny/blobs/$digest >layer.tar &&
+    tar tvf layer.tar >list && must_contain list " models/" &&
+    must_contain list "root/root|0/0" &&
+    test "sha256:$(sha256sum <man.json | cut -d" " -f1)" = "${uri#*@}"
+  '
+
+  test_expect_success 'oci pull gives back the same files and digests' '
+    model-fetch -q oci://$REG/models/tiny:v1 back </dev/null >rec.json &&
+    digests "$W/tiny" >expect && digests back >actual &&
+    test_cmp expect actual &&
+    record_digests rec.json >recorded && test_cmp expect recorded &&
+    json_get rec.json "d[\"model\"][\"source\"][\"revision\"]" >rev &&
+    must_contain rev "^sha256:"
+  '
+
+  test_expect_success 'oci pull by digest' '
+    model-fetch -q "$W/tiny" oci://$REG/models/tiny:v2 </dev/null >rec.json &&
+    uri=$(json_get rec.json "d[\"model\"][\"destination\"][\"uri\"]") &&
+    model-fetch -q "$uri" back </dev/null >rec2.json &&
+    digests "$W/tiny" >expect && digests back >actual && test_cmp expect actual
+  '
+
+  test_expect_success 'oci push skips blobs the registry already has' '
+    model-fetch -q "$W/tiny" oci://$REG/models/tiny:v3 </dev/null >rec.json &&
+    test "$(json_get rec.json "d[\"model\"][\"destination\"][\"oci\"][\"blobs_skipped\"]")" = 4
+  '
+
+  test_expect_success 'oci push on a base image in the same registry' '
+    make_model base && echo "#!/bin/sh" >base/sh &&
+    model-fetch -q base oci://$REG/library/base:1 </dev/null >b.json &&
+    model-fetch -q --base oci://$REG/library/base:1 "$W/tiny" \
+      oci://$REG/models/onbase:1 </dev/null >rec.json &&
+    curl -sf -H "Accept: application/vnd.oci.image.manifest.v1+json" \
+      http://$REG/v2/models/onbase/manifests/1 >man.json &&
+    test "$(json_get man.json "len(d[\"layers\"])")" = 9 &&
+    cfg=$(json_get man.json "d[\"config\"][\"digest\"]") &&
+    curl -sf http://$REG/v2/models/onbase/blobs/$cfg >cfg.json &&
+    test "$(json_get cfg.json "len(d[\"rootfs\"][\"diff_ids\"])")" = 9
+  '
+
+  test_expect_success 'hf:// to oci:// in one step' '
+    model-fetch -q hf://org/tiny oci://$REG/models/fromhub:1 \
+      </dev/null >rec.json &&
+    model-fetch -q oci://$REG/models/fromhub:1 back </dev/null >r2.json &&
+    digests "$W/tiny" >expect && digests back >actual && test_cmp expect actual
+  '
+
+  test_expect_success 'oci: a missing image and a missing tag fail with 5' '
+    expect_exit 5 model-fetch -q oci://$REG/models/none:1 x \
+      </dev/null >out 2>err && must_be_empty out &&
+    must_contain err "MANIFEST_UNKNOWN|NAME_UNKNOWN|404"
+  '
+
+  test_expect_success 'oci: a tampered layer blob is caught' '
+    model-fetch -q "$W/tiny" oci://$REG/models/tamper:1 </dev/null >rec.json &&
+    curl -sf -H "Accept: application/vnd.oci.image.manifest.v1+json" \
+      http://$REG/v2/models/tamper/manifests/1 >man.json &&
+    d=$(json_get man.json "d[\"layers\"][0][\"digest\"]") && hex=${d#sha256:} &&
+    blob=$TRASH_ROOT/registry/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data &&
+    cp "$blob" saved && chmod u+w "$blob" &&
+    printf X | dd of="$blob" bs=1 seek=600 conv=notrunc 2>/dev/null &&
+    expect_exit 5 model-fetch -q oci://$REG/models/tamper:1 x \
+      </dev/null >out 2>err; rc=$?; cp saved "$blob";
+    test $rc = 0 && must_contain err "corrupt blob" && test ! -e x
+  '
+
+  test_expect_success 'oci: invalid references are usage errors' '
+    expect_exit 2 model-fetch -q "$W/tiny" "oci://$REG/Bad Name:1" \
+      </dev/null >out 2>err && must_contain err "invalid image reference"
+  '
+else
+  echo "ok $((test_count + 1)) # SKIP docker-registry is not installed"
+  test_count=$((test_count + 1))
+fi
+
+test_done

@@ -1,0 +1,928 @@
+/*
+ * eval-run - accuracy evaluation of an OpenAI-compatible endpoint on
+ * lm-evaluation-harness tasks (built-in MMLU, GSM8K, ARC, HellaSwag and
+ * user YAML tasks), with lm-eval's prompts, requests, metrics and output.
+ *
+ * Input:  a record on stdin or -i FILE (optional) whose "endpoint" names
+ *         the server and model; flags override it.
+ * Output: the record with its "eval" section on stdout or -o FILE; lm-eval
+ *         results JSON (--output-lm-eval, --output-path) and per-task
+ *         samples JSONL side files (--log-samples).
+ * Exit:   0 evaluated, 2 usage, 3 bad task/data/input, 4 local I/O or
+ *         interrupted (partial results kept), 5 endpoint failure.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mg_buf.h"
+#include "mg_cli.h"
+#include "mg_err.h"
+#include "mg_eval.h"
+#include "mg_http.h"
+#include "mg_io.h"
+#include "mg_json.h"
+#include "mg_mem.h"
+#include "mg_pv.h"
+#include "mg_record.h"
+#include "mg_task.h"
+
+static const char usage_text[] =
+  "usage: eval-run --tasks LIST [options] [-i record] [-o record]\n"
+  "\n"
+  "Endpoint (flags override the input record's \"endpoint\"):\n"
+  "  --base-url URL          server (http://h:8000), /v1 or the full\n"
+  "                          .../v1/completions URL\n"
+  "  --model NAME            model name sent in every request\n"
+  "  --model KIND            local-completions (default) or\n"
+  "                          local-chat-completions (lm-eval style)\n"
+  "  --model-args K=V,...    lm-eval's model_args: base_url, model,\n"
+  "                          num_concurrent, max_retries, timeout,\n"
+  "                          tokenized_requests, tokenizer, max_length,\n"
+  "                          max_gen_toks, seed\n"
+  "  --api-key-file FILE     bearer token (else $OPENAI_API_KEY or the\n"
+  "                          variable named by --api-key-env)\n"
+  "  --cacert FILE, --insecure\n"
+  "  --tokenizer SRC         remote (server /tokenize, default), offsets\n"
+  "                          (echoed text_offset), or a tokenizer.json\n"
+  "                          file or model directory\n"
+  "  --string-prompts        send text, not token ids (tokenized_requests\n"
+  "                          False)\n"
+  "  --num-concurrent N      requests in flight (default 1)\n"
+  "  --max-retries N         attempts per request (default 3)\n"
+  "  --timeout S             per attempt (default 300)\n"
+  "  --retry-wait MS         first backoff before a retry (1000; doubles\n"
+  "                          up to 10 s, as lm-eval's tenacity)\n"
+  "Tasks:\n"
+  "  --tasks LIST            task, group or tag names, or YAML files\n"
+  "  --include-path DIR      more task YAMLs (repeatable)\n"
+  "  --data-dir DIR          local mirror of built-in datasets (else\n"
+  "                          $MG_EVAL_DATA)\n"
+  "  --num-fewshot N, --limit N|F, --seed N (few-shot sampler, 1234)\n"
+  "  --system-instruction S, --apply-chat-template,\n"
+  "  --fewshot-as-multiturn, --gen-kwargs K=V,...\n"
+  "  --list-tasks            print the known names and exit\n"
+  "Output:\n"
+  "  --output-lm-eval FILE   lm-eval results JSON\n"
+  "  --output-path DIR       lm-eval layout: DIR/<model>/results_<ts>.json\n"
+  "  --log-samples           per-task samples JSONL (in --output-path or\n"
+  "                          --samples-dir)\n"
+  "  --samples-dir DIR       where samples_<task>.jsonl go\n"
+  "  --cache FILE            append every answer; a rerun resumes\n"
+  "  --write-answer-key FILE the correct continuation of every request\n"
+  "                          (for mock-llm --answer-key), then exit\n"
+  "  --bootstrap-iters N     for f1/mcc/perplexity stderr (100000)\n"
+  "  -i, --input FILE        input record (default: stdin if not a tty)\n"
+  "  -o, --output FILE       output record (default: stdout)\n"
+  "  --pretty, -q, -v, -h, --version\n"
+  "lm-eval spellings are accepted: --model_args, --include_path,\n"
+  "--num_fewshot, --log_samples, --output_path, --batch_size, --gen_kwargs,\n"
+  "--apply_chat_template, --system_instruction, --fewshot_as_multiturn.\n";
+
+struct eval_opts {
+  const char *input;
+  const char *output;
+  const char *base_url;
+  const char *model;
+  const char *model_kind;
+  const char *model_args;
+  const char *api_key_file;
+  const char *api_key_env;
+  const char *cacert;
+  int insecure;
+  const char *tokenizer;
+  int string_prompts;
+  long num_concurrent;
+  long max_retries;
+  long retry_wait_ms;
+  double timeout_s;
+  long max_length;
+  long max_gen_toks;
+  char *tasks;
+  const char *includes[32];
+  size_t ninclude;
+  const char *data_dir;
+  long num_fewshot;
+  double limit;
+  long long seed;
+  const char *system_instruction;
+  int apply_chat_template;
+  int fewshot_as_multiturn;
+  const char *gen_kwargs;
+  int list_tasks;
+  const char *output_lm_eval;
+  const char *output_path;
+  int log_samples;
+  const char *samples_dir;
+  const char *cache;
+  const char *answer_key;
+  long bootstrap_iters;
+  long batch_size;
+  int pretty;
+  int argc;
+  char **argv;
+};
+
+enum {
+  OPT_API_KEY_ENV = 256,
+  OPT_API_KEY_FILE,
+  OPT_APPLY_CHAT,
+  OPT_BASE_URL,
+  OPT_BATCH_SIZE,
+  OPT_BOOTSTRAP,
+  OPT_CACERT,
+  OPT_CACHE,
+  OPT_DATA_DIR,
+  OPT_FS_MULTITURN,
+  OPT_GEN_KWARGS,
+  OPT_INCLUDE,
+  OPT_INSECURE,
+  OPT_LIMIT,
+  OPT_LIST_TASKS,
+  OPT_LOG_SAMPLES,
+  OPT_MAX_GEN_TOKS,
+  OPT_MAX_LENGTH,
+  OPT_MAX_RETRIES,
+  OPT_MODEL,
+  OPT_MODEL_ARGS,
+  OPT_NUM_CONCURRENT,
+  OPT_NUM_FEWSHOT,
+  OPT_OUTPUT_LM_EVAL,
+  OPT_OUTPUT_PATH,
+  OPT_PRETTY,
+  OPT_RETRY_WAIT,
+  OPT_SAMPLES_DIR,
+  OPT_SEED,
+  OPT_STRING_PROMPTS,
+  OPT_SYSTEM,
+  OPT_TASKS,
+  OPT_TIMEOUT,
+  OPT_TOKENIZER,
+  OPT_VERSION,
+  OPT_ANSWER_KEY,
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+  (void)sig;
+  stop_flag = 1;
+}
+
+/* "k=v,k=v" into a dict (values typed like lm-eval's handle_arg_string). */
+static struct mg_pv *
+parse_kv(const char *s, const char *what)
+{
+  struct mg_pv *d = mg_pv_dict();
+  char *copy = mg_xstrdup(s), *p = copy;
+
+  while (p && *p) {
+    char *comma = strchr(p, ','), *eq;
+    struct mg_pv *v;
+    struct mg_err err = MG_ERR_INIT;
+
+    if (comma)
+      *comma = '\0';
+    eq = strchr(p, '=');
+    if (!eq || eq == p) {
+      free(copy);
+      mg_pv_unref(d);
+      mg_usage_error("invalid value '%s' for %s: expected key=value,...", s,
+                     what);
+    }
+    *eq = '\0';
+    if (!strcmp(eq + 1, "True") || !strcmp(eq + 1, "true"))
+      v = mg_pv_bool(1);
+    else if (!strcmp(eq + 1, "False") || !strcmp(eq + 1, "false"))
+      v = mg_pv_bool(0);
+    else if (!strcmp(eq + 1, "None"))
+      v = mg_pv_none();
+    else if (mg_pv_parse(eq + 1, strlen(eq + 1), MG_PV_JSON, what, &v,
+                         &err) < 0 || (v->type != MG_PV_INT &&
+                                       v->type != MG_PV_FLOAT)) {
+      mg_pv_unref(v);
+      v = mg_pv_str(eq + 1);
+    }
+    mg_pv_dict_sets(d, p, v);
+    p = comma ? comma + 1 : NULL;
+  }
+  free(copy);
+  return d;
+}
+
+static void
+parse_args(int argc, char **argv, struct eval_opts *o)
+{
+  static const struct option longopts[] = {
+    { "api-key-env", required_argument, NULL, OPT_API_KEY_ENV },
+    { "api-key-file", required_argument, NULL, OPT_API_KEY_FILE },
+    { "apply-chat-template", no_argument, NULL, OPT_APPLY_CHAT },
+    { "apply_chat_template", no_argument, NULL, OPT_APPLY_CHAT },
+    { "base-url", required_argument, NULL, OPT_BASE_URL },
+    { "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
+    { "batch_size", required_argument, NULL, OPT_BATCH_SIZE },
+    { "bootstrap-iters", required_argument, NULL, OPT_BOOTSTRAP },
+    { "cacert", required_argument, NULL, OPT_CACERT },
+    { "cache", required_argument, NULL, OPT_CACHE },
+    { "data-dir", required_argument, NULL, OPT_DATA_DIR },
+    { "fewshot-as-multiturn", no_argument, NULL, OPT_FS_MULTITURN },
+    { "fewshot_as_multiturn", no_argument, NULL, OPT_FS_MULTITURN },
+    { "gen-kwargs", required_argument, NULL, OPT_GEN_KWARGS },
+    { "gen_kwargs", required_argument, NULL, OPT_GEN_KWARGS },
+    { "help", no_argument, NULL, 'h' },
+    { "include-path", required_argument, NULL, OPT_INCLUDE },
+    { "include_path", required_argument, NULL, OPT_INCLUDE },
+    { "input", required_argument, NULL, 'i' },
+    { "insecure", no_argument, NULL, OPT_INSECURE },
+    { "limit", required_argument, NULL, OPT_LIMIT },
+    { "list-tasks", no_argument, NULL, OPT_LIST_TASKS },
+    { "log-samples", no_argument, NULL, OPT_LOG_SAMPLES },
+    { "log_samples", no_argument, NULL, OPT_LOG_SAMPLES },
+    { "max-gen-toks", required_argument, NULL, OPT_MAX_GEN_TOKS },
+    { "max-length", required_argument, NULL, OPT_MAX_LENGTH },
+    { "max-retries", required_argument, NULL, OPT_MAX_RETRIES },
+    { "model", required_argument, NULL, OPT_MODEL },
+    { "model-args", required_argument, NULL, OPT_MODEL_ARGS },
+    { "model_args", required_argument, NULL, OPT_MODEL_ARGS },
+    { "num-concurrent", required_argument, NULL, OPT_NUM_CONCURRENT },
+    { "num-fewshot", required_argument, NULL, OPT_NUM_FEWSHOT },
+    { "num_fewshot", required_argument, NULL, OPT_NUM_FEWSHOT },
+    { "output", required_argument, NULL, 'o' },
+    { "output-lm-eval", required_argument, NULL, OPT_OUTPUT_LM_EVAL },
+    { "output-path", required_argument, NULL, OPT_OUTPUT_PATH },
+    { "output_path", required_argument, NULL, OPT_OUTPUT_PATH },
+    { "pretty", no_argument, NULL, OPT_PRETTY },
+    { "quiet", no_argument, NULL, 'q' },
+    { "retry-wait", required_argument, NULL, OPT_RETRY_WAIT },
+    { "samples-dir", required_argument, NULL, OPT_SAMPLES_DIR },
+    { "seed", required_argument, NULL, OPT_SEED },
+    { "string-prompts", no_argument, NULL, OPT_STRING_PROMPTS },
+    { "system-instruction", required_argument, NULL, OPT_SYSTEM },
+    { "system_instruction", required_argument, NULL, OPT_SYSTEM },
+    { "tasks", required_argument, NULL, OPT_TASKS },
+    { "timeout", required_argument, NULL, OPT_TIMEOUT },
+    { "tokenizer", required_argument, NULL, OPT_TOKENIZER },
+    { "verbose", no_argument, NULL, 'v' },
+    { "version", no_argument, NULL, OPT_VERSION },
+    { "write-answer-key", required_argument, NULL, OPT_ANSWER_KEY },
+    { NULL, 0, NULL, 0 },
+  };
+  int c, verbosity = MG_NORMAL;
+
+  while ((c = getopt_long(argc, argv, "hi:o:qv", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'h':
+      mg_print_usage(usage_text);
+      break;
+    case 'i':
+      o->input = optarg;
+      break;
+    case 'o':
+      o->output = optarg;
+      break;
+    case 'q':
+      verbosity = MG_QUIET;
+      break;
+    case 'v':
+      verbosity++;
+      break;
+    case OPT_API_KEY_ENV:
+      o->api_key_env = optarg;
+      break;
+    case OPT_API_KEY_FILE:
+      o->api_key_file = optarg;
+      break;
+    case OPT_APPLY_CHAT:
+      o->apply_chat_template = 1;
+      break;
+    case OPT_BASE_URL:
+      o->base_url = optarg;
+      break;
+    case OPT_BATCH_SIZE:
+      if (strcmp(optarg, "auto") != 0)
+        o->batch_size = (long)mg_opt_uint(optarg, 1, 1 << 20, "--batch-size");
+      break;
+    case OPT_BOOTSTRAP:
+      o->bootstrap_iters = (long)mg_opt_uint(optarg, 0, 10000000,
+                                             "--bootstrap-iters");
+      break;
+    case OPT_CACERT:
+      o->cacert = optarg;
+      break;
+    case OPT_CACHE:
+      o->cache = optarg;
+      break;
+    case OPT_DATA_DIR:
+      o->data_dir = optarg;
+      break;
+    case OPT_FS_MULTITURN:
+      o->fewshot_as_multiturn = 1;
+      break;
+    case OPT_GEN_KWARGS:
+      o->gen_kwargs = optarg;
+      break;
+    case OPT_INCLUDE:
+      if (o->ninclude >= sizeof(o->includes) / sizeof(*o->includes))
+        mg_usage_error("too many --include-path options");
+      o->includes[o->ninclude++] = optarg;
+      break;
+    case OPT_INSECURE:
+      o->insecure = 1;
+      break;
+    case OPT_LIMIT:
+      o->limit = mg_opt_double(optarg, 0, 1e12, "--limit");
+      if (o->limit == 0 || (o->limit > 1 && o->limit != (long long)o->limit))
+        mg_usage_error("invalid value '%s' for --limit: give a count or a "
+                       "fraction below 1",
+                       optarg);
+      break;
+    case OPT_LIST_TASKS:
+      o->list_tasks = 1;
+      break;
+    case OPT_LOG_SAMPLES:
+      o->log_samples = 1;
+      break;
+    case OPT_MAX_GEN_TOKS:
+      o->max_gen_toks = (long)mg_opt_uint(optarg, 1, 1 << 24, "--max-gen-toks");
+      break;
+    case OPT_MAX_LENGTH:
+      o->max_length = (long)mg_opt_uint(optarg, 2, 1 << 26, "--max-length");
+      break;
+    case OPT_MAX_RETRIES:
+      o->max_retries = (long)mg_opt_uint(optarg, 1, 100, "--max-retries");
+      break;
+    case OPT_MODEL:
+      if (!strcmp(optarg, "local-completions") ||
+          !strcmp(optarg, "local-chat-completions") ||
+          !strcmp(optarg, "openai-completions") ||
+          !strcmp(optarg, "openai-chat-completions"))
+        o->model_kind = optarg;
+      else
+        o->model = optarg;
+      break;
+    case OPT_MODEL_ARGS:
+      o->model_args = optarg;
+      break;
+    case OPT_NUM_CONCURRENT:
+      o->num_concurrent = (long)mg_opt_uint(optarg, 1, 4096,
+                                            "--num-concurrent");
+      break;
+    case OPT_NUM_FEWSHOT:
+      o->num_fewshot = (long)mg_opt_uint(optarg, 0, 1000, "--num-fewshot");
+      break;
+    case OPT_OUTPUT_LM_EVAL:
+      o->output_lm_eval = optarg;
+      break;
+    case OPT_OUTPUT_PATH:
+      o->output_path = optarg;
+      break;
+    case OPT_PRETTY:
+      o->pretty = 1;
+      break;
+    case OPT_RETRY_WAIT:
+      o->retry_wait_ms = (long)mg_opt_uint(optarg, 1, 600000, "--retry-wait");
+      break;
+    case OPT_SAMPLES_DIR:
+      o->samples_dir = optarg;
+      break;
+    case OPT_SEED:
+      /* lm-eval: one int sets every seed, or "a,b,c,d" (the 4th is the
+       * few-shot sampler's) */
+      if (strchr(optarg, ',')) {
+        const char *last = strrchr(optarg, ',') + 1;
+
+        o->seed = (long long)mg_opt_uint(last, 0, UINT32_MAX, "--seed");
+      } else {
+        o->seed = (long long)mg_opt_uint(optarg, 0, UINT32_MAX, "--seed");
+      }
+      break;
+    case OPT_STRING_PROMPTS:
+      o->string_prompts = 1;
+      break;
+    case OPT_SYSTEM:
+      o->system_instruction = optarg;
+      break;
+    case OPT_TASKS:
+      free(o->tasks);
+      o->tasks = mg_xstrdup(optarg);
+      break;
+    case OPT_TIMEOUT:
+      o->timeout_s = mg_opt_double(optarg, 0.001, 86400, "--timeout");
+      break;
+    case OPT_TOKENIZER:
+      o->tokenizer = optarg;
+      break;
+    case OPT_VERSION:
+      mg_print_version();
+      break;
+    case OPT_ANSWER_KEY:
+      o->answer_key = optarg;
+      break;
+    default:
+      mg_usage_error("unknown option");
+    }
+  }
+  mg_set_verbosity(verbosity);
+  if (optind < argc)
+    mg_usage_error("unexpected argument '%s'", argv[optind]);
+  if (!o->tasks && !o->list_tasks)
+    mg_usage_error("no tasks: give --tasks NAME[,NAME...]");
+  if (o->log_samples && !o->output_path && !o->samples_dir)
+    mg_usage_error("--log-samples needs --output-path or --samples-dir");
+  if (o->fewshot_as_multiturn && !o->apply_chat_template)
+    mg_usage_error("--fewshot-as-multiturn needs --apply-chat-template");
+  o->argc = argc;
+  o->argv = argv;
+}
+
+/* ---- endpoint resolution ---- */
+
+struct endpoint {
+  const char *url;
+  const char *model;
+  int chat;
+  char *api_key;
+};
+
+static void
+apply_model_args(const struct eval_opts *o, struct mg_pv *ma,
+                 struct mg_eval_opts *eo, struct endpoint *ep)
+{
+  for (size_t i = 0; ma && i < ma->u.dict.n; i++) {
+    const char *k = mg_pv_cstr(ma->u.dict.k[i]);
+    const struct mg_pv *v = ma->u.dict.v[i];
+    const char *s = mg_pv_cstr(v);
+    long n = (long)mg_pv_num(v);
+
+    if (!strcmp(k, "base_url") && s)
+      ep->url = s;
+    else if ((!strcmp(k, "model") || !strcmp(k, "pretrained")) && s)
+      ep->model = s;
+    else if (!strcmp(k, "num_concurrent") && n > 0)
+      eo->num_concurrent = (int)n;
+    else if (!strcmp(k, "max_retries") && n > 0)
+      eo->max_retries = (int)n;
+    else if (!strcmp(k, "timeout") && mg_pv_num(v) > 0)
+      eo->timeout_ms = (long)(mg_pv_num(v) * 1000);
+    else if (!strcmp(k, "tokenized_requests"))
+      eo->tokenized_requests = mg_pv_truthy(v);
+    else if (!strcmp(k, "tokenizer") && s)
+      eo->tokenizer = s;
+    else if (!strcmp(k, "tokenizer_backend") && s && !strcmp(s, "remote"))
+      eo->tokenizer = "remote";
+    else if (!strcmp(k, "max_length") && n > 1)
+      eo->max_length = n;
+    else if (!strcmp(k, "max_gen_toks") && n > 0)
+      eo->max_gen_toks = n;
+    else if (!strcmp(k, "seed") && mg_pv_is_number(v))
+      eo->seed = (uint64_t)n;
+    else if (!strcmp(k, "verify_certificate"))
+      eo->insecure = !mg_pv_truthy(v);
+    else if (!strcmp(k, "ca_cert_path") && s)
+      eo->cacert = s;
+    else if (!strcmp(k, "batch_size") || !strcmp(k, "add_bos_token") ||
+             !strcmp(k, "tokenizer_backend") || !strcmp(k, "trust_remote_code"))
+      ; /* accepted; batch 1 and no BOS are eval-run's behaviour */
+    else
+      mg_warn("model_args '%s' is not used by eval-run", k);
+  }
+  (void)o;
+}
+
+static int
+load_secret(const struct eval_opts *o, struct endpoint *ep,
+            struct mg_err *err)
+{
+  return mg_http_secret_load(o->api_key_file,
+                             o->api_key_env ? o->api_key_env
+                                            : "OPENAI_API_KEY",
+                             &ep->api_key, err);
+}
+
+/* ---- progress (tqdm-shaped, for people and TrustyAI's parser) ---- */
+
+struct prog {
+  int tty;
+  long long last_ns;
+  char last_task[128];
+};
+
+static void
+fmt_hms(char *out, size_t n, double s)
+{
+  long t = s < 0 ? 0 : (long)(s + 0.5);
+
+  if (t >= 3600)
+    (void)snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60,
+                   t % 60);
+  else
+    (void)snprintf(out, n, "%02ld:%02ld", t / 60, t % 60);
+}
+
+static void
+on_progress(void *arg, const char *task, size_t done, size_t total,
+            long long t0_ns, int final)
+{
+  struct prog *p = arg;
+  long long now = mg_now_ns();
+  double el = (double)(now - t0_ns) / 1e9, rate, eta;
+  char bar[11], a[48], b[48];
+  int pct, fill;
+
+  if (mg_verbosity() <= MG_QUIET || total == 0)
+    return;
+  if (!final && done < total &&
+      now - p->last_ns < (p->tty ? 200000000LL : 5000000000LL))
+    return;
+  if (!final && done == total && !strcmp(p->last_task, task))
+    return;
+  if (final && done == total && !strcmp(p->last_task, task) && !p->tty)
+    return;
+  if (!final && done == 0)
+    return;
+  p->last_ns = now;
+  (void)snprintf(p->last_task, sizeof(p->last_task), "%s", task);
+  rate = el > 0 ? (double)done / el : 0;
+  eta = rate > 0 ? (double)(total - done) / rate : 0;
+  pct = (int)(100.0 * (double)done / (double)total);
+  fill = (int)(10.0 * (double)done / (double)total);
+  for (int i = 0; i < 10; i++)
+    bar[i] = i < fill ? '#' : ' ';
+  bar[10] = '\0';
+  fmt_hms(a, sizeof(a), el);
+  fmt_hms(b, sizeof(b), eta);
+  fprintf(stderr, "%s: %3d%%|%s| %zu/%zu [%s<%s, %.2fit/s]%s", task, pct, bar,
+          done, total, a, b, rate, p->tty ? "\r" : "\n");
+  if (p->tty && (final || done == total))
+    fputc('\n', stderr);
+}
+
+/* ---- outputs ---- */
+
+static void
+timestamp(char *out, size_t n)
+{
+  struct timespec ts;
+  struct tm tm;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  localtime_r(&ts.tv_sec, &tm);
+  (void)snprintf(out, n, "%04d-%02d-%02dT%02d-%02d-%02d.%06ld",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+}
+
+static char *
+sanitize(const char *m)
+{
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  int run = 0;
+
+  for (; m && *m; m++) {
+    if (strchr("\"<>:/|\\?*[]", *m)) {
+      if (!run)
+        mg_buf_addstr(&b, "__", NULL);
+      run = 1;
+    } else {
+      mg_buf_addch(&b, *m, NULL);
+      run = 0;
+    }
+  }
+  return mg_buf_detach(&b, NULL);
+}
+
+static int
+write_outputs(const struct eval_opts *o, const struct mg_eval_run *r,
+              const struct mg_eval_meta *meta, struct mg_json *rec,
+              struct mg_err *err)
+{
+  const struct mg_taskset *ts = r->ts;
+  struct mg_json **sf = mg_xcalloc(ts->ntasks + 1, sizeof(*sf));
+  struct mg_json *rf = NULL;
+  char stamp[64], *dir = NULL, *res_path = NULL;
+  char *json = NULL;
+  size_t len;
+  int rc = -1;
+
+  timestamp(stamp, sizeof(stamp));
+  json = mg_eval_results_json(r, meta, &len);
+  if (o->output_path) {
+    char *san = sanitize(r->model_name);
+
+    dir = mg_xasprintf("%s/%s", o->output_path, san);
+    free(san);
+    if (mg_io_mkdirs(dir, err) < 0)
+      goto out;
+    res_path = mg_xasprintf("%s/results_%s.json", dir, stamp);
+    if (mg_io_write_atomic(res_path, json, len, 0644, err) < 0 ||
+        mg_record_sidefile(res_path, &rf, err) < 0)
+      goto out;
+  }
+  if (o->output_lm_eval) {
+    if (mg_io_write_atomic(o->output_lm_eval, json, len, 0644, err) < 0)
+      goto out;
+    if (!rf && mg_record_sidefile(o->output_lm_eval, &rf, err) < 0)
+      goto out;
+  }
+  if (o->log_samples) {
+    const char *sdir = o->samples_dir ? o->samples_dir : dir;
+
+    if (o->samples_dir && mg_io_mkdirs(o->samples_dir, err) < 0)
+      goto out;
+    for (size_t t = 0; t < ts->ntasks; t++) {
+      size_t n;
+      char *text = mg_eval_samples_jsonl(r, t, &n);
+      char *p = o->samples_dir
+                  ? mg_xasprintf("%s/samples_%s.jsonl", sdir,
+                                 ts->tasks[t]->name)
+                  : mg_xasprintf("%s/samples_%s_%s.jsonl", sdir,
+                                 ts->tasks[t]->name, stamp);
+      int w = mg_io_write_atomic(p, text, n, 0644, err);
+
+      if (w == 0)
+        w = mg_record_sidefile(p, &sf[t], err);
+      free(text);
+      free(p);
+      if (w < 0)
+        goto out;
+    }
+  }
+  mg_record_set_section(rec, "eval", mg_eval_section(r, meta, sf, rf));
+  rc = 0;
+out:
+  for (size_t t = 0; t < ts->ntasks; t++)
+    mg_json_free(sf[t]);
+  free(sf);
+  mg_json_free(rf);
+  free(json);
+  free(dir);
+  free(res_path);
+  return rc;
+}
+
+static int
+read_input(const char *path, struct mg_json **out, struct mg_err *err)
+{
+  struct mg_buf b = MG_BUF_INIT(MG_JSON_DEFAULT_MAX);
+  size_t i;
+  int rc = -1;
+
+  if (strcmp(path, "-") != 0 || isatty(0))
+    return mg_record_read_or_new(path, MG_JSON_DEFAULT_MAX, out, err);
+  if (mg_io_read_fd(0, "<stdin>", &b, err) < 0)
+    goto out;
+  for (i = 0; i < b.len && strchr(" \t\r\n", b.data[i]); i++)
+    ;
+  if (i == b.len) {
+    *out = mg_record_new();
+    rc = 0;
+    goto out;
+  }
+  if (mg_json_parse(b.data, b.len, "<stdin>", out, err) < 0)
+    goto out;
+  if (mg_record_check(*out, "<stdin>", err) < 0) {
+    mg_json_free(*out);
+    *out = NULL;
+    goto out;
+  }
+  rc = 0;
+out:
+  mg_buf_release(&b);
+  return rc;
+}
+
+static int
+run(const struct eval_opts *o)
+{
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_json *rec = NULL;
+  struct mg_pv *gk = NULL, *ma = NULL, *list = NULL;
+  struct mg_task_opts to;
+  struct mg_eval_opts eo;
+  struct mg_taskset *ts = NULL;
+  struct mg_eval_run *r = NULL;
+  struct mg_eval_meta meta;
+  struct endpoint ep;
+  struct prog prog;
+  const char **names = NULL;
+  size_t nnames = 0;
+  char *tasks = NULL, started[40];
+  int rc = MG_EXIT_OK, http = 0;
+
+  memset(&ep, 0, sizeof(ep));
+  memset(&prog, 0, sizeof(prog));
+  mg_time_rfc3339(started, sizeof(started));
+  {
+    struct sigaction sa;
+
+    /* SIGINT/SIGTERM end the run with partial results */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+  }
+  mg_task_opts_init(&to);
+  to.data_dir = o->data_dir ? o->data_dir : getenv("MG_EVAL_DATA");
+  to.include_paths = o->includes;
+  to.ninclude = o->ninclude;
+  to.num_fewshot = o->num_fewshot;
+  to.limit = o->limit;
+  to.system_instruction = o->system_instruction;
+  to.apply_chat_template = o->apply_chat_template;
+  to.fewshot_as_multiturn = o->fewshot_as_multiturn;
+  to.fewshot_seed = o->seed >= 0 ? (uint64_t)o->seed : 1234;
+  if (o->gen_kwargs) {
+    gk = parse_kv(o->gen_kwargs, "--gen-kwargs");
+    to.gen_kwargs = gk;
+  }
+  if (o->list_tasks) {
+    if (mg_task_list_all(&to, &list, &err) < 0)
+      goto fail;
+    for (size_t i = 0; i < list->u.list.n; i++)
+      printf("%s\n", list->u.list.v[i]->u.str.s);
+    goto out;
+  }
+  tasks = mg_xstrdup(o->tasks);
+  for (char *p = tasks; p && *p;) {
+    char *comma = strchr(p, ',');
+
+    if (comma)
+      *comma = '\0';
+    if (*p) {
+      names = mg_xreallocarray(names, nnames + 1, sizeof(*names));
+      names[nnames++] = p;
+    }
+    p = comma ? comma + 1 : NULL;
+  }
+  if (!nnames) {
+    mg_err_set(&err, MG_ERR_USAGE, "no tasks in '%s'", o->tasks);
+    goto fail;
+  }
+  if (!o->answer_key && read_input(o->input, &rec, &err) < 0)
+    goto fail;
+  if (mg_taskset_load(names, nnames, &to, &ts, &err) < 0)
+    goto fail;
+  for (size_t i = 0; i < ts->nwarnings; i++)
+    mg_warn("%s", ts->warnings[i]);
+  if (o->answer_key) {
+    size_t n;
+
+    if (mg_eval_write_answer_key(ts, &to, o->answer_key, &n, &err) < 0)
+      goto fail;
+    mg_info("wrote %zu contexts to '%s'", n, o->answer_key);
+    goto out;
+  }
+  /* endpoint: record, then model_args, then flags */
+  mg_eval_opts_init(&eo);
+  {
+    const struct mg_json *e = mg_json_get(rec, "endpoint");
+    const char *api = mg_json_string(mg_json_get(e, "api"));
+
+    ep.url = mg_json_string(mg_json_get(e, "url"));
+    if (!ep.url)
+      ep.url = mg_json_string(mg_json_get(e, "base_url"));
+    ep.model = mg_json_string(mg_json_get(e, "model"));
+    if (!ep.model)
+      ep.model = mg_json_string(mg_json_get_path(rec, "model.name"));
+    ep.chat = api && !strcmp(api, "chat") && o->apply_chat_template;
+  }
+  if (o->model_args) {
+    ma = parse_kv(o->model_args, "--model-args");
+    apply_model_args(o, ma, &eo, &ep);
+  }
+  if (o->base_url)
+    ep.url = o->base_url;
+  if (o->model)
+    ep.model = o->model;
+  if (o->model_kind)
+    ep.chat = strstr(o->model_kind, "chat") != NULL;
+  if (ep.chat && !o->apply_chat_template) {
+    mg_err_set(&err, MG_ERR_USAGE,
+               "local-chat-completions needs --apply-chat-template (the "
+               "server renders the messages)");
+    goto fail;
+  }
+  if (!ep.chat && o->apply_chat_template) {
+    mg_err_set(&err, MG_ERR_USAGE,
+               "--apply-chat-template with local-completions needs the "
+               "model's chat template rendered locally, which eval-run "
+               "does not do; use --model local-chat-completions");
+    goto fail;
+  }
+  if (load_secret(o, &ep, &err) < 0)
+    goto fail;
+  if (mg_http_global_init(&err) < 0)
+    goto fail;
+  http = 1;
+  eo.url = ep.url;
+  eo.model = ep.model;
+  eo.chat = ep.chat;
+  eo.api_key = ep.api_key;
+  if (o->tokenizer)
+    eo.tokenizer = o->tokenizer;
+  if (o->string_prompts)
+    eo.tokenized_requests = 0;
+  if (o->num_concurrent)
+    eo.num_concurrent = (int)o->num_concurrent;
+  if (o->max_retries)
+    eo.max_retries = (int)o->max_retries;
+  if (o->retry_wait_ms) {
+    eo.backoff_min_ms = o->retry_wait_ms;
+    if (eo.backoff_max_ms < o->retry_wait_ms)
+      eo.backoff_max_ms = o->retry_wait_ms;
+  }
+  if (o->timeout_s > 0)
+    eo.timeout_ms = (long)(o->timeout_s * 1000);
+  if (o->max_length)
+    eo.max_length = o->max_length;
+  if (o->max_gen_toks)
+    eo.max_gen_toks = o->max_gen_toks;
+  if (o->cacert)
+    eo.cacert = o->cacert;
+  if (o->insecure)
+    eo.insecure = 1;
+  if (o->bootstrap_iters >= 0)
+    eo.bootstrap_iters = o->bootstrap_iters;
+  eo.cache_path = o->cache;
+  eo.log_samples = o->log_samples;
+  eo.stop = &stop_flag;
+  eo.verbose = mg_verbosity();
+  prog.tty = isatty(2);
+  eo.progress = on_progress;
+  eo.progress_arg = &prog;
+  if (mg_eval_run(ts, &to, &eo, &r, &err) < 0)
+    goto fail;
+  memset(&meta, 0, sizeof(meta));
+  meta.model_args = o->model_args;
+  meta.model_kind = ep.chat ? "local-chat-completions" : "local-completions";
+  meta.limit = o->limit;
+  meta.num_fewshot = o->num_fewshot;
+  meta.seed = to.fewshot_seed;
+  meta.fewshot_seed = to.fewshot_seed;
+  meta.system_instruction = o->system_instruction;
+  meta.apply_chat_template = o->apply_chat_template;
+  meta.fewshot_as_multiturn = o->fewshot_as_multiturn;
+  meta.gen_kwargs = gk;
+  meta.batch_size = o->batch_size ? o->batch_size : 1;
+  if (write_outputs(o, r, &meta, rec, &err) < 0)
+    goto fail;
+  mg_record_add_provenance(rec, started, o->argc, o->argv);
+  if (!r->complete) {
+    /* partial results: kept in the files, the cache and -o FILE; a
+     * failing run writes nothing to stdout */
+    err = r->failure;
+    if (err.cat == MG_ERR_NONE)
+      mg_err_set(&err, MG_ERR_REMOTE, "the run did not complete");
+    if (strcmp(o->output, "-") != 0) {
+      struct mg_err e2 = MG_ERR_INIT;
+
+      if (mg_record_write(rec, o->output, o->pretty, &e2) < 0)
+        mg_report_err(&e2);
+    }
+    mg_warn("partial results (complete: false): %zu of %zu requests "
+            "answered",
+            r->requests_sent + r->requests_cached, r->requests_total);
+    goto fail;
+  }
+  if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
+    goto fail;
+  mg_verbose("%zu requests (%zu sent, %zu cached, %zu tokenize calls) in "
+             "%.2f s",
+             r->requests_total, r->requests_sent, r->requests_cached,
+             r->tokenize_calls, (double)(r->t1_ns - r->t0_ns) / 1e9);
+  goto out;
+fail:
+  rc = mg_report_err(&err);
+out:
+  mg_eval_run_free(r);
+  mg_taskset_free(ts);
+  mg_pv_unref(gk);
+  mg_pv_unref(ma);
+  mg_pv_unref(list);
+  mg_json_free(rec);
+  mg_http_secret_free(ep.api_key);
+  free(names);
+  free(tasks);
+  free(o->tasks);
+  if (http)
+    mg_http_global_cleanup();
+  return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+  struct eval_opts opts = { .input = "-", .output = "-", .num_fewshot = -1,
+                            .limit = -1, .seed = -1, .bootstrap_iters = -1 };
+
+  mg_init(argv[0]);
+  parse_args(argc, argv, &opts);
+  return mg_finish(run(&opts));
+}

@@ -1,0 +1,440 @@
+/*
+ * model-fetch - copy a model between places (Hugging Face Hub, http(s)
+ * files and archives, OCI modelcar images, local directories), verifying
+ * the sha256 of every file while it streams.
+ *
+ * Input:  optionally a record (-i FILE, or a non-empty stdin) to add the
+ *         model to; otherwise a new record.
+ * Output: the record with its "model" section: source and resolved
+ *         revision, local path, destination URI, files with size and
+ *         sha256.
+ * Exit:   0 ok, 2 usage, 3 bad input (record, unsafe archive or
+ *         listing), 4 local I/O, 5 network, registry or Hub failure,
+ *         including a download whose digest does not match the source.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mg_buf.h"
+#include "mg_cli.h"
+#include "mg_err.h"
+#include "mg_fetch.h"
+#include "mg_http.h"
+#include "mg_io.h"
+#include "mg_json.h"
+#include "mg_mem.h"
+#include "mg_record.h"
+
+static const char usage_text[] =
+    "usage: model-fetch [-hqv] [--pretty] [-i FILE] [-o FILE] [-j N]\n"
+    "                   [--include PATTERN]... [--exclude PATTERN]...\n"
+    "                   [--endpoint URL] [--token-file FILE] [--sha256 HEX]\n"
+    "                   [--extract | --no-extract] [--force] [--retries N]\n"
+    "                   [--base IMAGE] [--oci-auth-file FILE] [--plain-http]\n"
+    "                   [--cacert FILE] [--insecure] [--timeout SEC]\n"
+    "                   [--max-entries N] [--max-bytes BYTES]\n"
+    "                   SOURCE [DEST]\n"
+    "\n"
+    "Copies a model like cp copies a file and prints the record. SOURCE is\n"
+    "hf://org/name[@revision], an http(s):// file or archive (.tar, .tar.gz,\n"
+    ".tgz, .tar.xz, .tar.zst, .zip), oci://host/repo:tag|@sha256:... (a\n"
+    "modelcar image; /models is extracted) or a local directory, file or\n"
+    "archive. DEST is a directory (default: ./<model name>) or\n"
+    "oci://host/repo:tag (a KServe modelcar image is built and pushed).\n"
+    "Every file's sha256 is computed while it streams and checked against\n"
+    "the source (LFS sha256, git blob id, OCI digest, --sha256).\n"
+    "\n"
+    "  -i, --input FILE        add the model to this record (default: a\n"
+    "                          record on stdin if one is piped, else new)\n"
+    "  -o, --output FILE       where the record goes (default: stdout)\n"
+    "      --include PATTERN   only files matching (Hub rules: '*' crosses\n"
+    "                          '/', 'dir/' is the whole folder); repeatable\n"
+    "      --exclude PATTERN   skip files matching; repeatable\n"
+    "      --endpoint URL      Hub endpoint (default: $HF_ENDPOINT or\n"
+    "                          https://huggingface.co)\n"
+    "      --token-file FILE   Hub token (default: $HF_TOKEN,\n"
+    "                          $HUGGING_FACE_HUB_TOKEN, $HF_TOKEN_PATH or\n"
+    "                          $HF_HOME/token)\n"
+    "      --sha256 HEX        expected digest of an http(s) download\n"
+    "      --extract           extract the download whatever its name\n"
+    "      --no-extract        never extract\n"
+    "      --force             replace an existing destination directory\n"
+    "  -j, --jobs N            parallel downloads (default: 4)\n"
+    "      --retries N         attempts per file after the first, resuming\n"
+    "                          with Range (default: 5)\n"
+    "      --base IMAGE        modelcar base image in the same registry, e.g.\n"
+    "                          oci://host/busybox:1.36 (default: none)\n"
+    "      --oci-auth-file FILE\n"
+    "                          registry credentials as user:password\n"
+    "      --plain-http        talk http:// to the registry (automatic for\n"
+    "                          localhost and 127.x)\n"
+    "      --cacert FILE       CA bundle for TLS\n"
+    "      --insecure          do not verify TLS certificates\n"
+    "      --timeout SEC       give up on a stalled transfer after SEC\n"
+    "                          seconds without data (default: 60)\n"
+    "      --max-entries N     archive entry limit (default: 100000)\n"
+    "      --max-bytes BYTES   archive expanded size limit (default: 4 TiB)\n"
+    "      --pretty            indent the output\n"
+    "  -q, --quiet             no progress or warnings on stderr\n"
+    "  -v, --verbose           more detail on stderr\n"
+    "  -h, --help              show this help\n"
+    "      --version           show the version\n"
+    "\n"
+    "Exit: 0 ok, 2 usage, 3 bad input, 4 local I/O, 5 network, registry or\n"
+    "Hub failure (a digest mismatch is 5: the source served bad bytes).\n";
+
+struct fetch_opts {
+  const char *input;
+  const char *output;
+  const char *source;
+  const char *dest;
+  const char **include;
+  size_t n_include;
+  const char **exclude;
+  size_t n_exclude;
+  const char *endpoint;
+  const char *token_file;
+  const char *sha256;
+  const char *base;
+  const char *oci_auth_file;
+  const char *cacert;
+  int insecure;
+  int plain_http;
+  int extract;
+  int force;
+  int jobs;
+  int retries;
+  long timeout_s;
+  uint64_t max_entries;
+  uint64_t max_bytes;
+  size_t max_input;
+  int pretty;
+  int verbose;
+};
+
+enum {
+  OPT_BASE = 256,
+  OPT_CACERT,
+  OPT_ENDPOINT,
+  OPT_EXCLUDE,
+  OPT_EXTRACT,
+  OPT_FORCE,
+  OPT_INCLUDE,
+  OPT_INSECURE,
+  OPT_MAX_BYTES,
+  OPT_MAX_ENTRIES,
+  OPT_NO_EXTRACT,
+  OPT_OCI_AUTH_FILE,
+  OPT_PLAIN_HTTP,
+  OPT_PRETTY,
+  OPT_RETRIES,
+  OPT_SHA256,
+  OPT_TIMEOUT,
+  OPT_TOKEN_FILE,
+  OPT_VERSION,
+};
+
+static const struct option longopts[] = {
+  { "base", required_argument, NULL, OPT_BASE },
+  { "cacert", required_argument, NULL, OPT_CACERT },
+  { "endpoint", required_argument, NULL, OPT_ENDPOINT },
+  { "exclude", required_argument, NULL, OPT_EXCLUDE },
+  { "extract", no_argument, NULL, OPT_EXTRACT },
+  { "force", no_argument, NULL, OPT_FORCE },
+  { "help", no_argument, NULL, 'h' },
+  { "include", required_argument, NULL, OPT_INCLUDE },
+  { "input", required_argument, NULL, 'i' },
+  { "insecure", no_argument, NULL, OPT_INSECURE },
+  { "jobs", required_argument, NULL, 'j' },
+  { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
+  { "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
+  { "no-extract", no_argument, NULL, OPT_NO_EXTRACT },
+  { "oci-auth-file", required_argument, NULL, OPT_OCI_AUTH_FILE },
+  { "output", required_argument, NULL, 'o' },
+  { "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
+  { "pretty", no_argument, NULL, OPT_PRETTY },
+  { "quiet", no_argument, NULL, 'q' },
+  { "retries", required_argument, NULL, OPT_RETRIES },
+  { "sha256", required_argument, NULL, OPT_SHA256 },
+  { "timeout", required_argument, NULL, OPT_TIMEOUT },
+  { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+  { "verbose", no_argument, NULL, 'v' },
+  { "version", no_argument, NULL, OPT_VERSION },
+  { NULL, 0, NULL, 0 },
+};
+
+static void
+push_pattern(const char ***list, size_t *n, const char *p)
+{
+  *list = mg_xreallocarray(*list, *n + 2, sizeof(**list));
+  (*list)[(*n)++] = p;
+  (*list)[*n] = NULL;
+}
+
+static void
+free_patterns(struct fetch_opts *o)
+{
+  free(o->include);
+  free(o->exclude);
+  o->include = o->exclude = NULL;
+}
+
+static void
+parse_args(int argc, char **argv, struct fetch_opts *o)
+{
+  int c, verbosity = MG_NORMAL;
+
+  while ((c = getopt_long(argc, argv, "hi:j:o:qv", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'h':
+      free_patterns(o);
+      mg_print_usage(usage_text);
+    case 'i':
+      o->input = optarg;
+      break;
+    case 'j':
+      o->jobs = (int)mg_opt_uint(optarg, 1, 64, "--jobs");
+      break;
+    case 'o':
+      o->output = optarg;
+      break;
+    case 'q':
+      verbosity = MG_QUIET;
+      break;
+    case 'v':
+      verbosity = MG_VERBOSE;
+      o->verbose = 1;
+      break;
+    case OPT_BASE:
+      o->base = optarg;
+      break;
+    case OPT_CACERT:
+      o->cacert = optarg;
+      break;
+    case OPT_ENDPOINT:
+      o->endpoint = optarg;
+      break;
+    case OPT_EXCLUDE:
+      push_pattern(&o->exclude, &o->n_exclude, optarg);
+      break;
+    case OPT_EXTRACT:
+      o->extract = 1;
+      break;
+    case OPT_FORCE:
+      o->force = 1;
+      break;
+    case OPT_INCLUDE:
+      push_pattern(&o->include, &o->n_include, optarg);
+      break;
+    case OPT_INSECURE:
+      o->insecure = 1;
+      break;
+    case OPT_MAX_BYTES:
+      o->max_bytes = mg_opt_uint(optarg, 1, UINT64_MAX / 2, "--max-bytes");
+      break;
+    case OPT_MAX_ENTRIES:
+      o->max_entries = mg_opt_uint(optarg, 1, 100000000, "--max-entries");
+      break;
+    case OPT_NO_EXTRACT:
+      o->extract = 0;
+      break;
+    case OPT_OCI_AUTH_FILE:
+      o->oci_auth_file = optarg;
+      break;
+    case OPT_PLAIN_HTTP:
+      o->plain_http = 1;
+      break;
+    case OPT_PRETTY:
+      o->pretty = 1;
+      break;
+    case OPT_RETRIES:
+      o->retries = (int)mg_opt_uint(optarg, 0, 100, "--retries");
+      break;
+    case OPT_SHA256:
+      o->sha256 = optarg;
+      break;
+    case OPT_TIMEOUT:
+      o->timeout_s = (long)mg_opt_uint(optarg, 1, 86400, "--timeout");
+      break;
+    case OPT_TOKEN_FILE:
+      o->token_file = optarg;
+      break;
+    case OPT_VERSION:
+      free_patterns(o);
+      mg_print_version();
+    default:
+      free_patterns(o);
+      mg_usage_error("unknown option");
+    }
+  }
+  if (optind >= argc) {
+    free_patterns(o);
+    mg_usage_error("missing SOURCE");
+  }
+  o->source = argv[optind++];
+  if (optind < argc)
+    o->dest = argv[optind++];
+  if (optind < argc) {
+    free_patterns(o);
+    mg_usage_error("unexpected operand '%s'", argv[optind]);
+  }
+  if (o->sha256 && strlen(o->sha256) != 64) {
+    free_patterns(o);
+    mg_usage_error("invalid value '%s' for --sha256: expected 64 hex "
+                   "digits",
+                   o->sha256);
+  }
+  mg_set_verbosity(verbosity);
+}
+
+/* The input record: -i FILE, a non-empty piped stdin, or a new one. */
+static int
+read_input(const struct fetch_opts *o, struct mg_json **rec, struct mg_err *err)
+{
+  struct mg_buf b;
+  int rc;
+
+  if (strcmp(o->input, "-") != 0)
+    return mg_record_read(o->input, o->max_input, rec, err);
+  if (isatty(0)) {
+    *rec = mg_record_new();
+    return 0;
+  }
+  mg_buf_init(&b, o->max_input);
+  rc = mg_io_read_fd(0, "<stdin>", &b, err);
+  if (rc == 0 && b.len == 0) {
+    *rec = mg_record_new();
+  } else if (rc == 0) {
+    rc = mg_json_parse(b.data, b.len, "<stdin>", rec, err);
+    if (rc == 0 && mg_record_check(*rec, "<stdin>", err) < 0) {
+      mg_json_free(*rec);
+      *rec = NULL;
+      rc = -1;
+    }
+  }
+  mg_buf_release(&b);
+  return rc;
+}
+
+/* The Hub token, in huggingface_hub's order. */
+static int
+load_token(const struct fetch_opts *o, char **tok, struct mg_err *err)
+{
+  const char *home, *path = o->token_file;
+  char *def = NULL;
+  int rc;
+
+  *tok = NULL;
+  if (!path) {
+    if (mg_http_secret_load(NULL, "HF_TOKEN", tok, err) < 0)
+      return -1;
+    if (!*tok
+        && mg_http_secret_load(NULL, "HUGGING_FACE_HUB_TOKEN", tok, err) < 0)
+      return -1;
+    if (*tok)
+      return 0;
+    path = getenv("HF_TOKEN_PATH");
+    if (!path || !*path) {
+      home = getenv("HF_HOME");
+      if (home && *home)
+        def = mg_xasprintf("%s/token", home);
+      else if ((home = getenv("XDG_CACHE_HOME")) && *home)
+        def = mg_xasprintf("%s/huggingface/token", home);
+      else if ((home = getenv("HOME")) && *home)
+        def = mg_xasprintf("%s/.cache/huggingface/token", home);
+      if (!def || access(def, R_OK) != 0) {
+        free(def);
+        return 0;
+      }
+      path = def;
+    }
+  }
+  rc = mg_http_secret_load(path, NULL, tok, err);
+  free(def);
+  return rc;
+}
+
+static int
+run(const struct fetch_opts *o)
+{
+  struct mg_fetch_opts fo;
+  struct mg_http_opts http;
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_json *rec = NULL, *model = NULL;
+  char *token = NULL, *auth = NULL;
+  int rc, http_up = 0;
+
+  if (read_input(o, &rec, &err) < 0)
+    goto fail;
+  if (load_token(o, &token, &err) < 0)
+    goto fail;
+  if (o->oci_auth_file
+      && mg_http_secret_load(o->oci_auth_file, NULL, &auth, &err) < 0)
+    goto fail;
+  if (mg_http_global_init(&err) < 0)
+    goto fail;
+  http_up = 1;
+  mg_http_opts_init(&http);
+  http.cacert = o->cacert;
+  http.insecure = o->insecure;
+  http.low_speed_ms = o->timeout_s * 1000;
+  http.verbose = mg_verbosity() >= MG_DEBUG;
+  mg_fetch_opts_init(&fo);
+  fo.source = o->source;
+  fo.dest = o->dest;
+  fo.include = o->include;
+  fo.exclude = o->exclude;
+  fo.hf_endpoint = o->endpoint;
+  fo.token = token;
+  fo.sha256 = o->sha256;
+  fo.extract = o->extract;
+  fo.jobs = o->jobs;
+  fo.retries = o->retries;
+  fo.force = o->force;
+  fo.progress = mg_verbosity() >= MG_NORMAL;
+  fo.http = &http;
+  if (o->max_entries)
+    fo.limits.max_entries = o->max_entries;
+  if (o->max_bytes)
+    fo.limits.max_total_bytes = fo.limits.max_entry_bytes = o->max_bytes;
+  fo.oci_base = o->base;
+  fo.oci_auth = auth;
+  fo.oci_plain_http = o->plain_http;
+  if (mg_fetch_run(&fo, &model, &err) < 0)
+    goto fail;
+  mg_record_set_section(rec, "model", model);
+  if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
+    goto fail;
+  rc = MG_EXIT_OK;
+  goto out;
+fail:
+  rc = mg_report_err(&err);
+out:
+  mg_http_secret_free(token);
+  mg_http_secret_free(auth);
+  mg_json_free(rec);
+  if (http_up)
+    mg_http_global_cleanup();
+  return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+  struct fetch_opts opts = { .input = "-",
+                             .output = "-",
+                             .extract = -1,
+                             .jobs = 4,
+                             .retries = 5,
+                             .timeout_s = 60,
+                             .max_input = MG_JSON_DEFAULT_MAX };
+  int rc;
+
+  mg_init(argv[0]);
+  parse_args(argc, argv, &opts);
+  rc = run(&opts);
+  free_patterns(&opts);
+  return mg_finish(rc);
+}

@@ -1,0 +1,261 @@
+/*
+ * model-verify - gate a model before admission: digests, format safety
+ * (safetensors, GGUF, pickle opcodes against an allowlist, chat templates,
+ * code), OpenSSF model signing signatures and policy.
+ *
+ * Input:  a record (stdin or -i FILE) whose "model" section names the
+ *         directory (model.path) and its files with sha256 (model.files),
+ *         as model-fetch writes it; or just --dir DIR.
+ * Output: the record with a "verification" section: verdict, summary,
+ *         every finding, per-file format and digest, signature result and
+ *         the effective policy.
+ * Exit:   0 pass, 1 fail (the record is still written), 2 usage, 3 bad
+ *         input record or policy, 4 local I/O.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mg_buf.h"
+#include "mg_cli.h"
+#include "mg_err.h"
+#include "mg_io.h"
+#include "mg_json.h"
+#include "mg_record.h"
+#include "mg_verify.h"
+
+static const char usage_text[] =
+    "usage: model-verify [-hqv] [--pretty] [-i FILE] [-o FILE] [-d DIR]\n"
+    "                    [-p POLICY] [--public-key PEM] [--signature FILE]\n"
+    "                    [--require-signature] [-j N] [--max-input BYTES]\n"
+    "\n"
+    "Checks the model a record describes: re-hashes every file against\n"
+    "model.files, validates safetensors and GGUF, walks every pickle (plain,\n"
+    "in PyTorch/numpy archives, numpy object arrays) against an allowlist,\n"
+    "flags code and suspicious chat templates, verifies an OpenSSF model\n"
+    "signing bundle with a key, and applies the policy. Writes the record\n"
+    "with a \"verification\" section; exits 1 when the verdict is \"fail\".\n"
+    "\n"
+    "  -i, --input FILE        record to check (default: stdin; none when\n"
+    "                          stdin is a terminal and --dir is given)\n"
+    "  -o, --output FILE       where the record goes (default: stdout)\n"
+    "  -d, --dir DIR           model directory (default: model.path)\n"
+    "  -p, --policy FILE       policy, JSON or YAML (default: safe defaults)\n"
+    "      --public-key PEM    verify the signature with this EC public key\n"
+    "      --signature FILE    signature bundle (default: DIR/model.sig)\n"
+    "      --require-signature fail unless a valid signature is present\n"
+    "  -j, --jobs N            files checked in parallel (default: 2)\n"
+    "      --max-input BYTES   cap on the input record (default: 64 MiB)\n"
+    "      --pretty            indent the output\n"
+    "  -q, --quiet             no progress or warnings on stderr\n"
+    "  -v, --verbose           more detail on stderr\n"
+    "  -h, --help              show this help\n"
+    "      --version           show the version\n"
+    "\n"
+    "Exit: 0 pass, 1 fail, 2 usage, 3 bad record or policy, 4 local I/O.\n";
+
+struct verify_opts {
+  const char *input;
+  const char *output;
+  const char *dir;
+  const char *policy;
+  const char *public_key;
+  const char *signature;
+  int require_signature;
+  int jobs;
+  size_t max_input;
+  int pretty;
+};
+
+enum {
+  OPT_MAX_INPUT = 256,
+  OPT_PRETTY,
+  OPT_PUBLIC_KEY,
+  OPT_REQUIRE_SIGNATURE,
+  OPT_SIGNATURE,
+  OPT_VERSION,
+};
+
+static const struct option longopts[] = {
+  { "dir", required_argument, NULL, 'd' },
+  { "help", no_argument, NULL, 'h' },
+  { "input", required_argument, NULL, 'i' },
+  { "jobs", required_argument, NULL, 'j' },
+  { "max-input", required_argument, NULL, OPT_MAX_INPUT },
+  { "output", required_argument, NULL, 'o' },
+  { "policy", required_argument, NULL, 'p' },
+  { "pretty", no_argument, NULL, OPT_PRETTY },
+  { "public-key", required_argument, NULL, OPT_PUBLIC_KEY },
+  { "quiet", no_argument, NULL, 'q' },
+  { "require-signature", no_argument, NULL, OPT_REQUIRE_SIGNATURE },
+  { "signature", required_argument, NULL, OPT_SIGNATURE },
+  { "verbose", no_argument, NULL, 'v' },
+  { "version", no_argument, NULL, OPT_VERSION },
+  { NULL, 0, NULL, 0 },
+};
+
+static void
+parse_args(int argc, char **argv, struct verify_opts *o)
+{
+  int c, verbosity = MG_NORMAL;
+
+  while ((c = getopt_long(argc, argv, "d:hi:j:o:p:qv", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'd':
+      o->dir = optarg;
+      break;
+    case 'h':
+      mg_print_usage(usage_text);
+    case 'i':
+      o->input = optarg;
+      break;
+    case 'j':
+      o->jobs = (int)mg_opt_uint(optarg, 1, 16, "--jobs");
+      break;
+    case 'o':
+      o->output = optarg;
+      break;
+    case 'p':
+      o->policy = optarg;
+      break;
+    case 'q':
+      verbosity = MG_QUIET;
+      break;
+    case 'v':
+      verbosity = MG_VERBOSE;
+      break;
+    case OPT_MAX_INPUT:
+      o->max_input =
+          (size_t)mg_opt_uint(optarg, 1, (uint64_t)1 << 32, "--max-input");
+      break;
+    case OPT_PRETTY:
+      o->pretty = 1;
+      break;
+    case OPT_PUBLIC_KEY:
+      o->public_key = optarg;
+      break;
+    case OPT_REQUIRE_SIGNATURE:
+      o->require_signature = 1;
+      break;
+    case OPT_SIGNATURE:
+      o->signature = optarg;
+      break;
+    case OPT_VERSION:
+      mg_print_version();
+    default:
+      mg_usage_error("unknown option");
+    }
+  }
+  if (optind < argc)
+    mg_usage_error("unexpected operand '%s'", argv[optind]);
+  mg_set_verbosity(verbosity);
+}
+
+/*
+ * The input record. With --dir, a terminal or an empty stdin means "no
+ * record": checking a bare directory needs none.
+ */
+static int
+read_input(const struct verify_opts *o, struct mg_json **rec,
+           struct mg_err *err)
+{
+  struct mg_buf b;
+  int rc;
+
+  if (!o->dir || strcmp(o->input, "-") != 0)
+    return mg_record_read(o->input, o->max_input, rec, err);
+  if (isatty(0)) {
+    *rec = mg_record_new();
+    return 0;
+  }
+  mg_buf_init(&b, o->max_input);
+  rc = mg_io_read_fd(0, "<stdin>", &b, err);
+  if (rc == 0 && b.len == 0) {
+    *rec = mg_record_new();
+  } else if (rc == 0) {
+    rc = mg_json_parse(b.data, b.len, "<stdin>", rec, err);
+    if (rc == 0 && mg_record_check(*rec, "<stdin>", err) < 0) {
+      mg_json_free(*rec);
+      *rec = NULL;
+      rc = -1;
+    }
+  }
+  mg_buf_release(&b);
+  return rc;
+}
+
+static int
+run(const struct verify_opts *o)
+{
+  struct mg_verify_policy pol;
+  struct mg_verify_opts vo;
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_json *rec = NULL, *sec = NULL, *model;
+  const char *dir = o->dir;
+  int passed = 0, rc;
+
+  mg_verify_policy_init(&pol);
+  if (o->policy && mg_verify_policy_load(o->policy, &pol, &err) < 0)
+    goto fail;
+  if (o->require_signature)
+    pol.require_signature = 1;
+  if (read_input(o, &rec, &err) < 0)
+    goto fail;
+  model = mg_record_section(rec, "model");
+  if (!dir
+      && mg_json_opt_string(model, "path", "section 'model'", NULL, &dir, &err)
+             < 0)
+    goto fail;
+  if (!dir) {
+    mg_err_set(&err, MG_ERR_DATA,
+               "no model directory: the record has no model.path "
+               "(give --dir)");
+    goto fail;
+  }
+  memset(&vo, 0, sizeof(vo));
+  vo.dir = dir;
+  vo.expected = mg_json_get(model, "files");
+  vo.signature = o->signature;
+  vo.public_key = o->public_key;
+  vo.policy = &pol;
+  vo.jobs = o->jobs;
+  mg_verbose("checking '%s'", dir);
+  if (mg_verify_run(&vo, &sec, &passed, &err) < 0)
+    goto fail;
+  if (!passed) {
+    const struct mg_json *f;
+    for (f = mg_json_first(mg_json_get(sec, "findings")); f;
+         f = mg_json_next(f))
+      if (strcmp(mg_json_string(mg_json_get(f, "severity")), "error") == 0)
+        break;
+    mg_warn("verdict fail: %s%s%s",
+            f && mg_json_get(f, "path") ? mg_json_string(mg_json_get(f, "path"))
+                                        : "",
+            f && mg_json_get(f, "path") ? ": " : "",
+            f ? mg_json_string(mg_json_get(f, "message")) : "");
+  }
+  mg_record_set_section(rec, "verification", sec);
+  if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
+    goto fail;
+  rc = passed ? MG_EXIT_OK : MG_EXIT_FAIL;
+  goto out;
+fail:
+  rc = mg_report_err(&err);
+out:
+  mg_json_free(rec);
+  mg_verify_policy_release(&pol);
+  return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+  struct verify_opts opts = {
+    .input = "-", .output = "-", .jobs = 2, .max_input = MG_JSON_DEFAULT_MAX
+  };
+
+  mg_init(argv[0]);
+  parse_args(argc, argv, &opts);
+  return mg_finish(run(&opts));
+}
