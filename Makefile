@@ -60,8 +60,11 @@ LIB_OBJS = \
 	lib/mg_mock_tok.o \
 	lib/mg_mt19937.o \
 	lib/mg_oci.o \
+	lib/mg_perf_cli.o \
 	lib/mg_perf_data.o \
+	lib/mg_perf_guidellm.o \
 	lib/mg_perf_metrics.o \
+	lib/mg_perf_osd.o \
 	lib/mg_perf_rand.o \
 	lib/mg_perf_report.o \
 	lib/mg_perf_req.o \
@@ -77,6 +80,7 @@ LIB_OBJS = \
 	lib/mg_registry.o \
 	lib/mg_report.o \
 	lib/mg_results.o \
+	lib/mg_s3.o \
 	lib/mg_safetensors.o \
 	lib/mg_sign.o \
 	lib/mg_task.o \
@@ -87,11 +91,14 @@ LIB_OBJS = \
 	lib/mg_tok_pre.o \
 	lib/mg_tok_util.o \
 	lib/mg_tokenizer.o \
+	lib/mg_tokproc.o \
+	lib/mg_tokremote.o \
 	lib/mg_tree.o \
 	lib/mg_verify.o \
 	lib/mg_yaml.o
 
 TOOLS = \
+	eval-run \
 	mock-llm \
 	model-fetch \
 	model-verify \
@@ -177,7 +184,7 @@ report-screenshot: $(O)/bin/results-merge
 	    --no-first-run --disable-background-networking \
 	    --disable-component-update --disable-sync --user-data-dir=$$prof \
 	    --screenshot=$(abspath $(O))/report/report.png \
-	    --window-size=1280,2000 \
+	    --window-size=1280,4900 \
 	    file://$(abspath $(O))/report/report.html >/dev/null 2>&1; \
 	  rc=$$?; rm -rf $$prof; test $$rc -eq 0
 	@echo "report: $(O)/report/report.html"

@@ -24,9 +24,10 @@
 #include "mg_mem.h"
 #include "mg_tokenizer.h"
 
-static const char *const names[] = { "gpt2",       "phi-2",  "falcon",
-                                     "smollm-135m", "llama", "phi-3-mini",
-                                     "bert-base-uncased" };
+static const char *const names[] = {
+  "gpt2",  "phi-2",      "falcon",           "smollm-135m",
+  "llama", "phi-3-mini", "bert-base-uncased"
+};
 
 struct texts {
   char **s;
@@ -55,8 +56,8 @@ read_golden(const char *shared, struct texts *t)
   struct mg_err err = MG_ERR_INIT;
 
   for (size_t k = 0; k < sizeof(names) / sizeof(*names); k++) {
-    char *path = mg_xasprintf("%s/data/tokenizers/%s/golden.jsonl", shared,
-                              names[k]);
+    char *path =
+        mg_xasprintf("%s/data/tokenizers/%s/golden.jsonl", shared, names[k]);
     struct mg_buf b = MG_BUF_INIT(64 << 20);
     char *p, *end;
 
@@ -183,8 +184,8 @@ measure(const char *shared, const char *name, const struct mg_buf *docs,
     if (best_enc < 0 || t1 - t0 < best_enc)
       best_enc = t1 - t0;
   }
-  printf("%-18s %8.1f %8.2f %8.1f %9.1f %10.2fM %10zu\n", name,
-         best_load / 1e6, heap / 1048576.0, (maxrss_kb() - rss0) / 1024.0,
+  printf("%-18s %8.1f %8.2f %8.1f %9.1f %10.2fM %10zu\n", name, best_load / 1e6,
+         heap / 1048576.0, (maxrss_kb() - rss0) / 1024.0,
          docs->len / 1048576.0 / (best_enc / 1e9),
          tokens / 1e6 / (best_enc / 1e9), tokens);
   mg_tok_encoding_release(&e);
@@ -209,8 +210,8 @@ main(int argc, char **argv)
   printf("corpus: %.1f MB in %zu documents of ~2 KB, from %zu distinct "
          "golden texts\n",
          docs.len / 1048576.0, ndocs, t.count);
-  printf("%-18s %8s %8s %8s %9s %11s %10s\n", "tokenizer", "load_ms",
-         "heap_MB", "rss_MB", "enc_MB/s", "tokens/s", "tokens");
+  printf("%-18s %8s %8s %8s %9s %11s %10s\n", "tokenizer", "load_ms", "heap_MB",
+         "rss_MB", "enc_MB/s", "tokens/s", "tokens");
   fflush(stdout);
   for (size_t k = 0; k < sizeof(names) / sizeof(*names); k++) {
     pid_t pid = fork();

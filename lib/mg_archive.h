@@ -114,4 +114,13 @@ int mg_archive_write_layer(const char *src, const char *arcpath,
                            char sha256[MG_SHA256_HEX_LEN + 1],
                            uint64_t *size_out, struct mg_err *err);
 
+/*
+ * Compresses the file src with gzip into out_path, deterministically (no
+ * file name or time in the gzip header): a layer's tar+gzip form, whose
+ * sha256 (the layer digest) and size are returned.
+ */
+int mg_archive_gzip_file(const char *src, const char *out_path,
+                         char sha256[MG_SHA256_HEX_LEN + 1],
+                         uint64_t *size_out, struct mg_err *err);
+
 #endif

@@ -83,9 +83,8 @@ normalize_columns(struct mg_pv *docs)
     int same = d->u.dict.n == nc;
 
     for (size_t c = 0; same && c < nc; c++)
-      if (!mg_pv_equal(d->u.dict.k[c], cols->u.list.v[c]) ||
-          (has_float[c] && has_int[c] &&
-           d->u.dict.v[c]->type == MG_PV_INT))
+      if (!mg_pv_equal(d->u.dict.k[c], cols->u.list.v[c])
+          || (has_float[c] && has_int[c] && d->u.dict.v[c]->type == MG_PV_INT))
         same = 0;
     if (same)
       continue;
@@ -118,8 +117,9 @@ mg_dataset_parse_json(const char *text, size_t len, const char *name,
   struct mg_pv *l;
 
   *docs = NULL;
-  while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
-                     text[i] == '\r'))
+  while (i < len
+         && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n'
+             || text[i] == '\r'))
     i++;
   if (i < len && (text[i] == '[' || (text[i] == '{' && field))) {
     struct mg_pv *v, *arr;
@@ -131,8 +131,8 @@ mg_dataset_parse_json(const char *text, size_t len, const char *name,
       arr = mg_pv_dict_get(v, field);
       if (!arr) {
         mg_pv_unref(v);
-        return mg_err_set(err, MG_ERR_DATA, "missing field '%s' in '%s'",
-                          field, name);
+        return mg_err_set(err, MG_ERR_DATA, "missing field '%s' in '%s'", field,
+                          name);
       }
     }
     if (arr->type != MG_PV_LIST) {
@@ -145,8 +145,8 @@ mg_dataset_parse_json(const char *text, size_t len, const char *name,
       if (arr->u.list.v[k]->type != MG_PV_DICT) {
         mg_pv_unref(l);
         mg_pv_unref(v);
-        return mg_err_set(err, MG_ERR_DATA,
-                          "row %zu of '%s' is not an object", k + 1, name);
+        return mg_err_set(err, MG_ERR_DATA, "row %zu of '%s' is not an object",
+                          k + 1, name);
       }
       mg_pv_list_append(l, mg_pv_ref(arr->u.list.v[k]));
     }
@@ -277,8 +277,8 @@ typed_cell(const struct mg_pv *cell, int kind)
 }
 
 int
-mg_dataset_parse_csv(const char *text, size_t len, const char *name,
-                     int header, struct mg_pv **out, struct mg_err *err)
+mg_dataset_parse_csv(const char *text, size_t len, const char *name, int header,
+                     struct mg_pv **out, struct mg_err *err)
 {
   struct mg_pv *rows = NULL, *hdr, *docs;
   int *kind;
@@ -441,9 +441,8 @@ static int
 load_builder(const struct mg_dataset_spec *spec, int csv, const char *split,
              struct mg_pv **docs, char **note, struct mg_err *err)
 {
-  const struct mg_pv *df = spec->kwargs ? mg_pv_dict_get(spec->kwargs,
-                                                          "data_files")
-                                        : NULL;
+  const struct mg_pv *df =
+      spec->kwargs ? mg_pv_dict_get(spec->kwargs, "data_files") : NULL;
   const struct mg_pv *files = NULL, *fieldv;
   const char *field = NULL;
   struct mg_pv *all;
@@ -471,8 +470,8 @@ load_builder(const struct mg_dataset_spec *spec, int csv, const char *split,
   all = mg_pv_list();
   for (size_t i = 0; i < (files->type == MG_PV_LIST ? files->u.list.n : 1);
        i++) {
-    const struct mg_pv *f = files->type == MG_PV_LIST ? files->u.list.v[i]
-                                                      : files;
+    const struct mg_pv *f =
+        files->type == MG_PV_LIST ? files->u.list.v[i] : files;
     struct mg_pv *part;
     char *path;
     int rc;
@@ -491,8 +490,8 @@ load_builder(const struct mg_dataset_spec *spec, int csv, const char *split,
                         strerror(ENOENT));
     }
     rc = csv || has_suffix(path, ".csv")
-           ? load_csv_file(path, 1, &part, err)
-           : load_json_file(path, field, &part, err);
+             ? load_csv_file(path, 1, &part, err)
+             : load_json_file(path, field, &part, err);
     free(path);
     if (rc < 0) {
       mg_pv_unref(all);
@@ -589,8 +588,8 @@ load_mmlu(const struct mg_dataset_spec *spec, const char *split,
   if (!path) {
     rc = no_mirror(spec->data_dir, "cais/mmlu", rel, err);
     if (spec->data_dir)
-      mg_err_set(err, MG_ERR_IO, "cannot open '%s/mmlu/%s': %s",
-                 spec->data_dir, rel, strerror(ENOENT));
+      mg_err_set(err, MG_ERR_IO, "cannot open '%s/mmlu/%s': %s", spec->data_dir,
+                 rel, strerror(ENOENT));
     free(rel);
     return rc;
   }
@@ -655,8 +654,8 @@ load_gsm8k(const struct mg_dataset_spec *spec, const char *split,
   rel = mg_xasprintf("%s.jsonl", split);
   path = mirror_file(spec->data_dir, "gsm8k", rel);
   if (!path) {
-    mg_err_set(err, MG_ERR_IO, "cannot open '%s/gsm8k/%s': %s",
-               spec->data_dir, rel, strerror(ENOENT));
+    mg_err_set(err, MG_ERR_IO, "cannot open '%s/gsm8k/%s': %s", spec->data_dir,
+               rel, strerror(ENOENT));
     free(rel);
     return -1;
   }
@@ -678,9 +677,9 @@ arc_row(const struct mg_pv *r)
   if (!q || q->type != MG_PV_DICT)
     return mg_pv_ref((struct mg_pv *)r); /* already HF-shaped */
   d = mg_pv_dict();
-  mg_pv_dict_sets(d, "id", mg_pv_ref(mg_pv_dict_get(r, "id")
-                                       ? mg_pv_dict_get(r, "id")
-                                       : (struct mg_pv *)q));
+  mg_pv_dict_sets(d, "id",
+                  mg_pv_ref(mg_pv_dict_get(r, "id") ? mg_pv_dict_get(r, "id")
+                                                    : (struct mg_pv *)q));
   {
     struct mg_pv *stem = mg_pv_dict_get(q, "stem");
 
@@ -757,12 +756,10 @@ static int
 load_hellaswag(const struct mg_dataset_spec *spec, const char *split,
                struct mg_pv **docs, struct mg_err *err)
 {
-  static const char *const order[] = { "ind",      "activity_label",
-                                       "ctx_a",    "ctx_b",
-                                       "ctx",      "endings",
-                                       "source_id", "split",
-                                       "split_type", "label",
-                                       NULL };
+  static const char *const order[] = {
+    "ind",       "activity_label", "ctx_a",      "ctx_b", "ctx", "endings",
+    "source_id", "split",          "split_type", "label", NULL
+  };
   const char *f = !strcmp(split, "validation") ? "val"
                   : !strcmp(split, "train")    ? "train"
                   : !strcmp(split, "test")     ? "test"
@@ -963,8 +960,8 @@ mg_dataset_hellaswag(struct mg_pv *docs, struct mg_err *err)
     char *end;
     long long gold;
 
-    if (!mg_pv_cstr(al) || !mg_pv_cstr(a) || !mg_pv_cstr(b) || !endings ||
-        endings->type != MG_PV_LIST || !mg_pv_cstr(label)) {
+    if (!mg_pv_cstr(al) || !mg_pv_cstr(a) || !mg_pv_cstr(b) || !endings
+        || endings->type != MG_PV_LIST || !mg_pv_cstr(label)) {
       rc = mg_err_set(err, MG_ERR_DATA,
                       "HellaSwag row %zu lacks activity_label, ctx_a, ctx_b, "
                       "endings or label",

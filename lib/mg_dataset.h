@@ -37,10 +37,10 @@ struct mg_pv;
  */
 
 struct mg_dataset_spec {
-  const char *path;     /* dataset_path: builder name, hub id or directory */
-  const char *name;     /* dataset_name, or NULL */
+  const char *path; /* dataset_path: builder name, hub id or directory */
+  const char *name; /* dataset_name, or NULL */
   const struct mg_pv *kwargs; /* dataset_kwargs dict, or NULL */
-  const char *data_dir; /* mirror root for hub datasets, or NULL */
+  const char *data_dir;       /* mirror root for hub datasets, or NULL */
   const char *base_dir; /* directory of the task YAML, for relative files */
 };
 
@@ -59,8 +59,7 @@ int mg_dataset_parse_json(const char *text, size_t len, const char *name,
                           struct mg_err *err);
 /* header: 1 = first row names the columns; 0 = rows as lists of str. */
 int mg_dataset_parse_csv(const char *text, size_t len, const char *name,
-                         int header, struct mg_pv **rows,
-                         struct mg_err *err);
+                         int header, struct mg_pv **rows, struct mg_err *err);
 
 /* HellaSwag's preprocessing (lm-eval's utils.process_docs, natively):
  * adds "query", "choices" and "gold" to each doc. Fails on a doc without

@@ -148,9 +148,9 @@ enum rstate { RS_NEW, RS_WAIT, RS_READY, RS_FLIGHT, RS_BACKOFF, RS_DONE };
 enum tstate { TS_NEW, TS_QUEUED, TS_FLIGHT, TS_BACKOFF, TS_DONE, TS_FREED };
 
 struct tokjob {
-  char *s;            /* the text, until it is tokenized */
+  char *s; /* the text, until it is tokenized */
   size_t n;
-  size_t refs;        /* requests still needing the ids */
+  size_t refs; /* requests still needing the ids */
   uint32_t *ids;
   size_t nids;
   enum tstate state;
@@ -170,14 +170,14 @@ struct req {
   int attempts;
   long long not_before;
   /* loglikelihood */
-  char *c2;           /* context after moving its trailing whitespace */
+  char *c2; /* context after moving its trailing whitespace */
   size_t c2n;
-  char *w;            /* c2 + continuation */
+  char *w; /* c2 + continuation */
   size_t wn;
-  size_t c2chars;     /* code points of c2 (offsets mode) */
+  size_t c2chars;        /* code points of c2 (offsets mode) */
   long tj_ctx, tj_whole; /* tokjob index or -1 */
   size_t ctxlen, nprompt;
-  char *body;         /* built once, kept for retries until answered */
+  char *body; /* built once, kept for retries until answered */
   /* result */
   double ll;
   int greedy;
@@ -189,7 +189,7 @@ struct xfer {
   int is_tok;
   size_t index;
   struct mg_buf body;
-  char *reqbody;      /* owned for /tokenize; borrowed from the req */
+  char *reqbody; /* owned for /tokenize; borrowed from the req */
   long status;
   int ok;
   int done;
@@ -202,8 +202,8 @@ struct eng {
   struct mg_eval_run *run;
   struct mg_http_opts hopts;
   struct mg_http_multi *multi;
-  char *url_comp;   /* completions or chat URL */
-  char *url_tok;    /* /tokenize URL */
+  char *url_comp; /* completions or chat URL */
+  char *url_tok;  /* /tokenize URL */
   const char *const *headers;
   char *auth;
   struct mg_tokenizer *tok; /* local tokenizer or NULL */
@@ -211,25 +211,26 @@ struct eng {
   int remote;               /* remote tokenizer */
   struct req *r;
   size_t nr;
-  size_t cursor;            /* next request not yet looked at */
-  size_t *ready;            /* queue of request indices */
+  size_t cursor; /* next request not yet looked at */
+  size_t *ready; /* queue of request indices */
   size_t nready, capready, headready;
   struct tokjob *tj;
   size_t ntj, captj;
-  size_t *tokq;             /* queue of tokjob indices */
+  size_t *tokq; /* queue of tokjob indices */
   size_t ntokq, captokq, headtokq;
   struct smap tokmap;       /* string -> tokjob */
   struct smap cache;        /* key -> cache line index */
   struct mg_pv *cache_vals; /* list of cached results */
   int cache_fd;
-  size_t inflight;
-  size_t waiting;           /* requests in RS_WAIT */
-  size_t backoff;           /* requests/tokjobs sleeping */
+  size_t inflight;     /* completions in flight */
+  size_t inflight_tok; /* /tokenize calls in flight (own budget) */
+  size_t waiting;      /* requests in RS_WAIT */
+  size_t backoff;      /* requests/tokjobs sleeping */
   struct xfer *done_head;
   size_t *task_done, *task_total;
-  size_t *task_first;       /* first request of each task */
-  size_t **doc_first;       /* per task, per doc: first request */
-  struct mg_pv ***args;     /* per task, per doc: request args */
+  size_t *task_first;   /* first request of each task */
+  size_t **doc_first;   /* per task, per doc: first request */
+  struct mg_pv ***args; /* per task, per doc: request args */
   int failed;
   long long last_progress;
 };
@@ -240,9 +241,8 @@ task_name(const struct eng *e, size_t t)
   return e->run->ts->tasks[t]->name;
 }
 
-static int
-fail(struct eng *e, enum mg_errcat cat, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
+static int fail(struct eng *e, enum mg_errcat cat, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
 fail(struct eng *e, enum mg_errcat cat, const char *fmt, ...)
@@ -279,12 +279,13 @@ make_urls(struct eng *e)
   while (n && u[n - 1] == '/')
     n--;
   base = mg_xstrndup(u, n);
-  if (ends_with(base, "/v1/completions") ||
-      ends_with(base, "/v1/chat/completions")) {
+  if (ends_with(base, "/v1/completions")
+      || ends_with(base, "/v1/chat/completions")) {
     e->url_comp = mg_xstrdup(base);
-    base[strlen(base) - (ends_with(base, "/v1/completions")
-                           ? strlen("/v1/completions")
-                           : strlen("/v1/chat/completions"))] = '\0';
+    base[strlen(base)
+         - (ends_with(base, "/v1/completions")
+                ? strlen("/v1/completions")
+                : strlen("/v1/chat/completions"))] = '\0';
   } else if (ends_with(base, "/v1")) {
     e->url_comp = mg_xasprintf("%s%s", base, path);
     base[strlen(base) - 3] = '\0';
@@ -303,8 +304,8 @@ req_key(const struct eng *e, struct req *q, int repeat)
   struct mg_pv *k = mg_pv_list();
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
-  mg_pv_list_append(k, mg_pv_str(q->kind == RK_LL ? "loglikelihood"
-                                                  : "generate_until"));
+  mg_pv_list_append(
+      k, mg_pv_str(q->kind == RK_LL ? "loglikelihood" : "generate_until"));
   mg_pv_list_append(k, mg_pv_str(e->o->model ? e->o->model : ""));
   mg_pv_list_append(k, mg_pv_str(e->o->chat ? "chat" : "completions"));
   mg_pv_list_append(k, mg_pv_ref(q->ctx));
@@ -342,8 +343,8 @@ cache_open(struct eng *e, struct mg_err *err)
         break; /* an unterminated last line was cut by a kill: ignore */
       end = (size_t)(nl - b.data);
       line++;
-      if (end > i &&
-          mg_pv_parse(b.data + i, end - i, MG_PV_JSON, path, &v, &e2) == 0) {
+      if (end > i
+          && mg_pv_parse(b.data + i, end - i, MG_PV_JSON, path, &v, &e2) == 0) {
         const char *k = mg_pv_cstr(mg_pv_dict_get(v, "key"));
 
         if (k && strlen(k) == 64) {
@@ -434,7 +435,8 @@ push_ready(struct eng *e, size_t i)
   if (e->nready == e->capready) {
     size_t live = e->nready - e->headready;
 
-    memmove(e->ready, e->ready + e->headready, live * sizeof(*e->ready));
+    if (live)
+      memmove(e->ready, e->ready + e->headready, live * sizeof(*e->ready));
     e->nready = live;
     e->headready = 0;
     if (e->nready == e->capready) {
@@ -452,7 +454,8 @@ push_tok(struct eng *e, size_t j)
   if (e->ntokq == e->captokq) {
     size_t live = e->ntokq - e->headtokq;
 
-    memmove(e->tokq, e->tokq + e->headtokq, live * sizeof(*e->tokq));
+    if (live)
+      memmove(e->tokq, e->tokq + e->headtokq, live * sizeof(*e->tokq));
     e->ntokq = live;
     e->headtokq = 0;
     if (e->ntokq == e->captokq) {
@@ -494,8 +497,8 @@ tokjob_for(struct eng *e, const char *s, size_t n, size_t req)
   }
   t->refs++;
   if (t->state != TS_DONE) {
-    t->waiters = mg_xreallocarray(t->waiters, t->nwaiters + 1,
-                                  sizeof(*t->waiters));
+    t->waiters =
+        mg_xreallocarray(t->waiters, t->nwaiters + 1, sizeof(*t->waiters));
     t->waiters[t->nwaiters++] = req;
   }
   return (long)j;
@@ -519,11 +522,21 @@ tokjob_release(struct eng *e, long j)
 static void
 add_ids(struct mg_buf *b, const uint32_t *ids, size_t n)
 {
+  char tmp[16];
+
+  mg_buf_grow(b, n * 12 + 4, NULL);
   mg_buf_addstr(b, "[[", NULL);
   for (size_t i = 0; i < n; i++) {
+    uint32_t v = ids[i];
+    int k = (int)sizeof(tmp);
+
+    do {
+      tmp[--k] = (char)('0' + v % 10);
+      v /= 10;
+    } while (v);
     if (i)
-      mg_buf_addstr(b, ", ", NULL);
-    mg_buf_printf(b, NULL, "%u", ids[i]);
+      mg_buf_add(b, ", ", 2, NULL);
+    mg_buf_add(b, tmp + k, sizeof(tmp) - (size_t)k, NULL);
   }
   mg_buf_addstr(b, "]]", NULL);
 }
@@ -635,9 +648,9 @@ gen_body(const struct eng *e, const struct req *q, const uint32_t *ids,
   for (size_t i = 0; i < gk->u.dict.n; i++) {
     const char *k = mg_pv_cstr(gk->u.dict.k[i]);
 
-    if (!k || !strcmp(k, "do_sample") || !strcmp(k, "max_tokens") ||
-        !strcmp(k, "max_gen_toks") || !strcmp(k, "temperature") ||
-        !strcmp(k, "until"))
+    if (!k || !strcmp(k, "do_sample") || !strcmp(k, "max_tokens")
+        || !strcmp(k, "max_gen_toks") || !strcmp(k, "temperature")
+        || !strcmp(k, "until"))
       continue;
     add_key(&b, k, 0);
     mg_pv_dumps(&b, gk->u.dict.v[i], -1);
@@ -773,16 +786,26 @@ advance_req(struct eng *e, size_t i)
     return 0;
   if (q->kind == RK_LL && !q->w)
     split_pair(q);
-  if (q->kind == RK_GEN || e->offsets || e->tok) {
+  if (q->kind == RK_GEN
+      && !(e->remote && e->o->tokenized_requests && !e->o->chat)) {
     push_ready(e, i);
     return 0;
   }
-  /* remote: both token lists must be known */
-  if (q->tj_ctx < 0) {
-    q->tj_ctx = tokjob_for(e, q->c2, q->c2n, i);
-    q->tj_whole = tokjob_for(e, q->w, q->wn, i);
+  if (q->kind == RK_LL && (e->offsets || e->tok)) {
+    push_ready(e, i);
+    return 0;
   }
-  if (e->tj[q->tj_ctx].state == TS_DONE && e->tj[q->tj_whole].state == TS_DONE) {
+  /* remote: the token lists must be known (generation: the context's) */
+  if (q->tj_ctx < 0) {
+    if (q->kind == RK_GEN) {
+      q->tj_ctx = tokjob_for(e, q->ctx->u.str.s, q->ctx->u.str.len, i);
+    } else {
+      q->tj_ctx = tokjob_for(e, q->c2, q->c2n, i);
+      q->tj_whole = tokjob_for(e, q->w, q->wn, i);
+    }
+  }
+  if (e->tj[q->tj_ctx].state == TS_DONE
+      && (q->tj_whole < 0 || e->tj[q->tj_whole].state == TS_DONE)) {
     if (q->state == RS_WAIT)
       e->waiting--;
     push_ready(e, i);
@@ -849,7 +872,10 @@ start_xfer(struct eng *e, int is_tok, size_t index, char *body)
     free(x);
     return fail(e, MG_ERR_REMOTE, "%s", err.msg);
   }
-  e->inflight++;
+  if (is_tok)
+    e->inflight_tok++;
+  else
+    e->inflight++;
   return 0;
 }
 
@@ -868,7 +894,8 @@ backoff_ns(const struct eng *e, int attempt)
   return ms * 1000000LL;
 }
 
-/* Parses a /tokenize reply {"tokens": [...]} */
+/* Parses a /tokenize reply {"tokens": [...]} (the slow, checking way;
+ * see fast_tokens). */
 static int
 parse_tokens(const char *body, size_t n, uint32_t **ids, size_t *nids,
              struct mg_err *err)
@@ -892,6 +919,414 @@ parse_tokens(const char *body, size_t n, uint32_t **ids, size_t *nids,
   return 0;
 }
 
+/* ---- a JSON cursor for the hot path ----
+ *
+ * An echoed loglikelihood reply repeats the whole prompt: tokens,
+ * token_logprobs, top_logprobs and text_offset for every prompt token.
+ * Building a DOM of it (cJSON) costs more CPU than everything else per
+ * request, yet only the continuation's few numbers are needed. This cursor
+ * walks the reply, checking its structure, and converts only those; any
+ * surprise makes the caller fall back to the full mg_json parse, which
+ * also produces the error messages. */
+
+struct jc {
+  const char *p, *end;
+};
+
+static void
+jc_ws(struct jc *c)
+{
+  while (c->p < c->end
+         && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
+    c->p++;
+}
+
+static int
+jc_skip_string(struct jc *c)
+{
+  if (c->p >= c->end || *c->p != '"')
+    return -1;
+  for (c->p++; c->p < c->end; c->p++) {
+    if (*c->p == '\\') {
+      c->p++;
+      continue;
+    }
+    if (*c->p == '"') {
+      c->p++;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static int
+jc_skip(struct jc *c, int depth)
+{
+  jc_ws(c);
+  if (c->p >= c->end || depth > 64)
+    return -1;
+  if (*c->p == '"')
+    return jc_skip_string(c);
+  if (*c->p == '{' || *c->p == '[') {
+    char close = *c->p == '{' ? '}' : ']';
+
+    c->p++;
+    jc_ws(c);
+    if (c->p < c->end && *c->p == close) {
+      c->p++;
+      return 0;
+    }
+    for (;;) {
+      if (close == '}') {
+        jc_ws(c);
+        if (jc_skip_string(c) < 0)
+          return -1;
+        jc_ws(c);
+        if (c->p >= c->end || *c->p++ != ':')
+          return -1;
+      }
+      if (jc_skip(c, depth + 1) < 0)
+        return -1;
+      jc_ws(c);
+      if (c->p >= c->end)
+        return -1;
+      if (*c->p == ',') {
+        c->p++;
+        continue;
+      }
+      if (*c->p++ == close)
+        return 0;
+      return -1;
+    }
+  }
+  while (c->p < c->end && *c->p != ',' && *c->p != '}' && *c->p != ']'
+         && *c->p != ' ' && *c->p != '\n' && *c->p != '\r' && *c->p != '\t')
+    c->p++;
+  return 0;
+}
+
+/* At '{': positions the cursor at the value of key; 1 found, 0 not. */
+static int
+jc_find(struct jc *c, const char *key)
+{
+  size_t kn = strlen(key);
+
+  jc_ws(c);
+  if (c->p >= c->end || *c->p != '{')
+    return -1;
+  c->p++;
+  for (;;) {
+    const char *k;
+
+    jc_ws(c);
+    if (c->p < c->end && *c->p == '}')
+      return 0;
+    k = c->p + 1;
+    if (jc_skip_string(c) < 0)
+      return -1;
+    jc_ws(c);
+    if (c->p >= c->end || *c->p++ != ':')
+      return -1;
+    if ((size_t)(c->p - k) >= kn + 1 && memcmp(k, key, kn) == 0
+        && k[kn] == '"') {
+      jc_ws(c);
+      return 1;
+    }
+    if (jc_skip(c, 1) < 0)
+      return -1;
+    jc_ws(c);
+    if (c->p < c->end && *c->p == ',')
+      c->p++;
+    else if (c->p < c->end && *c->p == '}')
+      return 0;
+    else
+      return -1;
+  }
+}
+
+static int
+jc_number(struct jc *c, double *out)
+{
+  char *e;
+
+  jc_ws(c);
+  if (c->p >= c->end || !(*c->p == '-' || (*c->p >= '0' && *c->p <= '9')))
+    return -1;
+  *out = strtod(c->p, &e);
+  if (e == c->p || e > c->end)
+    return -1;
+  c->p = e;
+  return 0;
+}
+
+/* Walks an array; for elements i in [lo, hi) calls want (number or top
+ * dict) and skips the rest. Returns the element count, or -1. */
+static long
+jc_array(struct jc *c, size_t lo, size_t hi, double *vals, int is_top)
+{
+  size_t i = 0;
+
+  jc_ws(c);
+  if (c->p >= c->end || *c->p != '[')
+    return -1;
+  c->p++;
+  jc_ws(c);
+  if (c->p < c->end && *c->p == ']') {
+    c->p++;
+    return 0;
+  }
+  for (;; i++) {
+    if (i >= lo && i < hi) {
+      if (!is_top) {
+        if (jc_number(c, &vals[i - lo]) < 0)
+          return -1;
+      } else {
+        double best = -INFINITY, v;
+        int any = 0;
+
+        jc_ws(c);
+        if (c->p >= c->end || *c->p != '{')
+          return -1;
+        c->p++;
+        for (;;) {
+          jc_ws(c);
+          if (c->p < c->end && *c->p == '}') {
+            c->p++;
+            break;
+          }
+          if (jc_skip_string(c) < 0)
+            return -1;
+          jc_ws(c);
+          if (c->p >= c->end || *c->p++ != ':' || jc_number(c, &v) < 0)
+            return -1;
+          if (!any || v > best)
+            best = v;
+          any = 1;
+          jc_ws(c);
+          if (c->p < c->end && *c->p == ',')
+            c->p++;
+        }
+        if (!any)
+          return -1;
+        vals[i - lo] = best;
+      }
+    } else if (jc_skip(c, 1) < 0) {
+      return -1;
+    }
+    jc_ws(c);
+    if (c->p >= c->end)
+      return -1;
+    if (*c->p == ',') {
+      c->p++;
+      continue;
+    }
+    if (*c->p++ == ']')
+      return (long)i + 1;
+    return -1;
+  }
+}
+
+/* --tokenizer offsets: ctxlen is the first echoed token whose text_offset
+ * reaches the context's length; the prompt is every token but the last. */
+static int
+fast_offsets(struct req *q, struct jc lp)
+{
+  size_t i = 0;
+  long ctx = -1;
+
+  if (jc_find(&lp, "text_offset") != 1)
+    return -1;
+  jc_ws(&lp);
+  if (lp.p >= lp.end || *lp.p != '[')
+    return -1;
+  lp.p++;
+  for (;; i++) {
+    double v;
+
+    if (jc_number(&lp, &v) < 0)
+      return -1;
+    if (ctx < 0 && v >= (double)q->c2chars)
+      ctx = (long)i;
+    jc_ws(&lp);
+    if (lp.p < lp.end && *lp.p == ',') {
+      lp.p++;
+      continue;
+    }
+    if (lp.p < lp.end && *lp.p == ']')
+      break;
+    return -1;
+  }
+  if (i < 1 || ctx <= 0 || (size_t)ctx >= i)
+    return -1;
+  q->ctxlen = (size_t)ctx;
+  q->nprompt = i; /* i + 1 entries: the prompt and the generated token */
+  return 0;
+}
+
+/* The fast path of parse_completion for loglikelihood; -1: use the slow
+ * path. */
+static int
+fast_loglik(struct req *q, int offsets, const char *body, size_t n)
+{
+  struct jc c = { body, body + n }, lp;
+  size_t k;
+  double *tl, *top, sum = 0;
+  int have_tl = 0, have_top = 0, greedy = 1, rc = -1;
+
+  if (jc_find(&c, "choices") != 1)
+    return -1;
+  jc_ws(&c);
+  if (c.p >= c.end || *c.p != '[')
+    return -1;
+  c.p++;
+  if (jc_find(&c, "logprobs") != 1)
+    return -1;
+  if (offsets && fast_offsets(q, c) < 0)
+    return -1;
+  k = q->nprompt > q->ctxlen ? q->nprompt - q->ctxlen : 0;
+  if (!k)
+    return -1;
+  tl = mg_xcalloc(2 * k, sizeof(double));
+  top = tl + k;
+  lp = c;
+  jc_ws(&lp);
+  if (lp.p >= lp.end || *lp.p != '{')
+    goto out;
+  lp.p++;
+  for (;;) {
+    const char *key;
+    size_t kl;
+    long cnt;
+
+    jc_ws(&lp);
+    if (lp.p < lp.end && *lp.p == '}')
+      break;
+    key = lp.p + 1;
+    if (jc_skip_string(&lp) < 0)
+      goto out;
+    kl = (size_t)(lp.p - key) - 1;
+    jc_ws(&lp);
+    if (lp.p >= lp.end || *lp.p++ != ':')
+      goto out;
+    if (kl == 14 && memcmp(key, "token_logprobs", 14) == 0) {
+      cnt = jc_array(&lp, q->ctxlen, q->nprompt, tl, 0);
+      if (cnt != (long)q->nprompt + 1)
+        goto out;
+      have_tl = 1;
+    } else if (kl == 12 && memcmp(key, "top_logprobs", 12) == 0) {
+      cnt = jc_array(&lp, q->ctxlen, q->nprompt, top, 1);
+      if (cnt != (long)q->nprompt + 1)
+        goto out;
+      have_top = 1;
+    } else if (jc_skip(&lp, 1) < 0) {
+      goto out;
+    }
+    jc_ws(&lp);
+    if (lp.p < lp.end && *lp.p == ',')
+      lp.p++;
+  }
+  if (!have_tl || !have_top)
+    goto out;
+  /* exactly one choice: the reply's choices list must end after it */
+  c = lp;
+  if (c.p >= c.end || *c.p != '}')
+    goto out;
+  c.p++;
+  {
+    struct jc rest = c;
+    int depth = 0;
+
+    /* skip the rest of choice 0's members up to its closing brace */
+    for (;;) {
+      jc_ws(&rest);
+      if (rest.p >= rest.end)
+        goto out;
+      if (*rest.p == ',') {
+        rest.p++;
+        jc_ws(&rest);
+        if (jc_skip_string(&rest) < 0)
+          goto out;
+        jc_ws(&rest);
+        if (rest.p >= rest.end || *rest.p++ != ':' || jc_skip(&rest, 1) < 0)
+          goto out;
+        continue;
+      }
+      if (*rest.p == '}') {
+        rest.p++;
+        break;
+      }
+      goto out;
+    }
+    (void)depth;
+    jc_ws(&rest);
+    if (rest.p >= rest.end || *rest.p != ']')
+      goto out;
+  }
+  for (size_t i = 0; i < k; i++) {
+    sum += tl[i];
+    if (greedy && tl[i] != top[i])
+      greedy = 0;
+  }
+  q->ll = sum;
+  q->greedy = greedy;
+  rc = 0;
+out:
+  free(tl);
+  return rc;
+}
+
+/* The /tokenize reply's ids without a DOM; -1: use parse_tokens. */
+static int
+fast_tokens(const char *body, size_t n, uint32_t **ids, size_t *nids)
+{
+  struct jc c = { body, body + n };
+  size_t cap = 256, k = 0;
+  uint32_t *v;
+
+  if (jc_find(&c, "tokens") != 1)
+    return -1;
+  jc_ws(&c);
+  if (c.p >= c.end || *c.p != '[')
+    return -1;
+  c.p++;
+  v = mg_xreallocarray(NULL, cap, sizeof(*v));
+  jc_ws(&c);
+  if (c.p < c.end && *c.p == ']') {
+    *ids = v;
+    *nids = 0;
+    return 0;
+  }
+  for (;;) {
+    unsigned long long x = 0;
+    const char *start;
+
+    jc_ws(&c);
+    start = c.p;
+    while (c.p < c.end && *c.p >= '0' && *c.p <= '9' && x < (1ULL << 40))
+      x = x * 10 + (unsigned)(*c.p++ - '0');
+    if (c.p == start || x > UINT32_MAX)
+      break;
+    if (k == cap) {
+      cap *= 2;
+      v = mg_xreallocarray(v, cap, sizeof(*v));
+    }
+    v[k++] = (uint32_t)x;
+    jc_ws(&c);
+    if (c.p < c.end && *c.p == ',') {
+      c.p++;
+      continue;
+    }
+    if (c.p < c.end && *c.p == ']') {
+      *ids = v;
+      *nids = k;
+      return 0;
+    }
+    break;
+  }
+  free(v);
+  return -1;
+}
+
 /* Parses a completions reply into q's result. Returns -1 with a message
  * for a reply that cannot be right (not retried). */
 static int
@@ -903,6 +1338,8 @@ parse_completion(struct eng *e, struct req *q, const char *body, size_t n,
   int rc = -1;
 
   *retry = 0;
+  if (q->kind == RK_LL && fast_loglik(q, e->offsets, body, n) == 0)
+    return 0;
   if (mg_json_parse(body, n, "completion reply", &j, &err) < 0) {
     *retry = 1;
     (void)snprintf(why, whysz, "%s", err.msg);
@@ -972,7 +1409,8 @@ parse_completion(struct eng *e, struct req *q, const char *body, size_t n,
       goto out;
     }
   }
-  if (mg_json_size(tl) != q->nprompt + 1 || mg_json_size(top) != q->nprompt + 1) {
+  if (mg_json_size(tl) != q->nprompt + 1
+      || mg_json_size(top) != q->nprompt + 1) {
     (void)snprintf(why, whysz,
                    "%zu token logprobs for a %zu-token prompt: the server "
                    "ignores 'echo' or returns no prompt logprobs, so "
@@ -1038,7 +1476,10 @@ handle_done(struct eng *e, struct xfer *x)
   int *attempts;
   long long *not_before;
 
-  e->inflight--;
+  if (x->is_tok)
+    e->inflight_tok--;
+  else
+    e->inflight--;
   why[0] = '\0';
   if (x->ok && x->status >= 200 && x->status < 300) {
     if (x->is_tok) {
@@ -1046,8 +1487,12 @@ handle_done(struct eng *e, struct xfer *x)
       struct mg_err err = MG_ERR_INIT;
 
       e->run->tokenize_calls++;
-      if (parse_tokens(x->body.data ? x->body.data : "", x->body.len, &t->ids,
-                       &t->nids, &err) == 0) {
+      if (fast_tokens(x->body.data ? x->body.data : "", x->body.len, &t->ids,
+                      &t->nids)
+              == 0
+          || parse_tokens(x->body.data ? x->body.data : "", x->body.len,
+                          &t->ids, &t->nids, &err)
+                 == 0) {
         t->state = TS_DONE;
         free(t->s);
         t->s = NULL;
@@ -1062,8 +1507,9 @@ handle_done(struct eng *e, struct xfer *x)
     } else {
       struct req *q = &e->r[x->index];
 
-      if (parse_completion(e, q, x->body.data ? x->body.data : "",
-                           x->body.len, &retry, why, sizeof(why)) == 0) {
+      if (parse_completion(e, q, x->body.data ? x->body.data : "", x->body.len,
+                           &retry, why, sizeof(why))
+          == 0) {
         e->run->requests_sent++;
         req_done(e, x->index);
         goto out;
@@ -1072,14 +1518,14 @@ handle_done(struct eng *e, struct xfer *x)
   } else if (x->ok) {
     size_t n = x->body.len < 160 ? x->body.len : 160;
 
-    (void)snprintf(why, sizeof(why), "HTTP %ld%s%.*s", x->status,
-                   n ? ": " : "", (int)n, x->body.data ? x->body.data : "");
+    (void)snprintf(why, sizeof(why), "HTTP %ld%s%.*s", x->status, n ? ": " : "",
+                   (int)n, x->body.data ? x->body.data : "");
     for (char *p = why; *p; p++)
       if (*p == '\n' || *p == '\r')
         *p = ' ';
   } else {
-    (void)snprintf(why, sizeof(why), "%s", x->errmsg[0] ? x->errmsg
-                                                        : "transfer failed");
+    (void)snprintf(why, sizeof(why), "%s",
+                   x->errmsg[0] ? x->errmsg : "transfer failed");
   }
   /* a failure: retry with backoff, or stop the run */
   if (x->is_tok) {
@@ -1145,8 +1591,10 @@ dispatch(struct eng *e)
         push_ready(e, i);
       }
   }
-  while (!e->failed && e->inflight < (size_t)e->o->num_concurrent) {
-    if (e->headready < e->nready) {
+  for (int progress = 1; progress && !e->failed;) {
+    progress = 0;
+    while (!e->failed && e->inflight < (size_t)e->o->num_concurrent
+           && e->headready < e->nready) {
       size_t i = e->ready[e->headready++];
       struct req *q = &e->r[i];
       char *body = NULL;
@@ -1160,18 +1608,27 @@ dispatch(struct eng *e)
         uint32_t *ids = NULL;
         size_t n = 0;
 
-        if (e->tok && e->o->tokenized_requests && !e->o->chat) {
+        if ((e->tok || q->tj_ctx >= 0) && e->o->tokenized_requests
+            && !e->o->chat) {
           struct mg_err err = MG_ERR_INIT;
           size_t keep = (size_t)(e->o->max_length - 1);
           const struct mg_pv *mx = mg_pv_dict_get(q->cont, "max_gen_toks");
-          long gen = mx && mx->type == MG_PV_INT ? (long)mx->u.i
-                                                 : e->o->max_gen_toks;
+          long gen =
+              mx && mx->type == MG_PV_INT ? (long)mx->u.i : e->o->max_gen_toks;
 
-          if (local_encode(e, q->ctx->u.str.s, q->ctx->u.str.len, &ids, &n,
-                           &err) < 0) {
+          if (q->tj_ctx >= 0) {
+            const struct tokjob *t = &e->tj[q->tj_ctx];
+
+            n = t->nids;
+            ids = mg_xreallocarray(NULL, n ? n : 1, sizeof(uint32_t));
+            memcpy(ids, t->ids, n * sizeof(uint32_t));
+          } else if (local_encode(e, q->ctx->u.str.s, q->ctx->u.str.len, &ids,
+                                  &n, &err)
+                     < 0) {
             fail(e, MG_ERR_DATA, "%s", err.msg);
             return;
           }
+          /* left-truncated to max_length - max_gen_toks (generate_until) */
           keep = keep > (size_t)gen ? keep - (size_t)gen : 1;
           if (n > keep) {
             memmove(ids, ids + (n - keep), keep * sizeof(uint32_t));
@@ -1188,8 +1645,8 @@ dispatch(struct eng *e)
         size_t nc = 0, nw = 0;
         struct mg_err err = MG_ERR_INIT;
 
-        if (local_encode(e, q->c2, q->c2n, &c, &nc, &err) < 0 ||
-            local_encode(e, q->w, q->wn, &w, &nw, &err) < 0) {
+        if (local_encode(e, q->c2, q->c2n, &c, &nc, &err) < 0
+            || local_encode(e, q->w, q->wn, &w, &nw, &err) < 0) {
           free(c);
           free(w);
           fail(e, MG_ERR_DATA, "task '%s' document %zu: %s",
@@ -1206,17 +1663,18 @@ dispatch(struct eng *e)
       if (!body)
         return;
       q->body = body;
-      if (q->tj_ctx >= 0) {
+      if (q->tj_ctx >= 0)
         tokjob_release(e, q->tj_ctx);
+      if (q->tj_whole >= 0)
         tokjob_release(e, q->tj_whole);
-        q->tj_ctx = q->tj_whole = -1;
-      }
+      q->tj_ctx = q->tj_whole = -1;
       drop_pair(q);
       q->state = RS_FLIGHT;
       start_xfer(e, 0, i, body);
-      continue;
+      progress = 1;
     }
-    if (e->headtokq < e->ntokq) {
+    while (!e->failed && e->inflight_tok < (size_t)e->o->num_concurrent
+           && e->headtokq < e->ntokq) {
       size_t j = e->tokq[e->headtokq++];
       struct tokjob *t = &e->tj[j];
       struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -1229,9 +1687,10 @@ dispatch(struct eng *e)
       add_pystr(&b, t->s, t->n);
       mg_buf_addstr(&b, ", \"add_special_tokens\": false}", NULL);
       start_xfer(e, 1, j, mg_buf_detach(&b, NULL));
-      continue;
+      progress = 1;
     }
-    if (e->cursor < e->nr && e->waiting + e->inflight < window) {
+    while (!e->failed && e->cursor < e->nr
+           && e->waiting + e->inflight + (e->nready - e->headready) < window) {
       size_t i = e->cursor++;
       struct req *q = &e->r[i];
 
@@ -1239,12 +1698,12 @@ dispatch(struct eng *e)
         q->state = RS_DONE;
         e->task_done[q->task]++;
         e->run->requests_cached++;
+        progress = 1;
         continue;
       }
       advance_req(e, i);
-      continue;
+      progress = 1;
     }
-    break;
   }
 }
 
@@ -1288,9 +1747,9 @@ loop(struct eng *e)
     dispatch(e);
     if (e->failed)
       break;
-    if (!e->inflight) {
-      if (!e->backoff && e->headready >= e->nready &&
-          e->headtokq >= e->ntokq && e->cursor >= e->nr && !all_done(e)) {
+    if (!e->inflight && !e->inflight_tok) {
+      if (!e->backoff && e->headready >= e->nready && e->headtokq >= e->ntokq
+          && e->cursor >= e->nr && !all_done(e)) {
         fail(e, MG_ERR_REMOTE, "requests are stuck (internal error)");
         break;
       }
@@ -1314,9 +1773,12 @@ loop(struct eng *e)
     struct xfer *x = e->done_head;
 
     e->done_head = x->next_done;
-    e->inflight--;
-    if (x->is_tok)
+    if (x->is_tok) {
+      e->inflight_tok--;
       free(x->reqbody);
+    } else {
+      e->inflight--;
+    }
     mg_buf_release(&x->body);
     free(x);
   }
@@ -1479,8 +1941,9 @@ mg_eval_run(struct mg_taskset *ts, const struct mg_task_opts *topts,
   r->t0_ns = mg_now_ns();
   mg_time_rfc3339(r->started, sizeof(r->started));
   if (!o->url || !o->model) {
-    mg_err_set(err, MG_ERR_USAGE, "no endpoint: give --base-url and --model "
-                                  "or an input record with 'endpoint'");
+    mg_err_set(err, MG_ERR_USAGE,
+               "no endpoint: give --base-url and --model "
+               "or an input record with 'endpoint'");
     goto out;
   }
   for (size_t t = 0; t < ts->ntasks; t++) {
@@ -1488,8 +1951,7 @@ mg_eval_run(struct mg_taskset *ts, const struct mg_task_opts *topts,
       mg_err_set(err, MG_ERR_USAGE,
                  "task '%s' is %s: local-chat-completions can only generate "
                  "(no prompt logprobs); use local-completions",
-                 ts->tasks[t]->name,
-                 mg_task_output_name(ts->tasks[t]->output));
+                 ts->tasks[t]->name, mg_task_output_name(ts->tasks[t]->output));
       goto out;
     }
   }
@@ -1557,7 +2019,7 @@ mg_eval_run(struct mg_taskset *ts, const struct mg_task_opts *topts,
     hdrs[1] = e.auth;
   }
   e.headers = hdrs;
-  e.multi = mg_http_multi_new(&e.hopts, o->num_concurrent);
+  e.multi = mg_http_multi_new(&e.hopts, 2 * o->num_concurrent);
   if (!e.multi) {
     mg_err_set(err, MG_ERR_IO, "cannot start the HTTP engine");
     goto out;
@@ -1578,7 +2040,8 @@ mg_eval_run(struct mg_taskset *ts, const struct mg_task_opts *topts,
       r->samples[t] = mg_pv_list();
     if (mg_metrics_task(ts->tasks[t], r->docs[t], r->res[t],
                         ts->tasks[t]->docs->u.list.n, o->bootstrap_iters,
-                        r->samples[t], &r->tres[t], &e2) < 0) {
+                        r->samples[t], &r->tres[t], &e2)
+        < 0) {
       if (r->failure.cat == MG_ERR_NONE)
         r->failure = e2;
       r->complete = 0;
@@ -1637,8 +2100,8 @@ mg_eval_write_answer_key(struct mg_taskset *ts,
         for (size_t k = 0; k < td->golds->u.list.n && gold == -100; k++)
           gold = (long)td->golds->u.list.v[k]->u.i;
       if (task->output == MG_OUT_MULTIPLE_CHOICE) {
-        const struct mg_pv *c = gold >= 0 ? mg_pv_at(td->choices, (size_t)gold)
-                                          : NULL;
+        const struct mg_pv *c =
+            gold >= 0 ? mg_pv_at(td->choices, (size_t)gold) : NULL;
 
         if (!c) {
           mg_pv_unref(line);

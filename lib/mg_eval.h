@@ -38,28 +38,28 @@ struct mg_taskset;
  * that keeps failing end the run with partial results (complete = 0).
  */
 struct mg_eval_opts {
-  const char *url;          /* endpoint: .../v1/completions (or chat), or a
-                               base URL the path is appended to */
+  const char *url; /* endpoint: .../v1/completions (or chat), or a
+                      base URL the path is appended to */
   const char *model;
-  int chat;                 /* local-chat-completions */
-  const char *tokenizer;    /* "remote", "offsets" or a path; NULL remote */
-  int tokenized_requests;   /* 1: token-id prompts (lm-eval's default for
-                               local-completions), 0: strings */
-  long max_length;          /* lm-eval's max_length (2048); 1 is kept for
-                               the generated token */
-  long max_gen_toks;        /* default max_tokens for generation (256) */
-  int num_concurrent;       /* requests in flight */
-  int max_retries;          /* attempts per request (lm-eval: 3) */
-  long timeout_ms;          /* per attempt (lm-eval: 300 s) */
-  long backoff_min_ms;      /* tenacity wait_exponential(0.5, 1, 10) */
+  int chat;               /* local-chat-completions */
+  const char *tokenizer;  /* "remote", "offsets" or a path; NULL remote */
+  int tokenized_requests; /* 1: token-id prompts (lm-eval's default for
+                             local-completions), 0: strings */
+  long max_length;        /* lm-eval's max_length (2048); 1 is kept for
+                             the generated token */
+  long max_gen_toks;      /* default max_tokens for generation (256) */
+  int num_concurrent;     /* requests in flight */
+  int max_retries;        /* attempts per request (lm-eval: 3) */
+  long timeout_ms;        /* per attempt (lm-eval: 300 s) */
+  long backoff_min_ms;    /* tenacity wait_exponential(0.5, 1, 10) */
   long backoff_max_ms;
   const char *cacert;
   int insecure;
-  const char *api_key;      /* bearer token, or NULL; never logged */
-  uint64_t seed;            /* "seed" in every body (1234) */
-  const char *cache_path;   /* resume cache (JSON Lines), or NULL */
-  long bootstrap_iters;     /* 100000 as lm-eval; 0: no bootstrap */
-  int log_samples;          /* keep per-document samples */
+  const char *api_key;               /* bearer token, or NULL; never logged */
+  uint64_t seed;                     /* "seed" in every body (1234) */
+  const char *cache_path;            /* resume cache (JSON Lines), or NULL */
+  long bootstrap_iters;              /* 100000 as lm-eval; 0: no bootstrap */
+  int log_samples;                   /* keep per-document samples */
   const volatile sig_atomic_t *stop; /* set by a signal handler */
   /* Progress per task: done and total requests; called often. */
   void (*progress)(void *arg, const char *task, size_t done, size_t total,
@@ -71,26 +71,26 @@ struct mg_eval_opts {
 void mg_eval_opts_init(struct mg_eval_opts *o);
 
 struct mg_eval_run {
-  struct mg_taskset *ts;          /* borrowed */
-  struct mg_task_doc **docs;      /* per task */
-  struct mg_doc_result **res;     /* per task, per doc */
-  struct mg_task_result *tres;    /* per task */
-  struct mg_task_result *gres;    /* per group */
-  struct mg_pv **samples;         /* per task, lists (log_samples) */
+  struct mg_taskset *ts;       /* borrowed */
+  struct mg_task_doc **docs;   /* per task */
+  struct mg_doc_result **res;  /* per task, per doc */
+  struct mg_task_result *tres; /* per task */
+  struct mg_task_result *gres; /* per group */
+  struct mg_pv **samples;      /* per task, lists (log_samples) */
   size_t requests_total;
-  size_t requests_sent;           /* answered by the server this run */
-  size_t requests_cached;         /* taken from the cache */
+  size_t requests_sent;   /* answered by the server this run */
+  size_t requests_cached; /* taken from the cache */
   size_t tokenize_calls;
   size_t retries;
   size_t failed;
-  int complete;                   /* every request answered */
-  int interrupted;                /* stopped by opts.stop */
-  struct mg_err failure;          /* why it stopped early (cat NONE if not) */
+  int complete;          /* every request answered */
+  int interrupted;       /* stopped by opts.stop */
+  struct mg_err failure; /* why it stopped early (cat NONE if not) */
   long long t0_ns, t1_ns;
   char started[40], finished[40];
-  char *url;                      /* the completions URL used (redacted) */
-  char *model_name;               /* the model sent in every body */
-  const char *tokenizer_source;   /* "remote", "offsets", "local" */
+  char *url;                    /* the completions URL used (redacted) */
+  char *model_name;             /* the model sent in every body */
+  const char *tokenizer_source; /* "remote", "offsets", "local" */
 };
 
 /*
@@ -115,23 +115,23 @@ void mg_eval_run_free(struct mg_eval_run *r);
  * prompts (needs no server). Returns the number of lines in *nlines.
  */
 int mg_eval_write_answer_key(struct mg_taskset *ts,
-                             const struct mg_task_opts *topts,
-                             const char *path, size_t *nlines,
-                             struct mg_err *err);
+                             const struct mg_task_opts *topts, const char *path,
+                             size_t *nlines, struct mg_err *err);
 
 /* ---- outputs (mg_eval_out.c) ---- */
 
 struct mg_eval_meta {
-  const char *model_args;  /* as given (secrets never included) */
-  const char *model_kind;  /* "local-completions" / "local-chat-completions" */
-  double limit;            /* < 0 none */
-  long num_fewshot;        /* -1 none */
+  const char *model_args; /* as given (secrets never included) */
+  const char *model_kind; /* "local-completions" / "local-chat-completions" */
+  double limit;           /* < 0 none */
+  long num_fewshot;       /* -1 none */
   uint64_t seed, fewshot_seed;
   const char *system_instruction;
   int apply_chat_template;
   int fewshot_as_multiturn;
   const struct mg_pv *gen_kwargs;
   long batch_size;
+  const char *label; /* dataset label (eval.label), or NULL */
 };
 
 /* The record's "eval" section (docs/record-eval.md). samples_files[i] is
@@ -150,5 +150,24 @@ char *mg_eval_results_json(const struct mg_eval_run *r,
  * caller owns the result. */
 char *mg_eval_samples_jsonl(const struct mg_eval_run *r, size_t task,
                             size_t *len);
+
+/* Where the side files go. */
+struct mg_eval_files {
+  const char *output_path;  /* lm-eval layout: DIR/<model>/results_<ts>.json
+                               and samples_<task>_<ts>.jsonl, or NULL */
+  const char *results_file; /* lm-eval results JSON, or NULL */
+  const char *samples_dir;  /* DIR/samples_<task>.jsonl, or NULL */
+  int log_samples;          /* write samples (into samples_dir, else
+                               output_path) */
+};
+
+/*
+ * Writes the results and samples files atomically and builds the record's
+ * eval section referencing them (side-file objects with their SHA-256).
+ * caller owns *section. MG_ERR_IO when a file cannot be written.
+ */
+int mg_eval_write(const struct mg_eval_run *r, const struct mg_eval_meta *meta,
+                  const struct mg_eval_files *f, struct mg_json **section,
+                  struct mg_err *err);
 
 #endif

@@ -8,10 +8,13 @@
 #include "mg_buf.h"
 #include "mg_cli.h"
 #include "mg_digest.h"
+#include "mg_err.h"
+#include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "mg_metrics.h"
 #include "mg_pv.h"
+#include "mg_record.h"
 #include "mg_task.h"
 
 /* ---- helpers ---- */
@@ -121,9 +124,8 @@ results_rows(const struct mg_eval_run *r, const struct mg_task_item *items,
                     NULL);
       res = &r->tres[task_index(r->ts, s[i].task)];
     } else {
-      mg_buf_addstr(&a, s[i].group->alias ? s[i].group->alias
-                                          : s[i].group->name,
-                    NULL);
+      mg_buf_addstr(
+          &a, s[i].group->alias ? s[i].group->alias : s[i].group->name, NULL);
       res = &r->gres[group_index(r->ts, s[i].group)];
     }
     mg_pv_dict_sets(row, "alias", mg_pv_str_buf(&a));
@@ -138,8 +140,8 @@ results_rows(const struct mg_eval_run *r, const struct mg_task_item *items,
       mg_pv_dict_sets(groups, s[i].group->name, mg_pv_copy(row));
     mg_pv_dict_sets(results, item_name(&s[i]), row);
     if (s[i].group)
-      results_rows(r, s[i].group->items, s[i].group->nitems, depth + 1,
-                   results, groups);
+      results_rows(r, s[i].group->items, s[i].group->nitems, depth + 1, results,
+                   groups);
   }
   free(s);
 }
@@ -150,7 +152,8 @@ higher_is_better_of(const struct mg_task_result *res)
   struct mg_pv *d = mg_pv_dict();
 
   for (size_t i = 0; i < res->nv; i++)
-    mg_pv_dict_sets(d, res->v[i].metric, mg_pv_bool(res->v[i].higher_is_better));
+    mg_pv_dict_sets(d, res->v[i].metric,
+                    mg_pv_bool(res->v[i].higher_is_better));
   return d;
 }
 
@@ -206,9 +209,9 @@ mg_eval_results_json(const struct mg_eval_run *r,
 {
   const struct mg_taskset *ts = r->ts;
   struct mg_pv *root = mg_pv_dict(), *results = mg_pv_dict(),
-               *groups = mg_pv_dict(), *gs = mg_pv_dict(), *configs,
-               *versions, *nshot, *hib, *nsamples = mg_pv_dict(),
-               *cfg = mg_pv_dict(), *hashes = mg_pv_dict(), *ext;
+               *groups = mg_pv_dict(), *gs = mg_pv_dict(), *configs, *versions,
+               *nshot, *hib, *nsamples = mg_pv_dict(), *cfg = mg_pv_dict(),
+               *hashes = mg_pv_dict(), *ext;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct timespec now;
   double secs = (double)(r->t1_ns - r->t0_ns) / 1e9;
@@ -244,7 +247,8 @@ mg_eval_results_json(const struct mg_eval_run *r,
     mg_pv_dict_sets(nshot, task->name, mg_pv_int(task->num_fewshot));
     mg_pv_dict_sets(hib, task->name, higher_is_better_of(&r->tres[t]));
     mg_pv_dict_sets(ns, "original", mg_pv_int((long long)task->n_original));
-    mg_pv_dict_sets(ns, "effective", mg_pv_int((long long)r->tres[t].n));
+    mg_pv_dict_sets(ns, "effective",
+                    mg_pv_int((long long)task->docs->u.list.n));
     mg_pv_dict_sets(nsamples, task->name, ns);
     task_hash(r->samples ? r->samples[t] : NULL, h);
     if (h[0])
@@ -255,8 +259,7 @@ mg_eval_results_json(const struct mg_eval_run *r,
       continue;
     mg_pv_dict_sets(versions, ts->groups[g]->name,
                     pv_version(ts->groups[g]->version));
-    mg_pv_dict_sets(hib, ts->groups[g]->name,
-                    higher_is_better_of(&r->gres[g]));
+    mg_pv_dict_sets(hib, ts->groups[g]->name, higher_is_better_of(&r->gres[g]));
   }
   mg_pv_dict_sets(root, "configs", sorted_dict(configs));
   mg_pv_dict_sets(root, "versions", sorted_dict(versions));
@@ -270,23 +273,25 @@ mg_eval_results_json(const struct mg_eval_run *r,
   mg_pv_dict_sets(cfg, "batch_sizes", mg_pv_list());
   mg_pv_dict_sets(cfg, "device", mg_pv_none());
   mg_pv_dict_sets(cfg, "use_cache", mg_pv_none());
-  mg_pv_dict_sets(cfg, "limit", meta->limit < 0 ? mg_pv_none()
-                                : meta->limit < 1 ? mg_pv_float(meta->limit)
-                                                  : mg_pv_int((long long)meta->limit));
+  mg_pv_dict_sets(cfg, "limit",
+                  meta->limit < 0   ? mg_pv_none()
+                  : meta->limit < 1 ? mg_pv_float(meta->limit)
+                                    : mg_pv_int((long long)meta->limit));
   mg_pv_dict_sets(cfg, "bootstrap_iters", mg_pv_int(100000));
-  mg_pv_dict_sets(cfg, "gen_kwargs", meta->gen_kwargs
-                                       ? mg_pv_ref((struct mg_pv *)meta->gen_kwargs)
-                                       : mg_pv_none());
+  mg_pv_dict_sets(cfg, "gen_kwargs",
+                  meta->gen_kwargs ? mg_pv_ref((struct mg_pv *)meta->gen_kwargs)
+                                   : mg_pv_none());
   mg_pv_dict_sets(cfg, "random_seed", mg_pv_int(0));
   mg_pv_dict_sets(cfg, "numpy_seed", mg_pv_int((long long)meta->seed));
   mg_pv_dict_sets(cfg, "torch_seed", mg_pv_int((long long)meta->seed));
-  mg_pv_dict_sets(cfg, "fewshot_seed", mg_pv_int((long long)meta->fewshot_seed));
+  mg_pv_dict_sets(cfg, "fewshot_seed",
+                  mg_pv_int((long long)meta->fewshot_seed));
   mg_pv_dict_sets(root, "config", cfg);
   mg_pv_dict_sets(root, "git_hash", mg_pv_none());
   clock_gettime(CLOCK_REALTIME, &now);
-  mg_pv_dict_sets(root, "date",
-                  mg_pv_float((double)now.tv_sec - secs +
-                              (double)now.tv_nsec / 1e9));
+  mg_pv_dict_sets(
+      root, "date",
+      mg_pv_float((double)now.tv_sec - secs + (double)now.tv_nsec / 1e9));
   mg_pv_dict_sets(root, "pretty_env_info",
                   mg_pv_str("eval-run (modelgate) " MG_VERSION
                             ": C implementation, no Python environment"));
@@ -393,6 +398,8 @@ mg_eval_section(const struct mg_eval_run *r, const struct mg_eval_meta *meta,
 
   mg_json_set_bool(s, "ok", r->complete && r->failure.cat == MG_ERR_NONE);
   mg_json_set_bool(s, "complete", r->complete);
+  if (meta->label)
+    mg_json_set_string(s, "label", meta->label);
   if (r->failure.cat != MG_ERR_NONE)
     mg_json_set_string(s, "error", r->failure.msg);
   o = mg_json_new_object();
@@ -404,9 +411,8 @@ mg_eval_section(const struct mg_eval_run *r, const struct mg_eval_meta *meta,
   mg_json_set_string(o, "url", r->url ? r->url : "");
   mg_json_set_string(o, "model", r->model_name ? r->model_name : "");
   mg_json_set_string(o, "kind", meta->model_kind);
-  mg_json_set_string(o, "tokenizer", r->tokenizer_source
-                                       ? r->tokenizer_source
-                                       : "none");
+  mg_json_set_string(o, "tokenizer",
+                     r->tokenizer_source ? r->tokenizer_source : "none");
   mg_json_set(s, "endpoint", o);
   mg_json_set_string(s, "started", r->started);
   mg_json_set_string(s, "finished", r->finished);
@@ -470,7 +476,7 @@ mg_eval_section(const struct mg_eval_run *r, const struct mg_eval_meta *meta,
     mg_json_append(tasks, x);
     ns = mg_json_new_object();
     mg_json_set_number(ns, "original", (double)task->n_original);
-    mg_json_set_number(ns, "effective", (double)r->tres[t].n);
+    mg_json_set_number(ns, "effective", (double)task->docs->u.list.n);
     mg_json_set(nsamples, task->name, ns);
     h = mg_json_new_object();
     for (size_t m = 0; m < r->tres[t].nv; m++)
@@ -485,8 +491,8 @@ mg_eval_section(const struct mg_eval_run *r, const struct mg_eval_meta *meta,
   for (size_t g = 0; g < ts->ngroups; g++) {
     const struct mg_group *grp = ts->groups[g];
     const struct mg_task_result *res = &r->gres[g];
-    struct mg_json *x = mg_json_new_object(), *kids = mg_json_new_array(),
-                   *ns, *h;
+    struct mg_json *x = mg_json_new_object(), *kids = mg_json_new_array(), *ns,
+                   *h;
 
     for (size_t i = 0; i < grp->nitems; i++)
       mg_json_append(kids, mg_json_new_string(item_name(&grp->items[i])));
@@ -522,4 +528,87 @@ mg_eval_section(const struct mg_eval_run *r, const struct mg_eval_meta *meta,
   if (results_file)
     mg_json_set(s, "results_file", mg_json_dup(results_file));
   return s;
+}
+
+/* ---- files ---- */
+
+/* datetime.now().isoformat() with ':' replaced by '-', as lm-eval names
+ * its files. */
+static void
+file_stamp(char *out, size_t n)
+{
+  struct timespec ts;
+  struct tm tm;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  localtime_r(&ts.tv_sec, &tm);
+  (void)snprintf(out, n, "%04d-%02d-%02dT%02d-%02d-%02d.%06ld",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+}
+
+int
+mg_eval_write(const struct mg_eval_run *r, const struct mg_eval_meta *meta,
+              const struct mg_eval_files *f, struct mg_json **section,
+              struct mg_err *err)
+{
+  const struct mg_taskset *ts = r->ts;
+  struct mg_json **sf = mg_xcalloc(ts->ntasks + 1, sizeof(*sf));
+  struct mg_json *rf = NULL;
+  char stamp[64], *dir = NULL, *res_path = NULL, *json;
+  size_t len;
+  int rc = -1;
+
+  *section = NULL;
+  file_stamp(stamp, sizeof(stamp));
+  json = mg_eval_results_json(r, meta, &len);
+  if (f->output_path) {
+    struct mg_pv *san = sanitized_model_name(r->model_name);
+
+    dir = mg_xasprintf("%s/%s", f->output_path, san->u.str.s);
+    mg_pv_unref(san);
+    if (mg_io_mkdirs(dir, err) < 0)
+      goto out;
+    res_path = mg_xasprintf("%s/results_%s.json", dir, stamp);
+    if (mg_io_write_atomic(res_path, json, len, 0644, err) < 0
+        || mg_record_sidefile(res_path, &rf, err) < 0)
+      goto out;
+  }
+  if (f->results_file) {
+    if (mg_io_write_atomic(f->results_file, json, len, 0644, err) < 0)
+      goto out;
+    if (!rf && mg_record_sidefile(f->results_file, &rf, err) < 0)
+      goto out;
+  }
+  if (f->log_samples && (f->samples_dir || dir)) {
+    if (f->samples_dir && mg_io_mkdirs(f->samples_dir, err) < 0)
+      goto out;
+    for (size_t t = 0; t < ts->ntasks; t++) {
+      size_t n;
+      char *text = mg_eval_samples_jsonl(r, t, &n);
+      char *p = f->samples_dir ? mg_xasprintf(
+                    "%s/samples_%s.jsonl", f->samples_dir, ts->tasks[t]->name)
+                               : mg_xasprintf("%s/samples_%s_%s.jsonl", dir,
+                                              ts->tasks[t]->name, stamp);
+      int w = mg_io_write_atomic(p, text, n, 0644, err);
+
+      if (w == 0)
+        w = mg_record_sidefile(p, &sf[t], err);
+      free(text);
+      free(p);
+      if (w < 0)
+        goto out;
+    }
+  }
+  *section = mg_eval_section(r, meta, sf, rf);
+  rc = 0;
+out:
+  for (size_t t = 0; t < ts->ntasks; t++)
+    mg_json_free(sf[t]);
+  free(sf);
+  mg_json_free(rf);
+  free(json);
+  free(dir);
+  free(res_path);
+  return rc;
 }

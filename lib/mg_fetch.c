@@ -1,5 +1,6 @@
 #include "mg_fetch.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "mg_mem.h"
 #include "mg_oci.h"
 #include "mg_progress.h"
+#include "mg_s3.h"
 #include "mg_tree.h"
 
 #define LOCK_NAME ".mg-fetch.lock"
@@ -134,7 +136,11 @@ struct item {
   int has_size;
   char want_sha256[MG_SHA256_HEX_LEN + 1];
   char want_git[41];
+  char want_md5[33]; /* S3 single-part ETag */
   char sha256[MG_SHA256_HEX_LEN + 1];
+  char *etag;        /* S3: as listed, for If-Match */
+  char *key;         /* S3: the object key */
+  int s3;            /* an S3 object: its digests come with the GET */
   uint64_t got;
   const char *verified_by;
 };
@@ -151,6 +157,9 @@ struct fetch {
   struct mg_progress prog;
   int show;
   const char *hf_repo; /* for Hub error messages */
+  const struct mg_http_opts *dl_http; /* downloads: NULL for o->http */
+  char **dl_hdrs;                     /* extra download headers (S3) */
+  const char *s3_bucket;              /* for S3 error messages */
 };
 
 static struct item *
@@ -256,6 +265,153 @@ stage_close(struct fetch *f, int discard)
     (void)mg_tree_remove(f->staging, NULL);
 }
 
+/* ---- archives ---- */
+
+/*
+ * The single directory every extracted file lies below ("model-v1" for
+ * model-v1/config.json, model-v1/model.safetensors), or NULL when files
+ * sit at the top or below different directories. caller owns.
+ */
+static char *
+common_top_dir(const struct fetch *f, size_t first)
+{
+  const char *top = NULL;
+  size_t len = 0;
+
+  for (size_t i = first; i < f->n; i++) {
+    const char *p = f->items[i].path, *slash = strchr(p, '/');
+    if (!slash)
+      return NULL;
+    if (!top) {
+      top = p;
+      len = (size_t)(slash - p);
+    } else if ((size_t)(slash - p) != len || strncmp(p, top, len) != 0) {
+      return NULL;
+    }
+  }
+  return top ? mg_xstrndup(top, len) : NULL;
+}
+
+/*
+ * Strips an archive's single top-level directory, as tar
+ * --strip-components=1 would: its entries move up into the staging
+ * directory. Nothing moves when a name would collide with one already
+ * there (the staging lock, a partial download); the directory is kept.
+ */
+static int
+strip_top_dir(struct fetch *f, size_t first, struct mg_err *err)
+{
+  char *top = common_top_dir(f, first), *tmp = NULL;
+  int dfd = -1, rc = -1;
+  DIR *d = NULL;
+  struct dirent *e;
+  size_t tl;
+
+  if (!top)
+    return 0;
+  tl = strlen(top);
+  {
+    /* A link's target is relative to where it sits: moving links could
+     * make one leave the destination. Keep the directory then. */
+    char *full = mg_tree_join(f->staging, top);
+    struct mg_tree t;
+    int links = 0;
+    if (mg_tree_list(full, NULL, &t, err) < 0) {
+      free(full);
+      goto out;
+    }
+    for (size_t i = 0; i < t.n; i++)
+      links |= t.v[i].type != MG_TREE_FILE;
+    mg_tree_release(&t);
+    free(full);
+    if (links) {
+      mg_verbose("keeping the top-level directory '%s': it holds links",
+                 top);
+      rc = 0;
+      goto out;
+    }
+  }
+  tmp = mg_xasprintf(".mg-strip-%ld", (long)getpid());
+  dfd = openat(f->stagefd, top, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                    O_CLOEXEC);
+  if (dfd < 0) {
+    mg_err_errno(err, MG_ERR_IO, "cannot open '%s'", top);
+    goto out;
+  }
+  d = fdopendir(dfd);
+  if (!d) {
+    mg_err_errno(err, MG_ERR_IO, "cannot read '%s'", top);
+    goto out;
+  }
+  dfd = -1;
+  while ((e = readdir(d))) {
+    struct stat sb;
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+        strcmp(e->d_name, top) == 0)
+      continue;
+    if (fstatat(f->stagefd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+      mg_verbose("keeping the top-level directory '%s': '%s' would collide",
+                 top, e->d_name);
+      rc = 0;
+      goto out;
+    }
+  }
+  closedir(d);
+  d = NULL;
+  /* Rename the directory aside first: it may hold an entry of its own
+   * name (model-v1/model-v1/...). */
+  if (renameat(f->stagefd, top, f->stagefd, tmp) < 0) {
+    mg_err_errno(err, MG_ERR_IO, "cannot rename '%s'", top);
+    goto out;
+  }
+  dfd = openat(f->stagefd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                    O_CLOEXEC);
+  d = dfd >= 0 ? fdopendir(dfd) : NULL;
+  if (!d) {
+    mg_err_errno(err, MG_ERR_IO, "cannot read '%s'", top);
+    goto out;
+  }
+  while ((e = readdir(d))) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    if (renameat(dfd, e->d_name, f->stagefd, e->d_name) < 0) {
+      mg_err_errno(err, MG_ERR_IO, "cannot move '%s/%s'", top, e->d_name);
+      goto out;
+    }
+  }
+  if (unlinkat(f->stagefd, tmp, AT_REMOVEDIR) < 0) {
+    mg_err_errno(err, MG_ERR_IO, "cannot remove '%s'", top);
+    goto out;
+  }
+  for (size_t i = first; i < f->n; i++)
+    memmove(f->items[i].path, f->items[i].path + tl + 1,
+            strlen(f->items[i].path + tl + 1) + 1);
+  mg_verbose("stripped the archive's top-level directory '%s'", top);
+  rc = 0;
+out:
+  if (d)
+    closedir(d);
+  else if (dfd >= 0)
+    close(dfd);
+  free(top);
+  free(tmp);
+  return rc;
+}
+
+/* Extracts archive into the staging directory, then strips a single
+ * top-level directory unless keep_top_dir. */
+static int
+extract_into_staging(struct fetch *f, const char *archive, struct mg_err *err)
+{
+  size_t first = f->n;
+
+  if (mg_archive_extract(archive, f->staging, NULL, 0, &f->o->limits,
+                         &(struct mg_archive_file_cb){ on_extracted, f },
+                         NULL, err) < 0)
+    return -1;
+  return f->o->keep_top_dir ? 0 : strip_top_dir(f, first, err);
+}
+
 /* ---- local copies ---- */
 
 static int
@@ -335,9 +491,7 @@ fetch_local(struct fetch *f, const char *src, struct mg_err *err)
     char *name = base_name(src);
     int ex = f->o->extract < 0 ? archive_name(name) != 0 : f->o->extract;
     if (ex)
-      rc = mg_archive_extract(src, f->staging, NULL, 0, &f->o->limits,
-                              &(struct mg_archive_file_cb){ on_extracted, f },
-                              NULL, err);
+      rc = extract_into_staging(f, src, err);
     else
       rc = copy_file(f, src, name, err);
     free(name);
@@ -374,6 +528,7 @@ struct xfer {
   int fd;
   struct mg_sha256 *h;
   struct mg_hf_gitsha *g;
+  struct mg_md *md5; /* S3 objects whose only digest is an MD5 ETag */
   uint64_t bytes;
   long status;
   int bad;       /* a status we do not retry */
@@ -385,8 +540,11 @@ struct xfer {
   long long retry_at;
   long id;
   char errmsg[200];
-  const char *hdrs[4];
+  const char **hdrs;
   char *auth;
+  char *ifmatch;
+  char hf_code[48];  /* X-Error-Code of a failed Hub response */
+  char hf_msg[120];  /* X-Error-Message */
 };
 
 static void
@@ -401,6 +559,10 @@ xfer_reset_hash(struct xfer *x)
   }
   if (x->it->want_git[0] && x->it->has_size)
     x->g = mg_hf_gitsha_new(x->it->size);
+  mg_md_free(x->md5);
+  x->md5 = NULL;
+  if (x->it->want_md5[0] && !x->it->want_sha256[0])
+    x->md5 = mg_md_new("md5");
 }
 
 /* Opens the partial file, hashing what an earlier run left in it. */
@@ -429,6 +591,8 @@ xfer_open(struct xfer *x, struct mg_err *err)
       mg_sha256_update(x->h, buf, (size_t)n);
       if (x->g)
         mg_hf_gitsha_update(x->g, buf, (size_t)n);
+      if (x->md5)
+        mg_md_update(x->md5, buf, (size_t)n);
       x->bytes += (uint64_t)n;
     }
     mg_verbose("resuming '%s' at byte %llu", x->it->path,
@@ -440,6 +604,34 @@ xfer_open(struct xfer *x, struct mg_err *err)
     return mg_err_errno(err, MG_ERR_IO, "cannot seek '%s'", x->tmp);
   x->f->total += x->bytes;
   return 0;
+}
+
+/* S3: the digests come with the response (mg_s3.h says which count). */
+static void
+s3_digests(struct xfer *x)
+{
+  struct item *it = x->it;
+  struct mg_s3_digest d;
+  char *cs = mg_http_multi_header(x->m, x->id, "x-amz-checksum-sha256");
+  char *meta = mg_http_multi_header(x->m, x->id, "x-amz-meta-sha256");
+
+  mg_s3_digest_from(cs, meta, NULL, &d);
+  if (d.sha256[0] && !it->want_sha256[0]) {
+    memcpy(it->want_sha256, d.sha256, sizeof(it->want_sha256));
+    mg_md_free(x->md5);
+    x->md5 = NULL;
+  }
+  free(cs);
+  free(meta);
+}
+
+static void
+copy_header(struct xfer *x, const char *name, char *out, size_t n)
+{
+  char *v = mg_http_multi_header(x->m, x->id, name);
+
+  (void)snprintf(out, n, "%s", v ? v : "");
+  free(v);
 }
 
 static void
@@ -461,13 +653,19 @@ on_headers(void *arg, long status, long long t)
     x->transient = 1;
   } else if (status >= 300 && status < 400) {
     (void)snprintf(x->errmsg, sizeof(x->errmsg),
-                   "download of '%s' failed: redirected again after the "
-                   "redirects were resolved",
-                   x->it->path);
+                   "download of '%s' failed: HTTP %ld redirect without a "
+                   "usable Location",
+                   x->it->path, status);
     x->bad = 1;
   } else if (status != 200 && status != 206) {
     x->bad = 1;
+    if (x->f->hf_repo) {
+      copy_header(x, "X-Error-Code", x->hf_code, sizeof(x->hf_code));
+      copy_header(x, "X-Error-Message", x->hf_msg, sizeof(x->hf_msg));
+    }
   }
+  if ((status == 200 || status == 206) && x->it->s3)
+    s3_digests(x);
 }
 
 static int
@@ -496,6 +694,8 @@ on_data(void *arg, const char *p, size_t n, long long t)
   mg_sha256_update(x->h, p, n);
   if (x->g)
     mg_hf_gitsha_update(x->g, p, n);
+  if (x->md5)
+    mg_md_update(x->md5, p, n);
   x->bytes += n;
   x->f->total += n;
   return 0;
@@ -526,9 +726,22 @@ on_done(void *arg, int ok, long status, const char *errmsg, long long t)
     return;
   }
   if (x->bad) {
-    (void)snprintf(x->errmsg, sizeof(x->errmsg),
-                   "download of '%s' failed: HTTP %ld", x->it->path,
-                   x->status ? x->status : status);
+    long st = x->status ? x->status : status;
+    struct mg_err e = MG_ERR_INIT;
+    if (x->f->hf_repo) {
+      char *h = mg_xasprintf("X-Error-Code: %s\r\nX-Error-Message: %s\r\n",
+                             x->hf_code, x->hf_msg);
+      mg_hf_error(st, h, x->f->hf_repo, x->it->path, x->auth != NULL, &e);
+      free(h);
+    } else if (x->it->s3) {
+      char *what = mg_xasprintf("s3://%s/%s", x->f->s3_bucket, x->it->key);
+      mg_s3_error(st, NULL, 0, what, &e);
+      free(what);
+    } else {
+      mg_err_set(&e, MG_ERR_REMOTE, "download of '%s' failed: HTTP %ld",
+                 x->it->path, st);
+    }
+    (void)snprintf(x->errmsg, sizeof(x->errmsg), "%s", e.msg);
     return;
   }
   if (!ok || x->transient) {
@@ -668,6 +881,17 @@ out:
   return rc;
 }
 
+/*
+ * Only a Hub file whose listing gave no digest needs a HEAD first: the
+ * Hub's X-Linked-Etag (on the redirect) or ETag then says what to check.
+ * Everything else goes straight to GET.
+ */
+static int
+needs_resolve(const struct fetch *f, const struct item *it)
+{
+  return f->hf_repo && !it->want_sha256[0] && !it->want_git[0];
+}
+
 static int
 xfer_start(struct xfer *x, struct mg_err *err)
 {
@@ -680,6 +904,10 @@ xfer_start(struct xfer *x, struct mg_err *err)
   x->hdrs[h++] = "Accept-Encoding: identity";
   if (x->auth && x->it->send_token)
     x->hdrs[h++] = x->auth;
+  for (size_t i = 0; x->f->dl_hdrs && x->f->dl_hdrs[i]; i++)
+    x->hdrs[h++] = x->f->dl_hdrs[i];
+  if (x->ifmatch)
+    x->hdrs[h++] = x->ifmatch;
   x->hdrs[h] = NULL;
   req.headers = x->hdrs;
   req.resume_from = (long long)x->bytes;
@@ -733,8 +961,19 @@ xfer_finish(struct xfer *x, struct mg_err *err)
                       "%s",
                       it->path, git, it->want_git);
   }
+  if (x->md5) {
+    char md5[2 * MG_MD_MAX + 1];
+    mg_md_final_hex(x->md5, md5);
+    if (strcmp(md5, it->want_md5) != 0) {
+      unlinkat(x->f->stagefd, x->tmp, 0);
+      return mg_err_set(err, MG_ERR_REMOTE,
+                        "corrupt download '%s': md5 %s, the S3 ETag is %s",
+                        it->path, md5, it->want_md5);
+    }
+  }
   it->verified_by = it->want_sha256[0] ? "sha256"
                     : it->want_git[0]  ? "git-sha1"
+                    : x->md5           ? "md5-etag"
                                        : "none";
   if (renameat(x->f->stagefd, x->tmp, x->f->stagefd, it->path) < 0)
     return mg_err_errno(err, MG_ERR_IO, "cannot rename to '%s'", it->path);
@@ -747,6 +986,9 @@ xfer_release(struct xfer *x)
   if (x->fd >= 0)
     close(x->fd);
   mg_sha256_free(x->h);
+  mg_md_free(x->md5);
+  free(x->hdrs);
+  free(x->ifmatch);
   if (x->g) {
     char junk[41];
     mg_hf_gitsha_finish(x->g, junk);
@@ -763,19 +1005,22 @@ download_all(struct fetch *f, size_t first, const char *bearer,
              struct mg_err *err)
 {
   const struct mg_fetch_opts *o = f->o;
-  struct mg_http_opts ho = *o->http;
+  struct mg_http_opts ho = f->dl_http ? *f->dl_http : *o->http;
   struct mg_http_multi *m;
-  size_t n = f->n - first, next = 0, done = 0;
+  size_t n = f->n - first, next = 0, done = 0, nh = 0;
   struct xfer *xs = mg_xcalloc(n + 1, sizeof(*xs));
   char *auth = bearer ? mg_xasprintf("Authorization: Bearer %s", bearer) : NULL;
   int running = 0, rc = -1;
 
-  /* Redirects are resolved first (resolve_url), so every transfer's
-   * status is the final one. */
-  ho.no_follow = 1;
+  /* Redirects are followed by libcurl, which reports only the final
+   * response and drops the Authorization header when a redirect leaves the
+   * origin (host, port or scheme), so the Hub token never reaches a CDN. */
+  ho.no_follow = 0;
   m = mg_http_multi_new(&ho, o->jobs);
   if (!m)
     MG_BUG("cannot start libcurl multi");
+  while (f->dl_hdrs && f->dl_hdrs[nh])
+    nh++;
   for (size_t i = 0; i < n; i++) {
     xs[i].f = f;
     xs[i].it = &f->items[first + i];
@@ -783,6 +1028,9 @@ download_all(struct fetch *f, size_t first, const char *bearer,
     xs[i].fd = -1;
     xs[i].auth = auth;
     xs[i].tmp = mg_xasprintf("%s" INCOMPLETE, xs[i].it->path);
+    xs[i].hdrs = mg_xcalloc(nh + 5, sizeof(*xs[i].hdrs));
+    if (xs[i].it->etag)
+      xs[i].ifmatch = mg_xasprintf("If-Match: %s", xs[i].it->etag);
   }
   while (done < n) {
     long long now = mg_now_ns();
@@ -813,8 +1061,14 @@ download_all(struct fetch *f, size_t first, const char *bearer,
     }
     while (next < n && running < (o->jobs > 0 ? o->jobs : 4)) {
       struct xfer *x = &xs[next++];
-      if (resolve_url(f, x->it, bearer, err) < 0 || xfer_open(x, err) < 0
-          || xfer_start(x, err) < 0)
+      if (needs_resolve(f, x->it)) {
+        if (resolve_url(f, x->it, bearer, err) < 0)
+          goto out;
+      } else {
+        x->it->get_url = mg_xstrdup(x->it->url);
+        x->it->send_token = 1;
+      }
+      if (xfer_open(x, err) < 0 || xfer_start(x, err) < 0)
         goto out;
       running++;
     }
@@ -919,6 +1173,29 @@ out:
   return rc;
 }
 
+/*
+ * Extracts the downloaded archive (item 0, DOWNLOAD_NAME) into the staging
+ * directory in place of the download.
+ */
+static int
+extract_download(struct fetch *f, struct mg_err *err)
+{
+  char *archive = mg_tree_join(f->staging, DOWNLOAD_NAME);
+  int rc;
+
+  free(f->items[0].path);
+  free(f->items[0].url);
+  free(f->items[0].get_url);
+  free(f->items[0].etag);
+  free(f->items[0].key);
+  f->n = 0;
+  rc = extract_into_staging(f, archive, err);
+  if (rc == 0)
+    unlink(archive);
+  free(archive);
+  return rc;
+}
+
 static int
 fetch_http(struct fetch *f, struct mg_err *err)
 {
@@ -926,7 +1203,6 @@ fetch_http(struct fetch *f, struct mg_err *err)
   char *name = base_name(o->source);
   int ex = o->extract < 0 ? archive_name(name) != 0 : o->extract;
   struct item *it;
-  char *archive = NULL;
   int rc = -1;
 
   if (!name[0] || strcmp(name, "..") == 0 || strcmp(name, ".") == 0) {
@@ -944,26 +1220,75 @@ fetch_http(struct fetch *f, struct mg_err *err)
   }
   if (download_all(f, 0, NULL, err) < 0)
     goto out;
-  if (ex) {
-    char asha[MG_SHA256_HEX_LEN + 1];
-    memcpy(asha, it->sha256, sizeof(asha));
-    archive = mg_tree_join(f->staging, DOWNLOAD_NAME);
-    free(f->items[0].path);
-    free(f->items[0].url);
-    free(f->items[0].get_url);
-    f->n = 0;
-    if (mg_archive_extract(archive, f->staging, NULL, 0, &o->limits,
-                           &(struct mg_archive_file_cb){ on_extracted, f },
-                           NULL, err)
-        < 0)
-      goto out;
-    unlink(archive);
-    (void)asha;
-  }
+  if (ex && extract_download(f, err) < 0)
+    goto out;
   rc = 0;
 out:
-  free(archive);
   free(name);
+  return rc;
+}
+
+static int
+fetch_s3(struct fetch *f, struct mg_json *src, struct mg_err *err)
+{
+  const struct mg_fetch_opts *o = f->o;
+  struct mg_s3_ref ref;
+  struct mg_s3_listing l;
+  struct mg_s3 *s3 = NULL;
+  int rc = -1, ex = 0;
+
+  memset(&l, 0, sizeof(l));
+  if (mg_s3_parse(o->source, &ref, err) < 0)
+    return -1;
+  if (mg_s3_new(o->http, &o->s3, &s3, err) < 0)
+    goto out;
+  mg_json_set_string(src, "endpoint", mg_s3_endpoint(s3));
+  mg_json_set_string(src, "region", mg_s3_region(s3));
+  mg_json_set_string(src, "bucket", ref.bucket);
+  mg_json_set_string(src, "prefix", ref.prefix);
+  if (mg_s3_list(s3, &ref, &l, err) < 0)
+    goto out;
+  if (l.single)
+    ex = o->extract < 0 ? archive_name(l.v[0].rel) != 0 : o->extract;
+  for (size_t i = 0; i < l.n; i++) {
+    struct item *it;
+    struct mg_s3_digest d;
+    if (!l.single && !mg_hf_match(l.v[i].rel, o->include, o->exclude))
+      continue;
+    it = add_item(f, ex ? DOWNLOAD_NAME : l.v[i].rel);
+    it->url = mg_s3_url(s3, ref.bucket, l.v[i].key, NULL);
+    it->size = l.v[i].size;
+    it->has_size = 1;
+    it->s3 = 1;
+    it->key = mg_xstrdup(l.v[i].key);
+    mg_s3_digest_from(NULL, NULL, l.v[i].etag, &d);
+    memcpy(it->want_md5, d.md5, sizeof(it->want_md5));
+    if (l.v[i].etag)
+      it->etag = mg_xstrdup(l.v[i].etag);
+    f->prog.total += (long long)it->size;
+  }
+  if (!f->n) {
+    mg_err_set(err, MG_ERR_DATA, "no objects below '%s'%s", o->source,
+               l.n ? " match the patterns" : "");
+    goto out;
+  }
+  f->dl_http = mg_s3_http(s3);
+  f->dl_hdrs = mg_s3_headers(
+      s3, NULL, (const char *const[]){ "x-amz-checksum-mode: ENABLED", NULL });
+  f->s3_bucket = ref.bucket;
+  if (download_all(f, 0, NULL, err) < 0)
+    goto out;
+  if (ex && extract_download(f, err) < 0)
+    goto out;
+  rc = 0;
+out:
+  f->dl_http = NULL;
+  f->s3_bucket = NULL;
+  mg_s3_headers_free(f->dl_hdrs);
+  f->dl_hdrs = NULL;
+  mg_s3_listing_release(&l);
+  mg_s3_free(s3);
+  mg_s3_ref_release(&ref);
   return rc;
 }
 
@@ -1071,6 +1396,7 @@ push_oci(const struct mg_fetch_opts *o, const char *dir,
     have_base = 1;
   }
   c = mg_oci_client_new(o->http, o->oci_auth, o->oci_plain_http);
+  mg_oci_client_set_chunk_size(c, o->oci_chunk_size);
   if (mg_oci_push_modelcar(c, &ref, dir, files, have_base ? &base : NULL, &info,
                            err)
       == 0) {
@@ -1085,6 +1411,68 @@ push_oci(const struct mg_fetch_opts *o, const char *dir,
   if (have_base)
     mg_oci_ref_release(&base);
   mg_oci_ref_release(&ref);
+  return rc;
+}
+
+/* Uploads the files (model.files entries) in dir below the s3:// prefix. */
+static int
+push_s3(const struct mg_fetch_opts *o, const char *dir,
+        const struct mg_json *files, struct mg_json *dest, struct mg_err *err)
+{
+  struct mg_s3_ref ref;
+  struct mg_s3 *s3 = NULL;
+  struct mg_json *info = mg_json_new_object();
+  uint64_t bytes = 0;
+  size_t n = 0, mp = 0;
+  int rc = -1;
+
+  if (mg_s3_parse(o->dest, &ref, err) < 0) {
+    mg_json_free(info);
+    return -1;
+  }
+  if (mg_s3_new(o->http, &o->s3, &s3, err) < 0)
+    goto out;
+  for (struct mg_json *j = mg_json_first(files); j; j = mg_json_next(j)) {
+    const char *path = mg_json_string(mg_json_get(j, "path"));
+    const char *sha = mg_json_string(mg_json_get(j, "sha256"));
+    double size = mg_json_number(mg_json_get(j, "size"));
+    char *full = mg_tree_join(dir, path);
+    char *key = ref.prefix[0] ? mg_xasprintf("%s/%s", ref.prefix, path)
+                              : mg_xstrdup(path);
+    unsigned parts = 0;
+    int r = mg_s3_put_file(s3, ref.bucket, key, full, (uint64_t)size, sha,
+                           &parts, err);
+    mg_verbose("uploaded 's3://%s/%s'%s", ref.bucket, key,
+               parts ? " (multipart)" : "");
+    free(full);
+    free(key);
+    if (r < 0)
+      goto out;
+    n++;
+    mp += parts > 0;
+    bytes += (uint64_t)size;
+  }
+  mg_json_set_string(info, "endpoint", mg_s3_endpoint(s3));
+  mg_json_set_string(info, "region", mg_s3_region(s3));
+  mg_json_set_string(info, "bucket", ref.bucket);
+  mg_json_set_string(info, "prefix", ref.prefix);
+  mg_json_set_number(info, "objects", (double)n);
+  mg_json_set_number(info, "multipart_objects", (double)mp);
+  mg_json_set_number(info, "bytes", (double)bytes);
+  {
+    char *uri = mg_xasprintf("s3://%s%s%s", ref.bucket, ref.prefix[0] ? "/" : "",
+                             ref.prefix);
+    mg_json_set_string(dest, "uri", uri);
+    free(uri);
+  }
+  mg_json_set_string(dest, "kind", "s3");
+  mg_json_set(dest, "s3", info);
+  info = NULL;
+  rc = 0;
+out:
+  mg_json_free(info);
+  mg_s3_free(s3);
+  mg_s3_ref_release(&ref);
   return rc;
 }
 
@@ -1111,26 +1499,27 @@ mg_fetch_run(const struct mg_fetch_opts *o, struct mg_json **model,
   dst = mg_json_new_object();
   mg_json_set_string(src, "uri", o->source);
   mg_json_set_string(src, "kind", kind_names[sk]);
-  if (sk == K_S3 || dk == K_S3) {
-    mg_err_set(err, MG_ERR_USAGE, "s3:// is not supported yet: '%s'",
-               sk == K_S3 ? o->source : o->dest);
-    goto out;
-  }
   if (dk == K_HF || dk == K_HTTP) {
     mg_err_set(err, MG_ERR_USAGE,
                "cannot write to '%s': destinations are "
-               "directories and oci:// images",
+               "directories, oci:// images and s3:// prefixes",
                o->dest);
     goto out;
   }
-  if (dk == K_OCI && sk == K_LOCAL) {
+  if (dk == K_S3) {
+    struct mg_s3_ref r;
+    if (mg_s3_parse(o->dest, &r, err) < 0)
+      goto out;
+    mg_s3_ref_release(&r);
+  }
+  if ((dk == K_OCI || dk == K_S3) && sk == K_LOCAL) {
     struct stat sb;
     const char *s =
         strncmp(o->source, "file://", 7) == 0 ? o->source + 7 : o->source;
     local_src_push =
         stat(s, &sb) == 0 && S_ISDIR(sb.st_mode) && !o->include && !o->exclude;
   }
-  if (dk == K_OCI && !local_src_push) {
+  if ((dk == K_OCI || dk == K_S3) && !local_src_push) {
     char tmpl[] = "/tmp/model-fetch-XXXXXX";
     const char *td = getenv("TMPDIR");
     tmpdir = td && *td ? mg_xasprintf("%s/model-fetch-XXXXXX", td)
@@ -1193,13 +1582,17 @@ mg_fetch_run(const struct mg_fetch_opts *o, struct mg_json **model,
     case K_OCI:
       rc = fetch_oci(&f, src, err);
       break;
+    case K_S3:
+      rc = fetch_s3(&f, src, err);
+      break;
     default:
       rc = fetch_local(&f, o->source, err);
       break;
     }
     if (rc < 0) {
       /* Partial downloads stay for a resume; extraction debris does not. */
-      int keep = sk == K_HF || (sk == K_HTTP && err->cat == MG_ERR_REMOTE);
+      int keep = sk == K_HF ||
+                 ((sk == K_HTTP || sk == K_S3) && err->cat == MG_ERR_REMOTE);
       stage_close(&f, !keep);
       goto out;
     }
@@ -1219,8 +1612,8 @@ mg_fetch_run(const struct mg_fetch_opts *o, struct mg_json **model,
   if (f.show)
     mg_progress_end(&f.prog);
   files = files_json(&f, &total);
-  if (dk == K_OCI) {
-    if (push_oci(o, dir, files, dst, err) < 0) {
+  if (dk == K_OCI || dk == K_S3) {
+    if ((dk == K_OCI ? push_oci : push_s3)(o, dir, files, dst, err) < 0) {
       mg_json_free(files);
       goto out;
     }
@@ -1258,6 +1651,8 @@ out:
     free(f.items[i].path);
     free(f.items[i].url);
     free(f.items[i].get_url);
+    free(f.items[i].etag);
+    free(f.items[i].key);
   }
   free(f.items);
   free(f.dest);

@@ -6,6 +6,7 @@
 
 #include "mg_archive.h"
 #include "mg_banned.h"
+#include "mg_s3.h"
 
 struct mg_err;
 struct mg_http_opts;
@@ -17,11 +18,13 @@ struct mg_json;
  *
  * Sources: hf://org/name[@rev] (Hub listing with sizes and LFS sha256,
  * resolve downloads, the resolved commit recorded), http(s):// files and
- * archives (extracted safely), oci://registry/repo:tag|@digest modelcar
- * images (layers verified by digest, /models extracted), local
- * directories, files and archives.
- * Destinations: a local directory, or oci://registry/repo:tag (a KServe
- * modelcar image built and pushed; see mg_oci.h).
+ * archives (extracted safely), s3://bucket/prefix (ListObjectsV2, SigV4;
+ * see mg_s3.h), oci://registry/repo:tag|@digest modelcar images (layers
+ * verified by digest, /models extracted), local directories, files and
+ * archives.
+ * Destinations: a local directory, oci://registry/repo:tag (a KServe
+ * modelcar image built and pushed; see mg_oci.h) or s3://bucket/prefix
+ * (one object per file, with its sha256 as checksum and metadata).
  *
  * Every file is hashed (sha256) while it streams and checked against what
  * the source states (LFS sha256, git blob id, OCI digest, --sha256);
@@ -50,6 +53,9 @@ struct mg_fetch_opts {
   const char *oci_base; /* modelcar base image (oci://...) */
   const char *oci_auth; /* "user:password" for the registry */
   int oci_plain_http;   /* talk http:// to the registry */
+  uint64_t oci_chunk_size; /* push larger blobs in chunks; 0: 64 MiB */
+  struct mg_s3_settings s3;
+  int keep_top_dir; /* keep an archive's single top-level directory */
 };
 
 /* Fills the defaults. Cannot fail. */

@@ -300,6 +300,8 @@ apply_opts(CURL *h, const struct mg_http_opts *o, char *errbuf)
   if (o->userpwd)
     curl_easy_setopt(h, CURLOPT_USERPWD, o->userpwd);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (o->recv_buffer > 0)
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, o->recv_buffer);
   if (o->verbose) {
     curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
     curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, debug_cb);
@@ -857,6 +859,11 @@ mg_http_multi_new(const struct mg_http_opts *o, int max_conns)
   }
   if (max_conns > 0)
     curl_multi_setopt(m->cm, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_conns);
+  /* Keep every idle connection for reuse: libcurl's default cache (four
+   * per transfer in the multi at the time) shrinks as transfers finish
+   * and would close connections a load generator reuses a moment later. */
+  curl_multi_setopt(m->cm, CURLMOPT_MAXCONNECTS,
+                    max_conns > 0 ? (long)max_conns : 100000L);
   m->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (m->epfd >= 0) {
     struct epoll_event ev;

@@ -53,6 +53,8 @@ struct mg_http_opts {
   /* "user:password" (CURLOPT_USERPWD; with aws_sigv4 "access:secret").
    * A secret: never logged. Not owned. */
   const char *userpwd;
+  long recv_buffer;        /* receive buffer per transfer (bytes); 0:
+                              libcurl's 16 KiB */
 };
 
 /* Defaults: verify TLS, 10 s connect, 3 retries from 500 ms capped at

@@ -13,6 +13,7 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_metrics.h"
 #include "mg_perf_stats.h"
 #include "mg_record.h"
 #include "mg_results.h"
@@ -1126,6 +1127,429 @@ merge_union(const struct part *p, size_t k, const char *key, const char *path,
   }
 }
 
+/* ---- eval: group aggregates over the merged subtasks --------------------- */
+
+/*
+ * lm-eval's groups (mmlu and its categories) aggregate their leaf tasks:
+ * per "metric,filter" the size-weighted mean (weight_by_size, as mmlu
+ * sets it; else the plain mean) over every leaf below the group, and the
+ * pooled standard error sqrt(sum((n_i - 1) se_i^2 n_i) / (N - k) / N),
+ * "N/A" when a leaf has none (eval-anchors.md §3). When merged inputs
+ * hold different subtasks of one group, its figures are recomputed so,
+ * from the merged leaves: what one run over all of them reports.
+ */
+
+/* A child names a group when group_subtasks lists children for it. */
+static int
+is_group(const struct mg_json *gs, const char *name)
+{
+  const struct mg_json *c = mg_json_get(gs, name);
+
+  return mg_json_is_array(c) && mg_json_size(c) > 0;
+}
+
+static int
+in_strings(const struct mg_json *arr, const char *s)
+{
+  for (struct mg_json *x = mg_json_first(arr); x; x = mg_json_next(x))
+    if (mg_json_is_string(x) && strcmp(mg_json_string(x), s) == 0)
+      return 1;
+  return 0;
+}
+
+/* Appends the leaf tasks below group g, in order, each once. */
+static void
+leaves_of(const struct mg_json *gs, const char *g, struct mg_json *out,
+          int depth)
+{
+  if (depth > 32)
+    return;
+  for (struct mg_json *c = mg_json_first(mg_json_get(gs, g)); c;
+       c = mg_json_next(c)) {
+    const char *n = mg_json_string(c);
+
+    if (!n)
+      continue;
+    if (is_group(gs, n))
+      leaves_of(gs, n, out, depth + 1);
+    else if (!in_strings(out, n))
+      mg_json_append(out, mg_json_new_string(n));
+  }
+}
+
+static int
+same_set(const struct mg_json *a, const struct mg_json *b)
+{
+  if (mg_json_size(a) != mg_json_size(b))
+    return 0;
+  for (struct mg_json *x = mg_json_first(a); x; x = mg_json_next(x))
+    if (!in_strings(b, mg_json_string(x)))
+      return 0;
+  return 1;
+}
+
+/* The union of the inputs' group_subtasks, children in first-seen order. */
+static struct mg_json *
+union_subtasks(const struct part *p, size_t k)
+{
+  struct mg_json *u = mg_json_new_object();
+
+  for (size_t i = 0; i < k; i++)
+    for (struct mg_json *g =
+             mg_json_first(mg_json_get(p[i].v, "group_subtasks"));
+         g; g = mg_json_next(g)) {
+      struct mg_json *dst = mg_json_get(u, mg_json_key(g));
+
+      if (!mg_json_is_array(g))
+        continue;
+      if (!dst) {
+        dst = mg_json_new_array();
+        mg_json_set(u, mg_json_key(g), dst);
+      }
+      for (struct mg_json *c = mg_json_first(g); c; c = mg_json_next(c))
+        if (mg_json_is_string(c) && !in_strings(dst, mg_json_string(c)))
+          mg_json_append(dst, mg_json_new_string(mg_json_string(c)));
+    }
+  return u;
+}
+
+/* The group's figures as an input holds them (eval-run's "groups", or
+ * lm-eval's "results"). */
+static const struct mg_json *
+group_entry(const struct mg_json *ev, const char *g)
+{
+  const struct mg_json *e = mg_json_get(mg_json_get(ev, "groups"), g);
+
+  return e ? e : mg_json_get(mg_json_get(ev, "results"), g);
+}
+
+/* "acc_stderr,none" for "acc,none". caller frees. */
+static char *
+stderr_key(const char *key)
+{
+  const char *comma = strchr(key, ',');
+
+  if (!comma)
+    return mg_xasprintf("%s_stderr", key);
+  return mg_xasprintf("%.*s_stderr%s", (int)(comma - key), key, comma);
+}
+
+static int
+is_metric_key(const char *key)
+{
+  const char *comma = strchr(key, ',');
+  size_t n = comma ? (size_t)(comma - key) : strlen(key);
+
+  return !(n >= 7 && strncmp(key + n - 7, "_stderr", 7) == 0);
+}
+
+/*
+ * One leaf's value of key, its standard error (*has_se 0 for "N/A" or
+ * absent) and its sample count (-1 when unknown), from eval-run's task
+ * list or lm-eval's results map. 0 when the leaf has no such value.
+ */
+static int
+leaf_value(const struct mg_json *ev, const char *t, const char *key, double *v,
+           double *se, int *has_se, double *n)
+{
+  const struct mg_json *m = NULL, *sev = NULL, *nv;
+  char *sek = stderr_key(key);
+
+  *has_se = 0;
+  *n = -1;
+  for (struct mg_json *x = mg_json_first(mg_json_get(ev, "tasks")); x;
+       x = mg_json_next(x)) {
+    const char *name = task_key(x);
+
+    if (name && strcmp(name, t) == 0) {
+      m = mg_json_get(mg_json_get(x, "metrics"), key);
+      nv = mg_json_get(x, "n");
+      if (mg_json_is_number(nv))
+        *n = mg_json_number(nv);
+      if (mg_json_is_object(m)) {
+        sev = mg_json_get(m, "stderr");
+        m = mg_json_get(m, "value");
+      }
+      break;
+    }
+  }
+  if (!mg_json_is_number(m)) {
+    const struct mg_json *r = mg_json_get(mg_json_get(ev, "results"), t);
+
+    m = mg_json_get(r, key);
+    sev = mg_json_get(r, sek);
+  }
+  free(sek);
+  nv = mg_json_get(mg_json_get(mg_json_get(ev, "n-samples"), t), "effective");
+  if (mg_json_is_number(nv))
+    *n = mg_json_number(nv);
+  if (!mg_json_is_number(m))
+    return 0;
+  *v = mg_json_number(m);
+  if (mg_json_is_number(sev)) {
+    *se = mg_json_number(sev);
+    *has_se = 1;
+  }
+  return 1;
+}
+
+/* The leaf's sample count, or -1. */
+static double
+leaf_size(const struct mg_json *ev, const char *t)
+{
+  double v, se, n;
+  int has_se;
+
+  (void)leaf_value(ev, t, "", &v, &se, &has_se, &n);
+  return n;
+}
+
+/* ev's member key, an object, created when absent. Borrowed. */
+static struct mg_json *
+obj_member(struct mg_json *ev, const char *key)
+{
+  struct mg_json *o = mg_json_get(ev, key);
+
+  if (!mg_json_is_object(o)) {
+    o = mg_json_new_object();
+    mg_json_set(ev, key, o);
+  }
+  return o;
+}
+
+struct agg {
+  double num, den, unw; /* weighted sum, total size, plain sum */
+  size_t k;             /* leaves with a value */
+  int all_se, sized;
+  double *se;
+  size_t *sizes;
+};
+
+/* Aggregates key over the leaves of ev, in leaf order, as lm-eval sums. */
+static void
+aggregate(const struct mg_json *ev, const struct mg_json *leaves,
+          const char *key, struct agg *a)
+{
+  size_t nl = mg_json_size(leaves) + 1;
+
+  memset(a, 0, sizeof(*a));
+  a->all_se = a->sized = 1;
+  a->se = mg_xcalloc(nl, sizeof(double));
+  a->sizes = mg_xcalloc(nl, sizeof(size_t));
+  for (struct mg_json *l = mg_json_first(leaves); l; l = mg_json_next(l)) {
+    double v, se, n;
+    int has_se;
+
+    if (!leaf_value(ev, mg_json_string(l), key, &v, &se, &has_se, &n))
+      continue;
+    if (n < 1)
+      a->sized = 0;
+    else {
+      a->num += v * n;
+      a->den += n;
+    }
+    a->unw += v;
+    a->se[a->k] = se;
+    a->sizes[a->k] = n < 1 ? 0 : (size_t)n;
+    a->all_se &= has_se;
+    a->k++;
+  }
+}
+
+static void
+agg_release(struct agg *a)
+{
+  free(a->se);
+  free(a->sizes);
+}
+
+static int
+close_to(double a, double b)
+{
+  return fabs(a - b) <= 1e-12 * fmax(1.0, fabs(b));
+}
+
+/* Recomputes group g of the merged eval section ev from merged leaves. */
+static int
+regroup(struct mg_json *ev, const char *g, const struct mg_json *gs,
+        const struct part *p, size_t k, struct mg_json *notes,
+        struct mg_err *err)
+{
+  struct mg_json *leaves = mg_json_new_array(), *keys = mg_json_new_array();
+  struct mg_json *entry = mg_json_new_object();
+  const char *alias = NULL;
+  int in_groups = 0, in_results = 0, in_ns = 0, rc = 0;
+  double total = 0;
+
+  leaves_of(gs, g, leaves, 0);
+  for (size_t i = 0; i < k; i++) {
+    const struct mg_json *e = group_entry(p[i].v, g);
+
+    in_groups |= mg_json_get(mg_json_get(p[i].v, "groups"), g) != NULL;
+    in_results |= mg_json_get(mg_json_get(p[i].v, "results"), g) != NULL;
+    in_ns |= mg_json_get(mg_json_get(p[i].v, "n-samples"), g) != NULL;
+    if (!alias)
+      alias = mg_json_string(mg_json_get(e, "alias"));
+    for (struct mg_json *m = mg_json_first(e); m; m = mg_json_next(m))
+      if (mg_json_is_number(m) && is_metric_key(mg_json_key(m))
+          && !in_strings(keys, mg_json_key(m)))
+        mg_json_append(keys, mg_json_new_string(mg_json_key(m)));
+  }
+  if (alias)
+    mg_json_set_string(entry, "alias", alias);
+  for (struct mg_json *kk = mg_json_first(keys); kk && rc == 0;
+       kk = mg_json_next(kk)) {
+    const char *key = mg_json_string(kk);
+    int says_w = 0, says_u = 0, weighted;
+    struct agg a;
+    char *sek;
+
+    /* weight_by_size is not in the record: read it off each input's own
+     * figure, which one of the two means reproduces */
+    for (size_t i = 0; i < k; i++) {
+      const struct mg_json *r = mg_json_get(group_entry(p[i].v, g), key);
+      struct mg_json *li;
+      struct agg ai;
+
+      if (!mg_json_is_number(r))
+        continue;
+      li = mg_json_new_array();
+      leaves_of(mg_json_get(p[i].v, "group_subtasks"), g, li, 0);
+      aggregate(p[i].v, li, key, &ai);
+      if (ai.k && ai.sized) {
+        int w = close_to(ai.num / ai.den, mg_json_number(r));
+        int u = close_to(ai.unw / (double)ai.k, mg_json_number(r));
+
+        says_w |= w && !u;
+        says_u |= u && !w;
+      }
+      agg_release(&ai);
+      mg_json_free(li);
+    }
+    if (says_w && says_u) {
+      rc = mg_err_set(err, MG_ERR_DATA,
+                      "conflicting aggregation of group 'eval.groups.%.60s' "
+                      "('%s'): size-weighted in one input, not in another",
+                      g, key);
+      break;
+    }
+    weighted = !says_u;
+    aggregate(ev, leaves, key, &a);
+    if (!a.k || (weighted && !a.sized)) {
+      agg_release(&a);
+      if (a.k) {
+        rc = mg_err_set(err, MG_ERR_DATA,
+                        "cannot recompute group 'eval.groups.%.60s': a "
+                        "subtask has no sample count",
+                        g);
+        break;
+      }
+      continue;
+    }
+    if (!says_w && !says_u && a.sized
+        && !close_to(a.num / a.den, a.unw / (double)a.k))
+      note(notes,
+           "group '%s' ('%s'): the inputs do not tell whether it is "
+           "weighted by size; weighted, as lm-eval's mmlu groups",
+           g, key);
+    mg_json_set_number(entry, key,
+                       weighted ? a.num / a.den : a.unw / (double)a.k);
+    sek = stderr_key(key);
+    if (a.all_se && a.sized)
+      mg_json_set_number(entry, sek,
+                         mg_metrics_pooled_stderr(a.se, a.sizes, a.k));
+    else
+      mg_json_set_string(entry, sek, "N/A");
+    free(sek);
+    agg_release(&a);
+  }
+  if (rc == 0 && mg_json_size(entry) > (alias ? 1u : 0u)) {
+    if (in_groups || !in_results)
+      mg_json_set(obj_member(ev, "groups"), g, mg_json_dup(entry));
+    if (in_results)
+      mg_json_set(obj_member(ev, "results"), g, mg_json_dup(entry));
+    if (in_ns) {
+      struct mg_json *ns = mg_json_new_object();
+
+      for (struct mg_json *l = mg_json_first(leaves); l; l = mg_json_next(l))
+        total += fmax(0, leaf_size(ev, mg_json_string(l)));
+      mg_json_set_number(ns, "effective", total);
+      mg_json_set(obj_member(ev, "n-samples"), g, ns);
+    }
+  }
+  mg_json_free(entry);
+  mg_json_free(keys);
+  mg_json_free(leaves);
+  return rc;
+}
+
+/*
+ * Merges eval sections: copies of the inputs with the union of their
+ * group_subtasks, and without the figures of groups whose leaves differ
+ * between an input and the union, are united task by task; those groups
+ * are then recomputed from the merged subtasks.
+ */
+static int
+merge_eval(const struct part *p, size_t k, const struct mg_json *allow,
+           struct mg_json **out, struct mg_json *notes, struct mg_err *err)
+{
+  struct mg_json *gs = union_subtasks(p, k);
+  struct mg_json *redo = mg_json_new_array();
+  struct mg_json **copies = mg_xcalloc(k, sizeof(*copies));
+  struct part *c = mg_xcalloc(k, sizeof(*c));
+  int rc = 0;
+
+  for (struct mg_json *g = mg_json_first(gs); g; g = mg_json_next(g)) {
+    struct mg_json *all = mg_json_new_array();
+
+    leaves_of(gs, mg_json_key(g), all, 0);
+    for (size_t i = 0; i < k; i++) {
+      const struct mg_json *mine = mg_json_get(p[i].v, "group_subtasks");
+      struct mg_json *li;
+
+      if (!mg_json_get(mine, mg_json_key(g)))
+        continue;
+      li = mg_json_new_array();
+      leaves_of(mine, mg_json_key(g), li, 0);
+      if (!same_set(li, all) && !in_strings(redo, mg_json_key(g)))
+        mg_json_append(redo, mg_json_new_string(mg_json_key(g)));
+      mg_json_free(li);
+    }
+    mg_json_free(all);
+  }
+  for (size_t i = 0; i < k; i++) {
+    copies[i] = mg_json_dup(p[i].v);
+    if (mg_json_is_object(copies[i])) {
+      if (mg_json_get(copies[i], "group_subtasks"))
+        mg_json_set(copies[i], "group_subtasks", mg_json_dup(gs));
+      for (struct mg_json *g = mg_json_first(redo); g; g = mg_json_next(g)) {
+        static const char *const where[] = { "groups", "results", "n-samples" };
+
+        for (size_t w = 0; w < 3; w++)
+          mg_json_remove(mg_json_get(copies[i], where[w]), mg_json_string(g));
+      }
+    }
+    c[i].v = copies[i];
+    c[i].name = p[i].name;
+  }
+  rc = merge_union(c, k, "eval", "eval", allow, out, notes, err);
+  for (struct mg_json *g = mg_json_first(redo); g && rc == 0;
+       g = mg_json_next(g))
+    if (mg_json_is_object(*out))
+      rc = regroup(*out, mg_json_string(g), gs, p, k, notes, err);
+  if (rc < 0) {
+    mg_json_free(*out);
+    *out = NULL;
+  }
+  for (size_t i = 0; i < k; i++)
+    mg_json_free(copies[i]);
+  free(copies);
+  free(c);
+  mg_json_free(redo);
+  mg_json_free(gs);
+  return rc;
+}
+
 /* ---- records ----------------------------------------------------------------
  */
 
@@ -1222,7 +1646,7 @@ mg_merge_records(const struct mg_merge_input *in, size_t n,
       } else if (strcmp(key, "perf") == 0 && !all_equal(c, k)) {
         rc = merge_perf(c, k, allow, &v, notes, err);
       } else if (strcmp(key, "eval") == 0) {
-        rc = merge_union(c, k, "eval", "eval", allow, &v, notes, err);
+        rc = merge_eval(c, k, allow, &v, notes, err);
       } else {
         rc = merge_generic(c, k, key, allow, &v, notes, err);
       }
@@ -1328,20 +1752,97 @@ row_has_value(const struct mg_json *row)
   return 0;
 }
 
+/* The run of a fixed-rate step at rate in a perf summary, or NULL. */
+static const struct mg_json *
+run_at(const struct mg_json *perf, double rate)
+{
+  for (struct mg_json *r = mg_json_first(mg_json_get(perf, "runs")); r;
+       r = mg_json_next(r)) {
+    const struct mg_json *x = mg_json_get(r, "rate");
+    const char *k = mg_json_string(mg_json_get(r, "kind"));
+
+    if (mg_json_is_number(x) && fabs(mg_json_number(x) - rate) < 1e-9
+        && !(k
+             && (strcmp(k, "throughput") == 0 || strcmp(k, "concurrent") == 0)))
+      return r;
+  }
+  return NULL;
+}
+
+/*
+ * Operating points are each input's own; when they differ, latencies are
+ * compared under different loads. The same offered load for all: the
+ * highest rate every input ran as a step and sustained (at most its
+ * max_sustainable_rps). 0 when the operating points agree or there is no
+ * such rate.
+ */
+static double
+same_load_rate(const struct mg_json *sums)
+{
+  const struct mg_json *first = mg_json_first(sums);
+  const struct mg_json *h0 =
+      mg_results_headline_run(mg_json_get(first, "perf"));
+  double best = 0, cap = INFINITY;
+  int differ = 0;
+
+  if (mg_json_size(sums) < 2 || !h0)
+    return 0;
+  for (const struct mg_json *s = first; s; s = mg_json_next(s)) {
+    const struct mg_json *perf = mg_json_get(s, "perf");
+    const struct mg_json *h = mg_results_headline_run(perf);
+    const struct mg_json *msr = mg_json_get(perf, "max_sustainable_rps");
+
+    if (!h)
+      return 0;
+    if (!mg_json_equal(mg_json_get(h, "id"), mg_json_get(h0, "id")))
+      differ = 1;
+    if (mg_json_is_number(msr))
+      cap = fmin(cap, mg_json_number(msr));
+  }
+  if (!differ)
+    return 0;
+  for (struct mg_json *r = mg_json_first(mg_json_get_path(first, "perf.runs"));
+       r; r = mg_json_next(r)) {
+    const struct mg_json *x = mg_json_get(r, "rate");
+    double rate;
+    int all = 1;
+
+    if (!mg_json_is_number(x)
+        || !run_at(mg_json_get(first, "perf"), mg_json_number(x)))
+      continue;
+    rate = mg_json_number(x);
+    if (rate <= best || rate > cap + 1e-9)
+      continue;
+    for (const struct mg_json *s = first; s && all; s = mg_json_next(s))
+      all = run_at(mg_json_get(s, "perf"), rate) != NULL;
+    if (all)
+      best = rate;
+  }
+  return best;
+}
+
+/* Rows of perf figures: at each input's operating point (group "perf",
+ * rate 0), or at one offered load (group "perf_same_load"). */
 static void
-perf_compare_rows(const struct mg_json *sums, struct mg_json *rows)
+perf_compare_rows(const struct mg_json *sums, struct mg_json *rows, double rate)
 {
   for (size_t r = 0; r < sizeof(perf_rows) / sizeof(perf_rows[0]); r++) {
-    struct mg_json *row = mg_json_new_object();
-    struct mg_json *vals = mg_json_new_array(), *ses = mg_json_new_array();
+    struct mg_json *row;
+    struct mg_json *vals, *ses;
 
-    mg_json_set_string(row, "group", "perf");
+    if (rate > 0 && strncmp(perf_rows[r].path, "perf.", 5) == 0)
+      continue;
+    row = mg_json_new_object();
+    vals = mg_json_new_array();
+    ses = mg_json_new_array();
+    mg_json_set_string(row, "group", rate > 0 ? "perf_same_load" : "perf");
     mg_json_set_string(row, "metric", perf_rows[r].metric);
     mg_json_set_string(row, "unit", perf_rows[r].unit);
     mg_json_set_string(row, "better", perf_rows[r].better);
     for (struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s)) {
       const struct mg_json *perf = mg_json_get(s, "perf");
-      const struct mg_json *head = mg_results_headline_run(perf);
+      const struct mg_json *head =
+          rate > 0 ? run_at(perf, rate) : mg_results_headline_run(perf);
       const struct mg_json *v;
 
       if (strncmp(perf_rows[r].path, "perf.", 5) == 0)
@@ -1431,6 +1932,7 @@ mg_merge_compare(const struct mg_json *summaries, struct mg_json **out,
                  struct mg_err *err)
 {
   struct mg_json *o, *entries, *rows;
+  double same;
 
   *out = NULL;
   if (!mg_json_size(summaries))
@@ -1449,11 +1951,24 @@ mg_merge_compare(const struct mg_json *summaries, struct mg_json **out,
     mg_json_append(entries, e);
   }
   rows = mg_json_new_array();
-  perf_compare_rows(summaries, rows);
+  perf_compare_rows(summaries, rows, 0);
+  same = same_load_rate(summaries);
+  if (same > 0)
+    perf_compare_rows(summaries, rows, same);
   eval_compare_rows(summaries, rows);
   o = mg_json_new_object();
   mg_json_set_number(o, "baseline", 0);
   mg_json_set(o, "entries", entries);
+  if (same > 0) {
+    struct mg_json *sl = mg_json_new_object(), *ids = mg_json_new_array();
+
+    for (struct mg_json *s = mg_json_first(summaries); s; s = mg_json_next(s))
+      mg_json_append(ids, mg_json_dup(mg_json_get(
+                              run_at(mg_json_get(s, "perf"), same), "id")));
+    mg_json_set_number(sl, "rate", same);
+    mg_json_set(sl, "runs", ids);
+    mg_json_set(o, "same_load", sl);
+  }
   mg_json_set(o, "rows", rows);
   *out = o;
   return 0;

@@ -147,8 +147,8 @@ bootstrap_stderr(enum agg a, const double *items, size_t n, size_t width,
                  long iters)
 {
   long chunk = iters < 1000 ? iters : 1000, nchunks = iters / chunk;
-  double *res = mg_xreallocarray(NULL, (size_t)(nchunks * chunk) + 1,
-                                 sizeof(double));
+  double *res =
+      mg_xreallocarray(NULL, (size_t)(nchunks * chunk) + 1, sizeof(double));
   double *tmp = mg_xreallocarray(NULL, n * width + 1, sizeof(double));
   size_t k = 0;
   double sd;
@@ -261,8 +261,9 @@ mg_metrics_filter(const struct mg_task_filter *f, const struct mg_pv *resps,
 
       if (cur->type != MG_PV_LIST) {
         mg_pv_unref(cur);
-        return mg_err_set(err, MG_ERR_DATA, "filter '%s': take_first_k needs "
-                                            "a list",
+        return mg_err_set(err, MG_ERR_DATA,
+                          "filter '%s': take_first_k needs "
+                          "a list",
                           f->name);
       }
       next = mg_pv_list();
@@ -307,10 +308,11 @@ mg_metrics_filter(const struct mg_task_filter *f, const struct mg_pv *resps,
                           "before take_first)",
                           f->name, fn);
       }
-      if (!strcmp(fn, "regex") &&
-          mg_regex_compile(arg_str(args, "regex_pattern",
-                                   "#### (\\-?[0-9\\.\\,]+)"),
-                           &re, err) < 0) {
+      if (!strcmp(fn, "regex")
+          && mg_regex_compile(
+                 arg_str(args, "regex_pattern", "#### (\\-?[0-9\\.\\,]+)"), &re,
+                 err)
+                 < 0) {
         mg_pv_unref(cur);
         return mg_err_prefix(err, "filter '%s'", f->name);
       }
@@ -354,7 +356,7 @@ mg_metrics_filter(const struct mg_task_filter *f, const struct mg_pv *resps,
           const struct mg_pv *hit = m ? mg_pv_dict_getv(m, r) : NULL;
           const struct mg_pv *def = mg_pv_dict_get(args, "default_value");
 
-          o = hit ? mg_pv_ref((struct mg_pv *)hit)
+          o = hit   ? mg_pv_ref((struct mg_pv *)hit)
               : def ? mg_pv_ref((struct mg_pv *)def)
                     : mg_pv_none();
         } else {
@@ -391,8 +393,8 @@ em_normalize(const struct mg_pv *s, const struct mg_pv *kwargs,
     cur = mg_pv_str_buf(&b);
   }
   for (size_t i = 0; i < nres; i++) {
-    if (mg_regex_sub(res[i], "", cur->u.str.s, cur->u.str.len, 0, &b, err) <
-        0) {
+    if (mg_regex_sub(res[i], "", cur->u.str.s, cur->u.str.len, 0, &b, err)
+        < 0) {
       mg_pv_unref(cur);
       mg_buf_release(&b);
       return -1;
@@ -529,8 +531,9 @@ find_metric(const struct mg_task *t, const char *name)
 }
 
 /* The metric order of lm-eval's process_results for multiple choice. */
-static const char *const mc_order[] = { "acc", "f1", "mcc", "acc_norm",
-                                        "acc_bytes", "exact_match",
+static const char *const mc_order[] = { "acc",         "f1",
+                                        "mcc",         "acc_norm",
+                                        "acc_bytes",   "exact_match",
                                         "brier_score", "acc_mutual_info",
                                         NULL };
 
@@ -633,9 +636,8 @@ get_series(struct series **ss, size_t *n, const char *metric,
 
 static int
 score_mc(const struct mg_task *t, const struct mg_task_doc *td,
-         const struct mg_doc_result *r, const char *filter,
-         struct series **ss, size_t *nss, struct mg_pv *sample,
-         struct mg_err *err)
+         const struct mg_doc_result *r, const char *filter, struct series **ss,
+         size_t *nss, struct mg_pv *sample, struct mg_err *err)
 {
   size_t nc = td->choices->u.list.n;
   double *norm = mg_xreallocarray(NULL, nc + 1, sizeof(double));
@@ -650,8 +652,7 @@ score_mc(const struct mg_task *t, const struct mg_task_doc *td,
     free(bytes);
     free(mi);
     mg_pv_unref(names);
-    return mg_err_set(err, MG_ERR_DATA, "task '%s': missing answers",
-                      t->name);
+    return mg_err_set(err, MG_ERR_DATA, "task '%s': missing answers", t->name);
   }
   for (size_t i = 0; i < nc; i++) {
     struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -712,8 +713,8 @@ score_mc(const struct mg_task *t, const struct mg_task_doc *td,
           for (size_t g = 0; g < td->golds->u.list.n; g++) {
             long gi = (long)td->golds->u.list.v[g]->u.i;
 
-            if (gi != -100 && gi < (long)nc && gi >= -(long)nc &&
-                r->greedy[gi < 0 ? (long)nc + gi : gi])
+            if (gi != -100 && gi < (long)nc && gi >= -(long)nc
+                && r->greedy[gi < 0 ? (long)nc + gi : gi])
               hit = 1;
           }
         } else if (td->gold != -100 && td->gold >= -(long)nc) {
@@ -790,15 +791,15 @@ score_ll(const struct mg_task *t, const struct mg_doc_result *r,
   for (size_t i = 0; i < t->nmetrics; i++) {
     const struct mg_task_metric *m = &t->metrics[i];
     double v = !strcmp(m->name, "perplexity") ? r->ll[0] : r->greedy[0];
-    struct series *s = get_series(ss, nss, m->name, filter,
-                                  agg_of(m->aggregation), m->higher_is_better,
-                                  1);
+    struct series *s =
+        get_series(ss, nss, m->name, filter, agg_of(m->aggregation),
+                   m->higher_is_better, 1);
 
     series_add(s, &v);
     mg_pv_list_append(names, mg_pv_str(m->name));
-    mg_pv_dict_sets(vals, m->name, !strcmp(m->name, "perplexity")
-                                     ? mg_pv_float(v)
-                                     : mg_pv_int((long long)v));
+    mg_pv_dict_sets(vals, m->name,
+                    !strcmp(m->name, "perplexity") ? mg_pv_float(v)
+                                                   : mg_pv_int((long long)v));
   }
   if (sample) {
     struct mg_pv *pairv = mg_pv_list(), *wrap = mg_pv_list(),
@@ -826,8 +827,7 @@ score_gen(const struct mg_task *t, const struct mg_task_doc *td,
           struct series **ss, size_t *nss, struct mg_pv *sample,
           struct mg_err *err)
 {
-  struct mg_pv *resps = mg_pv_list(), *filtered = NULL, *names, *vals,
-               *pred;
+  struct mg_pv *resps = mg_pv_list(), *filtered = NULL, *names, *vals, *pred;
   int rc = -1;
 
   for (size_t i = 0; i < r->n; i++)
@@ -845,8 +845,9 @@ score_gen(const struct mg_task *t, const struct mg_task_doc *td,
     struct series *s;
 
     if (strcmp(m->name, "exact_match")) {
-      mg_err_set(err, MG_ERR_DATA, "task '%s': metric '%s' is not supported "
-                                   "for generation",
+      mg_err_set(err, MG_ERR_DATA,
+                 "task '%s': metric '%s' is not supported "
+                 "for generation",
                  t->name, m->name);
       goto out;
     }
@@ -909,8 +910,8 @@ mg_metrics_task(const struct mg_task *t, const struct mg_task_doc *docs,
   for (size_t fi = 0; fi < t->nfilters; fi++) {
     const struct mg_task_filter *f = &t->filters[fi];
 
-    if (t->output != MG_OUT_GENERATE_UNTIL &&
-        (f->nsteps != 1 || strcmp(f->steps[0].function, "take_first"))) {
+    if (t->output != MG_OUT_GENERATE_UNTIL
+        && (f->nsteps != 1 || strcmp(f->steps[0].function, "take_first"))) {
       mg_err_set(err, MG_ERR_DATA,
                  "task '%s': filter '%s' applies only to generation tasks",
                  t->name, f->name);
@@ -966,8 +967,8 @@ mg_metrics_task(const struct mg_task *t, const struct mg_task_doc *docs,
     } else if (s->agg == AGG_BRIER || bootstrap_iters <= 0) {
       mv->has_stderr = 0;
     } else {
-      mv->stderr_ = bootstrap_stderr(s->agg, s->x, s->n, s->width,
-                                     bootstrap_iters);
+      mv->stderr_ =
+          bootstrap_stderr(s->agg, s->x, s->n, s->width, bootstrap_iters);
       mv->has_stderr = 1;
     }
   }
@@ -1076,8 +1077,8 @@ mg_metrics_group(const struct mg_taskset *ts, size_t gi,
 
       for (size_t i = 0; i < nl; i++) {
         const struct mg_task_result *r = &results[leaves[i]];
-        const struct mg_metric_value *v = find_value(r, agg->metric,
-                                                     filters[f]);
+        const struct mg_metric_value *v =
+            find_value(r, agg->metric, filters[f]);
 
         if (!v)
           continue;

@@ -25,12 +25,12 @@ struct mg_taskset;
 
 /* The model's answers for one document. */
 struct mg_doc_result {
-  size_t n;          /* requests for the doc (choices [+ unconditional],
-                        or repeats for generation) */
-  double *ll;        /* loglikelihood requests */
+  size_t n;   /* requests for the doc (choices [+ unconditional],
+                 or repeats for generation) */
+  double *ll; /* loglikelihood requests */
   int *greedy;
   struct mg_pv **text; /* generation requests: generated strings */
-  int complete;      /* every request of the doc has its answer */
+  int complete;        /* every request of the doc has its answer */
 };
 
 /* One "metric,filter" of a task or group. */
@@ -38,13 +38,13 @@ struct mg_metric_value {
   char *metric;
   char *filter;
   double value;
-  double stderr_;    /* valid when has_stderr */
-  int has_stderr;    /* 0: lm-eval reports "N/A" */
+  double stderr_; /* valid when has_stderr */
+  int has_stderr; /* 0: lm-eval reports "N/A" */
   int higher_is_better;
 };
 
 struct mg_task_result {
-  size_t n;          /* documents scored (lm-eval's sample_len) */
+  size_t n; /* documents scored (lm-eval's sample_len) */
   struct mg_metric_value *v;
   size_t nv;
 };
@@ -84,9 +84,8 @@ double mg_metrics_pooled_stderr(const double *se, const size_t *sizes,
  * a list when no step reduced it).
  */
 struct mg_task_filter;
-int mg_metrics_filter(const struct mg_task_filter *f,
-                      const struct mg_pv *resps, struct mg_pv **out,
-                      struct mg_err *err);
+int mg_metrics_filter(const struct mg_task_filter *f, const struct mg_pv *resps,
+                      struct mg_pv **out, struct mg_err *err);
 /* exact_match of a prediction against references (str or list of str)
  * with lm-eval's options (dict: regexes_to_ignore, ignore_case,
  * ignore_punctuation, ignore_numbers). */

@@ -4,6 +4,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/select.h>
@@ -19,6 +20,11 @@
 
 /* Block size for streamed replies; several SSE events per write. */
 #define STREAM_BLOCK 16384
+/*
+ * How often suspended requests are checked for a client that has gone:
+ * queued ones, and those whose next write is further away than this.
+ */
+#define SWEEP_NS 100000000LL
 
 enum route {
   ROUTE_NONE,
@@ -95,9 +101,10 @@ struct mreq {
   int fault_done;
   int finished;
   int cut_now;
+  int cancelled; /* the client went away while the request was suspended */
   const char *end;
-  long long t_arr, t_first, t_last;
-  struct timespec w_arr, w_first, w_last;
+  long long t_arr, t_slot, t_first, t_last;
+  struct timespec w_arr, w_slot, w_first, w_last;
 };
 
 struct mg_mock_server {
@@ -108,6 +115,8 @@ struct mg_mock_server {
   struct mreq *all;
   struct mreq *qhead, *qtail;
   unsigned busy;
+  unsigned nsusp;       /* suspended requests */
+  long long next_sweep; /* when to look for gone clients next */
   uint64_t seq;
   uint64_t gen_seq;
   int stopping;
@@ -189,6 +198,7 @@ suspend(struct mreq *r)
   if (r->suspended)
     return;
   r->suspended = 1;
+  r->srv->nsusp++;
   MHD_suspend_connection(r->conn);
 }
 
@@ -198,6 +208,7 @@ resume(struct mreq *r)
   if (!r->suspended)
     return;
   r->suspended = 0;
+  r->srv->nsusp--;
   MHD_resume_connection(r->conn);
 }
 
@@ -211,14 +222,59 @@ start_gen(struct mreq *r)
 
   r->has_slot = 1;
   s->busy++;
+  stamp(&r->t_slot, &r->w_slot);
   mg_mock_sched_start(&r->sched, &s->o.timing,
                       mg_mock_mix(s->o.model.seed ^ 0x5C4EDULL, r->seq),
-                      mg_now_ns(), r->resp.prompt_tokens, r->resp.steps,
+                      r->t_slot, r->resp.prompt_tokens, r->resp.steps,
                       r->fault_at, stall);
   arm(r, r->stream ? mg_mock_sched_due(&r->sched)
                    : mg_mock_sched_end(&r->sched, &s->o.timing));
 }
 
+int
+mg_mock_peer_gone(int fd)
+{
+  struct tcp_info ti;
+  socklen_t len = sizeof(ti);
+  char c;
+  ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+  if (n == 0)
+    return 1;
+  if (n < 0)
+    return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  /*
+   * Pipelined bytes are waiting, and an end of stream may follow them:
+   * only the TCP state tells (CLOSE_WAIT once the peer's FIN is in).
+   */
+  memset(&ti, 0, sizeof(ti));
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+    return 0;
+  return ti.tcpi_state != TCP_ESTABLISHED;
+}
+
+static int
+client_gone(const struct mreq *r)
+{
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+  return ci && mg_mock_peer_gone(ci->connect_fd);
+}
+
+/*
+ * Marks a suspended request whose client has gone; the timer makes
+ * fire_due resume it at once, and the handlers then close the connection.
+ */
+static void
+drop(struct mreq *r)
+{
+  r->cancelled = 1;
+  r->end = "aborted";
+  arm(r, 0);
+}
+
+/* Hands free slots to the queue, skipping requests whose client is gone. */
 static void
 release_slot(struct mreq *r)
 {
@@ -228,6 +284,8 @@ release_slot(struct mreq *r)
     return;
   r->has_slot = 0;
   s->busy--;
+  if (s->stopping)
+    return;
   while (s->qhead && (s->o.slots == 0 || s->busy < s->o.slots)) {
     struct mreq *q = s->qhead;
 
@@ -236,7 +294,10 @@ release_slot(struct mreq *r)
       s->qtail = NULL;
     q->qnext = NULL;
     q->queued = 0;
-    start_gen(q);
+    if (client_gone(q))
+      drop(q);
+    else
+      start_gen(q);
   }
 }
 
@@ -257,6 +318,31 @@ unqueue(struct mreq *r)
   if (s->qtail == r)
     s->qtail = last;
   r->queued = 0;
+}
+
+/* Drops a suspended request whose client has gone, freeing its slot. */
+static void
+cancel(struct mreq *r)
+{
+  drop(r);
+  unqueue(r);
+  release_slot(r);
+}
+
+/* Looks for gone clients among the queued requests and those that will not
+ * write again soon (a write would notice). */
+static void
+sweep(struct mg_mock_server *s, long long now)
+{
+  for (struct mreq *r = s->all; r; r = r->next) {
+    if (!r->suspended || r->cancelled)
+      continue;
+    if (!r->queued && r->timer.idx != MG_MOCK_TIMER_IDLE
+        && r->timer.due - now < SWEEP_NS)
+      continue;
+    if (client_gone(r))
+      cancel(r);
+  }
 }
 
 static void
@@ -372,7 +458,7 @@ stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
   size_t n;
 
   (void)pos;
-  if (r->srv->stopping)
+  if (r->srv->stopping || r->cancelled)
     return MHD_CONTENT_READER_END_WITH_ERROR;
   if (r->out_off >= r->out.len) {
     mg_buf_reset(&r->out);
@@ -625,7 +711,7 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
     }
     return MHD_YES;
   }
-  if (s->stopping)
+  if (s->stopping || r->cancelled)
     return MHD_NO;
   if (*upload_size) {
     if (!r->too_big && mg_buf_add(&r->body, upload, *upload_size, NULL) < 0) {
@@ -644,6 +730,18 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
   return MHD_YES;
 }
 
+/* Completion tokens handed to the socket: all of a reply that was sent,
+ * the streamed ones of a stream. */
+static size_t
+tokens_sent(const struct mreq *r)
+{
+  if (!r->have_resp)
+    return 0;
+  if (r->stream)
+    return r->resp.sent_tokens;
+  return r->t_first ? r->resp.completion_tokens : 0;
+}
+
 static void
 log_arrival(struct mg_mock_server *s, const struct mreq *r)
 {
@@ -655,18 +753,27 @@ log_arrival(struct mg_mock_server *s, const struct mreq *r)
                 "{\"seq\":%llu,\"method\":\"%s\",\"path\":\"%s\","
                 "\"status\":%d,\"stream\":%s,\"prompt_tokens\":%zu,"
                 "\"completion_tokens\":%zu,\"fault\":\"%s\",\"end\":\"%s\","
-                "\"arrival_ns\":%lld,",
+                "\"cancelled\":%s,\"arrival_ns\":%lld,",
                 (unsigned long long)r->seq, r->method, r->path, r->status,
                 r->stream ? "true" : "false",
-                r->have_resp ? r->resp.prompt_tokens : 0,
-                r->have_resp ? r->resp.completion_tokens : 0,
-                fault_names[r->fault], r->end, r->t_arr);
+                r->have_resp ? r->resp.prompt_tokens : 0, tokens_sent(r),
+                fault_names[r->fault], r->end, r->cancelled ? "true" : "false",
+                r->t_arr);
+  if (r->t_slot)
+    mg_buf_printf(b, NULL, "\"slot_ns\":%lld,", r->t_slot);
+  else
+    mg_buf_addstr(b, "\"slot_ns\":null,", NULL);
   if (r->t_first)
     mg_buf_printf(b, NULL, "\"first_byte_ns\":%lld,", r->t_first);
   else
     mg_buf_addstr(b, "\"first_byte_ns\":null,", NULL);
   mg_buf_printf(b, NULL, "\"last_byte_ns\":%lld,\"arrival_unix\":%lld.%06ld,",
                 r->t_last, (long long)r->w_arr.tv_sec, r->w_arr.tv_nsec / 1000);
+  if (r->t_slot)
+    mg_buf_printf(b, NULL, "\"slot_unix\":%lld.%06ld,",
+                  (long long)r->w_slot.tv_sec, r->w_slot.tv_nsec / 1000);
+  else
+    mg_buf_addstr(b, "\"slot_unix\":null,", NULL);
   if (r->t_first)
     mg_buf_printf(b, NULL, "\"first_byte_unix\":%lld.%06ld,",
                   (long long)r->w_first.tv_sec, r->w_first.tv_nsec / 1000);
@@ -869,11 +976,15 @@ mg_mock_server_run(struct mg_mock_server *s, const volatile sig_atomic_t *stop,
     return mg_err_set(err, MG_ERR_IO, "the server's epoll fd is too large");
   while (!*stop) {
     MHD_UNSIGNED_LONG_LONG ms;
-    long long wait = -1;
+    long long wait = -1, now = mg_now_ns();
     struct mg_mock_timer *t;
     struct timespec ts;
     fd_set rd;
 
+    if (s->nsusp && now >= s->next_sweep) {
+      sweep(s, now);
+      s->next_sweep = now + SWEEP_NS;
+    }
     fire_due(s);
     MHD_run(s->d);
     if (flush_log(s, err) < 0) {
@@ -882,9 +993,17 @@ mg_mock_server_run(struct mg_mock_server *s, const volatile sig_atomic_t *stop,
     }
     if (MHD_get_timeout(s->d, &ms) == MHD_YES)
       wait = ms > 1000000 ? 1000000000000LL : (long long)ms * 1000000LL;
+    now = mg_now_ns();
     t = mg_mock_heap_top(&s->heap);
     if (t) {
-      long long d = t->due - mg_now_ns();
+      long long d = t->due - now;
+      if (d < 0)
+        d = 0;
+      if (wait < 0 || d < wait)
+        wait = d;
+    }
+    if (s->nsusp) {
+      long long d = s->next_sweep - now;
       if (d < 0)
         d = 0;
       if (wait < 0 || d < wait)

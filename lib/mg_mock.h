@@ -84,4 +84,13 @@ void mg_mock_server_stats(const struct mg_mock_server *s,
 /* Stops the daemon and frees everything. Accepts NULL. */
 void mg_mock_server_free(struct mg_mock_server *s);
 
+/*
+ * 1 when the peer of the connected TCP socket fd has gone (closed or
+ * reset it, or shut down its sending side), else 0. Reads nothing: bytes
+ * the peer has sent (a pipelined request) stay queued. The server calls
+ * it on suspended requests, whose connections libmicrohttpd does not
+ * watch, so that a request whose client has gone gives up its place.
+ */
+int mg_mock_peer_gone(int fd);
+
 #endif

@@ -17,7 +17,7 @@ init_genrand(struct mg_mt *r, uint32_t s)
   r->mt[0] = s;
   for (int i = 1; i < MG_MT_N; i++)
     r->mt[i] =
-      1812433253U * (r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) + (uint32_t)i;
+        1812433253U * (r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) + (uint32_t)i;
   r->mti = MG_MT_N;
 }
 
@@ -29,8 +29,8 @@ init_by_array(struct mg_mt *r, const uint32_t *key, size_t len)
   init_genrand(r, 19650218U);
   k = MG_MT_N > len ? MG_MT_N : len;
   for (; k; k--) {
-    r->mt[i] = (r->mt[i] ^ ((r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) * 1664525U)) +
-               key[j] + (uint32_t)j;
+    r->mt[i] = (r->mt[i] ^ ((r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) * 1664525U))
+               + key[j] + (uint32_t)j;
     i++;
     j++;
     if (i >= MG_MT_N) {
@@ -42,8 +42,8 @@ init_by_array(struct mg_mt *r, const uint32_t *key, size_t len)
   }
   for (k = MG_MT_N - 1; k; k--) {
     r->mt[i] =
-      (r->mt[i] ^ ((r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) * 1566083941U)) -
-      (uint32_t)i;
+        (r->mt[i] ^ ((r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) * 1566083941U))
+        - (uint32_t)i;
     i++;
     if (i >= MG_MT_N) {
       r->mt[0] = r->mt[MG_MT_N - 1];

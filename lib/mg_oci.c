@@ -25,11 +25,15 @@
   "Accept: " MG_OCI_MANIFEST ", " MG_OCI_INDEX ", " MG_DOCKER_MANIFEST         \
   ", " MG_DOCKER_LIST
 
+#define CHUNK_DEFAULT ((uint64_t)64 << 20)
+#define CHUNK_RESYNCS 5
+
 struct mg_oci_client {
   struct mg_http_opts http;
   char *basic; /* "Authorization: Basic ..." or NULL */
   char *auth;  /* the header in use: Basic or Bearer */
   int plain;
+  uint64_t chunk; /* blobs larger than this go up in PATCH chunks */
 };
 
 /* ---- references ---- */
@@ -166,6 +170,7 @@ mg_oci_client_new(const struct mg_http_opts *http, const char *auth,
   c->http = *http;
   c->http.bearer = NULL;
   c->plain = plain_http;
+  c->chunk = CHUNK_DEFAULT;
   if (auth && *auth) {
     char *b = mg_base64_encode(auth, strlen(auth));
     c->basic = mg_xasprintf("Authorization: Basic %s", b);
@@ -173,6 +178,12 @@ mg_oci_client_new(const struct mg_http_opts *http, const char *auth,
     free(b);
   }
   return c;
+}
+
+void
+mg_oci_client_set_chunk_size(struct mg_oci_client *c, uint64_t bytes)
+{
+  c->chunk = bytes ? bytes : CHUNK_DEFAULT;
 }
 
 static void
@@ -406,9 +417,12 @@ registry_error(const char *what, const struct mg_http_response *r,
     code = mg_json_string(mg_json_get(e, "code"));
     msg = mg_json_string(mg_json_get(e, "message"));
   }
-  mg_err_set(err, MG_ERR_REMOTE, "%s failed: HTTP %ld%s%s%s%s", what, r->status,
-             code ? " " : "", code ? code : "", msg ? ": " : "",
-             msg ? msg : "");
+  mg_err_set(err, MG_ERR_REMOTE, "%s failed: HTTP %ld%s%s%s%s%s", what,
+             r->status, code ? " " : "", code ? code : "", msg ? ": " : "",
+             msg ? msg : "",
+             r->status == 401 ? " (the registry refused the credentials)"
+             : r->status == 403 ? " (access denied)"
+                                : "");
   mg_json_free(j);
   return -1;
 }
@@ -775,6 +789,221 @@ has_blob(struct mg_oci_client *c, const struct mg_oci_ref *ref,
   return rc;
 }
 
+/* "start-end" of a Range / Content-Range value; the end, or -1. */
+static long long
+range_end(const char *v)
+{
+  const char *dash;
+  char *end;
+  long long e;
+
+  if (!v)
+    return -1;
+  if (strncmp(v, "bytes=", 6) == 0)
+    v += 6;
+  dash = strchr(v, '-');
+  if (!dash)
+    return -1;
+  errno = 0;
+  e = strtoll(dash + 1, &end, 10);
+  if (errno || end == dash + 1 || e < 0)
+    return -1;
+  return e;
+}
+
+/* Asks where an interrupted upload stands (GET <location>: 204 with
+ * Range "0-<end>"); *next gets the first byte to send again. */
+static int
+upload_status(struct mg_oci_client *c, const char *scope, char **loc,
+              const char *base, uint64_t *next, struct mg_err *err)
+{
+  struct mg_http_response resp;
+  struct mg_http_request req;
+  char *range;
+  long long e;
+  int rc = -1;
+
+  mg_http_response_init(&resp, 1 << 20);
+  memset(&req, 0, sizeof(req));
+  req.url = *loc;
+  if (oci_do(c, scope, &req, NULL, &resp, err) < 0)
+    goto out;
+  if (resp.status != 204) {
+    registry_error("resuming an upload", &resp, err);
+    goto out;
+  }
+  range = mg_http_response_header(&resp, "Range");
+  e = range_end(range);
+  free(range);
+  *next = e < 0 ? 0 : (uint64_t)e + 1;
+  if (resp.location) {
+    char *l = absolute_location(base, resp.location);
+    free(*loc);
+    *loc = l;
+  }
+  rc = 0;
+out:
+  mg_http_response_release(&resp);
+  return rc;
+}
+
+/*
+ * Uploads a file in chunks (distribution-spec "chunked upload"): POST
+ * with no body, then PATCH <location> with Content-Range "start-end" for
+ * each chunk (at least OCI-Chunk-Min-Length when the registry says so),
+ * always to the newest Location, and a final PUT <location>?digest=. A
+ * chunk the registry refuses (416) or a connection that breaks is
+ * resumed from what GET <location> reports (204, Range). On failure the
+ * upload is cancelled (DELETE).
+ */
+static int
+put_blob_chunked(struct mg_oci_client *c, const struct mg_oci_ref *ref,
+                 const char *scope, const char *digest, const char *path,
+                 uint64_t size, unsigned *chunks, struct mg_err *err)
+{
+  char *base = base_url(c, ref->registry);
+  char *url = mg_xasprintf("%s/v2/%s/blobs/uploads/", base, ref->repo);
+  char *loc = NULL, *put = NULL, *minlen;
+  struct mg_http_response resp;
+  struct mg_http_request req;
+  uint64_t chunk = c->chunk, off = 0;
+  unsigned char *buf = NULL;
+  int fd = -1, rc = -1, resyncs = 0;
+
+  *chunks = 0;
+  mg_http_response_init(&resp, 1 << 20);
+  memset(&req, 0, sizeof(req));
+  req.method = "POST";
+  req.url = url;
+  req.body = "";
+  req.no_retry = 1;
+  if (oci_do(c, scope, &req, NULL, &resp, err) < 0)
+    goto out;
+  if (resp.status != 202 || !resp.location) {
+    registry_error("starting an upload", &resp, err);
+    goto out;
+  }
+  loc = absolute_location(base, resp.location);
+  minlen = mg_http_response_header(&resp, "OCI-Chunk-Min-Length");
+  if (minlen) {
+    unsigned long long m = strtoull(minlen, NULL, 10);
+    if (m > chunk && m <= ((uint64_t)1 << 32))
+      chunk = m;
+    free(minlen);
+  }
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    mg_err_errno(err, MG_ERR_IO, "cannot open '%s'", path);
+    goto cancel;
+  }
+  buf = mg_xmalloc((size_t)chunk);
+  while (off < size) {
+    size_t len = (size_t)(size - off < chunk ? size - off : chunk), got = 0;
+    char cr[80], *newloc;
+    long long e;
+    int sent;
+    while (got < len) {
+      ssize_t r = pread(fd, buf + got, len - got, (off_t)(off + got));
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0) {
+        mg_err_errno(err, MG_ERR_IO, "cannot read '%s'", path);
+        goto cancel;
+      }
+      got += (size_t)r;
+    }
+    (void)snprintf(cr, sizeof(cr), "Content-Range: %llu-%llu",
+                   (unsigned long long)off,
+                   (unsigned long long)(off + len - 1));
+    mg_http_response_release(&resp);
+    mg_http_response_init(&resp, 1 << 20);
+    memset(&req, 0, sizeof(req));
+    req.method = "PATCH";
+    req.url = loc;
+    req.body = buf;
+    req.body_len = len;
+    req.no_retry = 1;
+    sent = oci_do(c, scope, &req,
+                  (const char *const[]){
+                      "Content-Type: application/octet-stream", cr, NULL },
+                  &resp, err);
+    if (sent == 0 && resp.status == 202) {
+      (*chunks)++;
+      if (resp.location) {
+        newloc = absolute_location(base, resp.location);
+        free(loc);
+        loc = newloc;
+      }
+      {
+        char *range = mg_http_response_header(&resp, "Range");
+        e = range_end(range);
+        free(range);
+      }
+      off = e >= 0 ? (uint64_t)e + 1 : off + len;
+      continue;
+    }
+    if ((sent < 0 || resp.status == 416 || resp.status >= 500)
+        && resyncs++ < CHUNK_RESYNCS) {
+      mg_verbose("resuming the upload of '%s' (%s)", digest,
+                 sent < 0 ? err->msg : "HTTP status");
+      if (upload_status(c, scope, &loc, base, &off, err) < 0)
+        goto cancel;
+      continue;
+    }
+    if (sent == 0)
+      registry_error("blob chunk upload", &resp, err);
+    goto cancel;
+  }
+  {
+    char *d = mg_xstrdup(digest);
+    char *colon = strchr(d, ':');
+    *colon = '\0';
+    put = mg_xasprintf("%s%cdigest=%s%%3A%s", loc, strchr(loc, '?') ? '&' : '?',
+                       d, colon + 1);
+    free(d);
+  }
+  mg_http_response_release(&resp);
+  mg_http_response_init(&resp, 1 << 20);
+  memset(&req, 0, sizeof(req));
+  req.method = "PUT";
+  req.url = put;
+  req.body = "";
+  req.no_retry = 1;
+  if (oci_do(c, scope, &req,
+             (const char *const[]){ "Content-Type: application/octet-stream",
+                                    NULL },
+             &resp, err) < 0)
+    goto cancel;
+  if (resp.status != 201) {
+    registry_error("finishing a chunked upload", &resp, err);
+    goto cancel;
+  }
+  rc = 0;
+  goto out;
+cancel:
+  if (loc) {
+    struct mg_http_response r2;
+    struct mg_err ignored = MG_ERR_INIT;
+    mg_http_response_init(&r2, 1 << 20);
+    memset(&req, 0, sizeof(req));
+    req.method = "DELETE";
+    req.url = loc;
+    req.no_retry = 1;
+    (void)oci_do(c, scope, &req, NULL, &r2, &ignored);
+    mg_http_response_release(&r2);
+  }
+out:
+  if (fd >= 0)
+    close(fd);
+  free(buf);
+  mg_http_response_release(&resp);
+  free(put);
+  free(loc);
+  free(url);
+  free(base);
+  return rc;
+}
+
 /* Uploads a blob (a file, or bytes in memory) monolithically. */
 static int
 put_blob(struct mg_oci_client *c, const struct mg_oci_ref *ref,
@@ -1008,6 +1237,45 @@ out:
   return rc;
 }
 
+/* olot's layer annotations for the file rel, stored at arc. */
+static struct mg_json *
+file_annotations(const char *rel, const char *arc, const char *fsha)
+{
+  struct mg_json *ann = mg_json_new_object();
+  const char *b = strrchr(rel, '/');
+  char *fd = mg_xasprintf("sha256:%s", fsha);
+  char *inl = mg_xasprintf("/%s", arc);
+
+  mg_json_set_string(ann, "org.opencontainers.image.title", b ? b + 1 : rel);
+  mg_json_set_string(ann, "olot.layer.content.digest", fd);
+  mg_json_set_string(ann, "olot.layer.content.type", "file");
+  mg_json_set_string(ann, "olot.layer.content.inlayerpath", inl);
+  mg_json_set_string(ann, "olot.layer.content.name", rel);
+  free(fd);
+  free(inl);
+  return ann;
+}
+
+/* Sends a layer unless the registry has it: 1 skipped, 0 sent, -1. */
+static int
+send_layer(struct mg_oci_client *c, const struct mg_oci_ref *ref,
+           const char *scope, const char *digest, const char *path,
+           uint64_t size, uint64_t *chunked, struct mg_err *err)
+{
+  unsigned chunks = 0;
+  int have = has_blob(c, ref, scope, digest, err);
+
+  if (have != 0)
+    return have;
+  if (size > c->chunk) {
+    if (put_blob_chunked(c, ref, scope, digest, path, size, &chunks, err) < 0)
+      return -1;
+    (*chunked)++;
+    return 0;
+  }
+  return put_blob(c, ref, scope, digest, path, NULL, 0, err);
+}
+
 int
 mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
                      const char *dir, const struct mg_json *files,
@@ -1024,7 +1292,9 @@ mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
   struct mg_json *layers = NULL, *config = NULL, *man = NULL, *diff_ids;
   struct mg_json *history, *rootfs, *ann;
   char hex[MG_SHA256_HEX_LEN + 1];
-  uint64_t skipped = 0, n_model = 0;
+  uint64_t skipped = 0, n_model = 0, chunked = 0;
+  const char *card_sha = NULL;
+  char *card_digest = NULL;
   int rc = -1;
 
   *info = NULL;
@@ -1070,6 +1340,10 @@ mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
 
     if (!rel || !fsha)
       continue;
+    if (strcmp(rel, "README.md") == 0) {
+      card_sha = fsha; /* the model card goes last, compressed */
+      continue;
+    }
     src = mg_tree_join(dir, rel);
     arc = mg_xasprintf("models/%s", rel);
     if (mg_archive_write_layer(src, arc, layer, hex, &size, err) < 0) {
@@ -1079,9 +1353,8 @@ mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
     }
     free(src);
     d = mg_xasprintf("sha256:%s", hex);
-    have = has_blob(c, ref, scope, d, err);
-    if (have < 0
-        || (!have && put_blob(c, ref, scope, d, layer, NULL, 0, err) < 0)) {
+    have = send_layer(c, ref, scope, d, layer, size, &chunked, err);
+    if (have < 0) {
       free(d);
       free(arc);
       goto out;
@@ -1089,21 +1362,7 @@ mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
     skipped += have == 1;
     n_model++;
     desc = descriptor(MG_OCI_LAYER_TAR, d, size);
-    ann = mg_json_new_object();
-    {
-      const char *b = strrchr(rel, '/');
-      char *fd = mg_xasprintf("sha256:%s", fsha);
-      char *inl = mg_xasprintf("/%s", arc);
-      mg_json_set_string(ann, "org.opencontainers.image.title",
-                         b ? b + 1 : rel);
-      mg_json_set_string(ann, "olot.layer.content.digest", fd);
-      mg_json_set_string(ann, "olot.layer.content.type", "file");
-      mg_json_set_string(ann, "olot.layer.content.inlayerpath", inl);
-      mg_json_set_string(ann, "olot.layer.content.name", rel);
-      free(fd);
-      free(inl);
-    }
-    mg_json_set(desc, "annotations", ann);
+    mg_json_set(desc, "annotations", file_annotations(rel, arc, fsha));
     mg_json_append(layers, desc);
     mg_json_append(diff_ids, mg_json_new_string(d));
     h = mg_json_new_object();
@@ -1114,6 +1373,47 @@ mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
     free(d);
     free(arc);
     unlink(layer);
+  }
+  if (card_sha) {
+    /* olot's model card layer: README.md, last, tar+gzip (digest of the
+     * gzip, diff_id of the tar), annotated as the card. */
+    char *src = mg_tree_join(dir, "README.md");
+    char *gz = mg_tree_join(tmpdir, "card.tar.gz");
+    char diff[MG_SHA256_HEX_LEN + 1];
+    uint64_t size, gsize;
+    struct mg_json *desc, *h;
+    char *d;
+    int have;
+    if (mg_archive_write_layer(src, "models/README.md", layer, diff, &size,
+                               err) < 0
+        || mg_archive_gzip_file(layer, gz, hex, &gsize, err) < 0) {
+      free(src);
+      free(gz);
+      goto out;
+    }
+    free(src);
+    card_digest = mg_xasprintf("sha256:%s", hex);
+    have = send_layer(c, ref, scope, card_digest, gz, gsize, &chunked, err);
+    unlink(gz);
+    free(gz);
+    unlink(layer);
+    if (have < 0)
+      goto out;
+    skipped += have == 1;
+    desc = descriptor(MG_OCI_LAYER_TGZ, card_digest, gsize);
+    ann = file_annotations("README.md", "models/README.md", card_sha);
+    mg_json_set_string(ann, "io.opendatahub.modelcar.layer.type",
+                       "modelcard");
+    mg_json_set(desc, "annotations", ann);
+    mg_json_append(layers, desc);
+    d = mg_xasprintf("sha256:%s", diff);
+    mg_json_append(diff_ids, mg_json_new_string(d));
+    free(d);
+    h = mg_json_new_object();
+    mg_json_set_string(h, "created_by",
+                       "model-fetch: COPY README.md /models/README.md "
+                       "(model card)");
+    mg_json_append(history, h);
   }
   cfg_text = mg_json_print(config, 0);
   mg_sha256_hex(cfg_text, strlen(cfg_text), hex);
@@ -1136,6 +1436,8 @@ mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
   layers = NULL;
   ann = mg_json_new_object();
   mg_json_set_string(ann, "io.opendatahub.author", "modelgate");
+  if (card_digest)
+    mg_json_set_string(ann, "io.opendatahub.layers.modelcard", card_digest);
   if (base) {
     char *b = mg_oci_ref_string(base, 0);
     mg_json_set_string(ann, "org.opencontainers.image.base.name", b);
@@ -1155,6 +1457,9 @@ mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
   mg_json_set_string(*info, "media_type", MG_OCI_MANIFEST);
   mg_json_set_number(*info, "model_layers", (double)n_model);
   mg_json_set_number(*info, "blobs_skipped", (double)skipped);
+  mg_json_set_number(*info, "chunked_uploads", (double)chunked);
+  if (card_digest)
+    mg_json_set_string(*info, "model_card_layer", card_digest);
   if (base) {
     char *b = mg_oci_ref_string(base, 0);
     mg_json_set_string(*info, "base", b);
@@ -1169,6 +1474,7 @@ out:
   free(cfg_text);
   free(man_text);
   free(cfg_digest);
+  free(card_digest);
   free(digest);
   free(shown);
   free(tmp);

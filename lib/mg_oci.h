@@ -22,10 +22,18 @@ struct mg_archive_file_cb;
  *     (org.opencontainers.image.title, olot.layer.content.*);
  *   - on top of an optional base image (its layers mounted from the same
  *     registry), so the image can run as a KServe modelcar sidecar;
+ *   - the model card (a top-level README.md) as the last layer, tar+gzip
+ *     (application/vnd.oci.image.layer.v1.tar+gzip, deterministic gzip),
+ *     annotated io.opendatahub.modelcar.layer.type=modelcard and named by
+ *     the manifest annotation io.opendatahub.layers.modelcard, as olot does;
  *   - config application/vnd.oci.image.config.v1+json with rootfs.diff_ids
  *     and history extended; manifest pushed last, its digest computed over
  *     the exact bytes sent and checked against Docker-Content-Digest.
- * Blobs the registry already has (HEAD 200) are not sent again.
+ * Blobs the registry already has (HEAD 200) are not sent again. Blobs up to
+ * the chunk size go up in one PUT; larger ones in PATCH chunks
+ * (Content-Range, newest Location each time, OCI-Chunk-Min-Length
+ * honoured), resumed after a 416, a 5xx or a broken connection from what
+ * GET <location> reports, and cancelled (DELETE) on failure.
  */
 #define MG_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MG_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -60,6 +68,9 @@ struct mg_oci_client;
 struct mg_oci_client *mg_oci_client_new(const struct mg_http_opts *http,
                                         const char *auth, int plain_http);
 void mg_oci_client_free(struct mg_oci_client *c);
+/* Blobs larger than bytes are pushed in chunks of that size (0: the
+ * default, 64 MiB); see mg_oci_push_modelcar. */
+void mg_oci_client_set_chunk_size(struct mg_oci_client *c, uint64_t bytes);
 
 /*
  * Pulls ref and extracts the files below models/ of every tar layer into
@@ -79,8 +90,9 @@ int mg_oci_pull(struct mg_oci_client *c, const struct mg_oci_ref *ref,
  * Builds and pushes a modelcar image of the files (model.files entries:
  * path, sha256) in dir to ref, on top of base (NULL: no base image; the
  * image then has only the model layers). *info gets {uri
- * ("oci://host/repo@sha256:..."), manifest_digest, reference, layers,
- * blobs_skipped, base}. Fails with MG_ERR_REMOTE or MG_ERR_IO.
+ * ("oci://host/repo@sha256:..."), manifest_digest, reference,
+ * model_layers, blobs_skipped, chunked_uploads, model_card_layer, base}.
+ * Fails with MG_ERR_REMOTE or MG_ERR_IO.
  */
 int mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
                          const char *dir, const struct mg_json *files,

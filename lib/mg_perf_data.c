@@ -13,6 +13,7 @@
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "mg_perf_rand.h"
+#include "mg_tokproc.h"
 
 #define DATA_MAX ((size_t)256 << 20)
 
@@ -54,6 +55,64 @@ mg_perf_data_release(struct mg_perf_data *d)
   }
   free(d->items);
   mg_perf_data_init(d);
+}
+
+int
+mg_perf_data_exact(struct mg_perf_data *d, struct mg_tokproc *p,
+                   int add_special, struct mg_err *err)
+{
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  char *prefix = NULL;
+  int rc = -1;
+
+  if (d->prefix_tokens > 0) {
+    if (mg_tokproc_prompt(p, (size_t)d->prefix_tokens, d->seed + 3, 0,
+                          add_special, &b, err) < 0)
+      goto out;
+    prefix = mg_buf_detach(&b, NULL);
+  }
+  for (size_t i = 0; i < d->n; i++) {
+    struct mg_perf_item *it = &d->items[i];
+    if (it->generated) {
+      /* prefix_id i: no two prompts share their first words. */
+      mg_buf_reset(&b);
+      if (mg_tokproc_prompt(p, (size_t)it->prompt_tokens, d->seed + 4, i,
+                            add_special, &b, err) < 0)
+        goto out;
+      free(it->text);
+      it->text = mg_buf_detach(&b, NULL);
+      if (prefix) {
+        free(it->prefix);
+        it->prefix = mg_xstrdup(prefix);
+      }
+    } else {
+      size_t n;
+      if (mg_tokproc_count(p, it->text, strlen(it->text), add_special, &n,
+                           err) < 0)
+        goto out;
+      it->prompt_tokens = (long long)n;
+    }
+  }
+  d->exact = 1;
+  rc = 0;
+out:
+  free(prefix);
+  mg_buf_release(&b);
+  return rc;
+}
+
+void
+mg_perf_data_limit(struct mg_perf_data *d, long long samples,
+                   long long default_output)
+{
+  while (samples > 0 && d->n > (size_t)samples) {
+    d->n--;
+    free(d->items[d->n].text);
+    free(d->items[d->n].prefix);
+  }
+  for (size_t i = 0; default_output > 0 && i < d->n; i++)
+    if (d->items[i].output_tokens < 0)
+      d->items[i].output_tokens = default_output;
 }
 
 static struct mg_perf_item *
@@ -262,6 +321,8 @@ mg_perf_data_synth(struct mg_perf_data *d, const struct mg_perf_synth *s)
   /* Words come from their own stream so lengths match GuideLLM's draws. */
   mg_perf_rand_seed(&rw, s->seed + 4);
   d->synthetic = 1;
+  d->seed = s->seed;
+  d->prefix_tokens = s->prefix_tokens;
   (void)snprintf(d->source, sizeof(d->source), "synthetic");
   if (s->prefix_tokens > 0)
     prefix = mg_perf_words(&rx, s->prefix_tokens);
@@ -277,6 +338,7 @@ mg_perf_data_synth(struct mg_perf_data *d, const struct mg_perf_synth *s)
                                              s->output_stdev, s->output_min,
                                              s->output_max);
     it->text = mg_perf_words(&rw, it->prompt_tokens);
+    it->generated = 1;
     if (prefix)
       it->prefix = mg_xstrdup(prefix);
   }
@@ -686,6 +748,7 @@ mg_perf_data_load(struct mg_perf_data *d, const char *path, uint64_t seed,
       it->output_tokens = -1;
     it->ts = cts >= 0 ? cell_double(row[cts]) : -1;
     it->text = text && *text ? mg_xstrdup(text) : mg_perf_words(&rw, pt);
+    it->generated = !(text && *text);
     if (cp >= 0 && row[cp] && *row[cp])
       it->prefix = mg_xstrdup(row[cp]);
   }

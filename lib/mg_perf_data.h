@@ -29,6 +29,8 @@ struct mg_perf_item {
   long long prompt_tokens; /* from the data or the generator; -1 unknown */
   long long output_tokens; /* requested; -1: none (no max_tokens sent) */
   double ts;               /* replay timestamp (s); -1 if none */
+  int generated;           /* the text was made up (synthetic, or a row
+                              with a length and no text) */
 };
 
 struct mg_perf_synth {
@@ -45,6 +47,9 @@ struct mg_perf_data {
   int synthetic;            /* 1: cycle forever; 0: each row once */
   char source[256];         /* "synthetic" or the file path */
   char columns[192];        /* detected columns, for the record */
+  uint64_t seed;            /* synthetic: the seed */
+  long long prefix_tokens;  /* synthetic: shared prefix length */
+  int exact;                /* mg_perf_data_exact made the prompts */
 };
 
 void mg_perf_data_init(struct mg_perf_data *d);
@@ -80,6 +85,25 @@ void mg_perf_data_synth(struct mg_perf_data *d,
  */
 int mg_perf_data_load(struct mg_perf_data *d, const char *path,
                       uint64_t seed, struct mg_err *err);
+
+struct mg_tokproc;
+
+/*
+ * Exact-length prompts with a tokenizer: every generated text (synthetic
+ * items, rows with a length but no text) becomes a prompt of exactly
+ * prompt_tokens tokens that starts with its item number spelled in words
+ * (mg_tokproc_prompt: seed + 4, prefix_id = index; the shared prefix
+ * seed + 3), and every given text gets its token count as prompt_tokens.
+ * add_special counts the tokenizer's special tokens too.
+ */
+int mg_perf_data_exact(struct mg_perf_data *d, struct mg_tokproc *p,
+                       int add_special, struct mg_err *err);
+
+/* Keeps the first samples items (0: all) and gives items without an
+ * output length default_output (0: none), as GuideLLM's --data-samples
+ * and backend max_tokens. */
+void mg_perf_data_limit(struct mg_perf_data *d, long long samples,
+                        long long default_output);
 
 /* The synthetic sampler itself (exposed for tests). */
 long long mg_perf_sample_len(void *rand, long long avg, long long stdev,

@@ -3,10 +3,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mg_buf.h"
+#include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_perf_osd.h"
 #include "mg_perf_run.h"
 
 enum {
@@ -50,11 +53,14 @@ ms(long long a, long long b)
   return (double)(a - b) / 1e6;
 }
 
-/* Output tokens: server usage, else token-bearing events. */
+/* Output tokens: server usage, else the text counted with the tokenizer,
+ * else token-bearing events. */
 static long long
 out_tokens(const struct mg_perf_rec *r)
 {
-  return r->usage_output >= 0 ? r->usage_output : r->iterations;
+  if (r->usage_output >= 0)
+    return r->usage_output;
+  return r->text_counted ? r->text_tokens : r->iterations;
 }
 
 static long long
@@ -322,6 +328,19 @@ mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
     mg_json_set_number(run, "rampup_s", p->rampup_s);
   mg_json_set_string(run, "stop_reason",
                      b->stop_reason ? b->stop_reason : "unknown");
+  if (b->has_osd)
+    mg_json_set(run, "over_saturation", mg_perf_osd_json(&b->osd));
+  {
+    /* The benchmark start on the wall clock, so that samples of several
+     * processes (or a server's log) line up. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    mg_json_set_number(run, "start_unix",
+                       round(((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 -
+                              secs(mg_now_ns(), b->t_start)) *
+                             1e6) /
+                         1e6);
+  }
   mg_json_set_number(run, "duration_s", tidy(secs(b->t_end, b->t_start)));
   j = mg_json_new_object();
   mg_json_set_number(j, "start_s", tidy(secs(ws, b->t_start)));
@@ -411,6 +430,7 @@ mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
               mg_perf_dist_json(&delay, o->method,
                                 o->hist));
   mg_json_set_number(j, "peak_in_flight", b->peak_inflight);
+  mg_json_set_number(j, "warmed_connections", b->warmed);
   mg_json_set_number(j, "sse_events", (double)events);
   mg_json_set_number(j, "sse_events_coalesced", (double)coal);
   mg_json_set(run, "client", j);

@@ -4,10 +4,12 @@
 #include <stdint.h>
 
 #include "mg_banned.h"
+#include "mg_mt19937.h"
 
 /*
  * A seeded random source that reproduces CPython's random.Random bit for
- * bit (MT19937 seeded with init_by_array from the integer seed), so that
+ * bit (mg_mt19937: MT19937 seeded with init_by_array from the integer
+ * seed), so that
  * perf-run's poisson arrivals and synthetic lengths for a given seed are
  * the ones GuideLLM draws from random.Random(seed): random(),
  * expovariate(), gauss() and randint() follow CPython 3.11's algorithms.
@@ -15,8 +17,7 @@
  * it does not reproduce numpy's values.
  */
 struct mg_perf_rand {
-  uint32_t mt[624];
-  int mti;
+  struct mg_mt mt;  /* the generator (mg_mt19937: CPython's, bit for bit) */
   int has_gauss;
   double gauss_next;
 };

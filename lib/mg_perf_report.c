@@ -236,3 +236,27 @@ mg_perf_csv(const struct mg_json *runs, struct mg_buf *out)
     (void)mg_buf_addch(out, '\n', NULL);
   }
 }
+
+void
+mg_perf_status_text(const struct mg_perf_bench *b, const char *label,
+                    int inflight, long long now, char *out, size_t n)
+{
+  double el = now > b->t_start ? (double)(now - b->t_start) / 1e9 : 0;
+
+  (void)snprintf(out, n,
+                 "%s %.1f s, %lld sent, %d in flight, %lld ok, %lld errors, "
+                 "%lld incomplete, %.1f req/s",
+                 label, el, b->n, inflight, b->successful, b->errored,
+                 b->incomplete, el > 0 ? (double)b->successful / el : 0);
+}
+
+void
+mg_perf_profile_label(const struct mg_perf_profile *p, char *out, size_t n)
+{
+  if (p->kind == MG_PERF_CONCURRENT)
+    (void)snprintf(out, n, "concurrent@%d", p->streams);
+  else if (p->rate > 0)
+    (void)snprintf(out, n, "%s@%g", mg_perf_kind_name(p->kind), p->rate);
+  else
+    (void)snprintf(out, n, "%s", mg_perf_kind_name(p->kind));
+}

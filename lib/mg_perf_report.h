@@ -38,6 +38,15 @@ double mg_perf_figure(const struct mg_json *run, const char *path);
  * latency, tokens/s, counts, schedule delay p99), without newline. */
 void mg_perf_summary_text(const struct mg_json *run, char *out, size_t n);
 
+struct mg_perf_bench;
+struct mg_perf_profile;
+/* "constant@4", "concurrent@8", "synchronous": a benchmark's name. */
+void mg_perf_profile_label(const struct mg_perf_profile *p, char *out,
+                           size_t n);
+/* The live status line of a running benchmark (without newline). */
+void mg_perf_status_text(const struct mg_perf_bench *b, const char *label,
+                         int inflight, long long now, char *out, size_t n);
+
 /* The CSV (header + one row per run entry) appended to out. */
 void mg_perf_csv(const struct mg_json *runs, struct mg_buf *out);
 

@@ -9,6 +9,7 @@
 #include "mg_mem.h"
 #include "mg_perf_data.h"
 #include "mg_perf_sse.h"
+#include "mg_tokproc.h"
 
 #define BLOCK 1024
 #define BODY_KEEP 512          /* bytes of a response kept for messages */
@@ -44,6 +45,7 @@ struct slot {
   int pos;                 /* index in L->active */
   struct mg_buf body;      /* request body */
   struct mg_buf keep;      /* first bytes of the response */
+  struct mg_buf text;      /* output text (collect_text) */
   struct mg_perf_sse sse;
   struct mg_perf_chunk_cache cache;
   const char *fail;        /* errored by us (malformed, error event) */
@@ -65,11 +67,33 @@ mg_perf_bench_release(struct mg_perf_bench *b)
     free(r->ev_t);
     free(r->ev_f);
     free(r->detail);
+    free(r->text);
   }
   for (size_t i = 0; i < b->nblocks; i++)
     free(b->blocks[i]);
   free(b->blocks);
+  if (b->has_osd)
+    mg_perf_osd_release(&b->osd);
   memset(b, 0, sizeof(*b));
+}
+
+int
+mg_perf_bench_count_text(struct mg_perf_bench *b, struct mg_tokproc *p,
+                         struct mg_err *err)
+{
+  for (long long i = 0; i < b->n; i++) {
+    struct mg_perf_rec *r = mg_perf_bench_rec(b, i);
+    size_t n;
+    if (!r->text)
+      continue;
+    if (mg_tokproc_count(p, r->text, strlen(r->text), 0, &n, err) < 0)
+      return -1;
+    r->text_tokens = (long long)n;
+    r->text_counted = 1;
+    free(r->text);
+    r->text = NULL;
+  }
+  return 0;
 }
 
 static struct mg_perf_rec *
@@ -104,6 +128,19 @@ add_event(struct mg_perf_rec *r, long long t, unsigned char f)
   }
   r->ev_t[r->nev] = t;
   r->ev_f[r->nev++] = f;
+}
+
+/* Over-saturation: a check after every start, first token and end, as
+ * GuideLLM checks its constraints on every request update. */
+static void
+osd_check(struct loop *L, long long t)
+{
+  struct mg_perf_bench *b = L->b;
+
+  if (b->has_osd &&
+      mg_perf_osd_check(&b->osd, (double)(t - b->t_start) / 1e9) &&
+      b->osd.o.enforce && !L->stop_reason)
+    L->stop_reason = "over_saturation";
 }
 
 /* Events. */
@@ -160,16 +197,26 @@ on_event(void *arg, const char *data, size_t len, int nth)
   if (c.text || c.reasoning || c.tool_calls) {
     f |= MG_PERF_EV_TOKEN;
     r->iterations++;
-    if (!r->t_first_tok)
+    if (!r->t_first_tok) {
+      struct mg_perf_bench *b = s->L->b;
       r->t_first_tok = e->t;
+      if (b->has_osd) {
+        mg_perf_osd_first_token(&b->osd, (double)(e->t - b->t_start) / 1e9,
+                                (double)(e->t - r->t_sent) / 1e9);
+        osd_check(s->L, e->t);
+      }
+    }
     r->t_last_tok = e->t;
     if (c.text && !c.reasoning && !r->t_first_out)
       r->t_first_out = e->t;
     if (c.text && !r->t_first_out)
       r->t_first_out = e->t;
   }
-  if (c.text)
+  if (c.text) {
     f |= MG_PERF_EV_TEXT;
+    if (s->L->t->collect_text && r->usage_output < 0 && c.text_ptr)
+      mg_perf_json_unescape(c.text_ptr, c.text_len, &s->text);
+  }
   add_event(r, e->t, f);
   return 0;
 }
@@ -245,6 +292,7 @@ slot_free(struct loop *L, struct slot *s)
 {
   mg_buf_reset(&s->body);
   mg_buf_reset(&s->keep);
+  mg_buf_reset(&s->text);
   mg_perf_sse_release(&s->sse);
   s->cache.len = 0;
   s->cache.nck = 0;
@@ -315,6 +363,8 @@ cb_done(void *arg, int ok, long status, const char *errmsg, long long t)
   } else {
     r->status = MG_PERF_SUCCESSFUL;
   }
+  if (L->t->collect_text && r->usage_output < 0 && s->text.len)
+    r->text = mg_xstrndup(s->text.data, s->text.len);
   if (r->status == MG_PERF_SUCCESSFUL)
     b->successful++;
   else if (r->status == MG_PERF_INCOMPLETE)
@@ -334,6 +384,7 @@ cb_done(void *arg, int ok, long status, const char *errmsg, long long t)
   }
   L->freed[L->nfreed_tail++] = t;
   slot_free(L, s);
+  osd_check(L, t);
 }
 
 static struct slot *
@@ -348,6 +399,7 @@ slot_get(struct loop *L)
     s->L = L;
     mg_buf_init(&s->body, MG_BUF_UNLIMITED);
     mg_buf_init(&s->keep, BODY_KEEP + 1);
+    mg_buf_init(&s->text, SSE_MAX);
     mg_perf_chunk_cache_init(&s->cache);
   }
   mg_perf_sse_init(&s->sse, SSE_MAX);
@@ -410,6 +462,11 @@ start_request(struct loop *L, long long sched)
   }
   if (L->nactive > b->peak_inflight)
     b->peak_inflight = L->nactive;
+  if (b->has_osd) {
+    mg_perf_osd_started(&b->osd, (double)(r->t_sent - b->t_start) / 1e9,
+                        L->nactive);
+    osd_check(L, r->t_sent);
+  }
 }
 
 static void
@@ -423,6 +480,54 @@ cancel_all(struct loop *L, const char *reason)
     if (L->nactive == before)
       MG_BUG("transfer %ld was not in flight", L->active[before - 1]->id);
   }
+}
+
+struct warm {
+  int left, ok;
+};
+
+static void
+warm_done(void *arg, int ok, long status, const char *errmsg, long long t)
+{
+  struct warm *w = arg;
+
+  (void)errmsg;
+  (void)t;
+  w->left--;
+  if (ok && status > 0)
+    w->ok++;
+}
+
+/* Opens n keep-alive connections with n GETs of url at once (5 s at
+ * most); they go to the multi's connection pool. Returns how many got
+ * an answer. */
+static int
+warm_up(struct loop *L, const char *url, int n)
+{
+  struct mg_http_request req;
+  struct mg_http_stream_cb cb;
+  struct warm w = { 0, 0 };
+  struct mg_err err = MG_ERR_INIT;
+  long long deadline = mg_now_ns() + 5000000000LL;
+
+  memset(&req, 0, sizeof(req));
+  memset(&cb, 0, sizeof(cb));
+  req.url = url;
+  req.headers = L->headers + 2; /* the extra ones only */
+  req.no_retry = 1;
+  cb.arg = &w;
+  cb.on_done = warm_done;
+  for (int i = 0; i < n; i++)
+    if (mg_http_multi_add(L->m, &req, &cb, &err) > 0)
+      w.left++;
+  while (w.left > 0 && mg_now_ns() < deadline)
+    mg_http_multi_run_until(L->m, deadline);
+  if (w.left > 0) {
+    mg_http_multi_free(L->m);
+    L->m = mg_http_multi_new(&L->t->http, 0);
+    w.left = 0;
+  }
+  return w.ok;
 }
 
 static const char **
@@ -479,9 +584,22 @@ mg_perf_bench_run(const struct mg_perf_target *t,
     L.window = mg_xcalloc((size_t)L.wsize, 1);
   }
   mg_perf_sched_init(&sched, p);
+  if (l->osd) {
+    out->has_osd = 1;
+    mg_perf_osd_init(&out->osd, l->osd);
+  }
   max_create = data->synthetic ? -1 : (long long)data->n;
   if (l->max_requests > 0 && (max_create < 0 || l->max_requests < max_create))
     max_create = l->max_requests;
+  if (t->warm_url && limit > 0 && limit <= 20000) {
+    out->warmed = warm_up(&L, t->warm_url, limit);
+    if (!L.m) {
+      mg_perf_body_release(&L.body);
+      free(L.headers);
+      free(L.window);
+      return mg_err_set(err, MG_ERR_IO, "cannot start the HTTP client");
+    }
+  }
   out->t_start = mg_now_ns() + START_DELAY_NS;
   if (l->max_seconds > 0)
     t_limit = out->t_start + (long long)(l->max_seconds * 1e9);
@@ -510,7 +628,7 @@ mg_perf_bench_run(const struct mg_perf_target *t,
       wake = t_limit;
     while (max_create < 0 || created < max_create) {
       long long due;
-      if (limit > 0 && L.nactive >= limit)
+      if (L.stop_reason || (limit > 0 && L.nactive >= limit))
         break;
       if (!have_next) {
         const struct mg_perf_item *it =
@@ -541,11 +659,17 @@ mg_perf_bench_run(const struct mg_perf_target *t,
                                                        : "data_exhausted";
       break;
     }
-    if (l->max_errors > 0 && out->errored >= l->max_errors)
+    if (!L.stop_reason && l->max_errors > 0 && out->errored >= l->max_errors)
       L.stop_reason = "max_errors";
-    if (L.window && L.wcount >= L.wsize &&
+    if (!L.stop_reason && L.window && L.wcount >= L.wsize &&
         (double)L.werr / L.wsize >= l->max_error_rate)
       L.stop_reason = "max_error_rate";
+    if (!L.stop_reason && l->max_global_error_rate > 0) {
+      long long fin = out->successful + out->errored + out->incomplete;
+      if (fin >= (l->global_min > 0 ? l->global_min : 30) &&
+          (double)out->errored / (double)fin >= l->max_global_error_rate)
+        L.stop_reason = "max_global_error_rate";
+    }
     if (L.stop_reason)
       continue;
     if (status && now >= next_status) {
@@ -563,6 +687,7 @@ mg_perf_bench_run(const struct mg_perf_target *t,
     L.pool = s->next;
     mg_buf_release(&s->body);
     mg_buf_release(&s->keep);
+    mg_buf_release(&s->text);
     mg_perf_sse_release(&s->sse);
     mg_perf_chunk_cache_release(&s->cache);
     free(s);

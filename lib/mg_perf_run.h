@@ -6,6 +6,7 @@
 
 #include "mg_banned.h"
 #include "mg_http.h"
+#include "mg_perf_osd.h"
 #include "mg_perf_req.h"
 #include "mg_perf_sched.h"
 
@@ -65,6 +66,11 @@ struct mg_perf_rec {
   int done_seen;
   long long usage_prompt, usage_output;  /* -1 when the server sent none */
   long long data_prompt, req_output;     /* from the data; -1 unknown */
+  char *text;              /* the streamed output text, kept only with
+                              target.collect_text and no usage; freed by
+                              mg_perf_bench_count_text */
+  long long text_tokens;   /* tokens counted in text, if text_counted */
+  int text_counted;
 };
 
 struct mg_perf_target {
@@ -72,14 +78,28 @@ struct mg_perf_target {
   const char *const *headers;     /* extra "Name: value", NULL-terminated */
   struct mg_http_opts http;       /* TLS, bearer, timeouts */
   struct mg_perf_body_opts body;
+  /* Before a benchmark with a fixed number of streams (concurrent,
+   * throughput, or --max-concurrency), that many GETs of warm_url run
+   * side by side so the keep-alive connections exist when the clock
+   * starts: TTFT then never includes a TCP handshake, as in a server's
+   * steady state. NULL: off. */
+  const char *warm_url;
+  /* Keep the output text of requests whose server sends no usage, for
+   * mg_perf_bench_count_text. */
+  int collect_text;
 };
 
 struct mg_perf_limits {
+  const struct mg_perf_osd_opts *osd; /* over-saturation detection, NULL:
+                                         off */
   double max_seconds;       /* 0: none */
   long long max_requests;   /* 0: none */
   long long max_errors;     /* 0: none */
   double max_error_rate;    /* 0: none; over the last error_window */
   int error_window;         /* default 30 */
+  double max_global_error_rate; /* 0: none; errored / finished, once
+                                   global_min requests finished */
+  int global_min;           /* default 30 */
 };
 
 struct mg_perf_bench {
@@ -91,10 +111,22 @@ struct mg_perf_bench {
   size_t nblocks;
   const char *stop_reason;  /* "max_seconds", "max_requests",
                                "data_exhausted", "max_errors",
-                               "max_error_rate", "interrupted" */
+                               "max_error_rate", "max_global_error_rate",
+                               "over_saturation",
+                               "interrupted" */
   long long successful, incomplete, errored;
   int peak_inflight;
+  int warmed;               /* connections opened before the start */
+  int has_osd;              /* osd was run (limits.osd set) */
+  struct mg_perf_osd osd;   /* its final state */
 };
+
+struct mg_tokproc;
+
+/* Counts the kept output text of every record with the tokenizer
+ * (text_tokens) and frees the text. */
+int mg_perf_bench_count_text(struct mg_perf_bench *b, struct mg_tokproc *p,
+                             struct mg_err *err);
 
 /* Record i (0 <= i < b->n), borrowed. */
 struct mg_perf_rec *mg_perf_bench_rec(const struct mg_perf_bench *b,

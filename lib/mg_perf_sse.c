@@ -368,6 +368,8 @@ note_string(struct mg_perf_chunk *c, enum kind k, const char *b, size_t n)
   if (k == K_TEXT) {
     c->text = 1;
     c->text_bytes += n;
+    c->text_ptr = b;
+    c->text_len = n;
   } else if (k == K_REASONING) {
     c->reasoning = 1;
   } else if (k == K_ERROR || k == K_ERROR_MESSAGE) {
@@ -387,8 +389,8 @@ enum state { S_VALUE, S_KEY, S_AFTER };
 /* Scanner state after a comma inside an object (a key comes next): all it
  * decided so far depends only on the bytes before off. */
 static void
-checkpoint(struct mg_perf_chunk_cache *cc, size_t off, int depth,
-           const char *close, const unsigned char *kind,
+checkpoint(struct mg_perf_chunk_cache *cc, const char *base, size_t off,
+           int depth, const char *close, const unsigned char *kind,
            const struct mg_perf_chunk *c)
 {
   struct mg_perf_chunk_ckpt *k;
@@ -408,6 +410,8 @@ checkpoint(struct mg_perf_chunk_cache *cc, size_t off, int depth,
   k->prompt_tokens = c->prompt_tokens;
   k->completion_tokens = c->completion_tokens;
   k->text_bytes = c->text_bytes;
+  k->text_off = c->text_ptr ? (size_t)(c->text_ptr - base) : 0;
+  k->text_len = c->text_ptr ? c->text_len : 0;
 }
 
 static int
@@ -439,6 +443,10 @@ scan_doc(const char *base, size_t n, struct mg_perf_chunk *c,
     c->prompt_tokens = from->prompt_tokens;
     c->completion_tokens = from->completion_tokens;
     c->text_bytes = from->text_bytes;
+    if (from->text_len) {
+      c->text_ptr = base + from->text_off;
+      c->text_len = from->text_len;
+    }
     state = S_KEY;
   }
   for (;;) {
@@ -545,7 +553,7 @@ scan_doc(const char *base, size_t n, struct mg_perf_chunk *c,
       if (close[depth - 1] == '}') {
         state = S_KEY;
         if (cc)
-          checkpoint(cc, (size_t)(p - base), depth, close, kind, c);
+          checkpoint(cc, base, (size_t)(p - base), depth, close, kind, c);
       } else {
         k = kind[depth - 1] == K_CHOICES ? K_CHOICE : K_OTHER;
         state = S_VALUE;
@@ -630,4 +638,100 @@ mg_perf_chunk_scan_cached(struct mg_perf_chunk_cache *cc, const char *p,
   memcpy(cc->doc, p, n);
   cc->len = n;
   return 0;
+}
+
+static int
+hex4(const char *p)
+{
+  int v = 0;
+
+  for (int i = 0; i < 4; i++) {
+    char c = p[i];
+    v = v * 16 + (c >= '0' && c <= '9'   ? c - '0'
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                         : c - 'A' + 10);
+  }
+  return v;
+}
+
+static void
+put_utf8(struct mg_buf *out, unsigned long cp)
+{
+  char b[4];
+  size_t n;
+
+  if (cp < 0x80) {
+    b[0] = (char)cp;
+    n = 1;
+  } else if (cp < 0x800) {
+    b[0] = (char)(0xc0 | (cp >> 6));
+    b[1] = (char)(0x80 | (cp & 0x3f));
+    n = 2;
+  } else if (cp < 0x10000) {
+    b[0] = (char)(0xe0 | (cp >> 12));
+    b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    b[2] = (char)(0x80 | (cp & 0x3f));
+    n = 3;
+  } else {
+    b[0] = (char)(0xf0 | (cp >> 18));
+    b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    b[3] = (char)(0x80 | (cp & 0x3f));
+    n = 4;
+  }
+  (void)mg_buf_add(out, b, n, NULL);
+}
+
+void
+mg_perf_json_unescape(const char *s, size_t n, struct mg_buf *out)
+{
+  size_t i = 0;
+
+  while (i < n) {
+    size_t j = i;
+    while (j < n && s[j] != '\\')
+      j++;
+    (void)mg_buf_add(out, s + i, j - i, NULL);
+    if (j + 1 >= n)
+      break;
+    i = j + 2;
+    switch (s[j + 1]) {
+    case 'b':
+      (void)mg_buf_addch(out, '\b', NULL);
+      break;
+    case 'f':
+      (void)mg_buf_addch(out, '\f', NULL);
+      break;
+    case 'n':
+      (void)mg_buf_addch(out, '\n', NULL);
+      break;
+    case 'r':
+      (void)mg_buf_addch(out, '\r', NULL);
+      break;
+    case 't':
+      (void)mg_buf_addch(out, '\t', NULL);
+      break;
+    case 'u': {
+      unsigned long cp;
+      if (n - i < 4)
+        return;
+      cp = (unsigned long)hex4(s + i);
+      i += 4;
+      if (cp >= 0xd800 && cp < 0xdc00 && n - i >= 6 && s[i] == '\\' &&
+          s[i + 1] == 'u') {
+        unsigned long lo = (unsigned long)hex4(s + i + 2);
+        if (lo >= 0xdc00 && lo < 0xe000) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+          i += 6;
+        }
+      }
+      if (cp >= 0xd800 && cp < 0xe000)
+        cp = 0xfffd;
+      put_utf8(out, cp);
+      break;
+    }
+    default:
+      (void)mg_buf_addch(out, s[j + 1], NULL);
+    }
+  }
 }

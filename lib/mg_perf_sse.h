@@ -67,8 +67,17 @@ struct mg_perf_chunk {
   long long prompt_tokens;     /* usage.prompt_tokens, or -1 */
   long long completion_tokens; /* usage.completion_tokens, or -1 */
   size_t text_bytes;   /* bytes of text/content (escaped form) */
+  const char *text_ptr;  /* the last non-empty text/content string, raw
+                            (escaped) and borrowed from the scanned
+                            document; NULL if none */
+  size_t text_len;
   char error_msg[128]; /* error.message (or the error string), truncated */
 };
+
+/* Appends the JSON string contents s[0..n) (escaped, without quotes)
+ * unescaped as UTF-8 to out (\u escapes, surrogate pairs joined, lone
+ * surrogates as U+FFFD). */
+void mg_perf_json_unescape(const char *s, size_t n, struct mg_buf *out);
 
 /* Scans one JSON document. Returns 0, or -1 if it is not valid JSON (or
  * nests deeper than 64 levels). */
@@ -97,6 +106,7 @@ struct mg_perf_chunk_ckpt {
   int choices, text, reasoning, tool_calls, usage;
   long long prompt_tokens, completion_tokens;
   size_t text_bytes;
+  size_t text_off, text_len; /* text_ptr as an offset; text_len 0: none */
 };
 
 struct mg_perf_chunk_cache {

@@ -176,6 +176,12 @@ sort_dist(struct mg_perf_dist *d)
   d->sorted = 1;
 }
 
+void
+mg_perf_dist_sort(struct mg_perf_dist *d)
+{
+  sort_dist(d);
+}
+
 /*
  * The nearest-rank quantiles of a sorted distribution for ascending q[],
  * in one pass, with exactly the arithmetic of mg_perf_dist_quantile.

@@ -66,6 +66,9 @@ void mg_perf_dist_addw(struct mg_perf_dist *d, double v, double w);
 /* Appends every value of src. */
 void mg_perf_dist_merge(struct mg_perf_dist *d, const struct mg_perf_dist *src);
 
+/* Sorts by value (weights follow their values). */
+void mg_perf_dist_sort(struct mg_perf_dist *d);
+
 /* Sorts (by value) and summarises. An empty distribution gives count 0 and
  * zeros elsewhere. */
 void mg_perf_dist_summarize(struct mg_perf_dist *d, enum mg_perf_pct method,

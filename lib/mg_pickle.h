@@ -28,8 +28,22 @@ struct mg_err;
  *
  * The default allowlist is what a PyTorch state dict and numpy arrays
  * need (torch storages and rebuild functions, collections.OrderedDict,
- * numpy reconstruct / dtype / ndarray / scalar, _codecs.encode); callers
- * add entries "module.name" or "module.*".
+ * numpy reconstruct / dtype / ndarray / scalar, _codecs.encode, joblib's
+ * NumpyArrayWrapper); callers add entries "module.name" or "module.*".
+ *
+ * joblib files: joblib.dump writes each numpy array as a NumpyArrayWrapper
+ * object followed, right after its BUILD opcode, by the array's bytes
+ * (numpy_pickle.py): an optional padding-length byte and padding (when
+ * the wrapper has numpy_array_alignment_bytes, joblib >= 1.2), then
+ * prod(shape) * itemsize raw bytes, or a nested protocol 2 pickle for an
+ * object dtype (scanned too). The walker models the ints, tuples, dicts,
+ * numpy dtypes and wrappers involved exactly (with object identity), and
+ * skips what joblib.load would read; structured or subarray dtypes, a
+ * state it cannot follow or array data inside a protocol 4 frame are
+ * refused. Because such a file may also be given to pickle.load, which
+ * parses the array bytes as opcodes until they fail, it is scanned that
+ * way too, and any real (dotted) name that reading imports must be
+ * allowed as well.
  */
 struct mg_pickle_global {
   char *module;
@@ -47,6 +61,7 @@ struct mg_pickle_report {
   int protocol;     /* highest PROTO seen, 0 if none */
   uint64_t n_opcodes;
   uint64_t end; /* offset just past the last complete pickle */
+  size_t n_arrays; /* joblib arrays whose data was skipped (or scanned) */
   int unsafe;
   char reason[200]; /* first reason it is unsafe, "" if safe */
   char error[200];  /* parse error ("" if none); after the first pickle

@@ -271,8 +271,8 @@ dict_finds(const struct mg_pv *d, const char *key, size_t n)
   for (size_t i = 0; i < d->u.dict.n; i++) {
     const struct mg_pv *k = d->u.dict.k[i];
 
-    if (k->type == MG_PV_STR && k->u.str.len == n &&
-        memcmp(k->u.str.s, key, n) == 0)
+    if (k->type == MG_PV_STR && k->u.str.len == n
+        && memcmp(k->u.str.s, key, n) == 0)
       return (long)i;
   }
   return -1;
@@ -295,9 +295,9 @@ mg_pv_dict_set(struct mg_pv *d, struct mg_pv *key, struct mg_pv *v)
   if (d->u.dict.n == d->u.dict.cap) {
     d->u.dict.cap = d->u.dict.cap ? 2 * d->u.dict.cap : 4;
     d->u.dict.k =
-      mg_xreallocarray(d->u.dict.k, d->u.dict.cap, sizeof(*d->u.dict.k));
+        mg_xreallocarray(d->u.dict.k, d->u.dict.cap, sizeof(*d->u.dict.k));
     d->u.dict.v =
-      mg_xreallocarray(d->u.dict.v, d->u.dict.cap, sizeof(*d->u.dict.v));
+        mg_xreallocarray(d->u.dict.v, d->u.dict.cap, sizeof(*d->u.dict.v));
   }
   d->u.dict.k[d->u.dict.n] = key;
   d->u.dict.v[d->u.dict.n++] = v;
@@ -389,8 +389,9 @@ mg_pv_deepcopy(const struct mg_pv *v)
 int
 mg_pv_is_number(const struct mg_pv *v)
 {
-  return v && (v->type == MG_PV_BOOL || v->type == MG_PV_INT ||
-               v->type == MG_PV_FLOAT);
+  return v
+         && (v->type == MG_PV_BOOL || v->type == MG_PV_INT
+             || v->type == MG_PV_FLOAT);
 }
 
 double
@@ -436,8 +437,8 @@ mg_pv_equal(const struct mg_pv *a, const struct mg_pv *b)
   case MG_PV_NONE:
     return 1;
   case MG_PV_STR:
-    return a->u.str.len == b->u.str.len &&
-           memcmp(a->u.str.s, b->u.str.s, a->u.str.len) == 0;
+    return a->u.str.len == b->u.str.len
+           && memcmp(a->u.str.s, b->u.str.s, a->u.str.len) == 0;
   case MG_PV_LIST:
     if (a->u.list.n != b->u.list.n || a->u.list.tuple != b->u.list.tuple)
       return 0;
@@ -456,8 +457,8 @@ mg_pv_equal(const struct mg_pv *a, const struct mg_pv *b)
     }
     return 1;
   case MG_PV_TAGGED:
-    return strcmp(a->u.tagged.tag, b->u.tagged.tag) == 0 &&
-           strcmp(a->u.tagged.value, b->u.tagged.value) == 0;
+    return strcmp(a->u.tagged.tag, b->u.tagged.tag) == 0
+           && strcmp(a->u.tagged.value, b->u.tagged.value) == 0;
   default:
     return 0;
   }
@@ -560,9 +561,8 @@ static int32_t
 next_cp(const char *s, size_t n, size_t *i)
 {
   utf8proc_int32_t cp;
-  utf8proc_ssize_t k =
-    utf8proc_iterate((const utf8proc_uint8_t *)s + *i, (utf8proc_ssize_t)(n - *i),
-                     &cp);
+  utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + *i,
+                                        (utf8proc_ssize_t)(n - *i), &cp);
 
   if (k <= 0) {
     (*i)++;
@@ -696,39 +696,52 @@ mg_pv_to_str(struct mg_buf *out, const struct mg_pv *v)
 static void
 json_str(struct mg_buf *out, const char *s, size_t n)
 {
+  size_t run = 0;
+
+  mg_buf_grow(out, n + 2, NULL);
   mg_buf_addch(out, '"', NULL);
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
+    const char *esc = NULL;
+    char u[8];
 
     switch (c) {
     case '"':
-      mg_buf_addstr(out, "\\\"", NULL);
+      esc = "\\\"";
       break;
     case '\\':
-      mg_buf_addstr(out, "\\\\", NULL);
+      esc = "\\\\";
       break;
     case '\n':
-      mg_buf_addstr(out, "\\n", NULL);
+      esc = "\\n";
       break;
     case '\r':
-      mg_buf_addstr(out, "\\r", NULL);
+      esc = "\\r";
       break;
     case '\t':
-      mg_buf_addstr(out, "\\t", NULL);
+      esc = "\\t";
       break;
     case '\b':
-      mg_buf_addstr(out, "\\b", NULL);
+      esc = "\\b";
       break;
     case '\f':
-      mg_buf_addstr(out, "\\f", NULL);
+      esc = "\\f";
       break;
     default:
-      if (c < 0x20)
-        mg_buf_printf(out, NULL, "\\u%04x", c);
-      else
-        mg_buf_addch(out, (char)c, NULL);
+      if (c < 0x20) {
+        (void)snprintf(u, sizeof(u), "\\u%04x", c);
+        esc = u;
+      }
     }
+    if (!esc) {
+      run++;
+      continue;
+    }
+    mg_buf_add(out, s + i - run, run, NULL);
+    run = 0;
+    mg_buf_addstr(out, esc, NULL);
   }
+  mg_buf_add(out, s + n - run, run, NULL);
   mg_buf_addch(out, '"', NULL);
 }
 
@@ -840,8 +853,9 @@ perr(struct parser *p, const char *why)
 static void
 skip_ws(struct parser *p)
 {
-  while (p->i < p->n && (p->s[p->i] == ' ' || p->s[p->i] == '\t' ||
-                         p->s[p->i] == '\n' || p->s[p->i] == '\r'))
+  while (p->i < p->n
+         && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n'
+             || p->s[p->i] == '\r'))
     p->i++;
 }
 
@@ -908,8 +922,8 @@ parse_string(struct parser *p, struct mg_pv **out)
     q = p->s[++p->i];
   }
   p->i++;
-  if (p->mode == MG_PV_PYLIT && p->i + 1 < p->n && p->s[p->i] == q &&
-      p->s[p->i + 1] == q) {
+  if (p->mode == MG_PV_PYLIT && p->i + 1 < p->n && p->s[p->i] == q
+      && p->s[p->i + 1] == q) {
     triple = 1;
     p->i += 2;
   }
@@ -999,8 +1013,8 @@ parse_string(struct parser *p, struct mg_pv **out)
         mg_buf_release(&b);
         return -1;
       }
-      if (c == 'u' && cp >= 0xD800 && cp <= 0xDBFF && p->i + 6 <= p->n &&
-          p->s[p->i] == '\\' && p->s[p->i + 1] == 'u') {
+      if (c == 'u' && cp >= 0xD800 && cp <= 0xDBFF && p->i + 6 <= p->n
+          && p->s[p->i] == '\\' && p->s[p->i + 1] == 'u') {
         size_t save = p->i;
 
         p->i += 2;
@@ -1037,8 +1051,8 @@ parse_number(struct parser *p, struct mg_pv **out)
 
   if (p->s[p->i] == '-' || p->s[p->i] == '+')
     p->i++;
-  if (p->mode == MG_PV_PYLIT && p->i + 1 < p->n && p->s[p->i] == '0' &&
-      (p->s[p->i + 1] == 'x' || p->s[p->i + 1] == 'X')) {
+  if (p->mode == MG_PV_PYLIT && p->i + 1 < p->n && p->s[p->i] == '0'
+      && (p->s[p->i + 1] == 'x' || p->s[p->i + 1] == 'X')) {
     long long v;
 
     p->i += 2;
@@ -1063,8 +1077,8 @@ parse_number(struct parser *p, struct mg_pv **out)
     } else if (c == '.' || c == 'e' || c == 'E') {
       is_float = 1;
       p->i++;
-      if ((c == 'e' || c == 'E') && p->i < p->n &&
-          (p->s[p->i] == '-' || p->s[p->i] == '+'))
+      if ((c == 'e' || c == 'E') && p->i < p->n
+          && (p->s[p->i] == '-' || p->s[p->i] == '+'))
         p->i++;
     } else {
       break;
@@ -1110,8 +1124,8 @@ word(struct parser *p, const char *w)
   if (p->i + n <= p->n && memcmp(p->s + p->i, w, n) == 0) {
     char c = p->i + n < p->n ? p->s[p->i + n] : '\0';
 
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-        (c >= '0' && c <= '9'))
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'
+        || (c >= '0' && c <= '9'))
       return 0;
     p->i += n;
     return 1;
@@ -1130,8 +1144,8 @@ parse_seq(struct parser *p, char close, struct mg_pv **out)
     struct mg_pv *v;
 
     skip_ws(p);
-    if (p->i < p->n && p->s[p->i] == close &&
-        (p->mode == MG_PV_PYLIT || items == 0)) {
+    if (p->i < p->n && p->s[p->i] == close
+        && (p->mode == MG_PV_PYLIT || items == 0)) {
       p->i++;
       break;
     }
@@ -1177,8 +1191,8 @@ parse_dict(struct parser *p, struct mg_pv **out)
     struct mg_pv *k, *v;
 
     skip_ws(p);
-    if (p->i < p->n && p->s[p->i] == '}' &&
-        (p->mode == MG_PV_PYLIT || d->u.dict.n == 0)) {
+    if (p->i < p->n && p->s[p->i] == '}'
+        && (p->mode == MG_PV_PYLIT || d->u.dict.n == 0)) {
       p->i++;
       break;
     }
@@ -1233,8 +1247,8 @@ parse_value(struct parser *p, struct mg_pv **out)
   c = p->s[p->i];
   if (c == '"' || (p->mode == MG_PV_PYLIT && c == '\''))
     rc = parse_string(p, out);
-  else if (p->mode == MG_PV_PYLIT && (c == 'r' || c == 'R') &&
-           p->i + 1 < p->n && (p->s[p->i + 1] == '\'' || p->s[p->i + 1] == '"'))
+  else if (p->mode == MG_PV_PYLIT && (c == 'r' || c == 'R') && p->i + 1 < p->n
+           && (p->s[p->i + 1] == '\'' || p->s[p->i + 1] == '"'))
     rc = parse_string(p, out);
   else if (c == '[')
     rc = parse_seq(p, ']', out);
@@ -1242,9 +1256,9 @@ parse_value(struct parser *p, struct mg_pv **out)
     rc = parse_seq(p, ')', out);
   else if (c == '{')
     rc = parse_dict(p, out);
-  else if (c == '-' || (c >= '0' && c <= '9') ||
-           (c == '+' && p->mode == MG_PV_PYLIT) ||
-           (c == '.' && p->mode == MG_PV_PYLIT)) {
+  else if (c == '-' || (c >= '0' && c <= '9')
+           || (c == '+' && p->mode == MG_PV_PYLIT)
+           || (c == '.' && p->mode == MG_PV_PYLIT)) {
     if (c == '-' && p->mode == MG_PV_JSON && word(p, "-Infinity")) {
       *out = mg_pv_float(-INFINITY);
       rc = 0;
@@ -1395,10 +1409,10 @@ mg_pv_to_json(const struct mg_pv *v)
 int
 mg_pv_isspace(int c)
 {
-  return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20) || c == 0x85 ||
-         c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
-         c == 0x3000;
+  return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20) || c == 0x85
+         || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a)
+         || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f
+         || c == 0x3000;
 }
 
 struct mg_pv *

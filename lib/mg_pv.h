@@ -140,9 +140,9 @@ void mg_pv_dumps(struct mg_buf *out, const struct mg_pv *v, int indent);
 void mg_pv_float_repr(struct mg_buf *out, double f);
 
 enum mg_pv_parse_mode {
-  MG_PV_JSON = 0,   /* strict JSON; integers without '.', 'e' are int */
-  MG_PV_PYLIT = 1,  /* ast.literal_eval subset: str/bytes-free literals,
-                       numbers, True/False/None, lists, tuples, dicts */
+  MG_PV_JSON = 0,  /* strict JSON; integers without '.', 'e' are int */
+  MG_PV_PYLIT = 1, /* ast.literal_eval subset: str/bytes-free literals,
+                      numbers, True/False/None, lists, tuples, dicts */
 };
 /*
  * Parses one value from text[0..len). name is for messages. On failure

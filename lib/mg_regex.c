@@ -16,8 +16,7 @@ struct mg_regex {
 };
 
 int
-mg_regex_compile(const char *pattern, struct mg_regex **out,
-                 struct mg_err *err)
+mg_regex_compile(const char *pattern, struct mg_regex **out, struct mg_err *err)
 {
   int ec;
   PCRE2_SIZE eo;
@@ -226,8 +225,8 @@ mg_regex_sub(const struct mg_regex *re, const char *repl, const char *s,
   int retry = 0, rc = 0;
   long done = 0;
 
-  while ((count <= 0 || done < count) &&
-         next_match(re, s, n, &pos, &retry, md)) {
+  while ((count <= 0 || done < count)
+         && next_match(re, s, n, &pos, &retry, md)) {
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 
     mg_buf_add(out, s + copied, ov[0] - copied, NULL);

@@ -13,8 +13,7 @@ struct mg_pv;
  * Regular expressions with Python re semantics where lm-evaluation-harness
  * depends on them (regex filters, exact_match's regexes_to_ignore, the
  * regex_replace template filter), over PCRE2 compiled with UTF and UCP so
- * that \d, \w and \s are Unicode-aware as in Python 3 str patterns. This
- * module is the only one that includes pcre2.h.
+ * that \d, \w and \s are Unicode-aware as in Python 3 str patterns.
  *
  * Iteration follows Python 3.7+: an empty match is allowed right after a
  * non-empty one, never twice at the same position.

@@ -485,15 +485,21 @@ rest_find(struct mg_registry *r, enum kind k, const char *name,
   return rc;
 }
 
+/*
+ * POST. On 409 the entity is found instead and *found is set: someone
+ * else created it between our find and this create, or a retried POST
+ * had in fact succeeded.
+ */
 static int
 rest_create(struct mg_registry *r, enum kind k, const char *mv_id,
-            const struct mg_json *body, struct mg_json **out,
+            const struct mg_json *body, struct mg_json **out, int *found,
             struct mg_err *err)
 {
   char *path;
   long st;
   int rc;
 
+  *found = 0;
   if (k == K_RM)
     path = mg_xstrdup("/registered_models");
   else if (k == K_MV)
@@ -502,10 +508,6 @@ rest_create(struct mg_registry *r, enum kind k, const char *mv_id,
     path = mg_xasprintf("/model_versions/%s/artifacts", mv_id);
   rc = rest_do(r, "POST", path, body, ALLOW_409, &st, out, err);
   if (rc == 0 && st == 409) {
-    /*
-     * Someone else created it between our find and create, or a retried
-     * POST had in fact succeeded: take the one that exists.
-     */
     const char *name = mg_json_string(mg_json_get(body, "name"));
     const char *parent =
         k == K_MV ? mg_json_string(mg_json_get(body, "registeredModelId"))
@@ -517,6 +519,7 @@ rest_create(struct mg_registry *r, enum kind k, const char *mv_id,
                       "registry conflict on 'POST %s': 409, and no %s "
                       "named '%.80s' can be found",
                       path, kind_name[k], name ? name : "");
+    *found = rc == 0;
   } else if (rc == 0) {
     rc = need_entity(*out, kind_name[k], err);
   }
@@ -734,7 +737,8 @@ set_times(struct mg_json *e, int create)
 
 static int
 dir_create(struct mg_registry *r, enum kind k, const char *mv_id,
-           const struct mg_json *body, struct mg_json **out, struct mg_err *err)
+           const struct mg_json *body, struct mg_json **out, int *found,
+           struct mg_err *err)
 {
   struct mg_json *e = mg_json_new_object();
   struct mg_json *list, *parent = NULL;
@@ -743,6 +747,8 @@ dir_create(struct mg_registry *r, enum kind k, const char *mv_id,
   char id[32];
 
   *out = NULL;
+  /* Under the lock nobody can create it between find and create. */
+  *found = 0;
   if (k == K_MV)
     parent =
         dir_rm_by_id(r, mg_json_string(mg_json_get(body, "registeredModelId")));
@@ -915,11 +921,12 @@ ent_find(struct mg_registry *r, enum kind k, const char *name,
 
 static int
 ent_create(struct mg_registry *r, enum kind k, const char *mv_id,
-           const struct mg_json *body, struct mg_json **out, struct mg_err *err)
+           const struct mg_json *body, struct mg_json **out, int *found,
+           struct mg_err *err)
 {
   if (r->is_dir)
-    return dir_create(r, k, mv_id, body, out, err);
-  return rest_create(r, k, mv_id, body, out, err);
+    return dir_create(r, k, mv_id, body, out, found, err);
+  return rest_create(r, k, mv_id, body, out, found, err);
 }
 
 static int
@@ -1103,7 +1110,7 @@ push_version(struct mg_registry *r, const struct mg_registry_target *t,
   struct mg_json *mv = NULL, *body;
   const struct mg_json *props = t->props;
   struct mg_json *empty = NULL;
-  int rc = -1;
+  int rc = -1, made = 0, found = 0;
 
   if (!props)
     props = empty = mg_json_new_object();
@@ -1116,13 +1123,15 @@ push_version(struct mg_registry *r, const struct mg_registry_target *t,
     opt_set(body, "author", t->author);
     opt_set(body, "description", t->description);
     mg_json_set(body, "customProperties", mg_json_dup(props));
-    rc = ent_create(r, K_MV, NULL, body, &mv, err);
+    rc = ent_create(r, K_MV, NULL, body, &mv, &found, err);
     mg_json_free(body);
     if (rc < 0)
       goto out;
     rc = -1;
-    mg_json_append(created, mg_json_new_string("model_version"));
-    /* A 409 recovery may have found an existing version: merge below. */
+    /* After a 409 the version someone else created is merged below. */
+    made = !found;
+    if (made)
+      mg_json_append(created, mg_json_new_string("model_version"));
   }
   /*
    * GET-merge-PATCH: the server replaces customProperties as a whole, so
@@ -1137,7 +1146,7 @@ push_version(struct mg_registry *r, const struct mg_registry_target *t,
     int n = mg_registry_props_merge(mg_json_get(mv, "customProperties"), props,
                                     &merged, a, c);
 
-    if (attempt == 0 && !mg_json_size(created)) {
+    if (attempt == 0 && !made) {
       for (struct mg_json *x = mg_json_first(a); x; x = mg_json_next(x))
         mg_json_append(added, mg_json_dup(x));
       for (struct mg_json *x = mg_json_first(c); x; x = mg_json_next(x))
@@ -1196,7 +1205,7 @@ push_artifact(struct mg_registry *r, enum kind k, const char *mv_id,
               struct mg_json *updated, struct mg_err *err)
 {
   struct mg_json *art = NULL, *body, *out = NULL;
-  int rc;
+  int rc, found = 0;
 
   *art_out = NULL;
   if (ent_find(r, k, name, mv_id, &art, err) < 0)
@@ -1209,13 +1218,16 @@ push_artifact(struct mg_registry *r, enum kind k, const char *mv_id,
       mg_json_set(body, mg_json_key(f), mg_json_dup(f));
     /* The model was fetched and verified before: it exists. */
     mg_json_set_string(body, "state", "LIVE");
-    rc = ent_create(r, k, mv_id, body, &art, err);
+    rc = ent_create(r, k, mv_id, body, &art, &found, err);
     mg_json_free(body);
     if (rc < 0)
       return -1;
-    mg_json_append(created, mg_json_new_string(what));
-    *art_out = art;
-    return 0;
+    if (!found) {
+      mg_json_append(created, mg_json_new_string(what));
+      *art_out = art;
+      return 0;
+    }
+    /* 409: someone else's artifact of that name; bring it up to date. */
   }
   body = mg_json_new_object();
   mg_json_set_string(body, "artifactType", art_type(k));
@@ -1256,7 +1268,7 @@ mg_registry_push(struct mg_registry *r, const struct mg_registry_target *t,
   struct mg_json *keys = mg_json_new_array();
   struct mg_json *sec;
   long writes0 = r->writes;
-  int rc = -1;
+  int rc = -1, found = 0;
 
   *section = NULL;
   if (printable_name(t->model_name, "model name", err) < 0
@@ -1268,12 +1280,13 @@ mg_registry_push(struct mg_registry *r, const struct mg_registry_target *t,
     body = mg_json_new_object();
     mg_json_set_string(body, "name", t->model_name);
     opt_set(body, "owner", t->owner);
-    rc = ent_create(r, K_RM, NULL, body, &rm, err);
+    rc = ent_create(r, K_RM, NULL, body, &rm, &found, err);
     mg_json_free(body);
     if (rc < 0)
       goto out;
     rc = -1;
-    mg_json_append(created, mg_json_new_string("registered_model"));
+    if (!found)
+      mg_json_append(created, mg_json_new_string("registered_model"));
   }
   if (push_version(r, t, id_of(rm), &mv, created, updated, added, changed, err)
       < 0)
@@ -1456,13 +1469,247 @@ fail:
   return -1;
 }
 
+/* ---- a starting record (--get) ------------------------------------------ */
+
+int
+mg_registry_key_is_ours(const char *key)
+{
+  static const char *const prefix[] = { "perf.",        "eval.",
+                                        "verify.",      "source.",
+                                        "destination.", "model.",
+                                        "link.",        NULL };
+  size_t n = strlen(key);
+
+  if (strcmp(key, "modelgate") == 0)
+    return 1;
+  if (n > 8 && strcmp(key + n - 8, " results") == 0)
+    return 1;
+  for (const char *const *p = prefix; *p; p++)
+    if (strncmp(key, *p, strlen(*p)) == 0)
+      return 1;
+  return 0;
+}
+
+/* Decimal-string ids and times compare as numbers. */
+static double
+num_str(const struct mg_json *e, const char *key)
+{
+  const char *s = mg_json_string(mg_json_get(e, key));
+
+  return s ? strtod(s, NULL) : 0;
+}
+
+/* The most recently created version that is not archived. */
+static int
+latest_version(struct mg_registry *r, const struct mg_json *rm,
+               struct mg_json **out, struct mg_err *err)
+{
+  struct mg_json *versions = mg_json_new_array();
+  struct mg_json *best = NULL;
+
+  *out = NULL;
+  if (ent_list(r, K_MV, id_of(rm), versions, err) < 0) {
+    mg_json_free(versions);
+    return -1;
+  }
+  for (struct mg_json *v = mg_json_first(versions); v; v = mg_json_next(v)) {
+    const char *st = mg_json_string(mg_json_get(v, "state"));
+    double t = num_str(v, "createTimeSinceEpoch");
+
+    if (st && strcmp(st, "ARCHIVED") == 0)
+      continue;
+    if (!best || t > num_str(best, "createTimeSinceEpoch")
+        || (t == num_str(best, "createTimeSinceEpoch")
+            && num_str(v, "id") > num_str(best, "id")))
+      best = v;
+  }
+  if (best)
+    *out = mg_json_dup(best);
+  mg_json_free(versions);
+  if (!*out)
+    return mg_err_set(err, MG_ERR_REMOTE,
+                      "not found in registry '%s': model '%.80s' has no "
+                      "version that is not archived",
+                      r->url, mg_json_string(mg_json_get(rm, "name")));
+  return 0;
+}
+
+/* The version's model artifact: the one named like the registered model
+ * (registry-push and the Python client name it so), else the first. */
+static int
+version_artifact(struct mg_registry *r, const char *model_name,
+                 const struct mg_json *mv, struct mg_json **out,
+                 struct mg_err *err)
+{
+  struct mg_json *arts;
+
+  if (ent_find(r, K_MA, model_name, id_of(mv), out, err) < 0)
+    return -1;
+  if (*out)
+    return 0;
+  arts = mg_json_new_array();
+  if (ent_list(r, K_MA, id_of(mv), arts, err) < 0) {
+    mg_json_free(arts);
+    return -1;
+  }
+  for (struct mg_json *a = mg_json_first(arts); a && !*out; a = mg_json_next(a))
+    if (strcmp(mg_json_string(mg_json_get(a, "artifactType"))
+                   ? mg_json_string(mg_json_get(a, "artifactType"))
+                   : "",
+               "model-artifact")
+        == 0)
+      *out = mg_json_dup(a);
+  mg_json_free(arts);
+  return 0;
+}
+
+static void
+copy_str(struct mg_json *dst, const char *key, const char *v)
+{
+  if (v && *v)
+    mg_json_set_string(dst, key, v);
+}
+
+static const char *
+uri_kind(const char *uri)
+{
+  static const char *const k[][2] = {
+    { "oci://", "oci" },     { "s3://", "s3" },      { "file://", "dir" },
+    { "https://", "https" }, { "http://", "https" }, { "hf://", "hf" },
+  };
+
+  for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+    if (strncmp(uri, k[i][0], strlen(k[i][0])) == 0)
+      return k[i][1];
+  return NULL;
+}
+
+/* The "model" section of a starting record, from what the registry holds
+ * (the artifact first, then the provenance properties registry-push
+ * wrote), so that pushing results later names the same entities. */
+static struct mg_json *
+seed_model(const struct mg_json *rm, const struct mg_json *mv,
+           const struct mg_json *ma, const struct mg_json *plain)
+{
+  struct mg_json *m = mg_json_new_object(), *src = mg_json_new_object();
+  const char *uri = mg_json_string(mg_json_get(ma, "uri"));
+  const char *fmt = mg_json_string(mg_json_get(ma, "modelFormatName"));
+  const char *kind = mg_json_string(mg_json_get(plain, "source.kind"));
+  const char *rev = mg_json_string(mg_json_get(plain, "source.revision"));
+
+  mg_json_set_string(m, "name", mg_json_string(mg_json_get(rm, "name")));
+  mg_json_set_string(m, "version", mg_json_string(mg_json_get(mv, "name")));
+  copy_str(src, "uri", mg_json_string(mg_json_get(plain, "source.uri")));
+  copy_str(src, "kind",
+           kind ? kind : mg_json_string(mg_json_get(ma, "modelSourceKind")));
+  copy_str(src, "revision",
+           rev ? rev : mg_json_string(mg_json_get(ma, "modelSourceId")));
+  if (mg_json_size(src))
+    mg_json_set(m, "source", src);
+  else
+    mg_json_free(src);
+  if (uri && *uri) {
+    struct mg_json *d = mg_json_new_object();
+
+    mg_json_set_string(d, "uri", uri);
+    copy_str(d, "kind", uri_kind(uri));
+    mg_json_set(m, "destination", d);
+  }
+  if (!fmt || !*fmt)
+    fmt = mg_json_string(mg_json_get(plain, "model.format"));
+  copy_str(m, "format", fmt);
+  return m;
+}
+
+int
+mg_registry_get(struct mg_registry *r, const char *model_name,
+                const char *version_name, struct mg_json **model,
+                struct mg_json **section, struct mg_err *err)
+{
+  struct mg_json *rm = NULL, *mv = NULL, *ma = NULL, *all = NULL;
+  struct mg_json *ours, *sec;
+  int rc = -1;
+
+  *model = *section = NULL;
+  if (printable_name(model_name, "model name", err) < 0
+      || (version_name
+          && printable_name(version_name, "version name", err) < 0))
+    return -1;
+  if (ent_find(r, K_RM, model_name, NULL, &rm, err) < 0)
+    goto out;
+  if (!rm) {
+    mg_err_set(err, MG_ERR_REMOTE,
+               "not found in registry '%s': no registered model '%.80s'",
+               r->url, model_name);
+    goto out;
+  }
+  if (version_name) {
+    if (ent_find(r, K_MV, version_name, id_of(rm), &mv, err) < 0)
+      goto out;
+    if (!mv) {
+      mg_err_set(err, MG_ERR_REMOTE,
+                 "not found in registry '%s': no version '%.80s' of model "
+                 "'%.80s'",
+                 r->url, version_name, model_name);
+      goto out;
+    }
+  } else if (latest_version(r, rm, &mv, err) < 0) {
+    goto out;
+  }
+  if (version_artifact(r, model_name, mv, &ma, err) < 0)
+    goto out;
+  if (plain_props(mg_json_get(mv, "customProperties"), &all, err) < 0) {
+    mg_err_prefix(err, "in version '%.80s' of model '%.80s'",
+                  mg_json_string(mg_json_get(mv, "name")), model_name);
+    goto out;
+  }
+  ours = mg_json_new_object();
+  for (struct mg_json *p = mg_json_first(all); p; p = mg_json_next(p))
+    if (mg_registry_key_is_ours(mg_json_key(p)))
+      mg_json_set(ours, mg_json_key(p), mg_json_dup(p));
+
+  sec = mg_json_new_object();
+  mg_json_set_string(sec, "kind", mg_registry_kind(r));
+  mg_json_set_string(sec, "url", r->url);
+  mg_json_set_string(sec, "registered_model_id", id_of(rm));
+  mg_json_set_string(sec, "registered_model_name", model_name);
+  mg_json_set_string(sec, "model_version_id", id_of(mv));
+  mg_json_set_string(sec, "model_version_name",
+                     mg_json_string(mg_json_get(mv, "name")));
+  copy_str(sec, "model_version_state",
+           mg_json_string(mg_json_get(mv, "state")));
+  if (ma) {
+    struct mg_json *a = mg_json_dup(ma);
+
+    mg_json_set_string(sec, "model_artifact_id", id_of(ma));
+    mg_json_remove(a, "customProperties");
+    mg_json_set(sec, "model_artifact", a);
+  }
+  mg_json_set(sec, "version_properties", ours);
+  *model = seed_model(rm, mv, ma, all);
+  *section = sec;
+  rc = 0;
+out:
+  mg_json_free(all);
+  mg_json_free(ma);
+  mg_json_free(mv);
+  mg_json_free(rm);
+  return rc;
+}
+
 /* ---- from a record
  * ------------------------------------------------------------ */
 
 static const char *
+nonempty(const char *s)
+{
+  return s && *s ? s : NULL;
+}
+
+static const char *
 str_at(const struct mg_json *rec, const char *path)
 {
-  return mg_json_string(mg_json_get_path(rec, path));
+  return nonempty(mg_json_string(mg_json_get_path(rec, path)));
 }
 
 /* sha256 of the model's file list in sha256sum format ("<hex>  <path>\n"
@@ -1551,6 +1798,18 @@ mg_registry_target_from_record(const struct mg_json *rec, const char *label,
   char *chip;
 
   *props_out = *docs_out = NULL;
+  /* An empty value (a pipeline parameter left blank) means "not given". */
+  t->model_name = nonempty(t->model_name);
+  t->version_name = nonempty(t->version_name);
+  t->uri = nonempty(t->uri);
+  t->format_name = nonempty(t->format_name);
+  t->format_version = nonempty(t->format_version);
+  t->storage_key = nonempty(t->storage_key);
+  t->storage_path = nonempty(t->storage_path);
+  t->service_account = nonempty(t->service_account);
+  if (label && !*label)
+    label = NULL;
+  lab = label;
   if (mg_results_summarize(rec, "record", label, sums, err) < 0)
     goto fail;
   if (!t->model_name)
@@ -1578,8 +1837,8 @@ mg_registry_target_from_record(const struct mg_json *rec, const char *label,
   }
   if (!t->version_name) {
     mg_err_set(err, MG_ERR_DATA,
-               "no version name: give --version or a record with "
-               "model.source.revision");
+               "no version name: give --model-version or a record with "
+               "model.version or model.source.revision");
     goto fail;
   }
 

@@ -170,4 +170,33 @@ int mg_registry_list(struct mg_registry *r, const char *model_name,
                      const char *version_name, struct mg_json **out,
                      struct mg_err *err);
 
+/*
+ * 1 if key is one registry-push writes (docs/record-registry.md §3):
+ * "modelgate", "<label> results", perf.*, eval.*, verify.*, source.*,
+ * destination.*, model.*, link.*. Others' properties give 0.
+ */
+int mg_registry_key_is_ours(const char *key);
+
+/*
+ * The start of an AI engineer's benchmark (registry-push --get): the
+ * registered model model_name, its version version_name (NULL: the most
+ * recently created version that is not ARCHIVED) and that version's
+ * model artifact (the one named like the model, else the first).
+ *
+ * *model gets a "model" section (docs/record-model.md shape): name,
+ * version, source {uri, kind, revision} from the version's provenance
+ * properties (else the artifact's modelSource*), destination {uri, kind}
+ * from the artifact, format (modelFormatName, else property model.format).
+ * *section gets a "registry" section: kind, url, the ids and names,
+ * model_version_state, model_artifact (the entity without its
+ * customProperties) and version_properties, the version's modelgate
+ * properties (mg_registry_key_is_ours) as plain values.
+ * A model or version that does not exist fails with MG_ERR_REMOTE; a
+ * version without a model artifact gives a model without destination.
+ * caller owns *model and *section.
+ */
+int mg_registry_get(struct mg_registry *r, const char *model_name,
+                    const char *version_name, struct mg_json **model,
+                    struct mg_json **section, struct mg_err *err);
+
 #endif

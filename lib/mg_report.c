@@ -93,6 +93,23 @@ fmt(double v, char *buf, size_t n)
   return buf;
 }
 
+/* A relative delta in percent: 1 decimal, 2 for small ones. */
+static const char *
+fmt_pct(double v, char *buf, size_t n)
+{
+  double a = fabs(v);
+
+  if (!isfinite(v))
+    snprintf(buf, n, "-");
+  else if (a >= 100)
+    snprintf(buf, n, "%.0f", v);
+  else if (a >= 1)
+    snprintf(buf, n, "%.1f", v);
+  else
+    snprintf(buf, n, "%.2f", v);
+  return buf;
+}
+
 static const char *
 fmtj(const struct mg_json *v, char *buf, size_t n)
 {
@@ -173,7 +190,7 @@ md_delta(struct mg_buf *b, const struct mg_json *row, size_t i)
       fmt(mg_json_number(d), x, sizeof(x)));
   if (mg_json_is_number(p))
     put(b, ", %s%s%%", mg_json_number(p) >= 0 ? "+" : "",
-        fmt(mg_json_number(p), y, sizeof(y)));
+        fmt_pct(mg_json_number(p), y, sizeof(y)));
   if (mg_json_is_bool(s))
     put(b, mg_json_bool(s) ? ", > 1 SE" : ", within 1 SE");
   put(b, ")");
@@ -215,6 +232,73 @@ md_sweep(struct mg_buf *b, const struct mg_json *s)
   }
 }
 
+/* The load step input i is compared at in a perf group. */
+static const char *
+group_run_id(const struct mg_json *cmp, const struct mg_json *s, size_t i,
+             const char *group)
+{
+  const struct mg_json *h;
+
+  if (strcmp(group, "perf_same_load") == 0)
+    return mg_json_string(
+        mg_json_at(mg_json_get_path(cmp, "same_load.runs"), i));
+  h = mg_results_headline_run(mg_json_get(s, "perf"));
+  return h ? str(h, "id", NULL) : NULL;
+}
+
+static int
+has_group(const struct mg_json *rows, const char *group)
+{
+  for (struct mg_json *r = mg_json_first(rows); r; r = mg_json_next(r))
+    if (strcmp(str(r, "group", ""), group) == 0)
+      return 1;
+  return 0;
+}
+
+static void
+md_perf_table(struct mg_buf *b, const struct mg_json *sums,
+              const struct mg_json *cmp, const char *group)
+{
+  char name[200], a[32];
+  size_t i;
+
+  put(b, "| metric |");
+  for (struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s)) {
+    entry_name(s, name, sizeof(name));
+    put(b, " ");
+    md_cell(b, name);
+    put(b, " |");
+  }
+  put(b, "\n|---|");
+  for (i = 0; i < mg_json_size(sums); i++)
+    put(b, "---:|");
+  put(b, "\n| load step |");
+  i = 0;
+  for (struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s), i++) {
+    const char *id = group_run_id(cmp, s, i, group);
+
+    put(b, " ");
+    md_cell(b, id ? id : "-");
+    put(b, " |");
+  }
+  put(b, "\n");
+  for (struct mg_json *r = mg_json_first(mg_json_get(cmp, "rows")); r;
+       r = mg_json_next(r)) {
+    if (strcmp(str(r, "group", ""), group) != 0)
+      continue;
+    put(b, "| %s (%s is better) |", metric_title(str(r, "metric", "")),
+        str(r, "better", "?"));
+    i = 0;
+    for (struct mg_json *v = mg_json_first(mg_json_get(r, "values")); v;
+         v = mg_json_next(v), i++) {
+      put(b, " %s", fmtj(v, a, sizeof(a)));
+      md_delta(b, r, i);
+      put(b, " |");
+    }
+    put(b, "\n");
+  }
+}
+
 int
 mg_report_markdown(const struct mg_report_in *in, struct mg_buf *b,
                    struct mg_err *err)
@@ -246,46 +330,22 @@ mg_report_markdown(const struct mg_report_in *in, struct mg_buf *b,
     md_cell(b, str(s, "label", "-"));
     put(b, " | %s |\n", v ? v : "not verified");
   }
-  for (struct mg_json *r = mg_json_first(rows); r; r = mg_json_next(r)) {
-    if (strcmp(str(r, "group", ""), "perf") == 0)
-      any_perf = 1;
-    else
-      any_eval = 1;
-  }
+  any_perf = has_group(rows, "perf");
+  any_eval = has_group(rows, "eval");
   if (any_perf) {
-    put(b, "\n## Performance at the operating point\n\n| metric |");
-    for (struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s)) {
-      entry_name(s, name, sizeof(name));
-      put(b, " ");
-      md_cell(b, name);
-      put(b, " |");
-    }
-    put(b, "\n|---|");
-    for (i = 0; i < mg_json_size(sums); i++)
-      put(b, "---:|");
-    put(b, "\n| operating point (load step) |");
-    for (struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s)) {
-      const struct mg_json *h = mg_results_headline_run(mg_json_get(s, "perf"));
-
-      put(b, " ");
-      md_cell(b, h ? str(h, "id", "-") : "-");
-      put(b, " |");
-    }
-    put(b, "\n");
-    for (struct mg_json *r = mg_json_first(rows); r; r = mg_json_next(r)) {
-      if (strcmp(str(r, "group", ""), "perf") != 0)
-        continue;
-      put(b, "| %s (%s is better) |", metric_title(str(r, "metric", "")),
-          str(r, "better", "?"));
-      i = 0;
-      for (struct mg_json *v = mg_json_first(mg_json_get(r, "values")); v;
-           v = mg_json_next(v), i++) {
-        put(b, " %s", fmtj(v, a, sizeof(a)));
-        md_delta(b, r, i);
-        put(b, " |");
-      }
-      put(b, "\n");
-    }
+    put(b, "\n## Performance at the operating point\n\nEach input at its "
+           "own operating point: the highest offered rate it sustained, "
+           "else its busiest step without errors.\n\n");
+    md_perf_table(b, sums, in->comparison, "perf");
+  }
+  if (has_group(rows, "perf_same_load")) {
+    put(b,
+        "\n## Performance at the same offered load (%s req/s)\n\nThe "
+        "operating points differ, so their latencies were measured under "
+        "different loads; here every input at the highest rate all of "
+        "them sustained.\n\n",
+        fmtj(mg_json_get_path(in->comparison, "same_load.rate"), a, sizeof(a)));
+    md_perf_table(b, sums, in->comparison, "perf_same_load");
   }
   if (any_eval) {
     put(b, "\n## Accuracy\n\nValues are ± one standard error.\n\n| task | "
@@ -416,7 +476,14 @@ mg_report_csv(const struct mg_report_in *in, struct mg_buf *b,
 
       if (!mg_json_is_number(v))
         continue;
-      csv_head(b, s, str(r, "group", ""), "", NULL, str(r, "task", ""));
+      if (strcmp(str(r, "group", ""), "perf_same_load") == 0) {
+        const char *id = group_run_id(in->comparison, s, i, "perf_same_load");
+
+        csv_head(b, s, "perf_same_load", id ? id : "",
+                 mg_json_get_path(in->comparison, "same_load.rate"), "");
+      } else {
+        csv_head(b, s, str(r, "group", ""), "", NULL, str(r, "task", ""));
+      }
       csv_field(b, str(r, "metric", ""));
       mg_buf_addch(b, ',', NULL);
       csv_field(b, str(r, "unit", ""));
@@ -469,6 +536,8 @@ struct series {
   size_t n;
 };
 
+#define MAXV 6
+
 struct chart {
   const char *id;
   const char *title;
@@ -476,9 +545,12 @@ struct chart {
   const char *ylabel;
   struct series *s;
   size_t ns;
-  int diag;     /* the ideal line y = x */
-  double vline; /* > 0: a marked x position */
-  const char *vline_label;
+  int diag; /* the ideal line y = x */
+  /* marked x positions (> 0): each input's highest sustained rate */
+  double vx[MAXV];
+  const char *vcolor[MAXV];
+  char vlabel[MAXV][48];
+  size_t nv;
   int y0; /* start the y axis at 0 */
 };
 
@@ -487,7 +559,7 @@ struct chart {
 #define ML 64
 #define MR 18
 #define MT 40
-#define MB 74
+#define MB 88
 
 static void
 nice_ticks(double lo, double hi, double *start, double *step, int *n)
@@ -574,9 +646,9 @@ line_chart(struct mg_buf *b, const struct chart *c)
     ymin = fmin(ymin, xmin);
     ymax = fmax(ymax, xmax);
   }
-  if (c->vline > 0) {
-    xmin = fmin(xmin, c->vline);
-    xmax = fmax(xmax, c->vline);
+  for (size_t i = 0; i < c->nv; i++) {
+    xmin = fmin(xmin, c->vx[i]);
+    xmax = fmax(xmax, c->vx[i]);
   }
   if (c->y0 && ymin > 0)
     ymin = 0;
@@ -621,12 +693,22 @@ line_chart(struct mg_buf *b, const struct chart *c)
         "class=\"ideal\"><title>ideal: achieved = offered</title></line>",
         X(lo), Y(lo), X(hi), Y(hi));
   }
-  if (c->vline > 0) {
+  for (size_t i = 0; i < c->nv; i++) {
+    /* labels just above the plot, over their line, out of the data's
+     * way; one that would collide with an earlier one goes inside */
+    int inside = 0;
+
+    for (size_t j = 0; j < i; j++)
+      if (fabs(X(c->vx[i]) - X(c->vx[j])) < 8.0 * (double)strlen(c->vlabel[j]))
+        inside = 1;
     put(b,
-        "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" class=\"knee\"/>"
-        "<text x=\"%.1f\" y=\"%d\" class=\"kt\">",
-        X(c->vline), X(c->vline), MT, MT + ph, X(c->vline) + 4, MT + 12);
-    esc(b, c->vline_label ? c->vline_label : "");
+        "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" class=\"knee\" "
+        "style=\"stroke:%s\"/><text x=\"%.1f\" y=\"%d\" class=\"kt\" "
+        "style=\"fill:%s;text-anchor:%s\">",
+        X(c->vx[i]), X(c->vx[i]), MT - 4, MT + ph, c->vcolor[i],
+        X(c->vx[i]) + (inside ? -4 : 0), inside ? MT + 12 : MT - 7,
+        c->vcolor[i], inside ? "end" : "middle");
+    esc(b, c->vlabel[i]);
     put(b, "</text>");
   }
   for (size_t i = 0; i < c->ns; i++) {
@@ -656,23 +738,36 @@ line_chart(struct mg_buf *b, const struct chart *c)
     }
     put(b, "</g>");
   }
-  /* legend, below the plot */
+  /* legend, below the plot: one row, or two when it does not fit */
   {
-    int lx = ML, ly = CH - 12;
+    double lx = ML, w;
+    int ly = CH - 12, rows = 1;
 
     for (size_t i = 0; i < c->ns; i++) {
+      w = 34 + (double)strlen(c->s[i].name) * 6.6;
+      if (lx > ML && lx + w > CW - MR) {
+        rows++;
+        lx = ML;
+      }
+      lx += w;
+    }
+    if (rows > 1)
+      ly = CH - 26;
+    lx = ML;
+    for (size_t i = 0; i < c->ns; i++) {
+      w = 34 + (double)strlen(c->s[i].name) * 6.6;
+      if (lx > ML && lx + w > CW - MR && ly < CH - 12) {
+        lx = ML;
+        ly += 14;
+      }
       put(b,
-          "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
-          "stroke-width=\"3\"%s/><text x=\"%d\" y=\"%d\" class=\"lg\">",
+          "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
+          "stroke-width=\"3\"%s/><text x=\"%.0f\" y=\"%d\" class=\"lg\">",
           lx, lx + 18, ly - 4, ly - 4, c->s[i].color,
           c->s[i].dashed ? " stroke-dasharray=\"5 3\"" : "", lx + 22, ly);
       esc(b, c->s[i].name);
       put(b, "</text>");
-      lx += 30 + (int)strlen(c->s[i].name) * 6;
-      if (lx > CW - 120) {
-        lx = ML;
-        ly += 0;
-      }
+      lx += w;
     }
   }
   put(b, "<text x=\"%d\" y=\"%d\" class=\"xl\">", ML + pw / 2, MT + ph + 36);
@@ -703,6 +798,7 @@ static const char css[] =
     "font-variant-numeric:tabular-nums}"
     "th,td{border:1px solid #dfe3e8;padding:5px 10px;text-align:right}"
     "th{background:#eef1f4;font-weight:600}td.l,th.l{text-align:left}"
+    "td.nw{white-space:nowrap}"
     ".good{color:#0a7d32}.bad{color:#c0392b}.muted{color:#8a939c}"
     ".badge{display:inline-block;padding:1px 9px;border-radius:10px;"
     "font-weight:700;font-size:12.5px;color:#fff}"
@@ -735,6 +831,43 @@ verdict_class(const char *v)
   return strcmp(v, "pass") == 0 ? "pass" : "fail";
 }
 
+/* "constant, 5 steps 5-60 req/s<br>synthetic prompt_tokens=64,..." */
+static void
+html_load_test(struct mg_buf *b, const struct mg_json *perf)
+{
+  const struct mg_json *runs = mg_json_get(perf, "runs");
+  double lo = INFINITY, hi = -INFINITY;
+  size_t n = mg_json_size(runs);
+  char a[32], c[32];
+
+  if (!n) {
+    put(b, "-");
+    return;
+  }
+  for (struct mg_json *r = mg_json_first(runs); r; r = mg_json_next(r)) {
+    const struct mg_json *x = mg_json_get(r, "rate");
+
+    if (mg_json_is_number(x)) {
+      lo = fmin(lo, mg_json_number(x));
+      hi = fmax(hi, mg_json_number(x));
+    }
+  }
+  if (mg_json_get(perf, "profile")) {
+    esc(b, str(perf, "profile", ""));
+    put(b, ", ");
+  }
+  put(b, "%zu step%s", n, n == 1 ? "" : "s");
+  if (isfinite(lo) && lo < hi)
+    put(b, " %s&ndash;%s req/s", fmt(lo, a, sizeof(a)), fmt(hi, c, sizeof(c)));
+  else if (isfinite(lo))
+    put(b, " at %s req/s", fmt(lo, a, sizeof(a)));
+  if (mg_json_get(perf, "workload")) {
+    put(b, "<br><span class=\"muted\">");
+    esc(b, str(perf, "workload", ""));
+    put(b, "</span>");
+  }
+}
+
 static void
 html_inputs(struct mg_buf *b, const struct mg_json *sums)
 {
@@ -743,7 +876,7 @@ html_inputs(struct mg_buf *b, const struct mg_json *sums)
   put(b, "<h2 id=\"inputs\">What was measured</h2><table><tr>"
          "<th class=\"l\">#</th><th class=\"l\">input</th>"
          "<th class=\"l\">model</th><th class=\"l\">dataset label</th>"
-         "<th class=\"l\">verification</th><th>load steps</th>"
+         "<th class=\"l\">verification</th><th class=\"l\">load test</th>"
          "<th>eval metrics</th></tr>");
   for (struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s), i++) {
     const char *v = mg_json_string(mg_json_get_path(s, "verification.verdict"));
@@ -751,21 +884,24 @@ html_inputs(struct mg_buf *b, const struct mg_json *sums)
 
     put(b,
         "<tr><td class=\"l\"><span class=\"badge\" style=\"background:%s\">"
-        "%zu</span></td><td class=\"l\">",
+        "%zu</span></td><td class=\"l\" title=\"",
         palette[i % NPAL], i + 1);
     esc(b, str(s, "source", "?"));
-    put(b, "</td><td class=\"l\">");
+    put(b, "\">");
+    esc(b, base_name(str(s, "source", "?")));
+    put(b, "</td><td class=\"l nw\">");
     esc(b, str(s, "model", "-"));
     put(b, "</td><td class=\"l\">");
     esc(b, str(s, "label", "-"));
-    put(b, "</td><td class=\"l verdict\"><span class=\"badge %s\">%s</span>",
+    put(b, "</td><td class=\"l nw\"><span class=\"badge %s\">%s</span>",
         verdict_class(v),
         v ? (strcmp(v, "pass") == 0 ? "PASS" : "FAIL") : "NOT VERIFIED");
     if (mg_json_is_number(f))
       put(b, " <span class=\"muted\">%.0f finding%s</span>", mg_json_number(f),
           mg_json_number(f) == 1 ? "" : "s");
-    put(b, "</td><td>%zu</td><td>%zu</td></tr>",
-        mg_json_size(mg_json_get_path(s, "perf.runs")),
+    put(b, "</td><td class=\"l\">");
+    html_load_test(b, mg_json_get(s, "perf"));
+    put(b, "</td><td>%zu</td></tr>",
         mg_json_size(mg_json_get_path(s, "eval.tasks")));
   }
   put(b, "</table><p class=\"note\">Input 1 is the reference: every delta "
@@ -795,8 +931,16 @@ html_cards(struct mg_buf *b, const struct mg_json *sums)
     esc(b, str(s, "model", str(s, "source", "?")));
     put(b, "</div>");
     if (h) {
+      const struct mg_json *msr =
+          mg_json_get_path(s, "perf.max_sustainable_rps");
+
       put(b, "<div class=\"v\">%s <span class=\"w\">req/s</span></div>",
           fmtj(mg_json_get(h, "requests_per_s"), a, sizeof(a)));
+      put(b, "<div class=\"w\">achieved at ");
+      esc(b, str(h, "id", "?"));
+      if (mg_json_is_number(msr))
+        put(b, " &middot; max sustainable %s req/s", fmtj(msr, a, sizeof(a)));
+      put(b, "</div>");
       put(b, "<div class=\"w\">TTFT p50 %s ms",
           fmtj(mg_json_get_path(h, "ttft_ms.p50"), a, sizeof(a)));
       put(b, " &middot; ITL p50 %s ms</div>",
@@ -842,7 +986,7 @@ html_delta_cell(struct mg_buf *b, const struct mg_json *row, size_t i)
         fmt(dv, a, sizeof(a)));
     if (mg_json_is_number(p))
       put(b, " (%s%s%%)", mg_json_number(p) >= 0 ? "+" : "",
-          fmt(mg_json_number(p), c, sizeof(c)));
+          fmt_pct(mg_json_number(p), c, sizeof(c)));
     put(b, "</span>");
     if (mg_json_is_bool(sig))
       put(b, mg_json_bool(sig) ? " <b title=\"larger than its standard "
@@ -855,8 +999,9 @@ html_delta_cell(struct mg_buf *b, const struct mg_json *row, size_t i)
 
 static void
 html_table(struct mg_buf *b, const struct mg_json *sums,
-           const struct mg_json *rows, const char *group)
+           const struct mg_json *cmp, const char *group)
 {
+  const struct mg_json *rows = mg_json_get(cmp, "rows");
   int eval = strcmp(group, "eval") == 0;
   size_t i = 0;
 
@@ -867,11 +1012,11 @@ html_table(struct mg_buf *b, const struct mg_json *sums,
         palette[i % NPAL], i + 1);
     esc(b, str(s, "label", "?"));
     if (!eval) {
-      const struct mg_json *h = mg_results_headline_run(mg_json_get(s, "perf"));
+      const char *id = group_run_id(cmp, s, i, group);
 
-      if (h) {
+      if (id) {
         put(b, "<br><span class=\"muted\">at ");
-        esc(b, str(h, "id", "?"));
+        esc(b, id);
         put(b, "</span>");
       }
     }
@@ -922,15 +1067,25 @@ sweep_chart(struct mg_buf *b, const struct mg_json *sums, const char *id,
   size_t ns = mg_json_size(sums) * np, k = 0, i = 0;
   struct series *s = mg_xcalloc(ns ? ns : 1, sizeof(*s));
   struct chart c = { 0 };
-  double knee = 0;
   int any = 0;
 
   for (struct mg_json *e = mg_json_first(sums); e; e = mg_json_next(e), i++) {
     const struct mg_json *runs = mg_json_get_path(e, "perf.runs");
     const struct mg_json *msr = mg_json_get_path(e, "perf.max_sustainable_rps");
 
-    if (i == 0 && mg_json_is_number(msr))
-      knee = mg_json_number(msr);
+    if (mg_json_is_number(msr) && mg_json_number(msr) > 0 && c.nv < MAXV) {
+      char r[32];
+
+      c.vx[c.nv] = mg_json_number(msr);
+      c.vcolor[c.nv] = mg_json_size(sums) > 1 ? palette[i % NPAL] : "#cf222e";
+      if (mg_json_size(sums) > 1)
+        snprintf(c.vlabel[c.nv], sizeof(c.vlabel[c.nv]), "%zu: max %s", i + 1,
+                 fmt(mg_json_number(msr), r, sizeof(r)));
+      else
+        snprintf(c.vlabel[c.nv], sizeof(c.vlabel[c.nv]), "max sustainable %s",
+                 fmt(mg_json_number(msr), r, sizeof(r)));
+      c.nv++;
+    }
     for (size_t p = 0; p < np; p++, k++) {
       snprintf(s[k].name, sizeof(s[k].name), "%zu. %s%s%s", i + 1,
                str(e, "label", "?"), pnames[p][0] ? " " : "", pnames[p]);
@@ -954,8 +1109,6 @@ sweep_chart(struct mg_buf *b, const struct mg_json *sums, const char *id,
     c.s = s;
     c.ns = ns;
     c.diag = diag;
-    c.vline = knee;
-    c.vline_label = "max sustainable";
     c.y0 = 1;
     put(b, "<figure>");
     line_chart(b, &c);
@@ -964,9 +1117,25 @@ sweep_chart(struct mg_buf *b, const struct mg_json *sums, const char *id,
   series_free(s, ns);
 }
 
+/* The run input i is compared at: the same offered load when the
+ * comparison has one, else its operating point. */
+static const struct mg_json *
+compared_run(const struct mg_json *cmp, const struct mg_json *s, size_t i)
+{
+  const char *id = group_run_id(cmp, s, i, "perf_same_load");
+
+  if (id && mg_json_get(cmp, "same_load"))
+    for (struct mg_json *r = mg_json_first(mg_json_get_path(s, "perf.runs")); r;
+         r = mg_json_next(r))
+      if (strcmp(str(r, "id", ""), id) == 0)
+        return r;
+  return mg_results_headline_run(mg_json_get(s, "perf"));
+}
+
 static void
-dist_chart(struct mg_buf *b, const struct mg_json *sums, const char *id,
-           const char *title, const char *key, const char *xlabel)
+dist_chart(struct mg_buf *b, const struct mg_json *sums,
+           const struct mg_json *cmp, const char *id, const char *title,
+           const char *key, const char *xlabel)
 {
   static const struct {
     const char *k;
@@ -980,7 +1149,7 @@ dist_chart(struct mg_buf *b, const struct mg_json *sums, const char *id,
   int any = 0;
 
   for (struct mg_json *e = mg_json_first(sums); e; e = mg_json_next(e), i++) {
-    const struct mg_json *h = mg_results_headline_run(mg_json_get(e, "perf"));
+    const struct mg_json *h = compared_run(cmp, e, i);
     const struct mg_json *d = mg_json_get(h, key);
     const struct mg_json *pc = mg_json_get(d, "percentiles");
 
@@ -1007,7 +1176,7 @@ dist_chart(struct mg_buf *b, const struct mg_json *sums, const char *id,
     c.y0 = 1;
     put(b, "<figure>");
     line_chart(b, &c);
-    put(b, "<figcaption>Cumulative distribution at the operating point: a "
+    put(b, "<figcaption>Cumulative distribution: a "
            "point (x, y) means y %% of requests took at most x. A curve "
            "further left is faster; a long flat top is a heavy tail (the "
            "slowest requests).</figcaption></figure>");
@@ -1174,8 +1343,10 @@ html_sweeps(struct mg_buf *b, const struct mg_json *sums)
          "diagonal) and latency stays flat; past the <b>knee</b> the server "
          "saturates: throughput stops growing and latency climbs steeply. "
          "Solid lines are medians (p50), dashed lines p99 (1 request in 100 "
-         "is slower). The red line marks the highest rate input 1 sustained "
-         "(no errors, at least 80&nbsp;%% of the offered rate achieved).</p>"
+         "is slower). The vertical lines (&ldquo;max&rdquo;) mark the "
+         "highest rate each input sustained, in its colour: no errors and "
+         "at least 80&nbsp;%% of the offered rate achieved; the max "
+         "sustainable rate.</p>"
          "<div class=\"charts\">");
   sweep_chart(b, sums, "chart-throughput", "Throughput vs offered load",
               "achieved requests/s", rps, none, 1, 1,
@@ -1198,13 +1369,22 @@ html_sweeps(struct mg_buf *b, const struct mg_json *sums)
 }
 
 static void
-html_distributions(struct mg_buf *b, const struct mg_json *sums)
+html_distributions(struct mg_buf *b, const struct mg_json *sums,
+                   const struct mg_json *cmp)
 {
-  put(b, "<h2 id=\"distributions\">Latency distributions at the operating "
-         "point</h2><div class=\"charts\">");
-  dist_chart(b, sums, "chart-ttft-dist", "TTFT distribution", "ttft_ms",
+  char a[32];
+
+  if (mg_json_get(cmp, "same_load"))
+    put(b,
+        "<h2 id=\"distributions\">Latency distributions at the same "
+        "offered load (%s&nbsp;req/s)</h2><div class=\"charts\">",
+        fmtj(mg_json_get_path(cmp, "same_load.rate"), a, sizeof(a)));
+  else
+    put(b, "<h2 id=\"distributions\">Latency distributions at the "
+           "operating point</h2><div class=\"charts\">");
+  dist_chart(b, sums, cmp, "chart-ttft-dist", "TTFT distribution", "ttft_ms",
              "time to first token (ms)");
-  dist_chart(b, sums, "chart-itl-dist", "ITL distribution", "itl_ms",
+  dist_chart(b, sums, cmp, "chart-itl-dist", "ITL distribution", "itl_ms",
              "inter-token latency (ms)");
   put(b, "</div>");
 }
@@ -1224,15 +1404,11 @@ mg_report_html(const struct mg_report_in *in, struct mg_buf *b,
 {
   const struct mg_json *sums = in->summaries;
   const struct mg_json *rows = mg_json_get(in->comparison, "rows");
-  int any_perf = 0, any_eval = 0;
+  int any_perf = has_group(rows, "perf"), any_eval = has_group(rows, "eval");
+  int same = has_group(rows, "perf_same_load");
+  char a[32];
 
   (void)err;
-  for (struct mg_json *r = mg_json_first(rows); r; r = mg_json_next(r)) {
-    if (strcmp(str(r, "group", ""), "perf") == 0)
-      any_perf = 1;
-    else
-      any_eval = 1;
-  }
   put(b,
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta name=\"viewport\" content=\"width=device-width, "
@@ -1250,29 +1426,45 @@ mg_report_html(const struct mg_report_in *in, struct mg_buf *b,
   put(b, "<h2 id=\"summary\">Key figures</h2>");
   html_cards(b, sums);
   if (any_perf) {
-    put(b, "<h2 id=\"performance\">Performance at the operating point</h2>"
-           "<p class=\"note\">The operating point is the load step shown "
-           "as the headline: the highest offered rate the server sustained "
-           "(no errors, at least 80&nbsp;%% of the offered rate achieved), "
-           "else the busiest step without errors. Green is better, red "
-           "worse than input 1; &ldquo;&gt;1&nbsp;SE&rdquo; marks a "
-           "difference larger than its standard error, where one is "
-           "known.</p>");
-    html_table(b, sums, rows, "perf");
+    put(b,
+        "<h2 id=\"performance\">Performance at the operating point</h2>"
+        "<p class=\"note\">The operating point is the load step shown "
+        "as the headline: the highest offered rate the server sustained "
+        "(no errors, at least 80&nbsp;%% of the offered rate achieved), "
+        "else the busiest step without errors. Green is better, red "
+        "worse than input 1; &ldquo;&gt;1&nbsp;SE&rdquo; marks a "
+        "difference larger than its standard error, where one is "
+        "known.%s</p>",
+        same ? " <b>The inputs&rsquo; operating points differ</b>, so these "
+               "latencies were measured under different loads: compare "
+               "them in the next table, at the same offered load."
+             : "");
+    html_table(b, sums, in->comparison, "perf");
+  }
+  if (same) {
+    put(b,
+        "<h2 id=\"same-load\">Performance at the same offered load "
+        "(%s&nbsp;req/s)</h2><p class=\"note\">Every input at the "
+        "highest offered rate that all of them ran and sustained: here a "
+        "difference in latency is the model, data or server, not the "
+        "load.</p>",
+        fmtj(mg_json_get_path(in->comparison, "same_load.rate"), a, sizeof(a)));
+    html_table(b, sums, in->comparison, "perf_same_load");
   }
   if (has_runs(sums, 2))
     html_sweeps(b, sums);
   if (has_runs(sums, 1) && any_perf)
-    html_distributions(b, sums);
+    html_distributions(b, sums, in->comparison);
   if (any_eval) {
     put(b, "<h2 id=\"accuracy\">Accuracy</h2><p class=\"note\">Scores per "
            "task with one standard error (the error bars). Two scores whose "
            "difference is within the standard error are not reliably "
-           "different: collect more samples before concluding.</p>"
+           "different: collect more samples before concluding. A missing "
+           "bar or &ldquo;-&rdquo;: that input did not run the task.</p>"
            "<figure>");
     accuracy_chart(b, sums, rows);
     put(b, "</figure>");
-    html_table(b, sums, rows, "eval");
+    html_table(b, sums, in->comparison, "eval");
   }
   put(b, "<footer><p><b>Glossary.</b> TTFT: time to first token. ITL: "
          "inter-token latency, the gap between streamed tokens. Latency: "

@@ -315,6 +315,34 @@ sustainable(const struct mg_json *runs, double *rate)
   return best;
 }
 
+/* What the load test sent, for readers of a report: "profile" and
+ * "workload" (perf-run's config.data: the synthetic spec, or the file
+ * and the columns read). */
+static void
+perf_workload(const struct mg_json *perf, struct mg_json *o)
+{
+  const struct mg_json *data = mg_json_get_path(perf, "config.data");
+  const char *profile =
+      mg_json_string(mg_json_get_path(perf, "config.profile"));
+  const char *spec = mg_json_string(mg_json_get(data, "spec"));
+  const char *src = mg_json_string(mg_json_get(data, "source"));
+  const char *cols = mg_json_string(mg_json_get(data, "columns"));
+  const char *slash = src ? strrchr(src, '/') : NULL;
+  char *w = NULL;
+
+  if (profile)
+    mg_json_set_string(o, "profile", profile);
+  if (spec)
+    w = mg_xasprintf("synthetic %s", spec);
+  else if (src && cols)
+    w = mg_xasprintf("%s (%s)", slash ? slash + 1 : src, cols);
+  else if (src)
+    w = mg_xstrdup(slash ? slash + 1 : src);
+  if (w)
+    mg_json_set_string(o, "workload", w);
+  free(w);
+}
+
 static int
 perf_summary(const struct mg_json *perf, struct mg_json **out,
              struct mg_err *err)
@@ -356,6 +384,7 @@ perf_summary(const struct mg_json *perf, struct mg_json **out,
   }
   set_num_from(o, "max_sustainable_rps", perf, n_msr);
   set_num_from(o, "goodput_rps", perf, n_good);
+  perf_workload(perf, o);
   if (!mg_json_get(o, "max_sustainable_rps")) {
     double rate = 0;
     long si = sustainable(arr, &rate);
@@ -623,6 +652,20 @@ mg_results_summarize(const struct mg_json *rec, const char *name,
 
   if (list)
     return summarize_listing(list, out, err);
+  if (!perf && !eval) {
+    /* A starting record (registry-push --get): what the registry holds
+     * for that version. */
+    const struct mg_json *vp =
+        mg_json_get_path(rec, "registry.version_properties");
+
+    if (mg_json_is_object(vp)) {
+      size_t before = mg_json_size(out);
+
+      mg_results_unflatten(vp, name, model, out);
+      if (mg_json_size(out) > before)
+        return 0;
+    }
+  }
   if (perf && perf_summary(perf, &ps, err) < 0)
     return -1;
   if (eval && eval_summary(eval, &es, err) < 0) {

@@ -19,7 +19,9 @@ struct mg_json;
  *   {"source": NAME, "model": NAME|absent, "label": DATASET-LABEL,
  *    "verification": {"ok": bool, "verdict": "pass"|"fail", "findings": N},
  *    "perf": {"runs": [RUN...], "operating_point": INDEX,
- *             "max_sustainable_rps": X, "goodput_rps": X},
+ *             "max_sustainable_rps": X, "goodput_rps": X,
+ *             "profile": "sweep"|..., "workload": "synthetic
+ *             prompt_tokens=64,output_tokens=16"|"FILE (columns)"},
  *    "eval": {"tasks": [{"task", "metric", "value", "stderr", "n",
  *                        "higher_is_better"}]}}
  * RUN = {"id", "kind", "rate", "requests": {"successful", "errored",
@@ -38,7 +40,9 @@ struct mg_json;
 /*
  * Summaries of one record: normally one, but a record listing a registry's
  * versions (the "registry_list" member written by registry-push --list)
- * gives one per version and dataset label. name is the input's name.
+ * gives one per version and dataset label, and so does a starting record
+ * written by registry-push --get (no "perf" nor "eval", the version's
+ * properties in "registry.version_properties"). name is the input's name.
  * label, when not NULL, overrides the dataset label of the sections.
  * Appends to the array out. Fails with MG_ERR_DATA on a malformed section.
  */

@@ -294,9 +294,11 @@ out:
   return rc;
 }
 
-int
-mg_safetensors_check_file(const char *path, struct mg_safetensors_info *info,
-                          struct mg_err *err)
+/* Reads the header of a file and validates it; *hdr (may be NULL) keeps
+ * the bytes read (8 + N when the header is well formed). */
+static int
+check_file(const char *path, struct mg_safetensors_info *info,
+           unsigned char **hdr, size_t *hdr_len, struct mg_err *err)
 {
   unsigned char *buf = NULL;
   unsigned char len8[8];
@@ -337,8 +339,58 @@ mg_safetensors_check_file(const char *path, struct mg_safetensors_info *info,
     got += (size_t)r;
   }
   rc = mg_safetensors_check(buf, got, (uint64_t)sb.st_size, info, err);
+  if (rc == 0 && hdr) {
+    *hdr = buf;
+    *hdr_len = got;
+    buf = NULL;
+  }
 out:
   free(buf);
   close(fd);
   return rc;
+}
+
+int
+mg_safetensors_check_file(const char *path, struct mg_safetensors_info *info,
+                          struct mg_err *err)
+{
+  return check_file(path, info, NULL, NULL, err);
+}
+
+int
+mg_safetensors_names_file(const char *path, char ***names, size_t *n,
+                          struct mg_err *err)
+{
+  struct mg_safetensors_info info;
+  unsigned char *hdr = NULL;
+  size_t len = 0, k = 0;
+  struct mg_json *j = NULL;
+
+  *names = NULL;
+  *n = 0;
+  if (check_file(path, &info, &hdr, &len, err) < 0)
+    return -1;
+  if (mg_json_parse((const char *)hdr + 8, len - 8, "safetensors header", &j,
+                    err) < 0) {
+    free(hdr);
+    return -1;
+  }
+  *names = mg_xcalloc(mg_json_size(j) + 1, sizeof(**names));
+  for (const struct mg_json *t = mg_json_first(j); t; t = mg_json_next(t))
+    if (strcmp(mg_json_key(t), "__metadata__") != 0)
+      (*names)[k++] = mg_xstrdup(mg_json_key(t));
+  *n = k;
+  if (k > 1)
+    qsort(*names, k, sizeof(**names), cmp_str);
+  mg_json_free(j);
+  free(hdr);
+  return 0;
+}
+
+void
+mg_safetensors_names_free(char **names, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    free(names[i]);
+  free(names);
 }

@@ -47,6 +47,15 @@ int mg_safetensors_check_file(const char *path,
                               struct mg_safetensors_info *info,
                               struct mg_err *err);
 
+/*
+ * Validates a file as mg_safetensors_check_file does and lists its tensor
+ * names (not "__metadata__"), sorted by byte order. caller owns *names;
+ * free with mg_safetensors_names_free.
+ */
+int mg_safetensors_names_file(const char *path, char ***names, size_t *n,
+                              struct mg_err *err);
+void mg_safetensors_names_free(char **names, size_t n);
+
 /* Checks that len bytes are valid UTF-8 (no overlongs or surrogates). */
 int mg_safetensors_utf8_valid(const unsigned char *p, size_t len);
 

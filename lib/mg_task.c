@@ -22,24 +22,24 @@
 /* Built-in task definitions, written in lm-eval's own YAML form       */
 
 static const char mmlu_template[] =
-  "dataset_path: cais/mmlu\n"
-  "test_split: test\n"
-  "fewshot_split: dev\n"
-  "fewshot_config:\n"
-  "  sampler: first_n\n"
-  "output_type: multiple_choice\n"
-  "doc_to_text: \"{{question.strip()}}\\nA. {{choices[0]}}\\nB. "
-  "{{choices[1]}}\\nC. {{choices[2]}}\\nD. {{choices[3]}}\\nAnswer:\"\n"
-  "doc_to_choice: [\"A\", \"B\", \"C\", \"D\"]\n"
-  "doc_to_target: answer\n"
-  "metric_list:\n"
-  "  - metric: acc\n"
-  "    aggregation: mean\n"
-  "    higher_is_better: true\n"
-  "metadata:\n"
-  "  version: 1.0\n"
-  "dataset_kwargs:\n"
-  "  trust_remote_code: true\n";
+    "dataset_path: cais/mmlu\n"
+    "test_split: test\n"
+    "fewshot_split: dev\n"
+    "fewshot_config:\n"
+    "  sampler: first_n\n"
+    "output_type: multiple_choice\n"
+    "doc_to_text: \"{{question.strip()}}\\nA. {{choices[0]}}\\nB. "
+    "{{choices[1]}}\\nC. {{choices[2]}}\\nD. {{choices[3]}}\\nAnswer:\"\n"
+    "doc_to_choice: [\"A\", \"B\", \"C\", \"D\"]\n"
+    "doc_to_target: answer\n"
+    "metric_list:\n"
+    "  - metric: acc\n"
+    "    aggregation: mean\n"
+    "    higher_is_better: true\n"
+    "metadata:\n"
+    "  version: 1.0\n"
+    "dataset_kwargs:\n"
+    "  trust_remote_code: true\n";
 
 static const char *const mmlu_categories[][2] = {
   { "stem", "stem" },
@@ -113,107 +113,105 @@ static const struct {
 };
 
 static const char gsm8k_yaml[] =
-  "tag:\n"
-  "  - math_word_problems\n"
-  "task: gsm8k\n"
-  "dataset_path: openai/gsm8k\n"
-  "dataset_name: main\n"
-  "output_type: generate_until\n"
-  "training_split: train\n"
-  "fewshot_split: train\n"
-  "test_split: test\n"
-  "doc_to_text: \"Question: {{question}}\\nAnswer:\"\n"
-  "doc_to_target: \"{{answer}}\"\n"
-  "metric_list:\n"
-  "  - metric: exact_match\n"
-  "    aggregation: mean\n"
-  "    higher_is_better: true\n"
-  "    ignore_case: true\n"
-  "    ignore_punctuation: false\n"
-  "    regexes_to_ignore:\n"
-  "      - \",\"\n"
-  "      - \"\\\\$\"\n"
-  "      - \"(?s).*#### \"\n"
-  "      - \"\\\\.$\"\n"
-  "generation_kwargs:\n"
-  "  until:\n"
-  "    - \"Question:\"\n"
-  "    - \"</s>\"\n"
-  "    - \"<|im_end|>\"\n"
-  "  do_sample: false\n"
-  "  temperature: 0.0\n"
-  "repeats: 1\n"
-  "num_fewshot: 5\n"
-  "filter_list:\n"
-  "  - name: \"strict-match\"\n"
-  "    filter:\n"
-  "      - function: \"regex\"\n"
-  "        regex_pattern: \"#### (\\\\-?[0-9\\\\.\\\\,]+)\"\n"
-  "      - function: \"take_first\"\n"
-  "  - name: \"flexible-extract\"\n"
-  "    filter:\n"
-  "      - function: \"regex\"\n"
-  "        group_select: -1\n"
-  "        regex_pattern: \"(-?[$0-9.,]{2,})|(-?[0-9]+)\"\n"
-  "      - function: \"take_first\"\n"
-  "metadata:\n"
-  "  version: 3.0\n";
+    "tag:\n"
+    "  - math_word_problems\n"
+    "task: gsm8k\n"
+    "dataset_path: openai/gsm8k\n"
+    "dataset_name: main\n"
+    "output_type: generate_until\n"
+    "training_split: train\n"
+    "fewshot_split: train\n"
+    "test_split: test\n"
+    "doc_to_text: \"Question: {{question}}\\nAnswer:\"\n"
+    "doc_to_target: \"{{answer}}\"\n"
+    "metric_list:\n"
+    "  - metric: exact_match\n"
+    "    aggregation: mean\n"
+    "    higher_is_better: true\n"
+    "    ignore_case: true\n"
+    "    ignore_punctuation: false\n"
+    "    regexes_to_ignore:\n"
+    "      - \",\"\n"
+    "      - \"\\\\$\"\n"
+    "      - \"(?s).*#### \"\n"
+    "      - \"\\\\.$\"\n"
+    "generation_kwargs:\n"
+    "  until:\n"
+    "    - \"Question:\"\n"
+    "    - \"</s>\"\n"
+    "    - \"<|im_end|>\"\n"
+    "  do_sample: false\n"
+    "  temperature: 0.0\n"
+    "repeats: 1\n"
+    "num_fewshot: 5\n"
+    "filter_list:\n"
+    "  - name: \"strict-match\"\n"
+    "    filter:\n"
+    "      - function: \"regex\"\n"
+    "        regex_pattern: \"#### (\\\\-?[0-9\\\\.\\\\,]+)\"\n"
+    "      - function: \"take_first\"\n"
+    "  - name: \"flexible-extract\"\n"
+    "    filter:\n"
+    "      - function: \"regex\"\n"
+    "        group_select: -1\n"
+    "        regex_pattern: \"(-?[$0-9.,]{2,})|(-?[0-9]+)\"\n"
+    "      - function: \"take_first\"\n"
+    "metadata:\n"
+    "  version: 3.0\n";
 
 static const char arc_easy_yaml[] =
-  "tag:\n"
-  "  - ai2_arc\n"
-  "task: arc_easy\n"
-  "dataset_path: allenai/ai2_arc\n"
-  "dataset_name: ARC-Easy\n"
-  "output_type: multiple_choice\n"
-  "training_split: train\n"
-  "validation_split: validation\n"
-  "test_split: test\n"
-  "doc_to_text: \"Question: {{question}}\\nAnswer:\"\n"
-  "doc_to_target: \"{{choices.label.index(answerKey)}}\"\n"
-  "doc_to_choice: \"{{choices.text}}\"\n"
-  "should_decontaminate: true\n"
-  "doc_to_decontamination_query: \"Question: {{question}}\\nAnswer:\"\n"
-  "metric_list:\n"
-  "  - metric: acc\n"
-  "    aggregation: mean\n"
-  "    higher_is_better: true\n"
-  "  - metric: acc_norm\n"
-  "    aggregation: mean\n"
-  "    higher_is_better: true\n"
-  "metadata:\n"
-  "  version: 1.0\n";
+    "tag:\n"
+    "  - ai2_arc\n"
+    "task: arc_easy\n"
+    "dataset_path: allenai/ai2_arc\n"
+    "dataset_name: ARC-Easy\n"
+    "output_type: multiple_choice\n"
+    "training_split: train\n"
+    "validation_split: validation\n"
+    "test_split: test\n"
+    "doc_to_text: \"Question: {{question}}\\nAnswer:\"\n"
+    "doc_to_target: \"{{choices.label.index(answerKey)}}\"\n"
+    "doc_to_choice: \"{{choices.text}}\"\n"
+    "should_decontaminate: true\n"
+    "doc_to_decontamination_query: \"Question: {{question}}\\nAnswer:\"\n"
+    "metric_list:\n"
+    "  - metric: acc\n"
+    "    aggregation: mean\n"
+    "    higher_is_better: true\n"
+    "  - metric: acc_norm\n"
+    "    aggregation: mean\n"
+    "    higher_is_better: true\n"
+    "metadata:\n"
+    "  version: 1.0\n";
 
-static const char arc_challenge_yaml[] =
-  "include: arc_easy.yaml\n"
-  "task: arc_challenge\n"
-  "dataset_name: ARC-Challenge\n";
+static const char arc_challenge_yaml[] = "include: arc_easy.yaml\n"
+                                         "task: arc_challenge\n"
+                                         "dataset_name: ARC-Challenge\n";
 
-static const char hellaswag_yaml[] =
-  "tag:\n"
-  "  - multiple_choice\n"
-  "task: hellaswag\n"
-  "dataset_path: Rowan/hellaswag\n"
-  "dataset_name: null\n"
-  "output_type: multiple_choice\n"
-  "training_split: train\n"
-  "validation_split: validation\n"
-  "test_split: null\n"
-  "process_docs: !native hellaswag\n"
-  "doc_to_text: \"{{query}}\"\n"
-  "doc_to_target: \"{{label}}\"\n"
-  "doc_to_choice: \"choices\"\n"
-  "metric_list:\n"
-  "  - metric: acc\n"
-  "    aggregation: mean\n"
-  "    higher_is_better: true\n"
-  "  - metric: acc_norm\n"
-  "    aggregation: mean\n"
-  "    higher_is_better: true\n"
-  "metadata:\n"
-  "  version: 1.0\n"
-  "dataset_kwargs:\n"
-  "  trust_remote_code: true\n";
+static const char hellaswag_yaml[] = "tag:\n"
+                                     "  - multiple_choice\n"
+                                     "task: hellaswag\n"
+                                     "dataset_path: Rowan/hellaswag\n"
+                                     "dataset_name: null\n"
+                                     "output_type: multiple_choice\n"
+                                     "training_split: train\n"
+                                     "validation_split: validation\n"
+                                     "test_split: null\n"
+                                     "process_docs: !native hellaswag\n"
+                                     "doc_to_text: \"{{query}}\"\n"
+                                     "doc_to_target: \"{{label}}\"\n"
+                                     "doc_to_choice: \"choices\"\n"
+                                     "metric_list:\n"
+                                     "  - metric: acc\n"
+                                     "    aggregation: mean\n"
+                                     "    higher_is_better: true\n"
+                                     "  - metric: acc_norm\n"
+                                     "    aggregation: mean\n"
+                                     "    higher_is_better: true\n"
+                                     "metadata:\n"
+                                     "  version: 1.0\n"
+                                     "dataset_kwargs:\n"
+                                     "  trust_remote_code: true\n";
 
 struct vfile {
   char *path; /* "mmlu/default/mmlu_anatomy.yaml" */
@@ -233,8 +231,9 @@ vfiles_build(struct vfile **out, size_t *n)
     const char *s = mmlu_subjects[i].subject;
 
     mg_buf_printf(&b, NULL, "\"dataset_name\": \"%s\"\n", s);
-    mg_buf_addstr(&b, "\"description\": \"The following are multiple choice "
-                      "questions (with answers) about ",
+    mg_buf_addstr(&b,
+                  "\"description\": \"The following are multiple choice "
+                  "questions (with answers) about ",
                   NULL);
     for (const char *c = s; *c; c++)
       mg_buf_addch(&b, *c == '_' ? ' ' : *c, NULL);
@@ -248,8 +247,8 @@ vfiles_build(struct vfile **out, size_t *n)
     v[k++].text = mg_buf_detach(&b, NULL);
   }
   for (size_t c = 0; c < 4; c++) {
-    v[k].path = mg_xasprintf("mmlu/default/_mmlu_%s.yaml",
-                             mmlu_categories[c][0]);
+    v[k].path =
+        mg_xasprintf("mmlu/default/_mmlu_%s.yaml", mmlu_categories[c][0]);
     v[k++].text = mg_xasprintf("group: mmlu_%s\n"
                                "group_alias: %s\n"
                                "task:\n"
@@ -327,8 +326,8 @@ struct loader {
   struct mg_taskset *ts;
 };
 
-static void
-warn(struct loader *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct loader *L, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 warn(struct loader *L, const char *fmt, ...)
@@ -342,8 +341,8 @@ warn(struct loader *L, const char *fmt, ...)
   for (size_t i = 0; i < L->ts->nwarnings; i++)
     if (!strcmp(L->ts->warnings[i], msg))
       return;
-  L->ts->warnings = mg_xreallocarray(L->ts->warnings, L->ts->nwarnings + 1,
-                                     sizeof(char *));
+  L->ts->warnings =
+      mg_xreallocarray(L->ts->warnings, L->ts->nwarnings + 1, sizeof(char *));
   L->ts->warnings[L->ts->nwarnings++] = mg_xstrdup(msg);
 }
 
@@ -432,8 +431,8 @@ load_config(const struct loader *L, const char *path, int builtin, int depth,
                         path);
     }
     p = f->u.str.s[0] == '/' || !strcmp(dir, ".")
-          ? mg_xstrdup(f->u.str.s)
-          : mg_xasprintf("%s/%s", dir, f->u.str.s);
+            ? mg_xstrdup(f->u.str.s)
+            : mg_xasprintf("%s/%s", dir, f->u.str.s);
     if (load_config(L, p, builtin, depth + 1, &sub, err) < 0) {
       if (err->cat == MG_ERR_IO)
         mg_err_prefix(err, "include in '%s'", path);
@@ -451,8 +450,8 @@ load_config(const struct loader *L, const char *path, int builtin, int depth,
   }
   free(dir);
   for (size_t k = 0; k < raw->u.dict.n; k++)
-    if (!(raw->u.dict.k[k]->type == MG_PV_STR &&
-          !strcmp(raw->u.dict.k[k]->u.str.s, "include")))
+    if (!(raw->u.dict.k[k]->type == MG_PV_STR
+          && !strcmp(raw->u.dict.k[k]->u.str.s, "include")))
       mg_pv_dict_set(merged, mg_pv_ref(raw->u.dict.k[k]),
                      mg_pv_ref(raw->u.dict.v[k]));
   mg_pv_unref(raw);
@@ -513,8 +512,7 @@ add_entry(struct loader *L, enum entry_kind kind, const char *name,
 }
 
 static void
-index_config(struct loader *L, const char *path, int builtin,
-             struct mg_pv *cfg)
+index_config(struct loader *L, const char *path, int builtin, struct mg_pv *cfg)
 {
   const struct mg_pv *task = mg_pv_dict_get(cfg, "task");
   const struct mg_pv *group = mg_pv_dict_get(cfg, "group");
@@ -720,7 +718,8 @@ static const struct {
   int higher_is_better;
   unsigned outputs; /* bit per enum mg_task_output */
 } known_metrics[] = {
-  { "acc", "mean", 1, (1u << MG_OUT_MULTIPLE_CHOICE) | (1u << MG_OUT_LOGLIKELIHOOD) },
+  { "acc", "mean", 1,
+    (1u << MG_OUT_MULTIPLE_CHOICE) | (1u << MG_OUT_LOGLIKELIHOOD) },
   { "acc_norm", "mean", 1, 1u << MG_OUT_MULTIPLE_CHOICE },
   { "acc_bytes", "mean", 1, 1u << MG_OUT_MULTIPLE_CHOICE },
   { "acc_mutual_info", "mean", 1, 1u << MG_OUT_MULTIPLE_CHOICE },
@@ -747,8 +746,8 @@ add_metric(struct mg_task *t, const char *name, const char *agg, int hib,
 {
   struct mg_task_metric *m;
 
-  t->metrics = mg_xreallocarray(t->metrics, t->nmetrics + 1,
-                                sizeof(*t->metrics));
+  t->metrics =
+      mg_xreallocarray(t->metrics, t->nmetrics + 1, sizeof(*t->metrics));
   m = &t->metrics[t->nmetrics++];
   m->name = mg_xstrdup(name);
   m->aggregation = mg_xstrdup(agg);
@@ -765,7 +764,7 @@ parse_metrics(struct mg_task *t, const struct mg_pv *cfg, struct mg_err *err)
     static const char *const mc[] = { "acc", "acc_norm", NULL };
     static const char *const gen[] = { "exact_match", NULL };
     static const char *const ll[] = { "perplexity", "acc", NULL };
-    const char *const *names = t->output == MG_OUT_MULTIPLE_CHOICE ? mc
+    const char *const *names = t->output == MG_OUT_MULTIPLE_CHOICE  ? mc
                                : t->output == MG_OUT_GENERATE_UNTIL ? gen
                                                                     : ll;
 
@@ -805,15 +804,15 @@ parse_metrics(struct mg_task *t, const struct mg_pv *cfg, struct mg_err *err)
     agg = mg_pv_dict_get(m, "aggregation");
     if (agg && agg->type == MG_PV_TAGGED)
       return unsupported(err, t->name, "metric_list.aggregation", agg);
-    if (agg && agg->type == MG_PV_STR &&
-        strcmp(agg->u.str.s, known_metrics[k].aggregation) &&
-        strcmp(agg->u.str.s, "mean"))
+    if (agg && agg->type == MG_PV_STR
+        && strcmp(agg->u.str.s, known_metrics[k].aggregation)
+        && strcmp(agg->u.str.s, "mean"))
       return mg_err_set(err, MG_ERR_DATA,
                         "task '%s': aggregation '%s' for metric '%s' is not "
                         "supported",
                         t->name, agg->u.str.s, name->u.str.s);
-    if (mg_pv_dict_get(m, "hf_evaluate") &&
-        mg_pv_truthy(mg_pv_dict_get(m, "hf_evaluate")))
+    if (mg_pv_dict_get(m, "hf_evaluate")
+        && mg_pv_truthy(mg_pv_dict_get(m, "hf_evaluate")))
       return mg_err_set(err, MG_ERR_DATA,
                         "task '%s': metric '%s' with hf_evaluate needs "
                         "Python",
@@ -823,8 +822,8 @@ parse_metrics(struct mg_task *t, const struct mg_pv *cfg, struct mg_err *err)
     for (size_t j = 0; j < m->u.dict.n; j++) {
       const char *key = mg_pv_cstr(m->u.dict.k[j]);
 
-      if (!key || !strcmp(key, "metric") || !strcmp(key, "aggregation") ||
-          !strcmp(key, "higher_is_better") || !strcmp(key, "hf_evaluate"))
+      if (!key || !strcmp(key, "metric") || !strcmp(key, "aggregation")
+          || !strcmp(key, "higher_is_better") || !strcmp(key, "hf_evaluate"))
         continue;
       mg_pv_dict_set(kwargs, mg_pv_ref(m->u.dict.k[j]),
                      mg_pv_ref(m->u.dict.v[j]));
@@ -839,8 +838,9 @@ parse_metrics(struct mg_task *t, const struct mg_pv *cfg, struct mg_err *err)
 }
 
 static const char *const known_filters[] = {
-  "regex", "take_first", "take_first_k", "remove_whitespace", "lowercase",
-  "uppercase", "majority_vote", "map", NULL,
+  "regex",     "take_first", "take_first_k",  "remove_whitespace",
+  "lowercase", "uppercase",  "majority_vote", "map",
+  NULL,
 };
 
 static int
@@ -869,16 +869,16 @@ parse_filters(struct mg_task *t, const struct mg_pv *cfg, struct mg_err *err)
 
     if (f->type != MG_PV_DICT || !name)
       return mg_err_set(err, MG_ERR_DATA,
-                        "task '%s': filter_list item %zu needs a name",
-                        t->name, i + 1);
+                        "task '%s': filter_list item %zu needs a name", t->name,
+                        i + 1);
     tf->name = mg_xstrdup(name);
     steps = mg_pv_dict_get(f, "filter");
     if (!steps || steps->type != MG_PV_LIST)
       return mg_err_set(err, MG_ERR_DATA,
-                        "task '%s': filter '%s' needs a list 'filter'",
-                        t->name, name);
-    tf->steps = mg_xcalloc(steps->u.list.n ? steps->u.list.n : 1,
-                           sizeof(*tf->steps));
+                        "task '%s': filter '%s' needs a list 'filter'", t->name,
+                        name);
+    tf->steps =
+        mg_xcalloc(steps->u.list.n ? steps->u.list.n : 1, sizeof(*tf->steps));
     for (size_t k = 0; k < steps->u.list.n; k++) {
       const struct mg_pv *s = steps->u.list.v[k], *fn;
       struct mg_task_filter_step *st = &tf->steps[tf->nsteps];
@@ -1000,9 +1000,9 @@ load_split(struct loader *L, struct mg_task *t, const struct mg_pv *cfg,
     warn(L, "task '%s': %s", t->name, note);
     free(note);
   }
-  if (pd && pd->type == MG_PV_TAGGED && !strcmp(pd->u.tagged.tag, "!native") &&
-      !strcmp(pd->u.tagged.value, "hellaswag") &&
-      mg_dataset_hellaswag(*docs, err) < 0) {
+  if (pd && pd->type == MG_PV_TAGGED && !strcmp(pd->u.tagged.tag, "!native")
+      && !strcmp(pd->u.tagged.value, "hellaswag")
+      && mg_dataset_hellaswag(*docs, err) < 0) {
     mg_pv_unref(*docs);
     *docs = NULL;
     return mg_err_prefix(err, "task '%s'", t->name);
@@ -1014,14 +1014,40 @@ static struct mg_pv *
 dump_config(const struct mg_task *t, const struct mg_pv *cfg)
 {
   static const char *const order[] = {
-    "task", "task_alias", "tag", "group", "group_alias", "dataset_path",
-    "dataset_name", "dataset_kwargs", "training_split", "validation_split",
-    "test_split", "fewshot_split", "process_docs", "doc_to_text",
-    "doc_to_target", "unsafe_code", "doc_to_choice", "process_results",
-    "use_prompt", "description", "target_delimiter", "fewshot_delimiter",
-    "fewshot_config", "num_fewshot", "metric_list", "output_type",
-    "generation_kwargs", "repeats", "filter_list", "should_decontaminate",
-    "doc_to_decontamination_query", "gen_prefix", "metadata", NULL,
+    "task",
+    "task_alias",
+    "tag",
+    "group",
+    "group_alias",
+    "dataset_path",
+    "dataset_name",
+    "dataset_kwargs",
+    "training_split",
+    "validation_split",
+    "test_split",
+    "fewshot_split",
+    "process_docs",
+    "doc_to_text",
+    "doc_to_target",
+    "unsafe_code",
+    "doc_to_choice",
+    "process_results",
+    "use_prompt",
+    "description",
+    "target_delimiter",
+    "fewshot_delimiter",
+    "fewshot_config",
+    "num_fewshot",
+    "metric_list",
+    "output_type",
+    "generation_kwargs",
+    "repeats",
+    "filter_list",
+    "should_decontaminate",
+    "doc_to_decontamination_query",
+    "gen_prefix",
+    "metadata",
+    NULL,
   };
   struct mg_pv *d = mg_pv_dict();
 
@@ -1051,8 +1077,7 @@ dump_config(const struct mg_task *t, const struct mg_pv *cfg)
         struct mg_pv *m = mg_pv_dict();
 
         mg_pv_dict_sets(m, "metric", mg_pv_str(t->metrics[k].name));
-        mg_pv_dict_sets(m, "aggregation",
-                        mg_pv_str(t->metrics[k].aggregation));
+        mg_pv_dict_sets(m, "aggregation", mg_pv_str(t->metrics[k].aggregation));
         mg_pv_dict_sets(m, "higher_is_better",
                         mg_pv_bool(t->metrics[k].higher_is_better));
         for (size_t j = 0; j < t->metrics[k].kwargs->u.dict.n; j++)
@@ -1083,10 +1108,11 @@ task_from_config(struct loader *L, const struct mg_pv *cfg, const char *path,
   const char *name = cfg_str(cfg, "task");
   const char *s;
   const struct mg_pv *v, *fsc;
-  static const char *const refuse[] = { "class",        "custom_dataset",
-                                        "process_results", "use_prompt",
-                                        "doc_to_image", "doc_to_audio",
-                                        NULL };
+  static const char *const refuse[] = {
+    "class",      "custom_dataset", "process_results",
+    "use_prompt", "doc_to_image",   "doc_to_audio",
+    NULL
+  };
   long yaml_nshot = -1;
 
   *out = NULL;
@@ -1110,8 +1136,8 @@ task_from_config(struct loader *L, const struct mg_pv *cfg, const char *path,
     goto fail;
   }
   v = mg_pv_dict_get(cfg, "process_docs");
-  if (v && v->type != MG_PV_NONE &&
-      !(v->type == MG_PV_TAGGED && !strcmp(v->u.tagged.tag, "!native"))) {
+  if (v && v->type != MG_PV_NONE
+      && !(v->type == MG_PV_TAGGED && !strcmp(v->u.tagged.tag, "!native"))) {
     unsupported(err, t->name, "process_docs", v);
     goto fail;
   }
@@ -1139,15 +1165,20 @@ task_from_config(struct loader *L, const struct mg_pv *cfg, const char *path,
     goto fail;
   }
   if (parse_field(t->name, "doc_to_text", mg_pv_dict_get(cfg, "doc_to_text"),
-                  &t->text, err) < 0 ||
-      parse_field(t->name, "doc_to_target",
-                  mg_pv_dict_get(cfg, "doc_to_target"), &t->target, err) < 0 ||
-      parse_field(t->name, "doc_to_choice",
-                  mg_pv_dict_get(cfg, "doc_to_choice"), &t->choice, err) < 0 ||
-      parse_field(t->name, "description", mg_pv_dict_get(cfg, "description"),
-                  &t->description, err) < 0 ||
-      parse_field(t->name, "gen_prefix", mg_pv_dict_get(cfg, "gen_prefix"),
-                  &t->gen_prefix, err) < 0)
+                  &t->text, err)
+          < 0
+      || parse_field(t->name, "doc_to_target",
+                     mg_pv_dict_get(cfg, "doc_to_target"), &t->target, err)
+             < 0
+      || parse_field(t->name, "doc_to_choice",
+                     mg_pv_dict_get(cfg, "doc_to_choice"), &t->choice, err)
+             < 0
+      || parse_field(t->name, "description", mg_pv_dict_get(cfg, "description"),
+                     &t->description, err)
+             < 0
+      || parse_field(t->name, "gen_prefix", mg_pv_dict_get(cfg, "gen_prefix"),
+                     &t->gen_prefix, err)
+             < 0)
     goto fail;
   if (t->output == MG_OUT_MULTIPLE_CHOICE && t->choice.kind == MG_FIELD_NONE) {
     mg_err_set(err, MG_ERR_DATA,
@@ -1157,8 +1188,7 @@ task_from_config(struct loader *L, const struct mg_pv *cfg, const char *path,
   }
   if (t->text.kind == MG_FIELD_NONE || t->target.kind == MG_FIELD_NONE) {
     mg_err_set(err, MG_ERR_DATA, "task '%s': missing field '%s'", t->name,
-               t->text.kind == MG_FIELD_NONE ? "doc_to_text"
-                                             : "doc_to_target");
+               t->text.kind == MG_FIELD_NONE ? "doc_to_text" : "doc_to_target");
     goto fail;
   }
   v = mg_pv_dict_get(cfg, "target_delimiter");
@@ -1188,13 +1218,14 @@ task_from_config(struct loader *L, const struct mg_pv *cfg, const char *path,
       goto fail;
     }
     if (parse_field(t->name, "fewshot_config.doc_to_text",
-                    mg_pv_dict_get(fsc, "doc_to_text"), &t->fs_text, err) < 0 ||
-        parse_field(t->name, "fewshot_config.doc_to_target",
-                    mg_pv_dict_get(fsc, "doc_to_target"), &t->fs_target,
-                    err) < 0 ||
-        parse_field(t->name, "fewshot_config.doc_to_choice",
-                    mg_pv_dict_get(fsc, "doc_to_choice"), &t->fs_choice,
-                    err) < 0)
+                    mg_pv_dict_get(fsc, "doc_to_text"), &t->fs_text, err)
+            < 0
+        || parse_field(t->name, "fewshot_config.doc_to_target",
+                       mg_pv_dict_get(fsc, "doc_to_target"), &t->fs_target, err)
+               < 0
+        || parse_field(t->name, "fewshot_config.doc_to_choice",
+                       mg_pv_dict_get(fsc, "doc_to_choice"), &t->fs_choice, err)
+               < 0)
       goto fail;
   }
   v = mg_pv_dict_get(cfg, "num_fewshot");
@@ -1306,8 +1337,7 @@ task_from_config(struct loader *L, const struct mg_pv *cfg, const char *path,
     }
     t->fewshot_is_eval_split = fs && test && !strcmp(fs, test);
     if (t->num_fewshot > 0) {
-      const struct mg_pv *samples = fsc ? mg_pv_dict_get(fsc, "samples")
-                                        : NULL;
+      const struct mg_pv *samples = fsc ? mg_pv_dict_get(fsc, "samples") : NULL;
 
       if (samples && samples->type == MG_PV_LIST) {
         t->fewshot_docs = mg_pv_ref((struct mg_pv *)samples);
@@ -1321,8 +1351,7 @@ task_from_config(struct loader *L, const struct mg_pv *cfg, const char *path,
                t->name);
         if (!strcmp(src, eval_split)) {
           t->fewshot_docs = mg_pv_ref(all);
-        } else if (load_split(L, t, cfg, dir, src, &t->fewshot_docs, err) <
-                   0) {
+        } else if (load_split(L, t, cfg, dir, src, &t->fewshot_docs, err) < 0) {
           mg_pv_unref(all);
           mg_err_prefix(err, "few-shot examples (num_fewshot %d)",
                         t->num_fewshot);
@@ -1412,14 +1441,13 @@ mg_task_field_value(const struct mg_task *t, const struct mg_task_field *f,
     if (!v)
       return mg_err_set(err, MG_ERR_DATA, "task '%s': document has no '%s'",
                         t->name, f->text);
-    *out = role == MG_ROLE_CHOICE && v->type == MG_PV_DICT
-             ? dict_values(v)
-             : mg_pv_ref(v);
+    *out = role == MG_ROLE_CHOICE && v->type == MG_PV_DICT ? dict_values(v)
+                                                           : mg_pv_ref(v);
     return 0;
   case MG_FIELD_VALUE:
     *out = role == MG_ROLE_CHOICE && f->value->type == MG_PV_DICT
-             ? dict_values(f->value)
-             : mg_pv_ref(f->value);
+               ? dict_values(f->value)
+               : mg_pv_ref(f->value);
     return 0;
   case MG_FIELD_TEMPLATE:
     break;
@@ -1440,8 +1468,8 @@ mg_task_field_value(const struct mg_task *t, const struct mg_task_field *f,
   case MG_ROLE_CHOICE: {
     struct mg_pv *l;
 
-    if (mg_pv_parse(v->u.str.s, v->u.str.len, MG_PV_PYLIT, f->text, &l,
-                    err) < 0) {
+    if (mg_pv_parse(v->u.str.s, v->u.str.len, MG_PV_PYLIT, f->text, &l, err)
+        < 0) {
       mg_pv_unref(v);
       return mg_err_prefix(err, "task '%s': doc_to_choice", t->name);
     }
@@ -1457,13 +1485,13 @@ mg_task_field_value(const struct mg_task *t, const struct mg_task_field *f,
       mg_pv_unref(v);
       return 0;
     }
-    if (role == MG_ROLE_TARGET && v->u.str.len >= 2 && v->u.str.s[0] == '[' &&
-        v->u.str.s[v->u.str.len - 1] == ']') {
+    if (role == MG_ROLE_TARGET && v->u.str.len >= 2 && v->u.str.s[0] == '['
+        && v->u.str.s[v->u.str.len - 1] == ']') {
       struct mg_pv *l;
       struct mg_err e2 = MG_ERR_INIT;
 
-      if (mg_pv_parse(v->u.str.s, v->u.str.len, MG_PV_PYLIT, "target", &l,
-                      &e2) == 0) {
+      if (mg_pv_parse(v->u.str.s, v->u.str.len, MG_PV_PYLIT, "target", &l, &e2)
+          == 0) {
         mg_pv_unref(v);
         *out = l;
         return 0;
@@ -1565,8 +1593,9 @@ build_group(struct loader *L, const struct mg_pv *cfg, const char *dir,
     }
   g = mg_xcalloc(1, sizeof(*g));
   g->name = mg_xstrdup(name ? name : "?");
-  g->alias = cfg_str(cfg, "group_alias") ? mg_xstrdup(cfg_str(cfg, "group_alias"))
-                                         : NULL;
+  g->alias = cfg_str(cfg, "group_alias")
+                 ? mg_xstrdup(cfg_str(cfg, "group_alias"))
+                 : NULL;
   g->config = mg_pv_ref((struct mg_pv *)cfg);
   md = mg_pv_dict_get(cfg, "metadata");
   if (md && mg_pv_dict_get(md, "version"))
@@ -1616,11 +1645,11 @@ build_group(struct loader *L, const struct mg_pv *cfg, const char *dir,
                                    sizeof(*L->ts->groups));
   L->ts->groups[L->ts->ngroups++] = g;
   if (!tasks || tasks->type != MG_PV_LIST)
-    return mg_err_set(err, MG_ERR_DATA, "group '%s' has no task list",
-                      g->name);
+    return mg_err_set(err, MG_ERR_DATA, "group '%s' has no task list", g->name);
   for (size_t i = 0; i < tasks->u.list.n; i++)
     if (resolve_item(L, tasks->u.list.v[i], dir, depth + 1, &g->items,
-                     &g->nitems, err) < 0)
+                     &g->nitems, err)
+        < 0)
       return mg_err_prefix(err, "group '%s'", g->name);
   *out = g;
   return 0;
@@ -1631,8 +1660,8 @@ is_yaml_file(const char *s)
 {
   struct stat st;
 
-  return (has_ext(s, ".yaml") || has_ext(s, ".yml")) && stat(s, &st) == 0 &&
-         S_ISREG(st.st_mode);
+  return (has_ext(s, ".yaml") || has_ext(s, ".yml")) && stat(s, &st) == 0
+         && S_ISREG(st.st_mode);
 }
 
 static int
@@ -1931,8 +1960,8 @@ draw_shots(const struct mg_task *t, struct mg_mt *rnd, const struct mg_pv *doc,
 /* One shot's question text and answer text (answer NULL when the target
  * is ""). */
 static int
-shot_parts(const struct mg_task *t, const struct mg_pv *shot,
-           struct mg_pv **q, struct mg_pv **a, struct mg_err *err)
+shot_parts(const struct mg_task *t, const struct mg_pv *shot, struct mg_pv **q,
+           struct mg_pv **a, struct mg_err *err)
 {
   struct mg_pv *content = NULL, *target = NULL, *choices = NULL;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -1940,9 +1969,11 @@ shot_parts(const struct mg_task *t, const struct mg_pv *shot,
 
   *q = *a = NULL;
   if (mg_task_field_value(t, fs_field(&t->fs_text, &t->text), shot,
-                          MG_ROLE_TEXT, &content, err) < 0 ||
-      mg_task_field_value(t, fs_field(&t->fs_target, &t->target), shot,
-                          MG_ROLE_TARGET, &target, err) < 0)
+                          MG_ROLE_TEXT, &content, err)
+          < 0
+      || mg_task_field_value(t, fs_field(&t->fs_target, &t->target), shot,
+                             MG_ROLE_TARGET, &target, err)
+             < 0)
     goto out;
   if (content->type == MG_PV_STR) {
     *q = mg_pv_ref(content);
@@ -1950,12 +1981,14 @@ shot_parts(const struct mg_task *t, const struct mg_pv *shot,
     const struct mg_pv *c;
 
     if (mg_task_field_value(t, fs_field(&t->fs_choice, &t->choice), shot,
-                            MG_ROLE_CHOICE, &choices, err) < 0)
+                            MG_ROLE_CHOICE, &choices, err)
+        < 0)
       goto out;
     c = mg_pv_at(choices, (size_t)content->u.i);
     if (!c) {
-      mg_err_set(err, MG_ERR_DATA, "task '%s': doc_to_text index %lld is "
-                                   "out of range",
+      mg_err_set(err, MG_ERR_DATA,
+                 "task '%s': doc_to_text index %lld is "
+                 "out of range",
                  t->name, content->u.i);
       goto out;
     }
@@ -1980,9 +2013,10 @@ shot_parts(const struct mg_task *t, const struct mg_pv *shot,
     } else {
       const struct mg_pv *c;
 
-      if (!choices && mg_task_field_value(t, fs_field(&t->fs_choice, &t->choice),
-                                          shot, MG_ROLE_CHOICE, &choices,
-                                          err) < 0)
+      if (!choices
+          && mg_task_field_value(t, fs_field(&t->fs_choice, &t->choice), shot,
+                                 MG_ROLE_CHOICE, &choices, err)
+                 < 0)
         goto out;
       c = target->type == MG_PV_INT ? mg_pv_at(choices, (size_t)target->u.i)
                                     : NULL;
@@ -2028,8 +2062,7 @@ gold_of(const struct mg_task *t, struct mg_task_doc *td, struct mg_err *err)
 
   td->gold = -100;
   if (t->multiple_input) {
-    if (mg_task_field_value(t, &t->text, td->doc, MG_ROLE_TEXT, &text, err) <
-        0)
+    if (mg_task_field_value(t, &t->text, td->doc, MG_ROLE_TEXT, &text, err) < 0)
       return -1;
     g = text;
   }
@@ -2037,8 +2070,8 @@ gold_of(const struct mg_task *t, struct mg_task_doc *td, struct mg_err *err)
     td->golds = mg_pv_list();
     for (size_t i = 0; i < g->u.list.n; i++) {
       const struct mg_pv *x = g->u.list.v[i];
-      long k = x->type == MG_PV_INT && x->u.i < (long long)nc ? (long)x->u.i
-                                                               : -100;
+      long k =
+          x->type == MG_PV_INT && x->u.i < (long long)nc ? (long)x->u.i : -100;
 
       mg_pv_list_append(td->golds, mg_pv_int(k));
     }
@@ -2069,27 +2102,31 @@ prepare_doc(const struct mg_task *t, const struct mg_task_opts *o,
 
   if (t->choice.kind != MG_FIELD_NONE) {
     if (mg_task_field_value(t, &t->choice, td->doc, MG_ROLE_CHOICE,
-                            &td->choices, err) < 0)
+                            &td->choices, err)
+        < 0)
       goto out;
     if (td->choices->type != MG_PV_LIST) {
-      mg_err_set(err, MG_ERR_DATA, "task '%s': doc_to_choice gives a %s, not "
-                                   "a list",
+      mg_err_set(err, MG_ERR_DATA,
+                 "task '%s': doc_to_choice gives a %s, not "
+                 "a list",
                  t->name, mg_pv_type_name(td->choices));
       goto out;
     }
   }
   if (mg_task_field_value(t, &t->target, td->doc, MG_ROLE_TARGET, &td->target,
-                          err) < 0)
+                          err)
+      < 0)
     goto out;
   if (t->output == MG_OUT_MULTIPLE_CHOICE && gold_of(t, td, err) < 0)
     goto out;
-  if (t->description.kind != MG_FIELD_NONE &&
-      mg_task_field_value(t, &t->description, td->doc, MG_ROLE_PLAIN, &desc,
-                          err) < 0)
+  if (t->description.kind != MG_FIELD_NONE
+      && mg_task_field_value(t, &t->description, td->doc, MG_ROLE_PLAIN, &desc,
+                             err)
+             < 0)
     goto out;
   if (t->gen_prefix.kind != MG_FIELD_NONE) {
-    if (mg_task_field_value(t, &t->gen_prefix, td->doc, MG_ROLE_PLAIN, &gp,
-                            err) < 0)
+    if (mg_task_field_value(t, &t->gen_prefix, td->doc, MG_ROLE_PLAIN, &gp, err)
+        < 0)
       goto out;
     gen_prefix = mg_pv_cstr(gp);
   }
@@ -2105,13 +2142,12 @@ prepare_doc(const struct mg_task *t, const struct mg_task_opts *o,
   }
   if (t->num_fewshot > 0 && draw_shots(t, rnd, td->doc, &shots, err) < 0)
     goto out;
-  if (mg_task_field_value(t, &t->text, td->doc, MG_ROLE_TEXT, &example, err) <
-      0)
+  if (mg_task_field_value(t, &t->text, td->doc, MG_ROLE_TEXT, &example, err)
+      < 0)
     goto out;
   if (example->type == MG_PV_INT && !t->multiple_input) {
-    const struct mg_pv *c = td->choices ? mg_pv_at(td->choices,
-                                                   (size_t)example->u.i)
-                                        : NULL;
+    const struct mg_pv *c =
+        td->choices ? mg_pv_at(td->choices, (size_t)example->u.i) : NULL;
     struct mg_pv *s;
 
     if (c)
@@ -2123,8 +2159,8 @@ prepare_doc(const struct mg_task *t, const struct mg_task_opts *o,
     example = s;
   }
   if (example->type != MG_PV_STR && !t->multiple_input) {
-    mg_err_set(err, MG_ERR_DATA, "task '%s': doc_to_text gives a %s",
-               t->name, mg_pv_type_name(example));
+    mg_err_set(err, MG_ERR_DATA, "task '%s': doc_to_text gives a %s", t->name,
+               mg_pv_type_name(example));
     goto out;
   }
   if (o->apply_chat_template) {
@@ -2186,8 +2222,8 @@ prepare_doc(const struct mg_task *t, const struct mg_task_opts *o,
       mg_pv_list_append(msgs, message("user", mg_pv_str_buf(&b)));
     /* append_target_question */
     {
-      struct mg_pv *last = msgs->u.list.n ? msgs->u.list.v[msgs->u.list.n - 1]
-                                          : NULL;
+      struct mg_pv *last =
+          msgs->u.list.n ? msgs->u.list.v[msgs->u.list.n - 1] : NULL;
       const char *role = last ? mg_pv_cstr(mg_pv_dict_get(last, "role")) : NULL;
 
       if (!o->fewshot_as_multiturn && last && role && strcmp(role, "system")) {
@@ -2320,8 +2356,8 @@ mg_task_doc_args(const struct mg_task *t, const struct mg_task_doc *td)
 
         mg_pv_to_str(&b, td->ctx);
         mg_pv_to_str(&b, c);
-        mg_pv_list_append(l, pair(mg_pv_str_buf(&b),
-                                  delim_plus(delim, td->target)));
+        mg_pv_list_append(
+            l, pair(mg_pv_str_buf(&b), delim_plus(delim, td->target)));
       } else {
         mg_pv_list_append(l, pair(mg_pv_ref(td->ctx), delim_plus(delim, c)));
       }
@@ -2336,8 +2372,8 @@ mg_task_doc_args(const struct mg_task *t, const struct mg_task_doc *td)
     break;
   default:
     for (int r = 0; r < t->repeats; r++)
-      mg_pv_list_append(l, pair(mg_pv_ref(td->ctx),
-                                mg_pv_deepcopy(t->gen_kwargs)));
+      mg_pv_list_append(
+          l, pair(mg_pv_ref(td->ctx), mg_pv_deepcopy(t->gen_kwargs)));
     break;
   }
   return l;

@@ -33,64 +33,68 @@ enum mg_task_output {
 
 /* A doc_to_* field: a column name, a template, or a literal value. */
 struct mg_task_field {
-  enum { MG_FIELD_NONE = 0, MG_FIELD_COLUMN, MG_FIELD_TEMPLATE,
-         MG_FIELD_VALUE } kind;
+  enum {
+    MG_FIELD_NONE = 0,
+    MG_FIELD_COLUMN,
+    MG_FIELD_TEMPLATE,
+    MG_FIELD_VALUE
+  } kind;
   char *text;           /* the column name or template source */
   struct mg_tmpl *tmpl; /* MG_FIELD_TEMPLATE */
   struct mg_pv *value;  /* MG_FIELD_VALUE (int, list, dict) */
 };
 
 struct mg_task_metric {
-  char *name;            /* acc, acc_norm, exact_match, f1, ... */
-  char *aggregation;     /* mean, f1, matthews_corrcoef, perplexity, ... */
+  char *name;        /* acc, acc_norm, exact_match, f1, ... */
+  char *aggregation; /* mean, f1, matthews_corrcoef, perplexity, ... */
   int higher_is_better;
-  struct mg_pv *kwargs;  /* the metric's other keys (dict) */
+  struct mg_pv *kwargs; /* the metric's other keys (dict) */
 };
 
 struct mg_task_filter_step {
-  char *function;        /* regex, take_first, lowercase, ... */
-  struct mg_pv *args;    /* the step's other keys (dict) */
+  char *function;     /* regex, take_first, lowercase, ... */
+  struct mg_pv *args; /* the step's other keys (dict) */
 };
 
 struct mg_task_filter {
-  char *name;            /* "none", "strict-match", ... */
+  char *name; /* "none", "strict-match", ... */
   struct mg_task_filter_step *steps;
   size_t nsteps;
 };
 
 struct mg_task {
   char *name;
-  char *alias;           /* task_alias, or NULL */
-  char *source;          /* YAML path, or "builtin:<path>" */
-  struct mg_pv *config;  /* the task's config as lm-eval dumps it */
+  char *alias;          /* task_alias, or NULL */
+  char *source;         /* YAML path, or "builtin:<path>" */
+  struct mg_pv *config; /* the task's config as lm-eval dumps it */
   char config_sha256[65];
   enum mg_task_output output;
   struct mg_task_field text, target, choice, description, gen_prefix;
   struct mg_task_field fs_text, fs_target, fs_choice; /* fewshot_config */
   char *target_delimiter;
   char *fewshot_delimiter;
-  int num_fewshot;       /* effective */
-  int sampler_first_n;   /* 1: first_n, 0: lm-eval's default random */
+  int num_fewshot;     /* effective */
+  int sampler_first_n; /* 1: first_n, 0: lm-eval's default random */
   struct mg_pv *gen_kwargs;
   struct mg_task_metric *metrics;
   size_t nmetrics;
   struct mg_task_filter *filters;
   size_t nfilters;
   int repeats;
-  struct mg_pv *version; /* metadata.version, or NULL */
-  struct mg_pv *docs;    /* evaluation docs after --limit (list) */
-  size_t n_original;     /* evaluation docs before --limit */
+  struct mg_pv *version;      /* metadata.version, or NULL */
+  struct mg_pv *docs;         /* evaluation docs after --limit (list) */
+  size_t n_original;          /* evaluation docs before --limit */
   struct mg_pv *fewshot_docs; /* list, or NULL */
   int fewshot_is_eval_split;
-  int multiple_input;    /* doc_to_text gives an index into the choices */
-  int multiple_target;   /* doc_to_target gives a list */
+  int multiple_input;     /* doc_to_text gives an index into the choices */
+  int multiple_target;    /* doc_to_target gives a list */
   struct mg_pv *features; /* column names of the eval docs (list of str) */
 };
 
 struct mg_group;
 
 struct mg_task_item {
-  struct mg_task *task;   /* exactly one of task and group is set */
+  struct mg_task *task; /* exactly one of task and group is set */
   struct mg_group *group;
 };
 
@@ -114,25 +118,25 @@ struct mg_group {
 struct mg_taskset {
   struct mg_task_item *top; /* selection in --tasks order */
   size_t ntop;
-  struct mg_task **tasks;   /* every leaf task once, evaluation order */
+  struct mg_task **tasks; /* every leaf task once, evaluation order */
   size_t ntasks;
   struct mg_group **groups; /* every group once */
   size_t ngroups;
-  char **warnings;          /* for the user; the lib never prints */
+  char **warnings; /* for the user; the lib never prints */
   size_t nwarnings;
 };
 
 struct mg_task_opts {
-  const char *data_dir;            /* mirror of built-in datasets */
+  const char *data_dir; /* mirror of built-in datasets */
   const char *const *include_paths;
   size_t ninclude;
-  long num_fewshot;                /* -1: as the task says */
-  double limit;                    /* < 0: none; < 1: fraction */
-  const char *system_instruction;  /* or NULL */
+  long num_fewshot;               /* -1: as the task says */
+  double limit;                   /* < 0: none; < 1: fraction */
+  const char *system_instruction; /* or NULL */
   int apply_chat_template;
   int fewshot_as_multiturn;
-  uint64_t fewshot_seed;           /* lm-eval's default 1234 */
-  const struct mg_pv *gen_kwargs;  /* --gen-kwargs dict, or NULL */
+  uint64_t fewshot_seed;          /* lm-eval's default 1234 */
+  const struct mg_pv *gen_kwargs; /* --gen-kwargs dict, or NULL */
 };
 
 void mg_task_opts_init(struct mg_task_opts *o);
@@ -166,8 +170,8 @@ struct mg_task_doc {
   struct mg_pv *messages;
   struct mg_pv *choices;
   struct mg_pv *target;
-  long gold;             /* resolved gold index (multiple_choice), -100 */
-  struct mg_pv *golds;   /* list of gold indices (multiple targets) */
+  long gold;           /* resolved gold index (multiple_choice), -100 */
+  struct mg_pv *golds; /* list of gold indices (multiple targets) */
 };
 
 /*
@@ -193,10 +197,9 @@ enum mg_task_role {
   MG_ROLE_CHOICE,
   MG_ROLE_PLAIN, /* description, gen_prefix: the rendered string */
 };
-int mg_task_field_value(const struct mg_task *t,
-                        const struct mg_task_field *f, const struct mg_pv *doc,
-                        enum mg_task_role role, struct mg_pv **out,
-                        struct mg_err *err);
+int mg_task_field_value(const struct mg_task *t, const struct mg_task_field *f,
+                        const struct mg_pv *doc, enum mg_task_role role,
+                        struct mg_pv **out, struct mg_err *err);
 
 /*
  * The requests lm-eval builds for a prepared doc, as a list of 2-tuples:

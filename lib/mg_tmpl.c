@@ -47,8 +47,16 @@ enum nk {
   N_DICT,
 };
 
-enum binop { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW,
-             OP_CONCAT };
+enum binop {
+  OP_ADD,
+  OP_SUB,
+  OP_MUL,
+  OP_DIV,
+  OP_FLOORDIV,
+  OP_MOD,
+  OP_POW,
+  OP_CONCAT
+};
 enum cmpop { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE, C_IN, C_NOTIN };
 
 struct node {
@@ -60,8 +68,8 @@ struct node {
   struct mg_pv *lit;
   struct node **k;
   size_t nk, capk;
-  char **kw;     /* CALL/FILTER/TEST: keyword name per child, or NULL */
-  int *ops;      /* CMP operators */
+  char **kw;      /* CALL/FILTER/TEST: keyword name per child, or NULL */
+  int *ops;       /* CMP operators */
   char **targets; /* FOR targets */
   size_t ntargets;
 };
@@ -172,15 +180,14 @@ struct parser {
   size_t len, i;
   const char *name;
   struct mg_err *err;
-  struct tok t;     /* current token */
-  int have;         /* t is valid */
+  struct tok t;      /* current token */
+  int have;          /* t is valid */
   const char *close; /* "}}" or "%}" */
   int depth;
 };
 
-static int
-perr(struct parser *p, size_t pos, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
+static int perr(struct parser *p, size_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
 perr(struct parser *p, size_t pos, const char *fmt, ...)
@@ -259,9 +266,10 @@ lex_string(struct parser *p, struct tok *t)
         for (int d = 0; d < nd && p->i < p->len; d++) {
           char h = p->src[p->i++];
 
-          cp = cp * 16 + (unsigned)(h >= 'a' ? h - 'a' + 10
-                                    : h >= 'A' ? h - 'A' + 10
-                                               : h - '0');
+          cp = cp * 16
+               + (unsigned)(h >= 'a'   ? h - 'a' + 10
+                            : h >= 'A' ? h - 'A' + 10
+                                       : h - '0');
         }
         k = utf8proc_encode_char((utf8proc_int32_t)cp, tmp);
         mg_buf_add(&b, tmp, (size_t)k, NULL);
@@ -283,13 +291,15 @@ lex_string(struct parser *p, struct tok *t)
 static int
 lex(struct parser *p, struct tok *t)
 {
-  static const char *const ops3[] = { "**", "//", "==", "!=", "<=", ">=",
-                                      NULL };
+  static const char *const ops3[] = {
+    "**", "//", "==", "!=", "<=", ">=", NULL
+  };
   char c;
 
   memset(t, 0, sizeof(*t));
-  while (p->i < p->len && (p->src[p->i] == ' ' || p->src[p->i] == '\t' ||
-                           p->src[p->i] == '\n' || p->src[p->i] == '\r'))
+  while (p->i < p->len
+         && (p->src[p->i] == ' ' || p->src[p->i] == '\t' || p->src[p->i] == '\n'
+             || p->src[p->i] == '\r'))
     p->i++;
   t->pos = p->i;
   if (p->i >= p->len) {
@@ -298,8 +308,8 @@ lex(struct parser *p, struct tok *t)
   }
   c = p->src[p->i];
   /* closing delimiter, possibly with whitespace control */
-  if ((c == '-' || c == '+') && p->i + 2 < p->len + 0 &&
-      strncmp(p->src + p->i + 1, p->close, 2) == 0) {
+  if ((c == '-' || c == '+') && p->i + 2 < p->len + 0
+      && strncmp(p->src + p->i + 1, p->close, 2) == 0) {
     t->type = T_CLOSE;
     t->strip_after = c == '-';
     p->i += 3;
@@ -318,17 +328,17 @@ lex(struct parser *p, struct tok *t)
     char *tmp, *end;
     size_t k = 0;
 
-    while (p->i < p->len &&
-           ((p->src[p->i] >= '0' && p->src[p->i] <= '9') ||
-            p->src[p->i] == '_'))
+    while (p->i < p->len
+           && ((p->src[p->i] >= '0' && p->src[p->i] <= '9')
+               || p->src[p->i] == '_'))
       p->i++;
-    if (p->i + 1 < p->len && p->src[p->i] == '.' && p->src[p->i + 1] >= '0' &&
-        p->src[p->i + 1] <= '9') {
+    if (p->i + 1 < p->len && p->src[p->i] == '.' && p->src[p->i + 1] >= '0'
+        && p->src[p->i + 1] <= '9') {
       is_float = 1;
       p->i++;
-      while (p->i < p->len &&
-             ((p->src[p->i] >= '0' && p->src[p->i] <= '9') ||
-              p->src[p->i] == '_'))
+      while (p->i < p->len
+             && ((p->src[p->i] >= '0' && p->src[p->i] <= '9')
+                 || p->src[p->i] == '_'))
         p->i++;
     }
     if (p->i < p->len && (p->src[p->i] == 'e' || p->src[p->i] == 'E')) {
@@ -412,8 +422,8 @@ at_op(struct parser *p, const char *op)
 static int
 at_name(struct parser *p, const char *w)
 {
-  return p->have && p->t.type == T_NAME && strlen(w) == p->t.len &&
-         strncmp(p->src + p->t.pos, w, p->t.len) == 0;
+  return p->have && p->t.type == T_NAME && strlen(w) == p->t.len
+         && strncmp(p->src + p->t.pos, w, p->t.len) == 0;
 }
 
 static char *
@@ -461,8 +471,8 @@ parse_args(struct parser *p, struct node *n)
 
       while (j < p->len && (p->src[j] == ' ' || p->src[j] == '\t'))
         j++;
-      if (j < p->len && p->src[j] == '=' &&
-          (j + 1 >= p->len || p->src[j + 1] != '=')) {
+      if (j < p->len && p->src[j] == '='
+          && (j + 1 >= p->len || p->src[j + 1] != '=')) {
         kw = tok_name(p);
         advance(p);
         p->i = j + 1;
@@ -501,8 +511,8 @@ parse_primary(struct parser *p)
     return NULL;
   switch (p->t.type) {
   case T_NAME:
-    if (at_name(p, "true") || at_name(p, "True") || at_name(p, "false") ||
-        at_name(p, "False")) {
+    if (at_name(p, "true") || at_name(p, "True") || at_name(p, "false")
+        || at_name(p, "False")) {
       n = new_node(N_LIT, p->t.pos);
       n->lit = mg_pv_bool(p->src[p->t.pos] == 't' || p->src[p->t.pos] == 'T');
     } else if (at_name(p, "none") || at_name(p, "None")) {
@@ -805,8 +815,8 @@ parse_filters_tests(struct parser *p, struct node *n)
       }
       if (p->t.type == T_NAME) {
         t->name = tok_name(p);
-      } else if (at_op(p, "==") || at_op(p, "!=") || at_op(p, "<") ||
-                 at_op(p, ">") || at_op(p, "<=") || at_op(p, ">=")) {
+      } else if (at_op(p, "==") || at_op(p, "!=") || at_op(p, "<")
+                 || at_op(p, ">") || at_op(p, "<=") || at_op(p, ">=")) {
         t->name = mg_xstrdup(p->t.op);
       } else {
         perr(p, p->t.pos, "expected a test name after 'is'");
@@ -819,12 +829,12 @@ parse_filters_tests(struct parser *p, struct node *n)
         advance(p);
         if (parse_args(p, t) < 0)
           goto fail;
-      } else if (p->t.type == T_INT || p->t.type == T_FLOAT ||
-                 p->t.type == T_STR ||
-                 (p->t.type == T_NAME && !at_name(p, "and") &&
-                  !at_name(p, "or") && !at_name(p, "else") &&
-                  !at_name(p, "if") && !at_name(p, "is") &&
-                  !at_name(p, "in") && !at_name(p, "not"))) {
+      } else if (p->t.type == T_INT || p->t.type == T_FLOAT
+                 || p->t.type == T_STR
+                 || (p->t.type == T_NAME && !at_name(p, "and")
+                     && !at_name(p, "or") && !at_name(p, "else")
+                     && !at_name(p, "if") && !at_name(p, "is")
+                     && !at_name(p, "in") && !at_name(p, "not"))) {
         struct node *arg = parse_unary(p, 0);
 
         if (!arg)
@@ -904,8 +914,7 @@ fail:
   return NULL;
 }
 
-static struct node *
-parse_binary_level(struct parser *p, int level);
+static struct node *parse_binary_level(struct parser *p, int level);
 
 static int
 binop_at(struct parser *p, int level, int *op)
@@ -1000,8 +1009,8 @@ parse_compare(struct parser *p)
 
       while (j < p->len && (p->src[j] == ' ' || p->src[j] == '\t'))
         j++;
-      if (j + 2 <= p->len && strncmp(p->src + j, "in", 2) == 0 &&
-          (j + 2 == p->len || !is_name_char(p->src[j + 2]))) {
+      if (j + 2 <= p->len && strncmp(p->src + j, "in", 2) == 0
+          && (j + 2 == p->len || !is_name_char(p->src[j + 2]))) {
         advance(p);
         if (peek(p) < 0)
           goto fail;
@@ -1144,8 +1153,9 @@ rstrip_last_text(struct node *body)
     return;
   s = t->lit;
   n = s->u.str.len;
-  while (n && (s->u.str.s[n - 1] == ' ' || s->u.str.s[n - 1] == '\t' ||
-               s->u.str.s[n - 1] == '\n' || s->u.str.s[n - 1] == '\r'))
+  while (n
+         && (s->u.str.s[n - 1] == ' ' || s->u.str.s[n - 1] == '\t'
+             || s->u.str.s[n - 1] == '\n' || s->u.str.s[n - 1] == '\r'))
     n--;
   t->lit = mg_pv_strn(s->u.str.s, n);
   mg_pv_unref(s);
@@ -1165,9 +1175,9 @@ add_text(struct tparser *tp, struct node *body, size_t start, size_t end)
   struct node *t;
 
   if (tp->strip_next) {
-    while (start < end &&
-           (tp->p.src[start] == ' ' || tp->p.src[start] == '\t' ||
-            tp->p.src[start] == '\n' || tp->p.src[start] == '\r'))
+    while (start < end
+           && (tp->p.src[start] == ' ' || tp->p.src[start] == '\t'
+               || tp->p.src[start] == '\n' || tp->p.src[start] == '\r'))
       start++;
     tp->strip_next = 0;
   }
@@ -1274,8 +1284,8 @@ parse_stmt(struct tparser *tp, struct node *body, size_t tagpos)
         perr(p, p->t.pos, "expected a loop variable name");
         goto for_fail;
       }
-      n->targets = mg_xreallocarray(n->targets, n->ntargets + 1,
-                                    sizeof(*n->targets));
+      n->targets =
+          mg_xreallocarray(n->targets, n->ntargets + 1, sizeof(*n->targets));
       n->targets[n->ntargets++] = tok_name(p);
       advance(p);
       if (peek(p) < 0)
@@ -1534,9 +1544,8 @@ struct rctx {
   int depth;
 };
 
-static int
-rerr(struct rctx *r, const struct node *n, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
+static int rerr(struct rctx *r, const struct node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
 rerr(struct rctx *r, const struct node *n, const char *fmt, ...)
@@ -1550,8 +1559,8 @@ rerr(struct rctx *r, const struct node *n, const char *fmt, ...)
   return rc;
 }
 
-static struct mg_pv *
-mk_undef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static struct mg_pv *mk_undef(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 static struct mg_pv *
 mk_undef(const char *fmt, ...)
@@ -1568,8 +1577,8 @@ mk_undef(const char *fmt, ...)
 static int
 is_undef(const struct mg_pv *v)
 {
-  return v && v->type == MG_PV_TAGGED &&
-         strcmp(v->u.tagged.tag, UNDEF_TAG) == 0;
+  return v && v->type == MG_PV_TAGGED
+         && strcmp(v->u.tagged.tag, UNDEF_TAG) == 0;
 }
 
 static const char *
@@ -1655,9 +1664,8 @@ static int32_t
 cp_at(const char *s, size_t n, size_t *i)
 {
   utf8proc_int32_t cp;
-  utf8proc_ssize_t k =
-    utf8proc_iterate((const utf8proc_uint8_t *)s + *i,
-                     (utf8proc_ssize_t)(n - *i), &cp);
+  utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + *i,
+                                        (utf8proc_ssize_t)(n - *i), &cp);
 
   if (k <= 0) {
     (*i)++;
@@ -1679,15 +1687,14 @@ put_cp(struct mg_buf *b, int32_t cp)
 static int
 py_isspace(int32_t c)
 {
-  return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20) || c == 0x85 ||
-         c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f ||
-         c == 0x3000;
+  return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20) || c == 0x85
+         || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a)
+         || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f
+         || c == 0x3000;
 }
 
 static struct mg_pv *
-str_strip(const struct mg_pv *s, const struct mg_pv *chars, int left,
-          int right)
+str_strip(const struct mg_pv *s, const struct mg_pv *chars, int left, int right)
 {
   const char *p = s->u.str.s;
   size_t n = s->u.str.len, a = 0, b = n;
@@ -1741,8 +1748,13 @@ str_strip(const struct mg_pv *s, const struct mg_pv *chars, int left,
   return mg_pv_strn(p + a, b - a);
 }
 
-enum casemode { CASE_LOWER, CASE_UPPER, CASE_CAPITALIZE, CASE_TITLE,
-                CASE_SWAP };
+enum casemode {
+  CASE_LOWER,
+  CASE_UPPER,
+  CASE_CAPITALIZE,
+  CASE_TITLE,
+  CASE_SWAP
+};
 
 static struct mg_pv *
 str_case(const struct mg_pv *s, enum casemode mode)
@@ -1776,9 +1788,8 @@ str_case(const struct mg_pv *s, enum casemode mode)
     {
       utf8proc_category_t cat = utf8proc_category(c);
 
-      prev_cased = cat == UTF8PROC_CATEGORY_LU ||
-                   cat == UTF8PROC_CATEGORY_LL ||
-                   cat == UTF8PROC_CATEGORY_LT;
+      prev_cased = cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL
+                   || cat == UTF8PROC_CATEGORY_LT;
     }
     first = 0;
     put_cp(&b, o);
@@ -1977,8 +1988,7 @@ compare(struct rctx *r, const struct node *n, const struct mg_pv *a,
     int c = memcmp(a->u.str.s, b->u.str.s, m);
 
     *out = c ? (c < 0 ? -1 : 1)
-             : (a->u.str.len < b->u.str.len ? -1
-                                            : a->u.str.len > b->u.str.len);
+             : (a->u.str.len < b->u.str.len ? -1 : a->u.str.len > b->u.str.len);
     return 0;
   }
   if (a->type == MG_PV_LIST && b->type == MG_PV_LIST) {
@@ -2000,11 +2010,12 @@ contains(struct rctx *r, const struct node *n, const struct mg_pv *item,
   switch (c->type) {
   case MG_PV_STR:
     if (item->type != MG_PV_STR)
-      return rerr(r, n, "'in <string>' requires string as left operand, not "
-                        "%s",
+      return rerr(r, n,
+                  "'in <string>' requires string as left operand, not "
+                  "%s",
                   mg_pv_type_name(item));
-    *out = memfind(c->u.str.s, c->u.str.len, item->u.str.s,
-                   item->u.str.len) != NULL;
+    *out = memfind(c->u.str.s, c->u.str.len, item->u.str.s, item->u.str.len)
+           != NULL;
     return 0;
   case MG_PV_LIST:
     *out = 0;
@@ -2052,8 +2063,8 @@ get_item(const struct mg_pv *obj, const struct mg_pv *key)
       return u;
     }
   }
-  if ((obj->type == MG_PV_LIST || obj->type == MG_PV_STR) &&
-      (key->type == MG_PV_INT || key->type == MG_PV_BOOL)) {
+  if ((obj->type == MG_PV_LIST || obj->type == MG_PV_STR)
+      && (key->type == MG_PV_INT || key->type == MG_PV_BOOL)) {
     long long k = key->type == MG_PV_INT ? key->u.i : key->u.b;
     long i = norm_index(k, mg_pv_len(obj));
 
@@ -2063,15 +2074,13 @@ get_item(const struct mg_pv *obj, const struct mg_pv *key)
       return mg_pv_ref(obj->u.list.v[i]);
     {
       size_t a = mg_pv_utf8_offset(obj->u.str.s, obj->u.str.len, (size_t)i);
-      size_t b = mg_pv_utf8_offset(obj->u.str.s, obj->u.str.len,
-                                   (size_t)i + 1);
+      size_t b = mg_pv_utf8_offset(obj->u.str.s, obj->u.str.len, (size_t)i + 1);
 
       return mg_pv_strn(obj->u.str.s + a, b - a);
     }
   }
   if (key->type == MG_PV_STR)
-    return mk_undef("'%s' has no attribute '%s'", obj_name(obj),
-                    key->u.str.s);
+    return mk_undef("'%s' has no attribute '%s'", obj_name(obj), key->u.str.s);
   return mk_undef("'%s' has no element", obj_name(obj));
 }
 
@@ -2105,8 +2114,8 @@ do_slice(struct rctx *r, const struct node *n, const struct mg_pv *obj,
     return -1;
   if (step == 0)
     return rerr(r, n, "slice step cannot be zero");
-  if (slice_bound(r, n, a, step > 0 ? 0 : len - 1, &start) < 0 ||
-      slice_bound(r, n, b, step > 0 ? len : -len - 1, &stop) < 0)
+  if (slice_bound(r, n, a, step > 0 ? 0 : len - 1, &start) < 0
+      || slice_bound(r, n, b, step > 0 ? len : -len - 1, &stop) < 0)
     return -1;
   if (a && a->type != MG_PV_NONE && start < 0)
     start += len;
@@ -2165,15 +2174,18 @@ static int
 arith(struct rctx *r, const struct node *n, int op, const struct mg_pv *a,
       const struct mg_pv *b, struct mg_pv **out)
 {
-  int both_int = (a->type == MG_PV_INT || a->type == MG_PV_BOOL) &&
-                 (b->type == MG_PV_INT || b->type == MG_PV_BOOL);
-  long long x = a->type == MG_PV_INT ? a->u.i : a->type == MG_PV_BOOL ? a->u.b
-                                                                      : 0;
-  long long y = b->type == MG_PV_INT ? b->u.i : b->type == MG_PV_BOOL ? b->u.b
-                                                                      : 0;
+  int both_int = (a->type == MG_PV_INT || a->type == MG_PV_BOOL)
+                 && (b->type == MG_PV_INT || b->type == MG_PV_BOOL);
+  long long x = a->type == MG_PV_INT    ? a->u.i
+                : a->type == MG_PV_BOOL ? a->u.b
+                                        : 0;
+  long long y = b->type == MG_PV_INT    ? b->u.i
+                : b->type == MG_PV_BOOL ? b->u.b
+                                        : 0;
   double fx = mg_pv_num(a), fy = mg_pv_num(b);
-  static const char *const names[] = { "+", "-", "*", "/", "//", "%", "**",
-                                       "~" };
+  static const char *const names[] = {
+    "+", "-", "*", "/", "//", "%", "**", "~"
+  };
 
   if (op == OP_CONCAT) {
     struct mg_buf buf = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -2199,8 +2211,9 @@ arith(struct rctx *r, const struct node *n, int op, const struct mg_pv *a,
     *out = l;
     return 0;
   }
-  if (op == OP_MUL && ((a->type == MG_PV_STR || a->type == MG_PV_LIST) &&
-                       (b->type == MG_PV_INT || b->type == MG_PV_BOOL))) {
+  if (op == OP_MUL
+      && ((a->type == MG_PV_STR || a->type == MG_PV_LIST)
+          && (b->type == MG_PV_INT || b->type == MG_PV_BOOL))) {
     if (a->type == MG_PV_STR) {
       struct mg_buf buf = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -2385,8 +2398,8 @@ str_is(const struct mg_pv *s, int kind)
 
     switch (kind) {
     case 'd': /* isdigit / isdecimal */
-      if (cat != UTF8PROC_CATEGORY_ND && !(c >= 0x2070 && c <= 0x2079) &&
-          c != 0xb2 && c != 0xb3 && c != 0xb9)
+      if (cat != UTF8PROC_CATEGORY_ND && !(c >= 0x2070 && c <= 0x2079)
+          && c != 0xb2 && c != 0xb3 && c != 0xb9)
         return 0;
       break;
     case 'D':
@@ -2394,8 +2407,8 @@ str_is(const struct mg_pv *s, int kind)
         return 0;
       break;
     case 'n': /* isnumeric */
-      if (cat != UTF8PROC_CATEGORY_ND && cat != UTF8PROC_CATEGORY_NL &&
-          cat != UTF8PROC_CATEGORY_NO)
+      if (cat != UTF8PROC_CATEGORY_ND && cat != UTF8PROC_CATEGORY_NL
+          && cat != UTF8PROC_CATEGORY_NO)
         return 0;
       break;
     case 'a':
@@ -2403,9 +2416,9 @@ str_is(const struct mg_pv *s, int kind)
         return 0;
       break;
     case 'A':
-      if ((cat < UTF8PROC_CATEGORY_LU || cat > UTF8PROC_CATEGORY_LO) &&
-          cat != UTF8PROC_CATEGORY_ND && cat != UTF8PROC_CATEGORY_NL &&
-          cat != UTF8PROC_CATEGORY_NO)
+      if ((cat < UTF8PROC_CATEGORY_LU || cat > UTF8PROC_CATEGORY_LO)
+          && cat != UTF8PROC_CATEGORY_ND && cat != UTF8PROC_CATEGORY_NL
+          && cat != UTF8PROC_CATEGORY_NO)
         return 0;
       break;
     case 's':
@@ -2474,8 +2487,7 @@ str_format(struct rctx *r, const struct node *n, const struct mg_pv *fmt,
       }
       if (!v) {
         mg_buf_release(&b);
-        return rerr(r, n, "missing argument for '{%s}' in str.format",
-                    field);
+        return rerr(r, n, "missing argument for '{%s}' in str.format", field);
       }
       mg_pv_to_str(&b, v);
       i = (size_t)(e - s);
@@ -2497,8 +2509,8 @@ call_str_method(struct rctx *r, const struct node *n, const struct mg_pv *s,
   if (!strcmp(m, "strip") || !strcmp(m, "lstrip") || !strcmp(m, "rstrip")) {
     if (a0 && a0->type != MG_PV_NONE && need_str(r, n, a0, "strip arg") < 0)
       return -1;
-    *out = str_strip(s, a0 && a0->type == MG_PV_STR ? a0 : NULL,
-                     m[0] != 'r', m[0] != 'l');
+    *out = str_strip(s, a0 && a0->type == MG_PV_STR ? a0 : NULL, m[0] != 'r',
+                     m[0] != 'l');
     return 0;
   }
   if (!strcmp(m, "lower") || !strcmp(m, "casefold")) {
@@ -2561,11 +2573,11 @@ call_str_method(struct rctx *r, const struct node *n, const struct mg_pv *s,
   if (!strcmp(m, "replace")) {
     long long count = -1;
 
-    if (need_str(r, n, a0, "replace arg 1") < 0 ||
-        need_str(r, n, a1, "replace arg 2") < 0)
+    if (need_str(r, n, a0, "replace arg 1") < 0
+        || need_str(r, n, a1, "replace arg 2") < 0)
       return -1;
-    if (arg(a, 2, "count") &&
-        need_int(r, n, arg(a, 2, "count"), "count", &count) < 0)
+    if (arg(a, 2, "count")
+        && need_int(r, n, arg(a, 2, "count"), "count", &count) < 0)
       return -1;
     *out = str_replace(s, a0, a1, (long)count);
     return 0;
@@ -2576,22 +2588,23 @@ call_str_method(struct rctx *r, const struct node *n, const struct mg_pv *s,
     size_t nc = a0 && a0->type == MG_PV_LIST ? a0->u.list.n : 1;
 
     for (size_t i = 0; i < nc; i++) {
-      const struct mg_pv *c = a0 && a0->type == MG_PV_LIST ? cands->u.list.v[i]
-                                                           : a0;
+      const struct mg_pv *c =
+          a0 && a0->type == MG_PV_LIST ? cands->u.list.v[i] : a0;
 
       if (need_str(r, n, c, m) < 0)
         return -1;
-      if (c->u.str.len <= s->u.str.len &&
-          memcmp(m[0] == 's' ? s->u.str.s
-                             : s->u.str.s + s->u.str.len - c->u.str.len,
-                 c->u.str.s, c->u.str.len) == 0)
+      if (c->u.str.len <= s->u.str.len
+          && memcmp(m[0] == 's' ? s->u.str.s
+                                : s->u.str.s + s->u.str.len - c->u.str.len,
+                    c->u.str.s, c->u.str.len)
+                 == 0)
         hit = 1;
     }
     *out = mg_pv_bool(hit);
     return 0;
   }
-  if (!strcmp(m, "find") || !strcmp(m, "index") || !strcmp(m, "rfind") ||
-      !strcmp(m, "rindex") || !strcmp(m, "count")) {
+  if (!strcmp(m, "find") || !strcmp(m, "index") || !strcmp(m, "rfind")
+      || !strcmp(m, "rindex") || !strcmp(m, "count")) {
     const char *hit = NULL;
 
     if (need_str(r, n, a0, m) < 0)
@@ -2616,8 +2629,8 @@ call_str_method(struct rctx *r, const struct node *n, const struct mg_pv *s,
     }
     if (m[0] == 'r') {
       for (size_t i = s->u.str.len + 1; i-- > 0;)
-        if (i + a0->u.str.len <= s->u.str.len &&
-            memcmp(s->u.str.s + i, a0->u.str.s, a0->u.str.len) == 0) {
+        if (i + a0->u.str.len <= s->u.str.len
+            && memcmp(s->u.str.s + i, a0->u.str.s, a0->u.str.len) == 0) {
           hit = s->u.str.s + i;
           break;
         }
@@ -2630,8 +2643,8 @@ call_str_method(struct rctx *r, const struct node *n, const struct mg_pv *s,
       *out = mg_pv_int(-1);
       return 0;
     }
-    *out = mg_pv_int((long long)byte_to_cp(s->u.str.s,
-                                           (size_t)(hit - s->u.str.s)));
+    *out = mg_pv_int(
+        (long long)byte_to_cp(s->u.str.s, (size_t)(hit - s->u.str.s)));
     return 0;
   }
   if (!strcmp(m, "join")) {
@@ -2652,8 +2665,8 @@ call_str_method(struct rctx *r, const struct node *n, const struct mg_pv *s,
       }
       if (i)
         mg_buf_add(&b, s->u.str.s, s->u.str.len, NULL);
-      mg_buf_add(&b, items->u.list.v[i]->u.str.s,
-                 items->u.list.v[i]->u.str.len, NULL);
+      mg_buf_add(&b, items->u.list.v[i]->u.str.s, items->u.list.v[i]->u.str.len,
+                 NULL);
     }
     mg_pv_unref(items);
     *out = mg_pv_str_buf(&b);
@@ -2773,9 +2786,9 @@ call_global(struct rctx *r, const struct node *n, const char *name,
       if (need_int(r, n, a->pos[0], "range()", &stop) < 0)
         return -1;
     } else if (a->npos == 2 || a->npos == 3) {
-      if (need_int(r, n, a->pos[0], "range()", &start) < 0 ||
-          need_int(r, n, a->pos[1], "range()", &stop) < 0 ||
-          (a->npos == 3 && need_int(r, n, a->pos[2], "range()", &step) < 0))
+      if (need_int(r, n, a->pos[0], "range()", &start) < 0
+          || need_int(r, n, a->pos[1], "range()", &stop) < 0
+          || (a->npos == 3 && need_int(r, n, a->pos[2], "range()", &step) < 0))
         return -1;
     } else {
       return rerr(r, n, "range expected 1 to 3 arguments");
@@ -2875,8 +2888,8 @@ apply_filter(struct rctx *r, const struct node *n, const char *f,
     mg_pv_unref(s);
     return 0;
   }
-  if (!strcmp(f, "lower") || !strcmp(f, "upper") || !strcmp(f, "capitalize") ||
-      !strcmp(f, "title")) {
+  if (!strcmp(f, "lower") || !strcmp(f, "upper") || !strcmp(f, "capitalize")
+      || !strcmp(f, "title")) {
     struct mg_pv *s = to_str_pv(v);
 
     *out = str_case(s, f[0] == 'l'   ? CASE_LOWER
@@ -2890,10 +2903,10 @@ apply_filter(struct rctx *r, const struct node *n, const char *f,
     struct mg_pv *s = to_str_pv(v), *c = arg(a, 2, "count");
     long long count = -1;
 
-    if (need_str(r, n, a0, "replace old") < 0 ||
-        need_str(r, n, arg(a, 1, NULL), "replace new") < 0 ||
-        (c && c->type != MG_PV_NONE &&
-         need_int(r, n, c, "count", &count) < 0)) {
+    if (need_str(r, n, a0, "replace old") < 0
+        || need_str(r, n, arg(a, 1, NULL), "replace new") < 0
+        || (c && c->type != MG_PV_NONE
+            && need_int(r, n, c, "count", &count) < 0)) {
       mg_pv_unref(s);
       return -1;
     }
@@ -2908,9 +2921,9 @@ apply_filter(struct rctx *r, const struct node *n, const char *f,
     long long count = 0;
     int rc;
 
-    if (need_str(r, n, arg(a, 0, "pattern"), "pattern") < 0 ||
-        need_str(r, n, arg(a, 1, "repl"), "repl") < 0 ||
-        (c && need_int(r, n, c, "count", &count) < 0)) {
+    if (need_str(r, n, arg(a, 0, "pattern"), "pattern") < 0
+        || need_str(r, n, arg(a, 1, "repl"), "repl") < 0
+        || (c && need_int(r, n, c, "count", &count) < 0)) {
       mg_pv_unref(s);
       return -1;
     }
@@ -2918,8 +2931,8 @@ apply_filter(struct rctx *r, const struct node *n, const char *f,
       mg_pv_unref(s);
       return -1;
     }
-    rc = mg_regex_sub(re, arg(a, 1, "repl")->u.str.s, s->u.str.s,
-                      s->u.str.len, (long)count, &b, r->err);
+    rc = mg_regex_sub(re, arg(a, 1, "repl")->u.str.s, s->u.str.s, s->u.str.len,
+                      (long)count, &b, r->err);
     mg_regex_free(re);
     mg_pv_unref(s);
     if (rc < 0) {
@@ -2930,10 +2943,8 @@ apply_filter(struct rctx *r, const struct node *n, const char *f,
     return 0;
   }
   if (!strcmp(f, "length") || !strcmp(f, "count")) {
-    if (v->type != MG_PV_STR && v->type != MG_PV_LIST &&
-        v->type != MG_PV_DICT)
-      return rerr(r, n, "object of type '%s' has no len()",
-                  mg_pv_type_name(v));
+    if (v->type != MG_PV_STR && v->type != MG_PV_LIST && v->type != MG_PV_DICT)
+      return rerr(r, n, "object of type '%s' has no len()", mg_pv_type_name(v));
     *out = mg_pv_int((long long)mg_pv_len(v));
     return 0;
   }
@@ -2984,16 +2995,15 @@ apply_filter(struct rctx *r, const struct node *n, const char *f,
     else if (v->type == MG_PV_FLOAT)
       *out = mg_pv_float(fabs(v->u.f));
     else
-      return rerr(r, n, "bad operand type for abs(): '%s'",
-                  mg_pv_type_name(v));
+      return rerr(r, n, "bad operand type for abs(): '%s'", mg_pv_type_name(v));
     return 0;
   }
   if (!strcmp(f, "round")) {
     long long prec = 0;
     double x, m;
 
-    if (arg(a, 0, "precision") &&
-        need_int(r, n, arg(a, 0, "precision"), "precision", &prec) < 0)
+    if (arg(a, 0, "precision")
+        && need_int(r, n, arg(a, 0, "precision"), "precision", &prec) < 0)
       return -1;
     if (!mg_pv_is_number(v))
       return rerr(r, n, "round needs a number");
@@ -3162,8 +3172,9 @@ apply_filter(struct rctx *r, const struct node *n, const char *f,
       for (size_t i = 0; i < items->u.list.n; i++) {
         struct mg_pv *o;
 
-        if (apply_filter(r, n, a0->u.str.s, mg_pv_ref(items->u.list.v[i]),
-                         &sub, &o) < 0) {
+        if (apply_filter(r, n, a0->u.str.s, mg_pv_ref(items->u.list.v[i]), &sub,
+                         &o)
+            < 0) {
           mg_pv_unref(items);
           mg_pv_unref(l);
           return -1;
@@ -3191,8 +3202,8 @@ apply_filter(struct rctx *r, const struct node *n, const char *f,
 /* --- tests --- */
 
 static int
-apply_test(struct rctx *r, const struct node *n, const char *t,
-           struct mg_pv *v, const struct args *a, int *out)
+apply_test(struct rctx *r, const struct node *n, const char *t, struct mg_pv *v,
+           const struct args *a, int *out)
 {
   struct mg_pv *a0 = arg(a, 0, NULL);
 
@@ -3216,8 +3227,8 @@ apply_test(struct rctx *r, const struct node *n, const char *t,
   else if (!strcmp(t, "mapping"))
     *out = v->type == MG_PV_DICT;
   else if (!strcmp(t, "sequence") || !strcmp(t, "iterable"))
-    *out = v->type == MG_PV_STR || v->type == MG_PV_LIST ||
-           v->type == MG_PV_DICT;
+    *out =
+        v->type == MG_PV_STR || v->type == MG_PV_LIST || v->type == MG_PV_DICT;
   else if (!strcmp(t, "boolean"))
     *out = v->type == MG_PV_BOOL;
   else if (!strcmp(t, "true"))
@@ -3238,14 +3249,14 @@ apply_test(struct rctx *r, const struct node *n, const char *t,
     if (y == 0)
       return rerr(r, n, "integer division or modulo by zero");
     *out = x % y == 0;
-  } else if (!strcmp(t, "eq") || !strcmp(t, "equalto") || !strcmp(t, "==") ||
-             !strcmp(t, "sameas")) {
+  } else if (!strcmp(t, "eq") || !strcmp(t, "equalto") || !strcmp(t, "==")
+             || !strcmp(t, "sameas")) {
     *out = a0 && mg_pv_equal(v, a0);
   } else if (!strcmp(t, "ne") || !strcmp(t, "!=")) {
     *out = !(a0 && mg_pv_equal(v, a0));
-  } else if (!strcmp(t, "lt") || !strcmp(t, "<") || !strcmp(t, "le") ||
-             !strcmp(t, "<=") || !strcmp(t, "gt") || !strcmp(t, ">") ||
-             !strcmp(t, "ge") || !strcmp(t, ">=")) {
+  } else if (!strcmp(t, "lt") || !strcmp(t, "<") || !strcmp(t, "le")
+             || !strcmp(t, "<=") || !strcmp(t, "gt") || !strcmp(t, ">")
+             || !strcmp(t, "ge") || !strcmp(t, ">=")) {
     int c;
 
     if (!a0)
@@ -3543,8 +3554,7 @@ render_for(struct rctx *r, const struct node *n, struct mg_buf *out)
       int keep;
 
       push_frame(r);
-      mg_pv_dict_sets(r->frames[r->nframes - 1], n->targets[0],
-                      mg_pv_ref(x));
+      mg_pv_dict_sets(r->frames[r->nframes - 1], n->targets[0], mg_pv_ref(x));
       rc = evd(r, n->k[3], &c);
       pop_frame(r);
       if (rc < 0)
@@ -3563,8 +3573,7 @@ render_for(struct rctx *r, const struct node *n, struct mg_buf *out)
   }
   len = kept->u.list.n;
   for (size_t i = 0; i < len && rc == 0; i++) {
-    struct mg_pv *x = kept->u.list.v[i], *loop = mg_pv_dict(),
-                 *frame;
+    struct mg_pv *x = kept->u.list.v[i], *loop = mg_pv_dict(), *frame;
 
     push_frame(r);
     frame = r->frames[r->nframes - 1];
@@ -3649,8 +3658,8 @@ render_body(struct rctx *r, const struct node *body, struct mg_buf *out)
         }
         j += 2;
       }
-      if (!done && j < n->nk && n->kw[j] && strcmp(n->kw[j], "else") == 0 &&
-          render_body(r, n->k[j], out) < 0)
+      if (!done && j < n->nk && n->kw[j] && strcmp(n->kw[j], "else") == 0
+          && render_body(r, n->k[j], out) < 0)
         return -1;
       break;
     }

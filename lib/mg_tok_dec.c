@@ -115,8 +115,7 @@ mg_tok_dec_parse(const struct mg_json *j, const char *path,
 
   *out = NULL;
   if (!type)
-    return mg_err_set(err, MG_ERR_DATA, "decoder without a type in '%s'",
-                      path);
+    return mg_err_set(err, MG_ERR_DATA, "decoder without a type in '%s'", path);
   d = mg_xcalloc(1, sizeof(*d));
   if (!strcmp(type, "Sequence")) {
     const struct mg_json *arr = mg_json_get(j, "decoders");
@@ -138,10 +137,11 @@ mg_tok_dec_parse(const struct mg_json *j, const char *path,
     d->kind = D_FUSE;
   } else if (!strcmp(type, "Strip")) {
     d->kind = D_STRIP;
-    rc = get_char(j, "content", " ", path, &d->ch, err) ||
-             get_size(j, "start", &d->start) || get_size(j, "stop", &d->stop)
-           ? -1
-           : 0;
+    rc = get_char(j, "content", " ", path, &d->ch, err)
+                 || get_size(j, "start", &d->start)
+                 || get_size(j, "stop", &d->stop)
+             ? -1
+             : 0;
   } else if (!strcmp(type, "Replace")) {
     const struct mg_json *pat = mg_json_get(j, "pattern");
     const struct mg_json *s;
@@ -150,8 +150,8 @@ mg_tok_dec_parse(const struct mg_json *j, const char *path,
     rc = get_str(j, "content", NULL, path, &d->b, &d->blen, err);
     if (rc)
       goto out;
-    if ((s = mg_json_get(pat, "String")) && mg_json_is_string(s) &&
-        mg_json_string_len(s) > 0) {
+    if ((s = mg_json_get(pat, "String")) && mg_json_is_string(s)
+        && mg_json_string_len(s) > 0) {
       d->alen = mg_json_string_len(s);
       d->a = mg_xstrndup(mg_json_string(s), d->alen);
     } else if ((s = mg_json_get(pat, "Regex")) && mg_json_is_string(s)) {
@@ -170,23 +170,25 @@ mg_tok_dec_parse(const struct mg_json *j, const char *path,
     int aps = 1;
 
     d->kind = D_METASPACE;
-    rc = get_char(j, "replacement", "\xE2\x96\x81", path, &d->ch, err) ||
-             mg_json_opt_bool(j, "add_prefix_space", "decoder", 1, &aps, err)
-           ? -1
-           : 0;
+    rc = get_char(j, "replacement", "\xE2\x96\x81", path, &d->ch, err)
+                 || mg_json_opt_bool(j, "add_prefix_space", "decoder", 1, &aps,
+                                     err)
+             ? -1
+             : 0;
     d->never = scheme ? !strcmp(scheme, "never") : !aps;
   } else if (!strcmp(type, "WordPiece")) {
     d->kind = D_WORDPIECE;
-    rc = get_str(j, "prefix", "##", path, &d->a, &d->alen, err) ||
-             mg_json_opt_bool(j, "cleanup", "decoder", 1, &d->cleanup, err)
-           ? -1
-           : 0;
+    rc = get_str(j, "prefix", "##", path, &d->a, &d->alen, err)
+                 || mg_json_opt_bool(j, "cleanup", "decoder", 1, &d->cleanup,
+                                     err)
+             ? -1
+             : 0;
   } else if (!strcmp(type, "BPEDecoder")) {
     d->kind = D_BPE;
     rc = get_str(j, "suffix", "</w>", path, &d->a, &d->alen, err);
   } else {
-    rc = mg_err_set(err, MG_ERR_DATA, "unsupported decoder '%s' in '%s'",
-                    type, path);
+    rc = mg_err_set(err, MG_ERR_DATA, "unsupported decoder '%s' in '%s'", type,
+                    path);
   }
 out:
   if (rc) {
@@ -242,20 +244,19 @@ static void
 wp_cleanup(struct mg_tok_str *s)
 {
   static const char *const rules[][2] = {
-    { " .", "." },       { " ?", "?" },     { " !", "!" },
-    { " ,", "," },       { " ' ", "'" },    { " n't", "n't" },
-    { " 'm", "'m" },     { " do not", " don't" },
-    { " 's", "'s" },     { " 've", "'ve" }, { " 're", "'re" },
+    { " .", "." },     { " ?", "?" },           { " !", "!" },
+    { " ,", "," },     { " ' ", "'" },          { " n't", "n't" },
+    { " 'm", "'m" },   { " do not", " don't" }, { " 's", "'s" },
+    { " 've", "'ve" }, { " 're", "'re" },
   };
   struct mg_tok_str t = { 0 };
 
   for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
-    if (!s->len || !mg_tok_find(s->p, s->len, rules[r][0],
-                                strlen(rules[r][0])))
+    if (!s->len || !mg_tok_find(s->p, s->len, rules[r][0], strlen(rules[r][0])))
       continue;
     t.len = 0;
-    replace_lit(&t, s->p, s->len, rules[r][0], strlen(rules[r][0]),
-                rules[r][1], strlen(rules[r][1]));
+    replace_lit(&t, s->p, s->len, rules[r][0], strlen(rules[r][0]), rules[r][1],
+                strlen(rules[r][1]));
     s->len = 0;
     mg_tok_str_add(s, t.p, t.len);
   }
@@ -344,8 +345,7 @@ decode_chain(struct mg_tok_dec *d, const struct mg_tok_list *in,
         struct rctx c = { &out->text, ITEM(in, i), d, 0 };
         if (mg_tok_re_each(d->re, ITEM(in, i), ILEN(in, i), rmatch, &c, err))
           return -1;
-        mg_tok_str_add(&out->text, ITEM(in, i) + c.last,
-                       ILEN(in, i) - c.last);
+        mg_tok_str_add(&out->text, ITEM(in, i) + c.last, ILEN(in, i) - c.last);
       } else {
         replace_lit(&out->text, ITEM(in, i), ILEN(in, i), d->a, d->alen, d->b,
                     d->blen);
@@ -371,7 +371,8 @@ decode_chain(struct mg_tok_dec *d, const struct mg_tok_list *in,
     return 0;
   }
   case D_FUSE:
-    mg_tok_str_add(&out->text, in->n ? in->text.p : "", in->n ? in->off[in->n] : 0);
+    mg_tok_str_add(&out->text, in->n ? in->text.p : "",
+                   in->n ? in->off[in->n] : 0);
     mg_tok_list_close(out);
     return 0;
   case D_STRIP:

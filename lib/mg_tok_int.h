@@ -121,15 +121,15 @@ struct mg_tok_vocab_ent {
 };
 
 struct mg_tok_vocab {
-  char *str;                    /* all token bytes */
+  char *str; /* all token bytes */
   size_t str_len;
   size_t str_cap;
   struct mg_tok_vocab_ent *ent; /* entries in insertion order */
   uint32_t count;               /* number of entries (the "vocab size") */
   uint32_t ent_cap;
-  uint32_t *by_id;              /* entry index per id, MG_TOK_NONE if none */
+  uint32_t *by_id; /* entry index per id, MG_TOK_NONE if none */
   uint32_t nids;
-  uint32_t *slots;              /* hash table of entry indexes */
+  uint32_t *slots; /* hash table of entry indexes */
   uint32_t mask;
 };
 
@@ -200,9 +200,10 @@ int mg_tok_model_parse(const struct mg_json *j, const char *path,
                        struct mg_tok_model **out, struct mg_err *err);
 void mg_tok_model_free(struct mg_tok_model *m);
 const struct mg_tok_vocab *mg_tok_model_vocab(const struct mg_tok_model *m);
-/* Appends the ids of one pre-token to ids. */
-void mg_tok_model_tokenize(struct mg_tok_model *m, const char *s, size_t n,
-                           uint32_t **ids, size_t *nids, size_t *cap);
+/* Appends the ids of one pre-token to ids; -1 only for a word that
+ * WordLevel does not know when it has no unk_token. */
+int mg_tok_model_tokenize(struct mg_tok_model *m, const char *s, size_t n,
+                          uint32_t **ids, size_t *nids, size_t *cap);
 size_t mg_tok_model_memory(const struct mg_tok_model *m);
 
 /* A list of strings for the decoders: item i is text[off[i], off[i+1]). */

@@ -35,7 +35,7 @@ struct sym {
 
 struct cache_ent {
   uint32_t hash;
-  uint32_t off;  /* key bytes, then ids, in cache.data */
+  uint32_t off; /* key bytes, then ids, in cache.data */
   uint16_t klen;
   uint16_t nids;
 };
@@ -46,22 +46,22 @@ struct mg_tok_model {
   /* BPE */
   struct merge *merges; /* by rank */
   uint32_t nmerges;
-  uint32_t *mslots;     /* hash table of ranks; MG_TOK_NONE = empty */
+  uint32_t *mslots; /* hash table of ranks; MG_TOK_NONE = empty */
   uint32_t mmask;
-  char *prefix;         /* continuing_subword_prefix (WordPiece too) */
+  char *prefix; /* continuing_subword_prefix (WordPiece too) */
   size_t prefix_len;
-  char *suffix;         /* end_of_word_suffix */
+  char *suffix; /* end_of_word_suffix */
   size_t suffix_len;
-  uint32_t unk;         /* MG_TOK_NONE: no unk_token */
+  uint32_t unk; /* MG_TOK_NONE: no unk_token */
   int fuse_unk;
   int byte_fallback;
   int ignore_merges;
   uint32_t byte_ids[256];
   int have_bytes;
-  int seg_ws;           /* words may be cut before a U+2581 (see seg_next) */
+  int seg_ws; /* words may be cut before a U+2581 (see seg_next) */
   /* WordPiece */
   size_t max_chars;
-  size_t max_tok;       /* longest vocabulary entry, in bytes */
+  size_t max_tok; /* longest vocabulary entry, in bytes */
   /* scratch */
   struct sym *syms;
   size_t sym_cap;
@@ -103,14 +103,14 @@ mg_tok_model_memory(const struct mg_tok_model *m)
 {
   const struct mg_tok_vocab *v = &m->vocab;
 
-  return sizeof(*m) + v->str_cap + (size_t)v->ent_cap * sizeof(*v->ent) +
-         (size_t)v->nids * sizeof(*v->by_id) +
-         ((size_t)v->mask + 1) * sizeof(*v->slots) +
-         (size_t)m->nmerges * sizeof(*m->merges) +
-         (m->mslots ? ((size_t)m->mmask + 1) * sizeof(*m->mslots) : 0) +
-         m->sym_cap * sizeof(*m->syms) + m->heap_cap * sizeof(*m->heap) +
-         m->tmp.cap + (m->cache ? CACHE_SLOTS * sizeof(*m->cache) : 0) +
-         m->cdata.cap;
+  return sizeof(*m) + v->str_cap + (size_t)v->ent_cap * sizeof(*v->ent)
+         + (size_t)v->nids * sizeof(*v->by_id)
+         + ((size_t)v->mask + 1) * sizeof(*v->slots)
+         + (size_t)m->nmerges * sizeof(*m->merges)
+         + (m->mslots ? ((size_t)m->mmask + 1) * sizeof(*m->mslots) : 0)
+         + m->sym_cap * sizeof(*m->syms) + m->heap_cap * sizeof(*m->heap)
+         + m->tmp.cap + (m->cache ? CACHE_SLOTS * sizeof(*m->cache) : 0)
+         + m->cdata.cap;
 }
 
 /* ---- merges table ---- */
@@ -161,8 +161,8 @@ parse_vocab(struct mg_tok_model *m, const struct mg_json *j, const char *path,
     double d = mg_json_number(e);
     const char *k = mg_json_key(e);
 
-    if (!mg_json_is_number(e) || d < 0 || d > 0x7FFFFFFF ||
-        d != (double)(uint32_t)d)
+    if (!mg_json_is_number(e) || d < 0 || d > 0x7FFFFFFF
+        || d != (double)(uint32_t)d)
       return mg_err_set(err, MG_ERR_DATA,
                         "vocab entry '%s' in '%s' has no valid id", k, path);
     mg_tok_vocab_add(&m->vocab, k, strlen(k), (uint32_t)d);
@@ -182,8 +182,10 @@ opt_str(const struct mg_json *j, const char *key, const char *def,
     *len = mg_json_string_len(v);
     *out = mg_xstrndup(mg_json_string(v), *len);
   } else if (v && !mg_json_is_null(v)) {
-    return mg_err_set(err, MG_ERR_DATA, "model field '%s' in '%s' is not a "
-                      "string", key, path);
+    return mg_err_set(err, MG_ERR_DATA,
+                      "model field '%s' in '%s' is not a "
+                      "string",
+                      key, path);
   } else if (def) {
     *len = strlen(def);
     *out = mg_xstrdup(def);
@@ -204,8 +206,8 @@ get_id(struct mg_tok_model *m, const char *s, size_t n, const char *path,
 }
 
 static int
-parse_merges(struct mg_tok_model *m, const struct mg_json *j,
-             const char *path, struct mg_err *err)
+parse_merges(struct mg_tok_model *m, const struct mg_json *j, const char *path,
+             struct mg_err *err)
 {
   const struct mg_json *arr = mg_json_get(j, "merges");
   size_t n = mg_json_size(arr);
@@ -243,8 +245,8 @@ parse_merges(struct mg_tok_model *m, const struct mg_json *j,
       an = (size_t)(sp - s);
       b = sp + 1;
       bn = sn - an - 1;
-    } else if (mg_json_size(e) == 2 && mg_json_is_string(mg_json_at(e, 0)) &&
-               mg_json_is_string(mg_json_at(e, 1))) {
+    } else if (mg_json_size(e) == 2 && mg_json_is_string(mg_json_at(e, 0))
+               && mg_json_is_string(mg_json_at(e, 1))) {
       a = mg_json_string(mg_json_at(e, 0));
       an = mg_json_string_len(mg_json_at(e, 0));
       b = mg_json_string(mg_json_at(e, 1));
@@ -254,8 +256,8 @@ parse_merges(struct mg_tok_model *m, const struct mg_json *j,
                  m->nmerges + 1, path);
       goto out;
     }
-    if (get_id(m, a, an, path, &mg->a, err) ||
-        get_id(m, b, bn, path, &mg->b, err))
+    if (get_id(m, a, an, path, &mg->a, err)
+        || get_id(m, b, bn, path, &mg->b, err))
       goto out;
     if (bn < m->prefix_len) {
       mg_err_set(err, MG_ERR_DATA,
@@ -292,8 +294,7 @@ parse_unk(struct mg_tok_model *m, const struct mg_json *j, const char *def,
     m->unk = mg_tok_vocab_get(&m->vocab, unk, n);
     if (m->unk == MG_TOK_NONE) {
       mg_err_set(err, MG_ERR_DATA,
-                 "unk_token '%s' in '%s' is not in the vocabulary", unk,
-                 path);
+                 "unk_token '%s' in '%s' is not in the vocabulary", unk, path);
       free(unk);
       return -1;
     }
@@ -312,17 +313,17 @@ parse_bpe(struct mg_tok_model *m, const struct mg_json *j, const char *path,
   if (mg_json_is_number(d) && mg_json_number(d) > 0)
     return mg_err_set(err, MG_ERR_DATA,
                       "unsupported model option 'dropout' in '%s'", path);
-  if (parse_vocab(m, j, path, err) ||
-      opt_str(j, "continuing_subword_prefix", NULL, path, &m->prefix,
-              &m->prefix_len, err) ||
-      opt_str(j, "end_of_word_suffix", NULL, path, &m->suffix, &m->suffix_len,
-              err) ||
-      parse_merges(m, j, path, err) || parse_unk(m, j, NULL, path, err) ||
-      mg_json_opt_bool(j, "fuse_unk", "model", 0, &m->fuse_unk, err) ||
-      mg_json_opt_bool(j, "byte_fallback", "model", 0, &m->byte_fallback,
-                       err) ||
-      mg_json_opt_bool(j, "ignore_merges", "model", 0, &m->ignore_merges,
-                       err))
+  if (parse_vocab(m, j, path, err)
+      || opt_str(j, "continuing_subword_prefix", NULL, path, &m->prefix,
+                 &m->prefix_len, err)
+      || opt_str(j, "end_of_word_suffix", NULL, path, &m->suffix,
+                 &m->suffix_len, err)
+      || parse_merges(m, j, path, err) || parse_unk(m, j, NULL, path, err)
+      || mg_json_opt_bool(j, "fuse_unk", "model", 0, &m->fuse_unk, err)
+      || mg_json_opt_bool(j, "byte_fallback", "model", 0, &m->byte_fallback,
+                          err)
+      || mg_json_opt_bool(j, "ignore_merges", "model", 0, &m->ignore_merges,
+                          err))
     return -1;
   if (m->prefix_len == 0) {
     free(m->prefix);
@@ -389,20 +390,19 @@ mg_tok_model_parse(const struct mg_json *j, const char *path,
     v = mg_json_get(j, "max_input_chars_per_word");
     if (mg_json_is_number(v) && mg_json_number(v) >= 0)
       m->max_chars = (size_t)mg_json_number(v);
-    rc = parse_vocab(m, j, path, err) ||
-         opt_str(j, "continuing_subword_prefix", "##", path, &m->prefix,
-                 &m->prefix_len, err) ||
-         parse_unk(m, j, "[UNK]", path, err)
-           ? -1
-           : 0;
+    rc = parse_vocab(m, j, path, err)
+                 || opt_str(j, "continuing_subword_prefix", "##", path,
+                            &m->prefix, &m->prefix_len, err)
+                 || parse_unk(m, j, "[UNK]", path, err)
+             ? -1
+             : 0;
     for (uint32_t e = 0; !rc && e < m->vocab.count; e++)
       if (m->vocab.ent[e].len > m->max_tok)
         m->max_tok = m->vocab.ent[e].len;
   } else if (!strcmp(type, "WordLevel")) {
     m->kind = M_WORDLEVEL;
-    rc = parse_vocab(m, j, path, err) || parse_unk(m, j, NULL, path, err)
-           ? -1
-           : 0;
+    rc = parse_vocab(m, j, path, err) || parse_unk(m, j, NULL, path, err) ? -1
+                                                                          : 0;
   } else {
     rc = mg_err_set(err, MG_ERR_DATA, "unsupported model '%s' in '%s'", type,
                     path);
@@ -744,28 +744,28 @@ seg_next(const char *s, size_t n, size_t i)
     if (!p)
       return n;
     i = (size_t)(p - s);
-    if (i + 3 <= n && !memcmp(p, META, 3) &&
-        !(i >= 3 && !memcmp(p - 3, META, 3)))
+    if (i + 3 <= n && !memcmp(p, META, 3)
+        && !(i >= 3 && !memcmp(p - 3, META, 3)))
       return i;
   }
   return n;
 }
 
-void
+int
 mg_tok_model_tokenize(struct mg_tok_model *m, const char *s, size_t n,
                       uint32_t **ids, size_t *nids, size_t *cap)
 {
   uint32_t id;
 
   if (n == 0)
-    return;
+    return 0;
   switch (m->kind) {
   case M_BPE:
     if (m->ignore_merges) {
       id = mg_tok_vocab_get(&m->vocab, s, n);
       if (id != MG_TOK_NONE) {
         push_id(ids, nids, cap, id);
-        return;
+        return 0;
       }
     }
     if (m->seg_ws && n > CACHE_KEY_MAX) {
@@ -773,19 +773,21 @@ mg_tok_model_tokenize(struct mg_tok_model *m, const char *s, size_t n,
         j = seg_next(s, n, i);
         cached_word(m, s + i, j - i, ids, nids, cap);
       }
-      return;
+      return 0;
     }
     cached_word(m, s, n, ids, nids, cap);
-    return;
+    return 0;
   case M_WORDPIECE:
     cached_word(m, s, n, ids, nids, cap);
-    return;
+    return 0;
   case M_WORDLEVEL:
     id = mg_tok_vocab_get(&m->vocab, s, n);
     if (id == MG_TOK_NONE)
       id = m->unk;
-    if (id != MG_TOK_NONE)
-      push_id(ids, nids, cap, id);
-    return;
+    if (id == MG_TOK_NONE)
+      return -1;
+    push_id(ids, nids, cap, id);
+    return 0;
   }
+  return 0;
 }

@@ -35,8 +35,8 @@ struct mg_tok_norm {
   size_t alen;
   char *b; /* Replace: content */
   size_t blen;
-  struct mg_tok_re *re; /* Replace with a Regex pattern */
-  int left, right;      /* Strip */
+  struct mg_tok_re *re;               /* Replace with a Regex pattern */
+  int left, right;                    /* Strip */
   int clean, chinese, accents, lower; /* BertNormalizer */
 };
 
@@ -127,8 +127,8 @@ mg_tok_norm_parse(const struct mg_json *j, const char *path,
     n->kind = N_BYTELEVEL;
   } else if (!strcmp(type, "Strip")) {
     n->kind = N_STRIP;
-    if (opt_bool(j, "strip_left", 1, path, &n->left, err) ||
-        opt_bool(j, "strip_right", 1, path, &n->right, err))
+    if (opt_bool(j, "strip_left", 1, path, &n->left, err)
+        || opt_bool(j, "strip_right", 1, path, &n->right, err))
       goto fail;
   } else if (!strcmp(type, "Prepend")) {
     n->kind = N_PREPEND;
@@ -169,9 +169,9 @@ mg_tok_norm_parse(const struct mg_json *j, const char *path,
     const struct mg_json *sa = mg_json_get(j, "strip_accents");
 
     n->kind = N_BERT;
-    if (opt_bool(j, "clean_text", 1, path, &n->clean, err) ||
-        opt_bool(j, "handle_chinese_chars", 1, path, &n->chinese, err) ||
-        opt_bool(j, "lowercase", 1, path, &n->lower, err))
+    if (opt_bool(j, "clean_text", 1, path, &n->clean, err)
+        || opt_bool(j, "handle_chinese_chars", 1, path, &n->chinese, err)
+        || opt_bool(j, "lowercase", 1, path, &n->lower, err))
       goto fail;
     /* strip_accents: null follows lowercase */
     n->accents = mg_json_is_bool(sa) ? mg_json_bool(sa) : n->lower;
@@ -190,10 +190,10 @@ fail:
 static int
 is_chinese(uint32_t c)
 {
-  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
-         (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
-         (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
-         (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF)
+         || (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F)
+         || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF)
+         || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
 struct repl_ctx {
@@ -243,8 +243,8 @@ apply_strip(const struct mg_tok_norm *nm, const char *s, size_t n,
 {
   size_t a = 0, b = n, l;
 
-  while (nm->left && a < b &&
-         mg_tok_is_whitespace(mg_tok_utf8_next(s + a, b - a, &l)))
+  while (nm->left && a < b
+         && mg_tok_is_whitespace(mg_tok_utf8_next(s + a, b - a, &l)))
     a += l;
   while (nm->right && b > a) {
     size_t st = mg_tok_utf8_last(s + a, b - a) + a;
@@ -311,8 +311,8 @@ apply_bert(const struct mg_tok_norm *nm, const char *s, size_t n,
 
     /* printable ASCII (space stays a space) passes every step unchanged */
     if ((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7F) {
-      for (l = 1; i + l < n && (unsigned char)s[i + l] >= 0x20 &&
-                  (unsigned char)s[i + l] < 0x7F;
+      for (l = 1; i + l < n && (unsigned char)s[i + l] >= 0x20
+                  && (unsigned char)s[i + l] < 0x7F;
            l++)
         ;
       mg_tok_str_add(&a, s + i, l);

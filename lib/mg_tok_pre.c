@@ -49,7 +49,7 @@ static char *
 translate(const char *pat, size_t n, size_t *outlen)
 {
   static const char w_in[] =
-    "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{B2}\\x{B3}\\x{B9}\\x{BC}-\\x{BE}";
+      "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{B2}\\x{B3}\\x{B9}\\x{BC}-\\x{BE}";
   static const char h_in[] = "0-9a-fA-F";
   struct mg_tok_str o = { 0 };
   int cls = 0;
@@ -117,17 +117,16 @@ mg_tok_re_new(const char *pat, size_t n, int kind, const char *where,
     opt = PCRE2_UTF | PCRE2_LITERAL;
   else if (kind == MG_TOK_RE_ONIG)
     tp = translate(pat, n, &tn);
-  re->code = pcre2_compile((PCRE2_SPTR)(tp ? tp : pat), tn, opt, &ecode,
-                           &eoff, NULL);
+  re->code =
+      pcre2_compile((PCRE2_SPTR)(tp ? tp : pat), tn, opt, &ecode, &eoff, NULL);
   free(tp);
   if (!re->code) {
     PCRE2_UCHAR msg[160];
 
     pcre2_get_error_message(ecode, msg, sizeof(msg));
     mg_tok_re_free(re);
-    return mg_err_set(err, MG_ERR_DATA,
-                      "bad regex in '%s' at offset %zu: %s", where,
-                      (size_t)eoff, (const char *)msg);
+    return mg_err_set(err, MG_ERR_DATA, "bad regex in '%s' at offset %zu: %s",
+                      where, (size_t)eoff, (const char *)msg);
   }
   re->md = pcre2_match_data_create_from_pattern(re->code, NULL);
   if (!re->md)
@@ -150,8 +149,7 @@ re_match(struct mg_tok_re *re, const char *s, size_t n, size_t pos)
   int rc;
 
   if (re->jit) {
-    rc = pcre2_jit_match(re->code, (PCRE2_SPTR)s, n, pos, 0, re->md,
-                         re->mctx);
+    rc = pcre2_jit_match(re->code, (PCRE2_SPTR)s, n, pos, 0, re->md, re->mctx);
     if (rc != PCRE2_ERROR_JIT_STACKLIMIT)
       return rc;
   }
@@ -243,12 +241,12 @@ mg_tok_pre_free(struct mg_tok_pre *p)
 
 /* GPT-2's pattern, as the ByteLevel pre-tokenizer of the reference. */
 static const char gpt2_re[] =
-  "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|"
-  "\\s+(?!\\S)|\\s+";
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|"
+    "\\s+(?!\\S)|\\s+";
 /* Whitespace's \w+|[^\w\s]+, with the regex crate's Unicode classes. */
 static const char ws_re[] =
-  "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]+|"
-  "[^\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}\\p{White_Space}]+";
+    "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]+|"
+    "[^\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}\\p{White_Space}]+";
 
 static int
 get_bool(const struct mg_json *j, const char *key, int def, const char *path,
@@ -260,8 +258,9 @@ get_bool(const struct mg_json *j, const char *key, int def, const char *path,
 }
 
 static int
-get_behavior(const struct mg_json *j, const char *path, enum mg_tok_behavior def,
-             enum mg_tok_behavior *out, struct mg_err *err)
+get_behavior(const struct mg_json *j, const char *path,
+             enum mg_tok_behavior def, enum mg_tok_behavior *out,
+             struct mg_err *err)
 {
   static const char *const names[] = { "Removed", "Isolated",
                                        "MergedWithPrevious", "MergedWithNext",
@@ -311,8 +310,8 @@ mg_tok_pre_parse(const struct mg_json *j, const char *path,
 
   *out = NULL;
   if (!type)
-    return mg_err_set(err, MG_ERR_DATA,
-                      "pre_tokenizer without a type in '%s'", path);
+    return mg_err_set(err, MG_ERR_DATA, "pre_tokenizer without a type in '%s'",
+                      path);
   p = mg_xcalloc(1, sizeof(*p));
   if (!strcmp(type, "Sequence")) {
     const struct mg_json *arr = mg_json_get(j, "pretokenizers");
@@ -330,16 +329,16 @@ mg_tok_pre_parse(const struct mg_json *j, const char *path,
         goto fail;
   } else if (!strcmp(type, "ByteLevel")) {
     p->kind = P_BYTELEVEL;
-    if (get_bool(j, "add_prefix_space", 1, path, &p->add_prefix_space, err) ||
-        get_bool(j, "use_regex", 1, path, &p->use_regex, err))
+    if (get_bool(j, "add_prefix_space", 1, path, &p->add_prefix_space, err)
+        || get_bool(j, "use_regex", 1, path, &p->use_regex, err))
       goto fail;
-    if (p->use_regex &&
-        mg_tok_re_new(gpt2_re, sizeof(gpt2_re) - 1, MG_TOK_RE_ONIG, path,
-                      &p->re, err))
+    if (p->use_regex
+        && mg_tok_re_new(gpt2_re, sizeof(gpt2_re) - 1, MG_TOK_RE_ONIG, path,
+                         &p->re, err))
       goto fail;
     for (int b = 0; b < 256; b++)
       p->blen[b] = (unsigned char)mg_tok_utf8_put(
-        mg_tok_byte_char((unsigned char)b), p->bmap[b]);
+          mg_tok_byte_char((unsigned char)b), p->bmap[b]);
   } else if (!strcmp(type, "Split")) {
     const struct mg_json *pat = mg_json_get(j, "pattern");
     const struct mg_json *s;
@@ -355,20 +354,20 @@ mg_tok_pre_parse(const struct mg_json *j, const char *path,
                  path);
       goto fail;
     }
-    if (get_behavior(j, path, MG_TOK_REMOVED, &p->behavior, err) ||
-        get_bool(j, "invert", 0, path, &p->invert, err) ||
-        mg_tok_re_new(mg_json_string(s), mg_json_string_len(s),
-                      regex ? MG_TOK_RE_ONIG : MG_TOK_RE_LITERAL, path,
-                      &p->re, err))
+    if (get_behavior(j, path, MG_TOK_REMOVED, &p->behavior, err)
+        || get_bool(j, "invert", 0, path, &p->invert, err)
+        || mg_tok_re_new(mg_json_string(s), mg_json_string_len(s),
+                         regex ? MG_TOK_RE_ONIG : MG_TOK_RE_LITERAL, path,
+                         &p->re, err))
       goto fail;
   } else if (!strcmp(type, "Metaspace")) {
     const char *scheme = mg_json_string(mg_json_get(j, "prepend_scheme"));
     int aps;
 
     p->kind = P_METASPACE;
-    if (get_char(j, "replacement", "\xE2\x96\x81", path, p, err) ||
-        get_bool(j, "split", 1, path, &p->split, err) ||
-        get_bool(j, "add_prefix_space", 1, path, &aps, err))
+    if (get_char(j, "replacement", "\xE2\x96\x81", path, p, err)
+        || get_bool(j, "split", 1, path, &p->split, err)
+        || get_bool(j, "add_prefix_space", 1, path, &aps, err))
       goto fail;
     if (!scheme) {
       p->prepend = aps ? PREPEND_ALWAYS : PREPEND_NEVER;
@@ -405,8 +404,8 @@ mg_tok_pre_parse(const struct mg_json *j, const char *path,
     if (get_char(j, "delimiter", "", path, p, err))
       goto fail;
   } else {
-    mg_err_set(err, MG_ERR_DATA, "unsupported pre_tokenizer '%s' in '%s'",
-               type, path);
+    mg_err_set(err, MG_ERR_DATA, "unsupported pre_tokenizer '%s' in '%s'", type,
+               path);
     goto fail;
   }
   *out = p;
@@ -606,8 +605,8 @@ emit_splits(struct evs *x, enum mg_tok_behavior b, int invert,
 }
 
 static void
-bytelevel_map(const struct mg_tok_pre *p, struct mg_tok_str *arena,
-              size_t off, size_t len, int first, struct mg_tok_pieces *out)
+bytelevel_map(const struct mg_tok_pre *p, struct mg_tok_str *arena, size_t off,
+              size_t len, int first, struct mg_tok_pieces *out)
 {
   size_t start;
 
@@ -702,10 +701,11 @@ split_piece(struct mg_tok_pre *p, struct mg_tok_str *arena,
     start = arena->len;
     s = arena->p + pc.off;
     /* starts_with(replacement), checked after spaces became replacements */
-    pre = s[0] != ' ' &&
-          (pc.len < p->ch_len || memcmp(s, p->ch_s, p->ch_len) != 0);
-    if (pre && (p->prepend == PREPEND_ALWAYS ||
-                (p->prepend == PREPEND_FIRST && pc.first))) {
+    pre = s[0] != ' '
+          && (pc.len < p->ch_len || memcmp(s, p->ch_s, p->ch_len) != 0);
+    if (pre
+        && (p->prepend == PREPEND_ALWAYS
+            || (p->prepend == PREPEND_FIRST && pc.first))) {
       memcpy(arena->p + arena->len, p->ch_s, p->ch_len);
       arena->len += p->ch_len;
     }
@@ -730,8 +730,8 @@ split_piece(struct mg_tok_pre *p, struct mg_tok_str *arena,
   }
   case P_DIGITS:
     char_events(arena->p + pc.off, pc.len, pred_num, 0, x);
-    emit_splits(x, p->individual ? MG_TOK_ISOLATED : MG_TOK_CONTIGUOUS, 0,
-                &pc, out);
+    emit_splits(x, p->individual ? MG_TOK_ISOLATED : MG_TOK_CONTIGUOUS, 0, &pc,
+                out);
     return 0;
   case P_PUNCT:
     char_events(arena->p + pc.off, pc.len, pred_punct, 0, x);
@@ -776,9 +776,8 @@ apply_one(struct mg_tok_pre *p, struct mg_tok_str *arena,
 }
 
 static int
-apply(struct mg_tok_pre *p, struct mg_tok_str *arena,
-      struct mg_tok_pieces *ps, struct mg_tok_pieces *tmp, struct evs *x,
-      struct mg_err *err)
+apply(struct mg_tok_pre *p, struct mg_tok_str *arena, struct mg_tok_pieces *ps,
+      struct mg_tok_pieces *tmp, struct evs *x, struct mg_err *err)
 {
   if (p->kind == P_SEQ) {
     for (size_t i = 0; i < p->nsub; i++)

@@ -132,12 +132,11 @@ mg_tok_utf8_next(const char *s, size_t n, size_t *len)
   case 2:
     return ((uint32_t)(u[0] & 0x1F) << 6) | (u[1] & 0x3F);
   case 3:
-    return ((uint32_t)(u[0] & 0x0F) << 12) | ((uint32_t)(u[1] & 0x3F) << 6) |
-           (u[2] & 0x3F);
+    return ((uint32_t)(u[0] & 0x0F) << 12) | ((uint32_t)(u[1] & 0x3F) << 6)
+           | (u[2] & 0x3F);
   default:
-    return ((uint32_t)(u[0] & 0x07) << 18) |
-           ((uint32_t)(u[1] & 0x3F) << 12) | ((uint32_t)(u[2] & 0x3F) << 6) |
-           (u[3] & 0x3F);
+    return ((uint32_t)(u[0] & 0x07) << 18) | ((uint32_t)(u[1] & 0x3F) << 12)
+           | ((uint32_t)(u[2] & 0x3F) << 6) | (u[3] & 0x3F);
   }
 }
 
@@ -290,122 +289,64 @@ static const struct {
   uint32_t lo, hi;
   enum old_cat cat;
 } old_ucd[] = {
-  { 0x061D, 0x061D, OLD_NONE },
-  { 0x07FD, 0x07FD, OLD_NONE },
-  { 0x0890, 0x0891, OLD_NONE },
-  { 0x0898, 0x089F, OLD_NONE },
-  { 0x08CA, 0x08E2, OLD_NONE },
-  { 0x09FD, 0x09FE, OLD_NONE },
-  { 0x0A76, 0x0A76, OLD_NONE },
-  { 0x0AFA, 0x0AFF, OLD_NONE },
-  { 0x0B55, 0x0B55, OLD_NONE },
-  { 0x0C04, 0x0C04, OLD_NONE },
-  { 0x0C3C, 0x0C3C, OLD_NONE },
-  { 0x0C77, 0x0C77, OLD_NONE },
-  { 0x0C84, 0x0C84, OLD_NONE },
-  { 0x0D00, 0x0D00, OLD_NONE },
-  { 0x0D3B, 0x0D3C, OLD_NONE },
-  { 0x0D81, 0x0D81, OLD_NONE },
-  { 0x0EBA, 0x0EBA, OLD_NONE },
-  { 0x0ECE, 0x0ECE, OLD_NONE },
-  { 0x166D, 0x166D, OLD_PO },
-  { 0x180F, 0x180F, OLD_NONE },
-  { 0x1885, 0x1886, OLD_NONE },
-  { 0x1ABF, 0x1ACE, OLD_NONE },
-  { 0x1B7D, 0x1B7E, OLD_NONE },
-  { 0x1DF6, 0x1DFB, OLD_NONE },
-  { 0x2E43, 0x2E4F, OLD_NONE },
-  { 0x2E52, 0x2E5D, OLD_NONE },
-  { 0xA82C, 0xA82C, OLD_NONE },
-  { 0xA8C5, 0xA8C5, OLD_NONE },
-  { 0xA8FF, 0xA8FF, OLD_NONE },
-  { 0xA9BD, 0xA9BD, OLD_NONE },
-  { 0x10D24, 0x10D27, OLD_NONE },
-  { 0x10EAB, 0x10EAD, OLD_NONE },
-  { 0x10EFD, 0x10EFF, OLD_NONE },
-  { 0x10F46, 0x10F50, OLD_NONE },
-  { 0x10F55, 0x10F59, OLD_NONE },
-  { 0x10F82, 0x10F89, OLD_NONE },
-  { 0x11070, 0x11070, OLD_NONE },
-  { 0x11073, 0x11074, OLD_NONE },
-  { 0x110C2, 0x110C2, OLD_NONE },
-  { 0x110CD, 0x110CD, OLD_NONE },
-  { 0x111C9, 0x111C9, OLD_PO },
-  { 0x111CF, 0x111CF, OLD_NONE },
-  { 0x1123E, 0x1123E, OLD_NONE },
-  { 0x11241, 0x11241, OLD_NONE },
-  { 0x1133B, 0x1133B, OLD_NONE },
-  { 0x11438, 0x1143F, OLD_NONE },
-  { 0x11442, 0x11444, OLD_NONE },
-  { 0x11446, 0x11446, OLD_NONE },
-  { 0x1144B, 0x1144F, OLD_NONE },
-  { 0x1145A, 0x1145B, OLD_NONE },
-  { 0x1145D, 0x1145E, OLD_NONE },
-  { 0x11660, 0x1166C, OLD_NONE },
-  { 0x116B9, 0x116B9, OLD_NONE },
-  { 0x1182F, 0x11837, OLD_NONE },
-  { 0x11839, 0x1183B, OLD_NONE },
-  { 0x1193B, 0x1193C, OLD_NONE },
-  { 0x1193E, 0x1193E, OLD_NONE },
-  { 0x11943, 0x11946, OLD_NONE },
-  { 0x119D4, 0x119D7, OLD_NONE },
-  { 0x119DA, 0x119DB, OLD_NONE },
-  { 0x119E0, 0x119E0, OLD_NONE },
-  { 0x119E2, 0x119E2, OLD_NONE },
-  { 0x11A01, 0x11A0A, OLD_NONE },
-  { 0x11A33, 0x11A38, OLD_NONE },
-  { 0x11A3B, 0x11A47, OLD_NONE },
-  { 0x11A51, 0x11A56, OLD_NONE },
-  { 0x11A59, 0x11A5B, OLD_NONE },
-  { 0x11A8A, 0x11A96, OLD_NONE },
-  { 0x11A98, 0x11A9C, OLD_NONE },
-  { 0x11A9E, 0x11AA2, OLD_NONE },
-  { 0x11B00, 0x11B09, OLD_NONE },
-  { 0x11C30, 0x11C36, OLD_NONE },
-  { 0x11C38, 0x11C3D, OLD_NONE },
-  { 0x11C3F, 0x11C3F, OLD_NONE },
-  { 0x11C41, 0x11C45, OLD_NONE },
-  { 0x11C70, 0x11C71, OLD_NONE },
-  { 0x11C92, 0x11CA7, OLD_NONE },
-  { 0x11CAA, 0x11CB0, OLD_NONE },
-  { 0x11CB2, 0x11CB3, OLD_NONE },
-  { 0x11CB5, 0x11CB6, OLD_NONE },
-  { 0x11D31, 0x11D36, OLD_NONE },
-  { 0x11D3A, 0x11D3A, OLD_NONE },
-  { 0x11D3C, 0x11D3D, OLD_NONE },
-  { 0x11D3F, 0x11D45, OLD_NONE },
-  { 0x11D47, 0x11D47, OLD_NONE },
-  { 0x11D90, 0x11D91, OLD_NONE },
-  { 0x11D95, 0x11D95, OLD_NONE },
-  { 0x11D97, 0x11D97, OLD_NONE },
-  { 0x11EF3, 0x11EF4, OLD_NONE },
-  { 0x11EF7, 0x11EF8, OLD_NONE },
-  { 0x11F00, 0x11F01, OLD_NONE },
-  { 0x11F36, 0x11F3A, OLD_NONE },
-  { 0x11F40, 0x11F40, OLD_NONE },
-  { 0x11F42, 0x11F4F, OLD_NONE },
-  { 0x11FFF, 0x11FFF, OLD_NONE },
-  { 0x12FF1, 0x12FF2, OLD_NONE },
-  { 0x13430, 0x13440, OLD_NONE },
-  { 0x13447, 0x13455, OLD_NONE },
-  { 0x16E97, 0x16E9A, OLD_NONE },
-  { 0x16F4F, 0x16F4F, OLD_NONE },
-  { 0x16FE2, 0x16FE2, OLD_NONE },
-  { 0x16FE4, 0x16FE4, OLD_NONE },
-  { 0x1CF00, 0x1CF2D, OLD_NONE },
-  { 0x1CF30, 0x1CF46, OLD_NONE },
-  { 0x1E000, 0x1E006, OLD_NONE },
-  { 0x1E008, 0x1E018, OLD_NONE },
-  { 0x1E01B, 0x1E021, OLD_NONE },
-  { 0x1E023, 0x1E024, OLD_NONE },
-  { 0x1E026, 0x1E02A, OLD_NONE },
-  { 0x1E08F, 0x1E08F, OLD_NONE },
-  { 0x1E130, 0x1E136, OLD_NONE },
-  { 0x1E2AE, 0x1E2AE, OLD_NONE },
-  { 0x1E2EC, 0x1E2EF, OLD_NONE },
-  { 0x1E4EC, 0x1E4EF, OLD_NONE },
-  { 0x1E944, 0x1E94A, OLD_NONE },
-  { 0x1E95E, 0x1E95F, OLD_NONE },
+  { 0x061D, 0x061D, OLD_NONE },   { 0x07FD, 0x07FD, OLD_NONE },
+  { 0x0890, 0x0891, OLD_NONE },   { 0x0898, 0x089F, OLD_NONE },
+  { 0x08CA, 0x08E2, OLD_NONE },   { 0x09FD, 0x09FE, OLD_NONE },
+  { 0x0A76, 0x0A76, OLD_NONE },   { 0x0AFA, 0x0AFF, OLD_NONE },
+  { 0x0B55, 0x0B55, OLD_NONE },   { 0x0C04, 0x0C04, OLD_NONE },
+  { 0x0C3C, 0x0C3C, OLD_NONE },   { 0x0C77, 0x0C77, OLD_NONE },
+  { 0x0C84, 0x0C84, OLD_NONE },   { 0x0D00, 0x0D00, OLD_NONE },
+  { 0x0D3B, 0x0D3C, OLD_NONE },   { 0x0D81, 0x0D81, OLD_NONE },
+  { 0x0EBA, 0x0EBA, OLD_NONE },   { 0x0ECE, 0x0ECE, OLD_NONE },
+  { 0x166D, 0x166D, OLD_PO },     { 0x180F, 0x180F, OLD_NONE },
+  { 0x1885, 0x1886, OLD_NONE },   { 0x1ABF, 0x1ACE, OLD_NONE },
+  { 0x1B7D, 0x1B7E, OLD_NONE },   { 0x1DF6, 0x1DFB, OLD_NONE },
+  { 0x2E43, 0x2E4F, OLD_NONE },   { 0x2E52, 0x2E5D, OLD_NONE },
+  { 0xA82C, 0xA82C, OLD_NONE },   { 0xA8C5, 0xA8C5, OLD_NONE },
+  { 0xA8FF, 0xA8FF, OLD_NONE },   { 0xA9BD, 0xA9BD, OLD_NONE },
+  { 0x10D24, 0x10D27, OLD_NONE }, { 0x10EAB, 0x10EAD, OLD_NONE },
+  { 0x10EFD, 0x10EFF, OLD_NONE }, { 0x10F46, 0x10F50, OLD_NONE },
+  { 0x10F55, 0x10F59, OLD_NONE }, { 0x10F82, 0x10F89, OLD_NONE },
+  { 0x11070, 0x11070, OLD_NONE }, { 0x11073, 0x11074, OLD_NONE },
+  { 0x110C2, 0x110C2, OLD_NONE }, { 0x110CD, 0x110CD, OLD_NONE },
+  { 0x111C9, 0x111C9, OLD_PO },   { 0x111CF, 0x111CF, OLD_NONE },
+  { 0x1123E, 0x1123E, OLD_NONE }, { 0x11241, 0x11241, OLD_NONE },
+  { 0x1133B, 0x1133B, OLD_NONE }, { 0x11438, 0x1143F, OLD_NONE },
+  { 0x11442, 0x11444, OLD_NONE }, { 0x11446, 0x11446, OLD_NONE },
+  { 0x1144B, 0x1144F, OLD_NONE }, { 0x1145A, 0x1145B, OLD_NONE },
+  { 0x1145D, 0x1145E, OLD_NONE }, { 0x11660, 0x1166C, OLD_NONE },
+  { 0x116B9, 0x116B9, OLD_NONE }, { 0x1182F, 0x11837, OLD_NONE },
+  { 0x11839, 0x1183B, OLD_NONE }, { 0x1193B, 0x1193C, OLD_NONE },
+  { 0x1193E, 0x1193E, OLD_NONE }, { 0x11943, 0x11946, OLD_NONE },
+  { 0x119D4, 0x119D7, OLD_NONE }, { 0x119DA, 0x119DB, OLD_NONE },
+  { 0x119E0, 0x119E0, OLD_NONE }, { 0x119E2, 0x119E2, OLD_NONE },
+  { 0x11A01, 0x11A0A, OLD_NONE }, { 0x11A33, 0x11A38, OLD_NONE },
+  { 0x11A3B, 0x11A47, OLD_NONE }, { 0x11A51, 0x11A56, OLD_NONE },
+  { 0x11A59, 0x11A5B, OLD_NONE }, { 0x11A8A, 0x11A96, OLD_NONE },
+  { 0x11A98, 0x11A9C, OLD_NONE }, { 0x11A9E, 0x11AA2, OLD_NONE },
+  { 0x11B00, 0x11B09, OLD_NONE }, { 0x11C30, 0x11C36, OLD_NONE },
+  { 0x11C38, 0x11C3D, OLD_NONE }, { 0x11C3F, 0x11C3F, OLD_NONE },
+  { 0x11C41, 0x11C45, OLD_NONE }, { 0x11C70, 0x11C71, OLD_NONE },
+  { 0x11C92, 0x11CA7, OLD_NONE }, { 0x11CAA, 0x11CB0, OLD_NONE },
+  { 0x11CB2, 0x11CB3, OLD_NONE }, { 0x11CB5, 0x11CB6, OLD_NONE },
+  { 0x11D31, 0x11D36, OLD_NONE }, { 0x11D3A, 0x11D3A, OLD_NONE },
+  { 0x11D3C, 0x11D3D, OLD_NONE }, { 0x11D3F, 0x11D45, OLD_NONE },
+  { 0x11D47, 0x11D47, OLD_NONE }, { 0x11D90, 0x11D91, OLD_NONE },
+  { 0x11D95, 0x11D95, OLD_NONE }, { 0x11D97, 0x11D97, OLD_NONE },
+  { 0x11EF3, 0x11EF4, OLD_NONE }, { 0x11EF7, 0x11EF8, OLD_NONE },
+  { 0x11F00, 0x11F01, OLD_NONE }, { 0x11F36, 0x11F3A, OLD_NONE },
+  { 0x11F40, 0x11F40, OLD_NONE }, { 0x11F42, 0x11F4F, OLD_NONE },
+  { 0x11FFF, 0x11FFF, OLD_NONE }, { 0x12FF1, 0x12FF2, OLD_NONE },
+  { 0x13430, 0x13440, OLD_NONE }, { 0x13447, 0x13455, OLD_NONE },
+  { 0x16E97, 0x16E9A, OLD_NONE }, { 0x16F4F, 0x16F4F, OLD_NONE },
+  { 0x16FE2, 0x16FE2, OLD_NONE }, { 0x16FE4, 0x16FE4, OLD_NONE },
+  { 0x1CF00, 0x1CF2D, OLD_NONE }, { 0x1CF30, 0x1CF46, OLD_NONE },
+  { 0x1E000, 0x1E006, OLD_NONE }, { 0x1E008, 0x1E018, OLD_NONE },
+  { 0x1E01B, 0x1E021, OLD_NONE }, { 0x1E023, 0x1E024, OLD_NONE },
+  { 0x1E026, 0x1E02A, OLD_NONE }, { 0x1E08F, 0x1E08F, OLD_NONE },
+  { 0x1E130, 0x1E136, OLD_NONE }, { 0x1E2AE, 0x1E2AE, OLD_NONE },
+  { 0x1E2EC, 0x1E2EF, OLD_NONE }, { 0x1E4EC, 0x1E4EF, OLD_NONE },
+  { 0x1E944, 0x1E94A, OLD_NONE }, { 0x1E95E, 0x1E95F, OLD_NONE },
 };
 
 /*
@@ -418,83 +359,32 @@ static const struct {
   uint32_t lo, hi;
   int mark;
 } old_mark[] = {
-  { 0x07FD, 0x07FD, 0 },
-  { 0x0898, 0x089F, 0 },
-  { 0x08CA, 0x08D3, 0 },
-  { 0x09FE, 0x09FE, 0 },
-  { 0x0AFA, 0x0AFF, 0 },
-  { 0x0B55, 0x0B55, 0 },
-  { 0x0C04, 0x0C04, 0 },
-  { 0x0C3C, 0x0C3C, 0 },
-  { 0x0CF3, 0x0CF3, 0 },
-  { 0x0D00, 0x0D00, 0 },
-  { 0x0D3B, 0x0D3C, 0 },
-  { 0x0D81, 0x0D81, 0 },
-  { 0x0EBA, 0x0EBA, 0 },
-  { 0x0ECE, 0x0ECE, 0 },
-  { 0x1715, 0x1715, 0 },
-  { 0x180F, 0x180F, 0 },
-  { 0x1ABF, 0x1ACE, 0 },
-  { 0x1CF2, 0x1CF3, 1 },
-  { 0x1CF7, 0x1CF7, 0 },
-  { 0x1DF6, 0x1DFA, 0 },
-  { 0xA82C, 0xA82C, 0 },
-  { 0xA8FF, 0xA8FF, 0 },
-  { 0x10D24, 0x10D27, 0 },
-  { 0x10EAB, 0x10EAC, 0 },
-  { 0x10EFD, 0x10EFF, 0 },
-  { 0x10F46, 0x10F50, 0 },
-  { 0x10F82, 0x10F85, 0 },
-  { 0x11070, 0x11070, 0 },
-  { 0x11073, 0x11074, 0 },
-  { 0x110C2, 0x110C2, 0 },
-  { 0x11145, 0x11146, 0 },
-  { 0x111C9, 0x111C9, 0 },
-  { 0x111CE, 0x111CF, 0 },
-  { 0x11241, 0x11241, 0 },
-  { 0x1133B, 0x1133B, 0 },
-  { 0x1145E, 0x1145E, 0 },
-  { 0x1182C, 0x1183A, 0 },
-  { 0x11930, 0x11935, 0 },
-  { 0x11937, 0x11938, 0 },
-  { 0x1193B, 0x1193E, 0 },
-  { 0x11940, 0x11940, 0 },
-  { 0x11942, 0x11943, 0 },
-  { 0x119D1, 0x119D7, 0 },
-  { 0x119DA, 0x119E0, 0 },
-  { 0x119E4, 0x119E4, 0 },
-  { 0x11A01, 0x11A0A, 0 },
-  { 0x11A33, 0x11A39, 0 },
-  { 0x11A3B, 0x11A3E, 0 },
-  { 0x11A47, 0x11A47, 0 },
-  { 0x11A51, 0x11A5B, 0 },
-  { 0x11A8A, 0x11A99, 0 },
-  { 0x11D31, 0x11D36, 0 },
-  { 0x11D3A, 0x11D3A, 0 },
-  { 0x11D3C, 0x11D3D, 0 },
-  { 0x11D3F, 0x11D45, 0 },
-  { 0x11D47, 0x11D47, 0 },
-  { 0x11D8A, 0x11D8E, 0 },
-  { 0x11D90, 0x11D91, 0 },
-  { 0x11D93, 0x11D97, 0 },
-  { 0x11EF3, 0x11EF6, 0 },
-  { 0x11F00, 0x11F01, 0 },
-  { 0x11F03, 0x11F03, 0 },
-  { 0x11F34, 0x11F3A, 0 },
-  { 0x11F3E, 0x11F42, 0 },
-  { 0x13440, 0x13440, 0 },
-  { 0x13447, 0x13455, 0 },
-  { 0x16F4F, 0x16F4F, 0 },
-  { 0x16F7F, 0x16F87, 0 },
-  { 0x16FE4, 0x16FE4, 0 },
-  { 0x16FF0, 0x16FF1, 0 },
-  { 0x1CF00, 0x1CF2D, 0 },
-  { 0x1CF30, 0x1CF46, 0 },
-  { 0x1E08F, 0x1E08F, 0 },
-  { 0x1E130, 0x1E136, 0 },
-  { 0x1E2AE, 0x1E2AE, 0 },
-  { 0x1E2EC, 0x1E2EF, 0 },
-  { 0x1E4EC, 0x1E4EF, 0 },
+  { 0x07FD, 0x07FD, 0 },   { 0x0898, 0x089F, 0 },   { 0x08CA, 0x08D3, 0 },
+  { 0x09FE, 0x09FE, 0 },   { 0x0AFA, 0x0AFF, 0 },   { 0x0B55, 0x0B55, 0 },
+  { 0x0C04, 0x0C04, 0 },   { 0x0C3C, 0x0C3C, 0 },   { 0x0CF3, 0x0CF3, 0 },
+  { 0x0D00, 0x0D00, 0 },   { 0x0D3B, 0x0D3C, 0 },   { 0x0D81, 0x0D81, 0 },
+  { 0x0EBA, 0x0EBA, 0 },   { 0x0ECE, 0x0ECE, 0 },   { 0x1715, 0x1715, 0 },
+  { 0x180F, 0x180F, 0 },   { 0x1ABF, 0x1ACE, 0 },   { 0x1CF2, 0x1CF3, 1 },
+  { 0x1CF7, 0x1CF7, 0 },   { 0x1DF6, 0x1DFA, 0 },   { 0xA82C, 0xA82C, 0 },
+  { 0xA8FF, 0xA8FF, 0 },   { 0x10D24, 0x10D27, 0 }, { 0x10EAB, 0x10EAC, 0 },
+  { 0x10EFD, 0x10EFF, 0 }, { 0x10F46, 0x10F50, 0 }, { 0x10F82, 0x10F85, 0 },
+  { 0x11070, 0x11070, 0 }, { 0x11073, 0x11074, 0 }, { 0x110C2, 0x110C2, 0 },
+  { 0x11145, 0x11146, 0 }, { 0x111C9, 0x111C9, 0 }, { 0x111CE, 0x111CF, 0 },
+  { 0x11241, 0x11241, 0 }, { 0x1133B, 0x1133B, 0 }, { 0x1145E, 0x1145E, 0 },
+  { 0x1182C, 0x1183A, 0 }, { 0x11930, 0x11935, 0 }, { 0x11937, 0x11938, 0 },
+  { 0x1193B, 0x1193E, 0 }, { 0x11940, 0x11940, 0 }, { 0x11942, 0x11943, 0 },
+  { 0x119D1, 0x119D7, 0 }, { 0x119DA, 0x119E0, 0 }, { 0x119E4, 0x119E4, 0 },
+  { 0x11A01, 0x11A0A, 0 }, { 0x11A33, 0x11A39, 0 }, { 0x11A3B, 0x11A3E, 0 },
+  { 0x11A47, 0x11A47, 0 }, { 0x11A51, 0x11A5B, 0 }, { 0x11A8A, 0x11A99, 0 },
+  { 0x11D31, 0x11D36, 0 }, { 0x11D3A, 0x11D3A, 0 }, { 0x11D3C, 0x11D3D, 0 },
+  { 0x11D3F, 0x11D45, 0 }, { 0x11D47, 0x11D47, 0 }, { 0x11D8A, 0x11D8E, 0 },
+  { 0x11D90, 0x11D91, 0 }, { 0x11D93, 0x11D97, 0 }, { 0x11EF3, 0x11EF6, 0 },
+  { 0x11F00, 0x11F01, 0 }, { 0x11F03, 0x11F03, 0 }, { 0x11F34, 0x11F3A, 0 },
+  { 0x11F3E, 0x11F42, 0 }, { 0x13440, 0x13440, 0 }, { 0x13447, 0x13455, 0 },
+  { 0x16F4F, 0x16F4F, 0 }, { 0x16F7F, 0x16F87, 0 }, { 0x16FE4, 0x16FE4, 0 },
+  { 0x16FF0, 0x16FF1, 0 }, { 0x1CF00, 0x1CF2D, 0 }, { 0x1CF30, 0x1CF46, 0 },
+  { 0x1E08F, 0x1E08F, 0 }, { 0x1E130, 0x1E136, 0 }, { 0x1E2AE, 0x1E2AE, 0 },
+  { 0x1E2EC, 0x1E2EF, 0 }, { 0x1E4EC, 0x1E4EF, 0 },
 };
 
 /*
@@ -508,69 +398,39 @@ static const struct {
 static const struct {
   uint32_t lo, hi;
 } old_norm[] = {
-  { 0x07FD, 0x07FD },
-  { 0x0898, 0x089F },
-  { 0x08CA, 0x08D3 },
-  { 0x09FE, 0x09FE },
-  { 0x0C3C, 0x0C3C },
-  { 0x0D3B, 0x0D3C },
-  { 0x0EBA, 0x0EBA },
-  { 0x1715, 0x1715 },
-  { 0x1ABF, 0x1ACE },
-  { 0x1DF6, 0x1DFA },
-  { 0x32FF, 0x32FF },
-  { 0xA7F2, 0xA7F4 },
-  { 0xA82C, 0xA82C },
-  { 0xAB69, 0xAB69 },
-  { 0x10781, 0x10785 },
-  { 0x10787, 0x107B0 },
-  { 0x107B2, 0x107BA },
-  { 0x10D24, 0x10D27 },
-  { 0x10EAB, 0x10EAC },
-  { 0x10EFD, 0x10EFF },
-  { 0x10F46, 0x10F50 },
-  { 0x10F82, 0x10F85 },
-  { 0x11070, 0x11070 },
-  { 0x1133B, 0x1133B },
-  { 0x1145E, 0x1145E },
-  { 0x11839, 0x1183A },
-  { 0x11938, 0x11938 },
-  { 0x1193D, 0x1193E },
-  { 0x11943, 0x11943 },
-  { 0x119E0, 0x119E0 },
-  { 0x11A34, 0x11A34 },
-  { 0x11A47, 0x11A47 },
-  { 0x11A99, 0x11A99 },
-  { 0x11D42, 0x11D42 },
-  { 0x11D44, 0x11D45 },
-  { 0x11D97, 0x11D97 },
-  { 0x11F41, 0x11F42 },
-  { 0x16FF0, 0x16FF1 },
-  { 0x1E030, 0x1E06D },
-  { 0x1E08F, 0x1E08F },
-  { 0x1E130, 0x1E136 },
-  { 0x1E2AE, 0x1E2AE },
-  { 0x1E2EC, 0x1E2EF },
-  { 0x1E4EC, 0x1E4EF },
-  { 0x1F16C, 0x1F16C },
+  { 0x07FD, 0x07FD },   { 0x0898, 0x089F },   { 0x08CA, 0x08D3 },
+  { 0x09FE, 0x09FE },   { 0x0C3C, 0x0C3C },   { 0x0D3B, 0x0D3C },
+  { 0x0EBA, 0x0EBA },   { 0x1715, 0x1715 },   { 0x1ABF, 0x1ACE },
+  { 0x1DF6, 0x1DFA },   { 0x32FF, 0x32FF },   { 0xA7F2, 0xA7F4 },
+  { 0xA82C, 0xA82C },   { 0xAB69, 0xAB69 },   { 0x10781, 0x10785 },
+  { 0x10787, 0x107B0 }, { 0x107B2, 0x107BA }, { 0x10D24, 0x10D27 },
+  { 0x10EAB, 0x10EAC }, { 0x10EFD, 0x10EFF }, { 0x10F46, 0x10F50 },
+  { 0x10F82, 0x10F85 }, { 0x11070, 0x11070 }, { 0x1133B, 0x1133B },
+  { 0x1145E, 0x1145E }, { 0x11839, 0x1183A }, { 0x11938, 0x11938 },
+  { 0x1193D, 0x1193E }, { 0x11943, 0x11943 }, { 0x119E0, 0x119E0 },
+  { 0x11A34, 0x11A34 }, { 0x11A47, 0x11A47 }, { 0x11A99, 0x11A99 },
+  { 0x11D42, 0x11D42 }, { 0x11D44, 0x11D45 }, { 0x11D97, 0x11D97 },
+  { 0x11F41, 0x11F42 }, { 0x16FF0, 0x16FF1 }, { 0x1E030, 0x1E06D },
+  { 0x1E08F, 0x1E08F }, { 0x1E130, 0x1E136 }, { 0x1E2AE, 0x1E2AE },
+  { 0x1E2EC, 0x1E2EF }, { 0x1E4EC, 0x1E4EF }, { 0x1F16C, 0x1F16C },
   { 0x1FBF0, 0x1FBF9 },
 };
 
-#define FIND_RANGE(tab, cp, found)                                          \
-  do {                                                                       \
-    size_t lo_ = 0, hi_ = sizeof(tab) / sizeof(tab[0]);                      \
-    (found) = -1;                                                            \
-    while (lo_ < hi_) {                                                      \
-      size_t mid_ = (lo_ + hi_) / 2;                                         \
-      if ((cp) < tab[mid_].lo) {                                             \
-        hi_ = mid_;                                                          \
-      } else if ((cp) > tab[mid_].hi) {                                      \
-        lo_ = mid_ + 1;                                                      \
-      } else {                                                               \
-        (found) = (int)mid_;                                                 \
-        break;                                                               \
-      }                                                                      \
-    }                                                                        \
+#define FIND_RANGE(tab, cp, found)                                             \
+  do {                                                                         \
+    size_t lo_ = 0, hi_ = sizeof(tab) / sizeof(tab[0]);                        \
+    (found) = -1;                                                              \
+    while (lo_ < hi_) {                                                        \
+      size_t mid_ = (lo_ + hi_) / 2;                                           \
+      if ((cp) < tab[mid_].lo) {                                               \
+        hi_ = mid_;                                                            \
+      } else if ((cp) > tab[mid_].hi) {                                        \
+        lo_ = mid_ + 1;                                                        \
+      } else {                                                                 \
+        (found) = (int)mid_;                                                   \
+        break;                                                                 \
+      }                                                                        \
+    }                                                                          \
   } while (0)
 
 /* The Unicode 8.0 class of cp where it differs for these classes, or -1. */
@@ -595,8 +455,8 @@ mg_tok_is_whitespace(uint32_t cp)
   if (cp == 0x85)
     return 1;
   c = utf8proc_category((utf8proc_int32_t)cp);
-  return c == UTF8PROC_CATEGORY_ZS || c == UTF8PROC_CATEGORY_ZL ||
-         c == UTF8PROC_CATEGORY_ZP;
+  return c == UTF8PROC_CATEGORY_ZS || c == UTF8PROC_CATEGORY_ZL
+         || c == UTF8PROC_CATEGORY_ZP;
 }
 
 int
@@ -607,8 +467,8 @@ mg_tok_is_numeric(uint32_t cp)
   if (cp < 0x80)
     return cp >= '0' && cp <= '9';
   c = utf8proc_category((utf8proc_int32_t)cp);
-  return c == UTF8PROC_CATEGORY_ND || c == UTF8PROC_CATEGORY_NL ||
-         c == UTF8PROC_CATEGORY_NO;
+  return c == UTF8PROC_CATEGORY_ND || c == UTF8PROC_CATEGORY_NL
+         || c == UTF8PROC_CATEGORY_NO;
 }
 
 int
@@ -617,11 +477,11 @@ mg_tok_is_punct(uint32_t cp)
   int c;
 
   if (cp < 0x80)
-    return (cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40) ||
-           (cp >= 0x5B && cp <= 0x60) || (cp >= 0x7B && cp <= 0x7E);
+    return (cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40)
+           || (cp >= 0x5B && cp <= 0x60) || (cp >= 0x7B && cp <= 0x7E);
   c = utf8proc_category((utf8proc_int32_t)cp);
-  if ((c >= UTF8PROC_CATEGORY_PC && c <= UTF8PROC_CATEGORY_PO) ||
-      c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_SO) {
+  if ((c >= UTF8PROC_CATEGORY_PC && c <= UTF8PROC_CATEGORY_PO)
+      || c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_SO) {
     int old = old_cat(cp);
     if (old >= 0)
       return old == OLD_PO;
@@ -636,8 +496,8 @@ mg_tok_is_other(uint32_t cp)
 
   if (c == UTF8PROC_CATEGORY_CF)
     return old_cat(cp) < 0;
-  return c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CO ||
-         c == UTF8PROC_CATEGORY_CS;
+  return c == UTF8PROC_CATEGORY_CC || c == UTF8PROC_CATEGORY_CO
+         || c == UTF8PROC_CATEGORY_CS;
 }
 
 int
@@ -645,8 +505,8 @@ mg_tok_is_mn(uint32_t cp)
 {
   if (cp < 0x300)
     return 0;
-  return utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_MN &&
-         old_cat(cp) < 0;
+  return utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_MN
+         && old_cat(cp) < 0;
 }
 
 int
@@ -683,12 +543,12 @@ mg_tok_is_word(uint32_t cp)
   int c;
 
   if (cp < 0x80)
-    return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z') ||
-           (cp >= 'A' && cp <= 'Z') || cp == '_';
+    return (cp >= '0' && cp <= '9') || (cp >= 'a' && cp <= 'z')
+           || (cp >= 'A' && cp <= 'Z') || cp == '_';
   c = utf8proc_category((utf8proc_int32_t)cp);
-  return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_ME) ||
-         c == UTF8PROC_CATEGORY_ND || c == UTF8PROC_CATEGORY_PC ||
-         cp == 0x200C || cp == 0x200D;
+  return (c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_ME)
+         || c == UTF8PROC_CATEGORY_ND || c == UTF8PROC_CATEGORY_PC
+         || cp == 0x200C || cp == 0x200D;
 }
 
 void
@@ -754,8 +614,7 @@ unorm_region(struct mg_tok_str *out, const char *s, size_t n, int opt)
  * utf8proc.
  */
 void
-mg_tok_unorm(struct mg_tok_str *out, const char *s, size_t n,
-             const char *form)
+mg_tok_unorm(struct mg_tok_str *out, const char *s, size_t n, const char *form)
 {
   int opt = UTF8PROC_STABLE;
   size_t i = 0;
@@ -766,8 +625,8 @@ mg_tok_unorm(struct mg_tok_str *out, const char *s, size_t n,
   while (i < n) {
     size_t j = i;
 
-    while (j < n && (unsigned char)s[j] < 0x80 &&
-           (j + 1 == n || (unsigned char)s[j + 1] < 0x80))
+    while (j < n && (unsigned char)s[j] < 0x80
+           && (j + 1 == n || (unsigned char)s[j + 1] < 0x80))
       j++;
     mg_tok_str_add(out, s + i, j - i);
     if (j == n)

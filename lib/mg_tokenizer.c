@@ -181,8 +181,7 @@ added_by_id(const struct mg_tokenizer *t, uint32_t id)
 }
 
 const char *
-mg_tokenizer_id_to_token(const struct mg_tokenizer *t, uint32_t id,
-                         size_t *len)
+mg_tokenizer_id_to_token(const struct mg_tokenizer *t, uint32_t id, size_t *len)
 {
   const struct added_tok *a = added_by_id(t, id);
 
@@ -204,8 +203,7 @@ token_to_id(const struct mg_tokenizer *t, const char *s, size_t n)
 }
 
 int64_t
-mg_tokenizer_token_to_id(const struct mg_tokenizer *t, const char *s,
-                         size_t n)
+mg_tokenizer_token_to_id(const struct mg_tokenizer *t, const char *s, size_t n)
 {
   uint32_t id = token_to_id(t, s, n);
 
@@ -219,8 +217,8 @@ mg_tokenizer_vocab_size(const struct mg_tokenizer *t)
   size_t n = v->count;
 
   for (size_t i = 0; i < t->nadded; i++)
-    if (mg_tok_vocab_get(v, t->added[i].content, t->added[i].len) ==
-        MG_TOK_NONE)
+    if (mg_tok_vocab_get(v, t->added[i].content, t->added[i].len)
+        == MG_TOK_NONE)
       n++;
   return n;
 }
@@ -239,8 +237,8 @@ mg_tokenizer_memory(const struct mg_tokenizer *t)
   for (size_t i = 0; i < t->nadded; i++)
     n += sizeof(t->added[i]) + t->added[i].len + 1;
   n += (t->plain.cap + t->normed.cap) * sizeof(struct trie_node);
-  n += t->arena.cap + t->scratch.cap +
-       (t->ps.cap + t->ps2.cap) * sizeof(struct mg_tok_piece);
+  n += t->arena.cap + t->scratch.cap
+       + (t->ps.cap + t->ps2.cap) * sizeof(struct mg_tok_piece);
   return n;
 }
 
@@ -291,20 +289,20 @@ added_cmp(const void *a, const void *b)
 }
 
 static int
-parse_added_one(const struct mg_json *e, const char *path,
-                struct added_tok *a, struct mg_err *err)
+parse_added_one(const struct mg_json *e, const char *path, struct added_tok *a,
+                struct mg_err *err)
 {
   const struct mg_json *c = mg_json_get(e, "content");
   int sp, sw, ls, rs, nm;
 
   if (!mg_json_is_string(c))
-    return mg_err_set(err, MG_ERR_DATA,
-                      "added token without 'content' in '%s'", path);
-  if (mg_json_opt_bool(e, "special", "added token", 0, &sp, err) ||
-      mg_json_opt_bool(e, "single_word", "added token", 0, &sw, err) ||
-      mg_json_opt_bool(e, "lstrip", "added token", 0, &ls, err) ||
-      mg_json_opt_bool(e, "rstrip", "added token", 0, &rs, err) ||
-      mg_json_opt_bool(e, "normalized", "added token", !sp, &nm, err))
+    return mg_err_set(err, MG_ERR_DATA, "added token without 'content' in '%s'",
+                      path);
+  if (mg_json_opt_bool(e, "special", "added token", 0, &sp, err)
+      || mg_json_opt_bool(e, "single_word", "added token", 0, &sw, err)
+      || mg_json_opt_bool(e, "lstrip", "added token", 0, &ls, err)
+      || mg_json_opt_bool(e, "rstrip", "added token", 0, &rs, err)
+      || mg_json_opt_bool(e, "normalized", "added token", !sp, &nm, err))
     return mg_err_prefix(err, "'%s'", path);
   a->len = mg_json_string_len(c);
   a->content = mg_xstrndup(mg_json_string(c), a->len);
@@ -319,10 +317,10 @@ parse_added_one(const struct mg_json *e, const char *path,
 static int
 same_token(const struct added_tok *a, const struct added_tok *b)
 {
-  return a->len == b->len && !memcmp(a->content, b->content, a->len) &&
-         a->special == b->special && a->normalized == b->normalized &&
-         a->lstrip == b->lstrip && a->rstrip == b->rstrip &&
-         a->single_word == b->single_word;
+  return a->len == b->len && !memcmp(a->content, b->content, a->len)
+         && a->special == b->special && a->normalized == b->normalized
+         && a->lstrip == b->lstrip && a->rstrip == b->rstrip
+         && a->single_word == b->single_word;
 }
 
 /*
@@ -354,8 +352,9 @@ load_added(struct mg_tokenizer *t, const struct mg_json *arr, const char *path,
   for (size_t i = 0; i < n; i++) {
     struct added_tok *a = &list[i];
 
-    if (a->special && a->len &&
-        mg_tok_vocab_get(&t->special_set, a->content, a->len) == MG_TOK_NONE) {
+    if (a->special && a->len
+        && mg_tok_vocab_get(&t->special_set, a->content, a->len)
+               == MG_TOK_NONE) {
       mg_tok_vocab_add(&t->special_set, a->content, a->len, 0);
       specials[ns++] = a;
     }
@@ -440,14 +439,14 @@ special_from(struct mg_tokenizer *t, const struct mg_json *sp,
   const struct mg_json *toks = mg_json_get(sp, "tokens");
 
   (void)t;
-  if (!mg_json_is_array(ids) || !mg_json_is_array(toks) ||
-      mg_json_size(ids) != mg_json_size(toks))
+  if (!mg_json_is_array(ids) || !mg_json_is_array(toks)
+      || mg_json_size(ids) != mg_json_size(toks))
     return mg_err_set(err, MG_ERR_DATA,
                       "bad special token in the post_processor of '%s'", path);
   for (size_t i = 0; i < mg_json_size(ids); i++) {
     const struct mg_json *id = mg_json_at(ids, i), *tk = mg_json_at(toks, i);
-    if (!mg_json_is_number(id) || !mg_json_is_string(tk) ||
-        mg_json_number(id) < 0)
+    if (!mg_json_is_number(id) || !mg_json_is_string(tk)
+        || mg_json_number(id) < 0)
       return mg_err_set(err, MG_ERR_DATA,
                         "bad special token in the post_processor of '%s'",
                         path);
@@ -480,7 +479,8 @@ static void
 wrap(struct mg_tokenizer *t, struct special_seq *pre, struct special_seq *post)
 {
   for (size_t i = 0; i < t->pre_seq.n; i++)
-    seq_add(pre, t->pre_seq.ids[i], t->pre_seq.toks.text.p + t->pre_seq.toks.off[i],
+    seq_add(pre, t->pre_seq.ids[i],
+            t->pre_seq.toks.text.p + t->pre_seq.toks.off[i],
             t->pre_seq.toks.off[i + 1] - t->pre_seq.toks.off[i]);
   for (size_t i = 0; i < post->n; i++)
     seq_add(&t->post_seq, post->ids[i], post->toks.text.p + post->toks.off[i],
@@ -500,8 +500,8 @@ parse_post(struct mg_tokenizer *t, const struct mg_json *j, const char *path,
   int rc = 0;
 
   if (!type)
-    return mg_err_set(err, MG_ERR_DATA,
-                      "post_processor without a type in '%s'", path);
+    return mg_err_set(err, MG_ERR_DATA, "post_processor without a type in '%s'",
+                      path);
   t->has_post = 1;
   if (!strcmp(type, "Sequence")) {
     const struct mg_json *arr = mg_json_get(j, "processors");
@@ -546,12 +546,12 @@ parse_post(struct mg_tokenizer *t, const struct mg_json *j, const char *path,
       rc = special_from(t, mg_json_get(sps, sid), seen_a ? &post : &pre, path,
                         err);
     }
-  } else if (!strcmp(type, "BertProcessing") ||
-             !strcmp(type, "RobertaProcessing")) {
-    rc = pair_from(mg_json_get(j, "cls"), &pre, path, err) ||
-             pair_from(mg_json_get(j, "sep"), &post, path, err)
-           ? -1
-           : 0;
+  } else if (!strcmp(type, "BertProcessing")
+             || !strcmp(type, "RobertaProcessing")) {
+    rc = pair_from(mg_json_get(j, "cls"), &pre, path, err)
+                 || pair_from(mg_json_get(j, "sep"), &post, path, err)
+             ? -1
+             : 0;
   } else {
     return mg_err_set(err, MG_ERR_DATA,
                       "unsupported post_processor '%s' in '%s'", type, path);
@@ -565,64 +565,75 @@ parse_post(struct mg_tokenizer *t, const struct mg_json *j, const char *path,
   return 0;
 }
 
-/* A config token: "text" or {"content": "text", ...}. */
-static const struct mg_json *
-config_token(const struct mg_json *cfg, const char *key)
+/* A config token: "text" or {"content": "text", ...}; def when absent. */
+static void
+config_token(const struct mg_json *cfg, const char *key, const char *def,
+             const char **s, size_t *n)
 {
   const struct mg_json *v = mg_json_get(cfg, key);
 
   if (mg_json_is_object(v))
     v = mg_json_get(v, "content");
-  return mg_json_is_string(v) ? v : NULL;
+  *s = mg_json_is_string(v) ? mg_json_string(v) : def;
+  *n = mg_json_is_string(v) ? mg_json_string_len(v) : strlen(def);
 }
 
 /*
- * tokenizer_config.json. Llama-style classes rebuild the single template
- * from add_bos_token (default true) and add_eos_token (default false);
- * other classes keep the file's post-processor.
+ * tokenizer_config.json. The Llama and Gemma tokenizer classes of
+ * transformers rebuild the single template from add_bos_token (default
+ * true) and add_eos_token (default false); other classes keep the file's
+ * post-processor.
  */
 static int
 apply_config(struct mg_tokenizer *t, const struct mg_json *cfg,
              const char *name, struct mg_err *err)
 {
-  static const char *const llama_like[] = {
-    "LlamaTokenizer",      "LlamaTokenizerFast", "CodeLlamaTokenizer",
-    "CodeLlamaTokenizerFast", "GemmaTokenizer",  "GemmaTokenizerFast",
+  static const struct {
+    const char *cls, *bos, *eos;
+  } classes[] = {
+    { "LlamaTokenizer", "<s>", "</s>" },
+    { "LlamaTokenizerFast", "<s>", "</s>" },
+    { "CodeLlamaTokenizer", "<s>", "</s>" },
+    { "CodeLlamaTokenizerFast", "<s>", "</s>" },
+    { "GemmaTokenizer", "<bos>", "<eos>" },
+    { "GemmaTokenizerFast", "<bos>", "<eos>" },
   };
   const char *cls = mg_json_string(mg_json_get(cfg, "tokenizer_class"));
   const struct mg_json *ml = mg_json_get(cfg, "model_max_length");
-  int bos = 1, eos = 0, llama = 0;
+  int bos = 1, eos = 0;
+  size_t k = sizeof(classes) / sizeof(*classes);
 
-  if (mg_json_is_number(ml) && mg_json_number(ml) > 0 &&
-      mg_json_number(ml) < 1e15)
+  if (mg_json_is_number(ml) && mg_json_number(ml) > 0
+      && mg_json_number(ml) < 1e15)
     t->max_length = (uint64_t)mg_json_number(ml);
-  for (size_t i = 0; cls && i < sizeof(llama_like) / sizeof(*llama_like); i++)
-    llama = llama || !strcmp(cls, llama_like[i]);
-  if (!llama)
+  for (size_t i = 0; cls && i < sizeof(classes) / sizeof(*classes); i++)
+    if (!strcmp(cls, classes[i].cls))
+      k = i;
+  if (k == sizeof(classes) / sizeof(*classes))
     return 0;
-  if (mg_json_opt_bool(cfg, "add_bos_token", "tokenizer config", 1, &bos,
-                       err) ||
-      mg_json_opt_bool(cfg, "add_eos_token", "tokenizer config", 0, &eos, err))
+  if (mg_json_opt_bool(cfg, "add_bos_token", "tokenizer config", 1, &bos, err)
+      || mg_json_opt_bool(cfg, "add_eos_token", "tokenizer config", 0, &eos,
+                          err))
     return mg_err_prefix(err, "'%s'", name);
   seq_release(&t->pre_seq);
   seq_release(&t->post_seq);
   t->has_post = 1;
-  for (int k = 0; k < 2; k++) {
-    const struct mg_json *tok;
+  for (int e = 0; e < 2; e++) {
+    const char *s;
+    size_t n;
     uint32_t id;
 
-    if (!(k ? eos : bos))
+    if (!(e ? eos : bos))
       continue;
-    tok = config_token(cfg, k ? "eos_token" : "bos_token");
-    id = tok ? token_to_id(t, mg_json_string(tok), mg_json_string_len(tok))
-             : MG_TOK_NONE;
+    config_token(cfg, e ? "eos_token" : "bos_token",
+                 e ? classes[k].eos : classes[k].bos, &s, &n);
+    id = token_to_id(t, s, n);
     if (id == MG_TOK_NONE)
-      return mg_err_set(err, MG_ERR_DATA,
-                        "%s is set but %s is missing or unknown in '%s'",
-                        k ? "add_eos_token" : "add_bos_token",
-                        k ? "eos_token" : "bos_token", name);
-    seq_add(k ? &t->post_seq : &t->pre_seq, id, mg_json_string(tok),
-            mg_json_string_len(tok));
+      return mg_err_set(
+          err, MG_ERR_DATA, "%s is set but %s '%.*s' is not a token of '%s'",
+          e ? "add_eos_token" : "add_bos_token", e ? "eos_token" : "bos_token",
+          (int)(n > 64 ? 64 : n), s, name);
+    seq_add(e ? &t->post_seq : &t->pre_seq, id, s, n);
   }
   return 0;
 }
@@ -630,7 +641,8 @@ apply_config(struct mg_tokenizer *t, const struct mg_json *cfg,
 /* ---- loading ---- */
 
 static int
-component(const struct mg_json *doc, const char *key, const struct mg_json **out)
+component(const struct mg_json *doc, const char *key,
+          const struct mg_json **out)
 {
   *out = mg_json_get(doc, key);
   if (mg_json_is_null(*out))
@@ -656,15 +668,16 @@ mg_tokenizer_from_json(const struct mg_json *doc, const struct mg_json *config,
   }
   if (mg_tok_model_parse(mg_json_get(doc, "model"), name, &t->model, err))
     goto out;
-  if (component(doc, "normalizer", &c) &&
-      mg_tok_norm_parse(c, name, &t->norm, err))
+  if (component(doc, "normalizer", &c)
+      && mg_tok_norm_parse(c, name, &t->norm, err))
     goto out;
   if (component(doc, "pre_tokenizer", &c)) {
     const struct mg_json *aps = mg_json_get(config, "add_prefix_space");
 
     /* GPT2TokenizerFast and friends override the top-level
      * add_prefix_space from the config */
-    if (mg_json_is_bool(aps) && mg_json_is_bool(mg_json_get(c, "add_prefix_space"))) {
+    if (mg_json_is_bool(aps)
+        && mg_json_is_bool(mg_json_get(c, "add_prefix_space"))) {
       pre_copy = mg_json_dup(c);
       mg_json_set_bool(pre_copy, "add_prefix_space", mg_json_bool(aps));
       c = pre_copy;
@@ -729,15 +742,15 @@ mg_tokenizer_load(const char *path, unsigned flags, struct mg_tokenizer **out,
 
     file = mg_xstrdup(path);
     if (slash)
-      cfgfile = mg_xasprintf("%.*s/tokenizer_config.json",
-                             (int)(slash - path), path);
+      cfgfile =
+          mg_xasprintf("%.*s/tokenizer_config.json", (int)(slash - path), path);
     else
       cfgfile = mg_xstrdup("tokenizer_config.json");
   }
   if (read_json(file, &doc, err))
     goto out;
-  if (!(flags & MG_TOK_NO_CONFIG) && access(cfgfile, F_OK) == 0 &&
-      read_json(cfgfile, &cfg, err))
+  if (!(flags & MG_TOK_NO_CONFIG) && access(cfgfile, F_OK) == 0
+      && read_json(cfgfile, &cfg, err))
     goto out;
   rc = mg_tokenizer_from_json(doc, cfg, file, out, err);
 out:
@@ -770,8 +783,8 @@ split_added(const struct mg_tokenizer *t, const struct trie *tr,
     size_t mlen, start = i, stop;
     const struct added_tok *a;
 
-    if (!tr->first[(unsigned char)s[i]] ||
-        !(mlen = trie_longest(tr, s + i, n - i, &id))) {
+    if (!tr->first[(unsigned char)s[i]]
+        || !(mlen = trie_longest(tr, s + i, n - i, &id))) {
       i++;
       continue;
     }
@@ -779,12 +792,13 @@ split_added(const struct mg_tokenizer *t, const struct trie *tr,
     i = stop;
     a = added_by_id(t, id);
     if (a && a->single_word) {
-      int ok_start = start == 0 ||
-                     !mg_tok_is_word(mg_tok_utf8_next(
-                       s + mg_tok_utf8_last(s, start),
-                       start - mg_tok_utf8_last(s, start), &l));
-      int ok_stop = stop == n ||
-                    !mg_tok_is_word(mg_tok_utf8_next(s + stop, n - stop, &l));
+      int ok_start = start == 0
+                     || !mg_tok_is_word(mg_tok_utf8_next(
+                         s + mg_tok_utf8_last(s, start),
+                         start - mg_tok_utf8_last(s, start), &l));
+      int ok_stop =
+          stop == n
+          || !mg_tok_is_word(mg_tok_utf8_next(s + stop, n - stop, &l));
       if (!ok_start || !ok_stop)
         continue;
     }
@@ -799,8 +813,8 @@ split_added(const struct mg_tokenizer *t, const struct trie *tr,
       start = ns > start_off ? ns : start_off;
     }
     if (a && a->rstrip) {
-      while (stop < n &&
-             mg_tok_is_whitespace(mg_tok_utf8_next(s + stop, n - stop, &l)))
+      while (stop < n
+             && mg_tok_is_whitespace(mg_tok_utf8_next(s + stop, n - stop, &l)))
         stop += l;
     }
     if (start_off < start)
@@ -839,8 +853,8 @@ enc_text(struct mg_tok_encoding *e, const char *s, size_t n)
   }
   if (e->tok_off_cap < e->n + 1) {
     e->tok_off_cap = e->cap + 1 > e->n + 1 ? e->cap + 1 : e->n + 1;
-    e->tok_off = mg_xreallocarray(e->tok_off, e->tok_off_cap,
-                                  sizeof(*e->tok_off));
+    e->tok_off =
+        mg_xreallocarray(e->tok_off, e->tok_off_cap, sizeof(*e->tok_off));
   }
   memcpy(e->tok_text + e->tok_text_len, s, n);
   e->tok_text_len += n;
@@ -941,14 +955,19 @@ mg_tokenizer_encode(struct mg_tokenizer *t, const char *text, size_t len,
         enc_text(out, t->arena.p + pc->off, pc->len);
       continue;
     }
-    mg_tok_model_tokenize(t->model, t->arena.p + pc->off, pc->len, &out->ids,
-                          &out->n, &out->cap);
+    if (mg_tok_model_tokenize(t->model, t->arena.p + pc->off, pc->len,
+                              &out->ids, &out->n, &out->cap))
+      return mg_err_set(err, MG_ERR_DATA,
+                        "word '%.*s' is not in the vocabulary of '%s', which "
+                        "has no unk_token",
+                        (int)(pc->len > 64 ? 64 : pc->len),
+                        t->arena.p + pc->off, t->name);
     if (tokens) {
       size_t to = out->n;
       for (size_t k = from; k < to; k++) {
         size_t l = 0;
         const char *s =
-          mg_tok_vocab_str(mg_tok_model_vocab(t->model), out->ids[k], &l);
+            mg_tok_vocab_str(mg_tok_model_vocab(t->model), out->ids[k], &l);
         out->n = k + 1;
         enc_text(out, s ? s : "", l);
       }
@@ -976,8 +995,8 @@ mg_tokenizer_decode(struct mg_tokenizer *t, const uint32_t *ids, size_t n,
 
     if (!s)
       continue;
-    if (skip_special &&
-        mg_tok_vocab_get(&t->special_set, s, len) != MG_TOK_NONE)
+    if (skip_special
+        && mg_tok_vocab_get(&t->special_set, s, len) != MG_TOK_NONE)
       continue;
     mg_tok_list_push(l, s, len);
   }

@@ -84,7 +84,10 @@ struct mg_tok_encoding {
   size_t tok_off_cap;
 };
 
-#define MG_TOK_ENCODING_INIT { NULL, 0, 0, NULL, NULL, 0, 0, 0 }
+#define MG_TOK_ENCODING_INIT                                                   \
+  {                                                                            \
+    NULL, 0, 0, NULL, NULL, 0, 0, 0                                            \
+  }
 
 void mg_tok_encoding_release(struct mg_tok_encoding *e);
 

@@ -1026,6 +1026,217 @@ out:
   return out;
 }
 
+/* ---- sharded safetensors ---- */
+
+struct tloc {
+  const char *name;  /* tensor */
+  const char *shard; /* its shard, relative to the index's directory */
+};
+
+static int
+cmp_tloc(const void *a, const void *b)
+{
+  const struct tloc *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+
+  return c ? c : strcmp(x->shard, y->shard);
+}
+
+static struct tloc *
+find_tloc(struct tloc *v, size_t n, const char *name)
+{
+  size_t lo = 0, hi = n;
+
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = strcmp(v[mid].name, name);
+    if (c == 0) {
+      while (mid > 0 && strcmp(v[mid - 1].name, name) == 0)
+        mid--;
+      return &v[mid];
+    }
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return NULL;
+}
+
+#define SHARD_FINDINGS_MAX 20
+
+/*
+ * One "<name>.safetensors.index.json" (transformers' sharded checkpoints):
+ * weight_map (tensor -> shard file, relative to the index) must name shards
+ * that exist and are valid safetensors; every tensor it lists must be in
+ * the shard it names, no tensor may be in two shards, and every tensor of
+ * every shard must be listed, for that shard. metadata.total_size, when
+ * present, should equal the shards' tensor bytes (a warning otherwise).
+ */
+static void
+check_shard_index(const struct mg_verify_opts *o, struct fres *res, size_t n,
+                  const char *index, struct findings *f)
+{
+  char *path = mg_tree_join(o->dir, index);
+  const char *slash = strrchr(index, '/');
+  char *dir = slash ? mg_xstrndup(index, (size_t)(slash - index)) : NULL;
+  struct mg_buf b = MG_BUF_INIT(64 << 20);
+  struct mg_json *j = NULL;
+  const struct mg_json *wm, *total;
+  struct mg_err e = MG_ERR_INIT;
+  char **shards = NULL;
+  int *shard_ok = NULL;
+  struct tloc *have = NULL;
+  size_t ns = 0, nh = 0, cap = 0, problems = 0;
+  uint64_t bytes = 0;
+  int complete = 1;
+
+  if (mg_io_read_file(path, &b, &e) < 0
+      || mg_json_parse(b.data, b.len, index, &j, &e) < 0) {
+    add_finding(f, SEV_ERROR, "safetensors", index,
+                "unreadable shard index: %s", e.msg);
+    goto out;
+  }
+  wm = mg_json_get(j, "weight_map");
+  if (!mg_json_is_object(wm)) {
+    add_finding(f, SEV_ERROR, "safetensors", index,
+                "shard index without a weight_map object");
+    goto out;
+  }
+  /* The distinct shards, each read once. */
+  for (const struct mg_json *w = mg_json_first(wm); w; w = mg_json_next(w)) {
+    const char *sh = mg_json_string(w);
+    size_t k;
+    if (!mg_json_is_string(w) || !*sh) {
+      add_finding(f, SEV_ERROR, "safetensors", index,
+                  "tensor '%.100s' maps to something that is not a file name",
+                  mg_json_key(w));
+      complete = 0;
+      continue;
+    }
+    for (k = 0; k < ns; k++)
+      if (strcmp(shards[k], sh) == 0)
+        break;
+    if (k == ns) {
+      shards = mg_xreallocarray(shards, ns + 1, sizeof(*shards));
+      shard_ok = mg_xreallocarray(shard_ok, ns + 1, sizeof(*shard_ok));
+      shard_ok[ns] = 0;
+      shards[ns++] = (char *)sh;
+    }
+  }
+  for (size_t k = 0; k < ns; k++) {
+    char *rel = dir ? mg_xasprintf("%s/%s", dir, shards[k])
+                    : mg_xstrdup(shards[k]);
+    char *full = mg_tree_join(o->dir, rel);
+    struct mg_safetensors_info info;
+    char **names = NULL;
+    size_t nn = 0;
+    if (!find_res(res, n, rel)) {
+      add_finding(f, SEV_ERROR, "safetensors", index,
+                  "shard '%.100s' is missing", shards[k]);
+      complete = 0;
+    } else if (mg_safetensors_check_file(full, &info, &e) < 0
+               || mg_safetensors_names_file(full, &names, &nn, &e) < 0) {
+      /* The file's own check reports what is wrong with it. */
+      complete = 0;
+    } else {
+      shard_ok[k] = 1;
+      bytes += info.data_bytes;
+      if (nh + nn > cap) {
+        cap = (nh + nn) * 2;
+        have = mg_xreallocarray(have, cap, sizeof(*have));
+      }
+      for (size_t i = 0; i < nn; i++) {
+        have[nh].name = names[i];
+        have[nh++].shard = shards[k];
+      }
+      free(names); /* the strings now belong to have[] */
+    }
+    free(rel);
+    free(full);
+  }
+  qsort(have, nh, sizeof(*have), cmp_tloc);
+  for (size_t i = 1; i < nh; i++)
+    if (strcmp(have[i].name, have[i - 1].name) == 0
+        && problems++ < SHARD_FINDINGS_MAX)
+      add_finding(f, SEV_ERROR, "safetensors", index,
+                  "tensor '%.100s' is in two shards, '%.100s' and '%.100s'",
+                  have[i].name, have[i - 1].shard, have[i].shard);
+  /* Every listed tensor is where the index says, and listed once. */
+  {
+    size_t nl = 0;
+    struct tloc *listed = mg_xcalloc(mg_json_size(wm) + 1, sizeof(*listed));
+    for (const struct mg_json *w = mg_json_first(wm); w; w = mg_json_next(w))
+      if (mg_json_is_string(w)) {
+        listed[nl].name = mg_json_key(w);
+        listed[nl++].shard = mg_json_string(w);
+      }
+    qsort(listed, nl, sizeof(*listed), cmp_tloc);
+    for (size_t i = 0; i < nl; i++) {
+      const struct tloc *t = find_tloc(have, nh, listed[i].name);
+      if (i > 0 && strcmp(listed[i].name, listed[i - 1].name) == 0) {
+        if (problems++ < SHARD_FINDINGS_MAX)
+          add_finding(f, SEV_ERROR, "safetensors", index,
+                      "tensor '%.100s' is listed twice", listed[i].name);
+        continue;
+      }
+      for (; t && t < have + nh && strcmp(t->name, listed[i].name) == 0; t++)
+        if (strcmp(t->shard, listed[i].shard) == 0)
+          break;
+      if (t && t < have + nh && strcmp(t->name, listed[i].name) == 0)
+        continue;
+      /* A missing or broken shard is reported once, above. */
+      for (size_t k = 0; k < ns; k++)
+        if (strcmp(shards[k], listed[i].shard) == 0 && shard_ok[k]
+            && problems++ < SHARD_FINDINGS_MAX)
+          add_finding(f, SEV_ERROR, "safetensors", index,
+                      "tensor '%.100s' is not in shard '%.100s'",
+                      listed[i].name, listed[i].shard);
+    }
+    /* Every tensor of every shard is listed (for another shard: the
+     * finding above names it). */
+    for (size_t i = 0; i < nh; i++)
+      if (!find_tloc(listed, nl, have[i].name)
+          && problems++ < SHARD_FINDINGS_MAX)
+        add_finding(f, SEV_ERROR, "safetensors", index,
+                    "shard '%.100s' holds tensor '%.100s', which the index "
+                    "does not list",
+                    have[i].shard, have[i].name);
+    free(listed);
+  }
+  if (problems > SHARD_FINDINGS_MAX)
+    add_finding(f, SEV_ERROR, "safetensors", index,
+                "%zu more shard index mismatches",
+                problems - SHARD_FINDINGS_MAX);
+  total = mg_json_get_path(j, "metadata.total_size");
+  if (complete && mg_json_is_number(total)
+      && mg_json_number(total) != (double)bytes)
+    add_finding(f, SEV_WARN, "safetensors", index,
+                "metadata.total_size is %.0f, the shards hold %llu tensor "
+                "bytes",
+                mg_json_number(total), (unsigned long long)bytes);
+out:
+  for (size_t i = 0; i < nh; i++)
+    free((char *)have[i].name);
+  free(have);
+  free(shards);
+  free(shard_ok);
+  mg_json_free(j);
+  mg_buf_release(&b);
+  free(dir);
+  free(path);
+}
+
+static void
+check_shard_indexes(const struct mg_verify_opts *o, struct fres *res,
+                    size_t n, struct findings *f)
+{
+  for (size_t i = 0; i < n; i++)
+    if (res[i].e->type == MG_TREE_FILE
+        && ends_with(res[i].e->path, ".safetensors.index.json"))
+      check_shard_index(o, res, n, res[i].e->path, f);
+}
+
 static void
 check_policy(const struct mg_verify_opts *o, struct fres *res, size_t n,
              struct findings *f, struct mg_json *sec)
@@ -1059,31 +1270,7 @@ check_policy(const struct mg_verify_opts *o, struct fres *res, size_t n,
                   mg_json_string(mg_json_first(lics)));
     mg_json_set(sec, "licenses", lics);
   }
-  /* Sharded safetensors: the index must name shards that exist. */
-  {
-    struct fres *idx = find_res(res, n, "model.safetensors.index.json");
-    char *path = mg_tree_join(o->dir, "model.safetensors.index.json");
-    struct mg_buf b = MG_BUF_INIT(64 << 20);
-    struct mg_json *j = NULL;
-    if (idx && mg_io_read_file(path, &b, NULL) == 0
-        && mg_json_parse(b.data, b.len, "index", &j, NULL) == 0) {
-      const struct mg_json *wm = mg_json_get(j, "weight_map");
-      for (const struct mg_json *w = mg_json_first(wm); w;
-           w = mg_json_next(w)) {
-        if (!mg_json_is_string(w) || find_res(res, n, mg_json_string(w)))
-          continue;
-        add_finding(f, SEV_ERROR, "safetensors", "model.safetensors.index.json",
-                    "tensor '%.100s' maps to shard '%.100s', which is "
-                    "missing",
-                    mg_json_key(w),
-                    mg_json_is_string(w) ? mg_json_string(w) : "?");
-        break;
-      }
-    }
-    mg_json_free(j);
-    mg_buf_release(&b);
-    free(path);
-  }
+  check_shard_indexes(o, res, n, f);
 }
 
 static void

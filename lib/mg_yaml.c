@@ -64,7 +64,7 @@ add_anchor(struct yctx *c, const char *name, struct mg_pv *v)
   if (c->nanchors == c->capanchors) {
     c->capanchors = c->capanchors ? 2 * c->capanchors : 8;
     c->anchors =
-      mg_xreallocarray(c->anchors, c->capanchors, sizeof(*c->anchors));
+        mg_xreallocarray(c->anchors, c->capanchors, sizeof(*c->anchors));
   }
   c->anchors[c->nanchors].name = mg_xstrdup(name);
   c->anchors[c->nanchors++].v = mg_pv_ref(v);
@@ -91,14 +91,14 @@ one_of(const char *s, const char *const *words)
   return 0;
 }
 
-static const char *const true_words[] = { "yes", "Yes", "YES", "true", "True",
-                                          "TRUE", "on", "On", "ON", NULL };
-static const char *const false_words[] = { "no",    "No",    "NO",
-                                           "false", "False", "FALSE",
-                                           "off",   "Off",   "OFF",
-                                           NULL };
-static const char *const null_words[] = { "~", "null", "Null", "NULL", "",
-                                          NULL };
+static const char *const true_words[] = { "yes",  "Yes", "YES", "true", "True",
+                                          "TRUE", "on",  "On",  "ON",   NULL };
+static const char *const false_words[] = { "no",    "No",    "NO",  "false",
+                                           "False", "FALSE", "off", "Off",
+                                           "OFF",   NULL };
+static const char *const null_words[] = {
+  "~", "null", "Null", "NULL", "", NULL
+};
 
 /* Copies s without underscores. */
 static char *
@@ -133,16 +133,16 @@ resolve_int(const char *s, size_t n)
   if (m > 2 && p[0] == '0' && p[1] == 'b' && all_of(p + 2, m - 2, "01_")) {
     base = 2;
     p += 2, m -= 2;
-  } else if (m > 2 && p[0] == '0' && p[1] == 'x' &&
-             all_of(p + 2, m - 2, "0123456789abcdefABCDEF_")) {
+  } else if (m > 2 && p[0] == '0' && p[1] == 'x'
+             && all_of(p + 2, m - 2, "0123456789abcdefABCDEF_")) {
     base = 16;
     p += 2, m -= 2;
   } else if (m > 1 && p[0] == '0' && all_of(p + 1, m - 1, "01234567_")) {
     base = 8;
     p += 1, m -= 1;
-  } else if ((m == 1 && p[0] == '0') ||
-             (p[0] >= '1' && p[0] <= '9' &&
-              (m == 1 || all_of(p + 1, m - 1, "0123456789_")))) {
+  } else if ((m == 1 && p[0] == '0')
+             || (p[0] >= '1' && p[0] <= '9'
+                 && (m == 1 || all_of(p + 1, m - 1, "0123456789_")))) {
     base = 10;
   } else {
     return NULL;
@@ -174,12 +174,13 @@ resolve_float(const char *s, size_t n)
     p++;
   }
   m = n - (size_t)(p - s);
-  if (m == 4 && p[0] == '.' &&
-      (strncmp(p + 1, "inf", 3) == 0 || strncmp(p + 1, "Inf", 3) == 0 ||
-       strncmp(p + 1, "INF", 3) == 0))
+  if (m == 4 && p[0] == '.'
+      && (strncmp(p + 1, "inf", 3) == 0 || strncmp(p + 1, "Inf", 3) == 0
+          || strncmp(p + 1, "INF", 3) == 0))
     return mg_pv_float(neg ? -INFINITY : INFINITY);
-  if (n == 4 && (strcmp(s, ".nan") == 0 || strcmp(s, ".NaN") == 0 ||
-                 strcmp(s, ".NAN") == 0))
+  if (n == 4
+      && (strcmp(s, ".nan") == 0 || strcmp(s, ".NaN") == 0
+          || strcmp(s, ".NAN") == 0))
     return mg_pv_float(NAN);
   /* [0-9][0-9_]*\.[0-9_]* or \.[0-9][0-9_]*, then ([eE][-+][0-9]+)? */
   if (i < m && p[i] >= '0' && p[i] <= '9') {
@@ -304,8 +305,7 @@ merge_into(struct mg_pv *d, const struct mg_pv *src)
   if (!src || src->type != MG_PV_DICT)
     return;
   for (size_t i = 0; i < src->u.dict.n; i++)
-    mg_pv_dict_set(d, mg_pv_ref(src->u.dict.k[i]),
-                   mg_pv_ref(src->u.dict.v[i]));
+    mg_pv_dict_set(d, mg_pv_ref(src->u.dict.k[i]), mg_pv_ref(src->u.dict.v[i]));
 }
 
 static int
@@ -324,9 +324,9 @@ parse_mapping(struct yctx *c, struct mg_pv **out)
       yaml_event_delete(&kev);
       break;
     }
-    is_merge = kev.type == YAML_SCALAR_EVENT &&
-               kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-               strcmp((const char *)kev.data.scalar.value, "<<") == 0;
+    is_merge = kev.type == YAML_SCALAR_EVENT
+               && kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE
+               && strcmp((const char *)kev.data.scalar.value, "<<") == 0;
     if (parse_node(c, &kev, &k) < 0)
       goto fail;
     if (next_event(c, &vev) < 0) {
@@ -478,13 +478,13 @@ mg_yaml_parse(const char *text, size_t len, const char *name,
   for (;;) {
     if (next_event(&c, &ev) < 0)
       goto out;
-    if (ev.type == YAML_STREAM_START_EVENT ||
-        ev.type == YAML_DOCUMENT_START_EVENT) {
+    if (ev.type == YAML_STREAM_START_EVENT
+        || ev.type == YAML_DOCUMENT_START_EVENT) {
       yaml_event_delete(&ev);
       continue;
     }
-    if (ev.type == YAML_STREAM_END_EVENT ||
-        ev.type == YAML_DOCUMENT_END_EVENT) {
+    if (ev.type == YAML_STREAM_END_EVENT
+        || ev.type == YAML_DOCUMENT_END_EVENT) {
       yaml_event_delete(&ev);
       v = mg_pv_none();
       break;

@@ -11,12 +11,10 @@
  * Exit:   0 evaluated, 2 usage, 3 bad task/data/input, 4 local I/O or
  *         interrupted (partial results kept), 5 endpoint failure.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mg_buf.h"
@@ -32,56 +30,57 @@
 #include "mg_task.h"
 
 static const char usage_text[] =
-  "usage: eval-run --tasks LIST [options] [-i record] [-o record]\n"
-  "\n"
-  "Endpoint (flags override the input record's \"endpoint\"):\n"
-  "  --base-url URL          server (http://h:8000), /v1 or the full\n"
-  "                          .../v1/completions URL\n"
-  "  --model NAME            model name sent in every request\n"
-  "  --model KIND            local-completions (default) or\n"
-  "                          local-chat-completions (lm-eval style)\n"
-  "  --model-args K=V,...    lm-eval's model_args: base_url, model,\n"
-  "                          num_concurrent, max_retries, timeout,\n"
-  "                          tokenized_requests, tokenizer, max_length,\n"
-  "                          max_gen_toks, seed\n"
-  "  --api-key-file FILE     bearer token (else $OPENAI_API_KEY or the\n"
-  "                          variable named by --api-key-env)\n"
-  "  --cacert FILE, --insecure\n"
-  "  --tokenizer SRC         remote (server /tokenize, default), offsets\n"
-  "                          (echoed text_offset), or a tokenizer.json\n"
-  "                          file or model directory\n"
-  "  --string-prompts        send text, not token ids (tokenized_requests\n"
-  "                          False)\n"
-  "  --num-concurrent N      requests in flight (default 1)\n"
-  "  --max-retries N         attempts per request (default 3)\n"
-  "  --timeout S             per attempt (default 300)\n"
-  "  --retry-wait MS         first backoff before a retry (1000; doubles\n"
-  "                          up to 10 s, as lm-eval's tenacity)\n"
-  "Tasks:\n"
-  "  --tasks LIST            task, group or tag names, or YAML files\n"
-  "  --include-path DIR      more task YAMLs (repeatable)\n"
-  "  --data-dir DIR          local mirror of built-in datasets (else\n"
-  "                          $MG_EVAL_DATA)\n"
-  "  --num-fewshot N, --limit N|F, --seed N (few-shot sampler, 1234)\n"
-  "  --system-instruction S, --apply-chat-template,\n"
-  "  --fewshot-as-multiturn, --gen-kwargs K=V,...\n"
-  "  --list-tasks            print the known names and exit\n"
-  "Output:\n"
-  "  --output-lm-eval FILE   lm-eval results JSON\n"
-  "  --output-path DIR       lm-eval layout: DIR/<model>/results_<ts>.json\n"
-  "  --log-samples           per-task samples JSONL (in --output-path or\n"
-  "                          --samples-dir)\n"
-  "  --samples-dir DIR       where samples_<task>.jsonl go\n"
-  "  --cache FILE            append every answer; a rerun resumes\n"
-  "  --write-answer-key FILE the correct continuation of every request\n"
-  "                          (for mock-llm --answer-key), then exit\n"
-  "  --bootstrap-iters N     for f1/mcc/perplexity stderr (100000)\n"
-  "  -i, --input FILE        input record (default: stdin if not a tty)\n"
-  "  -o, --output FILE       output record (default: stdout)\n"
-  "  --pretty, -q, -v, -h, --version\n"
-  "lm-eval spellings are accepted: --model_args, --include_path,\n"
-  "--num_fewshot, --log_samples, --output_path, --batch_size, --gen_kwargs,\n"
-  "--apply_chat_template, --system_instruction, --fewshot_as_multiturn.\n";
+    "usage: eval-run --tasks LIST [options] [-i record] [-o record]\n"
+    "\n"
+    "Endpoint (flags override the input record's \"endpoint\"):\n"
+    "  --base-url URL          server (http://h:8000), /v1 or the full\n"
+    "                          .../v1/completions URL\n"
+    "  --model NAME            model name sent in every request\n"
+    "  --model KIND            local-completions (default) or\n"
+    "                          local-chat-completions (lm-eval style)\n"
+    "  --model-args K=V,...    lm-eval's model_args: base_url, model,\n"
+    "                          num_concurrent, max_retries, timeout,\n"
+    "                          tokenized_requests, tokenizer, max_length,\n"
+    "                          max_gen_toks, seed\n"
+    "  --api-key-file FILE     bearer token (else $OPENAI_API_KEY or the\n"
+    "                          variable named by --api-key-env)\n"
+    "  --cacert FILE, --insecure\n"
+    "  --tokenizer SRC         remote (server /tokenize, default), offsets\n"
+    "                          (echoed text_offset), or a tokenizer.json\n"
+    "                          file or model directory\n"
+    "  --string-prompts        send text, not token ids (tokenized_requests\n"
+    "                          False)\n"
+    "  --num-concurrent N      requests in flight (default 1)\n"
+    "  --max-retries N         attempts per request (default 3)\n"
+    "  --timeout S             per attempt (default 300)\n"
+    "  --retry-wait MS         first backoff before a retry (1000; doubles\n"
+    "                          up to 10 s, as lm-eval's tenacity)\n"
+    "Tasks:\n"
+    "  --tasks LIST            task, group or tag names, or YAML files\n"
+    "  --include-path DIR      more task YAMLs (repeatable)\n"
+    "  --data-dir DIR          local mirror of built-in datasets (else\n"
+    "                          $MG_EVAL_DATA)\n"
+    "  --num-fewshot N, --limit N|F, --seed N (few-shot sampler, 1234)\n"
+    "  --system-instruction S, --apply-chat-template,\n"
+    "  --fewshot-as-multiturn, --gen-kwargs K=V,...\n"
+    "  --list-tasks            print the known names and exit\n"
+    "Output:\n"
+    "  --output-lm-eval FILE   lm-eval results JSON\n"
+    "  --output-path DIR       lm-eval layout: DIR/<model>/results_<ts>.json\n"
+    "  --log-samples           per-task samples JSONL (in --output-path or\n"
+    "                          --samples-dir)\n"
+    "  --samples-dir DIR       where samples_<task>.jsonl go\n"
+    "  --cache FILE            append every answer; a rerun resumes\n"
+    "  --write-answer-key FILE the correct continuation of every request\n"
+    "                          (for mock-llm --answer-key), then exit\n"
+    "  --bootstrap-iters N     for f1/mcc/perplexity stderr (100000)\n"
+    "  --label NAME            dataset label of the results (eval.label)\n"
+    "  -i, --input FILE        input record (default: stdin if not a tty)\n"
+    "  -o, --output FILE       output record (default: stdout)\n"
+    "  --pretty, -q, -v, -h, --version\n"
+    "lm-eval spellings are accepted: --model_args, --include_path,\n"
+    "--num_fewshot, --log_samples, --output_path, --batch_size, --gen_kwargs,\n"
+    "--apply_chat_template, --system_instruction, --fewshot_as_multiturn.\n";
 
 struct eval_opts {
   const char *input;
@@ -114,6 +113,7 @@ struct eval_opts {
   int fewshot_as_multiturn;
   const char *gen_kwargs;
   int list_tasks;
+  const char *label;
   const char *output_lm_eval;
   const char *output_path;
   int log_samples;
@@ -141,6 +141,7 @@ enum {
   OPT_GEN_KWARGS,
   OPT_INCLUDE,
   OPT_INSECURE,
+  OPT_LABEL,
   OPT_LIMIT,
   OPT_LIST_TASKS,
   OPT_LOG_SAMPLES,
@@ -203,9 +204,8 @@ parse_kv(const char *s, const char *what)
       v = mg_pv_bool(0);
     else if (!strcmp(eq + 1, "None"))
       v = mg_pv_none();
-    else if (mg_pv_parse(eq + 1, strlen(eq + 1), MG_PV_JSON, what, &v,
-                         &err) < 0 || (v->type != MG_PV_INT &&
-                                       v->type != MG_PV_FLOAT)) {
+    else if (mg_pv_parse(eq + 1, strlen(eq + 1), MG_PV_JSON, what, &v, &err) < 0
+             || (v->type != MG_PV_INT && v->type != MG_PV_FLOAT)) {
       mg_pv_unref(v);
       v = mg_pv_str(eq + 1);
     }
@@ -240,6 +240,7 @@ parse_args(int argc, char **argv, struct eval_opts *o)
     { "include_path", required_argument, NULL, OPT_INCLUDE },
     { "input", required_argument, NULL, 'i' },
     { "insecure", no_argument, NULL, OPT_INSECURE },
+    { "label", required_argument, NULL, OPT_LABEL },
     { "limit", required_argument, NULL, OPT_LIMIT },
     { "list-tasks", no_argument, NULL, OPT_LIST_TASKS },
     { "log-samples", no_argument, NULL, OPT_LOG_SAMPLES },
@@ -309,8 +310,8 @@ parse_args(int argc, char **argv, struct eval_opts *o)
         o->batch_size = (long)mg_opt_uint(optarg, 1, 1 << 20, "--batch-size");
       break;
     case OPT_BOOTSTRAP:
-      o->bootstrap_iters = (long)mg_opt_uint(optarg, 0, 10000000,
-                                             "--bootstrap-iters");
+      o->bootstrap_iters =
+          (long)mg_opt_uint(optarg, 0, 10000000, "--bootstrap-iters");
       break;
     case OPT_CACERT:
       o->cacert = optarg;
@@ -335,6 +336,9 @@ parse_args(int argc, char **argv, struct eval_opts *o)
     case OPT_INSECURE:
       o->insecure = 1;
       break;
+    case OPT_LABEL:
+      o->label = optarg;
+      break;
     case OPT_LIMIT:
       o->limit = mg_opt_double(optarg, 0, 1e12, "--limit");
       if (o->limit == 0 || (o->limit > 1 && o->limit != (long long)o->limit))
@@ -358,10 +362,10 @@ parse_args(int argc, char **argv, struct eval_opts *o)
       o->max_retries = (long)mg_opt_uint(optarg, 1, 100, "--max-retries");
       break;
     case OPT_MODEL:
-      if (!strcmp(optarg, "local-completions") ||
-          !strcmp(optarg, "local-chat-completions") ||
-          !strcmp(optarg, "openai-completions") ||
-          !strcmp(optarg, "openai-chat-completions"))
+      if (!strcmp(optarg, "local-completions")
+          || !strcmp(optarg, "local-chat-completions")
+          || !strcmp(optarg, "openai-completions")
+          || !strcmp(optarg, "openai-chat-completions"))
         o->model_kind = optarg;
       else
         o->model = optarg;
@@ -370,8 +374,8 @@ parse_args(int argc, char **argv, struct eval_opts *o)
       o->model_args = optarg;
       break;
     case OPT_NUM_CONCURRENT:
-      o->num_concurrent = (long)mg_opt_uint(optarg, 1, 4096,
-                                            "--num-concurrent");
+      o->num_concurrent =
+          (long)mg_opt_uint(optarg, 1, 4096, "--num-concurrent");
       break;
     case OPT_NUM_FEWSHOT:
       o->num_fewshot = (long)mg_opt_uint(optarg, 0, 1000, "--num-fewshot");
@@ -486,8 +490,9 @@ apply_model_args(const struct eval_opts *o, struct mg_pv *ma,
       eo->insecure = !mg_pv_truthy(v);
     else if (!strcmp(k, "ca_cert_path") && s)
       eo->cacert = s;
-    else if (!strcmp(k, "batch_size") || !strcmp(k, "add_bos_token") ||
-             !strcmp(k, "tokenizer_backend") || !strcmp(k, "trust_remote_code"))
+    else if (!strcmp(k, "batch_size") || !strcmp(k, "add_bos_token")
+             || !strcmp(k, "tokenizer_backend")
+             || !strcmp(k, "trust_remote_code"))
       ; /* accepted; batch 1 and no BOS are eval-run's behaviour */
     else
       mg_warn("model_args '%s' is not used by eval-run", k);
@@ -496,12 +501,10 @@ apply_model_args(const struct eval_opts *o, struct mg_pv *ma,
 }
 
 static int
-load_secret(const struct eval_opts *o, struct endpoint *ep,
-            struct mg_err *err)
+load_secret(const struct eval_opts *o, struct endpoint *ep, struct mg_err *err)
 {
   return mg_http_secret_load(o->api_key_file,
-                             o->api_key_env ? o->api_key_env
-                                            : "OPENAI_API_KEY",
+                             o->api_key_env ? o->api_key_env : "OPENAI_API_KEY",
                              &ep->api_key, err);
 }
 
@@ -510,8 +513,23 @@ load_secret(const struct eval_opts *o, struct endpoint *ep,
 struct prog {
   int tty;
   long long last_ns;
-  char last_task[128];
+  char **finished; /* tasks whose 100% line was printed */
+  size_t nfinished;
 };
+
+static int
+prog_finished(struct prog *p, const char *task, int mark)
+{
+  for (size_t i = 0; i < p->nfinished; i++)
+    if (!strcmp(p->finished[i], task))
+      return 1;
+  if (mark) {
+    p->finished =
+        mg_xreallocarray(p->finished, p->nfinished + 1, sizeof(*p->finished));
+    p->finished[p->nfinished++] = mg_xstrdup(task);
+  }
+  return 0;
+}
 
 static void
 fmt_hms(char *out, size_t n, double s)
@@ -519,12 +537,13 @@ fmt_hms(char *out, size_t n, double s)
   long t = s < 0 ? 0 : (long)(s + 0.5);
 
   if (t >= 3600)
-    (void)snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60,
-                   t % 60);
+    (void)snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
   else
     (void)snprintf(out, n, "%02ld:%02ld", t / 60, t % 60);
 }
 
+/* tqdm's line: "task:  45%|####      | 450/1000 [00:30<00:36, 15.00it/s]",
+ * redrawn on a terminal, every 5 s otherwise, and once at 100% per task */
 static void
 on_progress(void *arg, const char *task, size_t done, size_t total,
             long long t0_ns, int final)
@@ -535,19 +554,18 @@ on_progress(void *arg, const char *task, size_t done, size_t total,
   char bar[11], a[48], b[48];
   int pct, fill;
 
-  if (mg_verbosity() <= MG_QUIET || total == 0)
+  if (mg_verbosity() <= MG_QUIET || total == 0 || done == 0)
     return;
-  if (!final && done < total &&
-      now - p->last_ns < (p->tty ? 200000000LL : 5000000000LL))
+  if (done == total) {
+    if (prog_finished(p, task, 1))
+      return;
+  } else if (!final
+             && now - p->last_ns < (p->tty ? 200000000LL : 5000000000LL)) {
     return;
-  if (!final && done == total && !strcmp(p->last_task, task))
-    return;
-  if (final && done == total && !strcmp(p->last_task, task) && !p->tty)
-    return;
-  if (!final && done == 0)
-    return;
+  } else if (final) {
+    return; /* an unfinished task at the end: the error says why */
+  }
   p->last_ns = now;
-  (void)snprintf(p->last_task, sizeof(p->last_task), "%s", task);
   rate = el > 0 ? (double)done / el : 0;
   eta = rate > 0 ? (double)(total - done) / rate : 0;
   pct = (int)(100.0 * (double)done / (double)total);
@@ -558,112 +576,28 @@ on_progress(void *arg, const char *task, size_t done, size_t total,
   fmt_hms(a, sizeof(a), el);
   fmt_hms(b, sizeof(b), eta);
   fprintf(stderr, "%s: %3d%%|%s| %zu/%zu [%s<%s, %.2fit/s]%s", task, pct, bar,
-          done, total, a, b, rate, p->tty ? "\r" : "\n");
-  if (p->tty && (final || done == total))
-    fputc('\n', stderr);
+          done, total, a, b, rate, p->tty && done < total ? "\r" : "\n");
 }
 
 /* ---- outputs ---- */
-
-static void
-timestamp(char *out, size_t n)
-{
-  struct timespec ts;
-  struct tm tm;
-
-  clock_gettime(CLOCK_REALTIME, &ts);
-  localtime_r(&ts.tv_sec, &tm);
-  (void)snprintf(out, n, "%04d-%02d-%02dT%02d-%02d-%02d.%06ld",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
-}
-
-static char *
-sanitize(const char *m)
-{
-  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
-  int run = 0;
-
-  for (; m && *m; m++) {
-    if (strchr("\"<>:/|\\?*[]", *m)) {
-      if (!run)
-        mg_buf_addstr(&b, "__", NULL);
-      run = 1;
-    } else {
-      mg_buf_addch(&b, *m, NULL);
-      run = 0;
-    }
-  }
-  return mg_buf_detach(&b, NULL);
-}
 
 static int
 write_outputs(const struct eval_opts *o, const struct mg_eval_run *r,
               const struct mg_eval_meta *meta, struct mg_json *rec,
               struct mg_err *err)
 {
-  const struct mg_taskset *ts = r->ts;
-  struct mg_json **sf = mg_xcalloc(ts->ntasks + 1, sizeof(*sf));
-  struct mg_json *rf = NULL;
-  char stamp[64], *dir = NULL, *res_path = NULL;
-  char *json = NULL;
-  size_t len;
-  int rc = -1;
+  struct mg_eval_files f;
+  struct mg_json *section;
 
-  timestamp(stamp, sizeof(stamp));
-  json = mg_eval_results_json(r, meta, &len);
-  if (o->output_path) {
-    char *san = sanitize(r->model_name);
-
-    dir = mg_xasprintf("%s/%s", o->output_path, san);
-    free(san);
-    if (mg_io_mkdirs(dir, err) < 0)
-      goto out;
-    res_path = mg_xasprintf("%s/results_%s.json", dir, stamp);
-    if (mg_io_write_atomic(res_path, json, len, 0644, err) < 0 ||
-        mg_record_sidefile(res_path, &rf, err) < 0)
-      goto out;
-  }
-  if (o->output_lm_eval) {
-    if (mg_io_write_atomic(o->output_lm_eval, json, len, 0644, err) < 0)
-      goto out;
-    if (!rf && mg_record_sidefile(o->output_lm_eval, &rf, err) < 0)
-      goto out;
-  }
-  if (o->log_samples) {
-    const char *sdir = o->samples_dir ? o->samples_dir : dir;
-
-    if (o->samples_dir && mg_io_mkdirs(o->samples_dir, err) < 0)
-      goto out;
-    for (size_t t = 0; t < ts->ntasks; t++) {
-      size_t n;
-      char *text = mg_eval_samples_jsonl(r, t, &n);
-      char *p = o->samples_dir
-                  ? mg_xasprintf("%s/samples_%s.jsonl", sdir,
-                                 ts->tasks[t]->name)
-                  : mg_xasprintf("%s/samples_%s_%s.jsonl", sdir,
-                                 ts->tasks[t]->name, stamp);
-      int w = mg_io_write_atomic(p, text, n, 0644, err);
-
-      if (w == 0)
-        w = mg_record_sidefile(p, &sf[t], err);
-      free(text);
-      free(p);
-      if (w < 0)
-        goto out;
-    }
-  }
-  mg_record_set_section(rec, "eval", mg_eval_section(r, meta, sf, rf));
-  rc = 0;
-out:
-  for (size_t t = 0; t < ts->ntasks; t++)
-    mg_json_free(sf[t]);
-  free(sf);
-  mg_json_free(rf);
-  free(json);
-  free(dir);
-  free(res_path);
-  return rc;
+  memset(&f, 0, sizeof(f));
+  f.output_path = o->output_path;
+  f.results_file = o->output_lm_eval;
+  f.samples_dir = o->samples_dir;
+  f.log_samples = o->log_samples;
+  if (mg_eval_write(r, meta, &f, &section, err) < 0)
+    return -1;
+  mg_record_set_section(rec, "eval", section);
+  return 0;
 }
 
 static int
@@ -871,6 +805,7 @@ run(const struct eval_opts *o)
   meta.fewshot_as_multiturn = o->fewshot_as_multiturn;
   meta.gen_kwargs = gk;
   meta.batch_size = o->batch_size ? o->batch_size : 1;
+  meta.label = o->label;
   if (write_outputs(o, r, &meta, rec, &err) < 0)
     goto fail;
   mg_record_add_provenance(rec, started, o->argc, o->argv);
@@ -908,6 +843,9 @@ out:
   mg_pv_unref(list);
   mg_json_free(rec);
   mg_http_secret_free(ep.api_key);
+  for (size_t i = 0; i < prog.nfinished; i++)
+    free(prog.finished[i]);
+  free(prog.finished);
   free(names);
   free(tasks);
   free(o->tasks);
@@ -919,8 +857,12 @@ out:
 int
 main(int argc, char **argv)
 {
-  struct eval_opts opts = { .input = "-", .output = "-", .num_fewshot = -1,
-                            .limit = -1, .seed = -1, .bootstrap_iters = -1 };
+  struct eval_opts opts = { .input = "-",
+                            .output = "-",
+                            .num_fewshot = -1,
+                            .limit = -1,
+                            .seed = -1,
+                            .bootstrap_iters = -1 };
 
   mg_init(argv[0]);
   parse_args(argc, argv, &opts);

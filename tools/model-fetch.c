@@ -1,7 +1,7 @@
 /*
  * model-fetch - copy a model between places (Hugging Face Hub, http(s)
- * files and archives, OCI modelcar images, local directories), verifying
- * the sha256 of every file while it streams.
+ * files and archives, S3, OCI modelcar images, local directories),
+ * verifying the sha256 of every file while it streams.
  *
  * Input:  optionally a record (-i FILE, or a non-empty stdin) to add the
  *         model to; otherwise a new record.
@@ -33,18 +33,23 @@ static const char usage_text[] =
     "                   [--endpoint URL] [--token-file FILE] [--sha256 HEX]\n"
     "                   [--extract | --no-extract] [--force] [--retries N]\n"
     "                   [--base IMAGE] [--oci-auth-file FILE] [--plain-http]\n"
+    "                   [--oci-chunk-size BYTES]\n"
     "                   [--cacert FILE] [--insecure] [--timeout SEC]\n"
-    "                   [--max-entries N] [--max-bytes BYTES]\n"
+    "                   [--max-entries N] [--max-bytes BYTES] [--keep-top-dir]\n"
+    "                   [--s3-endpoint URL] [--s3-region REGION]\n"
+    "                   [--s3-path-style] [--s3-part-size BYTES]\n"
+    "                   [--s3-multipart-threshold BYTES]\n"
     "                   SOURCE [DEST]\n"
     "\n"
     "Copies a model like cp copies a file and prints the record. SOURCE is\n"
     "hf://org/name[@revision], an http(s):// file or archive (.tar, .tar.gz,\n"
-    ".tgz, .tar.xz, .tar.zst, .zip), oci://host/repo:tag|@sha256:... (a\n"
-    "modelcar image; /models is extracted) or a local directory, file or\n"
-    "archive. DEST is a directory (default: ./<model name>) or\n"
-    "oci://host/repo:tag (a KServe modelcar image is built and pushed).\n"
-    "Every file's sha256 is computed while it streams and checked against\n"
-    "the source (LFS sha256, git blob id, OCI digest, --sha256).\n"
+    ".tgz, .tar.xz, .tar.zst, .zip), s3://bucket/prefix,\n"
+    "oci://host/repo:tag|@sha256:... (a modelcar image; /models is\n"
+    "extracted) or a local directory, file or archive. DEST is a directory\n"
+    "(default: ./<model name>), oci://host/repo:tag (a KServe modelcar image\n"
+    "is built and pushed) or s3://bucket/prefix. Every file's sha256 is\n"
+    "computed while it streams and checked against the source (LFS sha256,\n"
+    "git blob id, OCI digest, S3 checksum or ETag, --sha256).\n"
     "\n"
     "  -i, --input FILE        add the model to this record (default: a\n"
     "                          record on stdin if one is piped, else new)\n"
@@ -68,6 +73,9 @@ static const char usage_text[] =
     "                          oci://host/busybox:1.36 (default: none)\n"
     "      --oci-auth-file FILE\n"
     "                          registry credentials as user:password\n"
+    "      --oci-chunk-size BYTES\n"
+    "                          push layers larger than this in chunks\n"
+    "                          (PATCH, resumable; default: 64 MiB)\n"
     "      --plain-http        talk http:// to the registry (automatic for\n"
     "                          localhost and 127.x)\n"
     "      --cacert FILE       CA bundle for TLS\n"
@@ -76,9 +84,26 @@ static const char usage_text[] =
     "                          seconds without data (default: 60)\n"
     "      --max-entries N     archive entry limit (default: 100000)\n"
     "      --max-bytes BYTES   archive expanded size limit (default: 4 TiB)\n"
+    "      --keep-top-dir      keep an archive's single top-level directory\n"
+    "                          (default: stripped, like tar\n"
+    "                          --strip-components=1)\n"
+    "      --s3-endpoint URL   S3 endpoint (default: $AWS_ENDPOINT_URL_S3,\n"
+    "                          $AWS_ENDPOINT_URL, else AWS); credentials come\n"
+    "                          from $AWS_ACCESS_KEY_ID/$AWS_SECRET_ACCESS_KEY\n"
+    "                          ($AWS_SESSION_TOKEN) or ~/.aws/credentials\n"
+    "      --s3-region REGION  signing region (default: $AWS_REGION,\n"
+    "                          $AWS_DEFAULT_REGION, ~/.aws/config, us-east-1)\n"
+    "      --s3-path-style     path-style URLs on AWS too (always used with\n"
+    "                          a custom endpoint)\n"
+    "      --s3-part-size BYTES\n"
+    "                          multipart upload part size (default: 64 MiB)\n"
+    "      --s3-multipart-threshold BYTES\n"
+    "                          upload files this large in parts (default:\n"
+    "                          256 MiB)\n"
     "      --pretty            indent the output\n"
     "  -q, --quiet             no progress or warnings on stderr\n"
-    "  -v, --verbose           more detail on stderr\n"
+    "  -v, --verbose           more detail on stderr; twice: the HTTP\n"
+    "                          exchange too (secrets redacted)\n"
     "  -h, --help              show this help\n"
     "      --version           show the version\n"
     "\n"
@@ -99,6 +124,7 @@ struct fetch_opts {
   const char *sha256;
   const char *base;
   const char *oci_auth_file;
+  uint64_t oci_chunk_size;
   const char *cacert;
   int insecure;
   int plain_http;
@@ -109,6 +135,12 @@ struct fetch_opts {
   long timeout_s;
   uint64_t max_entries;
   uint64_t max_bytes;
+  int keep_top_dir;
+  const char *s3_endpoint;
+  const char *s3_region;
+  int s3_path_style;
+  uint64_t s3_part_size;
+  uint64_t s3_multipart_from;
   size_t max_input;
   int pretty;
   int verbose;
@@ -123,13 +155,20 @@ enum {
   OPT_FORCE,
   OPT_INCLUDE,
   OPT_INSECURE,
+  OPT_KEEP_TOP_DIR,
   OPT_MAX_BYTES,
   OPT_MAX_ENTRIES,
   OPT_NO_EXTRACT,
   OPT_OCI_AUTH_FILE,
+  OPT_OCI_CHUNK_SIZE,
   OPT_PLAIN_HTTP,
   OPT_PRETTY,
   OPT_RETRIES,
+  OPT_S3_ENDPOINT,
+  OPT_S3_MULTIPART_THRESHOLD,
+  OPT_S3_PART_SIZE,
+  OPT_S3_PATH_STYLE,
+  OPT_S3_REGION,
   OPT_SHA256,
   OPT_TIMEOUT,
   OPT_TOKEN_FILE,
@@ -148,15 +187,23 @@ static const struct option longopts[] = {
   { "input", required_argument, NULL, 'i' },
   { "insecure", no_argument, NULL, OPT_INSECURE },
   { "jobs", required_argument, NULL, 'j' },
+  { "keep-top-dir", no_argument, NULL, OPT_KEEP_TOP_DIR },
   { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
   { "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
   { "no-extract", no_argument, NULL, OPT_NO_EXTRACT },
   { "oci-auth-file", required_argument, NULL, OPT_OCI_AUTH_FILE },
+  { "oci-chunk-size", required_argument, NULL, OPT_OCI_CHUNK_SIZE },
   { "output", required_argument, NULL, 'o' },
   { "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
   { "pretty", no_argument, NULL, OPT_PRETTY },
   { "quiet", no_argument, NULL, 'q' },
   { "retries", required_argument, NULL, OPT_RETRIES },
+  { "s3-endpoint", required_argument, NULL, OPT_S3_ENDPOINT },
+  { "s3-multipart-threshold", required_argument, NULL,
+    OPT_S3_MULTIPART_THRESHOLD },
+  { "s3-part-size", required_argument, NULL, OPT_S3_PART_SIZE },
+  { "s3-path-style", no_argument, NULL, OPT_S3_PATH_STYLE },
+  { "s3-region", required_argument, NULL, OPT_S3_REGION },
   { "sha256", required_argument, NULL, OPT_SHA256 },
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
   { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
@@ -204,7 +251,8 @@ parse_args(int argc, char **argv, struct fetch_opts *o)
       verbosity = MG_QUIET;
       break;
     case 'v':
-      verbosity = MG_VERBOSE;
+      /* Twice: the HTTP exchange too, with secrets redacted. */
+      verbosity = verbosity >= MG_VERBOSE ? MG_DEBUG : MG_VERBOSE;
       o->verbose = 1;
       break;
     case OPT_BASE:
@@ -231,6 +279,9 @@ parse_args(int argc, char **argv, struct fetch_opts *o)
     case OPT_INSECURE:
       o->insecure = 1;
       break;
+    case OPT_KEEP_TOP_DIR:
+      o->keep_top_dir = 1;
+      break;
     case OPT_MAX_BYTES:
       o->max_bytes = mg_opt_uint(optarg, 1, UINT64_MAX / 2, "--max-bytes");
       break;
@@ -243,6 +294,10 @@ parse_args(int argc, char **argv, struct fetch_opts *o)
     case OPT_OCI_AUTH_FILE:
       o->oci_auth_file = optarg;
       break;
+    case OPT_OCI_CHUNK_SIZE:
+      o->oci_chunk_size = mg_opt_uint(optarg, 1024, (uint64_t)4 << 30,
+                                      "--oci-chunk-size");
+      break;
     case OPT_PLAIN_HTTP:
       o->plain_http = 1;
       break;
@@ -251,6 +306,23 @@ parse_args(int argc, char **argv, struct fetch_opts *o)
       break;
     case OPT_RETRIES:
       o->retries = (int)mg_opt_uint(optarg, 0, 100, "--retries");
+      break;
+    case OPT_S3_ENDPOINT:
+      o->s3_endpoint = optarg;
+      break;
+    case OPT_S3_MULTIPART_THRESHOLD:
+      o->s3_multipart_from = mg_opt_uint(optarg, 1, UINT64_MAX / 2,
+                                         "--s3-multipart-threshold");
+      break;
+    case OPT_S3_PART_SIZE:
+      o->s3_part_size = mg_opt_uint(optarg, (uint64_t)5 << 20,
+                                    (uint64_t)5 << 30, "--s3-part-size");
+      break;
+    case OPT_S3_PATH_STYLE:
+      o->s3_path_style = 1;
+      break;
+    case OPT_S3_REGION:
+      o->s3_region = optarg;
       break;
     case OPT_SHA256:
       o->sha256 = optarg;
@@ -380,6 +452,8 @@ run(const struct fetch_opts *o)
   http.cacert = o->cacert;
   http.insecure = o->insecure;
   http.low_speed_ms = o->timeout_s * 1000;
+  /* Big reads: fewer receive and write calls per GB of model. */
+  http.recv_buffer = 512L << 10;
   http.verbose = mg_verbosity() >= MG_DEBUG;
   mg_fetch_opts_init(&fo);
   fo.source = o->source;
@@ -402,6 +476,13 @@ run(const struct fetch_opts *o)
   fo.oci_base = o->base;
   fo.oci_auth = auth;
   fo.oci_plain_http = o->plain_http;
+  fo.keep_top_dir = o->keep_top_dir;
+  fo.oci_chunk_size = o->oci_chunk_size;
+  fo.s3.endpoint = o->s3_endpoint;
+  fo.s3.region = o->s3_region;
+  fo.s3.path_style = o->s3_path_style;
+  fo.s3.part_size = o->s3_part_size;
+  fo.s3.multipart_from = o->s3_multipart_from;
   if (mg_fetch_run(&fo, &model, &err) < 0)
     goto fail;
   mg_record_set_section(rec, "model", model);

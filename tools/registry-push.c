@@ -9,7 +9,9 @@
  * Output: the record with a "registry" section (ids, URL, the property
  *         keys written, what was created or changed). With --list: a
  *         record whose "registry_list" holds the registry's models,
- *         versions, artifacts and properties.
+ *         versions, artifacts and properties. With --get: a new record
+ *         for one registered version ("model" and "registry" sections),
+ *         the start of a benchmark with perf-run and eval-run.
  * Exit:   0 ok, 2 usage, 3 bad input record, 4 local I/O, 5 registry or
  *         network failure (401/403/404/409, schema rejection, 5xx).
  */
@@ -41,12 +43,17 @@ static const char usage_text[] =
     "                     [--page-size N] [--max-input BYTES]\n"
     "       registry-push --list [--model NAME [--model-version NAME]] "
     "[registry options]\n"
+    "       registry-push --get --model NAME [--model-version NAME] "
+    "[registry options]\n"
     "\n"
     "Registers the record's model as RegisteredModel / ModelVersion /\n"
     "ModelArtifact (find-or-create, idempotent) and writes its headline\n"
     "results as typed custom properties on the version, keyed by dataset\n"
     "label (perf.<label>.*, eval.<label>.<task>.*), merged with the\n"
-    "properties already there.\n"
+    "properties already there. --get writes the starting record of a\n"
+    "benchmark of a registered version (its model, artifact URI and\n"
+    "properties) for perf-run and eval-run; push their merged results\n"
+    "back with the same --label.\n"
     "\n"
     "  -i, --input FILE        record to push (default: stdin)\n"
     "  -o, --output FILE       where the record goes (default: stdout)\n"
@@ -55,6 +62,9 @@ static const char usage_text[] =
     "                          registry (default: $MG_REGISTRY)\n"
     "      --registry-dir DIR  the same as --registry dir:DIR\n"
     "      --list              list models, versions and properties instead\n"
+    "      --get               write a record for one registered version\n"
+    "                          (--model; --model-version, default: the\n"
+    "                          latest that is not archived) instead\n"
     "      --model NAME        RegisteredModel name (default: model.name)\n"
     "      --model-version NAME\n"
     "                          ModelVersion name (default: model.version,\n"
@@ -116,6 +126,7 @@ struct push_opts {
   unsigned long long retry_delay;
   unsigned long long timeout;
   unsigned long long page_size;
+  int get;
   int insecure;
   int list;
   int per_rate;
@@ -131,6 +142,7 @@ enum {
   OPT_DESCRIPTION,
   OPT_FORMAT_NAME,
   OPT_FORMAT_VERSION,
+  OPT_GET,
   OPT_INSECURE,
   OPT_LABEL,
   OPT_LINK,
@@ -161,6 +173,7 @@ static const struct option longopts[] = {
   { "description", required_argument, NULL, OPT_DESCRIPTION },
   { "format-name", required_argument, NULL, OPT_FORMAT_NAME },
   { "format-version", required_argument, NULL, OPT_FORMAT_VERSION },
+  { "get", no_argument, NULL, OPT_GET },
   { "help", no_argument, NULL, 'h' },
   { "input", required_argument, NULL, 'i' },
   { "insecure", no_argument, NULL, OPT_INSECURE },
@@ -245,6 +258,9 @@ parse_args(int argc, char **argv, struct push_opts *o)
       break;
     case OPT_FORMAT_VERSION:
       o->format_version = optarg;
+      break;
+    case OPT_GET:
+      o->get = 1;
       break;
     case OPT_INSECURE:
       o->insecure = 1;
@@ -335,10 +351,19 @@ parse_args(int argc, char **argv, struct push_opts *o)
   if (!o->registry || !*o->registry)
     mg_usage_error("no registry: give --registry URL, --registry dir:PATH "
                    "or --registry-dir DIR");
-  if (o->version && !o->model && o->list)
-    mg_usage_error("--model-version needs --model with --list");
-  if (o->list && (mg_json_size(o->links) || o->uri || o->per_rate))
-    mg_usage_error("--list takes no push options");
+  /* An empty value (a pipeline parameter left blank) means "not given". */
+  if (o->version && !*o->version)
+    o->version = NULL;
+  if (o->list && o->get)
+    mg_usage_error("--list and --get are mutually exclusive");
+  if (o->version && !o->model && (o->list || o->get))
+    mg_usage_error("--model-version needs --model with --%s",
+                   o->list ? "list" : "get");
+  if (o->get && (!o->model || !*o->model))
+    mg_usage_error("--get needs --model NAME");
+  if ((o->list || o->get)
+      && (mg_json_size(o->links) || o->uri || o->per_rate || o->label))
+    mg_usage_error("--%s takes no push options", o->list ? "list" : "get");
 }
 
 /* The bearer token, from the first source that has one. */
@@ -371,10 +396,11 @@ run(const struct push_opts *o)
   char *token = NULL;
   char started[40];
   int is_dir = strncmp(o->registry, "dir:", 4) == 0;
+  int reading = o->list || o->get;
   int rc = MG_EXIT_OK, http_up = 0;
 
   mg_time_rfc3339(started, sizeof(started));
-  if (!o->list) {
+  if (!reading) {
     if (mg_record_read(o->input, o->max_input, &rec, &err) < 0)
       goto fail;
     t.model_name = o->model;
@@ -410,11 +436,29 @@ run(const struct push_opts *o)
     if (o->insecure)
       mg_warn("TLS verification is off (--insecure)");
   }
-  if (mg_registry_open(o->registry, &http, o->list, !o->list,
+  if (mg_registry_open(o->registry, &http, reading, !reading,
                        (unsigned)o->page_size, &reg, &err)
       < 0)
     goto fail;
-  if (o->list) {
+  if (o->get) {
+    struct mg_json *model;
+    const char *state;
+
+    if (mg_registry_get(reg, o->model, o->version, &model, &section, &err) < 0)
+      goto fail;
+    state = mg_json_string(mg_json_get(section, "model_version_state"));
+    if (state && strcmp(state, "ARCHIVED") == 0)
+      mg_warn("version '%s' of model '%s' is archived",
+              mg_json_string(mg_json_get(model, "version")), o->model);
+    if (!mg_json_get(model, "destination"))
+      mg_warn("version '%s' of model '%s' has no model artifact",
+              mg_json_string(mg_json_get(model, "version")), o->model);
+    rec = mg_record_new();
+    mg_record_set_section(rec, "model", model);
+    mg_record_set_section(rec, "registry", section);
+    section = NULL;
+    mg_record_add_provenance(rec, started, o->argc, o->argv);
+  } else if (o->list) {
     struct mg_json *list;
 
     if (mg_registry_list(reg, o->model, o->version, &list, &err) < 0)

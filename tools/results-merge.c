@@ -221,8 +221,18 @@ default_title(const struct mg_json *sums, int compare)
 
   if (compare && mg_json_size(sums) > 1) {
     const struct mg_json *a = mg_json_at(sums, 0), *b = mg_json_at(sums, 1);
+    int one_model = model != NULL;
 
-    return mg_xasprintf("Comparison: %s vs %s%s",
+    /* one model on several datasets: name it; several models: their
+     * labels say which is which */
+    for (struct mg_json *s = mg_json_first(sums); s && one_model;
+         s = mg_json_next(s)) {
+      const char *m = mg_json_string(mg_json_get(s, "model"));
+
+      one_model = m && strcmp(m, model) == 0;
+    }
+    return mg_xasprintf("Comparison%s%s: %s vs %s%s", one_model ? " of " : "",
+                        one_model ? model : "",
                         mg_json_string(mg_json_get(a, "label")),
                         mg_json_string(mg_json_get(b, "label")),
                         mg_json_size(sums) > 2 ? " and others" : "");

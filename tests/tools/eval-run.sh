@@ -187,6 +187,71 @@ assert seen == 8
 EOF
 '
 
+test_expect_success 'generation bodies: token-id prompt, stop, max_tokens, extra kwargs' '
+  (python3 "$FAKE" port bodies.jsonl & echo $! >pid) &&
+  while [ ! -s port ]; do sleep 0.1; done &&
+  eval-run --tasks tutorial_suite --include-path "$F/tasks" --limit 2 \
+    --base-url "http://127.0.0.1:$(cat port)/v1/completions" --model m -q \
+    --gen-kwargs top_p=0.5 --log-samples --samples-dir s >rec.json;
+  rc=$?; kill $(cat pid); test $rc = 0 &&
+  python3 - bodies.jsonl s/samples_tutorial_gen.jsonl <<'"'"'EOF'"'"'
+import json, sys
+reqs = [json.loads(l)["body"] for l in open(sys.argv[1])]
+gen = [b for b in reqs if "echo" not in b and "add_special_tokens" not in b]
+assert len(gen) == 2, gen
+for b in gen:
+    assert list(b) == ["prompt", "model", "max_tokens", "temperature", "stop",
+                       "seed", "top_p"], list(b)
+    assert (b["max_tokens"], b["stop"], b["seed"], b["top_p"]) == (16, ["\n"], 1234, 0.5), b
+s = [json.loads(l) for l in open(sys.argv[2])]
+ctxs = [x["arguments"]["gen_args_0"]["arg_0"] for x in s]
+assert sorted(b["prompt"] for b in gen) == sorted([[ord(c) for c in t]] for t in ctxs)
+assert s[0]["resps"] == [[" 42"]] and s[0]["filtered_resps"] == ["42"], s[0]
+EOF
+'
+
+test_expect_success '--tokenizer offsets scores like remote where tokens align' '
+  start_mock O --model m --ttft-ms 0 --itl-ms 0 &&
+  for tk in remote offsets; do
+    eval-run --tasks tutorial_mc --include-path "$F/tasks" --base-url "$O_URL" \
+      --model m -q --tokenizer $tk --log-samples --samples-dir $tk >/dev/null ||
+    exit 1
+  done &&
+  python3 - <<'"'"'EOF'"'"'
+import json
+a = [json.loads(l)["resps"] for l in open("remote/samples_tutorial_mc.jsonl")]
+b = [json.loads(l)["resps"] for l in open("offsets/samples_tutorial_mc.jsonl")]
+assert a == b and len(a) == 6, (a, b)
+EOF
+'
+
+test_expect_success 'a local tokenizer.json gives ctxlen without /tokenize calls' '
+  tok="$SHARED/data/tokenizers/gpt2" &&
+  test -f "$tok/tokenizer.json" &&
+  printf "%s\n" "{\"q\": \"A curious otter paddled past the sleeping ferry at dawn.\", \"choices\": [\"yes\", \"no\"], \"answer\": 0}" >d.jsonl &&
+  printf "task: tok\ndataset_path: json\ndataset_kwargs:\n  data_files: d.jsonl\ntest_split: train\noutput_type: multiple_choice\ndoc_to_text: \"{{q}}\"\ndoc_to_target: answer\ndoc_to_choice: choices\n" >tok.yaml &&
+  (python3 "$FAKE" port bodies.jsonl & echo $! >pid) &&
+  while [ ! -s port ]; do sleep 0.1; done &&
+  eval-run --tasks tok.yaml --tokenizer "$tok" \
+    --base-url "http://127.0.0.1:$(cat port)" --model m -q --log-samples \
+    --samples-dir s >rec.json;
+  rc=$?; kill $(cat pid); test $rc = 0 &&
+  grep "english-001" "$tok/golden.jsonl" | grep "\"add_special_tokens\": false" >golden &&
+  python3 - golden bodies.jsonl s/samples_tok.jsonl <<'"'"'EOF'"'"'
+import json, sys
+gold = json.loads(open(sys.argv[1]).readline())["ids"]
+reqs = [json.loads(l) for l in open(sys.argv[2])]
+assert not [r for r in reqs if r["path"] == "/tokenize"], "no /tokenize"
+comp = [r["body"]["prompt"][0] for r in reqs]
+assert len(comp) == 2 and all(p[:len(gold)] == gold for p in comp), comp
+def lp(c): return -((c % 7) + 1) / 8
+s = json.loads(open(sys.argv[3]).readline())
+for k, p in enumerate(comp):
+    assert len(p) > len(gold)
+    assert float(s["resps"][k][0][0]) == sum([lp(i) for i in p[len(gold):]])
+EOF
+'
+
 test_expect_success 'a server that ignores echo is refused, not scored at chance' '
   (python3 "$FAKE" port bodies.jsonl noecho & echo $! >pid) &&
   while [ ! -s port ]; do sleep 0.1; done &&

@@ -326,6 +326,71 @@ test_expect_success 'slots: the second request waits for the first' '
 	EOF
 '
 
+# bg_stream URL N: a streamed completion of 20 tokens (10 s at --itl-ms
+# 500) in the background, body to kN, curl's trace to tN; its pid is
+# appended to the file pids.
+bg_stream() {
+  curl -sS -N -o "k$2" --trace-ascii "t$2" --data-binary \
+    "{\"prompt\":\"gone $2\",\"max_tokens\":20,\"ignore_eos\":true,\"stream\":true}" \
+    "$1/v1/completions" 2>/dev/null &
+  echo $! >>pids
+  kill_at_exit $!
+}
+
+# wait_for CMD...: retries CMD for up to 5 s.
+wait_for() {
+  n=0
+  while ! "$@" && [ $n -lt 100 ]; do
+    sleep 0.05
+    n=$((n + 1))
+  done
+  "$@"
+}
+
+start_mock gone --slots 1 --ttft-ms 400 --itl-ms 500 \
+  --arrival-log "$TRASH_ROOT/gone.arrivals"
+
+test_expect_success 'slots: requests whose client went away are dropped' '
+  : >pids &&
+  bg_stream "$gone_URL" 1 &&
+  wait_for test -s k1 &&
+  for i in 2 3 4; do bg_stream "$gone_URL" $i; done &&
+  for i in 2 3 4; do wait_for grep -qs "=> Send data" t$i || exit 1; done &&
+  sleep 0.3 &&
+  kill $(cat pids) &&
+  { wait $(cat pids); true; } 2>/dev/null &&
+  test "$(post /v1/completions "{\"prompt\":\"fresh\",\"max_tokens\":2,\"ignore_eos\":true,\"stream\":true}" fresh "$gone_URL")" = 200 &&
+  test "$(grep -c "^data: {" fresh)" = 2 &&
+  wait_lines "$TRASH_ROOT/gone.arrivals" 5 &&
+  python3 - "$TRASH_ROOT/gone.arrivals" <<-EOF
+	import json, sys
+	rows = [json.loads(l) for l in open(sys.argv[1])]
+	assert len(rows) == 5, rows
+	rows.sort(key=lambda r: r["seq"])
+	killed, fresh = rows[:4], rows[4]
+	# The one that held the slot stopped early: aborted, not all its tokens.
+	held = [r for r in killed if r["slot_ns"] is not None]
+	assert len(held) == 1, killed
+	a = held[0]
+	assert a["end"] == "aborted" and 0 < a["completion_tokens"] < 20, a
+	# The queued ones were dropped without a slot and without a byte.
+	queued = [r for r in killed if r is not a]
+	for r in queued:
+	    assert r["cancelled"] is True and r["end"] == "aborted", r
+	    assert r["first_byte_ns"] is None and r["completion_tokens"] == 0, r
+	    assert r["arrival_ns"] < a["last_byte_ns"], (r, a)
+	# The fresh request waited at most for the slot holder to be noticed,
+	# not for the dead queue (each would hold the slot for its ttft, until
+	# its first write failed: 1.2 s); 0.5 s is slack for a loaded machine.
+	assert fresh["end"] == "ok" and fresh["cancelled"] is False, fresh
+	assert fresh["completion_tokens"] == 2, fresh
+	assert all(fresh["arrival_ns"] > r["arrival_ns"] for r in killed)
+	assert fresh["arrival_ns"] <= fresh["slot_ns"] < fresh["first_byte_ns"]
+	assert fresh["slot_ns"] <= max(fresh["arrival_ns"], a["last_byte_ns"]) + 500e6, (a, fresh)
+	assert fresh["first_byte_ns"] - fresh["slot_ns"] >= 400e6, fresh
+	EOF
+'
+
 test_expect_success 'arrival log: one parseable line per request' '
   python3 - "$TRASH_ROOT/m.arrivals" <<-EOF
 	import json, sys
@@ -335,7 +400,12 @@ test_expect_success 'arrival log: one parseable line per request' '
 	for r in rows:
 	    assert r["arrival_ns"] <= r["first_byte_ns"] <= r["last_byte_ns"], r
 	    assert r["arrival_unix"] <= r["first_byte_unix"] <= r["last_byte_unix"], r
-	    assert r["end"] == "ok", r
+	    assert r["end"] == "ok" and r["cancelled"] is False, r
+	    gen = r["path"].endswith("completions") and r["status"] == 200
+	    assert (r["slot_ns"] is not None) == gen, r
+	    assert (r["slot_unix"] is not None) == gen, r
+	    if gen:
+	        assert r["arrival_ns"] <= r["slot_ns"] <= r["first_byte_ns"], r
 	paths = {r["path"] for r in rows}
 	assert {"/health", "/v1/models", "/v1/completions", "/tokenize"} <= paths
 	assert sum(r["stream"] and r["completion_tokens"] == 20 for r in rows) == 50

@@ -116,6 +116,63 @@ for c in pickle-ext1:"EXT1" pickle-build-setattr:"BUILD modifies" \
   "
 done
 
+# joblib files written as joblib.dump writes them (make_joblib.py): the
+# array bytes after each NumpyArrayWrapper are skipped exactly, an object
+# array's nested pickle is scanned, and bytes a plain pickle.load would
+# run are judged too.
+JL=$TRASH_ROOT/joblib
+python3 "$FIXTURES/model-verify/make_joblib.py" "$JL" || exit 1
+
+for c in joblib-array joblib-array-proto2 joblib-array-old-format \
+  joblib-object-array; do
+  test_expect_success "joblib with inline numpy data ($c) passes" "
+    model-verify -q -d '$JL/$c' </dev/null >rec.json &&
+    test \"\$(verdict rec.json)\" = pass &&
+    json_get rec.json 'd[\"verification\"][\"files\"]' >files &&
+    must_contain files 'joblib.numpy_pickle.NumpyArrayWrapper'
+  "
+done
+
+test_expect_success 'joblib: a hostile object in an object array fails' '
+  expect_exit 1 model-verify -q -d "$JL/joblib-object-array-hostile" \
+    </dev/null >rec.json &&
+  errors rec.json >e && must_contain e "imports .os.system."
+'
+
+test_expect_success 'joblib: array bytes that pickle.load would run fail' '
+  expect_exit 1 model-verify -q -d "$JL/joblib-data-hides-pickle" \
+    </dev/null >rec.json &&
+  errors rec.json >e && must_contain e "imports .os.system."
+'
+
+test_expect_success 'joblib: a shape larger than the data fails as malformed' '
+  expect_exit 1 model-verify -q -d "$JL/joblib-shape-too-large" \
+    </dev/null >rec.json &&
+  errors rec.json >e && must_contain e "truncated joblib array"
+'
+
+test_expect_success 'sharded safetensors: a consistent index passes' '
+  model-verify -q -d "$FX/sharded-ok" </dev/null >rec.json &&
+  test "$(verdict rec.json)" = pass &&
+  model-verify -q -d "$FX/sharded-total-size-off" </dev/null >rec.json &&
+  test "$(verdict rec.json)" = pass &&
+  json_get rec.json "[f[\"message\"] for f in d[\"verification\"][\"findings\"] if f[\"severity\"] == \"warning\"]" \
+    >w && must_contain w "total_size is 1, the shards hold 24"
+'
+
+for c in "sharded-not-in-shard:tensor .b. is not in shard .model-00001" \
+  "sharded-wrong-shard:tensor .b. is not in shard .model-00002" \
+  "sharded-duplicate:tensor .b. is in two shards" \
+  "sharded-unlisted:shard .model-00001-of-00002.safetensors. holds tensor .x., which the index does not list" \
+  "sharded-missing-shard:shard .model-00002-of-00002.safetensors. is missing" \
+  "sharded-listed-twice:tensor .a. is listed twice"; do
+  test_expect_success "sharded safetensors: ${c%%:*} fails" "
+    expect_exit 1 model-verify -q -d '$FX/${c%%:*}' </dev/null >rec.json &&
+    errors rec.json >e &&
+    must_contain e '^safetensors model.safetensors.index.json ${c#*:}'
+  "
+done
+
 test_expect_success 'numpy without object dtype passes' '
   model-verify -q -d "$FX/numpy-plain-array" </dev/null >rec.json &&
   test "$(verdict rec.json)" = pass

@@ -100,7 +100,12 @@ test_expect_success 'concurrent streams never exceed N in flight' "
   perf-run $T --profile concurrent --rate 3 --max-requests 9 -q \
     </dev/null >rec.json &&
   test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"client\"][\"peak_in_flight\"]')\" = 3 &&
-  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"concurrency\"][\"max\"]')\" = 3
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"concurrency\"][\"max\"]')\" = 3 &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"client\"][\"warmed_connections\"]')\" = 3 &&
+  perf-run $T --profile concurrent --rate 3 --max-requests 3 -q \
+    --no-warm-connections </dev/null >rec2.json &&
+  test \"\$(json_get rec2.json 'd[\"perf\"][\"runs\"][0][\"client\"][\"warmed_connections\"]')\" = 0 &&
+  test \"\$(json_get rec2.json 'd[\"perf\"][\"config\"][\"warm_connections\"]')\" = False
 "
 
 test_expect_success 'sweep: synchronous, throughput, then linspace rates' "
@@ -157,16 +162,129 @@ test_expect_success 'SIGINT keeps what was measured' "
   json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"successful\"] > 5 or exit(1)'
 "
 
-test_expect_success 'GuideLLM v0.3 flags and a data file' "
+test_expect_success 'GuideLLM v0.3 flags: --output-path x.json is the report' "
   printf '%s\n' '{\"question\": \"why?\", \"output_tokens_count\": 3}' \
     '{\"question\": \"how?\", \"output_tokens_count\": 5}' >d.jsonl &&
-  perf-run --target $m_URL/v1 --rate-type synchronous --data d.jsonl \
-    --processor gpt2 --backend-type openai_http --random-seed 1 \
-    --warmup-percent 0.1 --output-path out.json -q </dev/null >stdout &&
-  must_be_empty stdout &&
-  test \"\$(json_get out.json 'd[\"perf\"][\"runs\"][0][\"stop_reason\"]')\" = data_exhausted &&
-  test \"\$(json_get out.json 'd[\"perf\"][\"runs\"][0][\"metrics\"][\"successful\"][\"output_tokens\"][\"sum\"]')\" = 8 &&
-  test \"\$(json_get out.json 'd[\"perf\"][\"config\"][\"data\"][\"columns\"]')\" = 'text=question,output_tokens=output_tokens_count'
+  perf-run benchmark --target $m_URL/v1 --rate-type synchronous \
+    --data d.jsonl --backend-type openai_http --random-seed 1 \
+    --warmup-percent 0.1 --output-path out.json -q </dev/null >rec.json &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"stop_reason\"]')\" = data_exhausted &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"metrics\"][\"successful\"][\"output_tokens\"][\"sum\"]')\" = 8 &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"config\"][\"data\"][\"columns\"]')\" = 'text=question,output_tokens=output_tokens_count' &&
+  test \"\$(json_get out.json 'd[\"metadata\"][\"version\"]')\" = 2 &&
+  test \"\$(json_get out.json 'd[\"benchmarks\"][0][\"type_\"]')\" = generative_benchmark &&
+  test \"\$(json_get out.json 'd[\"benchmarks\"][0][\"config\"][\"strategy\"][\"type_\"]')\" = synchronous &&
+  test \"\$(json_get out.json 'd[\"benchmarks\"][0][\"metrics\"][\"request_totals\"]')\" = \
+    '{\"successful\": 2, \"incomplete\": 0, \"errored\": 0, \"total\": 2}' &&
+  test \"\$(json_get out.json 'd[\"benchmarks\"][0][\"metrics\"][\"output_token_count\"][\"successful\"][\"total_sum\"]')\" = 8 &&
+  test \"\$(json_get out.json 'd[\"benchmarks\"][0][\"metrics\"][\"output_token_count\"][\"successful\"][\"percentiles\"][\"p50\"]')\" = 3 &&
+  test \"\$(json_get out.json 'len(d[\"benchmarks\"][0][\"requests\"][\"successful\"])')\" = 2 &&
+  mkdir -p od && perf-run --target $m_URL --rate-type synchronous \
+    --data d.jsonl --output-path od -q </dev/null >/dev/null &&
+  test \"\$(json_get od/benchmarks.json 'len(d[\"benchmarks\"])')\" = 1 &&
+  expect_exit 2 perf-run --target $m_URL --output-path x.txt </dev/null 2>err &&
+  must_contain err \"invalid value 'x.txt' for --output-path\"
+"
+
+test_expect_success 'GuideLLM report: shapes, GuideLLM token rules, samples' "
+  perf-run $T --profile constant --rate 40 --max-requests 6 -q \
+    --guidellm-json gl.json --sample-requests 2 </dev/null >rec.json &&
+  json_get gl.json '(lambda b: b[\"config\"][\"strategy\"] == {\"type_\": \"constant\", \"rate\": 40} and b[\"metrics\"][\"request_totals\"][\"total\"] == 6 and b[\"metrics\"][\"inter_token_latency_ms\"][\"successful\"][\"count\"] == 42 and b[\"metrics\"][\"output_token_count\"][\"total\"][\"total_sum\"] == 48 and b[\"metrics\"][\"request_streaming_iterations_count\"][\"successful\"][\"mode\"] == 8 and b[\"metrics\"][\"time_to_first_token_ms\"][\"successful\"][\"min\"] >= 20 and b[\"metrics\"][\"request_latency\"][\"successful\"][\"min\"] >= 0.055 and len(b[\"requests\"][\"successful\"]) == 2 and b[\"requests\"][\"total\"] is None and b[\"requests\"][\"successful\"][0][\"info\"][\"status\"] == \"completed\" and b[\"requests\"][\"successful\"][0][\"output_tokens\"] == 8 and sorted(b[\"metrics\"][\"time_to_first_token_ms\"][\"successful\"][\"percentiles\"]) == sorted([\"p001\",\"p01\",\"p05\",\"p10\",\"p25\",\"p50\",\"p75\",\"p90\",\"p95\",\"p99\",\"p999\"]) and b[\"scheduler_metrics\"][\"requests_made\"][\"successful\"] == 6)(d[\"benchmarks\"][0]) or exit(1)' &&
+  python3 -c 'import json,sys
+r=json.load(open(\"rec.json\"))[\"perf\"][\"runs\"][0][\"requests_per_s\"]
+g=json.load(open(\"gl.json\"))[\"benchmarks\"][0][\"metrics\"][\"requests_per_second\"][\"successful\"][\"mean\"]
+sys.exit(0 if abs(r-g) < 1e-5 * r else 1)'
+"
+
+test_expect_success 'GuideLLM v0.4-v0.6 flat flags' "
+  mkdir -p o4 &&
+  perf-run benchmark run --target $m_URL --profile concurrent --rate 2 \
+    --backend openai_http --backend-kwargs '{\"headers\": {\"X-Test\": \"1\"}, \"timeout\": 30}' \
+    --request-format /v1/completions --max-requests 4 --warmup 0.25 \
+    --data prompt_tokens=8,output_tokens=4 --data-samples 3 \
+    --outputs json,csv --output-dir o4 --disable-console-interactive \
+    --sample-requests 1 --max-global-error-rate 0.5 -q </dev/null >rec.json &&
+  test \"\$(json_get rec.json 'd[\"endpoint\"][\"api\"]')\" = completions &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"streams\"]')\" = 2 &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"all\"][\"total\"]')\" = 4 &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"config\"][\"data\"][\"items\"]')\" = 3 &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"config\"][\"limits\"][\"warmup\"]')\" = 0.25 &&
+  test \"\$(json_get o4/benchmarks.json 'len(d[\"benchmarks\"][0][\"requests\"][\"successful\"])')\" = 1 &&
+  must_contain o4/benchmarks.csv '^0,concurrent,2,' &&
+  expect_exit 2 perf-run --target $m_URL --backend-kwargs '{\"api_key\": \"x\"}' </dev/null 2>err1 &&
+  must_contain err1 'no api_key on the command line' &&
+  expect_exit 2 perf-run --target $m_URL --data-column-mapper '{}' </dev/null 2>err2 &&
+  must_contain err2 \"option '--data-column-mapper' is not supported\" &&
+  expect_exit 2 perf-run --target $m_URL --outputs html </dev/null 2>err3 &&
+  expect_exit 2 perf-run benchmark frobnicate --target $m_URL </dev/null 2>err4 &&
+  must_contain err4 \"unexpected operand 'frobnicate'\"
+"
+
+test_expect_success 'GuideLLM v0.7 registry options' "
+  perf-run run --backend kind=openai_http,target=$m_URL,model=mock-model,validate_backend=false \
+    --profile kind=constant,rate=[30,60] --constraint kind=max_requests,count=5 \
+    --data kind=synthetic_text,prompt_tokens=8,output_tokens=3 \
+    --seed kind=static,value=7 --output kind=json,path=r7.json \
+    --metrics kind=generative,sample_size=0 --label team=perf \
+    --data-loader samples=2 -q </dev/null >rec.json &&
+  test \"\$(json_get rec.json '[r[\"rate\"] for r in d[\"perf\"][\"runs\"]]')\" = '[30, 60]' &&
+  test \"\$(json_get rec.json '[r[\"requests\"][\"all\"][\"total\"] for r in d[\"perf\"][\"runs\"]]')\" = '[5, 5]' &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"metrics\"][\"successful\"][\"output_tokens\"][\"sum\"]')\" = 15 &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"config\"][\"seed\"]')\" = 7 &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"config\"][\"data\"][\"items\"]')\" = 2 &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"config\"][\"labels\"]')\" = '{\"team\": \"perf\"}' &&
+  test \"\$(json_get r7.json 'd[\"config\"][\"metadata\"][\"labels\"][\"team\"]')\" = perf &&
+  test \"\$(json_get r7.json 'd[\"config\"][\"spec\"][\"profile\"]')\" = '{\"kind\": \"constant\", \"rate\": [30, 60]}' &&
+  test \"\$(json_get r7.json '[len(b[\"requests\"][\"successful\"]) for b in d[\"benchmarks\"]]')\" = '[0, 0]' &&
+  expect_exit 2 perf-run --target $m_URL --profile kind=bogus </dev/null 2>e1 &&
+  expect_exit 2 perf-run --target $m_URL --constraint kind=max_requests,cnt=5 </dev/null 2>e2 &&
+  must_contain e2 \"unknown field 'cnt'\" &&
+  expect_exit 2 perf-run --backend kind=openai_http,target=$m_URL,api_key=sk-1 </dev/null 2>e3 &&
+  must_contain e3 'no api_key on the command line' &&
+  expect_exit 2 perf-run --target $m_URL --data kind=huggingface,source=x </dev/null 2>e4 &&
+  expect_exit 2 perf-run --target $m_URL --profile kind=constant,rate=[1,x] </dev/null 2>e5
+"
+
+test_expect_success 'over-saturation stops a saturated server, not a healthy one' "
+  start_mock s --ttft-ms 20 --itl-ms 5 --slots 2 &&
+  perf-run --target \$s_URL --data prompt_tokens=8,output_tokens=20 \
+    --skip-check --profile constant --rate 60 --max-seconds 20 -q \
+    --over-saturation min_seconds=1,minimum_ttft=0.05,minimum_window_size=3 \
+    </dev/null >rec.json &&
+  json_get rec.json '(lambda r: r[\"stop_reason\"] == \"over_saturation\" and r[\"duration_s\"] < 10 and r[\"over_saturation\"][\"detected\"] and r[\"over_saturation\"][\"detected_at_s\"] >= 3 and r[\"over_saturation\"][\"concurrent_slope\"] > 0 and r[\"over_saturation\"][\"ttft_slope\"] > 0 and r[\"requests\"][\"incomplete_reasons\"][\"over_saturation\"] > 0)(d[\"perf\"][\"runs\"][0]) or exit(1)' &&
+  perf-run --target \$s_URL --data prompt_tokens=8,output_tokens=20 \
+    --skip-check --profile constant --rate 5 --max-seconds 4 -q \
+    --over-saturation min_seconds=1,minimum_ttft=0.05,minimum_window_size=3 \
+    </dev/null >rec2.json &&
+  json_get rec2.json '(lambda r: r[\"stop_reason\"] == \"max_seconds\" and not r[\"over_saturation\"][\"detected\"])(d[\"perf\"][\"runs\"][0]) or exit(1)' &&
+  expect_exit 2 perf-run --target \$s_URL --over-saturation bogus=1 </dev/null 2>err &&
+  must_contain err 'invalid over-saturation spec'
+"
+
+test_expect_success 'exact prompt lengths with --processor server' "
+  perf-run --target $m_URL --endpoint completions --processor server \
+    --data prompt_tokens=37,output_tokens=5,samples=20 \
+    --profile synchronous --max-requests 6 -q </dev/null >rec.json &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"config\"][\"data\"][\"exact_lengths\"]')\" = True &&
+  test \"\$(json_get rec.json '[d[\"perf\"][\"runs\"][0][\"metrics\"][\"successful\"][\"prompt_tokens\"][k] for k in (\"min\", \"max\", \"count\")]')\" = '[37, 37, 6]'
+"
+
+test_expect_success 'a local tokenizer: exact prompts, output counted from text' "
+  X='{\"stream_options\": {\"include_usage\": false}}' &&
+  perf-run --target $m_URL --processor \$SHARED/data/tokenizers/gpt2 \
+    --data prompt_tokens=25,output_tokens=20 --profile synchronous \
+    --max-requests 4 --extra-body \"\$X\" -q --samples s.jsonl \
+    </dev/null >rec.json &&
+  json_get rec.json '(lambda m: m[\"prompt_tokens\"][\"min\"] == m[\"prompt_tokens\"][\"max\"] == 25 and m[\"output_tokens\"][\"sum\"] >= m[\"streaming_iterations\"][\"sum\"] == 80)(d[\"perf\"][\"runs\"][0][\"metrics\"][\"successful\"]) or exit(1)' &&
+  must_contain s.jsonl '\"usage_output_tokens\":-1' &&
+  perf-run --target $m_URL --processor \$SHARED/data/tokenizers/llama \
+    --data prompt_tokens=25,output_tokens=20 --profile synchronous \
+    --max-requests 4 --extra-body \"\$X\" -q </dev/null >rec2.json &&
+  json_get rec2.json '(lambda m: m[\"output_tokens\"][\"sum\"] > m[\"streaming_iterations\"][\"sum\"] == 80)(d[\"perf\"][\"runs\"][0][\"metrics\"][\"successful\"]) or exit(1)' &&
+  perf-run $T --processor org/no-such-model --profile synchronous \
+    --max-requests 1 </dev/null >rec3.json 2>err &&
+  must_contain err \"warning: tokenizer 'org/no-such-model' is not a local path\" &&
+  test \"\$(json_get rec3.json 'd[\"perf\"][\"config\"][\"data\"][\"exact_lengths\"]')\" = False
 "
 
 test_expect_success 'completions endpoint and the summary on stderr' "

@@ -7,7 +7,13 @@
 
 REC=$FIXTURES/results-merge/baseline.json
 CUSTOM=$FIXTURES/results-merge/custom.json
-SPEC=$FIXTURES/registry/model-registry-v1alpha3.yaml
+# The fake loads the upstream OpenAPI spec from the shared directory at
+# test time (never a copy in this tree).
+SPEC=$SHARED/specs/kubeflow-model-registry-v1alpha3.yaml
+if [ ! -r "$SPEC" ]; then
+  echo "Bail out! cannot read the registry spec '$SPEC' (set MG_SHARED)"
+  exit 1
+fi
 
 # start_registry NAME [ARGS...]: starts the fake registry on a free port;
 # sets NAME_URL and NAME_LOG.
@@ -157,12 +163,112 @@ test_expect_success 'dir: --list of an unknown model exits 5' '
   must_contain err "no registered model .nosuch."
 '
 
+# ---- --get: the start of an AI engineer's benchmark ----
+
+test_expect_success 'dir: --get writes a starting record for a registered version' '
+  registry-push --registry-dir reg -i "$REC" --label baseline >pushed &&
+  python3 -c "import json
+d=json.load(open(\"reg/registry.json\"))
+v=d[\"registered_models\"][0][\"versions\"][0]
+v[\"customProperties\"][\"reviewed-by\"]={\"metadataType\":\"MetadataStringValue\",\"string_value\":\"alice\"}
+json.dump(d,open(\"reg/registry.json\",\"w\"))" &&
+  registry-push --registry-dir reg --get --model acme/tiny-llm \
+    --model-version 5f0c2a1b9e8d7c6f5a4b3c2d1e0f9a8b7c6d5e4f >seed 2>err &&
+  test "$(json_get seed "d[\"schema\"]")" = modelgate.record/v1 &&
+  test "$(json_get seed "d[\"model\"][\"name\"]")" = acme/tiny-llm &&
+  test "$(json_get seed "d[\"model\"][\"version\"]")" = \
+    5f0c2a1b9e8d7c6f5a4b3c2d1e0f9a8b7c6d5e4f &&
+  test "$(json_get seed "d[\"model\"][\"destination\"][\"uri\"]")" = \
+    "$(json_get "$REC" "d[\"model\"][\"destination\"][\"uri\"]")" &&
+  test "$(json_get seed "d[\"model\"][\"destination\"][\"kind\"]")" = oci &&
+  test "$(json_get seed "d[\"model\"][\"format\"]")" = safetensors &&
+  test "$(json_get seed "d[\"model\"][\"source\"]")" = \
+    "$(json_get "$REC" "{k: d[\"model\"][\"source\"][k] for k in (\"uri\", \"kind\", \"revision\")}")" &&
+  for k in registered_model_id model_version_id model_artifact_id; do
+    test "$(json_get seed "d[\"registry\"][\"$k\"]")" = \
+      "$(json_get pushed "d[\"registry\"][\"$k\"]")" || return 1
+  done &&
+  test "$(json_get seed "d[\"registry\"][\"kind\"]")" = dir &&
+  test "$(json_get seed "d[\"registry\"][\"model_artifact\"][\"uri\"]")" = \
+    "$(json_get seed "d[\"model\"][\"destination\"][\"uri\"]")" &&
+  json_get seed "d[\"registry\"][\"version_properties\"]" >props &&
+  must_contain props "\"perf.baseline.ttft_p50_ms\": 39.74713" &&
+  must_contain props "\"eval.baseline.gsm8k.n\": 1319" &&
+  must_contain props "\"verify.verdict\": \"pass\"" &&
+  must_not_contain props "reviewed-by" &&
+  must_contain seed "\"provenance\":\[\{\"program\":\"registry-push\""
+'
+
+test_expect_success 'dir: pushing a starting record back changes nothing' '
+  registry-push --registry-dir reg -i "$REC" --label baseline >/dev/null &&
+  registry-push --registry-dir reg --get --model acme/tiny-llm >seed &&
+  sha256sum reg/registry.json >before &&
+  registry-push --registry-dir reg -i seed --uri "" --model-version "" \
+    >out 2>err &&
+  sha256sum reg/registry.json >after &&
+  test_cmp before after &&
+  test "$(json_get out "d[\"registry\"][\"writes\"]")" = 0
+'
+
+test_expect_success 'dir: --get takes the latest version that is not archived' '
+  registry-push --registry-dir reg -i "$REC" --model-version v1 >/dev/null &&
+  registry-push --registry-dir reg -i "$REC" --model-version v2 >/dev/null &&
+  registry-push --registry-dir reg --get --model acme/tiny-llm \
+    --model-version "" >seed &&
+  test "$(json_get seed "d[\"model\"][\"version\"]")" = v2 &&
+  python3 -c "import json
+d=json.load(open(\"reg/registry.json\"))
+for v in d[\"registered_models\"][0][\"versions\"]:
+    if v[\"name\"] == \"v2\": v[\"state\"] = \"ARCHIVED\"
+json.dump(d,open(\"reg/registry.json\",\"w\"))" &&
+  registry-push --registry-dir reg --get --model acme/tiny-llm >seed &&
+  test "$(json_get seed "d[\"model\"][\"version\"]")" = v1 &&
+  registry-push --registry-dir reg --get --model acme/tiny-llm \
+    --model-version v2 >seed 2>err &&
+  test "$(json_get seed "d[\"registry\"][\"model_version_state\"]")" = ARCHIVED &&
+  must_contain err "warning: version .v2. of model .acme/tiny-llm. is archived"
+'
+
+test_expect_success 'dir: --get of what does not exist exits 5, usage errors 2' '
+  registry-push --registry-dir reg -i "$REC" >/dev/null &&
+  expect_exit 5 registry-push --registry-dir reg --get --model nosuch \
+    >out 2>err &&
+  must_be_empty out &&
+  must_contain err "no registered model .nosuch." &&
+  expect_exit 5 registry-push --registry-dir reg --get --model acme/tiny-llm \
+    --model-version v9 >out 2>err &&
+  must_be_empty out &&
+  must_contain err "no version .v9. of model .acme/tiny-llm." &&
+  expect_exit 2 registry-push --registry-dir reg --get >out 2>err &&
+  must_contain err "--get needs --model" &&
+  expect_exit 2 registry-push --registry-dir reg --get --model m \
+    --label custom >out 2>err &&
+  must_contain err "--get takes no push options" &&
+  expect_exit 2 registry-push --registry-dir reg --get --list --model m \
+    >out 2>err &&
+  must_be_empty out
+'
+
+test_expect_success 'dir: --get feeds a comparison with the registered baseline' '
+  registry-push --registry-dir reg -i "$REC" --label baseline >/dev/null &&
+  registry-push --registry-dir reg --get --model acme/tiny-llm >seed &&
+  results-merge --compare seed "$CUSTOM" --label ignored --label custom \
+    >cmp 2>err &&
+  json_get cmp "[e[\"label\"] for e in d[\"comparison\"][\"entries\"]]" >labels &&
+  must_contain labels "baseline.*custom" &&
+  json_get cmp "[r[\"values\"] for r in d[\"comparison\"][\"rows\"] if r[\"metric\"] == \"ttft_p50_ms\"][0]" >v &&
+  must_contain v "^\[39.74713, 40.85"
+'
+
 # ---- Kubeflow Model Registry REST API (fake) ----
 
 printf "s3cret-token\n" >"$TRASH_ROOT/token"
+printf "r3ader-token\n" >"$TRASH_ROOT/reader"
 TOKEN=$TRASH_ROOT/token
-start_registry REG --token-file "$TOKEN" || exit 1
-export REG_URL REG_LOG TOKEN
+READER=$TRASH_ROOT/reader
+start_registry REG --token-file "$TOKEN" --reader-token-file "$READER" ||
+  exit 1
+export REG_URL REG_LOG TOKEN READER
 
 test_expect_success 'rest: push creates model, version, artifact, docs' '
   registry-push --registry "$REG_URL" --token-file "$TOKEN" -i "$REC" \
@@ -239,6 +345,17 @@ test_expect_success 'rest: without a token: 401, exit 5, stdout empty' '
   must_contain err "^registry-push: error: registry refused .GET /registered_models\?pageSize=1.: 401 Unauthorized"
 '
 
+test_expect_success 'rest: a token that may only read: --get works, a push gets 403' '
+  registry-push --registry "$REG_URL" --token-file "$READER" --get \
+    --model acme/tiny-llm >seed 2>err &&
+  test "$(json_get seed "d[\"model\"][\"name\"]")" = acme/tiny-llm &&
+  expect_exit 5 registry-push --registry "$REG_URL" --token-file "$READER" \
+    -i "$REC" --model forbidden >out 2>err &&
+  must_be_empty out &&
+  must_contain err "^registry-push: error: registry refused .POST /registered_models.: 403 Forbidden: the token.s identity may not do this on this registry$" &&
+  no_violations "$REG_LOG"
+'
+
 test_expect_success 'rest: the token comes from the environment too' '
   MG_REGISTRY_TOKEN=s3cret-token registry-push --registry "$REG_URL" \
     -i "$REC" --label baseline >out 2>err &&
@@ -276,6 +393,110 @@ test_expect_success 'rest: --list --model --model-version' '
     --list --model m3 --model-version v9 >out 2>err &&
   must_be_empty out &&
   must_contain err "no version .v9. of model .m3."
+'
+
+test_expect_success 'rest: --get names the pushed entities; others'"'"' keys left out' '
+  registry-push --registry "$REG_URL" --token-file "$TOKEN" -i "$REC" \
+    --label baseline >pushed 2>err &&
+  registry-push --registry "$REG_URL" --token-file "$TOKEN" --get \
+    --model acme/tiny-llm \
+    --model-version 5f0c2a1b9e8d7c6f5a4b3c2d1e0f9a8b7c6d5e4f >seed 2>err &&
+  for k in registered_model_id model_version_id model_artifact_id; do
+    test "$(json_get seed "d[\"registry\"][\"$k\"]")" = \
+      "$(json_get pushed "d[\"registry\"][\"$k\"]")" || return 1
+  done &&
+  test "$(json_get seed "d[\"registry\"][\"url\"]")" = \
+    "$REG_URL/api/model_registry/v1alpha3" &&
+  test "$(json_get seed "d[\"model\"][\"destination\"][\"uri\"]")" = \
+    "$(json_get "$REC" "d[\"model\"][\"destination\"][\"uri\"]")" &&
+  json_get seed "d[\"registry\"][\"version_properties\"]" >props &&
+  must_contain props "perf.custom.ttft_p50_ms" &&
+  must_contain props "perf.baseline.ttft_p50_ms" &&
+  must_not_contain props "reviewed-by" &&
+  must_not_contain seed "s3cret-token" &&
+  no_violations "$REG_LOG"
+'
+
+test_expect_success 'rest: get, perf-run and eval-run, merge, push: one PATCH' '
+  start_mock LLM --model acme/tiny-llm --ttft-ms 1 --itl-ms 1 &&
+  registry-push --registry "$REG_URL" --token-file "$TOKEN" --get \
+    --model acme/tiny-llm >seed.json 2>err &&
+  perf-run --target "$LLM_URL" --data prompt_tokens=16,output_tokens=8 \
+    --profile constant --rate 20 --max-requests 20 -q \
+    -i seed.json >perf.json &&
+  eval-run --tasks tutorial_mc --include-path "$FIXTURES/eval-run/tasks" \
+    --base-url "$LLM_URL" -q -i seed.json >eval.json &&
+  results-merge -q perf.json eval.json >merged.json &&
+  before=$(writes "$REG_LOG") &&
+  registry-push --registry "$REG_URL" --token-file "$TOKEN" \
+    --label support-bot -i merged.json >out 2>err &&
+  test $(($(writes "$REG_LOG") - before)) = 1 &&
+  test "$(json_get out "d[\"registry\"][\"model_version_id\"]")" = \
+    "$(json_get seed.json "d[\"registry\"][\"model_version_id\"]")" &&
+  test "$(json_get out "d[\"registry\"][\"created\"]")" = "[]" &&
+  json_get out "d[\"registry\"][\"added\"]" >added &&
+  must_contain added "perf.support-bot.ttft_p50_ms" &&
+  must_contain added "eval.support-bot.tutorial_mc.acc" &&
+  must_contain added "support-bot results" &&
+  must_not_contain added "baseline|source\.|destination\.|model\." &&
+  test "$(json_get out "d[\"registry\"][\"changed\"]")" = "[]" &&
+  no_violations "$REG_LOG"
+'
+
+start_registry REJECT --inject createModelVersion=422 || exit 1
+export REJECT_URL REJECT_LOG
+
+test_expect_success 'rest: a 422 rejection names the call, exits 5' '
+  expect_exit 5 registry-push --registry "$REJECT_URL" -i "$REC" \
+    --retry-delay 1 >out 2>err &&
+  must_be_empty out &&
+  must_contain err "^registry-push: error: registry rejected the request .POST /model_versions.: 422 \(schema validation\): injected 422 for createModelVersion$" &&
+  test "$(grep -c "^POST .*/model_versions 422 injected" "$REJECT_LOG")" = 1 &&
+  no_violations "$REJECT_LOG"
+'
+
+start_registry REJECT2 --inject updateModelVersion=400 || exit 1
+export REJECT2_URL REJECT2_LOG
+
+test_expect_success 'rest: a 400 on the PATCH of new results exits 5' '
+  registry-push --registry "$REJECT2_URL" -i "$REC" --label baseline \
+    >/dev/null 2>err &&
+  expect_exit 5 registry-push --registry "$REJECT2_URL" -i "$CUSTOM" \
+    --label custom >out 2>err &&
+  must_be_empty out &&
+  must_contain err "registry rejected the request .PATCH /model_versions/[0-9]+.: 400 \(schema validation\): injected 400" &&
+  no_violations "$REJECT2_LOG"
+'
+
+start_registry RACE \
+  --race createRegisteredModel,createModelVersion,upsertModelVersionArtifact \
+  || exit 1
+export RACE_URL RACE_LOG
+
+test_expect_success 'rest: 409 when someone created it meanwhile is recovered' '
+  registry-push --registry "$RACE_URL" -i "$REC" --label baseline \
+    >out 2>err &&
+  test "$(grep -c "raced by another client: 201" "$RACE_LOG")" = 3 &&
+  must_contain "$RACE_LOG" "^POST /api/model_registry/v1alpha3/registered_models 409" &&
+  must_contain "$RACE_LOG" "^POST /api/model_registry/v1alpha3/model_versions 409" &&
+  must_contain "$RACE_LOG" "^POST /api/model_registry/v1alpha3/model_versions/[0-9]+/artifacts 409" &&
+  test "$(json_get out "d[\"registry\"][\"created\"]")" = "[]" &&
+  json_get out "d[\"registry\"][\"updated\"]" >updated &&
+  must_contain updated "model_version.*model_artifact" &&
+  json_get out "d[\"registry\"][\"added\"]" >added &&
+  must_contain added "perf.baseline.ttft_p50_ms" &&
+  vid=$(json_get out "d[\"registry\"][\"model_version_id\"]") &&
+  curl -sf "$RACE_URL/api/model_registry/v1alpha3/model_versions/$vid" >mv &&
+  must_contain mv "\"created-by\":\{\"metadataType\":\"MetadataStringValue\",\"string_value\":\"another-client\"\}" &&
+  must_contain mv "perf.baseline.ttft_p50_ms" &&
+  aid=$(json_get out "d[\"registry\"][\"model_artifact_id\"]") &&
+  curl -sf "$RACE_URL/api/model_registry/v1alpha3/model_artifacts/$aid" >ma &&
+  must_contain ma "\"modelFormatName\":\"safetensors\"" &&
+  test "$(grep -c "^GET /api/model_registry/v1alpha3/registered_model?" "$RACE_LOG")" = 2 &&
+  registry-push --registry "$RACE_URL" -i "$REC" --label baseline \
+    >again 2>err &&
+  test "$(json_get again "d[\"registry\"][\"writes\"]")" = 0 &&
+  no_violations "$RACE_LOG"
 '
 
 start_registry FLAKY --fail-writes 2 || exit 1

@@ -125,6 +125,91 @@ sys.exit(json.load(open(\"want\")) != json.load(open(\"got\")))" &&
     "[\"gsm8k\", \"hellaswag\", \"mmlu\"]"
 '
 
+# mmlu_groups DIR WEIGHT STEM HUM: a two-level mmlu-like group "pick" over
+# groups "pick_stem" and "pick_hum" with the given subjects.
+mmlu_groups() {
+  mkdir -p "$1" &&
+  for g in pick_stem:"$3" pick_hum:"$4" pick:"pick_stem, pick_hum"; do
+    printf "group: %s\ntask: [%s]\naggregate_metric_list:\n  - metric: acc\n    weight_by_size: %s\nmetadata:\n  version: 1\n" \
+      "${g%%:*}" "${g#*:}" "$2" >"$1/${g%%:*}.yaml" || return 1
+  done
+}
+
+# eval_shards WEIGHT A_STEM A_HUM B_STEM B_HUM: eval-run over two shards
+# of MMLU subjects (A and B) and over all of them (C), against mock-llm
+# answering from one answer key.
+eval_shards() {
+  mmlu_groups A "$1" "$2" "$3" &&
+  mmlu_groups B "$1" "$4" "$5" &&
+  mmlu_groups C "$1" "$2, $4" "$3, $5" &&
+  E="--tasks pick --data-dir $SHARED/data --limit 0.1" &&
+  eval-run $E --include-path C --write-answer-key key.jsonl 2>err &&
+  start_mock K --model m --ttft-ms 0 --itl-ms 0 --answer-key key.jsonl \
+    --answer-accuracy 0.6 &&
+  for d in A B C; do
+    eval-run $E --include-path $d --base-url "$K_URL" --model m -q \
+      >$d.json || return 1
+  done
+}
+
+# same_groups MERGED SINGLE: every group figure equal (to the last printed
+# digit), and the sample counts
+same_groups() {
+  python3 - "$1" "$2" <<'PYEND'
+import json, sys
+m = json.load(open(sys.argv[1]))["eval"]; c = json.load(open(sys.argv[2]))["eval"]
+assert sorted(m["groups"]) == sorted(c["groups"]) == ["pick", "pick_hum", "pick_stem"]
+assert sorted(m["group_subtasks"]) == sorted(c["group_subtasks"])
+for g, want in c["groups"].items():
+    got = m["groups"][g]
+    assert sorted(got) == sorted(want), (g, got, want)
+    for k, v in want.items():
+        if isinstance(v, float):
+            assert abs(got[k] - v) <= 1e-15 * abs(v), (g, k, got[k], v)
+        else:
+            assert got[k] == v, (g, k, got[k], v)
+    assert m["n-samples"][g] == c["n-samples"][g], g
+assert m["group_subtasks"] == c["group_subtasks"], m["group_subtasks"]
+# the shards really differ from the union
+a = json.load(open("A.json"))["eval"]["groups"]["pick"]["acc,none"]
+assert abs(a - c["groups"]["pick"]["acc,none"]) > 1e-3, a
+PYEND
+}
+
+test_expect_success 'eval: mmlu-like groups are recomputed from merged subjects' '
+  eval_shards true mmlu_anatomy mmlu_jurisprudence mmlu_astronomy \
+    mmlu_virology &&
+  results-merge A.json B.json >M.json 2>err &&
+  same_groups M.json C.json &&
+  must_contain err "group .pick_stem. .*weighted, as lm-eval" &&
+  results-merge --compare C.json M.json --csv cmp.csv >cmp &&
+  json_get cmp "[r[\"delta\"][1] for r in d[\"comparison\"][\"rows\"] if r.get(\"task\") == \"pick\"]" >delta &&
+  must_contain delta "^\[0(\.0)?\]$"
+'
+
+test_expect_success 'eval: a group that is not weighted by size stays so' '
+  eval_shards false "mmlu_anatomy, mmlu_astronomy" mmlu_jurisprudence \
+    mmlu_college_biology "mmlu_virology, mmlu_world_religions" &&
+  results-merge A.json B.json >M.json 2>err &&
+  same_groups M.json C.json &&
+  must_not_contain err "weighted, as lm-eval" &&
+  python3 -c "import json
+c=json.load(open(\"C.json\"))[\"eval\"]
+t={x[\"task\"]:x[\"metrics\"][\"acc,none\"][\"value\"] for x in c[\"tasks\"]}
+assert c[\"groups\"][\"pick\"][\"acc,none\"] == sum(t.values())/6, c[\"groups\"]"
+'
+
+test_expect_success 'eval: one group weighted in one input, not in another, conflicts' '
+  eval_shards true "mmlu_anatomy, mmlu_astronomy" mmlu_jurisprudence \
+    mmlu_college_biology "mmlu_virology, mmlu_world_religions" &&
+  mmlu_groups D false mmlu_college_biology \
+    "mmlu_virology, mmlu_world_religions" &&
+  eval-run $E --include-path D --base-url "$K_URL" --model m -q >D.json &&
+  expect_exit 3 results-merge A.json D.json >out 2>err &&
+  must_be_empty out &&
+  must_contain err "conflicting aggregation of group .eval.groups.pick."
+'
+
 test_expect_success 'the same task with other results conflicts' '
   slice "$BASE" a.json eval &&
   python3 -c "import json
@@ -144,8 +229,10 @@ test_expect_success 'compare: deltas, labels and significance' '
   json_get out "[r for r in d[\"comparison\"][\"rows\"] if r.get(\"task\")==\"gsm8k\"][0]" >row &&
   must_contain row "\"values\": \[0.4238, 0.4391\]" &&
   must_contain row "\"significant\": \[null, false\]" &&
-  must_contain cmp.md "^\| gsm8k \| exact_match,strict-match \| 0.4238 ± 0.0136 \| 0.4391 ± 0.0137 \(\+0.0153, \+3.61%, within 1 SE\) \|" &&
-  must_contain cmp.md "Max sustainable rate \(req/s\) \(higher is better\) \| 45 \| 30 \(-15, -33.33%\)" &&
+  must_contain cmp.md "^\| gsm8k \| exact_match,strict-match \| 0.4238 ± 0.0136 \| 0.4391 ± 0.0137 \(\+0.0153, \+3.6%, within 1 SE\) \|" &&
+  must_contain cmp.md "Max sustainable rate \(req/s\) \(higher is better\) \| 45 \| 30 \(-15, -33.3%\)" &&
+  must_contain cmp.md "^## Performance at the same offered load \(30 req/s\)" &&
+  must_contain cmp.csv "custom\.json,acme/tiny-llm,custom,perf_same_load,constant@30,30,,latency_p50_ms,ms,224\.927065," &&
   must_contain cmp.csv "^source,model,label,group,run,rate,task,metric,unit,value" &&
   must_contain cmp.csv "custom\.json,acme/tiny-llm,custom,perf,,,,max_sustainable_rps,req/s,30,,-15," &&
   test "$(json_get out "d[\"report\"][\"markdown\"][\"sha256\"]")" = \
@@ -233,8 +320,11 @@ if [ -n "$CHROMIUM" ]; then
     test "$(grep -o "<circle" dom.html | wc -l)" -ge 60 &&
     must_contain dom.html "class=\"badge pass\">PASS" &&
     must_contain dom.html "41.97" &&
-    must_contain dom.html "max sustainable" &&
-    must_contain dom.html "Comparison: baseline vs custom" &&
+    must_contain dom.html ">1: max 45</text>" &&
+    must_contain dom.html ">2: max 30</text>" &&
+    must_contain dom.html "Comparison of acme/tiny-llm: baseline vs custom" &&
+    must_contain dom.html "Performance at the same offered load \(30&nbsp;req/s\)" &&
+    must_contain dom.html "synthetic prompt_tokens=256,output_tokens=24" &&
     must_contain dom.html "gsm8k"
   '
 else

@@ -34,9 +34,9 @@ test_jsonl_columns(void **state)
   char *r;
 
   (void)state;
-  assert_int_equal(mg_dataset_parse_json(text, strlen(text), "t.jsonl", NULL,
-                                         &docs, &err),
-                   0);
+  assert_int_equal(
+      mg_dataset_parse_json(text, strlen(text), "t.jsonl", NULL, &docs, &err),
+      0);
   r = repr(docs);
   assert_string_equal(r, "[{'a': 1.0, 'b': 'x', 'c': None}, "
                          "{'a': 2.5, 'b': None, 'c': [1]}, "
@@ -83,17 +83,16 @@ test_csv(void **state)
   char *r;
 
   (void)state;
-  assert_int_equal(mg_dataset_parse_csv(text, strlen(text), "t.csv", 1, &docs,
-                                        &err),
-                   0);
+  assert_int_equal(
+      mg_dataset_parse_csv(text, strlen(text), "t.csv", 1, &docs, &err), 0);
   r = repr(docs);
   assert_string_equal(r, "[{'q': 'a, \"b\"\\nc', 'n': 1, 'x': 1.5, 'e': None}, "
                          "{'q': 'd', 'n': 2, 'x': 3.0, 'e': 'z'}]");
   free(r);
   mg_pv_unref(docs);
-  assert_int_equal(mg_dataset_parse_csv(noheader, strlen(noheader), "m.csv", 0,
-                                        &docs, &err),
-                   0);
+  assert_int_equal(
+      mg_dataset_parse_csv(noheader, strlen(noheader), "m.csv", 0, &docs, &err),
+      0);
   r = repr(docs);
   assert_string_equal(r, "[['Q1', '0', '4', '2', '6', 'B'], "
                          "['Q2', '8', '2', '24', '1,2', 'C']]");
@@ -110,23 +109,21 @@ test_hellaswag(void **state)
   /* lm-eval's utils.preprocess: strip, " [title]" -> ". ", drop [..],
    * "  " -> " "; ctx_b capitalized */
   static const char text[] =
-    "{\"activity_label\": \"Home\", \"ctx_a\": \"[header] How to x "
-    "[title] Do it.\", \"ctx_b\": \"PLANT  now\", \"endings\": [\" "
-    "[step] Water  it. \", \"b\"], \"label\": \"0\"}\n";
+      "{\"activity_label\": \"Home\", \"ctx_a\": \"[header] How to x "
+      "[title] Do it.\", \"ctx_b\": \"PLANT  now\", \"endings\": [\" "
+      "[step] Water  it. \", \"b\"], \"label\": \"0\"}\n";
   struct mg_pv *docs;
   struct mg_err err = MG_ERR_INIT;
 
   (void)state;
-  assert_int_equal(mg_dataset_parse_json(text, strlen(text), "h", NULL, &docs,
-                                         &err),
-                   0);
+  assert_int_equal(
+      mg_dataset_parse_json(text, strlen(text), "h", NULL, &docs, &err), 0);
   assert_int_equal(mg_dataset_hellaswag(docs, &err), 0);
+  assert_string_equal(mg_pv_cstr(mg_pv_dict_get(docs->u.list.v[0], "query")),
+                      "Home: How to x. Do it. Plant now");
   assert_string_equal(
-    mg_pv_cstr(mg_pv_dict_get(docs->u.list.v[0], "query")),
-    "Home: How to x. Do it. Plant now");
-  assert_string_equal(
-    mg_pv_cstr(mg_pv_at(mg_pv_dict_get(docs->u.list.v[0], "choices"), 0)),
-    " Water it.");
+      mg_pv_cstr(mg_pv_at(mg_pv_dict_get(docs->u.list.v[0], "choices"), 0)),
+      " Water it.");
   assert_int_equal(mg_pv_dict_get(docs->u.list.v[0], "gold")->u.i, 0);
   mg_pv_unref(docs);
 }

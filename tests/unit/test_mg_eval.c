@@ -181,10 +181,10 @@ test_outputs(void **state)
   meta.batch_size = 1;
   text = mg_eval_results_json(r, &meta, &len);
   assert_int_equal(mg_json_parse(text, len, "results", &j, &err), 0);
-  assert_true(mg_json_number(mg_json_get_path(j, "results.yn.acc,none")) ==
-              0.5);
-  assert_true(mg_json_number(mg_json_get_path(
-                j, "results.yn.acc_stderr,none")) == 0.5);
+  assert_true(mg_json_number(mg_json_get_path(j, "results.yn.acc,none"))
+              == 0.5);
+  assert_true(mg_json_number(mg_json_get_path(j, "results.yn.acc_stderr,none"))
+              == 0.5);
   assert_true(mg_json_number(mg_json_get_path(j, "versions.yn")) == 2.0);
   assert_string_equal(mg_json_string(mg_json_get(j, "model_name_sanitized")),
                       "org__model__v1");
@@ -198,9 +198,10 @@ test_outputs(void **state)
   free(text);
   sec = mg_eval_section(r, &meta, NULL, NULL);
   assert_true(mg_json_bool(mg_json_get(sec, "ok")));
-  assert_true(mg_json_number(mg_json_get_path(
-                mg_json_at(mg_json_get(sec, "tasks"), 0),
-                "metrics.acc,none.value")) == 0.5);
+  assert_true(
+      mg_json_number(mg_json_get_path(mg_json_at(mg_json_get(sec, "tasks"), 0),
+                                      "metrics.acc,none.value"))
+      == 0.5);
   mg_json_free(sec);
   r->ts = ts;
   mg_eval_run_free(r);

@@ -243,6 +243,90 @@ test_eval_union(void **state)
   mg_json_free(out);
 }
 
+/*
+ * lm-eval groups over subtasks split between inputs: recomputed from the
+ * merged leaves (size-weighted mean, pooled stderr, "N/A" propagation,
+ * nested groups), in both section shapes.
+ */
+static void
+test_eval_groups(void **state)
+{
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_json *out, *notes = mg_json_new_array();
+  double se = sqrt((9 * 0.01 * 10 + 29 * 0.0025 * 30) / 38.0 / 40.0);
+
+  (void)state;
+  /* lm-eval's results map; nested groups; one leaf per input: the
+   * weighting cannot be told, size-weighted is assumed, with a note */
+  assert_int_equal(
+      merge("{\"eval\":{\"results\":{\"t1\":{\"acc,none\":0.5,"
+            "\"acc_stderr,none\":0.1},\"g\":{\"alias\":\"g\",\"acc,none\":0.5,"
+            "\"acc_stderr,none\":0.1},\"s1\":{\"alias\":\" - s1\","
+            "\"acc,none\":0.5,\"acc_stderr,none\":0.1}},"
+            "\"group_subtasks\":{\"g\":[\"s1\"],\"s1\":[\"t1\"]},"
+            "\"n-samples\":{\"t1\":{\"effective\":10}}}}",
+            "{\"eval\":{\"results\":{\"t2\":{\"acc,none\":0.8,"
+            "\"acc_stderr,none\":0.05},\"g\":{\"alias\":\"g\",\"acc,none\":0.8,"
+            "\"acc_stderr,none\":0.05},\"s2\":{\"alias\":\" - s2\","
+            "\"acc,none\":0.8,\"acc_stderr,none\":0.05}},"
+            "\"group_subtasks\":{\"g\":[\"s2\"],\"s2\":[\"t2\"]},"
+            "\"n-samples\":{\"t2\":{\"effective\":30}}}}",
+            NULL, &out, notes, &err),
+      0);
+  assert_true(fabs(num(out, "eval.results.g.acc,none") - 0.725) < 1e-15);
+  assert_true(fabs(num(out, "eval.results.g.acc_stderr,none") - se) < 1e-15);
+  assert_string_equal(mg_json_string(mg_json_get_path(out, "eval.results.g."
+                                                           "alias")),
+                      "g");
+  /* a group only one input has keeps its figures */
+  assert_true(num(out, "eval.results.s1.acc,none") == 0.5);
+  assert_int_equal(mg_json_size(mg_json_get_path(out, "eval.group_subtasks.g")),
+                   2);
+  assert_int_equal(mg_json_size(notes), 1);
+  assert_non_null(
+      strstr(mg_json_string(mg_json_at(notes, 0)), "group 'g' ('acc,none')"));
+  mg_json_free(out);
+
+  /* eval-run's shape; the other input tells the weighting (a plain mean
+   * of its two leaves); a leaf without stderr makes the group's N/A */
+  assert_int_equal(
+      merge(
+          "{\"eval\":{\"tasks\":[{\"task\":\"t1\",\"n\":10,\"metrics\":"
+          "{\"acc,none\":{\"value\":0.5,\"stderr\":null}}}],"
+          "\"groups\":{\"g\":{\"alias\":\"g\",\"acc,none\":0.5,"
+          "\"acc_stderr,none\":\"N/A\"}},\"group_subtasks\":{\"g\":[\"t1\"]},"
+          "\"n-samples\":{\"t1\":{\"effective\":10},\"g\":{\"effective\":10}}}"
+          "}",
+          "{\"eval\":{\"tasks\":[{\"task\":\"t2\",\"n\":30,\"metrics\":"
+          "{\"acc,none\":{\"value\":0.8,\"stderr\":0.05}}},{\"task\":\"t3\","
+          "\"n\":10,\"metrics\":{\"acc,none\":{\"value\":0.4,\"stderr\":0.1}}}]"
+          ","
+          "\"groups\":{\"g\":{\"alias\":\"g\",\"acc,none\":0.6000000000000001,"
+          "\"acc_stderr,none\":0.04}},\"group_subtasks\":{\"g\":[\"t2\","
+          "\"t3\"]},\"n-samples\":{\"t2\":{\"effective\":30},"
+          "\"t3\":{\"effective\":10},\"g\":{\"effective\":40}}}}",
+          NULL, &out, NULL, &err),
+      0);
+  assert_true(fabs(num(out, "eval.groups.g.acc,none") - (0.5 + 0.8 + 0.4) / 3)
+              < 1e-15);
+  assert_string_equal(
+      mg_json_string(mg_json_get_path(out, "eval.groups.g.acc_stderr,none")),
+      "N/A");
+  assert_true(num(out, "eval.n-samples.g.effective") == 50);
+  mg_json_free(out);
+
+  /* without sample counts a size-weighted group cannot be recomputed */
+  assert_int_equal(
+      merge("{\"eval\":{\"results\":{\"t1\":{\"acc,none\":0.5},"
+            "\"g\":{\"acc,none\":0.5}},\"group_subtasks\":{\"g\":[\"t1\"]}}}",
+            "{\"eval\":{\"results\":{\"t2\":{\"acc,none\":0.7},"
+            "\"g\":{\"acc,none\":0.7}},\"group_subtasks\":{\"g\":[\"t2\"]}}}",
+            NULL, &out, NULL, &err),
+      -1);
+  assert_non_null(strstr(err.msg, "cannot recompute group 'eval.groups.g'"));
+  mg_json_free(notes);
+}
+
 static void
 test_perf_pods(void **state)
 {
@@ -366,6 +450,7 @@ main(void)
     cmocka_unit_test(test_split_distribution),
     cmocka_unit_test(test_sections),
     cmocka_unit_test(test_eval_union),
+    cmocka_unit_test(test_eval_groups),
     cmocka_unit_test(test_perf_pods),
     cmocka_unit_test(test_compare),
   };

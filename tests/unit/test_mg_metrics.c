@@ -43,8 +43,8 @@ test_pooled(void **state)
 
   (void)state;
   /* np.sqrt(sum([(n - 1) * s ** 2 * n ...]) / (sum(n) - 3) / sum(n)) */
-  assert_true(fabs(mg_metrics_pooled_stderr(se, n, 3) - 0.029911686590845976) <
-              1e-17);
+  assert_true(fabs(mg_metrics_pooled_stderr(se, n, 3) - 0.029911686590845976)
+              < 1e-17);
 }
 
 static struct mg_pv *
@@ -181,18 +181,18 @@ test_task_scoring_and_groups(void **state)
   /* 4 docs, 2 choices; lls pick: right, wrong, right (only by acc_norm),
    * right */
   static const char yaml[] =
-    "group: g\ntask:\n  - task: t\n    dataset_path: json\n"
-    "    dataset_kwargs:\n      data_files: d.jsonl\n    test_split: train\n"
-    "    output_type: multiple_choice\n    doc_to_text: \"{{q}}\"\n"
-    "    doc_to_target: answer\n    doc_to_choice: choices\n"
-    "    metric_list:\n      - metric: acc\n      - metric: acc_norm\n"
-    "      - metric: exact_match\n"
-    "aggregate_metric_list:\n  - metric: acc\n";
+      "group: g\ntask:\n  - task: t\n    dataset_path: json\n"
+      "    dataset_kwargs:\n      data_files: d.jsonl\n    test_split: train\n"
+      "    output_type: multiple_choice\n    doc_to_text: \"{{q}}\"\n"
+      "    doc_to_target: answer\n    doc_to_choice: choices\n"
+      "    metric_list:\n      - metric: acc\n      - metric: acc_norm\n"
+      "      - metric: exact_match\n"
+      "aggregate_metric_list:\n  - metric: acc\n";
   static const char data[] =
-    "{\"q\": \"q1\", \"choices\": [\"a\", \"bb\"], \"answer\": 0}\n"
-    "{\"q\": \"q2\", \"choices\": [\"a\", \"bb\"], \"answer\": 0}\n"
-    "{\"q\": \"q3\", \"choices\": [\"a\", \"bbbb\"], \"answer\": 1}\n"
-    "{\"q\": \"q4\", \"choices\": [\"a\", \"bb\"], \"answer\": 1}\n";
+      "{\"q\": \"q1\", \"choices\": [\"a\", \"bb\"], \"answer\": 0}\n"
+      "{\"q\": \"q2\", \"choices\": [\"a\", \"bb\"], \"answer\": 0}\n"
+      "{\"q\": \"q3\", \"choices\": [\"a\", \"bbbb\"], \"answer\": 1}\n"
+      "{\"q\": \"q4\", \"choices\": [\"a\", \"bb\"], \"answer\": 1}\n";
   double lls[4][2] = { { -1, -3 }, { -3, -1 }, { -1, -2 }, { -5, -1 } };
   int greedy[4][2] = { { 1, 0 }, { 0, 1 }, { 1, 0 }, { 0, 1 } };
   struct mg_task_opts o;
@@ -231,20 +231,20 @@ test_task_scoring_and_groups(void **state)
     res[i].text = NULL;
     res[i].complete = 1;
   }
-  assert_int_equal(mg_metrics_task(ts->tasks[0], docs, res, 4, 100000, samples,
-                                   &tr, &err),
-                   0);
+  assert_int_equal(
+      mg_metrics_task(ts->tasks[0], docs, res, 4, 100000, samples, &tr, &err),
+      0);
   assert_int_equal(tr.n, 4);
   assert_int_equal(tr.nv, 3);
   assert_string_equal(tr.v[0].metric, "acc");
-  assert_true(tr.v[0].value == 0.5);   /* docs 0 and 3 */
+  assert_true(tr.v[0].value == 0.5); /* docs 0 and 3 */
   assert_string_equal(tr.v[1].metric, "acc_norm");
-  assert_true(tr.v[1].value == 0.75);  /* -2/4 beats -1/1 for doc 2 */
+  assert_true(tr.v[1].value == 0.75); /* -2/4 beats -1/1 for doc 2 */
   assert_string_equal(tr.v[2].metric, "exact_match");
   assert_true(tr.v[2].value == 0.5);
   assert_int_equal(samples->u.list.n, 4);
-  assert_true(mg_pv_num(mg_pv_dict_get(samples->u.list.v[2], "acc_norm")) ==
-              1.0);
+  assert_true(mg_pv_num(mg_pv_dict_get(samples->u.list.v[2], "acc_norm"))
+              == 1.0);
   mg_metrics_group(ts, 0, &tr, &gr);
   assert_int_equal(gr.nv, 1);
   assert_true(gr.v[0].value == 0.5);
@@ -253,9 +253,8 @@ test_task_scoring_and_groups(void **state)
   mg_task_result_release(&tr);
   /* an incomplete doc is left out */
   res[3].complete = 0;
-  assert_int_equal(mg_metrics_task(ts->tasks[0], docs, res, 4, 0, NULL, &tr,
-                                   &err),
-                   0);
+  assert_int_equal(
+      mg_metrics_task(ts->tasks[0], docs, res, 4, 0, NULL, &tr, &err), 0);
   assert_int_equal(tr.n, 3);
   mg_task_result_release(&tr);
   mg_pv_unref(samples);
@@ -264,6 +263,114 @@ test_task_scoring_and_groups(void **state)
   p = mg_xasprintf("rm -rf '%s'", dir);
   assert_int_equal(system(p), 0);
   free(p);
+}
+
+static char bdir[] = "/tmp/test_mg_metrics_b.XXXXXX";
+
+static struct mg_taskset *
+load_one(const char *yaml, const char *data, const char *name)
+{
+  struct mg_task_opts o;
+  const char *inc[1];
+  struct mg_taskset *ts = NULL;
+  struct mg_err err = MG_ERR_INIT;
+  char *p = mg_xasprintf("%s/t.yaml", bdir);
+  FILE *f = fopen(p, "w");
+
+  fputs(yaml, f);
+  fclose(f);
+  free(p);
+  p = mg_xasprintf("%s/d.jsonl", bdir);
+  f = fopen(p, "w");
+  fputs(data, f);
+  fclose(f);
+  free(p);
+  mg_task_opts_init(&o);
+  inc[0] = bdir;
+  o.include_paths = inc;
+  o.ninclude = 1;
+  if (mg_taskset_load(&name, 1, &o, &ts, &err) < 0)
+    fail_msg("%s", err.msg);
+  return ts;
+}
+
+static void
+test_bootstrap_like_cpython(void **state)
+{
+  /* boot.py: lm-eval's bootstrap_stderr with CPython's random, iters
+   * 2000 (2 chunks seeded 0 and 1) */
+  static const int golds[] = { 1, 0, 1, 1, 0, 1, 0, 0, 1, 1 };
+  static const int preds[] = { 1, 1, 0, 1, 0, 1, 0, 1, 1, 0 };
+  static const double lls[] = { -1.5, -0.25, -3.0, -0.5, -2.0 };
+  struct mg_buf data = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  struct mg_doc_result res[10];
+  double ll[10][2];
+  int gr[10][2] = { { 0 } };
+  struct mg_task_opts o;
+  struct mg_taskset *ts;
+  struct mg_task_doc *docs;
+  struct mg_task_result tr;
+  struct mg_err err = MG_ERR_INIT;
+  char *cmd;
+
+  (void)state;
+  assert_non_null(mkdtemp(bdir));
+  for (int i = 0; i < 10; i++)
+    mg_buf_printf(&data, NULL,
+                  "{\"q\": \"x%d\", \"c\": [\"n\", \"y\"], \"a\": %d}\n", i,
+                  golds[i]);
+  ts = load_one("task: f\ndataset_path: json\ndataset_kwargs:\n"
+                "  data_files: d.jsonl\ntest_split: train\n"
+                "output_type: multiple_choice\ndoc_to_text: \"{{q}}\"\n"
+                "doc_to_target: a\ndoc_to_choice: c\n"
+                "metric_list:\n  - metric: f1\n",
+                data.data, "f");
+  mg_task_opts_init(&o);
+  assert_int_equal(mg_task_prepare(ts->tasks[0], &o, &docs, &err), 0);
+  for (int i = 0; i < 10; i++) {
+    ll[i][0] = preds[i] ? -2 : -1;
+    ll[i][1] = preds[i] ? -1 : -2;
+    res[i].n = 2;
+    res[i].ll = ll[i];
+    res[i].greedy = gr[i];
+    res[i].text = NULL;
+    res[i].complete = 1;
+  }
+  assert_int_equal(
+      mg_metrics_task(ts->tasks[0], docs, res, 10, 2000, NULL, &tr, &err), 0);
+  assert_string_equal(tr.v[0].metric, "f1");
+  assert_true(tr.v[0].value == 0.6666666666666666);
+  assert_true(tr.v[0].has_stderr);
+  assert_true(tr.v[0].stderr_ == 0.16548511033615634);
+  mg_task_result_release(&tr);
+  mg_task_docs_free(docs, 10);
+  mg_taskset_free(ts);
+  mg_buf_reset(&data);
+  for (int i = 0; i < 5; i++)
+    mg_buf_printf(&data, NULL, "{\"q\": \"x%d\", \"t\": \" y\"}\n", i);
+  ts = load_one("task: p\ndataset_path: json\ndataset_kwargs:\n"
+                "  data_files: d.jsonl\ntest_split: train\n"
+                "output_type: loglikelihood\ndoc_to_text: \"{{q}}\"\n"
+                "doc_to_target: t\nmetric_list:\n  - metric: perplexity\n",
+                data.data, "p");
+  assert_int_equal(mg_task_prepare(ts->tasks[0], &o, &docs, &err), 0);
+  for (int i = 0; i < 5; i++) {
+    ll[i][0] = lls[i];
+    res[i].n = 1;
+    res[i].ll = ll[i];
+  }
+  assert_int_equal(
+      mg_metrics_task(ts->tasks[0], docs, res, 5, 2000, NULL, &tr, &err), 0);
+  assert_true(tr.v[0].value == 4.263114515168817);
+  assert_true(tr.v[0].stderr_ == 2.3076341236185947);
+  assert_false(tr.v[0].higher_is_better);
+  mg_task_result_release(&tr);
+  mg_task_docs_free(docs, 5);
+  mg_taskset_free(ts);
+  mg_buf_release(&data);
+  cmd = mg_xasprintf("rm -rf '%s'", bdir);
+  assert_int_equal(system(cmd), 0);
+  free(cmd);
 }
 
 int
@@ -276,6 +383,7 @@ main(void)
     cmocka_unit_test(test_other_filters),
     cmocka_unit_test(test_exact_match_options),
     cmocka_unit_test(test_task_scoring_and_groups),
+    cmocka_unit_test(test_bootstrap_like_cpython),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,9 +82,8 @@ test_sample_pool_branch(void **state)
 {
   static const size_t a[] = { 7, 1, 0, 9, 4 };
   static const size_t b[] = { 1, 21, 22, 2, 3, 24, 11, 7 };
-  static const size_t c[] = { 2,  3,  99, 44, 82, 79, 61, 78, 59,
-                              19, 11, 23, 14, 1,  64, 62, 31, 8,
-                              69, 91, 95, 76, 89, 65, 74 };
+  static const size_t c[] = { 2, 3,  99, 44, 82, 79, 61, 78, 59, 19, 11, 23, 14,
+                              1, 64, 62, 31, 8,  69, 91, 95, 76, 89, 65, 74 };
   struct mg_mt r;
 
   (void)state;

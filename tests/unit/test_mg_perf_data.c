@@ -14,7 +14,10 @@
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "mg_perf_data.h"
+#include "mg_mem.h"
 #include "mg_perf_req.h"
+#include "mg_tokenizer.h"
+#include "mg_tokproc.h"
 
 static char dir[64];
 
@@ -238,12 +241,65 @@ body(const struct mg_perf_body_opts *o, const struct mg_perf_item *it)
   return mg_buf_detach(&out, NULL);
 }
 
+/* Exact lengths with a local tokenizer: every synthetic prompt encodes
+ * to its length, prompts differ from their first words, a given text gets
+ * its own count. */
+static void
+test_exact(void **state)
+{
+  const char *sh = getenv("MG_SHARED"), *top = getenv("MG_TOP");
+  char *path = sh && *sh ? mg_xasprintf("%s/data/tokenizers/gpt2", sh)
+                         : mg_xasprintf("%s/../shared/data/tokenizers/gpt2",
+                                        top && *top ? top : ".");
+  struct mg_perf_synth spec;
+  struct mg_perf_data d;
+  struct mg_tokproc *p = NULL;
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_tok_encoding e = MG_TOK_ENCODING_INIT;
+
+  (void)state;
+  assert_int_equal(mg_tokproc_open(path, NULL, NULL, NULL, &p, &err), 0);
+  assert_int_equal(mg_perf_synth_parse("prompt_tokens=40,prompt_tokens_stdev"
+                                       "=10,samples=12,prefix_tokens=6",
+                                       &spec, &err), 0);
+  mg_perf_data_init(&d);
+  mg_perf_data_synth(&d, &spec);
+  assert_int_equal(mg_perf_data_exact(&d, p, 0, &err), 0);
+  assert_true(d.exact);
+  for (size_t i = 0; i < d.n; i++) {
+    assert_int_equal(mg_tokproc_encode(p, d.items[i].text,
+                                       strlen(d.items[i].text), 0, &e, &err),
+                     0);
+    assert_int_equal((long long)e.n, d.items[i].prompt_tokens);
+    assert_int_equal(mg_tokproc_encode(p, d.items[i].prefix,
+                                       strlen(d.items[i].prefix), 0, &e,
+                                       &err),
+                     0);
+    assert_int_equal(e.n, 6);
+    if (i > 0)
+      assert_true(strncmp(d.items[i].text, d.items[i - 1].text, 8) != 0);
+  }
+  mg_perf_data_release(&d);
+  /* Given text: its count. */
+  mg_perf_data_init(&d);
+  mg_perf_data_synth(&d, &spec);
+  d.items[0].generated = 0;
+  free(d.items[0].text);
+  d.items[0].text = mg_xstrdup("Hello world");
+  assert_int_equal(mg_perf_data_exact(&d, p, 0, &err), 0);
+  assert_int_equal(d.items[0].prompt_tokens, 2);
+  mg_perf_data_release(&d);
+  mg_tok_encoding_release(&e);
+  mg_tokproc_free(p);
+  free(path);
+}
+
 static void
 test_bodies(void **state)
 {
   struct mg_perf_body_opts o;
   char text[] = "say \"hi\"", sys[] = "sys";
-  struct mg_perf_item it = { text, NULL, 3, 16, -1 };
+  struct mg_perf_item it = { text, NULL, 3, 16, -1, 0 };
   struct mg_perf_body b;
   struct mg_err err = MG_ERR_INIT;
   char *s;
@@ -308,6 +364,7 @@ main(void)
     cmocka_unit_test(test_synth_lengths),
     cmocka_unit_test(test_files),
     cmocka_unit_test(test_file_errors),
+    cmocka_unit_test(test_exact),
     cmocka_unit_test(test_bodies),
   };
 

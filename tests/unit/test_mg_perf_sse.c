@@ -148,6 +148,9 @@ test_chunks(void **state)
   assert_int_equal(c.prompt_tokens, 5);
   assert_int_equal(c.completion_tokens, 1);
 
+  assert_int_equal(c.text_len, strlen("hi \\\"there\\\""));
+  assert_memory_equal(c.text_ptr, "hi \\\"there\\\"", c.text_len);
+
   /* A chat role chunk has choices but no token. */
   assert_int_equal(scan("{\"choices\":[{\"delta\":{\"role\":\"assistant\","
                         "\"content\":\"\"}}]}", &c), 0);
@@ -302,6 +305,20 @@ test_cached_scan(void **state)
   mg_perf_chunk_cache_release(&cc);
 }
 
+static void
+test_unescape(void **state)
+{
+  struct mg_buf b = MG_BUF_INIT(1024);
+  static const char in[] = "a\\\"b\\\\c\\n\\t\\u00e9\\u20ac"
+                           "\\ud83d\\ude00\\ud800x\\/";
+
+  (void)state;
+  mg_perf_json_unescape(in, strlen(in), &b);
+  assert_string_equal(b.data, "a\"b\\c\n\t\xc3\xa9\xe2\x82\xac"
+                              "\xf0\x9f\x98\x80\xef\xbf\xbdx/");
+  mg_buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -312,6 +329,7 @@ main(void)
     cmocka_unit_test(test_chunks),
     cmocka_unit_test(test_malformed),
     cmocka_unit_test(test_cached_scan),
+    cmocka_unit_test(test_unescape),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -297,6 +297,201 @@ test_default_allowlist(void **state)
   assert_false(mg_pickle_default_allowed("collections", "OrderedDictX"));
 }
 
+/* ---- joblib: array bytes after a NumpyArrayWrapper BUILD ---- */
+
+struct pk {
+  unsigned char b[4096];
+  size_t n;
+};
+
+static void
+raw(struct pk *k, const void *p, size_t n)
+{
+  assert_true(k->n + n <= sizeof(k->b));
+  memcpy(k->b + k->n, p, n);
+  k->n += n;
+}
+
+#define RAW(k, s) raw(k, s, sizeof(s) - 1)
+
+/* BINUNICODE */
+static void
+ustr(struct pk *k, const char *s)
+{
+  unsigned char h[5] = { 'X', 0, 0, 0, 0 };
+  size_t n = strlen(s);
+
+  h[1] = (unsigned char)n;
+  raw(k, h, 5);
+  raw(k, s, n);
+}
+
+/* The wrapper and its state up to (not including) BUILD: shape (3,),
+ * dtype dtype_str with a version 3 state whose names are names_none ? None
+ * : a tuple; alignment when align. */
+static void
+wrapper(struct pk *k, const char *dtype_str, int names_none, int align)
+{
+  RAW(k, "cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81}(");
+  ustr(k, "shape");
+  RAW(k, "K\x03\x85");
+  ustr(k, "dtype");
+  RAW(k, "cnumpy\ndtype\n");
+  ustr(k, dtype_str);
+  RAW(k, "\x89\x88\x87R(K\x03");
+  ustr(k, "<");
+  if (names_none)
+    RAW(k, "N");
+  else
+    RAW(k, "K\x01\x85");
+  RAW(k, "NNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb");
+  if (align) {
+    ustr(k, "numpy_array_alignment_bytes");
+    RAW(k, "K\x10");
+  }
+  RAW(k, "u");
+}
+
+static void
+test_joblib_array_skipped(void **state)
+{
+  struct scanned s;
+  struct pk k = { { 0 }, 0 };
+  size_t pad;
+
+  (void)state;
+  /* joblib >= 1.2: padding length byte, 0xff padding, 3 doubles. */
+  RAW(&k, "\x80\x02");
+  wrapper(&k, "f8", 1, 1);
+  RAW(&k, "b");
+  pad = 16 - ((k.n + 1) % 16);
+  k.b[k.n++] = (unsigned char)pad;
+  memset(k.b + k.n, 0xff, pad);
+  k.n += pad;
+  /* Array bytes that would be opcodes to a plain parser. */
+  RAW(&k, "cos\nsystem\n\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80");
+  RAW(&k, ".");
+  scan(&s, k.b, k.n, NULL);
+  assert_int_equal(s.rc, 0);
+  assert_int_equal(s.rep.n_arrays, 1);
+  assert_int_equal(s.rep.n_pickles, 1);
+  assert_true(s.rep.end == k.n);
+  assert_true(has_global(&s.rep, "joblib.numpy_pickle", "NumpyArrayWrapper",
+                         1));
+  mg_pickle_report_release(&s.rep);
+
+  /* joblib < 1.2: no padding; the same bytes are now the first thing a
+   * plain pickle.load parses after BUILD: os.system is an import there. */
+  k.n = 0;
+  RAW(&k, "\x80\x02");
+  wrapper(&k, "f8", 1, 0);
+  RAW(&k, "b");
+  RAW(&k, "cos\nsystem\n\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80");
+  RAW(&k, ".");
+  scan(&s, k.b, k.n, NULL);
+  assert_int_equal(s.rc, -1);
+  assert_int_equal(s.err.cat, MG_ERR_FAIL);
+  assert_non_null(strstr(s.rep.reason, "os.system"));
+  assert_non_null(strstr(s.rep.reason, "pickle.load"));
+  assert_true(has_global(&s.rep, "os", "system", 0));
+  mg_pickle_report_release(&s.rep);
+
+  /* Garbage names in the array bytes import nothing: still safe. */
+  k.n = 0;
+  RAW(&k, "\x80\x02");
+  wrapper(&k, "i8", 1, 0);
+  RAW(&k, "b");
+  RAW(&k, "c\xff\x01\n\x02\x03\nR\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80"
+          "\x80\x80\x80\x80\x80");
+  RAW(&k, ".");
+  scan(&s, k.b, k.n, NULL);
+  assert_int_equal(s.rc, 0);
+  mg_pickle_report_release(&s.rep);
+}
+
+static void
+test_joblib_refusals(void **state)
+{
+  struct scanned s;
+  struct pk k = { { 0 }, 0 };
+
+  (void)state;
+  /* A structured dtype (names set): not followed. */
+  RAW(&k, "\x80\x02");
+  wrapper(&k, "V24", 0, 0);
+  RAW(&k, "b");
+  memset(k.b + k.n, 0, 72);
+  k.n += 72;
+  RAW(&k, ".");
+  scan(&s, k.b, k.n, NULL);
+  assert_int_equal(s.rc, -1);
+  assert_non_null(strstr(s.rep.reason, "unsupported dtype"));
+  mg_pickle_report_release(&s.rep);
+
+  /* A frame that runs past the BUILD: joblib would read the array after
+   * the frame, not after the opcode. */
+  k.n = 0;
+  RAW(&k, "\x80\x04\x95\xff\x00\x00\x00\x00\x00\x00\x00");
+  wrapper(&k, "f8", 1, 0);
+  RAW(&k, "b");
+  memset(k.b + k.n, '.', 300);
+  k.n += 300;
+  scan(&s, k.b, k.n, NULL);
+  assert_int_equal(s.rc, -1);
+  assert_non_null(strstr(s.rep.reason, "inside a pickle frame"));
+  mg_pickle_report_release(&s.rep);
+
+  /* Fewer bytes than the shape says. */
+  k.n = 0;
+  RAW(&k, "\x80\x02");
+  wrapper(&k, "f8", 1, 0);
+  RAW(&k, "b\0\0\0\0.");
+  scan(&s, k.b, k.n, NULL);
+  assert_int_equal(s.rc, -1);
+  assert_int_equal(s.err.cat, MG_ERR_DATA);
+  assert_non_null(strstr(s.rep.error, "truncated joblib array"));
+  mg_pickle_report_release(&s.rep);
+}
+
+static void
+test_joblib_identity(void **state)
+{
+  struct scanned s;
+  struct pk k = { { 0 }, 0 };
+
+  (void)state;
+  /* The state dict is memoized empty, filled through the memo copy
+   * (SETITEM on GET), then used by BUILD through another GET: one object,
+   * as in Python. The shape comes last and is 2 elements. */
+  RAW(&k, "\x80\x02" "cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81}q\x01");
+  RAW(&k, "0h\x01");
+  ustr(&k, "dtype");
+  RAW(&k, "cnumpy\ndtype\n");
+  ustr(&k, "i4");
+  RAW(&k, "\x89\x88\x87R(K\x03");
+  ustr(&k, "<");
+  RAW(&k, "NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tbs0h\x01");
+  ustr(&k, "shape");
+  RAW(&k, "K\x02K\x02\x86s0h\x01" "b");
+  memset(k.b + k.n, 0x63, 16); /* 2x2 int32: 16 bytes of 'c' */
+  k.n += 16;
+  RAW(&k, ".");
+  scan(&s, k.b, k.n, NULL);
+  assert_int_equal(s.rc, 0);
+  assert_int_equal(s.rep.n_arrays, 1);
+  mg_pickle_report_release(&s.rep);
+
+  /* An object array: its data is a nested pickle, scanned. */
+  k.n = 0;
+  RAW(&k, "\x80\x02");
+  wrapper(&k, "O8", 1, 0);
+  RAW(&k, "b\x80\x02" "cposix\nsystem\nX\x02\x00\x00\x00" "id\x85R..");
+  scan(&s, k.b, k.n, NULL);
+  assert_int_equal(s.rc, -1);
+  assert_true(has_global(&s.rep, "posix", "system", 0));
+  mg_pickle_report_release(&s.rep);
+}
+
 int
 main(void)
 {
@@ -313,6 +508,9 @@ main(void)
     cmocka_unit_test(test_stacked),
     cmocka_unit_test(test_sniff),
     cmocka_unit_test(test_default_allowlist),
+    cmocka_unit_test(test_joblib_array_skipped),
+    cmocka_unit_test(test_joblib_refusals),
+    cmocka_unit_test(test_joblib_identity),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,9 +78,9 @@ test_str_repr(void **state)
 static void
 test_dumps_like_python(void **state)
 {
-  static const char src[] =
-    "{\"q\": \"\xc3\xa9\\n\\\"\", \"l\": [1, 2.0, null, true, []], \"d\": {}, "
-    "\"n\": {\"x\": [{\"y\": 1}]}}";
+  static const char src[] = "{\"q\": \"\xc3\xa9\\n\\\"\", \"l\": [1, 2.0, "
+                            "null, true, []], \"d\": {}, "
+                            "\"n\": {\"x\": [{\"y\": 1}]}}";
   static const char pretty[] = "{\n  \"q\": \"\xc3\xa9\\n\\\"\",\n  \"l\": [\n"
                                "    1,\n    2.0,\n    null,\n    true,\n"
                                "    []\n  ],\n  \"d\": {},\n  \"n\": {\n"
@@ -91,8 +91,7 @@ test_dumps_like_python(void **state)
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
   (void)state;
-  assert_int_equal(mg_pv_parse(src, strlen(src), MG_PV_JSON, "t", &v, &err),
-                   0);
+  assert_int_equal(mg_pv_parse(src, strlen(src), MG_PV_JSON, "t", &v, &err), 0);
   mg_pv_dumps(&b, v, -1);
   assert_string_equal(b.data, src);
   mg_buf_reset(&b);
@@ -112,8 +111,7 @@ test_parse_errors(void **state)
   struct mg_err err = MG_ERR_INIT;
 
   (void)state;
-  assert_int_equal(mg_pv_parse("[1, 2", 5, MG_PV_JSON, "x.json", &v, &err),
-                   -1);
+  assert_int_equal(mg_pv_parse("[1, 2", 5, MG_PV_JSON, "x.json", &v, &err), -1);
   assert_null(v);
   assert_int_equal(err.cat, MG_ERR_DATA);
   assert_non_null(strstr(err.msg, "malformed JSON in 'x.json' at byte 5"));
@@ -131,8 +129,7 @@ test_literal_eval(void **state)
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
   (void)state;
-  assert_int_equal(mg_pv_parse(src, strlen(src), MG_PV_PYLIT, "lit", &v,
-                               &err),
+  assert_int_equal(mg_pv_parse(src, strlen(src), MG_PV_PYLIT, "lit", &v, &err),
                    0);
   mg_pv_repr(&b, v);
   assert_string_equal(b.data, "['a', 'b', 1, -2.5, True, None, (1,), ()]");
@@ -199,8 +196,7 @@ test_json_interop(void **state)
   struct mg_err err = MG_ERR_INIT;
 
   (void)state;
-  assert_int_equal(mg_json_parse("{\"a\": [1, 2.5, \"x\"]}", 20, "t", &j,
-                                 &err),
+  assert_int_equal(mg_json_parse("{\"a\": [1, 2.5, \"x\"]}", 20, "t", &j, &err),
                    0);
   v = mg_pv_from_json(j);
   assert_int_equal(mg_pv_at(mg_pv_dict_get(v, "a"), 0)->type, MG_PV_INT);

@@ -298,6 +298,60 @@ test_dir_push_idempotent(void **state)
 
 /* Concurrent pushes of different labels to one version: the lock keeps
  * every one of them. */
+/* registry-push --get: the model, artifact and our properties of a
+ * version; the latest version when none is named; others' keys left out. */
+static void
+test_dir_get(void **state)
+{
+  char *dir = tmpdir();
+  char *spec = mg_xasprintf("dir:%s", dir);
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_http_opts http;
+  struct mg_registry *r;
+  struct mg_json *model, *sec;
+
+  (void)state;
+  assert_true(mg_registry_key_is_ours("perf.custom.ttft_p50_ms"));
+  assert_true(mg_registry_key_is_ours("custom results"));
+  assert_true(mg_registry_key_is_ours("modelgate"));
+  assert_false(mg_registry_key_is_ours("reviewed-by"));
+  assert_false(mg_registry_key_is_ours("_lastModified"));
+  mg_json_free(push(spec,
+                    "{\"perf.baseline.ttft_p50_ms\":{\"metadataType\":"
+                    "\"MetadataDoubleValue\",\"double_value\":41.5},"
+                    "\"reviewed-by\":{\"metadataType\":\"MetadataStringValue\","
+                    "\"string_value\":\"alice\"},\"source.kind\":{"
+                    "\"metadataType\":\"MetadataStringValue\",\"string_value\":"
+                    "\"hf\"}}",
+                    "oci://r/m:1"));
+  mg_http_opts_init(&http);
+  assert_int_equal(mg_registry_open(spec, &http, 1, 0, 0, &r, &err), 0);
+  assert_int_equal(mg_registry_get(r, "acme/tiny", NULL, &model, &sec, &err),
+                   0);
+  assert_json(model, "{\"name\":\"acme/tiny\",\"version\":\"v1\",\"source\":"
+                     "{\"kind\":\"hf\"},\"destination\":{\"uri\":\"oci://r/"
+                     "m:1\",\"kind\":\"oci\"},\"format\":\"safetensors\"}");
+  assert_json(mg_json_get(sec, "version_properties"),
+              "{\"perf.baseline.ttft_p50_ms\":41.5,\"source.kind\":\"hf\"}");
+  assert_string_equal(mg_json_string(mg_json_get(sec, "model_version_id")),
+                      "2");
+  assert_string_equal(
+      mg_json_string(mg_json_get_path(sec, "model_artifact.uri")),
+      "oci://r/m:1");
+  mg_json_free(model);
+  mg_json_free(sec);
+  assert_int_equal(mg_registry_get(r, "acme/tiny", "v9", &model, &sec, &err),
+                   -1);
+  assert_int_equal(err.cat, MG_ERR_REMOTE);
+  assert_null(model);
+  assert_int_equal(mg_registry_get(r, "nosuch", NULL, &model, &sec, &err), -1);
+  assert_non_null(strstr(err.msg, "no registered model 'nosuch'"));
+  mg_registry_free(r);
+  rmtree(dir);
+  free(spec);
+  free(dir);
+}
+
 static void
 test_dir_concurrent(void **state)
 {
@@ -452,6 +506,7 @@ main(void)
     cmocka_unit_test(test_keys),
     cmocka_unit_test(test_props_merge),
     cmocka_unit_test(test_dir_push_idempotent),
+    cmocka_unit_test(test_dir_get),
     cmocka_unit_test(test_dir_concurrent),
     cmocka_unit_test(test_open_errors),
     cmocka_unit_test(test_target_from_record),

@@ -143,9 +143,11 @@ test_markdown_csv(void **state)
   must(b.data, "# Comparison & <test>");
   must(b.data, "| 1. base.json | acme/m | baseline | pass |");
   must(b.data, "| gsm8k | exact_match,strict-match | 0.4200 ± 0.0130 | "
-               "0.4500 ± 0.0130 (+0.0300, +7.14%, > 1 SE) |");
+               "0.4500 ± 0.0130 (+0.0300, +7.1%, > 1 SE) |");
   must(b.data, "| TTFT p50 (ms) (lower is better) | 42 | 80 (+38, "
-               "+90.48%) |");
+               "+90.5%) |");
+  /* the operating points agree: no second table */
+  assert_null(strstr(b.data, "same offered load"));
   must(b.data, "### Load steps: baseline (base.json)");
   mg_buf_reset(&b);
   assert_int_equal(mg_report_csv(&f->in, &b, &err), 0);
@@ -158,12 +160,58 @@ test_markdown_csv(void **state)
   mg_buf_release(&b);
 }
 
+/*
+ * Operating points that differ (constant@10 against constant@5): the
+ * same offered load, the highest rate both ran and sustained, is
+ * compared too, in every report; each input's limit is marked on the
+ * sweep charts in its colour.
+ */
+static void
+test_same_load(void **state)
+{
+  struct fixture *f = *state;
+  struct mg_json *sums = mg_json_dup(f->sums), *cmp;
+  struct mg_report_in in = f->in;
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+
+  mg_json_set_number(mg_json_get(mg_json_at(sums, 1), "perf"),
+                     "operating_point", 0);
+  mg_json_set_number(mg_json_get(mg_json_at(sums, 1), "perf"),
+                     "max_sustainable_rps", 5);
+  assert_int_equal(mg_merge_compare(sums, &cmp, &err), 0);
+  in.summaries = sums;
+  in.comparison = cmp;
+  /* capped by the second input's 5 req/s */
+  assert_true(mg_json_number(mg_json_get_path(cmp, "same_load.rate")) == 5);
+  assert_int_equal(mg_report_html(&in, &b, &err), 0);
+  must(b.data, "<b>The inputs&rsquo; operating points differ</b>");
+  must(b.data, "Performance at the same offered load (5&nbsp;req/s)");
+  must(b.data, "id=\"table-perf_same_load\"");
+  must(b.data, "Latency distributions at the same offered load");
+  must(b.data, ">1: max 10</text>");
+  must(b.data, ">2: max 5</text>");
+  mg_buf_reset(&b);
+  assert_int_equal(mg_report_markdown(&in, &b, &err), 0);
+  must(b.data, "## Performance at the same offered load (5 req/s)");
+  must(b.data, "| load step | constant@5 | constant@5 |");
+  must(b.data, "| TTFT p50 (ms) (lower is better) | 40 | 45 (+5, +12.5%) |");
+  mg_buf_reset(&b);
+  assert_int_equal(mg_report_csv(&in, &b, &err), 0);
+  must(b.data, "custom.json,acme/m,<custom>,perf_same_load,constant@5,5,,"
+               "ttft_p50_ms,ms,45,,5,12.5,\r\n");
+  mg_buf_release(&b);
+  mg_json_free(cmp);
+  mg_json_free(sums);
+}
+
 int
 main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_html),
     cmocka_unit_test(test_markdown_csv),
+    cmocka_unit_test(test_same_load),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);

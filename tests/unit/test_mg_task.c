@@ -39,13 +39,12 @@ setup(void **state)
       "{\"q\": \"one\", \"choices\": [\"a\", \"b\"], \"answer\": 0}\n"
       "{\"q\": \"two\", \"choices\": [\"c\", \"d\"], \"answer\": 1}\n"
       "{\"q\": \"three\", \"choices\": [\"e\", \"f\"], \"answer\": 1}\n");
-  put("base.yaml.inc",
-      "dataset_path: json\n"
-      "dataset_kwargs:\n  data_files: data.jsonl\n"
-      "test_split: train\n"
-      "output_type: multiple_choice\n"
-      "doc_to_choice: choices\n"
-      "doc_to_target: answer\n");
+  put("base.yaml.inc", "dataset_path: json\n"
+                       "dataset_kwargs:\n  data_files: data.jsonl\n"
+                       "test_split: train\n"
+                       "output_type: multiple_choice\n"
+                       "doc_to_choice: choices\n"
+                       "doc_to_target: answer\n");
   put("mc.yaml", "include: base.yaml.inc\n"
                  "task: mc\n"
                  "tag: [demo_tag]\n"

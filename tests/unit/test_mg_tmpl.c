@@ -21,10 +21,10 @@ static int
 setup(void **state)
 {
   static const char src[] =
-    "{\"question\": \"  What is 2+2? \", \"choices\": [\"3\", \"4\", \"5\", "
-    "\"6\"], \"answer\": 1, \"ch\": {\"text\": [\"a\", \"b's\"], \"label\": "
-    "[\"A\", \"B\"]}, \"answerKey\": \"B\", \"f\": 1.5, \"n\": null, "
-    "\"s\": \"Hello World foo\", \"nums\": [3, 1, 2], \"d\": {\"x\": 1}}";
+      "{\"question\": \"  What is 2+2? \", \"choices\": [\"3\", \"4\", \"5\", "
+      "\"6\"], \"answer\": 1, \"ch\": {\"text\": [\"a\", \"b's\"], \"label\": "
+      "[\"A\", \"B\"]}, \"answerKey\": \"B\", \"f\": 1.5, \"n\": null, "
+      "\"s\": \"Hello World foo\", \"nums\": [3, 1, 2], \"d\": {\"x\": 1}}";
   struct mg_err err = MG_ERR_INIT;
 
   (void)state;
@@ -98,9 +98,10 @@ test_expressions(void **state)
   check("{{ 'yes' if answer else 'no' }} {{ zzz is defined }} "
         "{{ zzz|default('x') }} {{ 3 in nums }} {{ 1 < 2 < 3 }}",
         "yes False x True True");
-  check("{{ nums|sort }} {{ nums|first }} {{ nums|sum }} {{ choices|join(', ') }}"
-        " {{ '2.7'|int }} {{ 2.5|round }} {{ (1, 2) }} {{ d.items()|list }}",
-        "[1, 2, 3] 3 6 3, 4, 5, 6 2 2.0 (1, 2) [('x', 1)]");
+  check(
+      "{{ nums|sort }} {{ nums|first }} {{ nums|sum }} {{ choices|join(', ') }}"
+      " {{ '2.7'|int }} {{ 2.5|round }} {{ (1, 2) }} {{ d.items()|list }}",
+      "[1, 2, 3] 3 6 3, 4, 5, 6 2 2.0 (1, 2) [('x', 1)]");
   check("{% set x = choices|length %}{{ x * 2 }}"
         "{% for c in choices if c != '4' %}[{{loop.index}}/{{loop.length}}]"
         "{% endfor %}{% if answer == 2 %}two{% elif answer == 1 %}one"

@@ -34,8 +34,8 @@ shared_path(const char *rel)
 static int
 str_eq(const struct mg_json *j, const char *s, size_t n)
 {
-  return mg_json_is_string(j) && mg_json_string_len(j) == n &&
-         !memcmp(mg_json_string(j), s, n);
+  return mg_json_is_string(j) && mg_json_string_len(j) == n
+         && !memcmp(mg_json_string(j), s, n);
 }
 
 struct counts {
@@ -58,12 +58,11 @@ check_line(struct mg_tokenizer *t, const struct mg_json *g, struct counts *c,
   uint32_t *gids;
   size_t ng = mg_json_size(ids);
 
-  assert_int_equal(mg_tokenizer_encode(t, mg_json_string(text),
-                                       mg_json_string_len(text),
-                                       MG_TOK_TOKENS |
-                                         (add ? MG_TOK_ADD_SPECIAL : 0),
-                                       &e, &err),
-                   0);
+  assert_int_equal(
+      mg_tokenizer_encode(t, mg_json_string(text), mg_json_string_len(text),
+                          MG_TOK_TOKENS | (add ? MG_TOK_ADD_SPECIAL : 0), &e,
+                          &err),
+      0);
   ok_ids = e.n == ng;
   for (size_t i = 0; ok_ids && i < ng; i++)
     ok_ids = (double)e.ids[i] == mg_json_number(mg_json_at(ids, i));
@@ -78,9 +77,8 @@ check_line(struct mg_tokenizer *t, const struct mg_json *g, struct counts *c,
   assert_int_equal(mg_tokenizer_decode(t, gids, ng, 0, &d, &err), 0);
   assert_int_equal(mg_tokenizer_decode(t, gids, ng, 1, &ds, &err), 0);
   ok_d = str_eq(mg_json_get(g, "decoded"), d.data ? d.data : "", d.len);
-  ok_ds =
-    str_eq(mg_json_get(g, "decoded_skip_special"), ds.data ? ds.data : "",
-           ds.len);
+  ok_ds = str_eq(mg_json_get(g, "decoded_skip_special"), ds.data ? ds.data : "",
+                 ds.len);
   c->lines++;
   c->ids += ok_ids;
   c->tokens += ok_toks;
@@ -88,11 +86,13 @@ check_line(struct mg_tokenizer *t, const struct mg_json *g, struct counts *c,
   c->skip += ok_ds;
   if (verbose && !(ok_ids && ok_toks && ok_d && ok_ds)) {
     char *gl = mg_json_print(g, 0);
-    fprintf(stderr, "# MISMATCH ids=%d tokens=%d decoded=%d skip=%d\n#  %s\n#  got:",
+    fprintf(stderr,
+            "# MISMATCH ids=%d tokens=%d decoded=%d skip=%d\n#  %s\n#  got:",
             ok_ids, ok_toks, ok_d, ok_ds, gl);
     for (size_t i = 0; i < e.n; i++)
       fprintf(stderr, " %u:'%.*s'", e.ids[i],
-              (int)(e.tok_off[i + 1] - e.tok_off[i]), e.tok_text + e.tok_off[i]);
+              (int)(e.tok_off[i + 1] - e.tok_off[i]),
+              e.tok_text + e.tok_off[i]);
     fprintf(stderr, "\n#  decoded: '%s'\n#  skip: '%s'\n", d.data ? d.data : "",
             ds.data ? ds.data : "");
     free(gl);

@@ -54,10 +54,10 @@ static void
 test_strings_and_lists(void **state)
 {
   struct mg_pv *v = load(
-    "doc_to_text: \"{{question.strip()}}\\nA. {{choices[0]}}\\nAnswer:\"\n"
-    "doc_to_choice: [\"A\", \"B\"]\n"
-    "desc: >\n  folded\n  text\n"
-    "until:\n  - \"\\n\\n\"\n  - \"Question:\"\n");
+      "doc_to_text: \"{{question.strip()}}\\nA. {{choices[0]}}\\nAnswer:\"\n"
+      "doc_to_choice: [\"A\", \"B\"]\n"
+      "desc: >\n  folded\n  text\n"
+      "until:\n  - \"\\n\\n\"\n  - \"Question:\"\n");
   char *r = repr(v);
 
   (void)state;
