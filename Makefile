@@ -36,7 +36,9 @@ endif
 LIB_OBJS = \
 	lib/mg_archive.o \
 	lib/mg_base64.o \
+	lib/mg_bleu.o \
 	lib/mg_buf.o \
+	lib/mg_chat.o \
 	lib/mg_cli.o \
 	lib/mg_dataset.o \
 	lib/mg_digest.o \

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "mg_buf.h"
+#include "mg_chat.h"
 #include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_http.h"
@@ -37,6 +38,7 @@ mg_eval_opts_init(struct mg_eval_opts *o)
   o->backoff_max_ms = 10000;
   o->seed = 1234;
   o->bootstrap_iters = 100000;
+  o->prefix_token_id = -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -143,7 +145,8 @@ smap_release(struct smap *m)
 /* ------------------------------------------------------------------ */
 /* Engine state                                                        */
 
-enum rkind { RK_LL, RK_GEN };
+/* RK_WIN: one window of a loglikelihood_rolling text, its ids known */
+enum rkind { RK_LL, RK_GEN, RK_WIN };
 enum rstate { RS_NEW, RS_WAIT, RS_READY, RS_FLIGHT, RS_BACKOFF, RS_DONE };
 enum tstate { TS_NEW, TS_QUEUED, TS_FLIGHT, TS_BACKOFF, TS_DONE, TS_FREED };
 
@@ -175,7 +178,10 @@ struct req {
   char *w; /* c2 + continuation */
   size_t wn;
   size_t c2chars;        /* code points of c2 (offsets mode) */
+  int empty_ctx;         /* context "": [prefix token] + tok(cont) */
+  uint32_t *wids;        /* RK_WIN: context + continuation ids */
   long tj_ctx, tj_whole; /* tokjob index or -1 */
+  int tj_made;           /* the tokjobs were asked for */
   size_t ctxlen, nprompt;
   char *body; /* built once, kept for retries until answered */
   /* result */
@@ -207,6 +213,11 @@ struct eng {
   const char *const *headers;
   char *auth;
   struct mg_tokenizer *tok; /* local tokenizer or NULL */
+  char *url_base;           /* server root (for /tokenizer_info) */
+  long long prefix;         /* prefix token id for empty contexts, or -1 */
+  char *prefix_text;        /* its text (string prompts) */
+  char *eos;                /* EOS string for generation stops, or NULL */
+  int eos_in_stop;          /* append eos to stop (synchronous path) */
   int offsets;              /* offsets mode */
   int remote;               /* remote tokenizer */
   struct req *r;
@@ -230,6 +241,7 @@ struct eng {
   size_t *task_done, *task_total;
   size_t *task_first;   /* first request of each task */
   size_t **doc_first;   /* per task, per doc: first request */
+  size_t **doc_nreq;    /* per task, per doc: number of requests */
   struct mg_pv ***args; /* per task, per doc: request args */
   int failed;
   long long last_progress;
@@ -293,7 +305,7 @@ make_urls(struct eng *e)
     e->url_comp = mg_xasprintf("%s/v1%s", base, path);
   }
   e->url_tok = mg_xasprintf("%s/tokenize", base);
-  free(base);
+  e->url_base = base;
 }
 
 /* ---- cache ---- */
@@ -304,13 +316,20 @@ req_key(const struct eng *e, struct req *q, int repeat)
   struct mg_pv *k = mg_pv_list();
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
-  mg_pv_list_append(
-      k, mg_pv_str(q->kind == RK_LL ? "loglikelihood" : "generate_until"));
+  mg_pv_list_append(k, mg_pv_str(q->kind == RK_LL    ? "loglikelihood"
+                                  : q->kind == RK_WIN ? "loglikelihood_rolling"
+                                                      : "generate_until"));
   mg_pv_list_append(k, mg_pv_str(e->o->model ? e->o->model : ""));
   mg_pv_list_append(k, mg_pv_str(e->o->chat ? "chat" : "completions"));
   mg_pv_list_append(k, mg_pv_ref(q->ctx));
   mg_pv_list_append(k, mg_pv_ref(q->cont));
   mg_pv_list_append(k, mg_pv_int(repeat));
+  /* what else changes the answer: the prefix token of an empty context,
+   * the EOS string added to a generation's stop */
+  if (q->kind == RK_LL && q->ctx->u.str.len == 0)
+    mg_pv_list_append(k, mg_pv_int(e->prefix));
+  if (q->kind == RK_GEN && e->eos_in_stop)
+    mg_pv_list_append(k, mg_pv_str(e->eos));
   mg_pv_dumps(&b, k, -1);
   mg_sha256_hex(b.data, b.len, q->key);
   mg_buf_release(&b);
@@ -383,7 +402,7 @@ cache_append(struct eng *e, const struct req *q)
   mg_pv_dict_sets(d, "key", mg_pv_str(q->key));
   mg_pv_dict_sets(d, "task", mg_pv_str(task_name(e, q->task)));
   mg_pv_dict_sets(d, "doc", mg_pv_int((long long)q->doc));
-  if (q->kind == RK_LL) {
+  if (q->kind != RK_GEN) {
     mg_pv_dict_sets(d, "ll", mg_pv_float(q->ll));
     mg_pv_dict_sets(d, "is_greedy", mg_pv_bool(q->greedy));
   } else {
@@ -409,7 +428,7 @@ cache_take(struct eng *e, struct req *q)
   if (!smap_find(&e->cache, q->key, 64, &idx))
     return 0;
   v = e->cache_vals->u.list.v[idx];
-  if (q->kind == RK_LL) {
+  if (q->kind != RK_GEN) {
     const struct mg_pv *ll = mg_pv_dict_get(v, "ll");
     const struct mg_pv *g = mg_pv_dict_get(v, "is_greedy");
 
@@ -519,13 +538,14 @@ tokjob_release(struct eng *e, long j)
 
 /* ---- bodies ---- */
 
+/* [1, 2, 3] */
 static void
-add_ids(struct mg_buf *b, const uint32_t *ids, size_t n)
+add_idlist(struct mg_buf *b, const uint32_t *ids, size_t n)
 {
   char tmp[16];
 
   mg_buf_grow(b, n * 12 + 4, NULL);
-  mg_buf_addstr(b, "[[", NULL);
+  mg_buf_addch(b, '[', NULL);
   for (size_t i = 0; i < n; i++) {
     uint32_t v = ids[i];
     int k = (int)sizeof(tmp);
@@ -538,7 +558,16 @@ add_ids(struct mg_buf *b, const uint32_t *ids, size_t n)
       mg_buf_add(b, ", ", 2, NULL);
     mg_buf_add(b, tmp + k, sizeof(tmp) - (size_t)k, NULL);
   }
-  mg_buf_addstr(b, "]]", NULL);
+  mg_buf_addch(b, ']', NULL);
+}
+
+/* lm-eval's token-id prompt: a batch of one, [[1, 2, 3]] */
+static void
+add_ids(struct mg_buf *b, const uint32_t *ids, size_t n)
+{
+  mg_buf_addch(b, '[', NULL);
+  add_idlist(b, ids, n);
+  mg_buf_addch(b, ']', NULL);
 }
 
 static void
@@ -631,6 +660,18 @@ gen_body(const struct eng *e, const struct req *q, const uint32_t *ids,
   else if (v && v->type == MG_PV_LIST)
     for (size_t i = 0; i < v->u.list.n; i++)
       mg_pv_list_append(stop, mg_pv_ref(v->u.list.v[i]));
+  if (e->eos_in_stop) {
+    /* handle_stop_sequences: the EOS string joins until if not there */
+    struct mg_pv *eos = mg_pv_str(e->eos);
+    int have = 0;
+
+    for (size_t i = 0; i < stop->u.list.n && !have; i++)
+      have = mg_pv_equal(stop->u.list.v[i], eos);
+    if (!have)
+      mg_pv_list_append(stop, eos);
+    else
+      mg_pv_unref(eos);
+  }
   nstop = stop->u.list.n;
   if (e->o->chat && nstop > 4) {
     /* chat sends stop[:4] */
@@ -715,9 +756,76 @@ build_ll(struct eng *e, size_t i, const uint32_t *cids, size_t nc,
     }
     *body = ll_body(e, inp, q->nprompt, NULL, 0);
     free(inp);
+  } else if (q->empty_ctx) {
+    /* the decoded prompt: the prefix token's text, then the continuation */
+    struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+
+    mg_buf_addstr(&b, e->prefix_text ? e->prefix_text : "", NULL);
+    mg_buf_add(&b, q->w, q->wn, NULL);
+    *body = ll_body(e, NULL, 0, b.data ? b.data : "", b.len);
+    mg_buf_release(&b);
   } else {
     *body = ll_body(e, NULL, 0, q->w, q->wn);
   }
+  return 0;
+}
+
+static uint32_t *
+ids_dup(const uint32_t *ids, size_t n)
+{
+  uint32_t *c = mg_xreallocarray(NULL, n ? n : 1, sizeof(uint32_t));
+
+  if (n)
+    memcpy(c, ids, n * sizeof(uint32_t));
+  return c;
+}
+
+/* The context and whole token lists of a loglikelihood request whose
+ * tokens are known (local tokenizer, or its tokjobs finished), as
+ * TemplateLM.loglikelihood builds them: _encode_pair's joint split, or
+ * for an empty context [prefix_token_id] and tok_encode(continuation).
+ * caller frees *c and *w. */
+static int
+ll_tokens(struct eng *e, const struct req *q, uint32_t **c, size_t *nc,
+          uint32_t **w, size_t *nw, struct mg_err *err)
+{
+  *c = *w = NULL;
+  *nc = *nw = 0;
+  if (q->empty_ctx) {
+    uint32_t *cont = NULL;
+    size_t ncont = 0;
+
+    if (e->tok) {
+      if (local_encode(e, q->w, q->wn, &cont, &ncont, err) < 0)
+        return -1;
+    } else {
+      cont = ids_dup(e->tj[q->tj_whole].ids, e->tj[q->tj_whole].nids);
+      ncont = e->tj[q->tj_whole].nids;
+    }
+    *w = mg_xreallocarray(NULL, ncont + 1, sizeof(uint32_t));
+    (*w)[0] = (uint32_t)e->prefix;
+    if (ncont)
+      memcpy(*w + 1, cont, ncont * sizeof(uint32_t));
+    *nw = ncont + 1;
+    free(cont);
+    *c = ids_dup(*w, 1);
+    *nc = 1;
+    return 0;
+  }
+  if (e->tok) {
+    if (local_encode(e, q->c2, q->c2n, c, nc, err) < 0)
+      return -1;
+    if (local_encode(e, q->w, q->wn, w, nw, err) < 0) {
+      free(*c);
+      *c = NULL;
+      return -1;
+    }
+    return 0;
+  }
+  *c = ids_dup(e->tj[q->tj_ctx].ids, e->tj[q->tj_ctx].nids);
+  *nc = e->tj[q->tj_ctx].nids;
+  *w = ids_dup(e->tj[q->tj_whole].ids, e->tj[q->tj_whole].nids);
+  *nw = e->tj[q->tj_whole].nids;
   return 0;
 }
 
@@ -760,6 +868,7 @@ split_pair(struct req *q)
   const struct mg_pv *ctx = q->ctx, *cont = q->cont;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
+  q->empty_ctx = ctx->u.str.len == 0;
   q->c2n = rstrip_len(ctx->u.str.s, ctx->u.str.len);
   q->c2 = mg_xstrndup(ctx->u.str.s, q->c2n);
   q->c2chars = mg_pv_utf8_count(q->c2, q->c2n);
@@ -784,6 +893,10 @@ advance_req(struct eng *e, size_t i)
 
   if (q->state == RS_READY || q->state == RS_FLIGHT || q->state == RS_DONE)
     return 0;
+  if (q->kind == RK_WIN) {
+    push_ready(e, i);
+    return 0;
+  }
   if (q->kind == RK_LL && !q->w)
     split_pair(q);
   if (q->kind == RK_GEN
@@ -795,16 +908,19 @@ advance_req(struct eng *e, size_t i)
     push_ready(e, i);
     return 0;
   }
-  /* remote: the token lists must be known (generation: the context's) */
-  if (q->tj_ctx < 0) {
+  /* remote: the token lists must be known (generation: the context's;
+   * an empty context: the continuation's alone) */
+  if (!q->tj_made) {
+    q->tj_made = 1;
     if (q->kind == RK_GEN) {
       q->tj_ctx = tokjob_for(e, q->ctx->u.str.s, q->ctx->u.str.len, i);
     } else {
-      q->tj_ctx = tokjob_for(e, q->c2, q->c2n, i);
+      if (!q->empty_ctx)
+        q->tj_ctx = tokjob_for(e, q->c2, q->c2n, i);
       q->tj_whole = tokjob_for(e, q->w, q->wn, i);
     }
   }
-  if (e->tj[q->tj_ctx].state == TS_DONE
+  if ((q->tj_ctx < 0 || e->tj[q->tj_ctx].state == TS_DONE)
       && (q->tj_whole < 0 || e->tj[q->tj_whole].state == TS_DONE)) {
     if (q->state == RS_WAIT)
       e->waiting--;
@@ -1338,7 +1454,7 @@ parse_completion(struct eng *e, struct req *q, const char *body, size_t n,
   int rc = -1;
 
   *retry = 0;
-  if (q->kind == RK_LL && fast_loglik(q, e->offsets, body, n) == 0)
+  if (q->kind != RK_GEN && fast_loglik(q, e->offsets, body, n) == 0)
     return 0;
   if (mg_json_parse(body, n, "completion reply", &j, &err) < 0) {
     *retry = 1;
@@ -1637,18 +1753,23 @@ dispatch(struct eng *e)
         }
         body = gen_body(e, q, ids, n);
         free(ids);
+      } else if (q->kind == RK_WIN) {
+        /* ids, ctxlen and nprompt were set when the windows were cut */
+        if (e->o->tokenized_requests)
+          body = ll_body(e, q->wids, q->nprompt, NULL, 0);
+        else
+          body = ll_body(e, NULL, 0, q->w, q->wn);
+        free(q->wids);
+        q->wids = NULL;
       } else if (e->offsets) {
         q->nprompt = 0;
         body = ll_body(e, NULL, 0, q->w, q->wn);
-      } else if (e->tok) {
+      } else {
         uint32_t *c = NULL, *w = NULL;
         size_t nc = 0, nw = 0;
         struct mg_err err = MG_ERR_INIT;
 
-        if (local_encode(e, q->c2, q->c2n, &c, &nc, &err) < 0
-            || local_encode(e, q->w, q->wn, &w, &nw, &err) < 0) {
-          free(c);
-          free(w);
+        if (ll_tokens(e, q, &c, &nc, &w, &nw, &err) < 0) {
           fail(e, MG_ERR_DATA, "task '%s' document %zu: %s",
                task_name(e, q->task), q->doc, err.msg);
           return;
@@ -1656,9 +1777,6 @@ dispatch(struct eng *e)
         build_ll(e, i, c, nc, w, nw, &body);
         free(c);
         free(w);
-      } else {
-        build_ll(e, i, e->tj[q->tj_ctx].ids, e->tj[q->tj_ctx].nids,
-                 e->tj[q->tj_whole].ids, e->tj[q->tj_whole].nids, &body);
       }
       if (!body)
         return;
@@ -1821,6 +1939,7 @@ mg_eval_run_free(struct mg_eval_run *r)
   free(r->samples);
   free(r->url);
   free(r->model_name);
+  free(r->eos_string);
   free(r);
 }
 
@@ -1833,6 +1952,7 @@ eng_release(struct eng *e)
     mg_pv_unref(e->r[i].text);
     free(e->r[i].c2);
     free(e->r[i].w);
+    free(e->r[i].wids);
     free(e->r[i].body);
   }
   free(e->r);
@@ -1852,6 +1972,9 @@ eng_release(struct eng *e)
   mg_http_multi_free(e->multi);
   free(e->url_comp);
   free(e->url_tok);
+  free(e->url_base);
+  free(e->prefix_text);
+  free(e->eos);
   if (e->auth) {
     mg_wipe(e->auth, strlen(e->auth));
     free(e->auth);
@@ -1886,6 +2009,344 @@ setup_tokenizer(struct eng *e, struct mg_err *err)
   return 0;
 }
 
+/* ---- setup: blocking calls before the run ---- */
+
+/* One POST (or GET when body is NULL) with the run's retries. Returns 0
+ * with the status and body, -1 when the server cannot be reached. */
+static int
+blocking_call(struct eng *e, const char *url, const char *body,
+              struct mg_buf *out, long *status, struct mg_err *err)
+{
+  struct mg_http_opts ho = e->hopts;
+  struct mg_http_request hr;
+  struct mg_http_response resp;
+  int rc;
+
+  ho.retries = e->o->max_retries > 1 ? e->o->max_retries - 1 : 0;
+  ho.retry_base_ms = e->o->backoff_min_ms;
+  ho.retry_max_ms = e->o->backoff_max_ms;
+  memset(&hr, 0, sizeof(hr));
+  hr.method = body ? "POST" : "GET";
+  hr.url = url;
+  hr.headers = e->headers;
+  hr.body = body;
+  hr.body_len = body ? strlen(body) : 0;
+  mg_http_response_init(&resp, RESP_MAX);
+  rc = mg_http_do(&ho, &hr, &resp, err);
+  if (rc == 0) {
+    *status = resp.status;
+    mg_buf_add(out, resp.body.data ? resp.body.data : "", resp.body.len, NULL);
+  }
+  mg_http_response_release(&resp);
+  return rc;
+}
+
+/* POST /tokenize as lm-eval's remote tokenizer sends it. */
+static int
+remote_encode(struct eng *e, const char *s, size_t n, uint32_t **ids,
+              size_t *nids, struct mg_err *err)
+{
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  struct mg_buf out = MG_BUF_INIT(RESP_MAX);
+  long status = 0;
+  int rc = -1;
+
+  mg_buf_addstr(&b, "{\"prompt\": ", NULL);
+  add_pystr(&b, s, n);
+  mg_buf_addstr(&b, ", \"add_special_tokens\": false}", NULL);
+  if (blocking_call(e, e->url_tok, b.data, &out, &status, err) < 0)
+    goto out;
+  e->run->tokenize_calls++;
+  if (status < 200 || status >= 300) {
+    mg_err_set(err, MG_ERR_REMOTE, "tokenize request at '%s' failed: HTTP %ld",
+               e->url_tok, status);
+    goto out;
+  }
+  if (fast_tokens(out.data ? out.data : "", out.len, ids, nids) < 0
+      && parse_tokens(out.data ? out.data : "", out.len, ids, nids, err) < 0)
+    goto out;
+  rc = 0;
+out:
+  mg_buf_release(&b);
+  mg_buf_release(&out);
+  return rc;
+}
+
+/* POST /detokenize {"tokens": [...]} -> {"prompt": text} */
+static int
+remote_decode(struct eng *e, const uint32_t *ids, size_t n, char **text,
+              size_t *len, struct mg_err *err)
+{
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  struct mg_buf out = MG_BUF_INIT(RESP_MAX);
+  struct mg_json *j = NULL;
+  char *url = mg_xasprintf("%s/detokenize", e->url_base);
+  const char *s;
+  long status = 0;
+  int rc = -1;
+
+  mg_buf_addstr(&b, "{\"tokens\": ", NULL);
+  add_idlist(&b, ids, n);
+  mg_buf_addch(&b, '}', NULL);
+  if (blocking_call(e, url, b.data, &out, &status, err) < 0)
+    goto out;
+  if (status < 200 || status >= 300) {
+    mg_err_set(err, MG_ERR_REMOTE, "detokenize request at '%s' failed: HTTP %ld",
+               url, status);
+    goto out;
+  }
+  if (mg_json_parse(out.data ? out.data : "", out.len, "/detokenize reply", &j,
+                    err)
+      < 0)
+    goto out;
+  s = mg_json_string(mg_json_get(j, "prompt"));
+  if (!s) {
+    mg_err_set(err, MG_ERR_REMOTE, "the /detokenize reply has no 'prompt'");
+    goto out;
+  }
+  *len = mg_json_string_len(mg_json_get(j, "prompt"));
+  *text = mg_xstrndup(s, *len);
+  rc = 0;
+out:
+  mg_json_free(j);
+  free(url);
+  mg_buf_release(&b);
+  mg_buf_release(&out);
+  return rc;
+}
+
+/* A special token as tokenizer configs spell it: a string or an
+ * AddedToken object {"content": ...}. */
+static char *
+token_string(const struct mg_json *v)
+{
+  const char *s = mg_json_string(v);
+
+  if (!s)
+    s = mg_json_string(mg_json_get(v, "content"));
+  return s ? mg_xstrdup(s) : NULL;
+}
+
+/* GET /tokenizer_info (vLLM with --enable-tokenizer-info-endpoint): the
+ * BOS and EOS strings; nothing when the server does not serve it. */
+static void
+tokenizer_info(struct eng *e, char **bos, char **eos)
+{
+  struct mg_buf out = MG_BUF_INIT(RESP_MAX);
+  struct mg_json *j = NULL;
+  struct mg_err err = MG_ERR_INIT;
+  char *url = mg_xasprintf("%s/tokenizer_info", e->url_base);
+  long status = 0;
+
+  *bos = *eos = NULL;
+  if (blocking_call(e, url, NULL, &out, &status, &err) == 0 && status >= 200
+      && status < 300
+      && mg_json_parse(out.data ? out.data : "", out.len, url, &j, &err) == 0) {
+    *bos = token_string(mg_json_get(j, "bos_token"));
+    *eos = token_string(mg_json_get(j, "eos_token"));
+  }
+  mg_json_free(j);
+  free(url);
+  mg_buf_release(&out);
+}
+
+/*
+ * The prefix token (TemplateAPI.prefix_token_id: custom, else BOS, else
+ * EOS) when empty contexts or rolling windows need it, and the EOS string
+ * for generation stops (eos_string, else the tokenizer's eos_token).
+ */
+static int
+setup_specials(struct eng *e, int need_prefix, int need_eos,
+               struct mg_err *err)
+{
+  const char *bos = NULL, *eos = NULL;
+  char *ibos = NULL, *ieos = NULL;
+  const char *via = NULL;
+  int rc = -1;
+
+  e->prefix = -1;
+  if (e->o->special) {
+    bos = mg_chat_bos(e->o->special);
+    eos = mg_chat_eos(e->o->special);
+  } else if (e->remote
+             && ((need_prefix && e->o->prefix_token_id < 0)
+                 || (need_eos && !e->o->eos_string && !e->o->chat))) {
+    tokenizer_info(e, &ibos, &ieos);
+    bos = ibos;
+    eos = ieos;
+  }
+  if (e->o->eos_string)
+    e->eos = mg_xstrdup(e->o->eos_string);
+  else if (eos && !e->o->chat && !e->offsets)
+    e->eos = mg_xstrdup(eos);
+  e->eos_in_stop = need_eos && e->eos;
+  if (!need_prefix) {
+    rc = 0;
+    goto out;
+  }
+  if (e->offsets) {
+    mg_err_set(err, MG_ERR_USAGE,
+               "empty contexts and loglikelihood_rolling need token ids "
+               "(lm-eval's prefix token): use --tokenizer remote or a "
+               "tokenizer.json, not offsets");
+    goto out;
+  }
+  if (e->o->prefix_token_id >= 0) {
+    e->prefix = e->o->prefix_token_id;
+  } else if (e->tok) {
+    int64_t id = bos ? mg_tokenizer_token_to_id(e->tok, bos, strlen(bos)) : -1;
+
+    via = bos;
+    if (id < 0 && eos) {
+      id = mg_tokenizer_token_to_id(e->tok, eos, strlen(eos));
+      via = eos;
+    }
+    e->prefix = id;
+  } else {
+    /* the remote tokenizer: bos_token_id or eos_token_id (Python "or":
+     * an id of 0 counts as missing) */
+    for (int k = 0; k < 2 && e->prefix <= 0; k++) {
+      const char *tokstr = k ? eos : bos;
+      uint32_t *ids = NULL;
+      size_t n = 0;
+
+      if (!tokstr)
+        continue;
+      if (remote_encode(e, tokstr, strlen(tokstr), &ids, &n, err) < 0)
+        goto out;
+      if (n) {
+        e->prefix = ids[0];
+        via = tokstr;
+      }
+      free(ids);
+    }
+  }
+  if (e->prefix < 0) {
+    mg_err_set(err, MG_ERR_USAGE,
+               "empty contexts and loglikelihood_rolling need lm-eval's "
+               "prefix token, and the tokenizer has no BOS or EOS token%s: "
+               "give --model-args custom_prefix_token_id=N",
+               e->remote ? " (the server does not serve /tokenizer_info)" : "");
+    goto out;
+  }
+  if (!e->o->tokenized_requests) {
+    /* string prompts: the prefix token's text starts them */
+    uint32_t id = (uint32_t)e->prefix;
+
+    if (e->tok) {
+      struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+
+      if (mg_tokenizer_decode(e->tok, &id, 1, 0, &b, err) < 0) {
+        mg_buf_release(&b);
+        goto out;
+      }
+      mg_buf_addch(&b, '\0', NULL);
+      e->prefix_text = mg_buf_detach(&b, NULL);
+    } else if (via) {
+      e->prefix_text = mg_xstrdup(via);
+    } else {
+      size_t len;
+
+      if (remote_decode(e, &id, 1, &e->prefix_text, &len, err) < 0)
+        goto out;
+    }
+  }
+  rc = 0;
+out:
+  free(ibos);
+  free(ieos);
+  return rc;
+}
+
+/*
+ * lm-eval's loglikelihood_rolling for one text: tok_encode(text), then
+ * make_disjoint_window(get_rolling_token_windows(tokens, prefix,
+ * max_seq_len = max_length - 2, context_len = 1)); one request per
+ * window, appended to e->r. Returns the number of windows.
+ */
+static long
+add_windows(struct eng *e, size_t t, size_t d, struct mg_pv *text,
+            struct mg_err *err)
+{
+  uint32_t *ids = NULL;
+  size_t n = 0, msl, predicted = 0, nwin = 0;
+  const char *s = text->u.str.s;
+
+  if (e->o->max_length < 3) {
+    mg_err_set(err, MG_ERR_USAGE,
+               "loglikelihood_rolling needs max_length of at least 3");
+    return -1;
+  }
+  msl = (size_t)e->o->max_length - 2;
+  if (e->tok ? local_encode(e, s, text->u.str.len, &ids, &n, err)
+             : remote_encode(e, s, text->u.str.len, &ids, &n, err))
+    return mg_err_prefix(err, "task '%s' document %zu", task_name(e, t), d);
+  while (predicted < n) {
+    size_t start, nctx, npred, end;
+    struct req *q;
+    struct mg_pv *c;
+
+    if (nwin == 0) {
+      npred = n < msl ? n : msl;
+      end = npred;
+      start = 0;
+      nctx = 1; /* [prefix] */
+    } else {
+      npred = n - predicted < msl ? n - predicted : msl;
+      end = predicted + npred;
+      start = end - msl - 1;
+      nctx = msl - npred + 1;
+    }
+    e->r = mg_xreallocarray(e->r, e->nr + 1, sizeof(*e->r));
+    q = &e->r[e->nr++];
+    memset(q, 0, sizeof(*q));
+    q->task = t;
+    q->doc = d;
+    q->idx = nwin;
+    q->kind = RK_WIN;
+    q->tj_ctx = q->tj_whole = -1;
+    q->ctx = mg_pv_ref(text);
+    c = mg_pv_list();
+    mg_pv_list_append(c, mg_pv_int((long long)nwin));
+    mg_pv_list_append(c, mg_pv_int(e->o->max_length));
+    mg_pv_list_append(c, mg_pv_int(e->prefix));
+    q->cont = c;
+    q->ctxlen = nctx;
+    q->nprompt = nctx + npred;
+    q->wids = mg_xreallocarray(NULL, q->nprompt, sizeof(uint32_t));
+    if (nwin == 0) {
+      q->wids[0] = (uint32_t)e->prefix;
+      memcpy(q->wids + 1, ids, npred * sizeof(uint32_t));
+    } else {
+      memcpy(q->wids, ids + start, q->nprompt * sizeof(uint32_t));
+    }
+    if (!e->o->tokenized_requests) {
+      /* string prompts: the decoded window */
+      struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+
+      if (e->tok) {
+        if (mg_tokenizer_decode(e->tok, q->wids, q->nprompt, 0, &b, err) < 0) {
+          mg_buf_release(&b);
+          free(ids);
+          return -1;
+        }
+        q->w = mg_buf_detach(&b, &q->wn);
+        if (!q->w)
+          q->w = mg_xstrdup("");
+      } else if (remote_decode(e, q->wids, q->nprompt, &q->w, &q->wn, err)
+                 < 0) {
+        free(ids);
+        return -1;
+      }
+    }
+    req_key(e, q, 0);
+    predicted += npred;
+    nwin++;
+  }
+  free(ids);
+  return (long)nwin;
+}
+
 static void
 collect_results(struct eng *e)
 {
@@ -1899,14 +2360,28 @@ collect_results(struct eng *e)
     r->res[t] = mg_xcalloc(nd ? nd : 1, sizeof(**r->res));
     for (size_t d = 0; d < nd; d++) {
       size_t first = e->doc_first[t][d];
-      size_t n = e->args[t][d]->u.list.n;
+      size_t n = e->doc_nreq[t][d];
       struct mg_doc_result *dr = &r->res[t][d];
 
-      dr->n = n;
       dr->complete = 1;
       dr->ll = mg_xcalloc(n + 1, sizeof(double));
       dr->greedy = mg_xcalloc(n + 1, sizeof(int));
       dr->text = mg_xcalloc(n + 1, sizeof(struct mg_pv *));
+      if (ts->tasks[t]->output == MG_OUT_LOGLIKELIHOOD_ROLLING) {
+        /* the text's loglikelihood: sum over its windows, in order */
+        double sum = 0;
+
+        dr->n = 1;
+        dr->parts = n;
+        for (size_t k = 0; k < n; k++) {
+          if (e->r[first + k].state != RS_DONE)
+            dr->complete = 0;
+          sum += e->r[first + k].ll;
+        }
+        dr->ll[0] = sum;
+        continue;
+      }
+      dr->n = n;
       for (size_t k = 0; k < n; k++) {
         struct req *q = &e->r[first + k];
 
@@ -1967,43 +2442,6 @@ mg_eval_run(struct mg_taskset *ts, const struct mg_task_opts *topts,
       goto out;
   if (cache_open(&e, err) < 0)
     goto out;
-  /* requests */
-  e.task_done = mg_xcalloc(ts->ntasks, sizeof(size_t));
-  e.task_total = mg_xcalloc(ts->ntasks, sizeof(size_t));
-  e.task_first = mg_xcalloc(ts->ntasks, sizeof(size_t));
-  e.doc_first = mg_xcalloc(ts->ntasks, sizeof(*e.doc_first));
-  e.args = mg_xcalloc(ts->ntasks, sizeof(*e.args));
-  for (size_t t = 0; t < ts->ntasks; t++) {
-    const struct mg_task *task = ts->tasks[t];
-    size_t nd = task->docs->u.list.n;
-
-    e.task_first[t] = e.nr;
-    e.doc_first[t] = mg_xcalloc(nd ? nd : 1, sizeof(size_t));
-    e.args[t] = mg_xcalloc(nd ? nd : 1, sizeof(struct mg_pv *));
-    for (size_t d = 0; d < nd; d++) {
-      struct mg_pv *args = mg_task_doc_args(task, &r->docs[t][d]);
-
-      e.args[t][d] = args;
-      e.doc_first[t][d] = e.nr;
-      e.r = mg_xreallocarray(e.r, e.nr + args->u.list.n + 1, sizeof(*e.r));
-      for (size_t k = 0; k < args->u.list.n; k++) {
-        struct req *q = &e.r[e.nr++];
-        const struct mg_pv *a = args->u.list.v[k];
-
-        memset(q, 0, sizeof(*q));
-        q->task = t;
-        q->doc = d;
-        q->idx = k;
-        q->kind = task->output == MG_OUT_GENERATE_UNTIL ? RK_GEN : RK_LL;
-        q->ctx = mg_pv_ref(a->u.list.v[0]);
-        q->cont = mg_pv_ref(a->u.list.v[1]);
-        q->tj_ctx = q->tj_whole = -1;
-        req_key(&e, q, q->kind == RK_GEN ? (int)k : 0);
-      }
-      e.task_total[t] += args->u.list.n;
-    }
-  }
-  r->requests_total = e.nr;
   /* HTTP */
   mg_http_opts_init(&e.hopts);
   e.hopts.cacert = o->cacert;
@@ -2019,6 +2457,80 @@ mg_eval_run(struct mg_taskset *ts, const struct mg_task_opts *topts,
     hdrs[1] = e.auth;
   }
   e.headers = hdrs;
+  /* requests: what lm-eval asks for each document */
+  e.task_done = mg_xcalloc(ts->ntasks, sizeof(size_t));
+  e.task_total = mg_xcalloc(ts->ntasks, sizeof(size_t));
+  e.task_first = mg_xcalloc(ts->ntasks, sizeof(size_t));
+  e.doc_first = mg_xcalloc(ts->ntasks, sizeof(*e.doc_first));
+  e.doc_nreq = mg_xcalloc(ts->ntasks, sizeof(*e.doc_nreq));
+  e.args = mg_xcalloc(ts->ntasks, sizeof(*e.args));
+  {
+    int need_prefix = 0, need_eos = 0;
+
+    for (size_t t = 0; t < ts->ntasks; t++) {
+      const struct mg_task *task = ts->tasks[t];
+      size_t nd = task->docs->u.list.n;
+
+      e.doc_first[t] = mg_xcalloc(nd ? nd : 1, sizeof(size_t));
+      e.doc_nreq[t] = mg_xcalloc(nd ? nd : 1, sizeof(size_t));
+      e.args[t] = mg_xcalloc(nd ? nd : 1, sizeof(struct mg_pv *));
+      for (size_t d = 0; d < nd; d++) {
+        struct mg_pv *args = mg_task_doc_args(task, &r->docs[t][d]);
+
+        e.args[t][d] = args;
+        if (task->output == MG_OUT_LOGLIKELIHOOD_ROLLING)
+          need_prefix = 1;
+        else if (task->output == MG_OUT_GENERATE_UNTIL)
+          need_eos = o->num_concurrent <= 1;
+        else
+          for (size_t k = 0; k < args->u.list.n; k++)
+            if (!mg_pv_len(args->u.list.v[k]->u.list.v[0]))
+              need_prefix = 1;
+      }
+    }
+    if (setup_specials(&e, need_prefix, need_eos, err) < 0)
+      goto out;
+    r->prefix_token_id = e.prefix;
+    r->eos_string = e.eos_in_stop ? mg_xstrdup(e.eos) : NULL;
+  }
+  for (size_t t = 0; t < ts->ntasks; t++) {
+    const struct mg_task *task = ts->tasks[t];
+    size_t nd = task->docs->u.list.n;
+
+    e.task_first[t] = e.nr;
+    for (size_t d = 0; d < nd; d++) {
+      struct mg_pv *args = e.args[t][d];
+
+      e.doc_first[t][d] = e.nr;
+      if (task->output == MG_OUT_LOGLIKELIHOOD_ROLLING) {
+        long nw = add_windows(&e, t, d, args->u.list.v[0]->u.list.v[0], err);
+
+        if (nw < 0)
+          goto out;
+        e.doc_nreq[t][d] = (size_t)nw;
+        e.task_total[t] += (size_t)nw;
+        continue;
+      }
+      e.r = mg_xreallocarray(e.r, e.nr + args->u.list.n + 1, sizeof(*e.r));
+      for (size_t k = 0; k < args->u.list.n; k++) {
+        struct req *q = &e.r[e.nr++];
+        const struct mg_pv *a = args->u.list.v[k];
+
+        memset(q, 0, sizeof(*q));
+        q->task = t;
+        q->doc = d;
+        q->idx = k;
+        q->kind = task->output == MG_OUT_GENERATE_UNTIL ? RK_GEN : RK_LL;
+        q->ctx = mg_pv_ref(a->u.list.v[0]);
+        q->cont = mg_pv_ref(a->u.list.v[1]);
+        q->tj_ctx = q->tj_whole = -1;
+        req_key(&e, q, q->kind == RK_GEN ? (int)k : 0);
+      }
+      e.doc_nreq[t][d] = args->u.list.n;
+      e.task_total[t] += args->u.list.n;
+    }
+  }
+  r->requests_total = e.nr;
   e.multi = mg_http_multi_new(&e.hopts, 2 * o->num_concurrent);
   if (!e.multi) {
     mg_err_set(err, MG_ERR_IO, "cannot start the HTTP engine");
@@ -2058,9 +2570,11 @@ out:
         mg_pv_unref(e.args[t][d]);
       free(e.args[t]);
       free(e.doc_first[t]);
+      free(e.doc_nreq[t]);
     }
     free(e.args);
     free(e.doc_first);
+    free(e.doc_nreq);
   }
   eng_release(&e);
   if (rc < 0) {
@@ -2120,7 +2634,7 @@ mg_eval_write_answer_key(struct mg_taskset *ts,
         }
         cont = mg_pv_str_buf(&b);
       } else {
-        if (td->messages) {
+        if (td->messages && !td->rendered) {
           /* the mock matches the last user message */
           const struct mg_pv *m = td->messages;
 

@@ -8,6 +8,7 @@
 #include "mg_banned.h"
 #include "mg_err.h"
 
+struct mg_chat;
 struct mg_json;
 struct mg_pv;
 struct mg_task_doc;
@@ -32,6 +33,17 @@ struct mg_taskset;
  *              boundary is counted in the continuation)
  *   PATH       a local Hugging Face tokenizer.json file or its directory
  *              (mg_tokenizer): faithful, no extra requests
+ * Empty contexts (acc_mutual_info's unconditional requests) and
+ * loglikelihood_rolling windows start with lm-eval's prefix token:
+ * opts.prefix_token_id, else the tokenizer's BOS, else its EOS (from
+ * opts.special, or the server's GET /tokenizer_info with "remote").
+ * loglikelihood_rolling texts are tokenized before the run and cut into
+ * lm-eval's disjoint rolling windows (get_rolling_token_windows with
+ * max_seq_len = max_length - 2, context_len 1), one request per window;
+ * a document's loglikelihood is the sum over its windows.
+ * Generation requests get the tokenizer's EOS string (or opts.eos_string)
+ * appended to "stop" when num_concurrent is 1, as lm-eval's synchronous
+ * path does (its concurrent path does not).
  * Every answer is appended to the cache file (opts.cache_path) as it
  * arrives, keyed by a hash of the request; a rerun with the same cache
  * sends only what is missing. SIGINT/SIGTERM (opts.stop) and a request
@@ -43,6 +55,11 @@ struct mg_eval_opts {
   const char *model;
   int chat;               /* local-chat-completions */
   const char *tokenizer;  /* "remote", "offsets" or a path; NULL remote */
+  /* The special tokens of the tokenizer (tokenizer_config.json), borrowed;
+   * NULL: none known (remote: GET /tokenizer_info is asked instead). */
+  const struct mg_chat *special;
+  long long prefix_token_id; /* lm-eval's custom_prefix_token_id, or -1 */
+  const char *eos_string;    /* lm-eval's eos_string, or NULL */
   int tokenized_requests; /* 1: token-id prompts (lm-eval's default for
                              local-completions), 0: strings */
   long max_length;        /* lm-eval's max_length (2048); 1 is kept for
@@ -91,6 +108,8 @@ struct mg_eval_run {
   char *url;                    /* the completions URL used (redacted) */
   char *model_name;             /* the model sent in every body */
   const char *tokenizer_source; /* "remote", "offsets", "local" */
+  long long prefix_token_id;    /* used for empty contexts, or -1 */
+  char *eos_string;             /* appended to generation stops, or NULL */
 };
 
 /*
@@ -132,6 +151,7 @@ struct mg_eval_meta {
   const struct mg_pv *gen_kwargs;
   long batch_size;
   const char *label; /* dataset label (eval.label), or NULL */
+  const char *chat_template; /* rendered locally with it, or NULL */
 };
 
 /* The record's "eval" section (docs/record-eval.md). samples_files[i] is

@@ -322,8 +322,16 @@ mg_eval_results_json(const struct mg_eval_run *r,
   }
   mg_pv_dict_sets(root, "fewshot_as_multiturn",
                   mg_pv_bool(meta->fewshot_as_multiturn));
-  mg_pv_dict_sets(root, "chat_template", mg_pv_none());
-  mg_pv_dict_sets(root, "chat_template_sha", mg_pv_none());
+  if (meta->chat_template) {
+    char h[65];
+
+    mg_sha256_hex(meta->chat_template, strlen(meta->chat_template), h);
+    mg_pv_dict_sets(root, "chat_template", mg_pv_str(meta->chat_template));
+    mg_pv_dict_sets(root, "chat_template_sha", mg_pv_str(h));
+  } else {
+    mg_pv_dict_sets(root, "chat_template", mg_pv_none());
+    mg_pv_dict_sets(root, "chat_template_sha", mg_pv_none());
+  }
   mg_pv_dict_sets(root, "start_time", mg_pv_float((double)r->t0_ns / 1e9));
   mg_pv_dict_sets(root, "end_time", mg_pv_float((double)r->t1_ns / 1e9));
   {

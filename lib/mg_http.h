@@ -133,8 +133,12 @@ int mg_http_do(const struct mg_http_opts *o, const struct mg_http_request *req,
 /*
  * Many concurrent transfers on one thread (libcurl multi), for perf-run's
  * load generation and parallel downloads. Connections are kept alive and
- * reused. Callbacks run inside mg_http_multi_run, with the monotonic time
- * (mg_now_ns) at which the data was read.
+ * reused (every idle connection is kept, up to max_conns when it is set).
+ * Callbacks run inside mg_http_multi_run, with the monotonic time
+ * (mg_now_ns) at which the data was read. Internally: libcurl's socket
+ * interface over one epoll set (a wakeup costs what is ready, not what is
+ * open; poll() is the fallback), easy handles reused through a pool, and
+ * one header list shared by consecutive transfers with equal headers.
  */
 struct mg_http_multi;
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mg_bleu.h"
 #include "mg_buf.h"
 #include "mg_digest.h"
 #include "mg_err.h"
@@ -61,7 +62,41 @@ mg_metrics_pooled_stderr(const double *se, const size_t *sizes, size_t k)
 
 /* Aggregations over items. For (gold, pred) pair metrics items are
  * stored as two doubles each. */
-enum agg { AGG_MEAN, AGG_F1, AGG_MCC, AGG_PERPLEXITY, AGG_BRIER };
+enum agg {
+  AGG_MEAN,
+  AGG_F1,
+  AGG_MCC,
+  AGG_PERPLEXITY,
+  AGG_BRIER,
+  AGG_WEIGHTED_PERPLEXITY, /* items (ll, n): exp(-sum(ll) / sum(n)) */
+  AGG_BITS_PER_BYTE,       /* items (ll, n): -(sum(ll) / sum(n)) / ln 2 */
+  AGG_BLEU,                /* items: sacrebleu segment statistics */
+  AGG_CHRF,
+};
+
+/* Column sums of n rows of width w (integers held exactly). */
+static void
+sum_rows(const double *items, size_t n, size_t w, double *out)
+{
+  memset(out, 0, w * sizeof(*out));
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < w; k++)
+      out[k] += items[i * w + k];
+}
+
+/* lm-eval's weighted_mean: sum(a) / sum(b) over (a, b) pairs, each sum
+ * left to right as Python's sum() does (b are ints: exact). */
+static double
+weighted_mean(const double *items, size_t n)
+{
+  double a = 0, b = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    a += items[2 * i];
+    b += items[2 * i + 1];
+  }
+  return a / b;
+}
 
 static double
 f1_binary(const double *items, size_t n)
@@ -134,6 +169,17 @@ aggregate(enum agg a, const double *items, size_t n, size_t width)
     return mcc(items, n);
   case AGG_PERPLEXITY:
     return exp(-mg_metrics_mean(items, n));
+  case AGG_WEIGHTED_PERPLEXITY:
+    return exp(-weighted_mean(items, n));
+  case AGG_BITS_PER_BYTE:
+    return -weighted_mean(items, n) / log(2.0);
+  case AGG_BLEU:
+  case AGG_CHRF: {
+    double sums[MG_CHRF_NSTATS];
+
+    sum_rows(items, n, width, sums);
+    return a == AGG_BLEU ? mg_bleu_score(sums) : mg_chrf_score(sums);
+  }
   default:
     (void)width;
     return mg_metrics_mean(items, n);
@@ -507,6 +553,14 @@ agg_of(const char *name)
     return AGG_PERPLEXITY;
   if (!strcmp(name, "brier_score"))
     return AGG_BRIER;
+  if (!strcmp(name, "weighted_perplexity"))
+    return AGG_WEIGHTED_PERPLEXITY;
+  if (!strcmp(name, "bits_per_byte"))
+    return AGG_BITS_PER_BYTE;
+  if (!strcmp(name, "bleu"))
+    return AGG_BLEU;
+  if (!strcmp(name, "chrf"))
+    return AGG_CHRF;
   return AGG_MEAN;
 }
 
@@ -575,8 +629,12 @@ sample_base(const struct mg_task *t, const struct mg_task_doc *td, size_t id,
     struct mg_pv *g = mg_pv_dict();
     char key[32];
 
-    mg_pv_dict_sets(g, "arg_0", mg_pv_ref(args->u.list.v[i]->u.list.v[0]));
-    mg_pv_dict_sets(g, "arg_1", mg_pv_ref(args->u.list.v[i]->u.list.v[1]));
+    const struct mg_pv *tup = args->u.list.v[i];
+
+    for (size_t j = 0; j < tup->u.list.n; j++) {
+      (void)snprintf(key, sizeof(key), "arg_%zu", j);
+      mg_pv_dict_sets(g, key, mg_pv_ref(tup->u.list.v[j]));
+    }
     (void)snprintf(key, sizeof(key), "gen_args_%zu", i);
     mg_pv_dict_sets(a, key, g);
   }
@@ -821,6 +879,145 @@ score_ll(const struct mg_task *t, const struct mg_doc_result *r,
   return 0;
 }
 
+/* Python's len(re.split(r"\s+", s)): whitespace runs (str.isspace) + 1 */
+static size_t
+count_words(const char *s, size_t n)
+{
+  size_t words = 1, i = 0;
+  int in_space = 0;
+
+  while (i < n) {
+    unsigned char c = (unsigned char)s[i];
+    int cp = c, len = 1;
+
+    if (c >= 0xF0 && i + 3 < n) {
+      cp = ((c & 0x07) << 18) | ((s[i + 1] & 0x3F) << 12)
+           | ((s[i + 2] & 0x3F) << 6) | (s[i + 3] & 0x3F);
+      len = 4;
+    } else if (c >= 0xE0 && i + 2 < n) {
+      cp = ((c & 0x0F) << 12) | ((s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+      len = 3;
+    } else if (c >= 0xC0 && i + 1 < n) {
+      cp = ((c & 0x1F) << 6) | (s[i + 1] & 0x3F);
+      len = 2;
+    }
+    if (mg_pv_isspace(cp)) {
+      if (!in_space)
+        words++;
+      in_space = 1;
+    } else {
+      in_space = 0;
+    }
+    i += (size_t)len;
+  }
+  return words;
+}
+
+/* loglikelihood_rolling: (ll, words) / (ll, bytes) pairs per document */
+static int
+score_rolling(const struct mg_task *t, const struct mg_task_doc *td,
+              const struct mg_doc_result *r, const char *filter,
+              struct series **ss, size_t *nss, struct mg_pv *sample)
+{
+  static const char *const order[] = { "word_perplexity", "byte_perplexity",
+                                       "bits_per_byte", NULL };
+  struct mg_pv *names = mg_pv_list(), *vals = mg_pv_dict();
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  double words, bytes;
+
+  mg_pv_to_str(&b, td->target);
+  words = (double)count_words(b.data ? b.data : "", b.len);
+  bytes = (double)b.len;
+  mg_buf_release(&b);
+  for (size_t k = 0; order[k]; k++) {
+    const struct mg_task_metric *m = find_metric(t, order[k]);
+    double v[2];
+    struct mg_pv *pv;
+    struct series *s;
+
+    if (!m)
+      continue;
+    v[0] = r->ll[0];
+    v[1] = k == 0 ? words : bytes;
+    s = get_series(ss, nss, m->name, filter, agg_of(m->aggregation),
+                   m->higher_is_better, 2);
+    series_add(s, v);
+    pv = mg_pv_tuple();
+    mg_pv_list_append(pv, r->parts ? mg_pv_float(v[0]) : mg_pv_int(0));
+    mg_pv_list_append(pv, mg_pv_int((long long)v[1]));
+    mg_pv_list_append(names, mg_pv_str(m->name));
+    mg_pv_dict_sets(vals, m->name, pv);
+  }
+  if (sample) {
+    struct mg_pv *wrap = mg_pv_list(), *resps = mg_pv_list(),
+                 *fr = mg_pv_list();
+
+    mg_pv_list_append(wrap, r->parts ? pystr_float(r->ll[0]) : mg_pv_str("0"));
+    mg_pv_list_append(resps, wrap);
+    mg_pv_list_append(fr, r->parts ? pystr_float(r->ll[0]) : mg_pv_str("0"));
+    mg_pv_dict_sets(sample, "resps", resps);
+    mg_pv_dict_sets(sample, "filtered_resps", fr);
+    mg_pv_dict_sets(sample, "filter", mg_pv_str(filter));
+    mg_pv_dict_sets(sample, "metrics", mg_pv_ref(names));
+    mg_pv_dict_sets(sample, "__vals", mg_pv_ref(vals));
+  }
+  mg_pv_unref(vals);
+  mg_pv_unref(names);
+  return 0;
+}
+
+/*
+ * bleu / chrf: lm-eval's per-document item is [gold, prediction]; the
+ * series keeps the segment's sacrebleu statistics, whose column sums give
+ * the corpus score (aggregation and bootstrap alike).
+ */
+static int
+score_sacrebleu(const struct mg_task *t, const struct mg_task_doc *td,
+                const struct mg_pv *pred, const struct mg_task_metric *m,
+                const char *filter, struct series **ss, size_t *nss,
+                struct mg_pv *vals, struct mg_err *err)
+{
+  const struct mg_pv *gold = td->target;
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  double st[MG_CHRF_NSTATS];
+  int bleu = !strcmp(m->name, "bleu");
+  struct series *s;
+  struct mg_pv *item;
+
+  if (td->choices && gold->type == MG_PV_INT)
+    gold = mg_pv_at(td->choices, (size_t)gold->u.i);
+  if (!gold || gold->type == MG_PV_LIST)
+    return mg_err_set(err, MG_ERR_DATA,
+                      "task '%s': metric '%s' needs one reference per "
+                      "document (lm-eval scores a list of targets as 1.0)",
+                      t->name, m->name);
+  if (!pred || pred->type != MG_PV_STR)
+    return mg_err_set(err, MG_ERR_DATA,
+                      "task '%s': metric '%s' needs the filtered answer to be "
+                      "one string",
+                      t->name, m->name);
+  mg_pv_to_str(&b, gold);
+  if (!b.len) {
+    mg_buf_release(&b);
+    return mg_err_set(err, MG_ERR_DATA,
+                      "task '%s': metric '%s': an empty reference (sacrebleu "
+                      "refuses it)",
+                      t->name, m->name);
+  }
+  if (bleu)
+    mg_bleu_segment(pred->u.str.s, pred->u.str.len, b.data, b.len, st);
+  else
+    mg_chrf_segment(pred->u.str.s, pred->u.str.len, b.data, b.len, st);
+  s = get_series(ss, nss, m->name, filter, agg_of(m->aggregation),
+                 m->higher_is_better, bleu ? MG_BLEU_NSTATS : MG_CHRF_NSTATS);
+  series_add(s, st);
+  item = mg_pv_list();
+  mg_pv_list_append(item, mg_pv_str_buf(&b));
+  mg_pv_list_append(item, mg_pv_ref((struct mg_pv *)pred));
+  mg_pv_dict_sets(vals, m->name, item);
+  return 0;
+}
+
 static int
 score_gen(const struct mg_task *t, const struct mg_task_doc *td,
           const struct mg_doc_result *r, const struct mg_task_filter *f,
@@ -844,6 +1041,12 @@ score_gen(const struct mg_task *t, const struct mg_task_doc *td,
     double v = 0;
     struct series *s;
 
+    if (!strcmp(m->name, "bleu") || !strcmp(m->name, "chrf")) {
+      if (score_sacrebleu(t, td, pred, m, f->name, ss, nss, vals, err) < 0)
+        goto out;
+      mg_pv_list_append(names, mg_pv_str(m->name));
+      continue;
+    }
     if (strcmp(m->name, "exact_match")) {
       mg_err_set(err, MG_ERR_DATA,
                  "task '%s': metric '%s' is not supported "
@@ -931,6 +1134,8 @@ mg_metrics_task(const struct mg_task *t, const struct mg_task_doc *docs,
         r = score_mc(t, &docs[i], &res[i], f->name, &ss, &nss, sample, err);
       else if (t->output == MG_OUT_LOGLIKELIHOOD)
         r = score_ll(t, &res[i], f->name, &ss, &nss, sample);
+      else if (t->output == MG_OUT_LOGLIKELIHOOD_ROLLING)
+        r = score_rolling(t, &docs[i], &res[i], f->name, &ss, &nss, sample);
       else
         r = score_gen(t, &docs[i], &res[i], f, &ss, &nss, sample, err);
       if (r == 0 && sample) {
@@ -964,11 +1169,17 @@ mg_metrics_task(const struct mg_task *t, const struct mg_task_doc *docs,
       mv->has_stderr = 0;
     } else if (s->agg == AGG_MEAN) {
       mv->stderr_ = mg_metrics_mean_stderr(s->x, s->n, &mv->has_stderr);
-    } else if (s->agg == AGG_BRIER || bootstrap_iters <= 0) {
+    } else if (s->agg == AGG_BRIER || s->agg == AGG_WEIGHTED_PERPLEXITY
+               || s->agg == AGG_BITS_PER_BYTE || bootstrap_iters <= 0) {
       mv->has_stderr = 0;
     } else {
-      mv->stderr_ =
-          bootstrap_stderr(s->agg, s->x, s->n, s->width, bootstrap_iters);
+      /* lm-eval caps the bootstrap of bleu, chrf and ter at 100 */
+      long iters = (s->agg == AGG_BLEU || s->agg == AGG_CHRF)
+                           && bootstrap_iters > 100
+                       ? 100
+                       : bootstrap_iters;
+
+      mv->stderr_ = bootstrap_stderr(s->agg, s->x, s->n, s->width, iters);
       mv->has_stderr = 1;
     }
   }

@@ -31,6 +31,8 @@ struct mg_doc_result {
   int *greedy;
   struct mg_pv **text; /* generation requests: generated strings */
   int complete;        /* every request of the doc has its answer */
+  size_t parts;        /* loglikelihood_rolling: windows summed in ll[0]
+                          (none: Python's sum([]) is the int 0) */
 };
 
 /* One "metric,filter" of a task or group. */

@@ -900,12 +900,23 @@ mg_perf_cfg_label(struct mg_perf_config *c, const char *arg,
   const char *eq = strchr(arg, '=');
   char *k;
 
-  if (!eq || eq == arg)
-    return mg_err_set(err, MG_ERR_USAGE,
-                      "invalid value '%s' for --label: expected key=value",
-                      arg);
   if (!c->labels)
     c->labels = mg_json_new_object();
+  /* A bare word is the dataset label ("baseline", a use case's name) that
+   * results-merge and registry-push file the results under; K=V is
+   * GuideLLM v0.7's metadata label. */
+  if (!eq) {
+    if (!*arg)
+      return mg_err_set(err, MG_ERR_USAGE,
+                        "invalid value '' for --label: empty label");
+    mg_json_set_string(c->labels, "dataset", arg);
+    return 0;
+  }
+  if (eq == arg)
+    return mg_err_set(err, MG_ERR_USAGE,
+                      "invalid value '%s' for --label: expected key=value "
+                      "or a dataset label",
+                      arg);
   k = mg_xstrndup(arg, (size_t)(eq - arg));
   mg_json_set_string(c->labels, k, eq + 1);
   free(k);
@@ -1400,8 +1411,6 @@ mg_perf_cfg_target(const struct mg_perf_config *c, const char *base,
   t->http.no_follow = c->no_follow;
   t->http.bearer = bearer;
   t->http.verbose = verbose;
-  /* A whole burst of events in one read. */
-  t->http.recv_buffer = 65536;
   if (c->request_timeout > 0)
     t->http.timeout_ms = (long)(c->request_timeout * 1000);
   if (c->connect_timeout > 0)

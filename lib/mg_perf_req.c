@@ -51,7 +51,8 @@ mg_perf_body_init(struct mg_perf_body *b, const struct mg_perf_body_opts *o,
                         "JSON object", o->extra_body);
     }
   }
-  (void)mg_json_quote(&m, o->model ? o->model : "", strlen(o->model ? o->model : ""), NULL);
+  (void)mg_json_quote(&m, o->model ? o->model : "",
+                      strlen(o->model ? o->model : ""), NULL);
   b->model_json = mg_buf_detach(&m, NULL);
   if (o->stream) {
     member(&t, extra, "stream", "true");
@@ -105,24 +106,98 @@ mg_perf_body_release(struct mg_perf_body *b)
   memset(b, 0, sizeof(*b));
 }
 
+/* Appends s[0..n) JSON-escaped, without quotes: runs of plain bytes in
+ * one copy. */
+static void
+escape_into(struct mg_buf *out, const char *s, size_t n)
+{
+  static const char hex[] = "0123456789abcdef";
+  size_t i = 0;
+
+  while (i < n) {
+    size_t j = i;
+    char e[6];
+    while (j < n && (unsigned char)s[j] >= 0x20 && s[j] != '"' &&
+           s[j] != '\\')
+      j++;
+    (void)mg_buf_add(out, s + i, j - i, NULL);
+    if (j == n)
+      break;
+    e[0] = '\\';
+    switch (s[j]) {
+    case '"':
+    case '\\':
+      e[1] = s[j];
+      (void)mg_buf_add(out, e, 2, NULL);
+      break;
+    case '\n':
+      (void)mg_buf_add(out, "\\n", 2, NULL);
+      break;
+    case '\r':
+      (void)mg_buf_add(out, "\\r", 2, NULL);
+      break;
+    case '\t':
+      (void)mg_buf_add(out, "\\t", 2, NULL);
+      break;
+    case '\b':
+      (void)mg_buf_add(out, "\\b", 2, NULL);
+      break;
+    case '\f':
+      (void)mg_buf_add(out, "\\f", 2, NULL);
+      break;
+    default:
+      e[1] = 'u';
+      e[2] = '0';
+      e[3] = '0';
+      e[4] = hex[((unsigned char)s[j] >> 4) & 0xf];
+      e[5] = hex[(unsigned char)s[j] & 0xf];
+      (void)mg_buf_add(out, e, 6, NULL);
+    }
+    i = j + 1;
+  }
+}
+
+/* Appends the decimal digits of v (>= 0). */
+static void
+add_uint(struct mg_buf *out, unsigned long long v)
+{
+  char d[24];
+  size_t k = sizeof(d);
+
+  do {
+    d[--k] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  (void)mg_buf_add(out, d + k, sizeof(d) - k, NULL);
+}
+
+/* The prompt as one JSON string: prefix, unique number, text. */
+static void
+add_prompt(const struct mg_perf_body *b, const struct mg_perf_item *item,
+           long long uid, struct mg_buf *out)
+{
+  (void)mg_buf_addch(out, '"', NULL);
+  if (!b->o.chat && item->prefix) {
+    escape_into(out, item->prefix, strlen(item->prefix));
+    (void)mg_buf_addch(out, ' ', NULL);
+  }
+  if (b->o.unique_prefix) {
+    add_uint(out, (unsigned long long)(uid < 0 ? 0 : uid));
+    (void)mg_buf_addch(out, ' ', NULL);
+  }
+  escape_into(out, item->text, strlen(item->text));
+  (void)mg_buf_addch(out, '"', NULL);
+}
+
 int
 mg_perf_body_build(const struct mg_perf_body *b,
                    const struct mg_perf_item *item, long long uid,
                    struct mg_buf *out, struct mg_err *err)
 {
-  struct mg_buf text = MG_BUF_INIT(MG_BUF_UNLIMITED);
-  int rc = -1;
-
   mg_buf_reset(out);
-  if (!b->o.chat && item->prefix) {
-    (void)mg_buf_addstr(&text, item->prefix, NULL);
-    (void)mg_buf_addch(&text, ' ', NULL);
-  }
-  if (b->o.unique_prefix)
-    (void)mg_buf_printf(&text, NULL, "%lld ", uid);
-  (void)mg_buf_addstr(&text, item->text, NULL);
-  if (mg_buf_printf(out, err, "{\"model\":%s,", b->model_json) < 0)
-    goto out;
+  (void)mg_buf_addstr(out, "{\"model\":", NULL);
+  (void)mg_buf_addstr(out, b->model_json, NULL);
+  (void)mg_buf_addch(out, ',', NULL);
   if (b->o.chat) {
     (void)mg_buf_addstr(out, "\"messages\":[", NULL);
     if (item->prefix) {
@@ -133,27 +208,26 @@ mg_perf_body_build(const struct mg_perf_body *b,
     (void)mg_buf_addstr(out, "{\"role\":\"user\",\"content\":", NULL);
     if (b->o.content_parts)
       (void)mg_buf_addstr(out, "[{\"type\":\"text\",\"text\":", NULL);
-    if (mg_json_quote(out, text.data, text.len, err) < 0)
-      goto out;
+    add_prompt(b, item, uid, out);
     (void)mg_buf_addstr(out, b->o.content_parts ? "}]}]" : "}]", NULL);
   } else {
     (void)mg_buf_addstr(out, "\"prompt\":", NULL);
-    if (mg_json_quote(out, text.data, text.len, err) < 0)
-      goto out;
+    add_prompt(b, item, uid, out);
   }
   if (item->output_tokens > 0) {
-    if (b->max_key)
-      (void)mg_buf_printf(out, NULL, ",\"%s\":%lld", b->max_key,
-                          item->output_tokens);
-    if (b->max_key && b->max_both)
-      (void)mg_buf_printf(out, NULL, ",\"max_completion_tokens\":%lld",
-                          item->output_tokens);
+    if (b->max_key) {
+      (void)mg_buf_addstr(out, ",\"", NULL);
+      (void)mg_buf_addstr(out, b->max_key, NULL);
+      (void)mg_buf_addstr(out, "\":", NULL);
+      add_uint(out, (unsigned long long)item->output_tokens);
+    }
+    if (b->max_key && b->max_both) {
+      (void)mg_buf_addstr(out, ",\"max_completion_tokens\":", NULL);
+      add_uint(out, (unsigned long long)item->output_tokens);
+    }
     (void)mg_buf_addstr(out, b->tail_max, NULL);
   } else {
     (void)mg_buf_addstr(out, b->tail, NULL);
   }
-  rc = mg_buf_addch(out, '}', err);
-out:
-  mg_buf_release(&text);
-  return rc;
+  return mg_buf_addch(out, '}', err);
 }

@@ -21,6 +21,7 @@ struct slot;
 
 struct loop {
   const struct mg_perf_target *t;
+  struct mg_http_opts http; /* t->http, tuned to the benchmark */
   const struct mg_perf_data *data;
   struct mg_perf_body body;
   struct mg_perf_bench *b;
@@ -413,7 +414,8 @@ start_request(struct loop *L, long long sched)
 {
   struct mg_perf_bench *b = L->b;
   struct mg_perf_rec *r = new_rec(b);
-  const struct mg_perf_item *it = &L->data->items[r->idx % (long long)L->data->n];
+  const struct mg_perf_item *it =
+    &L->data->items[r->idx % (long long)L->data->n];
   struct slot *s = slot_get(L);
   struct mg_http_request req;
   struct mg_http_stream_cb cb = { s, cb_headers, cb_data, cb_done };
@@ -524,7 +526,7 @@ warm_up(struct loop *L, const char *url, int n)
     mg_http_multi_run_until(L->m, deadline);
   if (w.left > 0) {
     mg_http_multi_free(L->m);
-    L->m = mg_http_multi_new(&L->t->http, 0);
+    L->m = mg_http_multi_new(&L->http, 0);
     w.left = 0;
   }
   return w.ok;
@@ -573,7 +575,12 @@ mg_perf_bench_run(const struct mg_perf_target *t,
   L.b = out;
   if (mg_perf_body_init(&L.body, &t->body, err) < 0)
     return -1;
-  L.m = mg_http_multi_new(&t->http, 0);
+  /* The receive buffer: large for a few fast streams (a whole burst of
+   * events in one read), small for thousands of slow ones (memory). */
+  L.http = t->http;
+  if (!L.http.recv_buffer && limit > 0)
+    L.http.recv_buffer = limit <= 256 ? 65536 : limit <= 2048 ? 16384 : 4096;
+  L.m = mg_http_multi_new(&L.http, 0);
   if (!L.m) {
     mg_perf_body_release(&L.body);
     return mg_err_set(err, MG_ERR_IO, "cannot start the HTTP client");

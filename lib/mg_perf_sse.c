@@ -398,20 +398,18 @@ checkpoint(struct mg_perf_chunk_cache *cc, const char *base, size_t off,
   if (cc->nck == MG_PERF_CKPT_MAX || depth > MG_PERF_CKPT_DEPTH || c->error)
     return;
   k = &cc->ck[cc->nck++];
-  k->off = off;
-  k->depth = depth;
+  k->off = (uint32_t)off;
+  k->depth = (unsigned char)depth;
   memcpy(k->close, close, MG_PERF_CKPT_DEPTH);
   memcpy(k->kind, kind, MG_PERF_CKPT_DEPTH);
-  k->choices = c->choices;
-  k->text = c->text;
-  k->reasoning = c->reasoning;
-  k->tool_calls = c->tool_calls;
-  k->usage = c->usage;
+  k->flags = (unsigned char)((c->choices ? 1 : 0) | (c->text ? 2 : 0) |
+                             (c->reasoning ? 4 : 0) |
+                             (c->tool_calls ? 8 : 0) | (c->usage ? 16 : 0));
   k->prompt_tokens = c->prompt_tokens;
   k->completion_tokens = c->completion_tokens;
-  k->text_bytes = c->text_bytes;
-  k->text_off = c->text_ptr ? (size_t)(c->text_ptr - base) : 0;
-  k->text_len = c->text_ptr ? c->text_len : 0;
+  k->text_bytes = (uint32_t)c->text_bytes;
+  k->text_off = c->text_ptr ? (uint32_t)(c->text_ptr - base) : 0;
+  k->text_len = c->text_ptr ? (uint32_t)c->text_len : 0;
 }
 
 static int
@@ -435,11 +433,11 @@ scan_doc(const char *base, size_t n, struct mg_perf_chunk *c,
     depth = from->depth;
     memcpy(close, from->close, MG_PERF_CKPT_DEPTH);
     memcpy(kind, from->kind, MG_PERF_CKPT_DEPTH);
-    c->choices = from->choices;
-    c->text = from->text;
-    c->reasoning = from->reasoning;
-    c->tool_calls = from->tool_calls;
-    c->usage = from->usage;
+    c->choices = (from->flags & 1) != 0;
+    c->text = (from->flags & 2) != 0;
+    c->reasoning = (from->flags & 4) != 0;
+    c->tool_calls = (from->flags & 8) != 0;
+    c->usage = (from->flags & 16) != 0;
     c->prompt_tokens = from->prompt_tokens;
     c->completion_tokens = from->completion_tokens;
     c->text_bytes = from->text_bytes;
@@ -627,8 +625,17 @@ mg_perf_chunk_scan_cached(struct mg_perf_chunk_cache *cc, const char *p,
   }
   if (!from)
     cc->nck = 0;
-  if (!cc->doc)
-    cc->doc = mg_xmalloc(MG_PERF_CACHE_DOC);
+  if (n > cc->cap) {
+    /* Sized to the chunks seen, not to the largest possible one. */
+    cc->cap = n < 512 ? 512 : n + n / 2;
+    if (cc->cap > MG_PERF_CACHE_DOC)
+      cc->cap = MG_PERF_CACHE_DOC;
+    free(cc->doc);
+    cc->doc = mg_xmalloc(cc->cap);
+    cc->len = 0;
+    cc->nck = 0;
+    from = NULL;
+  }
   rc = scan_doc(p, n, c, from, cc);
   if (rc < 0) {
     cc->len = 0;

@@ -2,6 +2,7 @@
 #define MG_PERF_SSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mg_banned.h"
 #include "mg_buf.h"
@@ -95,23 +96,26 @@ int mg_perf_chunk_scan(const char *s, size_t n, struct mg_perf_chunk *c);
  * prefix. Chunks over MG_PERF_CACHE_DOC bytes are scanned whole.
  */
 #define MG_PERF_CACHE_DOC 4096
-#define MG_PERF_CKPT_MAX 24
+#define MG_PERF_CKPT_MAX 16
 #define MG_PERF_CKPT_DEPTH 8
 
+/* Compact: a load generator keeps one cache per stream in flight. */
 struct mg_perf_chunk_ckpt {
-  size_t off;
-  int depth;
+  long long prompt_tokens, completion_tokens;
+  uint32_t off;
+  uint32_t text_bytes;
+  uint32_t text_off, text_len; /* text_ptr as an offset; text_len 0: none */
   char close[MG_PERF_CKPT_DEPTH];
   unsigned char kind[MG_PERF_CKPT_DEPTH];
-  int choices, text, reasoning, tool_calls, usage;
-  long long prompt_tokens, completion_tokens;
-  size_t text_bytes;
-  size_t text_off, text_len; /* text_ptr as an offset; text_len 0: none */
+  unsigned char depth;
+  unsigned char flags;  /* choices 1, text 2, reasoning 4, tool_calls 8,
+                           usage 16 */
 };
 
 struct mg_perf_chunk_cache {
-  char *doc;            /* the previous chunk (MG_PERF_CACHE_DOC bytes) */
+  char *doc;            /* the previous chunk */
   size_t len;           /* 0: none */
+  size_t cap;
   int nck;
   struct mg_perf_chunk_ckpt ck[MG_PERF_CKPT_MAX];
 };

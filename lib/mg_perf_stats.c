@@ -154,6 +154,53 @@ radix_sort(struct kw *a, size_t n)
   free(cnt);
 }
 
+/* The unweighted case in place, with one scratch array of keys. */
+static void
+radix_sort_keys(uint64_t *a, size_t n)
+{
+  size_t (*cnt)[256];
+  uint64_t *tmp, *src = a, *dst;
+
+  if (n < 64) {
+    for (size_t i = 1; i < n; i++) {
+      uint64_t x = a[i];
+      size_t j = i;
+      while (j > 0 && a[j - 1] > x) {
+        a[j] = a[j - 1];
+        j--;
+      }
+      a[j] = x;
+    }
+    return;
+  }
+  cnt = mg_xcalloc(8, sizeof(*cnt));
+  tmp = mg_xreallocarray(NULL, n, sizeof(*tmp));
+  dst = tmp;
+  for (size_t i = 0; i < n; i++)
+    for (int b = 0; b < 8; b++)
+      cnt[b][(a[i] >> (8 * b)) & 0xff]++;
+  for (int b = 0; b < 8; b++) {
+    size_t sum = 0;
+    uint64_t *t;
+    if (cnt[b][(a[0] >> (8 * b)) & 0xff] == n)
+      continue;
+    for (int k = 0; k < 256; k++) {
+      size_t c = cnt[b][k];
+      cnt[b][k] = sum;
+      sum += c;
+    }
+    for (size_t i = 0; i < n; i++)
+      dst[cnt[b][(src[i] >> (8 * b)) & 0xff]++] = src[i];
+    t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src != a)
+    memcpy(a, src, n * sizeof(*a));
+  free(tmp);
+  free(cnt);
+}
+
 static void
 sort_dist(struct mg_perf_dist *d)
 {
@@ -161,6 +208,21 @@ sort_dist(struct mg_perf_dist *d)
 
   if (d->sorted)
     return;
+  if (!d->w) {
+    /* The keys in the values' own storage (same size): no copy. */
+    uint64_t *k = (uint64_t *)(void *)d->v;
+    for (size_t i = 0; i < d->n; i++) {
+      uint64_t x = key_of(d->v[i]);
+      memcpy(&k[i], &x, sizeof(x));
+    }
+    radix_sort_keys(k, d->n);
+    for (size_t i = 0; i < d->n; i++) {
+      double v = value_of(k[i]);
+      memcpy(&d->v[i], &v, sizeof(v));
+    }
+    d->sorted = 1;
+    return;
+  }
   a = mg_xreallocarray(NULL, d->n ? d->n : 1, sizeof(*a));
   for (size_t i = 0; i < d->n; i++) {
     a[i].k = key_of(d->v[i]);

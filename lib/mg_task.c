@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "mg_buf.h"
+#include "mg_chat.h"
 #include "mg_dataset.h"
 #include "mg_digest.h"
 #include "mg_err.h"
@@ -729,6 +730,13 @@ static const struct {
   { "mcc", "matthews_corrcoef", 1, 1u << MG_OUT_MULTIPLE_CHOICE },
   { "brier_score", "brier_score", 0, 1u << MG_OUT_MULTIPLE_CHOICE },
   { "perplexity", "perplexity", 0, 1u << MG_OUT_LOGLIKELIHOOD },
+  { "word_perplexity", "weighted_perplexity", 0,
+    1u << MG_OUT_LOGLIKELIHOOD_ROLLING },
+  { "byte_perplexity", "weighted_perplexity", 0,
+    1u << MG_OUT_LOGLIKELIHOOD_ROLLING },
+  { "bits_per_byte", "bits_per_byte", 0, 1u << MG_OUT_LOGLIKELIHOOD_ROLLING },
+  { "bleu", "bleu", 1, 1u << MG_OUT_GENERATE_UNTIL },
+  { "chrf", "chrf", 1, 1u << MG_OUT_GENERATE_UNTIL },
 };
 
 static int
@@ -764,9 +772,12 @@ parse_metrics(struct mg_task *t, const struct mg_pv *cfg, struct mg_err *err)
     static const char *const mc[] = { "acc", "acc_norm", NULL };
     static const char *const gen[] = { "exact_match", NULL };
     static const char *const ll[] = { "perplexity", "acc", NULL };
+    static const char *const roll[] = { "word_perplexity", "byte_perplexity",
+                                        "bits_per_byte", NULL };
     const char *const *names = t->output == MG_OUT_MULTIPLE_CHOICE  ? mc
                                : t->output == MG_OUT_GENERATE_UNTIL ? gen
-                                                                    : ll;
+                               : t->output == MG_OUT_LOGLIKELIHOOD  ? ll
+                                                                    : roll;
 
     for (size_t i = 0; names[i]; i++) {
       int k = known_metric(names[i]);
@@ -1150,13 +1161,9 @@ task_from_config(struct loader *L, const struct mg_pv *cfg, const char *path,
     t->output = MG_OUT_MULTIPLE_CHOICE;
   else if (!strcmp(s, "loglikelihood"))
     t->output = MG_OUT_LOGLIKELIHOOD;
-  else if (!strcmp(s, "loglikelihood_rolling")) {
-    mg_err_set(err, MG_ERR_DATA,
-               "task '%s': output_type loglikelihood_rolling is not supported "
-               "by eval-run",
-               t->name);
-    goto fail;
-  } else {
+  else if (!strcmp(s, "loglikelihood_rolling"))
+    t->output = MG_OUT_LOGLIKELIHOOD_ROLLING;
+  else {
     mg_err_set(err, MG_ERR_DATA,
                "task '%s': invalid output_type '%s', must be one of "
                "loglikelihood, multiple_choice, loglikelihood_rolling, "
@@ -2239,10 +2246,18 @@ prepare_doc(const struct mg_task *t, const struct mg_task_opts *o,
       if (pfx)
         mg_pv_list_append(msgs, message("assistant", mg_pv_str(pfx)));
     }
+    td->messages = msgs;
+    if (o->chat) {
+      /* TemplateAPI.apply_chat_template with a Hugging Face tokenizer */
+      if (mg_chat_render(o->chat, msgs, !pfx, pfx != NULL, &td->ctx, err) < 0)
+        goto out;
+      td->rendered = 1;
+      rc = 0;
+      goto out;
+    }
     mg_buf_reset(&b);
     mg_pv_dumps(&b, msgs, -1);
     td->ctx = mg_pv_str_buf(&b);
-    td->messages = msgs;
     rc = 0;
     goto out;
   }
@@ -2370,6 +2385,14 @@ mg_task_doc_args(const struct mg_task *t, const struct mg_task_doc *td)
   case MG_OUT_LOGLIKELIHOOD:
     mg_pv_list_append(l, pair(mg_pv_ref(td->ctx), delim_plus("", td->target)));
     break;
+  case MG_OUT_LOGLIKELIHOOD_ROLLING: {
+    /* one request, (doc_to_target,): the text whose likelihood counts */
+    struct mg_pv *one = mg_pv_tuple();
+
+    mg_pv_list_append(one, delim_plus("", td->target));
+    mg_pv_list_append(l, one);
+    break;
+  }
   default:
     for (int r = 0; r < t->repeats; r++)
       mg_pv_list_append(

@@ -6,6 +6,7 @@
 
 #include "mg_banned.h"
 
+struct mg_chat;
 struct mg_err;
 struct mg_pv;
 struct mg_tmpl;
@@ -135,6 +136,12 @@ struct mg_task_opts {
   const char *system_instruction; /* or NULL */
   int apply_chat_template;
   int fewshot_as_multiturn;
+  /* With apply_chat_template: the tokenizer's chat template (borrowed).
+   * Set, the messages are rendered into the context string as
+   * local-completions with a Hugging Face tokenizer does
+   * (add_generation_prompt unless gen_prefix, then continue_final_message);
+   * NULL, the context is the message list (local-chat-completions). */
+  const struct mg_chat *chat;
   uint64_t fewshot_seed;          /* lm-eval's default 1234 */
   const struct mg_pv *gen_kwargs; /* --gen-kwargs dict, or NULL */
 };
@@ -161,13 +168,15 @@ int mg_task_list_all(const struct mg_task_opts *o, struct mg_pv **out,
 /*
  * A prepared document: its prompt and what to score it against.
  * ctx is the context string (or, with a chat template, the JSON text of
- * the message list; messages then holds the list). choices is the list of
- * answer choices (multiple_choice), target the doc_to_target value.
+ * the message list, or the rendered template when opts.chat is set;
+ * messages then holds the list). choices is the list of answer choices
+ * (multiple_choice), target the doc_to_target value.
  */
 struct mg_task_doc {
   struct mg_pv *doc;
   struct mg_pv *ctx;
   struct mg_pv *messages;
+  int rendered; /* ctx is messages rendered with opts.chat */
   struct mg_pv *choices;
   struct mg_pv *target;
   long gold;           /* resolved gold index (multiple_choice), -100 */
@@ -206,7 +215,8 @@ int mg_task_field_value(const struct mg_task *t, const struct mg_task_field *f,
  * (context, continuation) strings for loglikelihood requests (one per
  * choice, then the unconditional ("", continuation) ones when the task
  * uses acc_mutual_info), or (context, generation_kwargs) for generation
- * (one per repeat). caller owns the result.
+ * (one per repeat), or for loglikelihood_rolling one 1-tuple (text,) with
+ * the doc_to_target string. caller owns the result.
  */
 struct mg_pv *mg_task_doc_args(const struct mg_task *t,
                                const struct mg_task_doc *td);

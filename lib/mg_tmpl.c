@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <utf8proc.h>
 
 #include "mg_buf.h"
@@ -45,6 +46,8 @@ enum nk {
   N_COND,
   N_LIST,
   N_DICT,
+  N_BREAK,
+  N_CONTINUE,
 };
 
 enum binop {
@@ -78,6 +81,7 @@ struct mg_tmpl {
   char *name;
   char *src;
   size_t len;
+  unsigned flags; /* enum mg_tmpl_flags */
   struct node *root;
 };
 
@@ -173,6 +177,7 @@ struct tok {
   char op[4];
   struct mg_pv *val; /* literal value for T_INT/T_FLOAT/T_STR */
   int strip_after;   /* T_CLOSE with '-' */
+  int keep_after;    /* T_CLOSE with '+' */
 };
 
 struct parser {
@@ -312,6 +317,7 @@ lex(struct parser *p, struct tok *t)
       && strncmp(p->src + p->i + 1, p->close, 2) == 0) {
     t->type = T_CLOSE;
     t->strip_after = c == '-';
+    t->keep_after = c == '+';
     p->i += 3;
     return 0;
   }
@@ -1164,6 +1170,8 @@ rstrip_last_text(struct node *body)
 struct tparser {
   struct parser p;
   int strip_next; /* lstrip the next text */
+  unsigned flags; /* enum mg_tmpl_flags */
+  int loops;      /* {% for %} nesting (for break/continue) */
 };
 
 static int parse_body(struct tparser *tp, struct node *body,
@@ -1209,6 +1217,11 @@ expect_close(struct tparser *tp)
   if (p->t.type != T_CLOSE)
     return perr(p, p->t.pos, "expected '%s'", p->close);
   tp->strip_next = p->t.strip_after;
+  /* trim_blocks: a block tag eats the newline right after it */
+  if ((tp->flags & MG_TMPL_TRIM_BLOCKS) && !p->t.strip_after
+      && !p->t.keep_after && p->close[0] == '%' && p->i < p->len
+      && p->src[p->i] == '\n')
+    p->i++;
   advance(p);
   return 0;
 }
@@ -1335,8 +1348,12 @@ parse_stmt(struct tparser *tp, struct node *body, size_t tagpos)
     add_kid(n, b, NULL);
     add_kid(n, NULL, NULL); /* else body slot */
     add_kid(n, filt, NULL);
-    if (parse_body(tp, b, enders, &ended, &epos) < 0)
+    tp->loops++;
+    if (parse_body(tp, b, enders, &ended, &epos) < 0) {
+      tp->loops--;
       goto for_fail;
+    }
+    tp->loops--;
     if (strcmp(ended, "else") == 0) {
       static const char *const end2[] = { "endfor", NULL };
 
@@ -1370,6 +1387,22 @@ parse_stmt(struct tparser *tp, struct node *body, size_t tagpos)
     }
     n->name = tok_name(p);
     advance(p);
+    if (peek(p) < 0)
+      goto set_fail;
+    if (at_op(p, ".")) {
+      /* {% set ns.attr = value %}: assignment into a namespace */
+      advance(p);
+      if (peek(p) < 0)
+        goto set_fail;
+      if (p->t.type != T_NAME) {
+        perr(p, p->t.pos, "expected an attribute name");
+        goto set_fail;
+      }
+      n->targets = mg_xcalloc(1, sizeof(*n->targets));
+      n->targets[0] = tok_name(p);
+      n->ntargets = 1;
+      advance(p);
+    }
     if (expect_op(p, "=") < 0)
       goto set_fail;
     v = parse_expr(p);
@@ -1383,6 +1416,36 @@ parse_stmt(struct tparser *tp, struct node *body, size_t tagpos)
   set_fail:
     free_node(n);
     return -1;
+  }
+  if (at_name(p, "break") || at_name(p, "continue")) {
+    int brk = at_name(p, "break");
+
+    if (!tp->loops)
+      return perr(p, tagpos, "'%s' outside of a loop",
+                  brk ? "break" : "continue");
+    advance(p);
+    if (expect_close(tp) < 0)
+      return -1;
+    add_kid(body, new_node(brk ? N_BREAK : N_CONTINUE, tagpos), NULL);
+    return 0;
+  }
+  if (at_name(p, "generation")) {
+    /* transformers' AssistantTracker block: renders its body */
+    static const char *const enders[] = { "endgeneration", NULL };
+    struct node *b = new_node(N_BODY, tagpos);
+    char *ended = NULL;
+    size_t epos;
+
+    advance(p);
+    if (expect_close(tp) < 0 || parse_body(tp, b, enders, &ended, &epos) < 0
+        || expect_close(tp) < 0) {
+      free(ended);
+      free_node(b);
+      return -1;
+    }
+    free(ended);
+    add_kid(body, b, NULL);
+    return 0;
   }
   if (at_name(p, "raw")) {
     const char *end;
@@ -1429,9 +1492,27 @@ parse_body(struct tparser *tp, struct node *body, const char *const *enders,
     size_t o = find_open(p->src, p->len, p->i);
     char kind;
     int strip_before;
-    size_t tag_start;
+    size_t tag_start, text_end = o;
 
-    add_text(tp, body, p->i, o);
+    if ((tp->flags & MG_TMPL_LSTRIP_BLOCKS) && o < p->len
+        && (p->src[o + 1] == '%' || p->src[o + 1] == '#')
+        && !(o + 2 < p->len && (p->src[o + 2] == '+' || p->src[o + 2] == '-'))) {
+      /* lstrip_blocks: a block or comment tag alone at the start of its
+       * line takes the line's leading spaces and tabs with it */
+      size_t start = p->i, l = o;
+
+      if (tp->strip_next)
+        while (start < o
+               && (p->src[start] == ' ' || p->src[start] == '\t'
+                   || p->src[start] == '\n' || p->src[start] == '\r'))
+          start++;
+      while (l > start && (p->src[l - 1] == ' ' || p->src[l - 1] == '\t'))
+        l--;
+      if (l < o && ((l > start && p->src[l - 1] == '\n')
+                    || (l == start && (start == 0 || p->src[start - 1] == '\n'))))
+        text_end = l;
+    }
+    add_text(tp, body, p->i, text_end);
     if (o >= p->len) {
       p->i = p->len;
       if (enders)
@@ -1449,11 +1530,16 @@ parse_body(struct tparser *tp, struct node *body, const char *const *enders,
       rstrip_last_text(body);
     if (kind == '#') {
       const char *e = strstr(p->src + p->i, "#}");
+      int plus;
 
       if (!e)
         return perr(p, tag_start, "unterminated comment");
       tp->strip_next = e > p->src + p->i && e[-1] == '-';
+      plus = e > p->src + p->i && e[-1] == '+';
       p->i = (size_t)(e - p->src) + 2;
+      if ((tp->flags & MG_TMPL_TRIM_BLOCKS) && !tp->strip_next && !plus
+          && p->i < p->len && p->src[p->i] == '\n')
+        p->i++;
       continue;
     }
     p->have = 0;
@@ -1499,15 +1585,40 @@ int
 mg_tmpl_compile(const char *src, size_t len, const char *name,
                 struct mg_tmpl **out, struct mg_err *err)
 {
+  return mg_tmpl_compile_flags(src, len, name, 0, out, err);
+}
+
+int
+mg_tmpl_compile_flags(const char *src, size_t len, const char *name,
+                      unsigned flags, struct mg_tmpl **out, struct mg_err *err)
+{
   struct mg_tmpl *t = mg_xcalloc(1, sizeof(*t));
   struct tparser tp;
+  size_t k = 0;
 
   *out = NULL;
   t->name = mg_xstrdup(name);
-  t->src = mg_xstrndup(src, len);
+  t->flags = flags;
+  /* Jinja's lexer reads "\r\n" and "\r" as "\n", and without
+   * keep_trailing_newline drops one newline at the very end */
+  t->src = mg_xmalloc(len + 1);
+  for (size_t i = 0; i < len; i++) {
+    if (src[i] == '\r') {
+      t->src[k++] = '\n';
+      if (i + 1 < len && src[i + 1] == '\n')
+        i++;
+      continue;
+    }
+    t->src[k++] = src[i];
+  }
+  if ((flags & MG_TMPL_DROP_TRAILING_NL) && k && t->src[k - 1] == '\n')
+    k--;
+  t->src[k] = '\0';
+  len = k;
   t->len = len;
   t->root = new_node(N_BODY, 0);
   memset(&tp, 0, sizeof(tp));
+  tp.flags = flags;
   tp.p.src = t->src;
   tp.p.len = len;
   tp.p.name = t->name;
@@ -1542,7 +1653,14 @@ struct rctx {
   struct mg_pv **frames;
   size_t nframes, capframes;
   int depth;
+  int lenient;        /* jinja2.Undefined rather than StrictUndefined */
+  struct mg_pv **ns;  /* dicts made by namespace(): assignable */
+  size_t nns;
 };
+
+/* render_body's results besides 0 / -1 */
+#define R_BREAK 1
+#define R_CONTINUE 2
 
 static int rerr(struct rctx *r, const struct node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -1627,6 +1745,27 @@ evd(struct rctx *r, const struct node *n, struct mg_pv **out)
     *out = NULL;
     return -1;
   }
+  return 0;
+}
+
+/* Truth value of an expression; an undefined value is false when the
+ * environment is lenient. */
+static int
+ev_truth(struct rctx *r, const struct node *n, int *t)
+{
+  struct mg_pv *v;
+
+  if (ev(r, n, &v) < 0)
+    return -1;
+  if (is_undef(v) && r->lenient) {
+    mg_pv_unref(v);
+    *t = 0;
+    return 0;
+  }
+  if (defined(r, n, v) < 0)
+    return -1;
+  *t = mg_pv_truthy(v);
+  mg_pv_unref(v);
   return 0;
 }
 
@@ -2811,6 +2950,53 @@ call_global(struct rctx *r, const struct node *n, const char *name,
     *out = d;
     return 0;
   }
+  if (!strcmp(name, "namespace")) {
+    /* a mutable object for {% set ns.x = ... %} across scopes */
+    struct mg_pv *d = mg_pv_dict();
+
+    if (a->npos > 1 || (a->npos == 1 && a->pos[0]->type != MG_PV_DICT)) {
+      mg_pv_unref(d);
+      return rerr(r, n, "namespace() takes keyword arguments or a dict");
+    }
+    for (size_t i = 0; a->npos == 1 && i < a->pos[0]->u.dict.n; i++)
+      mg_pv_dict_set(d, mg_pv_ref(a->pos[0]->u.dict.k[i]),
+                     mg_pv_ref(a->pos[0]->u.dict.v[i]));
+    for (size_t i = 0; i < a->nkw; i++)
+      mg_pv_dict_sets(d, a->kwn[i], mg_pv_ref(a->kwv[i]));
+    r->ns = mg_xreallocarray(r->ns, r->nns + 1, sizeof(*r->ns));
+    r->ns[r->nns++] = mg_pv_ref(d);
+    *out = d;
+    return 0;
+  }
+  if ((r->t->flags & MG_TMPL_HF_GLOBALS) && !strcmp(name, "raise_exception")) {
+    struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+    int rc;
+
+    if (a->npos)
+      mg_pv_to_str(&b, a->pos[0]);
+    mg_buf_addch(&b, '\0', NULL);
+    rc = rerr(r, n, "raise_exception: %s", b.data);
+    mg_buf_release(&b);
+    return rc;
+  }
+  if ((r->t->flags & MG_TMPL_HF_GLOBALS) && !strcmp(name, "strftime_now")) {
+    char buf[256];
+    time_t now = time(NULL);
+    struct tm tm;
+    size_t k;
+
+    if (a->npos != 1 || a->pos[0]->type != MG_PV_STR)
+      return rerr(r, n, "strftime_now() takes a format string");
+    if (!localtime_r(&now, &tm))
+      return rerr(r, n, "strftime_now(): no local time");
+    /* the template supplies the format, as transformers' global does */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    k = strftime(buf, sizeof(buf), a->pos[0]->u.str.s, &tm);
+#pragma GCC diagnostic pop
+    *out = mg_pv_strn(buf, k);
+    return 0;
+  }
   return rerr(r, n, "'%s' is undefined", name);
 }
 
@@ -2858,9 +3044,205 @@ to_int_filter(const struct mg_pv *v, const struct mg_pv *def,
   return 0;
 }
 
+static int apply_test(struct rctx *r, const struct node *n, const char *t,
+                      struct mg_pv *v, const struct args *a, int *out);
+
+/* A copy of v with every dict's keys sorted (json.dumps sort_keys). */
+static struct mg_pv *
+sorted_keys(const struct mg_pv *v)
+{
+  struct mg_pv *c;
+
+  if (v->type == MG_PV_LIST) {
+    c = v->u.list.tuple ? mg_pv_tuple() : mg_pv_list();
+    for (size_t i = 0; i < v->u.list.n; i++)
+      mg_pv_list_append(c, sorted_keys(v->u.list.v[i]));
+    return c;
+  }
+  if (v->type != MG_PV_DICT)
+    return mg_pv_ref((struct mg_pv *)v);
+  c = mg_pv_dict();
+  {
+    size_t n = v->u.dict.n, *ix = mg_xreallocarray(NULL, n + 1, sizeof(size_t));
+
+    for (size_t i = 0; i < n; i++)
+      ix[i] = i;
+    /* insertion sort on the keys' UTF-8 bytes (= code point order) */
+    for (size_t i = 1; i < n; i++) {
+      size_t x = ix[i], j = i;
+
+      while (j > 0) {
+        const struct mg_pv *ka = v->u.dict.k[ix[j - 1]], *kb = v->u.dict.k[x];
+        const char *sa = mg_pv_cstr(ka), *sb = mg_pv_cstr(kb);
+        size_t la = sa ? ka->u.str.len : 0, lb = sb ? kb->u.str.len : 0;
+        int cmp = memcmp(sa ? sa : "", sb ? sb : "", la < lb ? la : lb);
+
+        if (cmp < 0 || (cmp == 0 && la <= lb))
+          break;
+        ix[j] = ix[j - 1];
+        j--;
+      }
+      ix[j] = x;
+    }
+    for (size_t i = 0; i < n; i++)
+      mg_pv_dict_set(c, mg_pv_ref(v->u.dict.k[ix[i]]),
+                     sorted_keys(v->u.dict.v[ix[i]]));
+    free(ix);
+  }
+  return c;
+}
+
+/*
+ * tojson. transformers: json.dumps(x, ensure_ascii=False, indent=indent,
+ * separators=None, sort_keys=sort_keys). Jinja's own: htmlsafe_json_dumps
+ * (sort_keys, ensure_ascii, then <, >, & and ' as \u escapes).
+ */
+static int
+filter_tojson(struct rctx *r, const struct node *n, const struct mg_pv *v,
+              const struct args *a, struct mg_pv **out)
+{
+  int hf = (r->t->flags & MG_TMPL_HF_GLOBALS) != 0;
+  struct mg_pv *ind = arg(a, 0, "indent"), *sk = arg(a, (size_t)-1,
+                                                     "sort_keys");
+  struct mg_pv *sep = arg(a, (size_t)-1, "separators");
+  struct mg_pv *ea = arg(a, (size_t)-1, "ensure_ascii");
+  struct mg_pv *x;
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED), o = MG_BUF_INIT(
+                                                        MG_BUF_UNLIMITED);
+  int indent = -1, sort = hf ? 0 : 1, ascii = hf ? 0 : 1;
+
+  if (ind && ind->type != MG_PV_NONE) {
+    if (ind->type != MG_PV_INT || ind->u.i < 0 || ind->u.i > 64)
+      return rerr(r, n, "tojson: indent must be a small integer");
+    indent = (int)ind->u.i;
+  }
+  if (sep && sep->type != MG_PV_NONE)
+    return rerr(r, n, "tojson: separators are not supported");
+  if (sk)
+    sort = mg_pv_truthy(sk);
+  if (ea)
+    ascii = mg_pv_truthy(ea);
+  x = sort ? sorted_keys(v) : mg_pv_ref((struct mg_pv *)v);
+  mg_pv_dumps(&b, x, indent);
+  mg_pv_unref(x);
+  for (size_t i = 0; i < b.len;) {
+    unsigned char c = (unsigned char)b.data[i];
+
+    if (c >= 0x80 && ascii) {
+      size_t j = i;
+      int32_t cp = cp_at(b.data, b.len, &j);
+
+      if (cp >= 0x10000) {
+        cp -= 0x10000;
+        mg_buf_printf(&o, NULL, "\\u%04x\\u%04x", 0xD800 + (cp >> 10),
+                      0xDC00 + (cp & 0x3FF));
+      } else {
+        mg_buf_printf(&o, NULL, "\\u%04x", cp);
+      }
+      i = j;
+      continue;
+    }
+    if (!hf && (c == '<' || c == '>' || c == '&' || c == '\''))
+      mg_buf_printf(&o, NULL, "\\u%04x", c);
+    else
+      mg_buf_addch(&o, (char)c, NULL);
+    i++;
+  }
+  mg_buf_release(&b);
+  *out = mg_pv_str_buf(&o);
+  return 0;
+}
+
+/* selectattr / rejectattr: items whose attribute passes a test (or is
+ * true when no test is named). */
+static int
+filter_selectattr(struct rctx *r, const struct node *n, const struct mg_pv *v,
+                  const struct args *a, int reject, struct mg_pv **out)
+{
+  struct mg_pv *attr = arg(a, 0, NULL), *items, *l;
+  struct mg_pv *test = a->npos > 1 ? a->pos[1] : NULL;
+  struct args sub;
+
+  if (!attr || attr->type != MG_PV_STR)
+    return rerr(r, n, "%s needs an attribute name",
+                reject ? "rejectattr" : "selectattr");
+  if (test && test->type != MG_PV_STR)
+    return rerr(r, n, "%s: the test must be named by a string",
+                reject ? "rejectattr" : "selectattr");
+  memset(&sub, 0, sizeof(sub));
+  for (size_t i = 2; i < a->npos; i++)
+    sub.pos[sub.npos++] = a->pos[i];
+  if (iter_items(r, n, v, &items) < 0)
+    return -1;
+  l = mg_pv_list();
+  for (size_t i = 0; i < items->u.list.n; i++) {
+    struct mg_pv *x = get_item(items->u.list.v[i], attr);
+    int ok;
+
+    if (test) {
+      if (apply_test(r, n, test->u.str.s, x, &sub, &ok) < 0) {
+        mg_pv_unref(x);
+        mg_pv_unref(items);
+        mg_pv_unref(l);
+        return -1;
+      }
+    } else {
+      ok = !is_undef(x) && mg_pv_truthy(x);
+    }
+    mg_pv_unref(x);
+    if (ok != reject)
+      mg_pv_list_append(l, mg_pv_ref(items->u.list.v[i]));
+  }
+  mg_pv_unref(items);
+  *out = l;
+  return 0;
+}
+
+static int apply_filter2(struct rctx *r, const struct node *n, const char *f,
+                         struct mg_pv *v, const struct args *a,
+                         struct mg_pv **out);
+
+/* v is borrowed. */
 static int
 apply_filter(struct rctx *r, const struct node *n, const char *f,
              struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  if (is_undef(v) && r->lenient && strcmp(f, "default") && strcmp(f, "d")) {
+    /* jinja2.Undefined: empty as a string, a sequence, a length */
+    struct mg_pv *e;
+    int rc;
+
+    if (!strcmp(f, "length") || !strcmp(f, "count")) {
+      *out = mg_pv_int(0);
+      return 0;
+    }
+    if (!strcmp(f, "list") || !strcmp(f, "selectattr")
+        || !strcmp(f, "rejectattr") || !strcmp(f, "map")) {
+      *out = mg_pv_list();
+      return 0;
+    }
+    if (!strcmp(f, "tojson"))
+      return defined(r, n, mg_pv_ref(v));
+    e = mg_pv_str("");
+    rc = apply_filter2(r, n, f, e, a, out);
+    mg_pv_unref(e);
+    return rc;
+  }
+  if (!strcmp(f, "tojson") || !strcmp(f, "selectattr")
+      || !strcmp(f, "rejectattr")) {
+    if (defined(r, n, mg_pv_ref(v)) < 0)
+      return -1;
+    mg_pv_unref(v);
+    if (f[0] == 't')
+      return filter_tojson(r, n, v, a, out);
+    return filter_selectattr(r, n, v, a, f[0] == 'r', out);
+  }
+  return apply_filter2(r, n, f, v, a, out);
+}
+
+static int
+apply_filter2(struct rctx *r, const struct node *n, const char *f,
+              struct mg_pv *v, const struct args *a, struct mg_pv **out)
 {
   struct mg_pv *a0 = arg(a, 0, NULL);
 
@@ -3172,8 +3554,7 @@ apply_filter(struct rctx *r, const struct node *n, const char *f,
       for (size_t i = 0; i < items->u.list.n; i++) {
         struct mg_pv *o;
 
-        if (apply_filter(r, n, a0->u.str.s, mg_pv_ref(items->u.list.v[i]), &sub,
-                         &o)
+        if (apply_filter(r, n, a0->u.str.s, items->u.list.v[i], &sub, &o)
             < 0) {
           mg_pv_unref(items);
           mg_pv_unref(l);
@@ -3405,16 +3786,24 @@ ev(struct rctx *r, const struct node *n, struct mg_pv **out)
                 n->kind == N_NEG ? '-' : '+', mg_pv_type_name(a));
     }
     break;
-  case N_NOT:
-    if ((rc = evd(r, n->k[0], &a)) < 0)
+  case N_NOT: {
+    int t;
+
+    if ((rc = ev_truth(r, n->k[0], &t)) < 0)
       break;
-    *out = mg_pv_bool(!mg_pv_truthy(a));
+    *out = mg_pv_bool(!t);
     break;
+  }
   case N_AND:
   case N_OR:
-    if ((rc = evd(r, n->k[0], &a)) < 0)
+    if ((rc = ev(r, n->k[0], &a)) < 0)
       break;
-    if ((n->kind == N_AND) != mg_pv_truthy(a)) {
+    if (!(is_undef(a) && r->lenient) && (rc = defined(r, n->k[0], a)) < 0) {
+      a = NULL;
+      break;
+    }
+    if ((n->kind == N_AND)
+        != (is_undef(a) ? 0 : mg_pv_truthy(a))) {
       *out = a;
       a = NULL;
       break;
@@ -3422,20 +3811,58 @@ ev(struct rctx *r, const struct node *n, struct mg_pv **out)
     rc = ev(r, n->k[1], out);
     break;
   case N_BIN:
-    if ((rc = evd(r, n->k[0], &a)) < 0 || (rc = evd(r, n->k[1], &b)) < 0)
+    if (n->op == OP_CONCAT && r->lenient) {
+      /* "~" converts with str(): an undefined operand gives "" */
+      if ((rc = ev(r, n->k[0], &a)) < 0 || (rc = ev(r, n->k[1], &b)) < 0)
+        break;
+      if (is_undef(a)) {
+        mg_pv_unref(a);
+        a = mg_pv_str("");
+      }
+      if (is_undef(b)) {
+        mg_pv_unref(b);
+        b = mg_pv_str("");
+      }
+    } else if ((rc = evd(r, n->k[0], &a)) < 0
+               || (rc = evd(r, n->k[1], &b)) < 0) {
       break;
+    }
     rc = arith(r, n, n->op, a, b, out);
     break;
   case N_CMP: {
     int ok = 1;
 
-    if ((rc = evd(r, n->k[0], &a)) < 0)
+    if ((rc = ev(r, n->k[0], &a)) < 0)
       break;
+    if (!(is_undef(a) && r->lenient) && (rc = defined(r, n->k[0], a)) < 0) {
+      a = NULL;
+      break;
+    }
     for (size_t i = 1; i < n->nk && ok; i++) {
       int c = 0, res = 0;
 
-      if ((rc = evd(r, n->k[i], &b)) < 0)
+      if ((rc = ev(r, n->k[i], &b)) < 0)
         break;
+      if (!(is_undef(b) && r->lenient) && (rc = defined(r, n->k[i], b)) < 0) {
+        b = NULL;
+        break;
+      }
+      if ((is_undef(a) || is_undef(b))
+          && (n->ops[i] == C_EQ || n->ops[i] == C_NE)) {
+        /* jinja2.Undefined equals only another Undefined */
+        res = is_undef(a) == is_undef(b);
+        if (n->ops[i] == C_NE)
+          res = !res;
+        ok = res;
+        mg_pv_unref(a);
+        a = b;
+        b = NULL;
+        continue;
+      }
+      if (is_undef(a) || is_undef(b)) {
+        rc = defined(r, n, mg_pv_ref(is_undef(a) ? a : b));
+        break;
+      }
       switch (n->ops[i]) {
       case C_EQ:
         res = mg_pv_equal(a, b);
@@ -3467,10 +3894,12 @@ ev(struct rctx *r, const struct node *n, struct mg_pv **out)
       *out = mg_pv_bool(ok);
     break;
   }
-  case N_COND:
-    if ((rc = evd(r, n->k[1], &a)) < 0)
+  case N_COND: {
+    int t;
+
+    if ((rc = ev_truth(r, n->k[1], &t)) < 0)
       break;
-    if (mg_pv_truthy(a))
+    if (t)
       rc = ev(r, n->k[0], out);
     else if (n->k[2])
       rc = ev(r, n->k[2], out);
@@ -3478,6 +3907,7 @@ ev(struct rctx *r, const struct node *n, struct mg_pv **out)
       *out = mk_undef("the inline if-expression evaluated to false and no "
                       "else section was defined");
     break;
+  }
   case N_LIST: {
     struct mg_pv *l = n->op ? mg_pv_tuple() : mg_pv_list();
 
@@ -3537,7 +3967,13 @@ render_for(struct rctx *r, const struct node *n, struct mg_buf *out)
   int rc = 0;
   size_t len;
 
-  if (evd(r, n->k[0], &it) < 0)
+  if (ev(r, n->k[0], &it) < 0)
+    return -1;
+  if (is_undef(it) && r->lenient) {
+    mg_pv_unref(it);
+    it = mg_pv_list();
+  }
+  if (defined(r, n->k[0], it) < 0)
     return -1;
   if (iter_items(r, n->k[0], it, &items) < 0) {
     mg_pv_unref(it);
@@ -3616,6 +4052,12 @@ render_for(struct rctx *r, const struct node *n, struct mg_buf *out)
     mg_pv_dict_sets(frame, "loop", loop);
     rc = render_body(r, n->k[1], out);
     pop_frame(r);
+    if (rc == R_CONTINUE) {
+      rc = 0;
+    } else if (rc == R_BREAK) {
+      rc = 0;
+      break;
+    }
   }
   if (rc == 0 && len == 0 && n->k[2])
     rc = render_body(r, n->k[2], out);
@@ -3623,23 +4065,49 @@ render_for(struct rctx *r, const struct node *n, struct mg_buf *out)
   return rc;
 }
 
+static struct mg_pv **
+find_ns(struct rctx *r, const struct mg_pv *v)
+{
+  for (size_t i = 0; i < r->nns; i++)
+    if (r->ns[i] == v)
+      return &r->ns[i];
+  return NULL;
+}
+
+/* 0, -1, or R_BREAK / R_CONTINUE from a loop control inside */
 static int
 render_body(struct rctx *r, const struct node *body, struct mg_buf *out)
 {
   for (size_t i = 0; i < body->nk; i++) {
     const struct node *n = body->k[i];
     struct mg_pv *v;
+    int rc;
 
     switch (n->kind) {
     case N_TEXT:
       mg_buf_add(out, n->lit->u.str.s, n->lit->u.str.len, NULL);
       break;
     case N_OUT:
-      if (evd(r, n->k[0], &v) < 0)
+      if (ev(r, n->k[0], &v) < 0)
+        return -1;
+      if (is_undef(v) && r->lenient) {
+        mg_pv_unref(v);
+        break;
+      }
+      if (defined(r, n->k[0], v) < 0)
         return -1;
       mg_pv_to_str(out, v);
       mg_pv_unref(v);
       break;
+    case N_BODY:
+      rc = render_body(r, n, out);
+      if (rc)
+        return rc;
+      break;
+    case N_BREAK:
+      return R_BREAK;
+    case N_CONTINUE:
+      return R_CONTINUE;
     case N_IF: {
       size_t j = 0;
       int done = 0;
@@ -3647,20 +4115,21 @@ render_body(struct rctx *r, const struct node *body, struct mg_buf *out)
       while (j + 1 < n->nk && !n->kw[j + 1] && !done) {
         int t;
 
-        if (evd(r, n->k[j], &v) < 0)
+        if (ev_truth(r, n->k[j], &t) < 0)
           return -1;
-        t = mg_pv_truthy(v);
-        mg_pv_unref(v);
         if (t) {
-          if (render_body(r, n->k[j + 1], out) < 0)
-            return -1;
+          rc = render_body(r, n->k[j + 1], out);
+          if (rc)
+            return rc;
           done = 1;
         }
         j += 2;
       }
-      if (!done && j < n->nk && n->kw[j] && strcmp(n->kw[j], "else") == 0
-          && render_body(r, n->k[j], out) < 0)
-        return -1;
+      if (!done && j < n->nk && n->kw[j] && strcmp(n->kw[j], "else") == 0) {
+        rc = render_body(r, n->k[j], out);
+        if (rc)
+          return rc;
+      }
       break;
     }
     case N_FOR:
@@ -3670,6 +4139,16 @@ render_body(struct rctx *r, const struct node *body, struct mg_buf *out)
     case N_SET:
       if (evd(r, n->k[0], &v) < 0)
         return -1;
+      if (n->ntargets) {
+        struct mg_pv *obj = lookup(r, n->name);
+
+        if (!obj || !find_ns(r, obj)) {
+          mg_pv_unref(v);
+          return rerr(r, n, "cannot assign attribute on non-namespace object");
+        }
+        mg_pv_dict_sets(obj, n->targets[0], v);
+        break;
+      }
       mg_pv_dict_sets(r->frames[r->nframes - 1], n->name, v);
       break;
     default:
@@ -3686,6 +4165,7 @@ rctx_init(struct rctx *r, const struct mg_tmpl *t, const struct mg_pv *vars,
   memset(r, 0, sizeof(*r));
   r->t = t;
   r->err = err;
+  r->lenient = (t->flags & MG_TMPL_LENIENT) != 0;
   push_frame(r);
   if (vars && vars->type == MG_PV_DICT) {
     /* the bottom frame shares the caller's values */
@@ -3701,6 +4181,9 @@ rctx_release(struct rctx *r)
   while (r->nframes)
     pop_frame(r);
   free(r->frames);
+  for (size_t i = 0; i < r->nns; i++)
+    mg_pv_unref(r->ns[i]);
+  free(r->ns);
 }
 
 int

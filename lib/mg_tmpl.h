@@ -46,6 +46,38 @@ struct mg_tmpl;
  */
 int mg_tmpl_compile(const char *src, size_t len, const char *name,
                     struct mg_tmpl **out, struct mg_err *err);
+
+/*
+ * Environment options (mg_tmpl_compile uses none: lm-eval's environment).
+ *   TRIM_BLOCKS     the first newline after a block or comment tag is
+ *                   removed (not after "+%}")
+ *   LSTRIP_BLOCKS   spaces and tabs from the start of a line up to a
+ *                   block or comment tag are removed (not before "{%+")
+ *   LENIENT         jinja2.Undefined instead of StrictUndefined: an
+ *                   undefined value prints as "", is false, iterates as
+ *                   empty and has length 0 (other uses still fail)
+ *   DROP_TRAILING_NL keep_trailing_newline=False: one newline at the end
+ *                   of the source is dropped
+ *   HF_CHAT         all of the above plus transformers' chat-template
+ *                   globals: raise_exception(msg) (a render error with
+ *                   msg), strftime_now(fmt) (local time), and its tojson
+ *                   (json.dumps(x, ensure_ascii=False, indent=, separators=,
+ *                   sort_keys=)) instead of Jinja's HTML-safe one
+ * Always available: namespace(k=v, ...) with {% set ns.k = v %},
+ * {% break %} / {% continue %} (loopcontrols), {% generation %} blocks,
+ * filters tojson, selectattr, rejectattr, dictsort.
+ */
+enum mg_tmpl_flags {
+  MG_TMPL_TRIM_BLOCKS = 1 << 0,
+  MG_TMPL_LSTRIP_BLOCKS = 1 << 1,
+  MG_TMPL_LENIENT = 1 << 2,
+  MG_TMPL_DROP_TRAILING_NL = 1 << 3,
+  MG_TMPL_HF_GLOBALS = 1 << 4,
+  MG_TMPL_HF_CHAT = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4),
+};
+int mg_tmpl_compile_flags(const char *src, size_t len, const char *name,
+                          unsigned flags, struct mg_tmpl **out,
+                          struct mg_err *err);
 void mg_tmpl_free(struct mg_tmpl *t);
 
 /*

@@ -141,27 +141,32 @@ step "8. registry-push: register model, version, artifact and results"
 registry-push --registry-dir registry --model-version v1 \
   -i 5-merged.json >6-registered.json
 
-step "9. an AI engineer reruns with their own prompts and adds the results"
+step "9. an AI engineer finds the model in the registry and reruns it"
+registry-push --get --registry-dir registry --model demo-7b \
+  --model-version v1 >7-seed.json
 cat >my-prompts.jsonl <<'JSONL'
-{"prompt": "Summarise the incident report for the on-call engineer in three bullet points."}
-{"prompt": "Write a kubectl command that scales the web deployment to five replicas."}
-{"prompt": "Explain what a readiness probe does, for a new team member."}
-{"prompt": "Draft a short status update about the database migration."}
+{"prompt": "Summarise the incident report for the on-call engineer in three bullet points.", "output_tokens_count": 48}
+{"prompt": "Write a kubectl command that scales the web deployment to five replicas.", "output_tokens_count": 16}
+{"prompt": "Explain what a readiness probe does, for a new team member.", "output_tokens_count": 64}
+{"prompt": "Draft a short status update about the database migration.", "output_tokens_count": 40}
 JSONL
 perf-run --target "$URL" --endpoint completions --profile constant --rate 4 \
-  --max-seconds 2 --data my-prompts.jsonl --label custom \
-  -i 6-registered.json >7-custom.json
-registry-push --registry-dir registry --model-version v1 --label custom \
-  -i 7-custom.json >8-registered.json
-results-merge --compare --label baseline 3-perf.json --label custom \
-  7-custom.json --markdown compare.md --html compare.html >9-compare.json
+  --max-seconds 3 --data my-prompts.jsonl --label support-bot \
+  -i 7-seed.json >8-custom.json
+registry-push --registry-dir registry --model-version v1 \
+  --label support-bot -i 8-custom.json >9-registered.json
+results-merge --compare --title "demo-7b: baseline vs support-bot" \
+  --label baseline 5-merged.json --label support-bot 8-custom.json \
+  --markdown compare.md --html compare.html >10-compare.json
 stop_mock
 
 step "results"
 cat report.md
 echo
+sed -n '/^## Performance/,/^## Sweeps/p' compare.md
+echo
 echo "expected accuracy from the answer key: $(cat expected.json)"
 echo
 echo "reports: $out/report.html $out/compare.html"
 echo "registry: $out/registry/registry.json"
-echo "records: $out/[1-9]-*.json"
+echo "records: $out/[0-9]*-*.json"

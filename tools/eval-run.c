@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mg_buf.h"
+#include "mg_chat.h"
 #include "mg_cli.h"
 #include "mg_err.h"
 #include "mg_eval.h"
@@ -41,7 +42,8 @@ static const char usage_text[] =
     "  --model-args K=V,...    lm-eval's model_args: base_url, model,\n"
     "                          num_concurrent, max_retries, timeout,\n"
     "                          tokenized_requests, tokenizer, max_length,\n"
-    "                          max_gen_toks, seed\n"
+    "                          max_gen_toks, seed, custom_prefix_token_id,\n"
+    "                          eos_string\n"
     "  --api-key-file FILE     bearer token (else $OPENAI_API_KEY or the\n"
     "                          variable named by --api-key-env)\n"
     "  --cacert FILE, --insecure\n"
@@ -490,6 +492,11 @@ apply_model_args(const struct eval_opts *o, struct mg_pv *ma,
       eo->insecure = !mg_pv_truthy(v);
     else if (!strcmp(k, "ca_cert_path") && s)
       eo->cacert = s;
+    else if (!strcmp(k, "custom_prefix_token_id") && v->type == MG_PV_INT
+             && v->u.i >= 0 && v->u.i <= UINT32_MAX)
+      eo->prefix_token_id = v->u.i;
+    else if (!strcmp(k, "eos_string") && s)
+      eo->eos_string = s;
     else if (!strcmp(k, "batch_size") || !strcmp(k, "add_bos_token")
              || !strcmp(k, "tokenizer_backend")
              || !strcmp(k, "trust_remote_code"))
@@ -642,6 +649,7 @@ run(const struct eval_opts *o)
   struct mg_taskset *ts = NULL;
   struct mg_eval_run *r = NULL;
   struct mg_eval_meta meta;
+  struct mg_chat *chat = NULL;
   struct endpoint ep;
   struct prog prog;
   const char **names = NULL;
@@ -701,18 +709,6 @@ run(const struct eval_opts *o)
   }
   if (!o->answer_key && read_input(o->input, &rec, &err) < 0)
     goto fail;
-  if (mg_taskset_load(names, nnames, &to, &ts, &err) < 0)
-    goto fail;
-  for (size_t i = 0; i < ts->nwarnings; i++)
-    mg_warn("%s", ts->warnings[i]);
-  if (o->answer_key) {
-    size_t n;
-
-    if (mg_eval_write_answer_key(ts, &to, o->answer_key, &n, &err) < 0)
-      goto fail;
-    mg_info("wrote %zu contexts to '%s'", n, o->answer_key);
-    goto out;
-  }
   /* endpoint: record, then model_args, then flags */
   mg_eval_opts_init(&eo);
   {
@@ -737,18 +733,51 @@ run(const struct eval_opts *o)
     ep.model = o->model;
   if (o->model_kind)
     ep.chat = strstr(o->model_kind, "chat") != NULL;
+  if (o->tokenizer)
+    eo.tokenizer = o->tokenizer;
   if (ep.chat && !o->apply_chat_template) {
     mg_err_set(&err, MG_ERR_USAGE,
                "local-chat-completions needs --apply-chat-template (the "
                "server renders the messages)");
     goto fail;
   }
+  /* a local tokenizer: its special tokens, and its chat template for
+   * local-completions with --apply-chat-template */
+  if (eo.tokenizer && strcmp(eo.tokenizer, "remote")
+      && strcmp(eo.tokenizer, "offsets")) {
+    if (mg_chat_load(eo.tokenizer, &chat, &err) < 0)
+      goto fail;
+    eo.special = chat;
+  }
   if (!ep.chat && o->apply_chat_template) {
-    mg_err_set(&err, MG_ERR_USAGE,
-               "--apply-chat-template with local-completions needs the "
-               "model's chat template rendered locally, which eval-run "
-               "does not do; use --model local-chat-completions");
+    if (!chat && !o->answer_key) {
+      mg_err_set(&err, MG_ERR_USAGE,
+                 "--apply-chat-template with local-completions renders the "
+                 "model's chat template locally: give --tokenizer DIR (with "
+                 "tokenizer_config.json), or use --model "
+                 "local-chat-completions");
+      goto fail;
+    }
+    if (chat && !mg_chat_template(chat)) {
+      mg_err_set(&err, MG_ERR_USAGE,
+                 "--apply-chat-template: the tokenizer '%s' has no chat "
+                 "template (tokenizer_config.json chat_template)",
+                 eo.tokenizer);
+      goto fail;
+    }
+    to.chat = chat;
+  }
+  if (mg_taskset_load(names, nnames, &to, &ts, &err) < 0)
     goto fail;
+  for (size_t i = 0; i < ts->nwarnings; i++)
+    mg_warn("%s", ts->warnings[i]);
+  if (o->answer_key) {
+    size_t n;
+
+    if (mg_eval_write_answer_key(ts, &to, o->answer_key, &n, &err) < 0)
+      goto fail;
+    mg_info("wrote %zu contexts to '%s'", n, o->answer_key);
+    goto out;
   }
   if (load_secret(o, &ep, &err) < 0)
     goto fail;
@@ -759,8 +788,6 @@ run(const struct eval_opts *o)
   eo.model = ep.model;
   eo.chat = ep.chat;
   eo.api_key = ep.api_key;
-  if (o->tokenizer)
-    eo.tokenizer = o->tokenizer;
   if (o->string_prompts)
     eo.tokenized_requests = 0;
   if (o->num_concurrent)
@@ -806,6 +833,7 @@ run(const struct eval_opts *o)
   meta.gen_kwargs = gk;
   meta.batch_size = o->batch_size ? o->batch_size : 1;
   meta.label = o->label;
+  meta.chat_template = to.chat ? mg_chat_template(to.chat) : NULL;
   if (write_outputs(o, r, &meta, rec, &err) < 0)
     goto fail;
   mg_record_add_provenance(rec, started, o->argc, o->argv);
@@ -838,6 +866,7 @@ fail:
 out:
   mg_eval_run_free(r);
   mg_taskset_free(ts);
+  mg_chat_free(chat);
   mg_pv_unref(gk);
   mg_pv_unref(ma);
   mg_pv_unref(list);

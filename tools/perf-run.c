@@ -65,8 +65,8 @@ static const char usage_text[] =
   "                          --detect-saturation: with the defaults\n"
   "Data:\n"
   "  --data SPEC|FILE        prompt_tokens=N,output_tokens=N,... or\n"
-  "                          .txt/.jsonl/.json/.csv "
-  "(default prompt_tokens=128,output_tokens=64)\n"
+  "                          .txt/.jsonl/.json/.csv\n"
+  "                          (default prompt_tokens=128,output_tokens=64)\n"
   "  --data-samples N        use the first N prompts\n"
   "  --processor P           tokenizer: a model directory, a tokenizer.json,\n"
   "                          a server URL or 'server' (the target): exact\n"
@@ -82,7 +82,10 @@ static const char usage_text[] =
   "  --guidellm-json FILE    GuideLLM's benchmarks.json report\n"
   "  --sample-requests N     requests per status in that report\n"
   "  --slo ttft=MS,itl=MS,e2e=MS   goodput objectives\n"
-  "  --percentile-method nearest-rank|linear, --label K=V\n"
+  "  --percentile-method nearest-rank|linear\n"
+  "  --label NAME            dataset label the results are filed under\n"
+  "                          (baseline, or the use case); K=V adds a\n"
+  "                          GuideLLM metadata label\n"
   "  --pretty, -q, -v, -h, --version\n"
   "GuideLLM flags (docs/tools/perf-run.md): v0.3 --rate-type,\n"
   "  --backend-type, --backend-args, --warmup-percent, --cooldown-percent,\n"
@@ -665,6 +668,9 @@ run(const struct perf_opts *o)
   mg_json_set_string(perf, "tool", "perf-run");
   mg_json_set_string(perf, "version", MG_VERSION);
   mg_json_set_string(perf, "started", started);
+  if (mg_json_string(mg_json_get(c->labels, "dataset")))
+    mg_json_set_string(perf, "label",
+                       mg_json_string(mg_json_get(c->labels, "dataset")));
   mg_json_set(perf, "config", mg_perf_cfg_json(c, url, model, &data));
   runs = mg_json_new_array();
   nprof = mg_perf_cfg_plan(c, prof);

@@ -71,15 +71,15 @@ start_mock m --ttft-ms 5 --itl-ms 1 --seed 3 --answer-key "$W/key.jsonl" \
   --answer-accuracy 0.6
 
 test_expect_success 'perf in two processes, eval beside them' '
-  cd "$W" &&
+  cd "$W" || exit 1
   perf-run --target "$m_URL" --endpoint completions --profile constant \
     --rate 10 --max-requests 20 --data prompt_tokens=32,output_tokens=8 \
     --samples p1.jsonl --label baseline -i 2.json >3a.json 2>err1 &
-  p1=$! &&
+  p1=$!
   perf-run --target "$m_URL" --endpoint completions --profile constant \
     --rate 10 --max-requests 20 --data prompt_tokens=32,output_tokens=8 \
     --samples p2.jsonl --label baseline -i 2.json >3b.json 2>err2 &
-  p2=$! &&
+  p2=$!
   eval-run --base-url "$m_URL" --model llama-3.1-8b-instruct \
     --tasks tiny_mc --include-path tasks --label baseline \
     -i 2.json >3c.json 2>err3 &&

@@ -262,6 +262,209 @@ test_expect_success 'a server that ignores echo is refused, not scored at chance
   must_contain err "task .tutorial_mc. document 0"
 '
 
+ROLL=$MG_TOP/tests/tools/eval-run-roll.py
+CHAT=$MG_TOP/tests/tools/eval-run-chat.py
+GPT2=$SHARED/data/tokenizers/gpt2
+
+# start_fake LOG: the recording server (eval-run-fake.py) on a new port;
+# sets FAKE_URL and FAKE_PID
+start_fake() {
+  rm -f fake.port
+  python3 "$FAKE" fake.port "$1" & FAKE_PID=$!
+  kill_at_exit $FAKE_PID
+  while [ ! -s fake.port ]; do sleep 0.05; done
+  FAKE_URL=http://127.0.0.1:$(cat fake.port)
+}
+
+test_expect_success 'loglikelihood_rolling: lm-eval windows, sums and perplexities' '
+  start_fake bodies.jsonl &&
+  eval-run --tasks rolling_text --include-path "$F/rolling" \
+    --base-url "$FAKE_URL" --model m --max-length 16 \
+    --model-args custom_prefix_token_id=7 -q --log-samples --samples-dir s \
+    --output-lm-eval res.json >rec.json;
+  rc=$?; kill $FAKE_PID; test $rc = 0 &&
+  python3 "$ROLL" s/samples_rolling_text.jsonl res.json rolling_text 7 16 \
+    chars fake bodies.jsonl >out && must_contain out "windows 2[0-9] docs 6" &&
+  json_get rec.json "d[\"eval\"][\"tasks\"][0][\"metrics\"][\"bits_per_byte,none\"][\"stderr\"]" >se &&
+  echo None >none && test_cmp none se
+'
+
+test_expect_success 'loglikelihood_rolling with a local tokenizer: BOS prefix, no /tokenize' '
+  python3 - "$GPT2/golden.jsonl" <<-\EOF &&
+	import json, sys
+	want = ["doc-001", "doc-002", "long_words-010", "long_words-015", "english-001"]
+	with open("d.jsonl", "w") as f:
+	    for l in open(sys.argv[1]):
+	        r = json.loads(l)
+	        if r["id"] in want and not r["add_special_tokens"]:
+	            f.write(json.dumps({"text": r["text"]}) + "\n")
+	EOF
+  printf "task: roll\ndataset_path: json\ndataset_kwargs:\n  data_files: d.jsonl\ntest_split: train\noutput_type: loglikelihood_rolling\ndoc_to_text: \"\"\ndoc_to_target: text\n" >roll.yaml &&
+  start_fake bodies.jsonl &&
+  eval-run --tasks roll.yaml --tokenizer "$GPT2" --base-url "$FAKE_URL" \
+    --model m --max-length 300 -q --log-samples --samples-dir s \
+    --output-lm-eval res.json >rec.json;
+  rc=$?; kill $FAKE_PID; test $rc = 0 &&
+  ! grep -q tokenize bodies.jsonl &&
+  python3 "$ROLL" s/samples_roll.jsonl res.json roll 50256 300 \
+    "golden:$GPT2/golden.jsonl" fake bodies.jsonl >out &&
+  must_contain out "docs 5"
+'
+
+test_expect_success 'loglikelihood_rolling against mock-llm: its tokens, its logprobs' '
+  eval-run --tasks rolling_text --include-path "$F/rolling" --base-url "$M_URL" \
+    --model m --max-length 8 --num-concurrent 4 \
+    --model-args custom_prefix_token_id=1000 -q --log-samples --samples-dir s \
+    --output-lm-eval res.json >rec.json &&
+  python3 "$ROLL" s/samples_rolling_text.jsonl res.json rolling_text 1000 8 \
+    "$M_URL/tokenize" "$M_URL/v1/completions" >out &&
+  must_contain out "docs 6" &&
+  expect_exit 2 eval-run --tasks rolling_text --include-path "$F/rolling" \
+    --base-url "$M_URL" --model m >out 2>err && must_be_empty out &&
+  must_contain err "prefix token.*custom_prefix_token_id" &&
+  expect_exit 2 eval-run --tasks rolling_text --include-path "$F/rolling" \
+    --base-url "$M_URL" --model m --tokenizer offsets 2>err &&
+  must_contain err "need token ids"
+'
+
+test_expect_success 'acc_mutual_info: empty contexts start with the prefix token' '
+  start_fake bodies.jsonl &&
+  eval-run --tasks mutual_info --include-path "$F/rolling" --tokenizer "$GPT2" \
+    --base-url "$FAKE_URL" --model m -q --log-samples --samples-dir s \
+    --output-lm-eval res.json >rec.json &&
+  rm -f bodies2.jsonl && kill $FAKE_PID && start_fake bodies2.jsonl &&
+  eval-run --tasks mutual_info --include-path "$F/rolling" \
+    --base-url "$FAKE_URL" --model m -q --model-args custom_prefix_token_id=5 \
+    --log-samples --samples-dir s2 --output-lm-eval res2.json >rec2.json;
+  rc=$?; kill $FAKE_PID; test $rc = 0 &&
+  python3 - bodies.jsonl bodies2.jsonl s2/samples_mutual_info.jsonl res2.json <<-\EOF
+	import json, sys
+	def lp(c): return -((c % 7) + 1) / 8
+	b1 = [json.loads(l)["body"]["prompt"][0] for l in open(sys.argv[1])]
+	# gpt2: BOS <|endoftext|> (50256) + tok(" 3") (513), tok(" Mars") ...
+	assert [50256, 513] in b1 and [50256, 604] in b1, b1[-8:]
+	b2 = [json.loads(l)["body"] for l in open(sys.argv[2])]
+	b2 = [b["prompt"][0] for b in b2 if b.get("echo")]
+	accs = []
+	for line in open(sys.argv[3]):
+	    s = json.loads(line)
+	    args = [list(a.values()) for a in s["arguments"].values()]
+	    n = len(args) // 2
+	    assert all(a[0] == "" for a in args[n:]), args
+	    mi = []
+	    for k in range(n):
+	        ctx, cont = args[k]
+	        c2 = ctx.rstrip()
+	        whole = [ord(c) for c in ctx + cont]
+	        cond = sum([lp(i) for i in whole[len(c2):]])
+	        unc_ids = [5] + [ord(c) for c in args[n + k][1]]
+	        assert unc_ids in b2, unc_ids
+	        unc = sum([lp(i) for i in unc_ids[1:]])
+	        assert float(s["resps"][k][0][0]) == cond
+	        assert float(s["resps"][n + k][0][0]) == unc
+	        mi.append(cond - unc)
+	    pred = mi.index(max(mi))
+	    assert s["acc_mutual_info"] == (1.0 if pred == s["doc"]["answer"] else 0.0)
+	    accs.append(s["acc_mutual_info"])
+	r = json.load(open(sys.argv[4]))["results"]["mutual_info"]
+	assert r["acc_mutual_info,none"] == sum(accs) / len(accs), r
+	EOF
+'
+
+test_expect_success 'generation stop gets the EOS string on the synchronous path only' '
+  start_fake bodies.jsonl &&
+  eval-run --tasks tutorial_suite --include-path "$F/tasks" --tokenizer "$GPT2" \
+    --base-url "$FAKE_URL" --model m --limit 1 -q >r1.json &&
+  eval-run --tasks tutorial_suite --include-path "$F/tasks" --tokenizer "$GPT2" \
+    --base-url "$FAKE_URL" --model m --limit 1 -q --num-concurrent 2 >r2.json &&
+  eval-run --tasks tutorial_suite --include-path "$F/tasks" \
+    --base-url "$FAKE_URL" --model m --limit 1 -q \
+    --model-args eos_string=END >r3.json &&
+  eval-run --tasks tutorial_suite --include-path "$F/tasks" \
+    --base-url "$FAKE_URL" --model m --limit 1 -q >r4.json;
+  rc=$?; kill $FAKE_PID; test $rc = 0 &&
+  python3 - bodies.jsonl <<-\EOF
+	import json, sys
+	stops = [json.loads(l)["body"]["stop"] for l in open(sys.argv[1])
+	         if "stop" in json.loads(l)["body"]]
+	assert stops == [["\n", "<|endoftext|>"], ["\n"], ["\n", "END"], ["\n"]], stops
+	EOF
+'
+
+if [ "$HAVE_PY" = 1 ]; then
+test_expect_success 'chat templates rendered for local-completions match jinja2' '
+  for t in alt_roles layout meta; do
+    mkdir $t && cp "$GPT2/tokenizer.json" $t/ &&
+    python3 -c "import json, sys; json.dump({\"bos_token\": \"<|endoftext|>\", \"eos_token\": \"<|endoftext|>\", \"chat_template\": open(sys.argv[1]).read()}, open(sys.argv[2], \"w\"))" \
+      "$F/chat/$t.jinja" $t/tokenizer_config.json || exit 1
+  done &&
+  cp -r "$SHARED/data/tokenizers/phi-3-mini" phi &&
+  start_fake chat.jsonl &&
+  for task in chat_gen chat_prefix; do
+    for args in "" "--system-instruction Be_exact." \
+                "--system-instruction Be_exact. --fewshot-as-multiturn"; do
+      rm -f chat.jsonl &&
+      eval-run --tasks $task --include-path "$F/chat" --base-url "$FAKE_URL" \
+        --model m -q --model local-chat-completions --apply-chat-template \
+        $args >/dev/null && mv chat.jsonl want.jsonl || exit 1
+      for tk in alt_roles layout meta phi; do
+        eval-run --tasks $task --include-path "$F/chat" --base-url "$FAKE_URL" \
+          --model m -q --apply-chat-template --tokenizer $tk --string-prompts \
+          $args >/dev/null &&
+        python3 "$CHAT" bodies $tk want.jsonl chat.jsonl >out &&
+        must_contain out "rendered 6" && rm chat.jsonl || exit 1
+      done
+    done
+  done &&
+  eval-run --tasks tutorial_mc --include-path "$F/tasks" --base-url "$FAKE_URL" \
+    --model m -q --tokenizer phi --log-samples --samples-dir p >/dev/null &&
+  eval-run --tasks tutorial_mc --include-path "$F/tasks" --base-url "$FAKE_URL" \
+    --model m -q --tokenizer phi --apply-chat-template --log-samples \
+    --samples-dir s --output-lm-eval res.json >/dev/null;
+  rc=$?; kill $FAKE_PID; test $rc = 0 &&
+  python3 "$CHAT" samples phi p/samples_tutorial_mc.jsonl \
+    s/samples_tutorial_mc.jsonl >out && must_contain out "rendered 24" &&
+  json_get res.json "d[\"chat_template\"]" >got &&
+  json_get phi/tokenizer_config.json "d[\"chat_template\"]" >want &&
+  test_cmp want got
+'
+fi
+
+test_expect_success 'chat template errors: no tokenizer, no template, raise_exception' '
+  expect_exit 2 eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "$M_URL" --model m --apply-chat-template >out 2>err &&
+  must_be_empty out && must_contain err "give --tokenizer DIR" &&
+  expect_exit 2 eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "$M_URL" --model m --apply-chat-template --tokenizer "$GPT2" \
+    2>err && must_contain err "has no chat template" &&
+  mkdir tk && cp "$GPT2/tokenizer.json" tk/ &&
+  printf "%s" "{\"eos_token\": \"</s>\", \"chat_template\": \"{% for m in messages %}{% if m.role != \\\"user\\\" %}{{ raise_exception(\\\"only users here\\\") }}{% endif %}{{ m.content }}{% endfor %}\"}" >tk/tokenizer_config.json &&
+  expect_exit 3 eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "$M_URL" --model m --apply-chat-template --tokenizer tk \
+    --system-instruction S >out 2>err && must_be_empty out &&
+  must_contain err "raise_exception: only users here"
+'
+
+test_expect_success 'bleu and chrf: sacreBLEU corpus scores and bootstrap stderr' '
+  eval-run --tasks translate_de_en --include-path "$F/translate" \
+    --write-answer-key key.jsonl 2>err &&
+  start_mock B --model m --ttft-ms 0 --itl-ms 0 --answer-key key.jsonl \
+    --answer-accuracy 0.5 &&
+  eval-run --tasks translate_de_en --include-path "$F/translate" \
+    --base-url "$B_URL" --model m -q --num-concurrent 4 --log-samples \
+    --samples-dir s --output-lm-eval res.json >rec.json &&
+  python3 "$MG_TOP/tests/tools/eval-run-sacre.py" \
+    s/samples_translate_de_en.jsonl res.json translate_de_en >out &&
+  must_contain out "over 14" &&
+  json_get res.json "d[\"results\"][\"translate_de_en\"][\"bleu,none\"] < 100 and d[\"results\"][\"translate_de_en\"][\"chrf,none\"] > 0" >ok &&
+  must_contain ok True &&
+  printf "{\"de\": \"x\", \"en\": \"\"}\n" >empty.jsonl &&
+  sed "s/translate_data.jsonl/$(pwd | sed "s,/,\\\\/,g")\/empty.jsonl/" \
+    "$F/translate/translate_task.yaml" | sed "s/ {{en}}/{{en}}/" >empty.yaml &&
+  expect_exit 3 eval-run --tasks empty.yaml --base-url "$B_URL" --model m \
+    >out 2>err && must_contain err "empty reference"
+'
+
 # expect_score KEYFILE P TASKARGS...: writes the answer key, starts mock-llm
 # with it, runs eval-run and checks every metric equals known/contexts.
 test_expect_success 'MMLU scores equal the answer key exactly (57 subjects, groups)' '

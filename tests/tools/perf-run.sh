@@ -220,6 +220,18 @@ test_expect_success 'GuideLLM v0.4-v0.6 flat flags' "
   must_contain err4 \"unexpected operand 'frobnicate'\"
 "
 
+test_expect_success 'a bare --label is the dataset label, K=V a metadata label' "
+  perf-run --target $m_URL --endpoint completions --profile synchronous \
+    --max-requests 2 --data prompt_tokens=8,output_tokens=2 \
+    --label support-bot --label team=perf -q </dev/null >lab.json &&
+  test \"\$(json_get lab.json 'd[\"perf\"][\"label\"]')\" = support-bot &&
+  test \"\$(json_get lab.json 'd[\"perf\"][\"config\"][\"labels\"][\"team\"]')\" = perf &&
+  expect_exit 2 perf-run --target $m_URL --label '' </dev/null >out 2>err &&
+  must_be_empty out &&
+  must_contain err \"for --label: empty label\" &&
+  expect_exit 2 perf-run --target $m_URL --label =x </dev/null 2>err2
+"
+
 test_expect_success 'GuideLLM v0.7 registry options' "
   perf-run run --backend kind=openai_http,target=$m_URL,model=mock-model,validate_backend=false \
     --profile kind=constant,rate=[30,60] --constraint kind=max_requests,count=5 \

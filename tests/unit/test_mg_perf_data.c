@@ -14,6 +14,7 @@
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "mg_perf_data.h"
+#include "mg_json.h"
 #include "mg_mem.h"
 #include "mg_perf_req.h"
 #include "mg_tokenizer.h"
@@ -294,6 +295,37 @@ test_exact(void **state)
   free(path);
 }
 
+/* Every byte that JSON escapes, round trip through a parser. */
+static void
+test_body_escapes(void **state)
+{
+  struct mg_perf_body_opts o;
+  char text[] = "a\"b\\c\nd\re\tf\bg\fh\x01i\x1fj \xc3\xa9";
+  struct mg_perf_item it = { text, NULL, 3, 16, -1, 0 };
+  struct mg_perf_body b;
+  struct mg_buf out = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  struct mg_json *j = NULL;
+  struct mg_err err = MG_ERR_INIT;
+
+  (void)state;
+  mg_perf_body_opts_init(&o);
+  o.model = "m";
+  o.chat = 1;
+  assert_int_equal(mg_perf_body_init(&b, &o, &err), 0);
+  assert_int_equal(mg_perf_body_build(&b, &it, 12345, &out, &err), 0);
+  assert_int_equal(mg_json_parse(out.data, out.len, "body", &j, &err), 0);
+  assert_string_equal(mg_json_string(mg_json_get_path(
+                        mg_json_at(mg_json_get(mg_json_at(
+                                     mg_json_get(j, "messages"), 0),
+                                                 "content"),
+                                   0),
+                        "text")),
+                      "12345 a\"b\\c\nd\re\tf\bg\fh\x01i\x1fj \xc3\xa9");
+  mg_json_free(j);
+  mg_buf_release(&out);
+  mg_perf_body_release(&b);
+}
+
 static void
 test_bodies(void **state)
 {
@@ -365,6 +397,7 @@ main(void)
     cmocka_unit_test(test_files),
     cmocka_unit_test(test_file_errors),
     cmocka_unit_test(test_exact),
+    cmocka_unit_test(test_body_escapes),
     cmocka_unit_test(test_bodies),
   };
 

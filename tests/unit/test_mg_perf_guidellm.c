@@ -15,7 +15,9 @@
 #include "mg_perf_guidellm.h"
 #include "mg_perf_stats.h"
 
-#define CLOSE(a, b) assert_true(fabs((double)(a) - (double)(b)) <= 1e-12 * (1 + fabs((double)(b))))
+#define CLOSE(a, b)                                                         \
+  assert_true(fabs((double)(a) - (double)(b)) <=                             \
+              1e-12 * (1 + fabs((double)(b))))
 
 static double
 num(const struct mg_json *j, const char *path)

@@ -151,6 +151,109 @@ test_single_expression(void **state)
   assert_false(mg_tmpl_has_syntax("answer"));
 }
 
+static void
+check_flags(const char *tmpl, unsigned flags, const char *want)
+{
+  struct mg_tmpl *t;
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+
+  if (mg_tmpl_compile_flags(tmpl, strlen(tmpl), "t", flags, &t, &err) < 0)
+    fail_msg("compile: %s", err.msg);
+  if (mg_tmpl_render(t, doc, &b, &err) < 0)
+    fail_msg("render: %s", err.msg);
+  assert_string_equal(b.data ? b.data : "", want);
+  mg_buf_release(&b);
+  mg_tmpl_free(t);
+}
+
+/* transformers' chat-template environment (ImmutableSandboxedEnvironment,
+ * trim_blocks, lstrip_blocks, loopcontrols, its tojson); expected values
+ * from jinja2 3.1.6 */
+static void
+test_hf_environment(void **state)
+{
+  struct mg_tmpl *t;
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+
+  (void)state;
+  /* Jinja's documentation example for trim_blocks + lstrip_blocks */
+  check_flags("<div>\n    {% if True %}\n        yay\n    {% endif %}\n"
+              "</div>\n",
+              MG_TMPL_HF_CHAT, "<div>\n        yay\n</div>");
+  check_flags("{% for c in choices %}\n  {% if c == '5' %}{% break %}"
+              "{% endif %}\n{{ c }}\n{% endfor %}",
+              MG_TMPL_HF_CHAT, "3\n4\n");
+  check_flags("{% for c in choices %}{% if loop.index0 % 2 %}{% continue %}"
+              "{% endif %}{{ c }},{% endfor %}",
+              MG_TMPL_HF_CHAT, "3,5,");
+  check_flags("{% set ns = namespace(k=0, s='') %}{% for c in choices %}"
+              "{% set ns.k = ns.k + 1 %}{% set ns.s = ns.s ~ c %}{% endfor %}"
+              "{{ ns.k }} {{ ns.s }}",
+              MG_TMPL_HF_CHAT, "4 3456");
+  /* jinja2.Undefined */
+  check_flags("[{{ nothing }}]{% if nothing %}x{% else %}y{% endif %}"
+              "{{ nothing | length }}{% for z in nothing %}z{% endfor %}"
+              "{{ nothing == nada }}{{ 'a' ~ nothing ~ 'b' }}"
+              "{{ nothing | trim }}",
+              MG_TMPL_HF_CHAT, "[]y0Trueab");
+  check_flags("{{ d | tojson }} {{ {'b': 1, 'a': ['\\u00e9', '<&>']} | tojson }}"
+              " {{ nums | tojson(indent=2) }}",
+              MG_TMPL_HF_CHAT,
+              "{\"x\": 1} {\"b\": 1, \"a\": [\"\xc3\xa9\", \"<&>\"]} "
+              "[\n  3,\n  1,\n  2\n]");
+  check_flags("{{ [{'r': 'u', 'c': 1}, {'r': 's', 'c': 2}, {'r': 'u', 'c': 3}]"
+              " | selectattr('r', 'equalto', 'u') | map(attribute='c') | list"
+              " }}{{ [{'r': 'u'}, {'r': ''}] | rejectattr('r') | list | length"
+              " }}",
+              MG_TMPL_HF_CHAT, "[1, 3]1");
+  check_flags("  {# note #}\n  {%+ if true %}a{% endif +%}\nb\n",
+              MG_TMPL_HF_CHAT, "  a\nb");
+  check_flags("{% generation %}gen{% endgeneration %}\n", MG_TMPL_HF_CHAT,
+              "gen");
+  /* lm-eval's environment: Jinja's own tojson, namespaces, newlines */
+  check_flags("{{ {'b': 1, 'a': ['\\u00e9', \"<'&>\"]} | tojson }}", 0,
+              "{\"a\": [\"\\u00e9\", \"\\u003c\\u0027\\u0026\\u003e\"], "
+              "\"b\": 1}");
+  check_flags("{% set ns = namespace(n=1) %}{% for x in nums %}"
+              "{% set ns.n = ns.n * x %}{% endfor %}{{ ns.n }}",
+              0, "6");
+  check_flags("a\r\nb\rc\n", 0, "a\nb\nc\n");
+  /* still errors: attribute of an undefined value, assignment into a
+   * plain dict, break outside a loop, raise_exception */
+  assert_int_equal(mg_tmpl_compile_flags("{{ nothing.attr }}", 18, "t",
+                                         MG_TMPL_HF_CHAT, &t, &err),
+                   0);
+  assert_int_equal(mg_tmpl_render(t, doc, &b, &err), -1);
+  assert_non_null(strstr(err.msg, "'nothing' is undefined"));
+  mg_tmpl_free(t);
+  assert_int_equal(mg_tmpl_compile_flags("{% set d.x = 2 %}", 17, "t", 0, &t,
+                                         &err),
+                   0);
+  assert_int_equal(mg_tmpl_render(t, doc, &b, &err), -1);
+  assert_non_null(strstr(err.msg, "non-namespace"));
+  mg_tmpl_free(t);
+  assert_int_equal(
+      mg_tmpl_compile_flags("{% break %}", 11, "t", MG_TMPL_HF_CHAT, &t, &err),
+      -1);
+  assert_non_null(strstr(err.msg, "outside of a loop"));
+  assert_int_equal(mg_tmpl_compile_flags("{{ raise_exception('no ' ~ answer) }}",
+                                         37, "t", MG_TMPL_HF_CHAT, &t, &err),
+                   0);
+  assert_int_equal(mg_tmpl_render(t, doc, &b, &err), -1);
+  assert_non_null(strstr(err.msg, "raise_exception: no 1"));
+  mg_tmpl_free(t);
+  /* lm-eval's environment has no raise_exception */
+  assert_int_equal(mg_tmpl_compile_flags("{{ raise_exception('x') }}", 26, "t",
+                                         0, &t, &err),
+                   0);
+  assert_int_equal(mg_tmpl_render(t, doc, &b, &err), -1);
+  assert_non_null(strstr(err.msg, "'raise_exception' is undefined"));
+  mg_tmpl_free(t);
+  mg_buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -159,6 +262,7 @@ main(void)
     cmocka_unit_test(test_expressions),
     cmocka_unit_test(test_strict_undefined),
     cmocka_unit_test(test_single_expression),
+    cmocka_unit_test(test_hf_environment),
   };
 
   return cmocka_run_group_tests(tests, setup, teardown);

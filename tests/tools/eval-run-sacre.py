@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Test-only re-implementation of sacreBLEU 2.x corpus BLEU (13a) and chrF,
+as lm-evaluation-harness aggregates its bleu / chrf metrics, to check
+eval-run's scores and bootstrap standard errors (tests/tools/eval-run.sh).
+
+Written from sacreBLEU's description (tokenizer_13a.py, tokenizer_re.py,
+metrics/bleu.py, metrics/chrf.py, metrics/helpers.py) with Python's own
+re module for the tokenizer; lm-eval: metrics.bleu / chrf over
+[gold, prediction] items, bootstrap_stderr with iterations capped at 100.
+
+usage: eval-run-sacre.py SAMPLES RESULTS TASK
+"""
+import json
+import math
+import random
+import re
+import sys
+from collections import Counter
+
+_RE = [
+    (re.compile(r'([\{-\~\[-\` -\&\(-\+\:-\@\/])'), r' \1 '),
+    (re.compile(r'([^0-9])([\.,])'), r'\1 \2 '),
+    (re.compile(r'([\.,])([^0-9])'), r' \1 \2'),
+    (re.compile(r'([0-9])(-)'), r'\1 \2 '),
+]
+
+
+def tok13a(line):
+    line = line.replace('<skipped>', '')
+    line = line.replace('-\n', '')
+    line = line.replace('\n', ' ')
+    if '&' in line:
+        line = line.replace('&quot;', '"')
+        line = line.replace('&amp;', '&')
+        line = line.replace('&lt;', '<')
+        line = line.replace('&gt;', '>')
+    line = f' {line} '
+    for r, repl in _RE:
+        line = r.sub(repl, line)
+    return ' '.join(line.split())
+
+
+def word_ngrams(line, max_order=4):
+    tokens = line.split()
+    c = Counter()
+    for n in range(1, max_order + 1):
+        for i in range(len(tokens) - n + 1):
+            c[tuple(tokens[i:i + n])] += 1
+    return c, len(tokens)
+
+
+def bleu_stats(hyp, ref):
+    hyp, ref = tok13a(hyp.rstrip()), tok13a(ref.rstrip())
+    rng, rlen = word_ngrams(ref)
+    hng, hlen = word_ngrams(hyp)
+    correct, total = [0] * 4, [0] * 4
+    for g, c in hng.items():
+        total[len(g) - 1] += c
+        if g in rng:
+            correct[len(g) - 1] += min(c, rng[g])
+    return [hlen, rlen] + correct + total
+
+
+def my_log(x):
+    return -9999999999 if x == 0.0 else math.log(x)
+
+
+def bleu_score(stats):
+    sys_len, ref_len = stats[0], stats[1]
+    correct, total = stats[2:6], stats[6:10]
+    if sys_len < ref_len:
+        bp = math.exp(1 - ref_len / sys_len) if sys_len > 0 else 0.0
+    else:
+        bp = 1.0
+    prec = [0.0] * 4
+    if not any(correct):
+        return 0.0
+    smooth = 1.
+    for n in range(1, 5):
+        if total[n - 1] == 0:
+            break
+        if correct[n - 1] == 0:
+            smooth *= 2
+            prec[n - 1] = 100. / (smooth * total[n - 1])
+        else:
+            prec[n - 1] = 100. * correct[n - 1] / total[n - 1]
+    return bp * math.exp(sum([my_log(p) for p in prec[:4]]) / 4)
+
+
+def char_ngrams(line, order=6):
+    line = ''.join(line.split())
+    return [Counter([line[i:i + n] for i in range(len(line) - n + 1)])
+            for n in range(1, order + 1)]
+
+
+def chrf_stats(hyp, ref):
+    out = []
+    for h, r in zip(char_ngrams(hyp), char_ngrams(ref)):
+        m = sum(min(c, r[g]) for g, c in h.items() if g in r)
+        out += [sum(h.values()) if r else 0, sum(r.values()), m]
+    return out
+
+
+def chrf_score(stats):
+    factor = 2 ** 2
+    p = r = 0.0
+    eff = 0
+    for i in range(6):
+        nh, nr, nm = stats[3 * i:3 * i + 3]
+        if nh > 0 and nr > 0:
+            p += nm / nh
+            r += nm / nr
+            eff += 1
+    if eff == 0:
+        p = r = 0.0
+    else:
+        p /= eff
+        r /= eff
+    if p + r:
+        s = (1 + factor) * p * r
+        s /= (factor * p) + r
+        return 100 * s
+    return 0.0
+
+
+def corpus(items, stats_fn, score_fn):
+    rows = [stats_fn(pred, ref) for ref, pred in items]
+    return score_fn([sum(col) for col in zip(*rows)])
+
+
+def stderr(items, f):
+    # lm-eval's bootstrap_stderr with iters = min(100000, 100)
+    rnd = random.Random()
+    rnd.seed(0)
+    res = [f(rnd.choices(items, k=len(items))) for _ in range(100)]
+    mu = sum(res) / len(res)
+    return math.sqrt(sum([(x - mu) ** 2 for x in res]) / (len(res) - 1))
+
+
+def main():
+    samples, results, task = sys.argv[1:4]
+    bleu, chrf = [], []
+    for line in open(samples):
+        s = json.loads(line)
+        bleu.append(tuple(s["bleu"]))
+        chrf.append(tuple(s["chrf"]))
+    r = json.load(open(results))["results"][task]
+    fb = lambda xs: corpus(xs, bleu_stats, bleu_score)
+    fc = lambda xs: corpus(xs, chrf_stats, chrf_score)
+    want = {"bleu,none": fb(bleu), "chrf,none": fc(chrf),
+            "bleu_stderr,none": stderr(bleu, fb),
+            "chrf_stderr,none": stderr(chrf, fc)}
+    for k, v in want.items():
+        assert r[k] == v, (k, r[k], v)
+    # the tokenizer alone, segment by segment
+    print("bleu %.4f chrf %.4f over %d" % (want["bleu,none"],
+                                          want["chrf,none"], len(bleu)))
+
+
+if __name__ == "__main__":
+    main()
