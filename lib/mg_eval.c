@@ -213,6 +213,9 @@ struct eng {
   const char *const *headers;
   char *auth;
   struct mg_tokenizer *tok; /* local tokenizer or NULL */
+  struct mg_pv *lc_ctx;     /* local: the context last encoded (a ref) */
+  uint32_t *lc_ids;         /* and its ids */
+  size_t lc_n;
   char *url_base;           /* server root (for /tokenizer_info) */
   long long prefix;         /* prefix token id for empty contexts, or -1 */
   char *prefix_text;        /* its text (string prompts) */
@@ -813,8 +816,18 @@ ll_tokens(struct eng *e, const struct req *q, uint32_t **c, size_t *nc,
     return 0;
   }
   if (e->tok) {
-    if (local_encode(e, q->c2, q->c2n, c, nc, err) < 0)
-      return -1;
+    /* the choices of a document share its context: encode it once */
+    if (q->ctx != e->lc_ctx) {
+      mg_pv_unref(e->lc_ctx);
+      free(e->lc_ids);
+      e->lc_ctx = NULL;
+      e->lc_ids = NULL;
+      if (local_encode(e, q->c2, q->c2n, &e->lc_ids, &e->lc_n, err) < 0)
+        return -1;
+      e->lc_ctx = mg_pv_ref(q->ctx);
+    }
+    *c = ids_dup(e->lc_ids, e->lc_n);
+    *nc = e->lc_n;
     if (local_encode(e, q->w, q->wn, w, nw, err) < 0) {
       free(*c);
       *c = NULL;
@@ -1060,65 +1073,68 @@ jc_ws(struct jc *c)
 static int
 jc_skip_string(struct jc *c)
 {
+  const char *p;
+
   if (c->p >= c->end || *c->p != '"')
     return -1;
-  for (c->p++; c->p < c->end; c->p++) {
-    if (*c->p == '\\') {
-      c->p++;
-      continue;
-    }
-    if (*c->p == '"') {
-      c->p++;
+  /* the next quote not escaped by an odd run of backslashes */
+  for (p = c->p + 1; p < c->end; p++) {
+    const char *b;
+
+    p = memchr(p, '"', (size_t)(c->end - p));
+    if (!p)
+      return -1;
+    for (b = p; b > c->p + 1 && b[-1] == '\\';)
+      b--;
+    if ((p - b) % 2 == 0) {
+      c->p = p + 1;
       return 0;
     }
   }
   return -1;
 }
 
+/*
+ * Skips one value. Containers are skipped by a flat scan that balances
+ * brackets outside strings (the values eval-run reads are parsed strictly;
+ * a reply malformed inside a skipped part fails later checks or the full
+ * parse of the slow path).
+ */
 static int
 jc_skip(struct jc *c, int depth)
 {
+  int level = 0;
+
+  (void)depth;
   jc_ws(c);
-  if (c->p >= c->end || depth > 64)
+  if (c->p >= c->end)
     return -1;
   if (*c->p == '"')
     return jc_skip_string(c);
-  if (*c->p == '{' || *c->p == '[') {
-    char close = *c->p == '{' ? '}' : ']';
-
-    c->p++;
-    jc_ws(c);
-    if (c->p < c->end && *c->p == close) {
+  if (*c->p != '{' && *c->p != '[') {
+    while (c->p < c->end && *c->p != ',' && *c->p != '}' && *c->p != ']'
+           && *c->p != ' ' && *c->p != '\n' && *c->p != '\r' && *c->p != '\t')
       c->p++;
-      return 0;
+    return 0;
+  }
+  while (c->p < c->end) {
+    char ch = *c->p;
+
+    if (ch == '"') {
+      if (jc_skip_string(c) < 0)
+        return -1;
+      continue;
     }
-    for (;;) {
-      if (close == '}') {
-        jc_ws(c);
-        if (jc_skip_string(c) < 0)
-          return -1;
-        jc_ws(c);
-        if (c->p >= c->end || *c->p++ != ':')
-          return -1;
-      }
-      if (jc_skip(c, depth + 1) < 0)
+    c->p++;
+    if (ch == '{' || ch == '[') {
+      if (++level > 64)
         return -1;
-      jc_ws(c);
-      if (c->p >= c->end)
-        return -1;
-      if (*c->p == ',') {
-        c->p++;
-        continue;
-      }
-      if (*c->p++ == close)
+    } else if (ch == '}' || ch == ']') {
+      if (--level == 0)
         return 0;
-      return -1;
     }
   }
-  while (c->p < c->end && *c->p != ',' && *c->p != '}' && *c->p != ']'
-         && *c->p != ' ' && *c->p != '\n' && *c->p != '\r' && *c->p != '\t')
-    c->p++;
-  return 0;
+  return -1;
 }
 
 /* At '{': positions the cursor at the value of key; 1 found, 0 not. */
@@ -1687,6 +1703,88 @@ out:
   free(x);
 }
 
+/*
+ * The body of request i, built once and kept for retries; its token lists
+ * are released. NULL (and the run failed) when it cannot be built.
+ */
+static char *
+make_body(struct eng *e, size_t i)
+{
+  struct req *q = &e->r[i];
+  char *body = NULL;
+
+  if (q->body)
+    return q->body;
+  if (q->kind == RK_GEN) {
+    uint32_t *ids = NULL;
+    size_t n = 0;
+
+    if ((e->tok || q->tj_ctx >= 0) && e->o->tokenized_requests
+        && !e->o->chat) {
+      struct mg_err err = MG_ERR_INIT;
+      size_t keep = (size_t)(e->o->max_length - 1);
+      const struct mg_pv *mx = mg_pv_dict_get(q->cont, "max_gen_toks");
+      long gen =
+          mx && mx->type == MG_PV_INT ? (long)mx->u.i : e->o->max_gen_toks;
+
+      if (q->tj_ctx >= 0) {
+        const struct tokjob *t = &e->tj[q->tj_ctx];
+
+        n = t->nids;
+        ids = mg_xreallocarray(NULL, n ? n : 1, sizeof(uint32_t));
+        memcpy(ids, t->ids, n * sizeof(uint32_t));
+      } else if (local_encode(e, q->ctx->u.str.s, q->ctx->u.str.len, &ids,
+                              &n, &err)
+                 < 0) {
+        fail(e, MG_ERR_DATA, "%s", err.msg);
+        return NULL;
+      }
+      /* left-truncated to max_length - max_gen_toks (generate_until) */
+      keep = keep > (size_t)gen ? keep - (size_t)gen : 1;
+      if (n > keep) {
+        memmove(ids, ids + (n - keep), keep * sizeof(uint32_t));
+        n = keep;
+      }
+    }
+    body = gen_body(e, q, ids, n);
+    free(ids);
+  } else if (q->kind == RK_WIN) {
+    /* ids, ctxlen and nprompt were set when the windows were cut */
+    if (e->o->tokenized_requests)
+      body = ll_body(e, q->wids, q->nprompt, NULL, 0);
+    else
+      body = ll_body(e, NULL, 0, q->w, q->wn);
+    free(q->wids);
+    q->wids = NULL;
+  } else if (e->offsets) {
+    q->nprompt = 0;
+    body = ll_body(e, NULL, 0, q->w, q->wn);
+  } else {
+    uint32_t *c = NULL, *w = NULL;
+    size_t nc = 0, nw = 0;
+    struct mg_err err = MG_ERR_INIT;
+
+    if (ll_tokens(e, q, &c, &nc, &w, &nw, &err) < 0) {
+      fail(e, MG_ERR_DATA, "task '%s' document %zu: %s",
+           task_name(e, q->task), q->doc, err.msg);
+      return NULL;
+    }
+    build_ll(e, i, c, nc, w, nw, &body);
+    free(c);
+    free(w);
+  }
+  if (!body)
+    return NULL;
+  q->body = body;
+  if (q->tj_ctx >= 0)
+    tokjob_release(e, q->tj_ctx);
+  if (q->tj_whole >= 0)
+    tokjob_release(e, q->tj_whole);
+  q->tj_ctx = q->tj_whole = -1;
+  drop_pair(q);
+  return body;
+}
+
 /* Starts what can start. */
 static void
 dispatch(struct eng *e)
@@ -1718,75 +1816,9 @@ dispatch(struct eng *e)
       if (q->state != RS_READY)
         continue;
       q->attempts++;
-      if (q->body) {
-        body = q->body;
-      } else if (q->kind == RK_GEN) {
-        uint32_t *ids = NULL;
-        size_t n = 0;
-
-        if ((e->tok || q->tj_ctx >= 0) && e->o->tokenized_requests
-            && !e->o->chat) {
-          struct mg_err err = MG_ERR_INIT;
-          size_t keep = (size_t)(e->o->max_length - 1);
-          const struct mg_pv *mx = mg_pv_dict_get(q->cont, "max_gen_toks");
-          long gen =
-              mx && mx->type == MG_PV_INT ? (long)mx->u.i : e->o->max_gen_toks;
-
-          if (q->tj_ctx >= 0) {
-            const struct tokjob *t = &e->tj[q->tj_ctx];
-
-            n = t->nids;
-            ids = mg_xreallocarray(NULL, n ? n : 1, sizeof(uint32_t));
-            memcpy(ids, t->ids, n * sizeof(uint32_t));
-          } else if (local_encode(e, q->ctx->u.str.s, q->ctx->u.str.len, &ids,
-                                  &n, &err)
-                     < 0) {
-            fail(e, MG_ERR_DATA, "%s", err.msg);
-            return;
-          }
-          /* left-truncated to max_length - max_gen_toks (generate_until) */
-          keep = keep > (size_t)gen ? keep - (size_t)gen : 1;
-          if (n > keep) {
-            memmove(ids, ids + (n - keep), keep * sizeof(uint32_t));
-            n = keep;
-          }
-        }
-        body = gen_body(e, q, ids, n);
-        free(ids);
-      } else if (q->kind == RK_WIN) {
-        /* ids, ctxlen and nprompt were set when the windows were cut */
-        if (e->o->tokenized_requests)
-          body = ll_body(e, q->wids, q->nprompt, NULL, 0);
-        else
-          body = ll_body(e, NULL, 0, q->w, q->wn);
-        free(q->wids);
-        q->wids = NULL;
-      } else if (e->offsets) {
-        q->nprompt = 0;
-        body = ll_body(e, NULL, 0, q->w, q->wn);
-      } else {
-        uint32_t *c = NULL, *w = NULL;
-        size_t nc = 0, nw = 0;
-        struct mg_err err = MG_ERR_INIT;
-
-        if (ll_tokens(e, q, &c, &nc, &w, &nw, &err) < 0) {
-          fail(e, MG_ERR_DATA, "task '%s' document %zu: %s",
-               task_name(e, q->task), q->doc, err.msg);
-          return;
-        }
-        build_ll(e, i, c, nc, w, nw, &body);
-        free(c);
-        free(w);
-      }
+      body = make_body(e, i);
       if (!body)
         return;
-      q->body = body;
-      if (q->tj_ctx >= 0)
-        tokjob_release(e, q->tj_ctx);
-      if (q->tj_whole >= 0)
-        tokjob_release(e, q->tj_whole);
-      q->tj_ctx = q->tj_whole = -1;
-      drop_pair(q);
       q->state = RS_FLIGHT;
       start_xfer(e, 0, i, body);
       progress = 1;
@@ -1823,6 +1855,23 @@ dispatch(struct eng *e)
       progress = 1;
     }
   }
+  /* build the next bodies now, while the server works, so that a freed
+   * slot is refilled at once (a few per turn, to come back to the
+   * replies soon) */
+  for (size_t k = e->headready, ahead = 0, built = 0;
+       k < e->nready && ahead < (size_t)e->o->num_concurrent && built < 8
+       && !e->failed;
+       k++) {
+    struct req *q = &e->r[e->ready[k]];
+
+    if (q->state != RS_READY)
+      continue;
+    ahead++;
+    if (!q->body) {
+      make_body(e, e->ready[k]);
+      built++;
+    }
+  }
 }
 
 static void
@@ -1854,8 +1903,12 @@ all_done(const struct eng *e)
 static void
 loop(struct eng *e)
 {
+  long long t_last = mg_now_ns(), t_start = t_last;
+  double area = 0;
+
   while (!all_done(e) && !e->failed) {
     long timeout = 100;
+    long long now;
 
     if (e->o->stop && *e->o->stop) {
       e->run->interrupted = 1;
@@ -1876,6 +1929,10 @@ loop(struct eng *e)
       continue;
     }
     mg_http_multi_run(e->multi, timeout);
+    /* completions in flight, time-weighted (for -v and the bench) */
+    now = mg_now_ns();
+    area += (double)e->inflight * (double)(now - t_last);
+    t_last = now;
     while (e->done_head) {
       struct xfer *x = e->done_head;
 
@@ -1884,6 +1941,8 @@ loop(struct eng *e)
     }
     report_progress(e, 0);
   }
+  if (t_last > t_start)
+    e->run->mean_inflight = area / (double)(t_last - t_start);
   /* cancel what is still running; their on_done queue the xfers */
   mg_http_multi_free(e->multi);
   e->multi = NULL;
@@ -1981,6 +2040,8 @@ eng_release(struct eng *e)
   }
   free((void *)e->headers);
   mg_tokenizer_free(e->tok);
+  mg_pv_unref(e->lc_ctx);
+  free(e->lc_ids);
   free(e->task_done);
   free(e->task_total);
   free(e->task_first);

@@ -100,6 +100,7 @@ struct mg_eval_run {
   size_t tokenize_calls;
   size_t retries;
   size_t failed;
+  double mean_inflight; /* completions in flight, time-weighted mean */
   int complete;          /* every request answered */
   int interrupted;       /* stopped by opts.stop */
   struct mg_err failure; /* why it stopped early (cat NONE if not) */

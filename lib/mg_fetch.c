@@ -1308,6 +1308,11 @@ fetch_oci(struct fetch *f, struct mg_json *src, struct mg_err *err)
                    &(struct mg_archive_file_cb){ on_extracted, f }, &info, err);
   if (rc == 0) {
     const char *d = mg_json_string(mg_json_get(info, "manifest_digest"));
+    /* Layers are verified and extracted in one pass: count the files. */
+    for (size_t i = 0; i < f->n; i++)
+      f->total += f->items[i].size;
+    if (f->show)
+      mg_progress_update(&f->prog, (long long)f->total);
     if (d)
       mg_json_set_string(src, "revision", d);
     mg_json_set(src, "oci", info);

@@ -22,7 +22,11 @@ cd "$out"
 
 step() { printf '\n== %s\n' "$*" >&2; }
 mock_pid=
-cleanup() { [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; true; }
+cleanup() {
+  [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null
+  [ -n "${reg_pid:-}" ] && kill "$reg_pid" 2>/dev/null
+  true
+}
 trap cleanup EXIT INT TERM
 
 # Little-endian 8-byte length, as safetensors starts.
@@ -62,12 +66,51 @@ while [ $((${#hdr} % 8)) -ne 0 ]; do hdr="$hdr "; done
 { le64 ${#hdr}; printf '%s' "$hdr"; printf '\000\000\200\077%.0s' 1 2 3 4; } \
   >upstream/demo-7b/model.safetensors
 
-step "2. model-fetch: copy it in, sha256 of every file"
+# A container registry on loopback plays both the vendor's registry the
+# model comes from and the internal one it is stored in (Debian's
+# docker-registry; without it the demo copies from the directory).
+REG=
+reg_pid=
+if command -v docker-registry >/dev/null 2>&1; then
+  rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  mkdir -p oci-registry
+  cat >oci-registry.yml <<YML
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $out/oci-registry
+http:
+  addr: 127.0.0.1:$rport
+YML
+  docker-registry serve oci-registry.yml >oci-registry.log 2>&1 &
+  reg_pid=$!
+  i=0
+  while [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$rport/v2/")" = 000 ] \
+    && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+  REG=127.0.0.1:$rport
+  # The vendor publishes the model as a modelcar image.
+  model-fetch -q upstream/demo-7b "oci://$REG/vendor/demo-7b:1.0" >/dev/null
+fi
+
 mkdir -p models
-model-fetch upstream/demo-7b models/demo-7b >1-fetched.json
+if [ -n "$REG" ]; then
+  step "2. model-fetch: bring it in from oci://$REG/vendor/demo-7b:1.0"
+  model-fetch "oci://$REG/vendor/demo-7b:1.0" models/demo-7b >1-fetched.json
+else
+  step "2. model-fetch: bring it in (no docker-registry: from the directory)"
+  model-fetch upstream/demo-7b models/demo-7b >1-fetched.json
+fi
 
 step "3. model-verify: integrity, formats, policy"
 model-verify -i 1-fetched.json >2-verified.json
+if [ -n "$REG" ]; then
+  echo "   store the verified model internally as a KServe modelcar" >&2
+  model-fetch -i 2-verified.json models/demo-7b \
+    "oci://$REG/models/demo-7b:v1" >2-stored.json
+  mv 2-stored.json 2-verified.json
+fi
 
 step "4. the served endpoint: mock-llm (TTFT 40 ms, ITL 8 ms, 8 batch slots)"
 mkdir -p tasks

@@ -857,9 +857,10 @@ run(const struct eval_opts *o)
   if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
     goto fail;
   mg_verbose("%zu requests (%zu sent, %zu cached, %zu tokenize calls) in "
-             "%.2f s",
+             "%.2f s, %.1f in flight on average",
              r->requests_total, r->requests_sent, r->requests_cached,
-             r->tokenize_calls, (double)(r->t1_ns - r->t0_ns) / 1e9);
+             r->tokenize_calls, (double)(r->t1_ns - r->t0_ns) / 1e9,
+             r->mean_inflight);
   goto out;
 fail:
   rc = mg_report_err(&err);

@@ -428,6 +428,57 @@ load_token(const struct fetch_opts *o, char **tok, struct mg_err *err)
   return rc;
 }
 
+/* 1 if both file lists hold the same paths with the same digests. */
+static int
+same_files(const struct mg_json *a, const struct mg_json *b)
+{
+  if (mg_json_size(a) != mg_json_size(b))
+    return 0;
+  for (struct mg_json *f = mg_json_first(a); f; f = mg_json_next(f)) {
+    const char *p = mg_json_string(mg_json_get(f, "path"));
+    const char *h = mg_json_string(mg_json_get(f, "sha256"));
+    int found = 0;
+
+    for (struct mg_json *g = mg_json_first(b); g && !found; g = mg_json_next(g))
+      found = p && h && mg_json_string(mg_json_get(g, "path"))
+              && mg_json_string(mg_json_get(g, "sha256"))
+              && strcmp(p, mg_json_string(mg_json_get(g, "path"))) == 0
+              && strcmp(h, mg_json_string(mg_json_get(g, "sha256"))) == 0;
+    if (!found)
+      return 0;
+  }
+  return 1;
+}
+
+/*
+ * Storing a fetched (and verified) copy: when SOURCE is the directory the
+ * input record's model lives in and the files are unchanged, the model
+ * keeps its name and original source, so provenance survives the
+ * "store internally" step; only the destination is new.
+ */
+static void
+keep_origin(const struct mg_json *prev, struct mg_json *model,
+            const char *source)
+{
+  const char *ppath = mg_json_string(mg_json_get(prev, "path"));
+  char *a, *b;
+  int same;
+
+  if (!ppath || !mg_json_get(prev, "source"))
+    return;
+  a = realpath(ppath, NULL);
+  b = realpath(source, NULL);
+  same = a && b && strcmp(a, b) == 0;
+  free(a);
+  free(b);
+  if (!same || !same_files(mg_json_get(prev, "files"),
+                           mg_json_get(model, "files")))
+    return;
+  if (mg_json_get(prev, "name"))
+    mg_json_set(model, "name", mg_json_dup(mg_json_get(prev, "name")));
+  mg_json_set(model, "source", mg_json_dup(mg_json_get(prev, "source")));
+}
+
 static int
 run(const struct fetch_opts *o)
 {
@@ -485,6 +536,7 @@ run(const struct fetch_opts *o)
   fo.s3.multipart_from = o->s3_multipart_from;
   if (mg_fetch_run(&fo, &model, &err) < 0)
     goto fail;
+  keep_origin(mg_record_section(rec, "model"), model, o->source);
   mg_record_set_section(rec, "model", model);
   if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
     goto fail;

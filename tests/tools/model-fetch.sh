@@ -792,4 +792,16 @@ else
   test_count=$((test_count + 1))
 fi
 
+test_expect_success 'storing a fetched copy keeps the model name and its original source' '
+  cp -r "$W/tiny" upstream-model &&
+  model-fetch -q upstream-model fetched </dev/null >r1.json &&
+  model-fetch -q -i r1.json fetched stored </dev/null >r2.json &&
+  test "$(json_get r2.json "d[\"model\"][\"source\"][\"uri\"]")" = upstream-model &&
+  test "$(json_get r2.json "d[\"model\"][\"name\"]")" = upstream-model &&
+  test "$(json_get r2.json "d[\"model\"][\"path\"]")" = "$PWD/stored" &&
+  echo changed >>fetched/config.json &&
+  model-fetch -q -i r1.json fetched stored2 </dev/null >r3.json &&
+  test "$(json_get r3.json "d[\"model\"][\"source\"][\"uri\"]")" = fetched
+'
+
 test_done
