@@ -421,6 +421,10 @@ mg_eval_section(const struct mg_eval_run *r, const struct mg_eval_meta *meta,
   mg_json_set_string(o, "kind", meta->model_kind);
   mg_json_set_string(o, "tokenizer",
                      r->tokenizer_source ? r->tokenizer_source : "none");
+  if (r->prefix_token_id >= 0)
+    mg_json_set_number(o, "prefix_token_id", (double)r->prefix_token_id);
+  if (r->eos_string)
+    mg_json_set_string(o, "eos_string", r->eos_string);
   mg_json_set(s, "endpoint", o);
   mg_json_set_string(s, "started", r->started);
   mg_json_set_string(s, "finished", r->finished);
@@ -444,6 +448,12 @@ mg_eval_section(const struct mg_eval_run *r, const struct mg_eval_meta *meta,
     mg_sha256_hex(meta->system_instruction, strlen(meta->system_instruction),
                   h);
     mg_json_set_string(o, "system_instruction_sha256", h);
+  }
+  if (meta->chat_template) {
+    char h[65];
+
+    mg_sha256_hex(meta->chat_template, strlen(meta->chat_template), h);
+    mg_json_set_string(o, "chat_template_sha256", h);
   }
   mg_json_set(s, "config", o);
   o = mg_json_new_object();

@@ -887,31 +887,55 @@ bind_listen(const char *host, unsigned port, int *fd_out, unsigned *bound,
 }
 
 int
+mg_mock_tls_supported(void)
+{
+  return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
+int
 mg_mock_server_new(const struct mg_mock_opts *o, struct mg_mock_server **out,
                    struct mg_err *err)
 {
   struct mg_mock_server *s;
-  int fd = -1;
+  unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  int fd = -1, tls = o->tls_cert || o->tls_key;
 
+  if (tls)
+    flags |= MHD_USE_TLS;
   *out = NULL;
   s = mg_xcalloc(1, sizeof(*s));
   s->o = *o;
   mg_mock_heap_init(&s->heap);
   mg_buf_init(&s->alog, MG_BUF_UNLIMITED);
+  if (tls && !mg_mock_tls_supported()) {
+    mg_mock_server_free(s);
+    return mg_err_set(err, MG_ERR_IO,
+                      "cannot serve HTTPS on '%s:%u': this libmicrohttpd "
+                      "was built without TLS",
+                      o->host, o->port);
+  }
   if (bind_listen(o->host, o->port, &fd, &s->port, err) < 0) {
     mg_mock_server_free(s);
     return -1;
   }
+  /* With TLS the two key options come first: MHD_OPTION_END ends the
+   * list early when they are not wanted. */
   s->d = MHD_start_daemon(
-      MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-      NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, s,
-      MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-      s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_END);
+      flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+      mhd_logger, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)o->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)(64 * 1024), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+      tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, o->tls_cert,
+      MHD_OPTION_HTTPS_MEM_KEY, o->tls_key, MHD_OPTION_END);
   if (!s->d) {
     close(fd);
     mg_mock_server_free(s);
+    if (tls)
+      return mg_err_set(err, MG_ERR_IO,
+                        "cannot start the HTTPS server on '%s:%u': the "
+                        "certificate or key is unusable or they do not match",
+                        o->host, o->port);
     return mg_err_set(err, MG_ERR_IO, "cannot start the HTTP server on '%s:%u'",
                       o->host, o->port);
   }

@@ -44,6 +44,14 @@ struct mg_mock_opts {
   unsigned max_connections;
   struct mg_mock_faults faults;
   int arrival_fd; /* JSON line per request written here; -1: none */
+  /*
+   * HTTPS: the server certificate (chain) and its private key, PEM text,
+   * NUL-terminated; both NULL: plain HTTP. libmicrohttpd keeps pointers
+   * to them for the server's life, so the caller keeps them (and wipes
+   * the key) until after mg_mock_server_free.
+   */
+  const char *tls_cert;
+  const char *tls_key;
   /* Per-request and diagnostic lines at -v; NULL: none. */
   void (*log)(void *arg, const char *line);
   void *log_arg;
@@ -59,9 +67,14 @@ struct mg_mock_stats {
   unsigned long long tokens; /* completion tokens sent */
 };
 
+/* 1 when this libmicrohttpd can serve HTTPS (opts.tls_cert), else 0. */
+int mg_mock_tls_supported(void);
+
 /*
  * Binds host:port and starts the daemon (nothing is served until run).
- * Fails with MG_ERR_IO when the address cannot be bound. The options and
+ * Fails with MG_ERR_IO when the address cannot be bound, or when TLS is
+ * asked for and this libmicrohttpd lacks it or rejects the certificate
+ * or key. The options and
  * the strings and key they point to are borrowed for the server's life.
  * caller owns *out; free with mg_mock_server_free.
  */

@@ -1339,32 +1339,7 @@ int
 mg_perf_read_record(const char *path, struct mg_json **out,
                     struct mg_err *err)
 {
-  struct mg_buf b = MG_BUF_INIT(MG_JSON_DEFAULT_MAX);
-  size_t i;
-  int rc = -1;
-
-  if (strcmp(path, "-") != 0 || isatty(0))
-    return mg_record_read_or_new(path, MG_JSON_DEFAULT_MAX, out, err);
-  if (mg_io_read_fd(0, "<stdin>", &b, err) < 0)
-    goto out;
-  for (i = 0; i < b.len && strchr(" \t\r\n", b.data[i]); i++)
-    ;
-  if (i == b.len) {
-    *out = mg_record_new();
-    rc = 0;
-    goto out;
-  }
-  if (mg_json_parse(b.data, b.len, "<stdin>", out, err) < 0)
-    goto out;
-  if (mg_record_check(*out, "<stdin>", err) < 0) {
-    mg_json_free(*out);
-    *out = NULL;
-    goto out;
-  }
-  rc = 0;
-out:
-  mg_buf_release(&b);
-  return rc;
+  return mg_record_read_or_new(path, MG_JSON_DEFAULT_MAX, out, err);
 }
 
 int

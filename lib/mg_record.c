@@ -54,16 +54,18 @@ mg_record_check(const struct mg_json *j, const char *name,
 }
 
 static int
-read_record(const char *path, size_t max, int tty_ok, struct mg_json **out,
-            struct mg_err *err)
+read_record(const char *path, size_t max, int absent_ok,
+            struct mg_json **out, struct mg_err *err)
 {
   struct mg_buf buf = MG_BUF_INIT(max);
   const char *name = mg_io_name(path);
+  int is_stdin = strcmp(path, "-") == 0;
   int rc = -1;
+  size_t i;
 
   *out = NULL;
-  if (strcmp(path, "-") == 0 && isatty(0)) {
-    if (tty_ok) {
+  if (is_stdin && isatty(0)) {
+    if (absent_ok) {
       *out = mg_record_new();
       return 0;
     }
@@ -72,6 +74,14 @@ read_record(const char *path, size_t max, int tty_ok, struct mg_json **out,
   }
   if (mg_io_read_file(path, &buf, err) < 0)
     goto out;
+  /* An empty pipe (a step with nothing before it) is no record either. */
+  for (i = 0; i < buf.len && strchr(" \t\r\n", buf.data[i]); i++)
+    ;
+  if (is_stdin && absent_ok && i == buf.len) {
+    *out = mg_record_new();
+    rc = 0;
+    goto out;
+  }
   if (mg_json_parse(buf.data, buf.len, name, out, err) < 0)
     goto out;
   if (mg_record_check(*out, name, err) < 0) {

@@ -38,8 +38,9 @@ int mg_record_check(const struct mg_json *j, const char *name,
  */
 int mg_record_read(const char *path, size_t max, struct mg_json **out,
                    struct mg_err *err);
-/* As mg_record_read, but an absent input (stdin is a tty and path is "-")
- * gives a fresh empty record instead of an error. */
+/* As mg_record_read, but an absent input (path is "-" and stdin is a
+ * terminal, or an empty or whitespace-only pipe) gives a fresh empty
+ * record instead of an error. A file given by name must hold a record. */
 int mg_record_read_or_new(const char *path, size_t max, struct mg_json **out,
                           struct mg_err *err);
 

@@ -169,3 +169,37 @@ common_negative_tests() {
     must_contain err 'cannot write'
   "
 }
+
+# make_test_ca DIR: a throwaway CA (DIR/ca.pem) and a server certificate
+# for 127.0.0.1 it signed (DIR/server.pem, key DIR/server.key), made with
+# the openssl command at run time; nothing is kept. Fails without openssl.
+make_test_ca() {
+  d=$1
+  mkdir -p "$d" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -keyout "$d/ca.key" -out "$d/ca.pem" -days 1 -subj /CN=mg-test-ca \
+      2>"$d/openssl.log" &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -keyout "$d/server.key" -out "$d/server.csr" -subj /CN=127.0.0.1 \
+      2>>"$d/openssl.log" &&
+    printf 'subjectAltName=IP:127.0.0.1\n' >"$d/server.ext" &&
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" \
+      -CAkey "$d/ca.key" -CAcreateserial -out "$d/server.pem" -days 1 \
+      -extfile "$d/server.ext" 2>>"$d/openssl.log" || {
+    cat "$d/openssl.log" >&2
+    return 1
+  }
+}
+
+# start_mock_tls NAME CERT KEY [ARGS...]: start_mock serving HTTPS with
+# that certificate and key; NAME_URL is https://127.0.0.1:PORT.
+start_mock_tls() {
+  _tls_name=$1
+  _tls_cert=$2
+  _tls_key=$3
+  shift 3
+  start_mock "$_tls_name" --tls-cert "$_tls_cert" --tls-key "$_tls_key" \
+    "$@" || return 1
+  eval "_tls_url=\$${_tls_name}_URL"
+  eval "${_tls_name}_URL=https://${_tls_url#http://}"
+}

@@ -7,8 +7,10 @@
  *         --answer-key.
  * Output: none while serving (logs on stderr); with --answer-expect, one
  *         JSON document on stdout or -o FILE.
- * Exit:   0 ok (also after SIGINT/SIGTERM), 2 usage, 3 bad answer key,
- *         4 local I/O (cannot listen, cannot write a file).
+ * Exit:   0 ok (also after SIGINT/SIGTERM), 2 usage, 3 bad answer key
+ *         (or a TLS file too large),
+ *         4 local I/O (cannot listen, cannot read the TLS files or serve
+ *         HTTPS, cannot write a file).
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -42,6 +44,10 @@ static const char usage_text[] =
     "                              first-byte and last-byte times\n"
     "      --max-body BYTES        largest request body (16777216)\n"
     "      --max-connections N     concurrent connections (20000)\n"
+    "      --tls-cert FILE         serve HTTPS with this PEM certificate\n"
+    "                              (chain); needs --tls-key\n"
+    "      --tls-key FILE          its PEM private key (a secret: read from\n"
+    "                              the file, never logged)\n"
     "Model:\n"
     "      --model NAME            model id (llama-3.1-8b-instruct)\n"
     "      --max-model-len N       prompt + output token limit (131072)\n"
@@ -111,6 +117,8 @@ enum {
   OPT_STALL_MS,
   OPT_STALL,
   OPT_STREAM_ERROR,
+  OPT_TLS_CERT,
+  OPT_TLS_KEY,
   OPT_TTFT,
   OPT_TTFT_STD,
   OPT_VERSION,
@@ -150,6 +158,8 @@ static const struct option longopts[] = {
   { "stall-ms", required_argument, NULL, OPT_STALL_MS },
   { "stall-rate", required_argument, NULL, OPT_STALL },
   { "stream-error-rate", required_argument, NULL, OPT_STREAM_ERROR },
+  { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+  { "tls-key", required_argument, NULL, OPT_TLS_KEY },
   { "ttft-ms", required_argument, NULL, OPT_TTFT },
   { "ttft-ms-std", required_argument, NULL, OPT_TTFT_STD },
   { "verbose", no_argument, NULL, 'v' },
@@ -166,7 +176,17 @@ struct mock_opts {
   int pretty;
   const char *port_file;
   const char *arrival_log;
+  const char *tls_cert;
+  const char *tls_key;
 };
+
+/*
+ * The largest --tls-cert and --tls-key files. mg_io_read_fd reads at most
+ * 64 KiB at a time, so the key buffer is allocated once and never moved:
+ * wiping it at the end leaves no copy of the key in freed memory.
+ */
+#define TLS_CERT_MAX ((size_t)1 << 20)
+#define TLS_KEY_MAX ((size_t)64 << 10)
 
 /* Set from the signal handler only; the one mutable global the loop
  * needs, since a handler cannot reach main's state. */
@@ -322,6 +342,12 @@ parse_args(int argc, char **argv, struct mock_opts *o)
     case OPT_STREAM_ERROR:
       f->stream_error = frac(optarg, "--stream-error-rate");
       break;
+    case OPT_TLS_CERT:
+      o->tls_cert = optarg;
+      break;
+    case OPT_TLS_KEY:
+      o->tls_key = optarg;
+      break;
     case OPT_TTFT:
       t->ttft_ms = mg_opt_double(optarg, 0, 3.6e6, "--ttft-ms");
       break;
@@ -344,6 +370,8 @@ parse_args(int argc, char **argv, struct mock_opts *o)
                    "--stream-error-rate add up to more than 1");
   if (o->expect && !o->answer_key)
     mg_usage_error("--answer-expect needs --answer-key");
+  if (!o->tls_cert != !o->tls_key)
+    mg_usage_error("--tls-cert and --tls-key go together");
   mg_set_verbosity(verbosity);
 }
 
@@ -412,14 +440,26 @@ serve(struct mock_opts *o)
   struct mg_mock_stats st;
   struct sigaction sa;
   sigset_t block, waitmask;
+  struct mg_buf cert = MG_BUF_INIT(TLS_CERT_MAX);
+  struct mg_buf key = MG_BUF_INIT(TLS_KEY_MAX);
   char port[16];
   int rc = MG_EXIT_OK, fd = -1;
 
+  /* libmicrohttpd keeps pointers to both until the daemon stops. */
+  if (o->tls_cert
+      && (mg_io_read_file(o->tls_cert, &cert, &err) < 0
+          || mg_io_read_file(o->tls_key, &key, &err) < 0)) {
+    rc = mg_report_err(&err);
+    goto out_tls;
+  }
+  o->srv.tls_cert = cert.data;
+  o->srv.tls_key = key.data;
   if (o->arrival_log) {
     fd = open(o->arrival_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
       mg_err_errno(&err, MG_ERR_IO, "cannot open '%s'", o->arrival_log);
-      return mg_report_err(&err);
+      rc = mg_report_err(&err);
+      goto out_tls;
     }
   }
   o->srv.arrival_fd = fd;
@@ -447,7 +487,8 @@ serve(struct mock_opts *o)
     rc = mg_report_err(&err);
     goto out;
   }
-  mg_info("serving '%s' on http://%s:%u", o->srv.model.name, o->srv.host,
+  mg_info("serving '%s' on %s://%s:%u", o->srv.model.name,
+          o->tls_cert ? "https" : "http", o->srv.host,
           mg_mock_server_port(srv));
   if (mg_mock_server_run(srv, &stop_requested, &waitmask, &err) < 0)
     rc = mg_report_err(&err);
@@ -460,6 +501,11 @@ out:
     mg_err_errno(&err, MG_ERR_IO, "cannot write '%s'", o->arrival_log);
     rc = mg_report_err(&err);
   }
+out_tls:
+  if (key.data)
+    mg_wipe(key.data, key.cap);
+  mg_buf_release(&key);
+  mg_buf_release(&cert);
   return rc;
 }
 

@@ -160,29 +160,9 @@ static int
 read_input(const struct verify_opts *o, struct mg_json **rec,
            struct mg_err *err)
 {
-  struct mg_buf b;
-  int rc;
-
-  if (!o->dir || strcmp(o->input, "-") != 0)
+  if (!o->dir)
     return mg_record_read(o->input, o->max_input, rec, err);
-  if (isatty(0)) {
-    *rec = mg_record_new();
-    return 0;
-  }
-  mg_buf_init(&b, o->max_input);
-  rc = mg_io_read_fd(0, "<stdin>", &b, err);
-  if (rc == 0 && b.len == 0) {
-    *rec = mg_record_new();
-  } else if (rc == 0) {
-    rc = mg_json_parse(b.data, b.len, "<stdin>", rec, err);
-    if (rc == 0 && mg_record_check(*rec, "<stdin>", err) < 0) {
-      mg_json_free(*rec);
-      *rec = NULL;
-      rc = -1;
-    }
-  }
-  mg_buf_release(&b);
-  return rc;
+  return mg_record_read_or_new(o->input, o->max_input, rec, err);
 }
 
 static int

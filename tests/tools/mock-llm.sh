@@ -588,4 +588,67 @@ test_expect_success 'a port in use exits 4' '
   must_contain err "^mock-llm: error: cannot listen on"
 '
 
+# HTTPS with a throwaway CA made by the openssl command (nothing kept).
+CA=$TRASH_ROOT/ca
+make_test_ca "$CA" || { echo "not ok - cannot make a test CA"; exit 1; }
+start_mock_tls tls "$CA/server.pem" "$CA/server.key" --ttft-ms 0 --itl-ms 0
+
+test_expect_success 'HTTPS: start_mock_tls gives an https URL' '
+  case "$tls_URL" in https://127.0.0.1:[0-9]*) ;; *) false ;; esac
+'
+
+test_expect_success 'HTTPS: curl verifies the mock with --cacert' '
+  curl -sS --cacert "$CA/ca.pem" -o health "$tls_URL/health" &&
+  must_contain health "\"status\": *\"ok\"" &&
+  curl -sS --cacert "$CA/ca.pem" -o s.txt -H "Content-Type: application/json" \
+    --data-binary "{\"model\":\"llama-3.1-8b-instruct\",\"prompt\":\"hi\",\"max_tokens\":4,\"ignore_eos\":true,\"stream\":true}" \
+    "$tls_URL/v1/completions" &&
+  test "$(grep -c "^data: {" s.txt)" -eq 4 &&
+  must_contain s.txt "^data: \[DONE\]"
+'
+
+test_expect_success 'HTTPS: an unknown CA is refused, plain HTTP gets no answer' '
+  expect_exit 60 curl -sS -o out "$tls_URL/health" 2>err &&
+  must_contain err "certificate" &&
+  ! curl -sS -o out2 "http://${tls_URL#https://}/health" 2>err2 &&
+  must_contain err2 "^curl: \((52|56)\)"
+'
+
+test_expect_success 'HTTPS: --tls-cert needs --tls-key, and the reverse' '
+  expect_exit 2 mock-llm --port 0 --tls-cert "$CA/server.pem" 2>err1 &&
+  must_contain err1 "^mock-llm: error: --tls-cert and --tls-key go together" &&
+  expect_exit 2 mock-llm --port 0 --tls-key "$CA/server.key" 2>err2 &&
+  must_contain err2 "go together"
+'
+
+test_expect_success 'HTTPS: a missing key file exits 4 and names the file' '
+  expect_exit 4 mock-llm --port 0 --tls-cert "$CA/server.pem" \
+    --tls-key nope.key >out 2>err &&
+  must_be_empty out &&
+  must_contain err "^mock-llm: error: cannot open .nope\.key."
+'
+
+test_expect_success 'HTTPS: a key that does not match exits 4, key never shown' '
+  expect_exit 4 mock-llm --port 0 -v --tls-cert "$CA/server.pem" \
+    --tls-key "$CA/ca.key" >out 2>err &&
+  must_be_empty out &&
+  must_contain err "^mock-llm: error: cannot start the HTTPS server .*do not match" &&
+  sed -n 2p "$CA/ca.key" | cut -c1-24 >needle &&
+  test -s needle && ! grep -F -q -f needle err
+'
+
+test_expect_success 'HTTPS: the key never appears in the -v log' '
+  mock-llm --port 0 --port-file port -v --ttft-ms 0 --itl-ms 0 \
+    --tls-cert "$CA/server.pem" --tls-key "$CA/server.key" 2>log &
+  pid=$!
+  kill_at_exit $pid &&
+  n=0 && while [ ! -s port ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done &&
+  curl -sS --cacert "$CA/ca.pem" -o h "https://127.0.0.1:$(cat port)/health" &&
+  kill -TERM $pid && wait $pid &&
+  must_contain log "serving .* on https://127\.0\.0\.1:" &&
+  must_contain log "GET /health 200" &&
+  sed -n "2,\$p" "$CA/server.key" | grep -v "^-----" | cut -c1-16 >needles &&
+  test -s needles && ! grep -F -q -f needles log
+'
+
 test_done

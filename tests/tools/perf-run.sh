@@ -312,4 +312,57 @@ test_expect_success 'a full disk fails with exit 4' "
   must_contain err 'cannot write'
 "
 
+# TLS is verified by default: a mock serving HTTPS with a throwaway CA
+# made by the openssl command at run time (nothing kept).
+CA=$TRASH_ROOT/ca
+make_test_ca "$CA" || { echo "not ok - cannot make a test CA"; exit 1; }
+start_mock_tls s "$CA/server.pem" "$CA/server.key" --ttft-ms 5 --itl-ms 1 ||
+  { echo "not ok - mock-llm (TLS) did not start"; exit 1; }
+S="--target $s_URL --data prompt_tokens=16,output_tokens=8 --profile synchronous --max-requests 2"
+
+test_expect_success 'TLS: an unknown CA fails with exit 5, one line, no output' "
+  expect_exit 5 perf-run $S </dev/null >out 2>err &&
+  must_be_empty out &&
+  test \$(wc -l <err) -eq 1 &&
+  must_contain err \"^perf-run: error: request to '$s_URL/[^']*' failed: .*certificate\"
+"
+
+test_expect_success 'TLS: --cacert CA verifies the server' "
+  perf-run $S --cacert '$CA/ca.pem' -q </dev/null >rec.json 2>err &&
+  must_be_empty err &&
+  test \"\$(json_get rec.json 'd[\"endpoint\"][\"url\"]')\" = '$s_URL' &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"successful\"]')\" = 2
+"
+
+test_expect_success 'TLS: --cacert with the wrong CA still fails with exit 5' "
+  expect_exit 5 perf-run $S --cacert '$CA/server.pem' </dev/null >out 2>err &&
+  must_be_empty out && must_contain err 'certificate'
+"
+
+test_expect_success 'TLS: --insecure skips verification' "
+  perf-run $S --insecure -q </dev/null >rec.json 2>err &&
+  must_be_empty err &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"successful\"]')\" = 2
+"
+
+test_expect_success 'TLS: the --api-key-file token is never printed, even at -vv' "
+  printf 'sk-test-TLS-4f1c9a7e\n' >token &&
+  perf-run $S --cacert '$CA/ca.pem' --api-key-file token -v -v \
+    </dev/null >rec.json 2>err &&
+  must_contain err 'SSL certificate verify ok' &&
+  must_contain err '^> Authorization: <redacted>' &&
+  must_not_contain err 'sk-test-TLS' &&
+  must_not_contain rec.json 'sk-test-TLS' &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"successful\"]')\" = 2
+"
+
+test_expect_success 'TLS: --http2 offers h2 and falls back to HTTP/1.1' "
+  perf-run $S --cacert '$CA/ca.pem' --http2 -v -v </dev/null >rec.json 2>err &&
+  must_contain err 'ALPN: offers h2' &&
+  must_contain err '^< HTTP/1\.1 200' &&
+  must_not_contain err '^< HTTP/2' &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"config\"][\"http2\"]')\" = True &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"successful\"]')\" = 2
+"
+
 test_done

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,40 @@ test_provenance(void **state)
   mg_json_free(rec);
 }
 
+static void
+test_read_or_new(void **state)
+{
+  char path[] = "/tmp/mg-rec-empty.XXXXXX";
+  int fd = mkstemp(path), saved = dup(0), nul;
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_json *rec;
+
+  (void)state;
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, " \n\t", 3), 3);
+  close(fd);
+  /* A named file must hold a record, even with read_or_new. */
+  assert_int_equal(mg_record_read_or_new(path, 1 << 20, &rec, &err), -1);
+  assert_int_equal(err.cat, MG_ERR_DATA);
+  /* An empty or blank pipe on stdin is "no record": a fresh one. */
+  nul = open(path, O_RDONLY);
+  dup2(nul, 0);
+  close(nul);
+  assert_int_equal(mg_record_read_or_new("-", 1 << 20, &rec, &err), 0);
+  assert_int_equal(mg_record_check(rec, "new", &err), 0);
+  assert_int_equal(mg_json_size(rec), 1);
+  mg_json_free(rec);
+  /* ... but not for mg_record_read, which needs a record. */
+  nul = open(path, O_RDONLY);
+  dup2(nul, 0);
+  close(nul);
+  assert_int_equal(mg_record_read("-", 1 << 20, &rec, &err), -1);
+  assert_int_equal(err.cat, MG_ERR_DATA);
+  dup2(saved, 0);
+  close(saved);
+  unlink(path);
+}
+
 int
 main(void)
 {
@@ -198,6 +233,7 @@ main(void)
     cmocka_unit_test(test_read_rejects_garbage),
     cmocka_unit_test(test_redact_url),
     cmocka_unit_test(test_provenance),
+    cmocka_unit_test(test_read_or_new),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
