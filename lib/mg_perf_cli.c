@@ -1425,42 +1425,6 @@ mg_perf_cfg_write_outputs(const struct mg_perf_config *c,
   return rc;
 }
 
-static struct mg_json *
-args_json(int argc, char **argv)
-{
-  struct mg_json *a = mg_json_new_array();
-
-  for (int i = 1; i < argc; i++) {
-    const char *s = argv[i];
-    if (strncmp(s, "--header", 8) == 0) {
-      mg_json_append(a, mg_json_new_string("--header"));
-      if (s[8] == '\0')
-        i++;
-      mg_json_append(a, mg_json_new_string("<redacted>"));
-      continue;
-    }
-    mg_json_append(a, mg_json_new_string(s));
-  }
-  return a;
-}
-
-struct mg_json *
-mg_perf_provenance(int argc, char **argv, const char *started,
-                   const char *finished)
-{
-  struct mg_json *e = mg_json_new_object();
-  char host[256] = "";
-
-  (void)gethostname(host, sizeof(host) - 1);
-  mg_json_set_string(e, "program", "perf-run");
-  mg_json_set_string(e, "version", MG_VERSION);
-  mg_json_set_string(e, "started", started);
-  mg_json_set_string(e, "finished", finished);
-  mg_json_set_string(e, "host", host);
-  mg_json_set(e, "args", args_json(argc, argv));
-  return e;
-}
-
 int
 mg_perf_cfg_open_processor(const struct mg_perf_config *c, const char *base,
                            const char *model, const struct mg_http_opts *http,

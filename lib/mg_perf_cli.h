@@ -214,11 +214,6 @@ int mg_perf_cfg_write_outputs(const struct mg_perf_config *c,
                               const struct mg_json *report, int pretty,
                               struct mg_err *err);
 
-/* The record's provenance entry for this run, with --header values
- * hidden. caller owns the result. */
-struct mg_json *mg_perf_provenance(int argc, char **argv, const char *started,
-                                   const char *finished);
-
 struct mg_http_opts;
 struct mg_tokproc;
 /*

@@ -231,7 +231,18 @@ mg_record_add_provenance(struct mg_json *rec, const char *started, int argc,
     host[0] = '\0';
   host[sizeof(host) - 1] = '\0';
   for (int i = 1; i < argc; i++) {
-    char *r = mg_record_redact_url(argv[i]);
+    char *r;
+
+    /* Header values may carry credentials (an Authorization header). */
+    if (strncmp(argv[i], "--header", 8) == 0
+        && (argv[i][8] == '\0' || argv[i][8] == '=')) {
+      mg_json_append(args, mg_json_new_string("--header"));
+      if (argv[i][8] == '\0')
+        i++;
+      mg_json_append(args, mg_json_new_string("REDACTED"));
+      continue;
+    }
+    r = mg_record_redact_url(argv[i]);
     mg_json_append(args, mg_json_new_string(r));
     free(r);
   }

@@ -70,7 +70,8 @@ int mg_record_sidefile(const char *path, struct mg_json **out,
  * Appends a provenance entry {"program", "version", "started", "finished",
  * "host", "args"} to rec's "provenance" array (creating it). started is
  * an RFC 3339 time taken when the run began (mg_time_rfc3339). args are
- * argv[1..argc-1]; user:password@ parts of URLs in them are removed.
+ * argv[1..argc-1]; user:password@ parts of URLs and credential query
+ * values are removed, and --header values replaced by "REDACTED".
  */
 void mg_record_add_provenance(struct mg_json *rec, const char *started,
                               int argc, char **argv);

@@ -111,6 +111,8 @@ static const char usage_text[] =
     "Hub failure (a digest mismatch is 5: the source served bad bytes).\n";
 
 struct fetch_opts {
+  int argc;
+  char **argv;
   const char *input;
   const char *output;
   const char *source;
@@ -233,6 +235,8 @@ parse_args(int argc, char **argv, struct fetch_opts *o)
 {
   int c, verbosity = MG_NORMAL;
 
+  o->argc = argc;
+  o->argv = argv;
   while ((c = getopt_long(argc, argv, "hi:j:o:qv", longopts, NULL)) != -1) {
     switch (c) {
     case 'h':
@@ -466,7 +470,9 @@ run(const struct fetch_opts *o)
   struct mg_json *rec = NULL, *model = NULL;
   char *token = NULL, *auth = NULL;
   int rc, http_up = 0;
+  char started[40];
 
+  mg_time_rfc3339(started, sizeof(started));
   if (read_input(o, &rec, &err) < 0)
     goto fail;
   if (load_token(o, &token, &err) < 0)
@@ -516,6 +522,7 @@ run(const struct fetch_opts *o)
     goto fail;
   keep_origin(mg_record_section(rec, "model"), model, o->source);
   mg_record_set_section(rec, "model", model);
+  mg_record_add_provenance(rec, started, o->argc, o->argv);
   if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
     goto fail;
   rc = MG_EXIT_OK;

@@ -56,6 +56,8 @@ static const char usage_text[] =
     "Exit: 0 pass, 1 fail, 2 usage, 3 bad record or policy, 4 local I/O.\n";
 
 struct verify_opts {
+  int argc;
+  char **argv;
   const char *input;
   const char *output;
   const char *dir;
@@ -100,6 +102,8 @@ parse_args(int argc, char **argv, struct verify_opts *o)
 {
   int c, verbosity = MG_NORMAL;
 
+  o->argc = argc;
+  o->argv = argv;
   while ((c = getopt_long(argc, argv, "d:hi:j:o:p:qv", longopts, NULL)) != -1) {
     switch (c) {
     case 'd':
@@ -174,7 +178,9 @@ run(const struct verify_opts *o)
   struct mg_json *rec = NULL, *sec = NULL, *model;
   const char *dir = o->dir;
   int passed = 0, rc;
+  char started[40];
 
+  mg_time_rfc3339(started, sizeof(started));
   mg_verify_policy_init(&pol);
   if (o->policy && mg_verify_policy_load(o->policy, &pol, &err) < 0)
     goto fail;
@@ -216,6 +222,7 @@ run(const struct verify_opts *o)
             f ? mg_json_string(mg_json_get(f, "message")) : "");
   }
   mg_record_set_section(rec, "verification", sec);
+  mg_record_add_provenance(rec, started, o->argc, o->argv);
   if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
     goto fail;
   rc = passed ? MG_EXIT_OK : MG_EXIT_FAIL;

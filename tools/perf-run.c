@@ -582,7 +582,7 @@ run(const struct perf_opts *o)
   struct mg_perf_metrics_opts mo;
   struct mg_perf_gl_opts go;
   struct mg_perf_profile prof[MG_PERF_MAX_RATES + 2];
-  struct mg_json *rec = NULL, *perf = NULL, *runs = NULL, *ep, *prov;
+  struct mg_json *rec = NULL, *perf = NULL, *runs = NULL, *ep;
   struct mg_json *gl = NULL, *report = NULL;
   struct mg_tokproc *tp = NULL;
   struct mg_buf samples = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -754,13 +754,7 @@ run(const struct perf_opts *o)
   mg_record_set_section(rec, "endpoint", ep);
   mg_record_set_section(rec, "perf", perf);
   perf = NULL;
-  prov = mg_json_get(rec, "provenance");
-  if (!mg_json_is_array(prov)) {
-    prov = mg_json_new_array();
-    mg_json_set(rec, "provenance", prov);
-  }
-  mg_json_append(prov, mg_perf_provenance(o->argc, o->argv, started,
-                                          finished));
+  mg_record_add_provenance(rec, started, o->argc, o->argv);
   if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
     goto fail;
   if (interrupted) {

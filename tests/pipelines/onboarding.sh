@@ -131,4 +131,11 @@ test_expect_success 'the engineer adds custom results under another label' '
   must_contain reg/registry.json "eval\\.baseline\\.tiny_mc"
 '
 
+test_expect_success 'provenance names every program that touched the record' '
+  cd "$W" &&
+  progs=$(json_get 7.json "\" \".join(sorted(set(p[\"program\"] for p in d[\"provenance\"])))") &&
+  test "$progs" = "eval-run model-fetch model-verify perf-run registry-push results-merge" &&
+  must_not_contain 7.json "Bearer"
+'
+
 test_done

@@ -169,21 +169,26 @@ test_provenance(void **state)
 {
   struct mg_json *rec = mg_record_new();
   char a0[] = "perf-run", a1[] = "--target", a2[] = "http://u:secret@h:1/v1";
-  char *argv[] = { a0, a1, a2, NULL };
+  char a3[] = "--header", a4[] = "Authorization: Bearer tok3n";
+  char a5[] = "--header=X-Key: k3y", a6[] = "--rate";
+  char *argv[] = { a0, a1, a2, a3, a4, a5, a6, NULL };
   struct mg_json *prov, *e;
   char *s;
 
   (void)state;
-  mg_record_add_provenance(rec, "2026-01-01T00:00:00.000Z", 3, argv);
+  mg_record_add_provenance(rec, "2026-01-01T00:00:00.000Z", 7, argv);
   mg_record_add_provenance(rec, "2026-01-01T00:00:01.000Z", 1, argv);
   prov = mg_json_get(rec, "provenance");
   assert_int_equal(mg_json_size(prov), 2);
   e = mg_json_at(prov, 0);
   assert_string_equal(mg_json_string(mg_json_get(e, "started")),
                       "2026-01-01T00:00:00.000Z");
-  assert_int_equal(mg_json_size(mg_json_get(e, "args")), 2);
+  assert_int_equal(mg_json_size(mg_json_get(e, "args")), 7);
   s = mg_json_print(rec, 0);
   assert_null(strstr(s, "secret"));
+  assert_null(strstr(s, "tok3n"));
+  assert_null(strstr(s, "k3y"));
+  assert_non_null(strstr(s, "\"--rate\"]"));
   assert_non_null(strstr(s, "http://h:1/v1"));
   free(s);
   mg_json_free(rec);
