@@ -17,6 +17,12 @@
  *         reference length, 0 when no n-gram matches at all
  *   chrF  character 6-grams, whitespace removed, beta 2, mixed case,
  *         effective-order averaging (eps_smoothing off)
+ *   TER   Tercom's translation edit rate as sacreBLEU computes it:
+ *         lowercased (Python's str.lower), whitespace-split words, word
+ *         shifts of up to 10 words within 50 positions chosen greedily
+ *         by edit-distance gain (then length, then earliest), at most
+ *         1000 shift candidates, beam edit distance (width 25 around the
+ *         length-ratio diagonal); 100 * edits / reference words
  *
  * Both are corpus metrics: each segment gives integer statistics, the
  * corpus score comes from their column sums (so a bootstrap resample is a
@@ -28,6 +34,8 @@ enum {
   MG_BLEU_NSTATS = 10,
   /* per order 1..6: hypothesis n-grams, reference n-grams, matches */
   MG_CHRF_NSTATS = 18,
+  /* edits, reference words */
+  MG_TER_NSTATS = 2,
 };
 
 /* The segment's statistics for hypothesis hyp and reference ref (UTF-8). */
@@ -35,10 +43,13 @@ void mg_bleu_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
                      double *stats);
 void mg_chrf_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
                      double *stats);
+void mg_ter_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
+                    double *stats);
 
 /* The corpus score (0-100) from summed statistics. */
 double mg_bleu_score(const double *stats);
 double mg_chrf_score(const double *stats);
+double mg_ter_score(const double *stats);
 
 /* sacrebleu's 13a tokenization (after its rstrip), words joined by single
  * spaces. caller owns the result; free with free(). */

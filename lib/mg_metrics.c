@@ -72,6 +72,7 @@ enum agg {
   AGG_BITS_PER_BYTE,       /* items (ll, n): -(sum(ll) / sum(n)) / ln 2 */
   AGG_BLEU,                /* items: sacrebleu segment statistics */
   AGG_CHRF,
+  AGG_TER,
 };
 
 /* Column sums of n rows of width w (integers held exactly). */
@@ -174,11 +175,14 @@ aggregate(enum agg a, const double *items, size_t n, size_t width)
   case AGG_BITS_PER_BYTE:
     return -weighted_mean(items, n) / log(2.0);
   case AGG_BLEU:
-  case AGG_CHRF: {
+  case AGG_CHRF:
+  case AGG_TER: {
     double sums[MG_CHRF_NSTATS];
 
     sum_rows(items, n, width, sums);
-    return a == AGG_BLEU ? mg_bleu_score(sums) : mg_chrf_score(sums);
+    return a == AGG_BLEU   ? mg_bleu_score(sums)
+           : a == AGG_CHRF ? mg_chrf_score(sums)
+                           : mg_ter_score(sums);
   }
   default:
     (void)width;
@@ -561,6 +565,8 @@ agg_of(const char *name)
     return AGG_BLEU;
   if (!strcmp(name, "chrf"))
     return AGG_CHRF;
+  if (!strcmp(name, "ter"))
+    return AGG_TER;
   return AGG_MEAN;
 }
 
@@ -980,7 +986,7 @@ score_sacrebleu(const struct mg_task *t, const struct mg_task_doc *td,
   const struct mg_pv *gold = td->target;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   double st[MG_CHRF_NSTATS];
-  int bleu = !strcmp(m->name, "bleu");
+  int bleu = !strcmp(m->name, "bleu"), ter = !strcmp(m->name, "ter");
   struct series *s;
   struct mg_pv *item;
 
@@ -1006,10 +1012,15 @@ score_sacrebleu(const struct mg_task *t, const struct mg_task_doc *td,
   }
   if (bleu)
     mg_bleu_segment(pred->u.str.s, pred->u.str.len, b.data, b.len, st);
+  else if (ter)
+    mg_ter_segment(pred->u.str.s, pred->u.str.len, b.data, b.len, st);
   else
     mg_chrf_segment(pred->u.str.s, pred->u.str.len, b.data, b.len, st);
   s = get_series(ss, nss, m->name, filter, agg_of(m->aggregation),
-                 m->higher_is_better, bleu ? MG_BLEU_NSTATS : MG_CHRF_NSTATS);
+                 m->higher_is_better,
+                 bleu  ? MG_BLEU_NSTATS
+                 : ter ? MG_TER_NSTATS
+                       : MG_CHRF_NSTATS);
   series_add(s, st);
   item = mg_pv_list();
   mg_pv_list_append(item, mg_pv_str_buf(&b));
@@ -1041,7 +1052,8 @@ score_gen(const struct mg_task *t, const struct mg_task_doc *td,
     double v = 0;
     struct series *s;
 
-    if (!strcmp(m->name, "bleu") || !strcmp(m->name, "chrf")) {
+    if (!strcmp(m->name, "bleu") || !strcmp(m->name, "chrf")
+        || !strcmp(m->name, "ter")) {
       if (score_sacrebleu(t, td, pred, m, f->name, ss, nss, vals, err) < 0)
         goto out;
       mg_pv_list_append(names, mg_pv_str(m->name));
@@ -1174,7 +1186,8 @@ mg_metrics_task(const struct mg_task *t, const struct mg_task_doc *docs,
       mv->has_stderr = 0;
     } else {
       /* lm-eval caps the bootstrap of bleu, chrf and ter at 100 */
-      long iters = (s->agg == AGG_BLEU || s->agg == AGG_CHRF)
+      long iters = (s->agg == AGG_BLEU || s->agg == AGG_CHRF
+                    || s->agg == AGG_TER)
                            && bootstrap_iters > 100
                        ? 100
                        : bootstrap_iters;

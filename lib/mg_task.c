@@ -737,6 +737,7 @@ static const struct {
   { "bits_per_byte", "bits_per_byte", 0, 1u << MG_OUT_LOGLIKELIHOOD_ROLLING },
   { "bleu", "bleu", 1, 1u << MG_OUT_GENERATE_UNTIL },
   { "chrf", "chrf", 1, 1u << MG_OUT_GENERATE_UNTIL },
+  { "ter", "ter", 0, 1u << MG_OUT_GENERATE_UNTIL },
 };
 
 static int

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test-only re-implementation of sacreBLEU 2.x corpus BLEU (13a) and chrF,
+"""Test-only re-implementation of sacreBLEU 2.x corpus BLEU (13a), chrF and TER,
 as lm-evaluation-harness aggregates its bleu / chrf metrics, to check
 eval-run's scores and bootstrap standard errors (tests/tools/eval-run.sh).
 
@@ -123,6 +123,125 @@ def chrf_score(stats):
     return 0.0
 
 
+# TER (metrics/ter.py, lib_ter.py; tokenizer_ter.py with its defaults:
+# lowercase, whitespace split)
+def ter_edit_distance(h, r):
+    nh, nr = len(h), len(r)
+    ratio = nr / nh if h else 1
+    beam = math.ceil(ratio / 2 + 25) if 25 < ratio / 2 else 25
+    inf = int(1e16)
+    dist = [[(j, 'i') for j in range(nr + 1)]]
+    for i in range(1, nh + 1):
+        row = [(inf, 'x')] * (nr + 1)
+        diag = math.floor(i * ratio)
+        lo, hi = max(0, diag - beam), min(nr + 1, diag + beam)
+        if i == nh:
+            hi = nr + 1
+        for j in range(lo, hi):
+            if j == 0:
+                row[0] = (dist[i - 1][0][0] + 1, 'd')
+                continue
+            sub = 0 if h[i - 1] == r[j - 1] else 1
+            for cost, op in ((dist[i - 1][j - 1][0] + sub, ' ' if sub == 0 else 's'),
+                             (dist[i - 1][j][0] + 1, 'd'),
+                             (row[j - 1][0] + 1, 'i')):
+                if row[j][0] > cost:
+                    row[j] = (cost, op)
+        dist.append(row)
+    trace, i, j = '', nh, nr
+    while i > 0 or j > 0:
+        op = dist[i][j][1]
+        trace = op + trace
+        if op in ' s':
+            i, j = i - 1, j - 1
+        elif op == 'i':
+            j -= 1
+        else:
+            i -= 1
+    return dist[nh][nr][0], trace
+
+
+def ter_shift(h, r, checked):
+    pre, inv = ter_edit_distance(h, r)
+    trace = inv.translate(str.maketrans('id', 'di'))
+    ph = pr = -1
+    herr, rerr, align = [], [], {}
+    for op in trace:
+        if op in ' s':
+            ph += 1; pr += 1; align[pr] = ph
+            herr.append(int(op == 's')); rerr.append(int(op == 's'))
+        elif op == 'i':
+            ph += 1; herr.append(1)
+        else:
+            pr += 1; align[pr] = ph; rerr.append(1)
+
+    def pairs():
+        for sh in range(len(h)):
+            for sr in range(len(r)):
+                if abs(sr - sh) > 50:
+                    continue
+                n = 0
+                while h[sh + n] == r[sr + n] and n < 10:
+                    n += 1
+                    yield sh, sr, n
+                    if len(h) == sh + n or len(r) == sr + n:
+                        break
+    best = None
+    for sh, sr, n in pairs():
+        if sum(herr[sh:sh + n]) == 0 or sum(rerr[sr:sr + n]) == 0:
+            continue
+        if sh <= align[sr] < sh + n:
+            continue
+        prev = -1
+        for off in range(-1, n):
+            if sr + off == -1:
+                idx = 0
+            elif sr + off in align:
+                idx = align[sr + off] + 1
+            else:
+                break
+            if idx == prev:
+                continue
+            prev = idx
+            if idx < sh:
+                new = h[:idx] + h[sh:sh + n] + h[idx:sh] + h[sh + n:]
+            elif idx > sh + n:
+                new = h[:sh] + h[sh + n:idx] + h[sh:sh + n] + h[idx:]
+            else:
+                new = h[:sh] + h[sh + n:n + idx] + h[sh:sh + n] + h[n + idx:]
+            cand = (pre - ter_edit_distance(new, r)[0], n, -sh, -idx, new)
+            checked += 1
+            if not best or cand > best:
+                best = cand
+        if checked >= 1000:
+            break
+    if not best:
+        return 0, h, checked
+    return best[0], best[4], checked
+
+
+def ter_stats(hyp, ref):
+    h = hyp.rstrip().lower().split()
+    r = ref.rstrip().lower().split()
+    if not r:
+        return [len(h), 0]
+    shifts, checked = 0, 0
+    while True:
+        delta, new, checked = ter_shift(h, r, checked)
+        if checked >= 1000 or delta <= 0:
+            break
+        shifts += 1
+        h = new
+    return [shifts + ter_edit_distance(h, r)[0], len(r)]
+
+
+def ter_score(stats):
+    edits, reflen = stats
+    if reflen > 0:
+        return 100 * (edits / reflen)
+    return 100.0 if edits > 0 else 0.0
+
+
 def corpus(items, stats_fn, score_fn):
     rows = [stats_fn(pred, ref) for ref, pred in items]
     return score_fn([sum(col) for col in zip(*rows)])
@@ -139,22 +258,25 @@ def stderr(items, f):
 
 def main():
     samples, results, task = sys.argv[1:4]
-    bleu, chrf = [], []
+    bleu, chrf, ter = [], [], []
     for line in open(samples):
         s = json.loads(line)
         bleu.append(tuple(s["bleu"]))
         chrf.append(tuple(s["chrf"]))
+        ter.append(tuple(s["ter"]))
     r = json.load(open(results))["results"][task]
     fb = lambda xs: corpus(xs, bleu_stats, bleu_score)
     fc = lambda xs: corpus(xs, chrf_stats, chrf_score)
-    want = {"bleu,none": fb(bleu), "chrf,none": fc(chrf),
+    ft = lambda xs: corpus(xs, ter_stats, ter_score)
+    want = {"bleu,none": fb(bleu), "chrf,none": fc(chrf), "ter,none": ft(ter),
             "bleu_stderr,none": stderr(bleu, fb),
-            "chrf_stderr,none": stderr(chrf, fc)}
+            "chrf_stderr,none": stderr(chrf, fc),
+            "ter_stderr,none": stderr(ter, ft)}
     for k, v in want.items():
         assert r[k] == v, (k, r[k], v)
     # the tokenizer alone, segment by segment
-    print("bleu %.4f chrf %.4f over %d" % (want["bleu,none"],
-                                          want["chrf,none"], len(bleu)))
+    print("bleu %.4f chrf %.4f ter %.4f over %d" % (
+        want["bleu,none"], want["chrf,none"], want["ter,none"], len(bleu)))
 
 
 if __name__ == "__main__":
