@@ -28,6 +28,8 @@
 #include "mg_record.h"
 #include "mg_registry.h"
 
+#define MG_DEFAULT_REGISTRY_DIR "modelgate-registry"
+
 static const char usage_text[] =
     "usage: registry-push [-hqv] [--pretty] [-i FILE] [-o FILE]\n"
     "                     (--registry URL|dir:PATH | --registry-dir DIR)\n"
@@ -59,7 +61,8 @@ static const char usage_text[] =
     "  -o, --output FILE       where the record goes (default: stdout)\n"
     "      --registry SPEC     http(s)://HOST[:PORT] of the Model Registry\n"
     "                          REST service, or dir:PATH for a directory\n"
-    "                          registry (default: $MG_REGISTRY)\n"
+    "                          registry (default: $MG_REGISTRY, else\n"
+    "                          dir:" MG_DEFAULT_REGISTRY_DIR ")\n"
     "      --registry-dir DIR  the same as --registry dir:DIR\n"
     "      --list              list models, versions and properties instead\n"
     "      --get               write a record for one registered version\n"
@@ -348,9 +351,12 @@ parse_args(int argc, char **argv, struct push_opts *o)
   }
   if (!o->registry)
     o->registry = getenv("MG_REGISTRY");
-  if (!o->registry || !*o->registry)
-    mg_usage_error("no registry: give --registry URL, --registry dir:PATH "
-                   "or --registry-dir DIR");
+  if (!o->registry || !*o->registry) {
+    /* The embedded default, for people without a cluster. */
+    o->registry = "dir:" MG_DEFAULT_REGISTRY_DIR;
+    mg_info("no --registry given: using the directory registry '%s'",
+            MG_DEFAULT_REGISTRY_DIR);
+  }
   /* An empty value (a pipeline parameter left blank) means "not given". */
   if (o->version && !*o->version)
     o->version = NULL;

@@ -63,10 +63,11 @@ test_expect_success 'missing input file exits 4' '
   must_contain err "cannot open .nope.json."
 '
 
-test_expect_success 'no registry given exits 2' '
-  expect_exit 2 env -u MG_REGISTRY registry-push -i "$REC" >out 2>err &&
-  must_be_empty out &&
-  must_contain err "no registry"
+test_expect_success 'no registry given: the embedded directory registry' '
+  env -u MG_REGISTRY registry-push -i "$REC" >out 2>err &&
+  must_contain err "using the directory registry .modelgate-registry." &&
+  test -s modelgate-registry/registry.json &&
+  test "$(json_get out "d[\"registry\"][\"kind\"]")" = dir
 '
 
 test_expect_success 'a record without a model name exits 3' '
