@@ -510,8 +510,12 @@ mg_chrf_score(const double *stats)
 
 /* ---- TER ---- */
 
-enum { TER_MAX_SHIFT_SIZE = 10, TER_MAX_SHIFT_DIST = 50, TER_BEAM = 25,
-       TER_MAX_CANDIDATES = 1000 };
+enum {
+  TER_MAX_SHIFT_SIZE = 10,
+  TER_MAX_SHIFT_DIST = 50,
+  TER_BEAM = 25,
+  TER_MAX_CANDIDATES = 1000
+};
 
 #define TER_INF 10000000000000000LL
 
@@ -532,10 +536,9 @@ is_case_ignorable(int32_t c)
   return k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_ME
          || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_LM
          || k == UTF8PROC_CATEGORY_SK || c == '\'' || c == '.' || c == ':'
-         || c == 0xB7 || c == 0x387 || c == 0x5F4 || c == 0x2018
-         || c == 0x2019 || c == 0x2024 || c == 0x2027 || c == 0xFE13
-         || c == 0xFE52 || c == 0xFE55 || c == 0xFF07 || c == 0xFF0E
-         || c == 0xFF1A;
+         || c == 0xB7 || c == 0x387 || c == 0x5F4 || c == 0x2018 || c == 0x2019
+         || c == 0x2024 || c == 0x2027 || c == 0xFE13 || c == 0xFE52
+         || c == 0xFE55 || c == 0xFF07 || c == 0xFF0E || c == 0xFF1A;
 }
 
 /* Python's str.lower(): simple mappings, U+0130 to "i\u0307", and the
@@ -834,8 +837,7 @@ best_shift(struct ter *t, const int *h, size_t nh, int *out, long long *gain,
                     && (length > b_len
                         || (length == b_len
                             && (sh < b_start
-                                || (sh == b_start
-                                    && (size_t)idx < b_idx)))))) {
+                                || (sh == b_start && (size_t)idx < b_idx)))))) {
               found = 1;
               b_gain = g;
               b_len = length;

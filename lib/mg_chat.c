@@ -18,12 +18,13 @@ struct mg_chat {
   struct mg_pv *special; /* transformers' special_tokens_map */
   char *template_src;
   struct mg_tmpl *tmpl;
+  struct mg_err tmpl_err; /* why tmpl is NULL when template_src is set */
 };
 
 /* transformers' SPECIAL_TOKENS_ATTRIBUTES, in its order */
 static const char *const special_names[] = {
-  "bos_token", "eos_token",  "unk_token",  "sep_token",
-  "pad_token", "cls_token",  "mask_token", "additional_special_tokens",
+  "bos_token", "eos_token", "unk_token",  "sep_token",
+  "pad_token", "cls_token", "mask_token", "additional_special_tokens",
   NULL,
 };
 
@@ -103,24 +104,26 @@ int
 mg_chat_from_config(const struct mg_pv *config, const char *template_src,
                     const char *name, struct mg_chat **out, struct mg_err *err)
 {
-  struct mg_chat *c = mg_xcalloc(1, sizeof(*c));
+  struct mg_chat *c;
   const char *src = template_src;
 
   *out = NULL;
+  if (config && config->type != MG_PV_DICT)
+    return mg_err_set(err, MG_ERR_DATA,
+                      "the tokenizer config of '%s' is not a JSON object",
+                      name);
+  c = mg_xcalloc(1, sizeof(*c));
   c->special = mg_pv_dict();
   add_specials(c->special, config);
-  if (!src && config && config->type == MG_PV_DICT)
+  if (!src && config)
     src = template_of(config);
   if (src) {
+    /* a template this subset cannot compile fails only when used */
     char *tname = mg_xasprintf("chat_template of %s", name);
-    int rc = mg_tmpl_compile_flags(src, strlen(src), tname, MG_TMPL_HF_CHAT,
-                                   &c->tmpl, err);
 
+    (void)mg_tmpl_compile_flags(src, strlen(src), tname, MG_TMPL_HF_CHAT,
+                                &c->tmpl, &c->tmpl_err);
     free(tname);
-    if (rc < 0) {
-      mg_chat_free(c);
-      return -1;
-    }
     c->template_src = mg_xstrdup(src);
   }
   *out = c;
@@ -163,8 +166,7 @@ mg_chat_load(const char *path, struct mg_chat **out, struct mg_err *err)
 
     if (n > 5 && !strcmp(path + n - 5, ".json")) {
       slash = strrchr(path, '/');
-      dir = slash ? mg_xstrndup(path, (size_t)(slash - path))
-                  : mg_xstrdup(".");
+      dir = slash ? mg_xstrndup(path, (size_t)(slash - path)) : mg_xstrdup(".");
     } else {
       dir = mg_xstrdup(path);
     }
@@ -235,6 +237,20 @@ mg_chat_template(const struct mg_chat *c)
   return c ? c->template_src : NULL;
 }
 
+int
+mg_chat_ready(const struct mg_chat *c, struct mg_err *err)
+{
+  if (!c || !c->template_src)
+    return mg_err_set(err, MG_ERR_DATA,
+                      "the tokenizer has no chat template (chat_template in "
+                      "tokenizer_config.json)");
+  if (!c->tmpl) {
+    *err = c->tmpl_err;
+    return -1;
+  }
+  return 0;
+}
+
 /* Last occurrence of needle in hay, or NULL. */
 static const char *
 mem_rfind(const char *hay, size_t hn, const char *needle, size_t nn)
@@ -256,10 +272,8 @@ mg_chat_render(const struct mg_chat *c, const struct mg_pv *messages,
   int rc;
 
   *out = NULL;
-  if (!c || !c->tmpl)
-    return mg_err_set(err, MG_ERR_DATA,
-                      "the tokenizer has no chat template (chat_template in "
-                      "tokenizer_config.json)");
+  if (mg_chat_ready(c, err) < 0)
+    return -1;
   /* apply_chat_template's variables: the special tokens, then its own */
   vars = mg_pv_copy(c->special);
   mg_pv_dict_sets(vars, "messages", mg_pv_ref((struct mg_pv *)messages));
@@ -286,8 +300,8 @@ mg_chat_render(const struct mg_chat *c, const struct mg_pv *messages,
                         "text content");
     }
     fin = mg_pv_str_strip(content);
-    at = mem_rfind(text->u.str.s, text->u.str.len, fin->u.str.s,
-                   fin->u.str.len);
+    at =
+        mem_rfind(text->u.str.s, text->u.str.len, fin->u.str.s, fin->u.str.len);
     if (!at) {
       mg_pv_unref(fin);
       mg_pv_unref(text);
@@ -297,8 +311,8 @@ mg_chat_render(const struct mg_chat *c, const struct mg_pv *messages,
                         "template");
     }
     {
-      struct mg_pv *cut = mg_pv_strn(
-          text->u.str.s, (size_t)(at - text->u.str.s) + fin->u.str.len);
+      struct mg_pv *cut = mg_pv_strn(text->u.str.s, (size_t)(at - text->u.str.s)
+                                                        + fin->u.str.len);
 
       mg_pv_unref(text);
       text = cut;

@@ -29,8 +29,8 @@ struct mg_chat;
  * tokenizer_config.json has none. Missing files are not an error (the
  * result then knows nothing). A chat_template given as a list of
  * {"name", "template"} uses the one named "default". MG_ERR_DATA for
- * malformed JSON or a template that does not compile. caller owns *out;
- * free with mg_chat_free.
+ * malformed JSON; a template that does not compile fails only when it is
+ * used (mg_chat_ready). caller owns *out; free with mg_chat_free.
  */
 int mg_chat_load(const char *path, struct mg_chat **out, struct mg_err *err);
 
@@ -49,6 +49,9 @@ const char *mg_chat_bos(const struct mg_chat *c);
 const char *mg_chat_eos(const struct mg_chat *c);
 /* The chat template source, or NULL; borrowed. */
 const char *mg_chat_template(const struct mg_chat *c);
+/* 0 if the template can render; else -1 with MG_ERR_DATA: no template,
+ * or its compile error (naming the template, line and column). */
+int mg_chat_ready(const struct mg_chat *c, struct mg_err *err);
 
 /*
  * Renders messages (a list of {"role", "content"} dicts) as

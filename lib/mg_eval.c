@@ -216,13 +216,13 @@ struct eng {
   struct mg_pv *lc_ctx;     /* local: the context last encoded (a ref) */
   uint32_t *lc_ids;         /* and its ids */
   size_t lc_n;
-  char *url_base;           /* server root (for /tokenizer_info) */
-  long long prefix;         /* prefix token id for empty contexts, or -1 */
-  char *prefix_text;        /* its text (string prompts) */
-  char *eos;                /* EOS string for generation stops, or NULL */
-  int eos_in_stop;          /* append eos to stop (synchronous path) */
-  int offsets;              /* offsets mode */
-  int remote;               /* remote tokenizer */
+  char *url_base;    /* server root (for /tokenizer_info) */
+  long long prefix;  /* prefix token id for empty contexts, or -1 */
+  char *prefix_text; /* its text (string prompts) */
+  char *eos;         /* EOS string for generation stops, or NULL */
+  int eos_in_stop;   /* append eos to stop (synchronous path) */
+  int offsets;       /* offsets mode */
+  int remote;        /* remote tokenizer */
   struct req *r;
   size_t nr;
   size_t cursor; /* next request not yet looked at */
@@ -320,8 +320,8 @@ req_key(const struct eng *e, struct req *q, int repeat)
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
   mg_pv_list_append(k, mg_pv_str(q->kind == RK_LL    ? "loglikelihood"
-                                  : q->kind == RK_WIN ? "loglikelihood_rolling"
-                                                      : "generate_until"));
+                                 : q->kind == RK_WIN ? "loglikelihood_rolling"
+                                                     : "generate_until"));
   mg_pv_list_append(k, mg_pv_str(e->o->model ? e->o->model : ""));
   mg_pv_list_append(k, mg_pv_str(e->o->chat ? "chat" : "completions"));
   mg_pv_list_append(k, mg_pv_ref(q->ctx));
@@ -1719,8 +1719,7 @@ make_body(struct eng *e, size_t i)
     uint32_t *ids = NULL;
     size_t n = 0;
 
-    if ((e->tok || q->tj_ctx >= 0) && e->o->tokenized_requests
-        && !e->o->chat) {
+    if ((e->tok || q->tj_ctx >= 0) && e->o->tokenized_requests && !e->o->chat) {
       struct mg_err err = MG_ERR_INIT;
       size_t keep = (size_t)(e->o->max_length - 1);
       const struct mg_pv *mx = mg_pv_dict_get(q->cont, "max_gen_toks");
@@ -1733,8 +1732,8 @@ make_body(struct eng *e, size_t i)
         n = t->nids;
         ids = mg_xreallocarray(NULL, n ? n : 1, sizeof(uint32_t));
         memcpy(ids, t->ids, n * sizeof(uint32_t));
-      } else if (local_encode(e, q->ctx->u.str.s, q->ctx->u.str.len, &ids,
-                              &n, &err)
+      } else if (local_encode(e, q->ctx->u.str.s, q->ctx->u.str.len, &ids, &n,
+                              &err)
                  < 0) {
         fail(e, MG_ERR_DATA, "%s", err.msg);
         return NULL;
@@ -1765,8 +1764,8 @@ make_body(struct eng *e, size_t i)
     struct mg_err err = MG_ERR_INIT;
 
     if (ll_tokens(e, q, &c, &nc, &w, &nw, &err) < 0) {
-      fail(e, MG_ERR_DATA, "task '%s' document %zu: %s",
-           task_name(e, q->task), q->doc, err.msg);
+      fail(e, MG_ERR_DATA, "task '%s' document %zu: %s", task_name(e, q->task),
+           q->doc, err.msg);
       return NULL;
     }
     build_ll(e, i, c, nc, w, nw, &body);
@@ -1928,7 +1927,11 @@ loop(struct eng *e)
         usleep(10000);
       continue;
     }
-    mg_http_multi_run(e->multi, timeout);
+    /* replies already here are handled (and their slots refilled)
+     * before waiting for more */
+    mg_http_multi_run(e->multi, 0);
+    if (!e->done_head)
+      mg_http_multi_run(e->multi, timeout);
     /* completions in flight, time-weighted (for -v and the bench) */
     now = mg_now_ns();
     area += (double)e->inflight * (double)(now - t_last);
@@ -2152,8 +2155,8 @@ remote_decode(struct eng *e, const uint32_t *ids, size_t n, char **text,
   if (blocking_call(e, url, b.data, &out, &status, err) < 0)
     goto out;
   if (status < 200 || status >= 300) {
-    mg_err_set(err, MG_ERR_REMOTE, "detokenize request at '%s' failed: HTTP %ld",
-               url, status);
+    mg_err_set(err, MG_ERR_REMOTE,
+               "detokenize request at '%s' failed: HTTP %ld", url, status);
     goto out;
   }
   if (mg_json_parse(out.data ? out.data : "", out.len, "/detokenize reply", &j,
@@ -2217,8 +2220,7 @@ tokenizer_info(struct eng *e, char **bos, char **eos)
  * for generation stops (eos_string, else the tokenizer's eos_token).
  */
 static int
-setup_specials(struct eng *e, int need_prefix, int need_eos,
-               struct mg_err *err)
+setup_specials(struct eng *e, int need_prefix, int need_eos, struct mg_err *err)
 {
   const char *bos = NULL, *eos = NULL;
   char *ibos = NULL, *ieos = NULL;

@@ -53,22 +53,22 @@ struct mg_eval_opts {
   const char *url; /* endpoint: .../v1/completions (or chat), or a
                       base URL the path is appended to */
   const char *model;
-  int chat;               /* local-chat-completions */
-  const char *tokenizer;  /* "remote", "offsets" or a path; NULL remote */
+  int chat;              /* local-chat-completions */
+  const char *tokenizer; /* "remote", "offsets" or a path; NULL remote */
   /* The special tokens of the tokenizer (tokenizer_config.json), borrowed;
    * NULL: none known (remote: GET /tokenizer_info is asked instead). */
   const struct mg_chat *special;
   long long prefix_token_id; /* lm-eval's custom_prefix_token_id, or -1 */
   const char *eos_string;    /* lm-eval's eos_string, or NULL */
-  int tokenized_requests; /* 1: token-id prompts (lm-eval's default for
-                             local-completions), 0: strings */
-  long max_length;        /* lm-eval's max_length (2048); 1 is kept for
-                             the generated token */
-  long max_gen_toks;      /* default max_tokens for generation (256) */
-  int num_concurrent;     /* requests in flight */
-  int max_retries;        /* attempts per request (lm-eval: 3) */
-  long timeout_ms;        /* per attempt (lm-eval: 300 s) */
-  long backoff_min_ms;    /* tenacity wait_exponential(0.5, 1, 10) */
+  int tokenized_requests;    /* 1: token-id prompts (lm-eval's default for
+                                local-completions), 0: strings */
+  long max_length;           /* lm-eval's max_length (2048); 1 is kept for
+                                the generated token */
+  long max_gen_toks;         /* default max_tokens for generation (256) */
+  int num_concurrent;        /* requests in flight */
+  int max_retries;           /* attempts per request (lm-eval: 3) */
+  long timeout_ms;           /* per attempt (lm-eval: 300 s) */
+  long backoff_min_ms;       /* tenacity wait_exponential(0.5, 1, 10) */
   long backoff_max_ms;
   const char *cacert;
   int insecure;
@@ -100,7 +100,7 @@ struct mg_eval_run {
   size_t tokenize_calls;
   size_t retries;
   size_t failed;
-  double mean_inflight; /* completions in flight, time-weighted mean */
+  double mean_inflight;  /* completions in flight, time-weighted mean */
   int complete;          /* every request answered */
   int interrupted;       /* stopped by opts.stop */
   struct mg_err failure; /* why it stopped early (cat NONE if not) */
@@ -151,7 +151,7 @@ struct mg_eval_meta {
   int fewshot_as_multiturn;
   const struct mg_pv *gen_kwargs;
   long batch_size;
-  const char *label; /* dataset label (eval.label), or NULL */
+  const char *label;         /* dataset label (eval.label), or NULL */
   const char *chat_template; /* rendered locally with it, or NULL */
 };
 

@@ -1186,11 +1186,11 @@ mg_metrics_task(const struct mg_task *t, const struct mg_task_doc *docs,
       mv->has_stderr = 0;
     } else {
       /* lm-eval caps the bootstrap of bleu, chrf and ter at 100 */
-      long iters = (s->agg == AGG_BLEU || s->agg == AGG_CHRF
-                    || s->agg == AGG_TER)
-                           && bootstrap_iters > 100
-                       ? 100
-                       : bootstrap_iters;
+      long iters =
+          (s->agg == AGG_BLEU || s->agg == AGG_CHRF || s->agg == AGG_TER)
+                  && bootstrap_iters > 100
+              ? 100
+              : bootstrap_iters;
 
       mv->stderr_ = bootstrap_stderr(s->agg, s->x, s->n, s->width, iters);
       mv->has_stderr = 1;

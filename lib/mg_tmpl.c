@@ -1218,9 +1218,8 @@ expect_close(struct tparser *tp)
     return perr(p, p->t.pos, "expected '%s'", p->close);
   tp->strip_next = p->t.strip_after;
   /* trim_blocks: a block tag eats the newline right after it */
-  if ((tp->flags & MG_TMPL_TRIM_BLOCKS) && !p->t.strip_after
-      && !p->t.keep_after && p->close[0] == '%' && p->i < p->len
-      && p->src[p->i] == '\n')
+  if ((tp->flags & MG_TMPL_TRIM_BLOCKS) && !p->t.strip_after && !p->t.keep_after
+      && p->close[0] == '%' && p->i < p->len && p->src[p->i] == '\n')
     p->i++;
   advance(p);
   return 0;
@@ -1496,7 +1495,8 @@ parse_body(struct tparser *tp, struct node *body, const char *const *enders,
 
     if ((tp->flags & MG_TMPL_LSTRIP_BLOCKS) && o < p->len
         && (p->src[o + 1] == '%' || p->src[o + 1] == '#')
-        && !(o + 2 < p->len && (p->src[o + 2] == '+' || p->src[o + 2] == '-'))) {
+        && !(o + 2 < p->len
+             && (p->src[o + 2] == '+' || p->src[o + 2] == '-'))) {
       /* lstrip_blocks: a block or comment tag alone at the start of its
        * line takes the line's leading spaces and tabs with it */
       size_t start = p->i, l = o;
@@ -1508,8 +1508,9 @@ parse_body(struct tparser *tp, struct node *body, const char *const *enders,
           start++;
       while (l > start && (p->src[l - 1] == ' ' || p->src[l - 1] == '\t'))
         l--;
-      if (l < o && ((l > start && p->src[l - 1] == '\n')
-                    || (l == start && (start == 0 || p->src[start - 1] == '\n'))))
+      if (l < o
+          && ((l > start && p->src[l - 1] == '\n')
+              || (l == start && (start == 0 || p->src[start - 1] == '\n'))))
         text_end = l;
     }
     add_text(tp, body, p->i, text_end);
@@ -1653,8 +1654,8 @@ struct rctx {
   struct mg_pv **frames;
   size_t nframes, capframes;
   int depth;
-  int lenient;        /* jinja2.Undefined rather than StrictUndefined */
-  struct mg_pv **ns;  /* dicts made by namespace(): assignable */
+  int lenient;       /* jinja2.Undefined rather than StrictUndefined */
+  struct mg_pv **ns; /* dicts made by namespace(): assignable */
   size_t nns;
 };
 
@@ -2989,7 +2990,7 @@ call_global(struct rctx *r, const struct node *n, const char *name,
       return rerr(r, n, "strftime_now() takes a format string");
     if (!localtime_r(&now, &tm))
       return rerr(r, n, "strftime_now(): no local time");
-    /* the template supplies the format, as transformers' global does */
+      /* the template supplies the format, as transformers' global does */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
     k = strftime(buf, sizeof(buf), a->pos[0]->u.str.s, &tm);
@@ -3102,13 +3103,13 @@ filter_tojson(struct rctx *r, const struct node *n, const struct mg_pv *v,
               const struct args *a, struct mg_pv **out)
 {
   int hf = (r->t->flags & MG_TMPL_HF_GLOBALS) != 0;
-  struct mg_pv *ind = arg(a, 0, "indent"), *sk = arg(a, (size_t)-1,
-                                                     "sort_keys");
+  struct mg_pv *ind = arg(a, 0, "indent"),
+               *sk = arg(a, (size_t)-1, "sort_keys");
   struct mg_pv *sep = arg(a, (size_t)-1, "separators");
   struct mg_pv *ea = arg(a, (size_t)-1, "ensure_ascii");
   struct mg_pv *x;
-  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED), o = MG_BUF_INIT(
-                                                        MG_BUF_UNLIMITED);
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED),
+                o = MG_BUF_INIT(MG_BUF_UNLIMITED);
   int indent = -1, sort = hf ? 0 : 1, ascii = hf ? 0 : 1;
 
   if (ind && ind->type != MG_PV_NONE) {
@@ -3554,8 +3555,7 @@ apply_filter2(struct rctx *r, const struct node *n, const char *f,
       for (size_t i = 0; i < items->u.list.n; i++) {
         struct mg_pv *o;
 
-        if (apply_filter(r, n, a0->u.str.s, items->u.list.v[i], &sub, &o)
-            < 0) {
+        if (apply_filter(r, n, a0->u.str.s, items->u.list.v[i], &sub, &o) < 0) {
           mg_pv_unref(items);
           mg_pv_unref(l);
           return -1;
@@ -3802,8 +3802,7 @@ ev(struct rctx *r, const struct node *n, struct mg_pv **out)
       a = NULL;
       break;
     }
-    if ((n->kind == N_AND)
-        != (is_undef(a) ? 0 : mg_pv_truthy(a))) {
+    if ((n->kind == N_AND) != (is_undef(a) ? 0 : mg_pv_truthy(a))) {
       *out = a;
       a = NULL;
       break;

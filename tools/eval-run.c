@@ -610,32 +610,7 @@ write_outputs(const struct eval_opts *o, const struct mg_eval_run *r,
 static int
 read_input(const char *path, struct mg_json **out, struct mg_err *err)
 {
-  struct mg_buf b = MG_BUF_INIT(MG_JSON_DEFAULT_MAX);
-  size_t i;
-  int rc = -1;
-
-  if (strcmp(path, "-") != 0 || isatty(0))
-    return mg_record_read_or_new(path, MG_JSON_DEFAULT_MAX, out, err);
-  if (mg_io_read_fd(0, "<stdin>", &b, err) < 0)
-    goto out;
-  for (i = 0; i < b.len && strchr(" \t\r\n", b.data[i]); i++)
-    ;
-  if (i == b.len) {
-    *out = mg_record_new();
-    rc = 0;
-    goto out;
-  }
-  if (mg_json_parse(b.data, b.len, "<stdin>", out, err) < 0)
-    goto out;
-  if (mg_record_check(*out, "<stdin>", err) < 0) {
-    mg_json_free(*out);
-    *out = NULL;
-    goto out;
-  }
-  rc = 0;
-out:
-  mg_buf_release(&b);
-  return rc;
+  return mg_record_read_or_new(path, MG_JSON_DEFAULT_MAX, out, err);
 }
 
 static int
@@ -765,6 +740,8 @@ run(const struct eval_opts *o)
                  eo.tokenizer);
       goto fail;
     }
+    if (chat && mg_chat_ready(chat, &err) < 0)
+      goto fail;
     to.chat = chat;
   }
   if (mg_taskset_load(names, nnames, &to, &ts, &err) < 0)

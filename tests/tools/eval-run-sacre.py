@@ -242,8 +242,18 @@ def ter_score(stats):
     return 100.0 if edits > 0 else 0.0
 
 
+_memo = {}
+
+
 def corpus(items, stats_fn, score_fn):
-    rows = [stats_fn(pred, ref) for ref, pred in items]
+    # an item's statistics do not depend on the rest of the corpus, so the
+    # bootstrap's resamples can reuse them (sacreBLEU recomputes them)
+    rows = []
+    for ref, pred in items:
+        key = (stats_fn.__name__, ref, pred)
+        if key not in _memo:
+            _memo[key] = stats_fn(pred, ref)
+        rows.append(_memo[key])
     return score_fn([sum(col) for col in zip(*rows)])
 
 

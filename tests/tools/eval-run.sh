@@ -442,10 +442,17 @@ test_expect_success 'chat template errors: no tokenizer, no template, raise_exce
   expect_exit 3 eval-run --tasks tutorial_mc --include-path "$F/tasks" \
     --base-url "$M_URL" --model m --apply-chat-template --tokenizer tk \
     --system-instruction S >out 2>err && must_be_empty out &&
-  must_contain err "raise_exception: only users here"
+  must_contain err "raise_exception: only users here" &&
+  printf "%s" "{\"eos_token\": \"</s>\", \"chat_template\": \"{% macro m() %}{% endmacro %}\"}" >tk/tokenizer_config.json &&
+  eval-run --tasks tutorial_mc --include-path "$F/tasks" --base-url "$M_URL" \
+    --model m --tokenizer tk -q >/dev/null &&
+  expect_exit 3 eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "$M_URL" --model m --apply-chat-template --tokenizer tk \
+    >out 2>err && must_be_empty out &&
+  must_contain err "chat_template of .* line 1 column 1: unknown or unexpected tag .macro."
 '
 
-test_expect_success 'bleu and chrf: sacreBLEU corpus scores and bootstrap stderr' '
+test_expect_success 'bleu, chrf and ter: sacreBLEU corpus scores and bootstrap stderr' '
   eval-run --tasks translate_de_en --include-path "$F/translate" \
     --write-answer-key key.jsonl 2>err &&
   start_mock B --model m --ttft-ms 0 --itl-ms 0 --answer-key key.jsonl \
@@ -463,6 +470,47 @@ test_expect_success 'bleu and chrf: sacreBLEU corpus scores and bootstrap stderr
     "$F/translate/translate_task.yaml" | sed "s/ {{en}}/{{en}}/" >empty.yaml &&
   expect_exit 3 eval-run --tasks empty.yaml --base-url "$B_URL" --model m \
     >out 2>err && must_contain err "empty reference"
+'
+
+test_expect_success 'bleu, chrf and ter on random reorderings (mock-llm answers as keyed)' '
+  python3 - <<-\EOF &&
+	import json, random
+	rnd = random.Random(7)
+	vocab = ["the", "The", "cat", "sat", "on", "mat", ".", ",", "a", "dog",
+	         "Mat", "\u03a3\u039f\u03a6\u0399\u0391", "\u03c3\u03bf\u03c6\u03b9\u03b1",
+	         "\u0130stanbul"]
+	with open("d.jsonl", "w") as f, open("key.jsonl", "w") as k:
+	    for i in range(50):
+	        ref = [rnd.choice(vocab) for _ in range(rnd.randint(1, 45))]
+	        mode = rnd.randint(0, 3)
+	        if mode == 0:
+	            hyp = [rnd.choice(vocab) for _ in range(rnd.randint(0, 45))]
+	        elif mode == 1:
+	            hyp = ref[:]
+	            for _ in range(rnd.randint(1, 4)):
+	                a = rnd.randint(0, len(hyp))
+	                b = rnd.randint(a, min(len(hyp), a + 12))
+	                rest = hyp[:a] + hyp[b:]
+	                c = min(rnd.randint(0, len(hyp)), len(rest))
+	                hyp = rest[:c] + hyp[a:b] + rest[c:]
+	        elif mode == 2:
+	            hyp = ref[:]
+	            rnd.shuffle(hyp)
+	        else:
+	            hyp = [w if rnd.random() < 0.7 else rnd.choice(vocab) for w in ref]
+	        f.write(json.dumps({"id": i, "ref": " ".join(ref)}) + "\n")
+	        k.write(json.dumps({"context": "Item %d:" % i,
+	                            "continuation": " ".join(hyp)}) + "\n")
+	EOF
+  printf "task: rnd\ndataset_path: json\ndataset_kwargs:\n  data_files: d.jsonl\ntest_split: train\noutput_type: generate_until\ndoc_to_text: \"Item {{id}}:\"\ndoc_to_target: ref\ngeneration_kwargs:\n  until: [\"\\\\n\\\\n\"]\n  max_gen_toks: 256\nmetric_list:\n  - metric: bleu\n  - metric: chrf\n  - metric: ter\n" >rnd.yaml &&
+  start_mock R2 --model m --ttft-ms 0 --itl-ms 0 --answer-key key.jsonl &&
+  eval-run --tasks rnd.yaml --base-url "$R2_URL" --model m -q \
+    --num-concurrent 4 --log-samples --samples-dir s \
+    --output-lm-eval res.json >rec.json &&
+  python3 "$MG_TOP/tests/tools/eval-run-sacre.py" s/samples_rnd.jsonl \
+    res.json rnd >out && must_contain out "over 50" &&
+  json_get res.json "d[\"higher_is_better\"][\"rnd\"]" >hib &&
+  must_contain hib "\"ter\": false"
 '
 
 # expect_score KEYFILE P TASKARGS...: writes the answer key, starts mock-llm

@@ -58,9 +58,9 @@ test_scores(void **state)
     { 1, 2, 1, 0, 0, 0, 1, 0, 0, 0 },
     { 0, 2, 0, 0, 0, 0, 0, 0, 0, 0 },
   };
-  static const double chrf_row0[MG_CHRF_NSTATS] = {
-    18, 16, 15, 17, 15, 13, 16, 14, 11, 15, 13, 9, 14, 12, 7, 13, 11, 6
-  };
+  static const double chrf_row0[MG_CHRF_NSTATS] = { 18, 16, 15, 17, 15, 13,
+                                                    16, 14, 11, 15, 13, 9,
+                                                    14, 12, 7,  13, 11, 6 };
   double b[MG_BLEU_NSTATS] = { 0 }, c[MG_CHRF_NSTATS] = { 0 };
   double row[MG_CHRF_NSTATS];
 
@@ -90,12 +90,48 @@ test_scores(void **state)
   assert_true(mg_chrf_score(row) == 100.0);
 }
 
+static void
+ter_is(const char *h, const char *r, double edits, double reflen)
+{
+  double st[MG_TER_NSTATS];
+
+  mg_ter_segment(h, strlen(h), r, strlen(r), st);
+  assert_true(st[0] == edits);
+  assert_true(st[1] == reflen);
+}
+
+static void
+test_ter(void **state)
+{
+  double st[MG_TER_NSTATS];
+
+  (void)state;
+  /* one shift of one word, of a block of three */
+  ter_is("costs 1,000 euros, about 3.5 percent more.  It",
+         "It costs 1,000 euros, about 3.5 percent more.", 1, 8);
+  ter_is("a b c d e f", "d e f a b c", 1, 6);
+  ter_is("", "x y z", 3, 3);
+  ter_is("x y", "  ", 2, 0);
+  /* Python's lower(): final sigma, dotted capital I */
+  ter_is("\xce\xa3\xce\x9f\xce\xa6\xce\x99\xce\x91\xce\xa3 \xce\xa3 \xc4\xb0",
+         "\xcf\x83\xce\xbf\xcf\x86\xce\xb9\xce\xb1\xcf\x82 \xcf\x83 i\xcc\x87",
+         0, 3);
+  st[0] = 1;
+  st[1] = 8;
+  assert_true(mg_ter_score(st) == 12.5);
+  st[1] = 0;
+  assert_true(mg_ter_score(st) == 100.0);
+  st[0] = 0;
+  assert_true(mg_ter_score(st) == 0.0);
+}
+
 int
 main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tokenize_13a),
     cmocka_unit_test(test_scores),
+    cmocka_unit_test(test_ter),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -113,7 +113,8 @@ test_load_and_render(void **state)
   assert_non_null(mg_chat_template(c));
   render_is(c, "[{\"role\": \"user\", \"content\": \"Hi\"}]", 1, 0,
             "<s><user>Hi\n<assistant><unk>");
-  render_is(c, two, 0, 1, "<s>[Be brief.]\n<user>Hi\n<assistant> The answer is");
+  render_is(c, two, 0, 1,
+            "<s>[Be brief.]\n<user>Hi\n<assistant> The answer is");
   mg_chat_free(c);
   /* a list of named templates: "default" is used */
   put("tokenizer_config.json",
@@ -150,7 +151,8 @@ test_errors(void **state)
   assert_non_null(strstr(err.msg, "no chat template"));
   mg_chat_free(c);
   /* the final message must appear in the rendering */
-  put("tokenizer_config.json", "{\"chat_template\": \"{{ messages | length }}\"}");
+  put("tokenizer_config.json",
+      "{\"chat_template\": \"{{ messages | length }}\"}");
   assert_int_equal(mg_chat_load(dir, &c, &err), 0);
   assert_int_equal(mg_chat_render(c, m, 0, 1, &out, &err), -1);
   assert_non_null(strstr(err.msg, "does not appear"));
@@ -168,9 +170,19 @@ test_errors(void **state)
   put("tokenizer_config.json", "{\"chat_template\": ");
   assert_int_equal(mg_chat_load(dir, &c, &err), -1);
   assert_int_equal(err.cat, MG_ERR_DATA);
-  put("tokenizer_config.json", "{\"chat_template\": \"{% for %}\"}");
-  assert_int_equal(mg_chat_load(dir, &c, &err), -1);
+  /* a template that does not compile: loads (its special tokens serve),
+   * fails when used */
+  put("tokenizer_config.json",
+      "{\"eos_token\": \"E\", \"chat_template\": \"{% for %}\"}");
+  assert_int_equal(mg_chat_load(dir, &c, &err), 0);
+  assert_string_equal(mg_chat_eos(c), "E");
+  assert_int_equal(mg_chat_ready(c, &err), -1);
   assert_non_null(strstr(err.msg, "chat_template of"));
+  m = msgs("[]");
+  assert_int_equal(mg_chat_render(c, m, 1, 0, &out, &err), -1);
+  assert_non_null(strstr(err.msg, "chat_template of"));
+  mg_pv_unref(m);
+  mg_chat_free(c);
 }
 
 int

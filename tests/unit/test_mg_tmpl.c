@@ -198,11 +198,12 @@ test_hf_environment(void **state)
               "{{ nothing == nada }}{{ 'a' ~ nothing ~ 'b' }}"
               "{{ nothing | trim }}",
               MG_TMPL_HF_CHAT, "[]y0Trueab");
-  check_flags("{{ d | tojson }} {{ {'b': 1, 'a': ['\\u00e9', '<&>']} | tojson }}"
-              " {{ nums | tojson(indent=2) }}",
-              MG_TMPL_HF_CHAT,
-              "{\"x\": 1} {\"b\": 1, \"a\": [\"\xc3\xa9\", \"<&>\"]} "
-              "[\n  3,\n  1,\n  2\n]");
+  check_flags(
+      "{{ d | tojson }} {{ {'b': 1, 'a': ['\\u00e9', '<&>']} | tojson }}"
+      " {{ nums | tojson(indent=2) }}",
+      MG_TMPL_HF_CHAT,
+      "{\"x\": 1} {\"b\": 1, \"a\": [\"\xc3\xa9\", \"<&>\"]} "
+      "[\n  3,\n  1,\n  2\n]");
   check_flags("{{ [{'r': 'u', 'c': 1}, {'r': 's', 'c': 2}, {'r': 'u', 'c': 3}]"
               " | selectattr('r', 'equalto', 'u') | map(attribute='c') | list"
               " }}{{ [{'r': 'u'}, {'r': ''}] | rejectattr('r') | list | length"
@@ -228,9 +229,8 @@ test_hf_environment(void **state)
   assert_int_equal(mg_tmpl_render(t, doc, &b, &err), -1);
   assert_non_null(strstr(err.msg, "'nothing' is undefined"));
   mg_tmpl_free(t);
-  assert_int_equal(mg_tmpl_compile_flags("{% set d.x = 2 %}", 17, "t", 0, &t,
-                                         &err),
-                   0);
+  assert_int_equal(
+      mg_tmpl_compile_flags("{% set d.x = 2 %}", 17, "t", 0, &t, &err), 0);
   assert_int_equal(mg_tmpl_render(t, doc, &b, &err), -1);
   assert_non_null(strstr(err.msg, "non-namespace"));
   mg_tmpl_free(t);
@@ -238,16 +238,17 @@ test_hf_environment(void **state)
       mg_tmpl_compile_flags("{% break %}", 11, "t", MG_TMPL_HF_CHAT, &t, &err),
       -1);
   assert_non_null(strstr(err.msg, "outside of a loop"));
-  assert_int_equal(mg_tmpl_compile_flags("{{ raise_exception('no ' ~ answer) }}",
-                                         37, "t", MG_TMPL_HF_CHAT, &t, &err),
-                   0);
+  assert_int_equal(
+      mg_tmpl_compile_flags("{{ raise_exception('no ' ~ answer) }}", 37, "t",
+                            MG_TMPL_HF_CHAT, &t, &err),
+      0);
   assert_int_equal(mg_tmpl_render(t, doc, &b, &err), -1);
   assert_non_null(strstr(err.msg, "raise_exception: no 1"));
   mg_tmpl_free(t);
   /* lm-eval's environment has no raise_exception */
-  assert_int_equal(mg_tmpl_compile_flags("{{ raise_exception('x') }}", 26, "t",
-                                         0, &t, &err),
-                   0);
+  assert_int_equal(
+      mg_tmpl_compile_flags("{{ raise_exception('x') }}", 26, "t", 0, &t, &err),
+      0);
   assert_int_equal(mg_tmpl_render(t, doc, &b, &err), -1);
   assert_non_null(strstr(err.msg, "'raise_exception' is undefined"));
   mg_tmpl_free(t);
