@@ -591,10 +591,15 @@ layer_entry(struct archive_entry *e, const char *path, mode_t type, int perm,
   archive_entry_set_size(e, size);
 }
 
-int
-mg_archive_write_layer(const char *src, const char *arcpath,
-                       const char *out_path, char sha256[MG_SHA256_HEX_LEN + 1],
-                       uint64_t *size_out, struct mg_err *err)
+/*
+ * Streams src through libarchive into out_path, hashing what is written:
+ * as a one-file GNU tar layer named arcpath (with its parent directories),
+ * or, when arcpath is NULL, as a bare deterministic gzip stream.
+ */
+static int
+write_through(const char *src, const char *arcpath, const char *out_path,
+              char sha256[MG_SHA256_HEX_LEN + 1], uint64_t *size_out,
+              struct mg_err *err)
 {
   struct layer_out o = { -1, out_path, NULL, 0, 0, 0 };
   struct archive *a = NULL;
@@ -620,20 +625,34 @@ mg_archive_write_layer(const char *src, const char *arcpath,
   e = archive_entry_new();
   if (!a || !e)
     MG_BUG("libarchive allocation failed");
-  archive_write_set_format_gnutar(a);
-  archive_write_add_filter_none(a);
-  if (archive_write_open(a, &o, NULL, layer_write, NULL) != ARCHIVE_OK)
-    goto werr;
-  for (const char *s = strchr(arcpath, '/'); s; s = strchr(s + 1, '/')) {
-    char *dir = mg_xstrndup(arcpath, (size_t)(s - arcpath + 1));
-    layer_entry(e, dir, AE_IFDIR, 0775, 0);
-    free(dir);
+  if (!arcpath) {
+    /* A bare gzip stream with no name and no time in its header, so the
+     * same input always gives the same bytes. */
+    archive_write_set_format_raw(a);
+    archive_write_add_filter_gzip(a);
+    (void)archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
+    archive_write_set_bytes_in_last_block(a, 1);
+    if (archive_write_open(a, &o, NULL, layer_write, NULL) != ARCHIVE_OK)
+      goto werr;
+    layer_entry(e, "layer", AE_IFREG, 0644, (int64_t)sb.st_size);
+    if (archive_write_header(a, e) != ARCHIVE_OK)
+      goto werr;
+  } else {
+    archive_write_set_format_gnutar(a);
+    archive_write_add_filter_none(a);
+    if (archive_write_open(a, &o, NULL, layer_write, NULL) != ARCHIVE_OK)
+      goto werr;
+    for (const char *s = strchr(arcpath, '/'); s; s = strchr(s + 1, '/')) {
+      char *dir = mg_xstrndup(arcpath, (size_t)(s - arcpath + 1));
+      layer_entry(e, dir, AE_IFDIR, 0775, 0);
+      free(dir);
+      if (archive_write_header(a, e) != ARCHIVE_OK)
+        goto werr;
+    }
+    layer_entry(e, arcpath, AE_IFREG, 0664, (int64_t)sb.st_size);
     if (archive_write_header(a, e) != ARCHIVE_OK)
       goto werr;
   }
-  layer_entry(e, arcpath, AE_IFREG, 0664, (int64_t)sb.st_size);
-  if (archive_write_header(a, e) != ARCHIVE_OK)
-    goto werr;
   for (;;) {
     ssize_t n = read(in, buf, sizeof(buf));
     if (n < 0 && errno == EINTR)
@@ -664,7 +683,8 @@ werr:
     errno = o.err_no;
     mg_err_errno(err, MG_ERR_IO, "cannot write '%.200s'", out_path);
   } else {
-    mg_err_set(err, MG_ERR_IO, "cannot write layer for '%.200s': %s", src,
+    mg_err_set(err, MG_ERR_IO, "cannot %s '%.200s': %s",
+               arcpath ? "write layer for" : "compress", src,
                archive_error_string(a) ? archive_error_string(a) : "error");
   }
 out:
@@ -681,87 +701,17 @@ out:
 }
 
 int
+mg_archive_write_layer(const char *src, const char *arcpath,
+                       const char *out_path, char sha256[MG_SHA256_HEX_LEN + 1],
+                       uint64_t *size_out, struct mg_err *err)
+{
+  return write_through(src, arcpath, out_path, sha256, size_out, err);
+}
+
+int
 mg_archive_gzip_file(const char *src, const char *out_path,
                      char sha256[MG_SHA256_HEX_LEN + 1], uint64_t *size_out,
                      struct mg_err *err)
 {
-  struct layer_out o = { -1, out_path, NULL, 0, 0, 0 };
-  struct archive *a = NULL;
-  struct archive_entry *e = NULL;
-  struct stat sb;
-  char buf[1 << 16];
-  int in = -1, rc = -1;
-
-  in = open(src, O_RDONLY | O_CLOEXEC);
-  if (in < 0)
-    return mg_err_errno(err, MG_ERR_IO, "cannot open '%.200s'", src);
-  if (fstat(in, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-    mg_err_set(err, MG_ERR_IO, "cannot read '%.200s': not a regular file", src);
-    goto out;
-  }
-  o.fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (o.fd < 0) {
-    mg_err_errno(err, MG_ERR_IO, "cannot create '%.200s'", out_path);
-    goto out;
-  }
-  o.h = mg_sha256_new();
-  a = archive_write_new();
-  e = archive_entry_new();
-  if (!a || !e)
-    MG_BUG("libarchive allocation failed");
-  /* A bare gzip stream with no name and no time in its header, so the
-   * same input always gives the same bytes. */
-  archive_write_set_format_raw(a);
-  archive_write_add_filter_gzip(a);
-  (void)archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
-  archive_write_set_bytes_in_last_block(a, 1);
-  if (archive_write_open(a, &o, NULL, layer_write, NULL) != ARCHIVE_OK)
-    goto werr;
-  layer_entry(e, "layer", AE_IFREG, 0644, (int64_t)sb.st_size);
-  if (archive_write_header(a, e) != ARCHIVE_OK)
-    goto werr;
-  for (;;) {
-    ssize_t n = read(in, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      mg_err_errno(err, MG_ERR_IO, "cannot read '%.200s'", src);
-      goto out;
-    }
-    if (n == 0)
-      break;
-    if (archive_write_data(a, buf, (size_t)n) != n)
-      goto werr;
-  }
-  if (archive_write_close(a) != ARCHIVE_OK)
-    goto werr;
-  if (close(o.fd) < 0) {
-    o.fd = -1;
-    mg_err_errno(err, MG_ERR_IO, "cannot write '%.200s'", out_path);
-    goto out;
-  }
-  o.fd = -1;
-  mg_sha256_final_hex(o.h, sha256);
-  *size_out = o.size;
-  rc = 0;
-  goto out;
-werr:
-  if (o.failed) {
-    errno = o.err_no;
-    mg_err_errno(err, MG_ERR_IO, "cannot write '%.200s'", out_path);
-  } else {
-    mg_err_set(err, MG_ERR_IO, "cannot compress '%.200s': %s", src,
-               archive_error_string(a) ? archive_error_string(a) : "error");
-  }
-out:
-  if (a)
-    archive_write_free(a);
-  archive_entry_free(e);
-  mg_sha256_free(o.h);
-  if (o.fd >= 0)
-    close(o.fd);
-  if (rc < 0)
-    unlink(out_path);
-  close(in);
-  return rc;
+  return write_through(src, NULL, out_path, sha256, size_out, err);
 }
