@@ -33,71 +33,100 @@ ALL_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_OBJS = \
+# core: what three or more tools use
+LIB_OBJS_CORE = \
 	lib/mg_archive.o \
 	lib/mg_base64.o \
-	lib/mg_bleu.o \
 	lib/mg_buf.o \
-	lib/mg_chat.o \
 	lib/mg_cli.o \
-	lib/mg_dataset.o \
 	lib/mg_digest.o \
 	lib/mg_err.o \
-	lib/mg_eval.o \
-	lib/mg_eval_out.o \
-	lib/mg_fetch.o \
-	lib/mg_gguf.o \
-	lib/mg_hf.o \
 	lib/mg_http.o \
 	lib/mg_io.o \
 	lib/mg_json.o \
 	lib/mg_mem.o \
-	lib/mg_merge.o \
-	lib/mg_metrics.o \
-	lib/mg_mock.o \
-	lib/mg_mock_gen.o \
-	lib/mg_mock_key.o \
-	lib/mg_mock_req.o \
-	lib/mg_mock_sched.o \
-	lib/mg_mock_tok.o \
-	lib/mg_mt19937.o \
-	lib/mg_oci.o \
-	lib/mg_perf_cli.o \
-	lib/mg_perf_data.o \
-	lib/mg_perf_guidellm.o \
-	lib/mg_perf_metrics.o \
-	lib/mg_perf_osd.o \
-	lib/mg_perf_rand.o \
-	lib/mg_perf_report.o \
-	lib/mg_perf_req.o \
-	lib/mg_perf_run.o \
-	lib/mg_perf_sched.o \
-	lib/mg_perf_sse.o \
-	lib/mg_perf_stats.o \
-	lib/mg_pickle.o \
 	lib/mg_progress.o \
-	lib/mg_pv.o \
 	lib/mg_record.o \
-	lib/mg_regex.o \
-	lib/mg_registry.o \
-	lib/mg_report.o \
-	lib/mg_results.o \
-	lib/mg_s3.o \
-	lib/mg_safetensors.o \
-	lib/mg_sign.o \
-	lib/mg_task.o \
-	lib/mg_tmpl.o \
-	lib/mg_tok_dec.o \
-	lib/mg_tok_model.o \
-	lib/mg_tok_norm.o \
-	lib/mg_tok_pre.o \
-	lib/mg_tok_util.o \
-	lib/mg_tokenizer.o \
-	lib/mg_tokproc.o \
-	lib/mg_tokremote.o \
-	lib/mg_tree.o \
-	lib/mg_verify.o \
-	lib/mg_yaml.o
+	lib/mg_stats.o \
+	lib/mg_tree.o
+
+# py/: Python-exact values, YAML, regex, MT19937
+LIB_OBJS_PY = \
+	lib/py/mg_mt.o \
+	lib/py/mg_pv.o \
+	lib/py/mg_regex.o \
+	lib/py/mg_yaml.o
+
+# tok/: the Hugging Face tokenizer
+LIB_OBJS_TOK = \
+	lib/tok/mg_tok.o \
+	lib/tok/mg_tok_dec.o \
+	lib/tok/mg_tok_model.o \
+	lib/tok/mg_tok_norm.o \
+	lib/tok/mg_tok_pre.o \
+	lib/tok/mg_tok_proc.o \
+	lib/tok/mg_tok_remote.o \
+	lib/tok/mg_tok_util.o
+
+# fetch/: model-fetch sources and destinations
+LIB_OBJS_FETCH = \
+	lib/fetch/mg_fetch.o \
+	lib/fetch/mg_hf.o \
+	lib/fetch/mg_oci.o \
+	lib/fetch/mg_s3.o
+
+# verify/: model-verify checks
+LIB_OBJS_VERIFY = \
+	lib/verify/mg_gguf.o \
+	lib/verify/mg_pickle.o \
+	lib/verify/mg_safetensors.o \
+	lib/verify/mg_sign.o \
+	lib/verify/mg_verify.o
+
+# perf/: the perf-run engine
+LIB_OBJS_PERF = \
+	lib/perf/mg_perf_bench.o \
+	lib/perf/mg_perf_cfg.o \
+	lib/perf/mg_perf_data.o \
+	lib/perf/mg_perf_guidellm.o \
+	lib/perf/mg_perf_metrics.o \
+	lib/perf/mg_perf_osd.o \
+	lib/perf/mg_perf_rand.o \
+	lib/perf/mg_perf_report.o \
+	lib/perf/mg_perf_req.o \
+	lib/perf/mg_perf_sched.o \
+	lib/perf/mg_perf_sse.o
+
+# eval/: the eval-run engine
+LIB_OBJS_EVAL = \
+	lib/eval/mg_bleu.o \
+	lib/eval/mg_chat.o \
+	lib/eval/mg_dataset.o \
+	lib/eval/mg_eval.o \
+	lib/eval/mg_eval_out.o \
+	lib/eval/mg_metrics.o \
+	lib/eval/mg_task.o \
+	lib/eval/mg_tmpl.o
+
+# mock/: the mock-llm engine
+LIB_OBJS_MOCK = \
+	lib/mock/mg_mock.o \
+	lib/mock/mg_mock_gen.o \
+	lib/mock/mg_mock_key.o \
+	lib/mock/mg_mock_req.o \
+	lib/mock/mg_mock_sched.o \
+	lib/mock/mg_mock_tok.o
+
+# publish/: results, merge, report, registry
+LIB_OBJS_PUBLISH = \
+	lib/publish/mg_merge.o \
+	lib/publish/mg_registry.o \
+	lib/publish/mg_report.o \
+	lib/publish/mg_results.o
+
+LIB_OBJS = $(LIB_OBJS_CORE) $(LIB_OBJS_PY) $(LIB_OBJS_TOK) $(LIB_OBJS_FETCH) \
+           $(LIB_OBJS_VERIFY) $(LIB_OBJS_PERF) $(LIB_OBJS_EVAL) $(LIB_OBJS_MOCK) \
+           $(LIB_OBJS_PUBLISH)
 
 TOOLS = \
 	eval-run \
@@ -110,7 +139,8 @@ TOOLS = \
 
 LIB = $(O)/lib/libmodelgate.a
 BINS = $(addprefix $(O)/bin/,$(TOOLS))
-UNIT_SRCS = $(sort $(wildcard tests/unit/test_*.c))
+UNIT_DIRS = tests/unit $(addprefix tests/unit/,eval fetch mock perf publish py tok verify)
+UNIT_SRCS = $(sort $(foreach d,$(UNIT_DIRS),$(wildcard $(d)/test_*.c)))
 UNIT_BINS = $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
 
@@ -199,15 +229,18 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin
 
+FORMAT_SRCS = $(wildcard lib/*.[ch] lib/*/*.[ch] tools/*.c tests/unit/*.c \
+                         tests/unit/*/*.c)
+
 format:
-	clang-format -i lib/*.c lib/*.h tools/*.c tests/unit/*.c
+	clang-format -i $(FORMAT_SRCS)
 
 format-check:
-	clang-format --dry-run --Werror lib/*.c lib/*.h tools/*.c tests/unit/*.c
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 lint: format-check
 	@! grep -nE '\b(strcpy|strcat|strncpy|strncat|sprintf|vsprintf|strtok|atoi|atol|gets|gmtime|localtime|ctime|asctime)\(' \
-	  lib/*.c tools/*.c | grep -v 'MG_BANNED'
+	  lib/*.c lib/*/*.c tools/*.c | grep -v 'MG_BANNED'
 
 clean:
 	rm -rf build build-asan

@@ -22,7 +22,7 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "mg_tokenizer.h"
+#include "tok/mg_tok.h"
 
 static const char *const names[] = {
   "gpt2",  "phi-2",      "falcon",           "smollm-135m",
@@ -149,7 +149,7 @@ measure(const char *shared, const char *name, const struct mg_buf *docs,
 {
   char *dir = mg_xasprintf("%s/data/tokenizers/%s", shared, name);
   struct mg_err err = MG_ERR_INIT;
-  struct mg_tokenizer *t = NULL;
+  struct mg_tok *t = NULL;
   struct mg_tok_encoding e = MG_TOK_ENCODING_INIT;
   long rss0 = maxrss_kb();
   size_t heap0 = mallinfo2().uordblks, heap;
@@ -158,9 +158,9 @@ measure(const char *shared, const char *name, const struct mg_buf *docs,
 
   /* load three times, keep the fastest (page cache warm) */
   for (int r = 0; r < 3; r++) {
-    mg_tokenizer_free(t);
+    mg_tok_free(t);
     t0 = mg_now_ns();
-    if (mg_tokenizer_load(dir, 0, &t, &err)) {
+    if (mg_tok_load(dir, 0, &t, &err)) {
       fprintf(stderr, "%s\n", err.msg);
       exit(1);
     }
@@ -173,7 +173,7 @@ measure(const char *shared, const char *name, const struct mg_buf *docs,
     tokens = 0;
     t0 = mg_now_ns();
     for (size_t i = 0; i < ndocs; i++) {
-      if (mg_tokenizer_encode(t, docs->data + off[i], off[i + 1] - off[i], 0,
+      if (mg_tok_encode(t, docs->data + off[i], off[i + 1] - off[i], 0,
                               &e, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
@@ -189,7 +189,7 @@ measure(const char *shared, const char *name, const struct mg_buf *docs,
          docs->len / 1048576.0 / (best_enc / 1e9),
          tokens / 1e6 / (best_enc / 1e9), tokens);
   mg_tok_encoding_release(&e);
-  mg_tokenizer_free(t);
+  mg_tok_free(t);
   free(dir);
 }
 

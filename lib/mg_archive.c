@@ -253,8 +253,8 @@ extract_file(struct extract_state *st, struct archive_entry *e, const char *rel,
              const struct mg_archive_file_cb *cb, struct mg_err *err)
 {
   char buf[1 << 16];
-  char hex[MG_SHA256_HEX_LEN + 1];
-  struct mg_sha256 *h;
+  char hex[MG_DIGEST_SHA256_HEX_LEN + 1];
+  struct mg_digest_sha256 *h;
   uint64_t size = 0;
   int fd, rc = -1;
 
@@ -266,7 +266,7 @@ extract_file(struct extract_state *st, struct archive_entry *e, const char *rel,
   fd = mg_archive_open_in(st->destfd, rel, O_EXCL, 0644, err);
   if (fd < 0)
     return -1;
-  h = mg_sha256_new();
+  h = mg_digest_sha256_new();
   for (;;) {
     la_ssize_t n = archive_read_data(st->a, buf, sizeof(buf));
     if (n < 0) {
@@ -289,7 +289,7 @@ extract_file(struct extract_state *st, struct archive_entry *e, const char *rel,
                  st->archive, (unsigned long long)st->lim->max_total_bytes);
       goto out;
     }
-    mg_sha256_update(h, buf, (size_t)n);
+    mg_digest_sha256_update(h, buf, (size_t)n);
     for (la_ssize_t off = 0; off < n;) {
       ssize_t w = write(fd, buf + off, (size_t)(n - off));
       if (w < 0 && errno == EINTR)
@@ -307,14 +307,14 @@ extract_file(struct extract_state *st, struct archive_entry *e, const char *rel,
     goto out;
   }
   fd = -1;
-  mg_sha256_final_hex(h, hex);
+  mg_digest_sha256_final_hex(h, hex);
   if (cb && cb->on_file && cb->on_file(cb->arg, rel, size, hex, err) < 0)
     goto out;
   rc = 0;
 out:
   if (fd >= 0)
     close(fd);
-  mg_sha256_free(h);
+  mg_digest_sha256_free(h);
   return rc;
 }
 
@@ -544,7 +544,7 @@ out:
 struct layer_out {
   int fd;
   const char *path;
-  struct mg_sha256 *h;
+  struct mg_digest_sha256 *h;
   uint64_t size;
   int failed;
   int err_no;
@@ -570,7 +570,7 @@ layer_write(struct archive *a, void *arg, const void *p, size_t n)
     c += w;
     left -= (size_t)w;
   }
-  mg_sha256_update(o->h, p, n);
+  mg_digest_sha256_update(o->h, p, n);
   o->size += n;
   return (la_ssize_t)n;
 }
@@ -598,7 +598,7 @@ layer_entry(struct archive_entry *e, const char *path, mode_t type, int perm,
  */
 static int
 write_through(const char *src, const char *arcpath, const char *out_path,
-              char sha256[MG_SHA256_HEX_LEN + 1], uint64_t *size_out,
+              char sha256[MG_DIGEST_SHA256_HEX_LEN + 1], uint64_t *size_out,
               struct mg_err *err)
 {
   struct layer_out o = { -1, out_path, NULL, 0, 0, 0 };
@@ -620,7 +620,7 @@ write_through(const char *src, const char *arcpath, const char *out_path,
     mg_err_errno(err, MG_ERR_IO, "cannot create '%.200s'", out_path);
     goto out;
   }
-  o.h = mg_sha256_new();
+  o.h = mg_digest_sha256_new();
   a = archive_write_new();
   e = archive_entry_new();
   if (!a || !e)
@@ -674,7 +674,7 @@ write_through(const char *src, const char *arcpath, const char *out_path,
     goto out;
   }
   o.fd = -1;
-  mg_sha256_final_hex(o.h, sha256);
+  mg_digest_sha256_final_hex(o.h, sha256);
   *size_out = o.size;
   rc = 0;
   goto out;
@@ -691,7 +691,7 @@ out:
   if (a)
     archive_write_free(a);
   archive_entry_free(e);
-  mg_sha256_free(o.h);
+  mg_digest_sha256_free(o.h);
   if (o.fd >= 0)
     close(o.fd);
   if (rc < 0)
@@ -702,7 +702,7 @@ out:
 
 int
 mg_archive_write_layer(const char *src, const char *arcpath,
-                       const char *out_path, char sha256[MG_SHA256_HEX_LEN + 1],
+                       const char *out_path, char sha256[MG_DIGEST_SHA256_HEX_LEN + 1],
                        uint64_t *size_out, struct mg_err *err)
 {
   return write_through(src, arcpath, out_path, sha256, size_out, err);
@@ -710,7 +710,7 @@ mg_archive_write_layer(const char *src, const char *arcpath,
 
 int
 mg_archive_gzip_file(const char *src, const char *out_path,
-                     char sha256[MG_SHA256_HEX_LEN + 1], uint64_t *size_out,
+                     char sha256[MG_DIGEST_SHA256_HEX_LEN + 1], uint64_t *size_out,
                      struct mg_err *err)
 {
   return write_through(src, NULL, out_path, sha256, size_out, err);

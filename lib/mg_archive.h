@@ -58,7 +58,7 @@ int mg_archive_open_in(int dirfd, const char *relpath, int flags, int mode,
  * stop the extraction. */
 struct mg_archive_file_cb {
   int (*on_file)(void *arg, const char *path, uint64_t size,
-                 const char sha256[MG_SHA256_HEX_LEN + 1], struct mg_err *err);
+                 const char sha256[MG_DIGEST_SHA256_HEX_LEN + 1], struct mg_err *err);
   void *arg;
 };
 
@@ -111,7 +111,7 @@ int mg_archive_members(const char *archive, size_t max_member,
  */
 int mg_archive_write_layer(const char *src, const char *arcpath,
                            const char *out_path,
-                           char sha256[MG_SHA256_HEX_LEN + 1],
+                           char sha256[MG_DIGEST_SHA256_HEX_LEN + 1],
                            uint64_t *size_out, struct mg_err *err);
 
 /*
@@ -120,7 +120,7 @@ int mg_archive_write_layer(const char *src, const char *arcpath,
  * sha256 (the layer digest) and size are returned.
  */
 int mg_archive_gzip_file(const char *src, const char *out_path,
-                         char sha256[MG_SHA256_HEX_LEN + 1],
+                         char sha256[MG_DIGEST_SHA256_HEX_LEN + 1],
                          uint64_t *size_out, struct mg_err *err);
 
 #endif

@@ -9,21 +9,21 @@
 #include "mg_err.h"
 #include "mg_mem.h"
 
-struct mg_sha256 {
+struct mg_digest_sha256 {
   EVP_MD_CTX *ctx;
 };
 
 static void
-reset(struct mg_sha256 *h)
+reset(struct mg_digest_sha256 *h)
 {
   if (EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
     MG_BUG("EVP_DigestInit_ex failed");
 }
 
-struct mg_sha256 *
-mg_sha256_new(void)
+struct mg_digest_sha256 *
+mg_digest_sha256_new(void)
 {
-  struct mg_sha256 *h = mg_xmalloc(sizeof(*h));
+  struct mg_digest_sha256 *h = mg_xmalloc(sizeof(*h));
 
   h->ctx = EVP_MD_CTX_new();
   if (!h->ctx)
@@ -33,24 +33,24 @@ mg_sha256_new(void)
 }
 
 void
-mg_sha256_update(struct mg_sha256 *h, const void *p, size_t n)
+mg_digest_sha256_update(struct mg_digest_sha256 *h, const void *p, size_t n)
 {
   if (n && EVP_DigestUpdate(h->ctx, p, n) != 1)
     MG_BUG("EVP_DigestUpdate failed");
 }
 
 void
-mg_sha256_final(struct mg_sha256 *h, unsigned char out[MG_SHA256_LEN])
+mg_digest_sha256_final(struct mg_digest_sha256 *h, unsigned char out[MG_DIGEST_SHA256_LEN])
 {
   unsigned int len = 0;
 
-  if (EVP_DigestFinal_ex(h->ctx, out, &len) != 1 || len != MG_SHA256_LEN)
+  if (EVP_DigestFinal_ex(h->ctx, out, &len) != 1 || len != MG_DIGEST_SHA256_LEN)
     MG_BUG("EVP_DigestFinal_ex failed");
   reset(h);
 }
 
 void
-mg_hex(const unsigned char *p, size_t n, char *out)
+mg_digest_hex(const unsigned char *p, size_t n, char *out)
 {
   static const char digits[] = "0123456789abcdef";
 
@@ -62,16 +62,16 @@ mg_hex(const unsigned char *p, size_t n, char *out)
 }
 
 void
-mg_sha256_final_hex(struct mg_sha256 *h, char out[MG_SHA256_HEX_LEN + 1])
+mg_digest_sha256_final_hex(struct mg_digest_sha256 *h, char out[MG_DIGEST_SHA256_HEX_LEN + 1])
 {
-  unsigned char md[MG_SHA256_LEN];
+  unsigned char md[MG_DIGEST_SHA256_LEN];
 
-  mg_sha256_final(h, md);
-  mg_hex(md, sizeof(md), out);
+  mg_digest_sha256_final(h, md);
+  mg_digest_hex(md, sizeof(md), out);
 }
 
 void
-mg_sha256_free(struct mg_sha256 *h)
+mg_digest_sha256_free(struct mg_digest_sha256 *h)
 {
   if (!h)
     return;
@@ -80,59 +80,59 @@ mg_sha256_free(struct mg_sha256 *h)
 }
 
 void
-mg_sha256_hex(const void *p, size_t n, char out[MG_SHA256_HEX_LEN + 1])
+mg_digest_sha256_hex(const void *p, size_t n, char out[MG_DIGEST_SHA256_HEX_LEN + 1])
 {
-  struct mg_sha256 *h = mg_sha256_new();
+  struct mg_digest_sha256 *h = mg_digest_sha256_new();
 
-  mg_sha256_update(h, p, n);
-  mg_sha256_final_hex(h, out);
-  mg_sha256_free(h);
+  mg_digest_sha256_update(h, p, n);
+  mg_digest_sha256_final_hex(h, out);
+  mg_digest_sha256_free(h);
 }
 
 int
-mg_sha256_file(const char *path, char out[MG_SHA256_HEX_LEN + 1],
+mg_digest_sha256_file(const char *path, char out[MG_DIGEST_SHA256_HEX_LEN + 1],
                unsigned long long *size_out, struct mg_err *err)
 {
   unsigned char buf[1 << 16];
   unsigned long long total = 0;
-  struct mg_sha256 *h;
+  struct mg_digest_sha256 *h;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
 
   if (fd < 0)
     return mg_err_errno(err, MG_ERR_IO, "cannot open '%s'", path);
-  h = mg_sha256_new();
+  h = mg_digest_sha256_new();
   for (;;) {
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
       mg_err_errno(err, MG_ERR_IO, "cannot read '%s'", path);
-      mg_sha256_free(h);
+      mg_digest_sha256_free(h);
       close(fd);
       return -1;
     }
     if (n == 0)
       break;
-    mg_sha256_update(h, buf, (size_t)n);
+    mg_digest_sha256_update(h, buf, (size_t)n);
     total += (unsigned long long)n;
   }
   close(fd);
-  mg_sha256_final_hex(h, out);
-  mg_sha256_free(h);
+  mg_digest_sha256_final_hex(h, out);
+  mg_digest_sha256_free(h);
   if (size_out)
     *size_out = total;
   return 0;
 }
 
 int
-mg_sha256_hex_valid(const char *s)
+mg_digest_sha256_hex_valid(const char *s)
 {
   size_t i;
 
   for (i = 0; s[i]; i++)
     if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
       return 0;
-  return i == MG_SHA256_HEX_LEN;
+  return i == MG_DIGEST_SHA256_HEX_LEN;
 }
 
 /*
@@ -145,7 +145,7 @@ mg_sha256_hex_valid(const char *s)
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-struct mg_md {
+struct mg_digest_md {
   EVP_MD_CTX *ctx;
   const EVP_MD *md;
 };
@@ -168,11 +168,11 @@ md_by_name(const char *name)
   return NULL;
 }
 
-struct mg_md *
-mg_md_new(const char *name)
+struct mg_digest_md *
+mg_digest_md_new(const char *name)
 {
   const EVP_MD *md = md_by_name(name);
-  struct mg_md *h;
+  struct mg_digest_md *h;
 
   if (!md)
     return NULL;
@@ -185,20 +185,20 @@ mg_md_new(const char *name)
 }
 
 void
-mg_md_update(struct mg_md *h, const void *p, size_t n)
+mg_digest_md_update(struct mg_digest_md *h, const void *p, size_t n)
 {
   if (n && EVP_DigestUpdate(h->ctx, p, n) != 1)
     MG_BUG("EVP_DigestUpdate failed");
 }
 
 size_t
-mg_md_size(const struct mg_md *h)
+mg_digest_md_size(const struct mg_digest_md *h)
 {
   return (size_t)EVP_MD_get_size(h->md);
 }
 
 void
-mg_md_final(struct mg_md *h, unsigned char *out)
+mg_digest_md_final(struct mg_digest_md *h, unsigned char *out)
 {
   unsigned int len = 0;
 
@@ -209,17 +209,17 @@ mg_md_final(struct mg_md *h, unsigned char *out)
 }
 
 void
-mg_md_final_hex(struct mg_md *h, char *out)
+mg_digest_md_final_hex(struct mg_digest_md *h, char *out)
 {
   unsigned char md[MG_MD_MAX];
-  size_t n = mg_md_size(h);
+  size_t n = mg_digest_md_size(h);
 
-  mg_md_final(h, md);
-  mg_hex(md, n, out);
+  mg_digest_md_final(h, md);
+  mg_digest_hex(md, n, out);
 }
 
 void
-mg_md_free(struct mg_md *h)
+mg_digest_md_free(struct mg_digest_md *h)
 {
   if (!h)
     return;
@@ -228,7 +228,7 @@ mg_md_free(struct mg_md *h)
 }
 
 int
-mg_pubkey_pem(const char *pem, size_t pem_len, char **out, struct mg_err *err)
+mg_digest_pubkey_pem(const char *pem, size_t pem_len, char **out, struct mg_err *err)
 {
   BIO *in, *mem;
   EVP_PKEY *key;
@@ -258,7 +258,7 @@ mg_pubkey_pem(const char *pem, size_t pem_len, char **out, struct mg_err *err)
 }
 
 int
-mg_ecdsa_verify(const char *pem, size_t pem_len, const void *msg,
+mg_digest_ecdsa_verify(const char *pem, size_t pem_len, const void *msg,
                 size_t msg_len, const unsigned char *sig, size_t sig_len,
                 const char **curve_out, struct mg_err *err)
 {

@@ -138,12 +138,12 @@ int
 mg_record_sidefile(const char *path, struct mg_json **out,
                    struct mg_err *err)
 {
-  char hex[MG_SHA256_HEX_LEN + 1];
+  char hex[MG_DIGEST_SHA256_HEX_LEN + 1];
   unsigned long long size;
   struct mg_json *o;
 
   *out = NULL;
-  if (mg_sha256_file(path, hex, &size, err) < 0)
+  if (mg_digest_sha256_file(path, hex, &size, err) < 0)
     return -1;
   o = mg_json_new_object();
   mg_json_set_string(o, "path", path);

@@ -18,17 +18,17 @@
 #include <unistd.h>
 
 #include "mg_buf.h"
-#include "mg_chat.h"
+#include "eval/mg_chat.h"
 #include "mg_cli.h"
 #include "mg_err.h"
-#include "mg_eval.h"
+#include "eval/mg_eval.h"
 #include "mg_http.h"
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "mg_pv.h"
+#include "py/mg_pv.h"
 #include "mg_record.h"
-#include "mg_task.h"
+#include "eval/mg_task.h"
 
 static const char usage_text[] =
     "usage: eval-run --tasks LIST [options] [-i record] [-o record]\n"
@@ -601,7 +601,7 @@ write_outputs(const struct eval_opts *o, const struct mg_eval_run *r,
   f.results_file = o->output_lm_eval;
   f.samples_dir = o->samples_dir;
   f.log_samples = o->log_samples;
-  if (mg_eval_write(r, meta, &f, &section, err) < 0)
+  if (mg_eval_out_write(r, meta, &f, &section, err) < 0)
     return -1;
   mg_record_set_section(rec, "eval", section);
   return 0;
@@ -621,7 +621,7 @@ run(const struct eval_opts *o)
   struct mg_pv *gk = NULL, *ma = NULL, *list = NULL;
   struct mg_task_opts to;
   struct mg_eval_opts eo;
-  struct mg_taskset *ts = NULL;
+  struct mg_task_set *ts = NULL;
   struct mg_eval_run *r = NULL;
   struct mg_eval_meta meta;
   struct mg_chat *chat = NULL;
@@ -744,7 +744,7 @@ run(const struct eval_opts *o)
       goto fail;
     to.chat = chat;
   }
-  if (mg_taskset_load(names, nnames, &to, &ts, &err) < 0)
+  if (mg_task_set_load(names, nnames, &to, &ts, &err) < 0)
     goto fail;
   for (size_t i = 0; i < ts->nwarnings; i++)
     mg_warn("%s", ts->warnings[i]);
@@ -843,7 +843,7 @@ fail:
   rc = mg_report_err(&err);
 out:
   mg_eval_run_free(r);
-  mg_taskset_free(ts);
+  mg_task_set_free(ts);
   mg_chat_free(chat);
   mg_pv_unref(gk);
   mg_pv_unref(ma);

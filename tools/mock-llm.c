@@ -26,8 +26,8 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "mg_mock.h"
-#include "mg_mock_key.h"
+#include "mock/mg_mock.h"
+#include "mock/mg_mock_key.h"
 
 static const char usage_text[] =
     "usage: mock-llm [--host HOST] [--port N] [--port-file FILE] [options]\n"

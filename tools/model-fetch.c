@@ -20,7 +20,7 @@
 #include "mg_buf.h"
 #include "mg_cli.h"
 #include "mg_err.h"
-#include "mg_fetch.h"
+#include "fetch/mg_fetch.h"
 #include "mg_http.h"
 #include "mg_io.h"
 #include "mg_json.h"

@@ -23,7 +23,7 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_record.h"
-#include "mg_verify.h"
+#include "verify/mg_verify.h"
 
 static const char usage_text[] =
     "usage: model-verify [-hqv] [--pretty] [-i FILE] [-o FILE] [-d DIR]\n"

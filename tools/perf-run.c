@@ -24,15 +24,15 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "mg_perf_cli.h"
-#include "mg_perf_data.h"
-#include "mg_perf_guidellm.h"
-#include "mg_perf_metrics.h"
-#include "mg_perf_report.h"
-#include "mg_perf_run.h"
+#include "perf/mg_perf_cfg.h"
+#include "perf/mg_perf_data.h"
+#include "perf/mg_perf_guidellm.h"
+#include "perf/mg_perf_metrics.h"
+#include "perf/mg_perf_report.h"
+#include "perf/mg_perf_bench.h"
 #include "mg_progress.h"
 #include "mg_record.h"
-#include "mg_tokproc.h"
+#include "tok/mg_tok_proc.h"
 
 static const char usage_text[] =
   "usage: perf-run --target URL [options] [-i record] [-o record]\n"
@@ -447,9 +447,9 @@ parse_args(int argc, char **argv, struct perf_opts *o)
       break;
     case OPT_PERCENTILE_METHOD:
       if (strcmp(optarg, "nearest-rank") == 0)
-        c->method = MG_PERF_PCT_NEAREST_RANK;
+        c->method = MG_STATS_PCT_NEAREST_RANK;
       else if (strcmp(optarg, "linear") == 0)
-        c->method = MG_PERF_PCT_LINEAR;
+        c->method = MG_STATS_PCT_LINEAR;
       else
         mg_usage_error("invalid value '%s' for --percentile-method: "
                        "expected nearest-rank or linear", optarg);
@@ -490,7 +490,7 @@ parse_args(int argc, char **argv, struct perf_opts *o)
       check(mg_perf_cfg_slo(c, optarg, &err), &err);
       break;
     case OPT_SWEEP_TYPE:
-      c->sweep_kind = mg_perf_kind_parse(optarg);
+      c->sweep_kind = mg_perf_sched_kind_parse(optarg);
       if (c->sweep_kind != MG_PERF_CONSTANT &&
           c->sweep_kind != MG_PERF_POISSON)
         mg_usage_error("invalid value '%s' for --sweep-type: expected "
@@ -551,7 +551,7 @@ show_status(void *arg, const struct mg_perf_bench *b, int inflight,
   struct status_ctx *s = arg;
   char line[200];
 
-  mg_perf_status_text(b, s->label, inflight, now, line, sizeof(line));
+  mg_perf_report_status_text(b, s->label, inflight, now, line, sizeof(line));
   mg_progress_status_at(&s->prog, line, 0, now);
 }
 
@@ -560,11 +560,11 @@ tokenize(const struct perf_opts *o)
 {
   const struct mg_perf_config *c = &o->cfg;
   struct mg_err err = MG_ERR_INIT;
-  char *base = c->target ? mg_perf_base_url(c->target) : NULL;
+  char *base = c->target ? mg_perf_report_base_url(c->target) : NULL;
   int rc = MG_EXIT_OK;
 
   if (mg_http_global_init(&err) < 0 ||
-      mg_tokenizer_cli(c->processor, base, o->tokenize == 2, c->add_special,
+      mg_tok_proc_cli(c->processor, base, o->tokenize == 2, c->add_special,
                        o->input, o->output, &err) < 0)
     rc = mg_report_err(&err);
   free(base);
@@ -580,11 +580,11 @@ run(const struct perf_opts *o)
   struct mg_perf_target t;
   struct mg_perf_limits lim;
   struct mg_perf_metrics_opts mo;
-  struct mg_perf_gl_opts go;
+  struct mg_perf_guidellm_opts go;
   struct mg_perf_profile prof[MG_PERF_MAX_RATES + 2];
   struct mg_json *rec = NULL, *perf = NULL, *runs = NULL, *ep;
   struct mg_json *gl = NULL, *report = NULL;
-  struct mg_tokproc *tp = NULL;
+  struct mg_tok_proc *tp = NULL;
   struct mg_buf samples = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct status_ctx sc;
   struct mg_err err = MG_ERR_INIT;
@@ -597,7 +597,7 @@ run(const struct perf_opts *o)
   mg_time_rfc3339(started, sizeof(started));
   (void)snprintf(run_id, sizeof(run_id), "perf-run-%s", started);
   mg_perf_data_init(&data);
-  if (mg_perf_read_record(o->input, &rec, &err) < 0 ||
+  if (mg_perf_cfg_read_record(o->input, &rec, &err) < 0 ||
       mg_perf_cfg_load_data(c, &data, &err) < 0)
     goto fail;
   if (mg_http_global_init(&err) < 0 ||
@@ -606,12 +606,12 @@ run(const struct perf_opts *o)
   if (!token &&
       mg_http_secret_load(NULL, "OPENAI_API_KEY", &token, &err) < 0)
     goto fail;
-  base = mg_perf_base_url(c->target);
+  base = mg_perf_report_base_url(c->target);
   mg_perf_cfg_target(c, base, token, mg_verbosity() >= MG_DEBUG, &t, &url,
                      &warm_url);
   if (c->model)
     model = mg_xstrdup(c->model);
-  if (mg_perf_preflight(&t, base, &data, c->skip_check, &model, &err) < 0)
+  if (mg_perf_report_preflight(&t, base, &data, c->skip_check, &model, &err) < 0)
     goto fail;
   t.body.model = model;
   switch (mg_perf_cfg_open_processor(c, base, model, &t.http, &tp, &err)) {
@@ -679,7 +679,7 @@ run(const struct perf_opts *o)
     struct mg_json *rj;
     char label[64], line[512];
 
-    mg_perf_profile_label(&prof[i], label, sizeof(label));
+    mg_perf_report_profile_label(&prof[i], label, sizeof(label));
     sc.label = label;
     mg_progress_init(&sc.prog, "perf-run", 0);
     if (!c->progress)
@@ -697,19 +697,19 @@ run(const struct perf_opts *o)
     }
     rj = mg_perf_metrics_json(&b, i, &mo);
     if (c->samples)
-      (void)mg_perf_samples_jsonl(&b, i, &mo.phase, &samples);
+      (void)mg_perf_metrics_samples_jsonl(&b, i, &mo.phase, &samples);
     if (gl)
-      mg_json_append(gl, mg_perf_gl_benchmark(&b, i, &go));
+      mg_json_append(gl, mg_perf_guidellm_benchmark(&b, i, &go));
     if (b.successful == 0)
       all_ok = 0;
-    mg_perf_summary_text(rj, line, sizeof(line));
+    mg_perf_report_summary_text(rj, line, sizeof(line));
     mg_info("%s", line);
     /* Sweep: after synchronous and throughput, GuideLLM's rates. */
     if (c->kind == MG_PERF_SWEEP && i == 1) {
-      double r_sync = mg_perf_figure(mg_json_at(runs, 0), "requests_per_s");
-      double r_thr = mg_perf_figure(rj, "requests_per_s");
+      double r_sync = mg_perf_report_figure(mg_json_at(runs, 0), "requests_per_s");
+      double r_thr = mg_perf_report_figure(rj, "requests_per_s");
       double rates[MG_PERF_MAX_RATES];
-      int nr = mg_perf_sweep_rates(r_sync, r_thr, (int)c->rates[0], rates);
+      int nr = mg_perf_sched_sweep_rates(r_sync, r_thr, (int)c->rates[0], rates);
       for (int k = 0; k < nr && r_sync > 0 && r_thr > 0; k++) {
         if (rates[k] <= 0)
           break;
@@ -739,7 +739,7 @@ run(const struct perf_opts *o)
   }
   if (gl) {
     struct mg_json *spec = mg_perf_cfg_gl_spec(c, base, model);
-    report = mg_perf_gl_report(gl, spec, c->labels);
+    report = mg_perf_guidellm_report(gl, spec, c->labels);
     gl = NULL;
     mg_json_free(spec);
   }
@@ -776,7 +776,7 @@ out:
   mg_json_free(rec);
   mg_buf_release(&samples);
   mg_perf_data_release(&data);
-  mg_tokproc_free(tp);
+  mg_tok_proc_free(tp);
   mg_http_secret_free(token);
   free(base);
   free(url);

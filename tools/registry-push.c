@@ -26,7 +26,7 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_record.h"
-#include "mg_registry.h"
+#include "publish/mg_registry.h"
 
 #define MG_DEFAULT_REGISTRY_DIR "modelgate-registry"
 

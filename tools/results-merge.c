@@ -22,10 +22,10 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "mg_merge.h"
+#include "publish/mg_merge.h"
 #include "mg_record.h"
-#include "mg_report.h"
-#include "mg_results.h"
+#include "publish/mg_report.h"
+#include "publish/mg_results.h"
 
 static const char usage_text[] =
     "usage: results-merge [-hqv] [--compare] [--pretty] [-i FILE]...\n"

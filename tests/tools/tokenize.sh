@@ -1,6 +1,6 @@
 #!/bin/bash
 # perf-run --tokenize / --detokenize: the command-line face of the
-# tokenizer (lib/mg_tokproc.c) with a local tokenizer and with a server.
+# tokenizer (lib/tok/mg_tok_proc.c) with a local tokenizer and with a server.
 # Skipped while perf-run has no --tokenize.
 . "$(dirname "$0")/../lib.sh"
 

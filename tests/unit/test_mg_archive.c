@@ -233,7 +233,7 @@ count_file(void *arg, const char *path, uint64_t size, const char *sha,
 static void
 test_layer_round_trip(void **state)
 {
-  char hex[MG_SHA256_HEX_LEN + 1], hex2[MG_SHA256_HEX_LEN + 1];
+  char hex[MG_DIGEST_SHA256_HEX_LEN + 1], hex2[MG_DIGEST_SHA256_HEX_LEN + 1];
   struct mg_err err = MG_ERR_INIT;
   char *src = tar_path("w.bin"), *layer = tar_path("layer.tar");
   char *layer2 = tar_path("layer2.tar"), *out = tar_path("rt");

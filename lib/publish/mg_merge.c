@@ -1,0 +1,1975 @@
+#include "publish/mg_merge.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mg_buf.h"
+#include "mg_digest.h"
+#include "mg_err.h"
+#include "mg_io.h"
+#include "mg_json.h"
+#include "mg_mem.h"
+#include "eval/mg_metrics.h"
+#include "mg_stats.h"
+#include "mg_record.h"
+#include "publish/mg_results.h"
+
+/* One value and the input it came from. */
+struct part {
+  const struct mg_json *v;
+  const char *name;
+};
+
+static const char *
+policy(const struct mg_json *allow, const char *section)
+{
+  const char *p = mg_json_string(mg_json_get(allow, section));
+
+  return p ? p : mg_json_string(mg_json_get(allow, "*"));
+}
+
+static void note(struct mg_json *notes, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+note(struct mg_json *notes, const char *fmt, ...)
+{
+  char buf[300];
+  va_list ap;
+
+  if (!notes)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  mg_json_append(notes, mg_json_new_string(buf));
+}
+
+static int
+all_equal(const struct part *p, size_t k)
+{
+  for (size_t i = 1; i < k; i++)
+    if (!mg_json_equal(p[0].v, p[i].v))
+      return 0;
+  return 1;
+}
+
+static size_t
+first_diff(const struct part *p, size_t k)
+{
+  for (size_t i = 1; i < k; i++)
+    if (!mg_json_equal(p[0].v, p[i].v))
+      return i;
+  return 0;
+}
+
+/* ---- time windows ------------------------------------------------------ */
+
+/* Seconds since the epoch from a number or an RFC 3339 UTC string
+ * ("2026-11-28T04:05:06.123Z"). */
+static int
+time_of(const struct mg_json *v, double *out)
+{
+  const char *s = mg_json_string(v);
+  struct tm tm = { 0 };
+  double frac = 0;
+  char *end;
+  int used = 0;
+
+  if (mg_json_is_number(v)) {
+    *out = mg_json_number(v);
+    return 0;
+  }
+  if (!s
+      || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+                &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used)
+             != 6
+      || used != 19)
+    return -1;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  end = (char *)s + used;
+  if (*end == '.')
+    frac = strtod(end, &end);
+  if (*end != 'Z' || end[1])
+    return -1;
+  *out = (double)timegm(&tm) + frac;
+  return 0;
+}
+
+static int
+is_window(const struct mg_json *o)
+{
+  double t;
+
+  return mg_json_is_object(o) && time_of(mg_json_get(o, "start"), &t) == 0
+         && time_of(mg_json_get(o, "end"), &t) == 0;
+}
+
+static struct mg_json *
+merge_window(const struct part *p, size_t k)
+{
+  const struct mg_json *s = NULL, *e = NULL;
+  double smin = 0, emax = 0, t;
+  struct mg_json *o;
+
+  for (size_t i = 0; i < k; i++) {
+    if (time_of(mg_json_get(p[i].v, "start"), &t) == 0 && (!s || t < smin)) {
+      smin = t;
+      s = mg_json_get(p[i].v, "start");
+    }
+    if (time_of(mg_json_get(p[i].v, "end"), &t) == 0 && (!e || t > emax)) {
+      emax = t;
+      e = mg_json_get(p[i].v, "end");
+    }
+  }
+  o = mg_json_dup(p[0].v);
+  mg_json_set(o, "start", mg_json_dup(s));
+  mg_json_set(o, "end", mg_json_dup(e));
+  return o;
+}
+
+/* ---- distributions ----------------------------------------------------- */
+
+static int
+is_dist(const struct mg_json *o)
+{
+  return mg_json_is_object(o) && mg_json_is_number(mg_json_get(o, "count"))
+         && (mg_json_get(o, "percentiles") || mg_json_get(o, "hist")
+             || mg_json_get(o, "mean"));
+}
+
+static const struct {
+  const char *name;
+  double q;
+} pct_q[] = {
+  { "p0.1", 0.001 }, { "p1", 0.01 },  { "p5", 0.05 },     { "p10", 0.10 },
+  { "p25", 0.25 },   { "p50", 0.50 }, { "p75", 0.75 },    { "p90", 0.90 },
+  { "p95", 0.95 },   { "p99", 0.99 }, { "p99.9", 0.999 },
+};
+
+struct bin {
+  double idx;
+  double w;
+};
+
+static int
+bin_cmp(const void *a, const void *b)
+{
+  const struct bin *x = a, *y = b;
+
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+struct mg_json *
+mg_merge_dist(const struct mg_json *const *d, size_t n)
+{
+  struct mg_json *o = mg_json_new_object();
+  double count = 0, weight = 0, sum = 0, sq = 0, mn = 0, mx = 0;
+  double alpha = -1, zero = 0;
+  int have_w = 0, have_minmax = 0, hist_ok = 1;
+  struct bin *bins = NULL;
+  size_t nb = 0;
+
+  if (n == 1) {
+    mg_json_free(o);
+    return mg_json_dup(d[0]);
+  }
+  for (size_t i = 0; i < n; i++) {
+    double c = mg_json_number(mg_json_get(d[i], "count"));
+    struct mg_json *wv = mg_json_get(d[i], "weight");
+    double w = mg_json_is_number(wv) ? mg_json_number(wv) : c;
+    double mean = mg_json_number(mg_json_get(d[i], "mean"));
+    double sd = mg_json_number(mg_json_get(d[i], "std"));
+    struct mg_json *h = mg_json_get(d[i], "hist");
+
+    if (mg_json_is_number(wv))
+      have_w = 1;
+    count += c;
+    weight += w;
+    sum += mg_json_is_number(mg_json_get(d[i], "sum"))
+               ? mg_json_number(mg_json_get(d[i], "sum"))
+               : mean * w;
+    sq += w * (sd * sd + mean * mean);
+    if (c > 0 && mg_json_is_number(mg_json_get(d[i], "min"))) {
+      double a = mg_json_number(mg_json_get(d[i], "min"));
+      double b = mg_json_number(mg_json_get(d[i], "max"));
+
+      if (!have_minmax || a < mn)
+        mn = a;
+      if (!have_minmax || b > mx)
+        mx = b;
+      have_minmax = 1;
+    }
+    if (c == 0)
+      continue;
+    if (!mg_json_is_object(h)
+        || (alpha >= 0 && mg_json_number(mg_json_get(h, "alpha")) != alpha)) {
+      hist_ok = 0;
+      continue;
+    }
+    alpha = mg_json_number(mg_json_get(h, "alpha"));
+    zero += mg_json_number(mg_json_get(h, "zero"));
+    for (struct mg_json *b = mg_json_first(mg_json_get(h, "bins")); b;
+         b = mg_json_next(b)) {
+      bins = mg_xreallocarray(bins, nb + 1, sizeof(*bins));
+      bins[nb].idx = mg_json_number(mg_json_at(b, 0));
+      bins[nb].w = mg_json_number(mg_json_at(b, 1));
+      nb++;
+    }
+  }
+  /* coalesce equal indices */
+  if (nb)
+    qsort(bins, nb, sizeof(*bins), bin_cmp);
+  {
+    size_t j = 0;
+
+    for (size_t i = 0; i < nb; i++) {
+      if (j && bins[j - 1].idx == bins[i].idx)
+        bins[j - 1].w += bins[i].w;
+      else
+        bins[j++] = bins[i];
+    }
+    nb = j;
+  }
+  mg_json_set_number(o, "count", count);
+  if (have_w)
+    mg_json_set_number(o, "weight", weight);
+  mg_json_set_number(o, "sum", sum);
+  mg_json_set_number(o, "mean", weight > 0 ? sum / weight : 0);
+  if (weight > 0) {
+    double mean = sum / weight, var = sq / weight - mean * mean;
+
+    mg_json_set_number(o, "std", var > 0 ? sqrt(var) : 0);
+  } else {
+    mg_json_set_number(o, "std", 0);
+  }
+  mg_json_set_number(o, "min", have_minmax ? mn : 0);
+  mg_json_set_number(o, "max", have_minmax ? mx : 0);
+  if (hist_ok && alpha > 0 && weight > 0) {
+    double g = (1 + alpha) / (1 - alpha);
+    double total = zero;
+    struct mg_json *p = mg_json_new_object(), *h, *ba;
+
+    for (size_t i = 0; i < nb; i++)
+      total += bins[i].w;
+    for (size_t qi = 0; qi < sizeof(pct_q) / sizeof(pct_q[0]); qi++) {
+      /* weighted nearest rank: first cumulative share >= q */
+      double target = pct_q[qi].q, acc = zero / total, v;
+      size_t i = 0;
+
+      if (acc >= target) {
+        v = mn < 0 ? mn : 0;
+      } else {
+        for (; i < nb; i++) {
+          acc += bins[i].w / total;
+          if (acc >= target - 1e-12)
+            break;
+        }
+        if (i == nb)
+          i = nb - 1;
+        v = 2 * pow(g, bins[i].idx) / (g + 1);
+      }
+      if (have_minmax && v < mn)
+        v = mn;
+      if (have_minmax && v > mx)
+        v = mx;
+      mg_json_set_number(p, pct_q[qi].name, round(v * 1e6) / 1e6);
+      if (strcmp(pct_q[qi].name, "p50") == 0)
+        mg_json_set_number(o, "median", round(v * 1e6) / 1e6);
+    }
+    mg_json_set(o, "percentiles", p);
+    mg_json_set_bool(o, "percentiles_approx", 1);
+    h = mg_json_new_object();
+    ba = mg_json_new_array();
+    for (size_t i = 0; i < nb; i++) {
+      struct mg_json *b = mg_json_new_array();
+
+      mg_json_append(b, mg_json_new_number(bins[i].idx));
+      mg_json_append(b, mg_json_new_number(round(bins[i].w * 1e6) / 1e6));
+      mg_json_append(ba, b);
+    }
+    mg_json_set_number(h, "alpha", alpha);
+    mg_json_set_number(h, "zero", zero);
+    mg_json_set(h, "bins", ba);
+    mg_json_set(o, "hist", h);
+  }
+  free(bins);
+  return o;
+}
+
+/* ---- perf -------------------------------------------------------------- */
+
+/*
+ * How a number of one load step combines across load-generator processes
+ * that drove the same endpoint at the same time: counts, offered and
+ * achieved rates and concurrency add up; window ends and durations take
+ * the extremes; anything else must agree (or the first value is kept,
+ * with a note).
+ */
+enum num_rule { R_KEEP, R_SUM, R_MIN, R_MAX };
+
+static enum num_rule
+num_rule(const char *parent, const char *key)
+{
+  static const char *const sum_parents[] = {
+    "requests",   "errors",      "incomplete_reasons",
+    "all",        "counts",      "request_totals",
+    "tokens",     "concurrency", "client",
+    "throughput", NULL
+  };
+  static const char *const sum_keys[] = {
+    "rate",       "streams", "max_concurrency", "concurrency_mean",
+    "successful", "errored", "incomplete",      "total",
+    NULL
+  };
+  size_t n = key ? strlen(key) : 0;
+
+  if (!key)
+    return R_KEEP;
+  if (parent && strcmp(parent, "window") == 0)
+    return strcmp(key, "start_s") == 0 || strcmp(key, "start") == 0 ? R_MIN
+                                                                    : R_MAX;
+  if (strcmp(key, "duration_s") == 0 || strcmp(key, "vllm_duration_s") == 0)
+    return R_MAX;
+  if (strcmp(key, "slo_attainment") == 0)
+    return R_KEEP;
+  for (const char *const *p = sum_parents; parent && *p; p++)
+    if (strcmp(parent, *p) == 0)
+      return R_SUM;
+  for (const char *const *p = sum_keys; *p; p++)
+    if (strcmp(key, *p) == 0)
+      return R_SUM;
+  if ((n > 6 && strcmp(key + n - 6, "_per_s") == 0)
+      || (n > 11 && strcmp(key + n - 11, "_per_second") == 0)
+      || strstr(key, "throughput"))
+    return R_SUM;
+  return R_KEEP;
+}
+
+/*
+ * Merges the parallel values p[0..k) of one run member (key under
+ * parent) from several processes.
+ */
+static struct mg_json *
+merge_run_tree(const struct part *p, size_t k, const char *parent,
+               const char *key, const char *path, struct mg_json *notes)
+{
+  int objs = 1, nums = 1;
+  char sub[256];
+
+  for (size_t i = 0; i < k; i++) {
+    objs &= mg_json_is_object(p[i].v);
+    nums &= mg_json_is_number(p[i].v);
+  }
+  if (key && strcmp(key, "samples") == 0 && !all_equal(p, k)) {
+    struct mg_json *a = mg_json_new_array();
+
+    for (size_t i = 0; i < k; i++) {
+      if (mg_json_is_array(p[i].v))
+        for (struct mg_json *x = mg_json_first(p[i].v); x; x = mg_json_next(x))
+          mg_json_append(a, mg_json_dup(x));
+      else
+        mg_json_append(a, mg_json_dup(p[i].v));
+    }
+    return a;
+  }
+  if (objs && is_dist(p[0].v)) {
+    const struct mg_json **d = mg_xcalloc(k, sizeof(*d));
+    struct mg_json *o;
+
+    for (size_t i = 0; i < k; i++)
+      d[i] = p[i].v;
+    o = mg_merge_dist(d, k);
+    free(d);
+    return o;
+  }
+  if (objs && key && strcmp(key, "window") == 0 && is_window(p[0].v))
+    return merge_window(p, k);
+  if (objs) {
+    struct mg_json *o = mg_json_new_object();
+    struct part *c = mg_xcalloc(k, sizeof(*c));
+
+    /* union of members, in first-seen order */
+    for (size_t i = 0; i < k; i++)
+      for (struct mg_json *m = mg_json_first(p[i].v); m; m = mg_json_next(m)) {
+        const char *mk = mg_json_key(m);
+        size_t kc = 0;
+
+        if (mg_json_get(o, mk))
+          continue;
+        for (size_t j = 0; j < k; j++) {
+          struct mg_json *x = mg_json_get(p[j].v, mk);
+
+          if (x) {
+            c[kc].v = x;
+            c[kc].name = p[j].name;
+            kc++;
+          }
+        }
+        snprintf(sub, sizeof(sub), "%s.%s", path, mk);
+        mg_json_set(o, mk, merge_run_tree(c, kc, key, mk, sub, notes));
+      }
+    free(c);
+    return o;
+  }
+  if (nums && num_rule(parent, key) != R_KEEP) {
+    enum num_rule rule = num_rule(parent, key);
+    double s = rule == R_SUM ? 0 : mg_json_number(p[0].v);
+
+    for (size_t i = 0; i < k; i++) {
+      double x = mg_json_number(p[i].v);
+
+      if (rule == R_SUM)
+        s += x;
+      else if (rule == R_MIN ? x < s : x > s)
+        s = x;
+    }
+    return mg_json_new_number(s);
+  }
+  if (!all_equal(p, k)) {
+    size_t d = first_diff(p, k);
+
+    note(notes, "'%s' differs between '%s' and '%s'; the value of '%s' is kept",
+         path, p[0].name, p[d].name, p[0].name);
+  }
+  return mg_json_dup(p[0].v);
+}
+
+static double
+num_path(const struct mg_json *o, const char *path, int *ok)
+{
+  struct mg_json *v = mg_json_get_path(o, path);
+
+  if (!mg_json_is_number(v))
+    *ok = 0;
+  return mg_json_number(v);
+}
+
+/* Rates over the united window, where the run says enough to recompute. */
+static void
+recompute_rates(struct mg_json *run)
+{
+  struct mg_json *w = mg_json_get(run, "window");
+
+  /* perf-run's windows are relative to each process's start: the united
+   * one assumes the processes started together. */
+  if (mg_json_is_number(mg_json_get(w, "start_s"))
+      && mg_json_is_number(mg_json_get(w, "end_s")))
+    mg_json_set_number(w, "duration_s",
+                       mg_json_number(mg_json_get(w, "end_s"))
+                           - mg_json_number(mg_json_get(w, "start_s")));
+  struct mg_json *tp = mg_json_get(run, "throughput");
+  double s, e, dur;
+  int ok = 1;
+  double req, outt, prompt;
+
+  if (!is_window(w) || !mg_json_is_object(tp))
+    return;
+  time_of(mg_json_get(w, "start"), &s);
+  time_of(mg_json_get(w, "end"), &e);
+  dur = e - s;
+  if (!(dur > 0))
+    return;
+  req = num_path(run, "requests.successful", &ok);
+  if (ok && mg_json_get(tp, "requests_per_s"))
+    mg_json_set_number(tp, "requests_per_s", req / dur);
+  ok = 1;
+  outt = num_path(run, "tokens.output", &ok);
+  if (ok && mg_json_get(tp, "output_tokens_per_s"))
+    mg_json_set_number(tp, "output_tokens_per_s", outt / dur);
+  prompt = num_path(run, "tokens.prompt", &ok);
+  if (ok && mg_json_get(tp, "total_tokens_per_s"))
+    mg_json_set_number(tp, "total_tokens_per_s", (outt + prompt) / dur);
+}
+
+/* ---- perf: exact, from the per-request samples --------------------------- */
+
+/*
+ * perf-run's samples side file has one JSON line per request (times in ms
+ * from that process's benchmark start), and every per-request metric of
+ * docs/metrics.md is a function of one line. The distributions of the
+ * union of the processes' lines are the single-process distributions of
+ * the same requests. Formulas and metric order follow docs/metrics.md and
+ * the "metrics" member of docs/record-perf.md.
+ */
+enum {
+  S_LAT,
+  S_TTFT,
+  S_TTFOT,
+  S_ITL,
+  S_TPOT,
+  S_TPOT03,
+  S_VTTFT,
+  S_VE2EL,
+  S_VTPOT,
+  S_VITL,
+  S_LATSCHED,
+  S_TTFTSCHED,
+  S_DELAY,
+  S_PROMPT,
+  S_OUTPUT,
+  S_TOTAL,
+  S_ITER,
+  S_OUTPS,
+  S_NMETRIC
+};
+static const char *const s_names[S_NMETRIC] = {
+  "latency_ms",
+  "ttft_ms",
+  "ttfot_ms",
+  "itl_ms",
+  "tpot_ms",
+  "tpot_v03_ms",
+  "vllm_ttft_ms",
+  "vllm_e2el_ms",
+  "vllm_tpot_ms",
+  "vllm_itl_ms",
+  "latency_from_scheduled_ms",
+  "ttft_from_scheduled_ms",
+  "schedule_delay_ms",
+  "prompt_tokens",
+  "output_tokens",
+  "total_tokens",
+  "streaming_iterations",
+  "output_tokens_per_s",
+};
+enum { SB_OK, SB_INC, SB_ERR, SB_TOTAL, SB_N };
+static const char *const sb_names[SB_N] = { "successful", "incomplete",
+                                            "errored", "total" };
+
+/* A time of the line in ns (0: absent), as perf-run's clock had it to the
+ * precision the file keeps. */
+static long long
+line_ns(const struct mg_json *l, const char *k)
+{
+  struct mg_json *v = mg_json_get(l, k);
+
+  return mg_json_is_number(v) ? llround(mg_json_number(v) * 1e6) : 0;
+}
+
+static double
+dms(long long a, long long b)
+{
+  return (double)(a - b) / 1e6;
+}
+
+static void
+add_line(struct mg_stats_dist *d, const struct mg_json *l)
+{
+  long long sched = line_ns(l, "scheduled"), sent = line_ns(l, "sent");
+  long long end = line_ns(l, "end"), ft = line_ns(l, "first_token");
+  long long fo = line_ns(l, "first_output_token");
+  long long lt = line_ns(l, "last_token"), vf = line_ns(l, "vllm_first");
+  long long vl = line_ns(l, "vllm_last");
+  long long out = (long long)mg_json_number(mg_json_get(l, "output_tokens"));
+  struct mg_json *pv = mg_json_get(l, "prompt_tokens");
+  long long in = mg_json_is_number(pv) ? (long long)mg_json_number(pv) : -1;
+  double lat = dms(end, sent);
+
+  mg_stats_dist_add(&d[S_LAT], lat);
+  mg_stats_dist_add(&d[S_LATSCHED], dms(end, sched));
+  mg_stats_dist_add(&d[S_DELAY], dms(sent, sched));
+  if (ft) {
+    mg_stats_dist_add(&d[S_TTFT], dms(ft, sent));
+    mg_stats_dist_add(&d[S_TTFTSCHED], dms(ft, sched));
+  }
+  if (fo)
+    mg_stats_dist_add(&d[S_TTFOT], dms(fo, sent));
+  if (ft && out > 1)
+    mg_stats_dist_addw(&d[S_ITL], dms(lt, ft) / (double)(out - 1),
+                      (double)(out - 1));
+  if (lt && out > 0) {
+    mg_stats_dist_addw(&d[S_TPOT], dms(lt, sent) / (double)out, (double)out);
+    mg_stats_dist_addw(&d[S_TPOT03], dms(lt, ft) / (double)out, (double)out);
+  }
+  if (vf) {
+    double vt = dms(vf, sent), ve = dms(vl, sent);
+    long long prev = 0;
+
+    mg_stats_dist_add(&d[S_VTTFT], vt);
+    mg_stats_dist_add(&d[S_VE2EL], ve);
+    if (out > 1)
+      mg_stats_dist_add(&d[S_VTPOT], (ve - vt) / (double)(out - 1));
+    for (struct mg_json *e = mg_json_first(mg_json_get(l, "events")); e;
+         e = mg_json_next(e)) {
+      long long t = llround(mg_json_number(mg_json_at(e, 0)) * 1e6);
+      int f = (int)mg_json_number(mg_json_at(e, 1));
+
+      if (!(f & 1))
+        continue;
+      if (prev)
+        mg_stats_dist_add(&d[S_VITL], dms(t, prev));
+      prev = t;
+    }
+  }
+  if (in >= 0)
+    mg_stats_dist_add(&d[S_PROMPT], (double)in);
+  mg_stats_dist_add(&d[S_OUTPUT], (double)out);
+  if (in >= 0)
+    mg_stats_dist_add(&d[S_TOTAL], (double)(in + out));
+  mg_stats_dist_add(&d[S_ITER], mg_json_number(mg_json_get(l, "iterations")));
+  if (lat > 0)
+    mg_stats_dist_add(&d[S_OUTPS], (double)out / (lat / 1e3));
+}
+
+static void
+count_key(struct mg_json *o, const char *k)
+{
+  struct mg_json *v = mg_json_get(o, k ? k : "unknown");
+
+  mg_json_set_number(o, k ? k : "unknown", v ? mg_json_number(v) + 1 : 1);
+}
+
+/* Appends the parsed lines of one samples side file to lines. */
+static int
+load_one(const struct mg_json *sf, const char *name, struct mg_json *lines,
+         struct mg_json *notes)
+{
+  const char *path = mg_json_string(mg_json_get(sf, "path"));
+  const char *want = mg_json_string(mg_json_get(sf, "sha256"));
+  struct mg_buf b = MG_BUF_INIT((size_t)1 << 32);
+  struct mg_err err = MG_ERR_INIT;
+  char hex[MG_DIGEST_SHA256_HEX_LEN + 1];
+  char *line, *nl;
+  int rc = -1;
+
+  if (!path) {
+    note(notes,
+         "'%s' has no perf samples: percentiles merged from "
+         "histograms (within 1%%)",
+         name);
+    return -1;
+  }
+  if (mg_io_read_file(path, &b, &err) < 0) {
+    note(notes, "%s: percentiles merged from histograms (within 1%%)", err.msg);
+    goto out;
+  }
+  mg_digest_sha256_hex(b.data ? b.data : "", b.len, hex);
+  if (want && strcmp(want, hex) != 0) {
+    note(notes,
+         "samples file '%s' of '%s' changed since it was written: "
+         "percentiles merged from histograms (within 1%%)",
+         path, name);
+    goto out;
+  }
+  for (line = b.data; line && *line; line = nl ? nl + 1 : NULL) {
+    struct mg_json *l;
+
+    nl = strchr(line, '\n');
+    if (nl)
+      *nl = '\0';
+    if (!*line)
+      continue;
+    if (mg_json_parse(line, strlen(line), path, &l, &err) < 0) {
+      note(notes, "%s: percentiles merged from histograms (within 1%%)",
+           err.msg);
+      goto out;
+    }
+    mg_json_append(lines, l);
+  }
+  rc = 0;
+out:
+  mg_buf_release(&b);
+  return rc;
+}
+
+/*
+ * The lines of every input's samples side file(s) (one object, or the
+ * list a previous merge left), parsed: an array per input. 0 when every
+ * input has readable, unchanged samples; -1 (with a note) otherwise, and
+ * the caller keeps the merge from the summaries.
+ */
+static int
+load_samples(const struct part *p, size_t k, struct mg_json **lines,
+             struct mg_json *notes)
+{
+  for (size_t i = 0; i < k; i++) {
+    const struct mg_json *sf = mg_json_get(p[i].v, "samples");
+
+    lines[i] = mg_json_new_array();
+    if (mg_json_is_array(sf) && mg_json_size(sf)) {
+      for (struct mg_json *x = mg_json_first(sf); x; x = mg_json_next(x))
+        if (load_one(x, p[i].name, lines[i], notes) < 0)
+          return -1;
+    } else if (load_one(sf, p[i].name, lines[i], notes) < 0) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/*
+ * Replaces the run's request counts and distributions by those of the
+ * samples lines of run id (every input's), exactly as one process would
+ * have computed them.
+ */
+static void
+exact_run(struct mg_json *run, double id, struct mg_json *const *lines,
+          size_t k, enum mg_stats_pct method)
+{
+  struct mg_stats_dist d[SB_N][S_NMETRIC];
+  double cnt[SB_N] = { 0 }, all[SB_N] = { 0 }, outside = 0;
+  struct mg_json *errors = mg_json_new_object();
+  struct mg_json *inc = mg_json_new_object();
+  struct mg_json *req, *alls, *metrics, *client;
+
+  for (int b = 0; b < SB_N; b++)
+    for (int m = 0; m < S_NMETRIC; m++)
+      mg_stats_dist_init(&d[b][m]);
+  for (size_t i = 0; i < k; i++)
+    for (struct mg_json *l = mg_json_first(lines[i]); l; l = mg_json_next(l)) {
+      const char *st = mg_json_string(mg_json_get(l, "status"));
+      int b = st && strcmp(st, "successful") == 0   ? SB_OK
+              : st && strcmp(st, "incomplete") == 0 ? SB_INC
+                                                    : SB_ERR;
+
+      if (mg_json_number(mg_json_get(l, "run")) != id)
+        continue;
+      all[b]++;
+      all[SB_TOTAL]++;
+      if (!mg_json_bool(mg_json_get(l, "in_window"))) {
+        outside++;
+        continue;
+      }
+      cnt[b]++;
+      cnt[SB_TOTAL]++;
+      add_line(d[b], l);
+      add_line(d[SB_TOTAL], l);
+      if (b == SB_ERR)
+        count_key(errors, mg_json_string(mg_json_get(l, "reason")));
+      else if (b == SB_INC)
+        count_key(inc, mg_json_string(mg_json_get(l, "reason")));
+    }
+  req = mg_json_get(run, "requests");
+  if (!mg_json_is_object(req)) {
+    req = mg_json_new_object();
+    mg_json_set(run, "requests", req);
+  }
+  for (int b = 0; b < SB_N; b++)
+    mg_json_set_number(req, sb_names[b], cnt[b]);
+  mg_json_set_number(req, "outside_window", outside);
+  mg_json_set(req, "errors", errors);
+  mg_json_set(req, "incomplete_reasons", inc);
+  alls = mg_json_new_object();
+  for (int b = 0; b < SB_N; b++)
+    mg_json_set_number(alls, sb_names[b], all[b]);
+  mg_json_set(req, "all", alls);
+  metrics = mg_json_new_object();
+  for (int b = 0; b < SB_N; b++) {
+    struct mg_json *bk = mg_json_new_object();
+
+    for (int m = 0; m < S_NMETRIC; m++) {
+      /* weighted metrics use the weighted nearest rank, as perf-run */
+      enum mg_stats_pct meth = d[b][m].w ? MG_STATS_PCT_NEAREST_RANK : method;
+
+      if (d[b][m].n)
+        mg_json_set(bk, s_names[m], mg_stats_dist_json(&d[b][m], meth, 1));
+    }
+    mg_json_set(metrics, sb_names[b], bk);
+  }
+  mg_json_set(run, "metrics", metrics);
+  client = mg_json_get(run, "client");
+  if (mg_json_is_object(client) && mg_json_get(client, "delay_ms"))
+    mg_json_set(client, "delay_ms",
+                mg_stats_dist_json(&d[SB_TOTAL][S_DELAY], method, 1));
+  mg_json_set_string(run, "metrics_from", "samples");
+  for (int b = 0; b < SB_N; b++)
+    for (int m = 0; m < S_NMETRIC; m++)
+      mg_stats_dist_release(&d[b][m]);
+}
+
+static const char *
+run_id(const struct mg_json *r, size_t i, char *buf, size_t n)
+{
+  const char *id = mg_json_string(mg_json_get(r, "id"));
+
+  if (id)
+    return id;
+  if (mg_json_is_number(mg_json_get(r, "id"))) {
+    snprintf(buf, n, "%g", mg_json_number(mg_json_get(r, "id")));
+    return buf;
+  }
+  snprintf(buf, n, "#%zu", i);
+  return buf;
+}
+
+/* Members of a perf section that differ between processes by nature. */
+static int
+perf_volatile(const char *k)
+{
+  static const char *const v[] = { "started",     "finished",   "host",
+                                   "pid",         "process",    "window",
+                                   "samples",     "duration_s", "ok",
+                                   "interrupted", NULL };
+
+  for (const char *const *p = v; *p; p++)
+    if (strcmp(k, *p) == 0)
+      return 1;
+  return 0;
+}
+
+static int
+merge_perf(const struct part *p, size_t k, const struct mg_json *allow,
+           struct mg_json **out, struct mg_json *notes, struct mg_err *err)
+{
+  struct mg_json *o, *runs, *ids, **lines;
+  struct part *c;
+  const char *pol;
+  char buf[32];
+  enum mg_stats_pct method;
+  int exact;
+
+  *out = NULL;
+  /* The same benchmark: every member but the runs agrees. */
+  for (size_t i = 0; i < k; i++) {
+    if (!mg_json_is_object(p[i].v))
+      return mg_err_set(err, MG_ERR_DATA,
+                        "section 'perf' in '%s' is not an object", p[i].name);
+    for (struct mg_json *m = mg_json_first(p[i].v); m; m = mg_json_next(m)) {
+      const char *mk = mg_json_key(m);
+
+      if (strcmp(mk, "runs") == 0 || perf_volatile(mk))
+        continue;
+      for (size_t j = 0; j < k; j++) {
+        struct mg_json *x = mg_json_get(p[j].v, mk);
+
+        if (x && !mg_json_equal(x, m)) {
+          pol = policy(allow, "perf");
+          if (pol) {
+            note(notes,
+                 "section 'perf' differs ('%s' in '%s' and '%s'); "
+                 "kept the %s",
+                 mk, p[i].name, p[j].name, pol);
+            *out = mg_json_dup(strcmp(pol, "last") == 0 ? p[k - 1].v : p[0].v);
+            return 0;
+          }
+          return mg_err_set(err, MG_ERR_DATA,
+                            "conflicting section 'perf' in '%s' and '%s': "
+                            "different benchmarks ('%s' differs); give "
+                            "--allow perf=first|last",
+                            p[i].name, p[j].name, mk);
+        }
+      }
+    }
+  }
+  o = mg_json_new_object();
+  c = mg_xcalloc(k, sizeof(*c));
+  for (size_t i = 0; i < k; i++)
+    for (struct mg_json *m = mg_json_first(p[i].v); m; m = mg_json_next(m)) {
+      const char *mk = mg_json_key(m);
+      size_t kc = 0;
+
+      if (mg_json_get(o, mk) || strcmp(mk, "runs") == 0)
+        continue;
+      for (size_t j = 0; j < k; j++)
+        if (mg_json_get(p[j].v, mk)) {
+          c[kc].v = mg_json_get(p[j].v, mk);
+          c[kc].name = p[j].name;
+          kc++;
+        }
+      if (strcmp(mk, "ok") == 0 || strcmp(mk, "interrupted") == 0) {
+        /* ok only if every process was; interrupted if any was */
+        int all_ok = 1, any = 0;
+
+        for (size_t j = 0; j < kc; j++) {
+          all_ok &= mg_json_bool(c[j].v);
+          any |= mg_json_bool(c[j].v);
+        }
+        mg_json_set_bool(o, mk, mk[0] == 'o' ? all_ok : any);
+        continue;
+      }
+      if ((strcmp(mk, "started") == 0 || strcmp(mk, "finished") == 0)
+          && mg_json_is_string(c[0].v)) {
+        /* RFC 3339 UTC times order as strings */
+        const struct mg_json *best = c[0].v;
+
+        for (size_t j = 1; j < kc; j++) {
+          int cmp = strcmp(mg_json_string(c[j].v), mg_json_string(best));
+
+          if (mg_json_is_string(c[j].v) && (mk[0] == 's' ? cmp < 0 : cmp > 0))
+            best = c[j].v;
+        }
+        mg_json_set(o, mk, mg_json_dup(best));
+        continue;
+      }
+      mg_json_set(o, mk, merge_run_tree(c, kc, "perf", mk, mk, notes));
+    }
+  /* exact distributions when every process left its samples */
+  lines = mg_xcalloc(k, sizeof(*lines));
+  exact = load_samples(p, k, lines, notes) == 0;
+  {
+    const char *pm =
+        mg_json_string(mg_json_get_path(p[0].v, "config.percentile_method"));
+
+    method = pm && strcmp(pm, "linear") == 0 ? MG_STATS_PCT_LINEAR
+                                             : MG_STATS_PCT_NEAREST_RANK;
+  }
+  /* runs, grouped by id in first-seen order */
+  runs = mg_json_new_array();
+  ids = mg_json_new_object();
+  for (size_t i = 0; i < k; i++) {
+    size_t ri = 0;
+
+    for (struct mg_json *r = mg_json_first(mg_json_get(p[i].v, "runs")); r;
+         r = mg_json_next(r), ri++) {
+      const char *id = run_id(r, ri, buf, sizeof(buf));
+      size_t kc = 0;
+      char path[200];
+      struct mg_json *mr;
+
+      if (mg_json_get(ids, id))
+        continue;
+      mg_json_set_bool(ids, id, 1);
+      for (size_t j = i; j < k; j++) {
+        size_t rj = 0;
+
+        for (struct mg_json *x = mg_json_first(mg_json_get(p[j].v, "runs")); x;
+             x = mg_json_next(x), rj++) {
+          char b2[32];
+
+          if (strcmp(run_id(x, rj, b2, sizeof(b2)), id) == 0) {
+            c[kc].v = x;
+            c[kc].name = p[j].name;
+            kc++;
+            break;
+          }
+        }
+        if (kc == k)
+          break;
+      }
+      snprintf(path, sizeof(path), "perf.runs[%s]", id);
+      mr = merge_run_tree(c, kc, "runs", NULL, path, notes);
+      if (kc > 1) {
+        recompute_rates(mr);
+        mg_json_set_number(mr, "merged_from", (double)kc);
+        if (exact && mg_json_is_number(mg_json_get(mr, "id"))) {
+          exact_run(mr, mg_json_number(mg_json_get(mr, "id")), lines, k,
+                    method);
+          mg_json_remove(mr, "percentiles_approx");
+        }
+      }
+      mg_json_append(runs, mr);
+    }
+  }
+  mg_json_set(o, "runs", runs);
+  mg_json_free(ids);
+  for (size_t i = 0; i < k; i++)
+    mg_json_free(lines[i]);
+  free(lines);
+  free(c);
+  *out = o;
+  return 0;
+}
+
+/* ---- eval: union by task ------------------------------------------------- */
+
+static int
+eval_volatile(const char *k)
+{
+  static const char *const v[] = {
+    "date",       "started", "finished", "total_evaluation_time_seconds",
+    "duration_s", "host",    "pid",      NULL
+  };
+
+  for (const char *const *p = v; k && *p; p++)
+    if (strcmp(k, *p) == 0)
+      return 1;
+  return 0;
+}
+
+static const char *
+task_key(const struct mg_json *o)
+{
+  const char *t = mg_json_string(mg_json_get(o, "task"));
+
+  return t ? t : mg_json_string(mg_json_get(o, "name"));
+}
+
+static int
+merge_union(const struct part *p, size_t k, const char *key, const char *path,
+            const struct mg_json *allow, struct mg_json **out,
+            struct mg_json *notes, struct mg_err *err)
+{
+  int objs = 1, task_arrays = 1;
+  char sub[256];
+  const char *pol;
+
+  *out = NULL;
+  if (all_equal(p, k)) {
+    *out = mg_json_dup(p[0].v);
+    return 0;
+  }
+  for (size_t i = 0; i < k; i++) {
+    objs &= mg_json_is_object(p[i].v);
+    if (!mg_json_is_array(p[i].v))
+      task_arrays = 0;
+    for (struct mg_json *x = mg_json_first(p[i].v); task_arrays && x;
+         x = mg_json_next(x))
+      if (!task_key(x))
+        task_arrays = 0;
+  }
+  if (objs || task_arrays) {
+    struct mg_json *o = objs ? mg_json_new_object() : mg_json_new_array();
+    struct mg_json *seen = mg_json_new_object();
+    struct part *c = mg_xcalloc(k, sizeof(*c));
+    int rc = 0;
+
+    for (size_t i = 0; i < k && rc == 0; i++)
+      for (struct mg_json *m = mg_json_first(p[i].v); m && rc == 0;
+           m = mg_json_next(m)) {
+        const char *mk = objs ? mg_json_key(m) : task_key(m);
+        size_t kc = 0;
+        struct mg_json *mv = NULL;
+
+        if (mg_json_get(seen, mk))
+          continue;
+        mg_json_set_bool(seen, mk, 1);
+        for (size_t j = 0; j < k; j++) {
+          struct mg_json *x = NULL;
+
+          if (objs) {
+            x = mg_json_get(p[j].v, mk);
+          } else {
+            for (struct mg_json *y = mg_json_first(p[j].v); y;
+                 y = mg_json_next(y))
+              if (strcmp(task_key(y), mk) == 0)
+                x = y;
+          }
+          if (x) {
+            c[kc].v = x;
+            c[kc].name = p[j].name;
+            kc++;
+          }
+        }
+        snprintf(sub, sizeof(sub), "%s.%s", path, mk);
+        if (!objs && !all_equal(c, kc)) {
+          size_t d = first_diff(c, kc);
+
+          pol = policy(allow, "eval");
+          if (!pol) {
+            rc = mg_err_set(err, MG_ERR_DATA,
+                            "conflicting results for '%.80s' in '%s' and "
+                            "'%s'; give --allow eval=first|last",
+                            sub, c[0].name, c[d].name);
+            break;
+          }
+          mv = mg_json_dup(strcmp(pol, "last") == 0 ? c[kc - 1].v : c[0].v);
+          note(notes, "'%s' differs between '%s' and '%s'; kept the %s", sub,
+               c[0].name, c[d].name, pol);
+        } else {
+          rc = merge_union(c, kc, mk, sub, allow, &mv, notes, err);
+        }
+        if (rc == 0 && objs)
+          mg_json_set(o, mk, mv);
+        else if (rc == 0)
+          mg_json_append(o, mv);
+      }
+    free(c);
+    mg_json_free(seen);
+    if (rc < 0) {
+      mg_json_free(o);
+      return -1;
+    }
+    *out = o;
+    return 0;
+  }
+  {
+    size_t d = first_diff(p, k);
+    int nums = 1, bools = 1;
+
+    for (size_t i = 0; i < k; i++) {
+      nums &= mg_json_is_number(p[i].v);
+      bools &= mg_json_is_bool(p[i].v);
+    }
+    /* eval-run's request counters add up; ok / complete hold if they
+     * held everywhere */
+    if (nums && strncmp(path, "eval.requests.", 14) == 0) {
+      double sum = 0;
+
+      for (size_t i = 0; i < k; i++)
+        sum += mg_json_number(p[i].v);
+      *out = mg_json_new_number(sum);
+      return 0;
+    }
+    if (bools && key
+        && (strcmp(key, "ok") == 0 || strcmp(key, "complete") == 0)) {
+      int all = 1;
+
+      for (size_t i = 0; i < k; i++)
+        all &= mg_json_bool(p[i].v);
+      *out = mg_json_new_bool(all);
+      return 0;
+    }
+    if (eval_volatile(key)) {
+      note(notes,
+           "'%s' differs between '%s' and '%s'; the value of '%s' "
+           "is kept",
+           path, p[0].name, p[d].name, p[0].name);
+      *out = mg_json_dup(p[0].v);
+      return 0;
+    }
+    pol = policy(allow, "eval");
+    if (pol) {
+      note(notes, "'%s' differs between '%s' and '%s'; kept the %s", path,
+           p[0].name, p[d].name, pol);
+      *out = mg_json_dup(strcmp(pol, "last") == 0 ? p[k - 1].v : p[0].v);
+      return 0;
+    }
+    return mg_err_set(err, MG_ERR_DATA,
+                      "conflicting results for '%.80s' in '%s' and '%s'; "
+                      "give --allow eval=first|last",
+                      path, p[0].name, p[d].name);
+  }
+}
+
+/* ---- eval: group aggregates over the merged subtasks --------------------- */
+
+/*
+ * lm-eval's groups (mmlu and its categories) aggregate their leaf tasks:
+ * per "metric,filter" the size-weighted mean (weight_by_size, as mmlu
+ * sets it; else the plain mean) over every leaf below the group, and the
+ * pooled standard error sqrt(sum((n_i - 1) se_i^2 n_i) / (N - k) / N),
+ * "N/A" when a leaf has none (eval-anchors.md §3). When merged inputs
+ * hold different subtasks of one group, its figures are recomputed so,
+ * from the merged leaves: what one run over all of them reports.
+ */
+
+/* A child names a group when group_subtasks lists children for it. */
+static int
+is_group(const struct mg_json *gs, const char *name)
+{
+  const struct mg_json *c = mg_json_get(gs, name);
+
+  return mg_json_is_array(c) && mg_json_size(c) > 0;
+}
+
+static int
+in_strings(const struct mg_json *arr, const char *s)
+{
+  for (struct mg_json *x = mg_json_first(arr); x; x = mg_json_next(x))
+    if (mg_json_is_string(x) && strcmp(mg_json_string(x), s) == 0)
+      return 1;
+  return 0;
+}
+
+/* Appends the leaf tasks below group g, in order, each once. */
+static void
+leaves_of(const struct mg_json *gs, const char *g, struct mg_json *out,
+          int depth)
+{
+  if (depth > 32)
+    return;
+  for (struct mg_json *c = mg_json_first(mg_json_get(gs, g)); c;
+       c = mg_json_next(c)) {
+    const char *n = mg_json_string(c);
+
+    if (!n)
+      continue;
+    if (is_group(gs, n))
+      leaves_of(gs, n, out, depth + 1);
+    else if (!in_strings(out, n))
+      mg_json_append(out, mg_json_new_string(n));
+  }
+}
+
+static int
+same_set(const struct mg_json *a, const struct mg_json *b)
+{
+  if (mg_json_size(a) != mg_json_size(b))
+    return 0;
+  for (struct mg_json *x = mg_json_first(a); x; x = mg_json_next(x))
+    if (!in_strings(b, mg_json_string(x)))
+      return 0;
+  return 1;
+}
+
+/* The union of the inputs' group_subtasks, children in first-seen order. */
+static struct mg_json *
+union_subtasks(const struct part *p, size_t k)
+{
+  struct mg_json *u = mg_json_new_object();
+
+  for (size_t i = 0; i < k; i++)
+    for (struct mg_json *g =
+             mg_json_first(mg_json_get(p[i].v, "group_subtasks"));
+         g; g = mg_json_next(g)) {
+      struct mg_json *dst = mg_json_get(u, mg_json_key(g));
+
+      if (!mg_json_is_array(g))
+        continue;
+      if (!dst) {
+        dst = mg_json_new_array();
+        mg_json_set(u, mg_json_key(g), dst);
+      }
+      for (struct mg_json *c = mg_json_first(g); c; c = mg_json_next(c))
+        if (mg_json_is_string(c) && !in_strings(dst, mg_json_string(c)))
+          mg_json_append(dst, mg_json_new_string(mg_json_string(c)));
+    }
+  return u;
+}
+
+/* The group's figures as an input holds them (eval-run's "groups", or
+ * lm-eval's "results"). */
+static const struct mg_json *
+group_entry(const struct mg_json *ev, const char *g)
+{
+  const struct mg_json *e = mg_json_get(mg_json_get(ev, "groups"), g);
+
+  return e ? e : mg_json_get(mg_json_get(ev, "results"), g);
+}
+
+/* "acc_stderr,none" for "acc,none". caller frees. */
+static char *
+stderr_key(const char *key)
+{
+  const char *comma = strchr(key, ',');
+
+  if (!comma)
+    return mg_xasprintf("%s_stderr", key);
+  return mg_xasprintf("%.*s_stderr%s", (int)(comma - key), key, comma);
+}
+
+static int
+is_metric_key(const char *key)
+{
+  const char *comma = strchr(key, ',');
+  size_t n = comma ? (size_t)(comma - key) : strlen(key);
+
+  return !(n >= 7 && strncmp(key + n - 7, "_stderr", 7) == 0);
+}
+
+/*
+ * One leaf's value of key, its standard error (*has_se 0 for "N/A" or
+ * absent) and its sample count (-1 when unknown), from eval-run's task
+ * list or lm-eval's results map. 0 when the leaf has no such value.
+ */
+static int
+leaf_value(const struct mg_json *ev, const char *t, const char *key, double *v,
+           double *se, int *has_se, double *n)
+{
+  const struct mg_json *m = NULL, *sev = NULL, *nv;
+  char *sek = stderr_key(key);
+
+  *has_se = 0;
+  *n = -1;
+  for (struct mg_json *x = mg_json_first(mg_json_get(ev, "tasks")); x;
+       x = mg_json_next(x)) {
+    const char *name = task_key(x);
+
+    if (name && strcmp(name, t) == 0) {
+      m = mg_json_get(mg_json_get(x, "metrics"), key);
+      nv = mg_json_get(x, "n");
+      if (mg_json_is_number(nv))
+        *n = mg_json_number(nv);
+      if (mg_json_is_object(m)) {
+        sev = mg_json_get(m, "stderr");
+        m = mg_json_get(m, "value");
+      }
+      break;
+    }
+  }
+  if (!mg_json_is_number(m)) {
+    const struct mg_json *r = mg_json_get(mg_json_get(ev, "results"), t);
+
+    m = mg_json_get(r, key);
+    sev = mg_json_get(r, sek);
+  }
+  free(sek);
+  nv = mg_json_get(mg_json_get(mg_json_get(ev, "n-samples"), t), "effective");
+  if (mg_json_is_number(nv))
+    *n = mg_json_number(nv);
+  if (!mg_json_is_number(m))
+    return 0;
+  *v = mg_json_number(m);
+  if (mg_json_is_number(sev)) {
+    *se = mg_json_number(sev);
+    *has_se = 1;
+  }
+  return 1;
+}
+
+/* The leaf's sample count, or -1. */
+static double
+leaf_size(const struct mg_json *ev, const char *t)
+{
+  double v, se, n;
+  int has_se;
+
+  (void)leaf_value(ev, t, "", &v, &se, &has_se, &n);
+  return n;
+}
+
+/* ev's member key, an object, created when absent. Borrowed. */
+static struct mg_json *
+obj_member(struct mg_json *ev, const char *key)
+{
+  struct mg_json *o = mg_json_get(ev, key);
+
+  if (!mg_json_is_object(o)) {
+    o = mg_json_new_object();
+    mg_json_set(ev, key, o);
+  }
+  return o;
+}
+
+struct agg {
+  double num, den, unw; /* weighted sum, total size, plain sum */
+  size_t k;             /* leaves with a value */
+  int all_se, sized;
+  double *se;
+  size_t *sizes;
+};
+
+/* Aggregates key over the leaves of ev, in leaf order, as lm-eval sums. */
+static void
+aggregate(const struct mg_json *ev, const struct mg_json *leaves,
+          const char *key, struct agg *a)
+{
+  size_t nl = mg_json_size(leaves) + 1;
+
+  memset(a, 0, sizeof(*a));
+  a->all_se = a->sized = 1;
+  a->se = mg_xcalloc(nl, sizeof(double));
+  a->sizes = mg_xcalloc(nl, sizeof(size_t));
+  for (struct mg_json *l = mg_json_first(leaves); l; l = mg_json_next(l)) {
+    double v, se, n;
+    int has_se;
+
+    if (!leaf_value(ev, mg_json_string(l), key, &v, &se, &has_se, &n))
+      continue;
+    if (n < 1)
+      a->sized = 0;
+    else {
+      a->num += v * n;
+      a->den += n;
+    }
+    a->unw += v;
+    a->se[a->k] = se;
+    a->sizes[a->k] = n < 1 ? 0 : (size_t)n;
+    a->all_se &= has_se;
+    a->k++;
+  }
+}
+
+static void
+agg_release(struct agg *a)
+{
+  free(a->se);
+  free(a->sizes);
+}
+
+static int
+close_to(double a, double b)
+{
+  return fabs(a - b) <= 1e-12 * fmax(1.0, fabs(b));
+}
+
+/* Recomputes group g of the merged eval section ev from merged leaves. */
+static int
+regroup(struct mg_json *ev, const char *g, const struct mg_json *gs,
+        const struct part *p, size_t k, struct mg_json *notes,
+        struct mg_err *err)
+{
+  struct mg_json *leaves = mg_json_new_array(), *keys = mg_json_new_array();
+  struct mg_json *entry = mg_json_new_object();
+  const char *alias = NULL;
+  int in_groups = 0, in_results = 0, in_ns = 0, rc = 0;
+  double total = 0;
+
+  leaves_of(gs, g, leaves, 0);
+  for (size_t i = 0; i < k; i++) {
+    const struct mg_json *e = group_entry(p[i].v, g);
+
+    in_groups |= mg_json_get(mg_json_get(p[i].v, "groups"), g) != NULL;
+    in_results |= mg_json_get(mg_json_get(p[i].v, "results"), g) != NULL;
+    in_ns |= mg_json_get(mg_json_get(p[i].v, "n-samples"), g) != NULL;
+    if (!alias)
+      alias = mg_json_string(mg_json_get(e, "alias"));
+    for (struct mg_json *m = mg_json_first(e); m; m = mg_json_next(m))
+      if (mg_json_is_number(m) && is_metric_key(mg_json_key(m))
+          && !in_strings(keys, mg_json_key(m)))
+        mg_json_append(keys, mg_json_new_string(mg_json_key(m)));
+  }
+  if (alias)
+    mg_json_set_string(entry, "alias", alias);
+  for (struct mg_json *kk = mg_json_first(keys); kk && rc == 0;
+       kk = mg_json_next(kk)) {
+    const char *key = mg_json_string(kk);
+    int says_w = 0, says_u = 0, weighted;
+    struct agg a;
+    char *sek;
+
+    /* weight_by_size is not in the record: read it off each input's own
+     * figure, which one of the two means reproduces */
+    for (size_t i = 0; i < k; i++) {
+      const struct mg_json *r = mg_json_get(group_entry(p[i].v, g), key);
+      struct mg_json *li;
+      struct agg ai;
+
+      if (!mg_json_is_number(r))
+        continue;
+      li = mg_json_new_array();
+      leaves_of(mg_json_get(p[i].v, "group_subtasks"), g, li, 0);
+      aggregate(p[i].v, li, key, &ai);
+      if (ai.k && ai.sized) {
+        int w = close_to(ai.num / ai.den, mg_json_number(r));
+        int u = close_to(ai.unw / (double)ai.k, mg_json_number(r));
+
+        says_w |= w && !u;
+        says_u |= u && !w;
+      }
+      agg_release(&ai);
+      mg_json_free(li);
+    }
+    if (says_w && says_u) {
+      rc = mg_err_set(err, MG_ERR_DATA,
+                      "conflicting aggregation of group 'eval.groups.%.60s' "
+                      "('%s'): size-weighted in one input, not in another",
+                      g, key);
+      break;
+    }
+    weighted = !says_u;
+    aggregate(ev, leaves, key, &a);
+    if (!a.k || (weighted && !a.sized)) {
+      agg_release(&a);
+      if (a.k) {
+        rc = mg_err_set(err, MG_ERR_DATA,
+                        "cannot recompute group 'eval.groups.%.60s': a "
+                        "subtask has no sample count",
+                        g);
+        break;
+      }
+      continue;
+    }
+    if (!says_w && !says_u && a.sized
+        && !close_to(a.num / a.den, a.unw / (double)a.k))
+      note(notes,
+           "group '%s' ('%s'): the inputs do not tell whether it is "
+           "weighted by size; weighted, as lm-eval's mmlu groups",
+           g, key);
+    mg_json_set_number(entry, key,
+                       weighted ? a.num / a.den : a.unw / (double)a.k);
+    sek = stderr_key(key);
+    if (a.all_se && a.sized)
+      mg_json_set_number(entry, sek,
+                         mg_metrics_pooled_stderr(a.se, a.sizes, a.k));
+    else
+      mg_json_set_string(entry, sek, "N/A");
+    free(sek);
+    agg_release(&a);
+  }
+  if (rc == 0 && mg_json_size(entry) > (alias ? 1u : 0u)) {
+    if (in_groups || !in_results)
+      mg_json_set(obj_member(ev, "groups"), g, mg_json_dup(entry));
+    if (in_results)
+      mg_json_set(obj_member(ev, "results"), g, mg_json_dup(entry));
+    if (in_ns) {
+      struct mg_json *ns = mg_json_new_object();
+
+      for (struct mg_json *l = mg_json_first(leaves); l; l = mg_json_next(l))
+        total += fmax(0, leaf_size(ev, mg_json_string(l)));
+      mg_json_set_number(ns, "effective", total);
+      mg_json_set(obj_member(ev, "n-samples"), g, ns);
+    }
+  }
+  mg_json_free(entry);
+  mg_json_free(keys);
+  mg_json_free(leaves);
+  return rc;
+}
+
+/*
+ * Merges eval sections: copies of the inputs with the union of their
+ * group_subtasks, and without the figures of groups whose leaves differ
+ * between an input and the union, are united task by task; those groups
+ * are then recomputed from the merged subtasks.
+ */
+static int
+merge_eval(const struct part *p, size_t k, const struct mg_json *allow,
+           struct mg_json **out, struct mg_json *notes, struct mg_err *err)
+{
+  struct mg_json *gs = union_subtasks(p, k);
+  struct mg_json *redo = mg_json_new_array();
+  struct mg_json **copies = mg_xcalloc(k, sizeof(*copies));
+  struct part *c = mg_xcalloc(k, sizeof(*c));
+  int rc = 0;
+
+  for (struct mg_json *g = mg_json_first(gs); g; g = mg_json_next(g)) {
+    struct mg_json *all = mg_json_new_array();
+
+    leaves_of(gs, mg_json_key(g), all, 0);
+    for (size_t i = 0; i < k; i++) {
+      const struct mg_json *mine = mg_json_get(p[i].v, "group_subtasks");
+      struct mg_json *li;
+
+      if (!mg_json_get(mine, mg_json_key(g)))
+        continue;
+      li = mg_json_new_array();
+      leaves_of(mine, mg_json_key(g), li, 0);
+      if (!same_set(li, all) && !in_strings(redo, mg_json_key(g)))
+        mg_json_append(redo, mg_json_new_string(mg_json_key(g)));
+      mg_json_free(li);
+    }
+    mg_json_free(all);
+  }
+  for (size_t i = 0; i < k; i++) {
+    copies[i] = mg_json_dup(p[i].v);
+    if (mg_json_is_object(copies[i])) {
+      if (mg_json_get(copies[i], "group_subtasks"))
+        mg_json_set(copies[i], "group_subtasks", mg_json_dup(gs));
+      for (struct mg_json *g = mg_json_first(redo); g; g = mg_json_next(g)) {
+        static const char *const where[] = { "groups", "results", "n-samples" };
+
+        for (size_t w = 0; w < 3; w++)
+          mg_json_remove(mg_json_get(copies[i], where[w]), mg_json_string(g));
+      }
+    }
+    c[i].v = copies[i];
+    c[i].name = p[i].name;
+  }
+  rc = merge_union(c, k, "eval", "eval", allow, out, notes, err);
+  for (struct mg_json *g = mg_json_first(redo); g && rc == 0;
+       g = mg_json_next(g))
+    if (mg_json_is_object(*out))
+      rc = regroup(*out, mg_json_string(g), gs, p, k, notes, err);
+  if (rc < 0) {
+    mg_json_free(*out);
+    *out = NULL;
+  }
+  for (size_t i = 0; i < k; i++)
+    mg_json_free(copies[i]);
+  free(copies);
+  free(c);
+  mg_json_free(redo);
+  mg_json_free(gs);
+  return rc;
+}
+
+/* ---- records ----------------------------------------------------------------
+ */
+
+static struct mg_json *
+merge_provenance(const struct part *p, size_t k)
+{
+  struct mg_json *a = mg_json_new_array();
+
+  for (size_t i = 0; i < k; i++) {
+    if (!mg_json_is_array(p[i].v)) {
+      mg_json_append(a, mg_json_dup(p[i].v));
+      continue;
+    }
+    for (struct mg_json *e = mg_json_first(p[i].v); e; e = mg_json_next(e)) {
+      int dup = 0;
+
+      for (struct mg_json *x = mg_json_first(a); x && !dup; x = mg_json_next(x))
+        dup = mg_json_equal(x, e);
+      if (!dup)
+        mg_json_append(a, mg_json_dup(e));
+    }
+  }
+  return a;
+}
+
+static int
+merge_generic(const struct part *p, size_t k, const char *key,
+              const struct mg_json *allow, struct mg_json **out,
+              struct mg_json *notes, struct mg_err *err)
+{
+  size_t d;
+  const char *pol;
+
+  *out = NULL;
+  if (all_equal(p, k)) {
+    *out = mg_json_dup(p[0].v);
+    return 0;
+  }
+  d = first_diff(p, k);
+  pol = policy(allow, key);
+  if (pol) {
+    note(notes, "section '%s' differs between '%s' and '%s'; kept the %s", key,
+         p[0].name, p[d].name, pol);
+    *out = mg_json_dup(strcmp(pol, "last") == 0 ? p[k - 1].v : p[0].v);
+    return 0;
+  }
+  if (strcmp(key, "model") == 0) {
+    const char *a = mg_json_string(mg_json_get(p[0].v, "name"));
+    const char *b = mg_json_string(mg_json_get(p[d].v, "name"));
+
+    return mg_err_set(err, MG_ERR_DATA,
+                      "records describe different models: '%s' has '%.60s' "
+                      "and '%s' has '%.60s'; give --allow model=first|last",
+                      p[0].name, a ? a : "?", p[d].name, b ? b : "?");
+  }
+  return mg_err_set(err, MG_ERR_DATA,
+                    "conflicting section '%s' in '%s' and '%s'; give "
+                    "--allow %s=first|last",
+                    key, p[0].name, p[d].name, key);
+}
+
+int
+mg_merge_records(const struct mg_merge_input *in, size_t n,
+                 const struct mg_json *allow, struct mg_json **out,
+                 struct mg_json *notes, struct mg_err *err)
+{
+  struct mg_json *rec = mg_record_new();
+  struct part *c = mg_xcalloc(n ? n : 1, sizeof(*c));
+  int rc = 0;
+
+  *out = NULL;
+  for (size_t i = 0; i < n && rc == 0; i++)
+    for (struct mg_json *m = mg_json_first(in[i].rec); m && rc == 0;
+         m = mg_json_next(m)) {
+      const char *key = mg_json_key(m);
+      struct mg_json *v = NULL;
+      size_t k = 0;
+
+      if (strcmp(key, "schema") == 0 || mg_json_get(rec, key))
+        continue;
+      for (size_t j = i; j < n; j++) {
+        struct mg_json *x = mg_json_get(in[j].rec, key);
+
+        if (x) {
+          c[k].v = x;
+          c[k].name = in[j].name;
+          k++;
+        }
+      }
+      if (strcmp(key, "provenance") == 0) {
+        v = merge_provenance(c, k);
+      } else if (k == 1) {
+        v = mg_json_dup(c[0].v);
+      } else if (strcmp(key, "perf") == 0 && !all_equal(c, k)) {
+        rc = merge_perf(c, k, allow, &v, notes, err);
+      } else if (strcmp(key, "eval") == 0) {
+        rc = merge_eval(c, k, allow, &v, notes, err);
+      } else {
+        rc = merge_generic(c, k, key, allow, &v, notes, err);
+      }
+      if (rc == 0)
+        mg_json_set(rec, key, v);
+    }
+  free(c);
+  if (rc < 0) {
+    mg_json_free(rec);
+    return -1;
+  }
+  *out = rec;
+  return 0;
+}
+
+/* ---- comparison
+ * --------------------------------------------------------------- */
+
+struct rowdef {
+  const char *metric;
+  const char *path; /* within the headline run, or "perf.X" */
+  const char *unit;
+  const char *better;
+  const char *se_of; /* a DIST whose mean's standard error applies */
+};
+
+static const struct rowdef perf_rows[] = {
+  { "requests_per_s", "requests_per_s", "req/s", "higher", NULL },
+  { "output_tokens_per_s", "output_tokens_per_s", "tok/s", "higher", NULL },
+  { "ttft_mean_ms", "ttft_ms.mean", "ms", "lower", "ttft_ms" },
+  { "ttft_p50_ms", "ttft_ms.p50", "ms", "lower", NULL },
+  { "ttft_p99_ms", "ttft_ms.p99", "ms", "lower", NULL },
+  { "itl_mean_ms", "itl_ms.mean", "ms", "lower", "itl_ms" },
+  { "itl_p50_ms", "itl_ms.p50", "ms", "lower", NULL },
+  { "itl_p99_ms", "itl_ms.p99", "ms", "lower", NULL },
+  { "latency_p50_ms", "latency_ms.p50", "ms", "lower", NULL },
+  { "latency_p99_ms", "latency_ms.p99", "ms", "lower", NULL },
+  { "goodput_rps", "goodput_rps", "req/s", "higher", NULL },
+  { "max_sustainable_rps", "perf.max_sustainable_rps", "req/s", "higher",
+    NULL },
+};
+
+static struct mg_json *
+num_or_null(const struct mg_json *v)
+{
+  if (mg_json_is_number(v) && isfinite(mg_json_number(v)))
+    return mg_json_new_number(mg_json_number(v));
+  return mg_json_new_null();
+}
+
+static void
+finish_row(struct mg_json *row)
+{
+  struct mg_json *vals = mg_json_get(row, "values");
+  struct mg_json *ses = mg_json_get(row, "stderr");
+  struct mg_json *delta = mg_json_new_array();
+  struct mg_json *pct = mg_json_new_array();
+  struct mg_json *sig = mg_json_new_array();
+  const struct mg_json *b = mg_json_at(vals, 0);
+  const struct mg_json *bse = mg_json_at(ses, 0);
+  size_t i = 0;
+
+  for (struct mg_json *v = mg_json_first(vals); v; v = mg_json_next(v), i++) {
+    const struct mg_json *se = mg_json_at(ses, i);
+
+    if (i == 0 || !mg_json_is_number(v) || !mg_json_is_number(b)) {
+      mg_json_append(delta, mg_json_new_null());
+      mg_json_append(pct, mg_json_new_null());
+      mg_json_append(sig, mg_json_new_null());
+      continue;
+    }
+    {
+      double d = mg_json_number(v) - mg_json_number(b);
+
+      mg_json_append(delta, mg_json_new_number(d));
+      if (mg_json_number(b) != 0)
+        mg_json_append(pct,
+                       mg_json_new_number(100 * d / fabs(mg_json_number(b))));
+      else
+        mg_json_append(pct, mg_json_new_null());
+      if (mg_json_is_number(se) && mg_json_is_number(bse)) {
+        double s = sqrt(mg_json_number(se) * mg_json_number(se)
+                        + mg_json_number(bse) * mg_json_number(bse));
+
+        mg_json_append(sig, mg_json_new_bool(fabs(d) > s));
+      } else {
+        mg_json_append(sig, mg_json_new_null());
+      }
+    }
+  }
+  mg_json_set(row, "delta", delta);
+  mg_json_set(row, "delta_pct", pct);
+  mg_json_set(row, "significant", sig);
+}
+
+static int
+row_has_value(const struct mg_json *row)
+{
+  for (struct mg_json *v = mg_json_first(mg_json_get(row, "values")); v;
+       v = mg_json_next(v))
+    if (mg_json_is_number(v))
+      return 1;
+  return 0;
+}
+
+/* The run of a fixed-rate step at rate in a perf summary, or NULL. */
+static const struct mg_json *
+run_at(const struct mg_json *perf, double rate)
+{
+  for (struct mg_json *r = mg_json_first(mg_json_get(perf, "runs")); r;
+       r = mg_json_next(r)) {
+    const struct mg_json *x = mg_json_get(r, "rate");
+    const char *k = mg_json_string(mg_json_get(r, "kind"));
+
+    if (mg_json_is_number(x) && fabs(mg_json_number(x) - rate) < 1e-9
+        && !(k
+             && (strcmp(k, "throughput") == 0 || strcmp(k, "concurrent") == 0)))
+      return r;
+  }
+  return NULL;
+}
+
+/*
+ * Operating points are each input's own; when they differ, latencies are
+ * compared under different loads. The same offered load for all: the
+ * highest rate every input ran as a step and sustained (at most its
+ * max_sustainable_rps). 0 when the operating points agree or there is no
+ * such rate.
+ */
+static double
+same_load_rate(const struct mg_json *sums)
+{
+  const struct mg_json *first = mg_json_first(sums);
+  const struct mg_json *h0 =
+      mg_results_headline_run(mg_json_get(first, "perf"));
+  double best = 0, cap = INFINITY;
+  int differ = 0;
+
+  if (mg_json_size(sums) < 2 || !h0)
+    return 0;
+  for (const struct mg_json *s = first; s; s = mg_json_next(s)) {
+    const struct mg_json *perf = mg_json_get(s, "perf");
+    const struct mg_json *h = mg_results_headline_run(perf);
+    const struct mg_json *msr = mg_json_get(perf, "max_sustainable_rps");
+
+    if (!h)
+      return 0;
+    if (!mg_json_equal(mg_json_get(h, "id"), mg_json_get(h0, "id")))
+      differ = 1;
+    if (mg_json_is_number(msr))
+      cap = fmin(cap, mg_json_number(msr));
+  }
+  if (!differ)
+    return 0;
+  for (struct mg_json *r = mg_json_first(mg_json_get_path(first, "perf.runs"));
+       r; r = mg_json_next(r)) {
+    const struct mg_json *x = mg_json_get(r, "rate");
+    double rate;
+    int all = 1;
+
+    if (!mg_json_is_number(x)
+        || !run_at(mg_json_get(first, "perf"), mg_json_number(x)))
+      continue;
+    rate = mg_json_number(x);
+    if (rate <= best || rate > cap + 1e-9)
+      continue;
+    for (const struct mg_json *s = first; s && all; s = mg_json_next(s))
+      all = run_at(mg_json_get(s, "perf"), rate) != NULL;
+    if (all)
+      best = rate;
+  }
+  return best;
+}
+
+/* Rows of perf figures: at each input's operating point (group "perf",
+ * rate 0), or at one offered load (group "perf_same_load"). */
+static void
+perf_compare_rows(const struct mg_json *sums, struct mg_json *rows, double rate)
+{
+  for (size_t r = 0; r < sizeof(perf_rows) / sizeof(perf_rows[0]); r++) {
+    struct mg_json *row;
+    struct mg_json *vals, *ses;
+
+    if (rate > 0 && strncmp(perf_rows[r].path, "perf.", 5) == 0)
+      continue;
+    row = mg_json_new_object();
+    vals = mg_json_new_array();
+    ses = mg_json_new_array();
+    mg_json_set_string(row, "group", rate > 0 ? "perf_same_load" : "perf");
+    mg_json_set_string(row, "metric", perf_rows[r].metric);
+    mg_json_set_string(row, "unit", perf_rows[r].unit);
+    mg_json_set_string(row, "better", perf_rows[r].better);
+    for (struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s)) {
+      const struct mg_json *perf = mg_json_get(s, "perf");
+      const struct mg_json *head =
+          rate > 0 ? run_at(perf, rate) : mg_results_headline_run(perf);
+      const struct mg_json *v;
+
+      if (strncmp(perf_rows[r].path, "perf.", 5) == 0)
+        v = mg_json_get_path(perf, perf_rows[r].path + 5);
+      else
+        v = head ? mg_json_get_path(head, perf_rows[r].path) : NULL;
+      mg_json_append(vals, num_or_null(v));
+      if (perf_rows[r].se_of && head) {
+        const struct mg_json *d = mg_json_get(head, perf_rows[r].se_of);
+        double sd = mg_json_number(mg_json_get(d, "stddev"));
+        double cnt = mg_json_number(mg_json_get(d, "count"));
+
+        if (mg_json_get(d, "stddev") && cnt > 1)
+          mg_json_append(ses, mg_json_new_number(sd / sqrt(cnt)));
+        else
+          mg_json_append(ses, mg_json_new_null());
+      } else {
+        mg_json_append(ses, mg_json_new_null());
+      }
+    }
+    mg_json_set(row, "values", vals);
+    mg_json_set(row, "stderr", ses);
+    finish_row(row);
+    if (row_has_value(row))
+      mg_json_append(rows, row);
+    else
+      mg_json_free(row);
+  }
+}
+
+static void
+eval_compare_rows(const struct mg_json *sums, struct mg_json *rows)
+{
+  struct mg_json *seen = mg_json_new_object();
+
+  for (struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s))
+    for (struct mg_json *t = mg_json_first(mg_json_get_path(s, "eval.tasks"));
+         t; t = mg_json_next(t)) {
+      const char *task = mg_json_string(mg_json_get(t, "task"));
+      const char *metric = mg_json_string(mg_json_get(t, "metric"));
+      struct mg_json *row, *vals, *ses, *hib;
+      char *k;
+
+      if (!task || !metric)
+        continue;
+      k = mg_xasprintf("%s\n%s", task, metric);
+      if (mg_json_get(seen, k)) {
+        free(k);
+        continue;
+      }
+      mg_json_set_bool(seen, k, 1);
+      free(k);
+      row = mg_json_new_object();
+      vals = mg_json_new_array();
+      ses = mg_json_new_array();
+      hib = mg_json_get(t, "higher_is_better");
+      mg_json_set_string(row, "group", "eval");
+      mg_json_set_string(row, "task", task);
+      mg_json_set_string(row, "metric", metric);
+      mg_json_set_string(row, "unit", "");
+      mg_json_set_string(row, "better",
+                         mg_json_is_bool(hib) && !mg_json_bool(hib) ? "lower"
+                                                                    : "higher");
+      for (struct mg_json *s2 = mg_json_first(sums); s2;
+           s2 = mg_json_next(s2)) {
+        const struct mg_json *hit = NULL;
+
+        for (struct mg_json *t2 =
+                 mg_json_first(mg_json_get_path(s2, "eval.tasks"));
+             t2; t2 = mg_json_next(t2))
+          if (strcmp(mg_json_string(mg_json_get(t2, "task")), task) == 0
+              && strcmp(mg_json_string(mg_json_get(t2, "metric")), metric) == 0)
+            hit = t2;
+        mg_json_append(vals, num_or_null(mg_json_get(hit, "value")));
+        mg_json_append(ses, num_or_null(mg_json_get(hit, "stderr")));
+      }
+      mg_json_set(row, "values", vals);
+      mg_json_set(row, "stderr", ses);
+      finish_row(row);
+      mg_json_append(rows, row);
+    }
+  mg_json_free(seen);
+}
+
+int
+mg_merge_compare(const struct mg_json *summaries, struct mg_json **out,
+                 struct mg_err *err)
+{
+  struct mg_json *o, *entries, *rows;
+  double same;
+
+  *out = NULL;
+  if (!mg_json_size(summaries))
+    return mg_err_set(err, MG_ERR_DATA, "nothing to compare: no results");
+  entries = mg_json_new_array();
+  for (struct mg_json *s = mg_json_first(summaries); s; s = mg_json_next(s)) {
+    struct mg_json *e = mg_json_new_object();
+    const char *v = mg_json_string(mg_json_get_path(s, "verification.verdict"));
+
+    mg_json_set_string(e, "source", mg_json_string(mg_json_get(s, "source")));
+    if (mg_json_get(s, "model"))
+      mg_json_set_string(e, "model", mg_json_string(mg_json_get(s, "model")));
+    mg_json_set_string(e, "label", mg_json_string(mg_json_get(s, "label")));
+    if (v)
+      mg_json_set_string(e, "verdict", v);
+    mg_json_append(entries, e);
+  }
+  rows = mg_json_new_array();
+  perf_compare_rows(summaries, rows, 0);
+  same = same_load_rate(summaries);
+  if (same > 0)
+    perf_compare_rows(summaries, rows, same);
+  eval_compare_rows(summaries, rows);
+  o = mg_json_new_object();
+  mg_json_set_number(o, "baseline", 0);
+  mg_json_set(o, "entries", entries);
+  if (same > 0) {
+    struct mg_json *sl = mg_json_new_object(), *ids = mg_json_new_array();
+
+    for (struct mg_json *s = mg_json_first(summaries); s; s = mg_json_next(s))
+      mg_json_append(ids, mg_json_dup(mg_json_get(
+                              run_at(mg_json_get(s, "perf"), same), "id")));
+    mg_json_set_number(sl, "rate", same);
+    mg_json_set(sl, "runs", ids);
+    mg_json_set(o, "same_load", sl);
+  }
+  mg_json_set(o, "rows", rows);
+  *out = o;
+  return 0;
+}
