@@ -48,6 +48,7 @@ LIB_OBJS_CORE = \
 	lib/mg_progress.o \
 	lib/mg_record.o \
 	lib/mg_stats.o \
+	lib/mg_time.o \
 	lib/mg_tree.o
 
 # py/: Python-exact values, YAML, regex, MT19937

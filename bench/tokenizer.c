@@ -22,6 +22,7 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_time.h"
 #include "tok/mg_tok.h"
 
 static const char *const names[] = {
@@ -159,19 +160,19 @@ measure(const char *shared, const char *name, const struct mg_buf *docs,
   /* load three times, keep the fastest (page cache warm) */
   for (int r = 0; r < 3; r++) {
     mg_tok_free(t);
-    t0 = mg_now_ns();
+    t0 = mg_time_now_ns();
     if (mg_tok_load(dir, 0, &t, &err)) {
       fprintf(stderr, "%s\n", err.msg);
       exit(1);
     }
-    t1 = mg_now_ns();
+    t1 = mg_time_now_ns();
     if (best_load < 0 || t1 - t0 < best_load)
       best_load = t1 - t0;
   }
   heap = mallinfo2().uordblks - heap0;
   for (int r = 0; r < 3; r++) {
     tokens = 0;
-    t0 = mg_now_ns();
+    t0 = mg_time_now_ns();
     for (size_t i = 0; i < ndocs; i++) {
       if (mg_tok_encode(t, docs->data + off[i], off[i + 1] - off[i], 0,
                               &e, &err)) {
@@ -180,7 +181,7 @@ measure(const char *shared, const char *name, const struct mg_buf *docs,
       }
       tokens += e.n;
     }
-    t1 = mg_now_ns();
+    t1 = mg_time_now_ns();
     if (best_enc < 0 || t1 - t0 < best_enc)
       best_enc = t1 - t0;
   }

@@ -19,6 +19,7 @@
 #include "mg_err.h"
 #include "mg_io.h"
 #include "mg_mem.h"
+#include "mg_time.h"
 
 #define SECRET_MAX ((size_t)64 << 10)
 #define HEADERS_MAX ((size_t)256 << 10)
@@ -563,7 +564,7 @@ rand_next(void)
   static uint64_t state;
 
   if (!state)
-    state = (uint64_t)mg_now_ns() ^ ((uint64_t)getpid() << 32) ^
+    state = (uint64_t)mg_time_now_ns() ^ ((uint64_t)getpid() << 32) ^
             0x9e3779b97f4a7c15ULL;
   state ^= state << 13;
   state ^= state >> 7;
@@ -746,7 +747,7 @@ struct mg_http_multi {
   int epfd;            /* curl's sockets and tfd; -1: poll fallback */
   int tfd;             /* timerfd for precise wakeups, or -1 */
   long long armed;     /* what tfd is armed for (0: nothing) */
-  long long timer_at;  /* curl's timeout (mg_now_ns), -1: none */
+  long long timer_at;  /* curl's timeout (mg_time_now_ns), -1: none */
   CURL **pool;         /* reset handles ready for reuse */
   int npool, cappool;
   struct hdr_list *hl; /* the current header list */
@@ -840,7 +841,7 @@ timer_cb(CURLM *cm, long timeout_ms, void *userp)
 
   (void)cm;
   m->timer_at = timeout_ms < 0 ? -1
-                                : mg_now_ns() + (long long)timeout_ms * 1000000;
+                                : mg_time_now_ns() + (long long)timeout_ms * 1000000;
   return 0;
 }
 
@@ -915,7 +916,7 @@ multi_header_cb(char *p, size_t size, size_t nitems, void *arg)
   }
   x->hdr_done = 1;
   if (x->cb.on_headers)
-    x->cb.on_headers(x->cb.arg, status, mg_now_ns());
+    x->cb.on_headers(x->cb.arg, status, mg_time_now_ns());
   return n;
 }
 
@@ -924,7 +925,7 @@ multi_write_cb(char *p, size_t size, size_t nmemb, void *arg)
 {
   struct xfer *x = arg;
   size_t n = size * nmemb;
-  long long t = mg_now_ns();
+  long long t = mg_time_now_ns();
 
   if (x->cancelled || x->cancel_req)
     return 0;
@@ -986,7 +987,7 @@ xfer_done(struct xfer *x, int ok, long status, const char *msg)
     (void)snprintf(buf, sizeof(buf), "%s", msg);
   xfer_free(x);
   if (cb.on_done)
-    cb.on_done(cb.arg, ok, status, msg ? buf : NULL, mg_now_ns());
+    cb.on_done(cb.arg, ok, status, msg ? buf : NULL, mg_time_now_ns());
 }
 
 long
@@ -1139,7 +1140,7 @@ action(struct mg_http_multi *m, curl_socket_t fd, int flags)
 static void
 timers_due(struct mg_http_multi *m)
 {
-  for (int i = 0; i < 4 && m->timer_at >= 0 && mg_now_ns() >= m->timer_at;
+  for (int i = 0; i < 4 && m->timer_at >= 0 && mg_time_now_ns() >= m->timer_at;
        i++) {
     m->timer_at = -1;
     action(m, CURL_SOCKET_TIMEOUT, 0);
@@ -1173,7 +1174,7 @@ wait_and_act(struct mg_http_multi *m, long timeout_ms, long long wake_ns)
     return;
   }
   if (m->timer_at >= 0 && timeout_ms > 0) {
-    long long now = mg_now_ns();
+    long long now = mg_time_now_ns();
     if (m->timer_at <= now) {
       timeout_ms = 0;
     } else {
@@ -1229,7 +1230,7 @@ mg_http_multi_run_until(struct mg_http_multi *m, long long deadline_ns)
   long long now;
 
   timers_due(m);
-  now = mg_now_ns();
+  now = mg_time_now_ns();
   if (deadline_ns <= now) {
     wait_and_act(m, 0, 0);
     return m->count;

@@ -135,7 +135,7 @@ int mg_http_do(const struct mg_http_opts *o, const struct mg_http_request *req,
  * load generation and parallel downloads. Connections are kept alive and
  * reused (every idle connection is kept, up to max_conns when it is set).
  * Callbacks run inside mg_http_multi_run, with the monotonic time
- * (mg_now_ns) at which the data was read. Internally: libcurl's socket
+ * (mg_time_now_ns) at which the data was read. Internally: libcurl's socket
  * interface over one epoll set (a wakeup costs what is ready, not what is
  * open; poll() is the fallback), easy handles reused through a pool, and
  * one header list shared by consecutive transfers with equal headers.
@@ -176,7 +176,7 @@ void mg_http_multi_cancel(struct mg_http_multi *m, long id);
  * runs callbacks. Returns the number of transfers still running. */
 int mg_http_multi_run(struct mg_http_multi *m, long timeout_ms);
 /* As mg_http_multi_run, but waits until the monotonic time deadline_ns
- * (mg_now_ns clock) at most, with sub-millisecond precision (a timerfd),
+ * (mg_time_now_ns clock) at most, with sub-millisecond precision (a timerfd),
  * for a load generator's absolute schedule. deadline_ns <= now: poll. */
 int mg_http_multi_run_until(struct mg_http_multi *m, long long deadline_ns);
 int mg_http_multi_running(const struct mg_http_multi *m);

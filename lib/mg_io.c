@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mg_buf.h"
@@ -227,26 +226,4 @@ mg_io_mkdirs(const char *dir, struct mg_err *err)
   }
   free(p);
   return 0;
-}
-
-long long
-mg_now_ns(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-void
-mg_time_rfc3339(char *out, size_t n)
-{
-  struct timespec ts;
-  struct tm tm;
-  char base[32];
-
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-  (void)snprintf(out, n, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
 }

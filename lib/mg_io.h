@@ -59,9 +59,4 @@ void mg_io_atomic_abort(struct mg_io_atomic *a);
 /* Creates dir and its missing parents (mode 0755). */
 int mg_io_mkdirs(const char *dir, struct mg_err *err);
 
-/* Monotonic clock in nanoseconds, and wall clock as RFC 3339 UTC text. */
-long long mg_now_ns(void);
-/* Writes "2026-11-28T04:05:06.123Z" into out (at least 32 bytes). */
-void mg_time_rfc3339(char *out, size_t n);
-
 #endif

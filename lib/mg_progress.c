@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "mg_cli.h"
-#include "mg_io.h"
+#include "mg_time.h"
 
 #define TTY_INTERVAL_NS 100000000LL   /* 100 ms */
 #define PLAIN_INTERVAL_NS 5000000000LL /* 5 s */
@@ -59,7 +59,7 @@ mg_progress_init_stream(struct mg_progress *p, const char *label,
   p->color = is_tty && !nc && !(term && strcmp(term, "dumb") == 0);
   (void)snprintf(p->label, sizeof(p->label), "%s", label ? label : "");
   p->total = total > 0 ? total : 0;
-  p->t0_ns = mg_now_ns();
+  p->t0_ns = mg_time_now_ns();
   p->last_ns = p->t0_ns;
   p->interval_ns = is_tty ? TTY_INTERVAL_NS : PLAIN_INTERVAL_NS;
   p->width = 79;
@@ -143,7 +143,7 @@ mg_progress_update_at(struct mg_progress *p, long long done, long long now_ns)
 void
 mg_progress_update(struct mg_progress *p, long long done)
 {
-  mg_progress_update_at(p, done, mg_now_ns());
+  mg_progress_update_at(p, done, mg_time_now_ns());
 }
 
 void
@@ -168,7 +168,7 @@ mg_progress_status_at(struct mg_progress *p, const char *text, int force,
 void
 mg_progress_status(struct mg_progress *p, const char *text, int force)
 {
-  mg_progress_status_at(p, text, force, mg_now_ns());
+  mg_progress_status_at(p, text, force, mg_time_now_ns());
 }
 
 void
@@ -201,5 +201,5 @@ mg_progress_end_at(struct mg_progress *p, long long now_ns)
 void
 mg_progress_end(struct mg_progress *p)
 {
-  mg_progress_end_at(p, mg_now_ns());
+  mg_progress_end_at(p, mg_time_now_ns());
 }

@@ -32,7 +32,7 @@ struct mg_progress {
   char label[64];
   long long total;      /* bytes expected; 0: unknown */
   long long done;       /* bytes so far */
-  long long t0_ns;      /* start (mg_now_ns clock) */
+  long long t0_ns;      /* start (mg_time_now_ns clock) */
   long long last_ns;    /* last print */
   long long interval_ns; /* minimum time between prints */
   int width;            /* columns of the line on a terminal */
@@ -53,7 +53,7 @@ void mg_progress_init_stream(struct mg_progress *p, const char *label,
 
 /* Records done bytes; prints when the interval has passed. */
 void mg_progress_update(struct mg_progress *p, long long done);
-/* As mg_progress_update at the given mg_now_ns time (for tests). */
+/* As mg_progress_update at the given mg_time_now_ns time (for tests). */
 void mg_progress_update_at(struct mg_progress *p, long long done,
                            long long now_ns);
 /* Prints the final line "label: N bytes in T s (R/s)" and ends the line

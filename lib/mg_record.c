@@ -12,6 +12,7 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_time.h"
 
 struct mg_json *
 mg_record_new(void)

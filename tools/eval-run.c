@@ -22,12 +22,13 @@
 #include "mg_cli.h"
 #include "mg_err.h"
 #include "eval/mg_eval.h"
+#include "eval/mg_eval_out.h"
 #include "mg_http.h"
-#include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "py/mg_pv.h"
 #include "mg_record.h"
+#include "mg_time.h"
 #include "eval/mg_task.h"
 
 static const char usage_text[] =
@@ -556,7 +557,7 @@ on_progress(void *arg, const char *task, size_t done, size_t total,
             long long t0_ns, int final)
 {
   struct prog *p = arg;
-  long long now = mg_now_ns();
+  long long now = mg_time_now_ns();
   double el = (double)(now - t0_ns) / 1e9, rate, eta;
   char bar[11], a[48], b[48];
   int pct, fill;

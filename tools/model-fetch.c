@@ -22,10 +22,10 @@
 #include "mg_err.h"
 #include "fetch/mg_fetch.h"
 #include "mg_http.h"
-#include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "mg_record.h"
+#include "mg_time.h"
 
 static const char usage_text[] =
     "usage: model-fetch [-hqv] [--pretty] [-i FILE] [-o FILE] [-j N]\n"

@@ -20,9 +20,9 @@
 #include "mg_buf.h"
 #include "mg_cli.h"
 #include "mg_err.h"
-#include "mg_io.h"
 #include "mg_json.h"
 #include "mg_record.h"
+#include "mg_time.h"
 #include "verify/mg_verify.h"
 
 static const char usage_text[] =

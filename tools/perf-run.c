@@ -32,6 +32,7 @@
 #include "perf/mg_perf_bench.h"
 #include "mg_progress.h"
 #include "mg_record.h"
+#include "mg_time.h"
 #include "tok/mg_tok_proc.h"
 
 static const char usage_text[] =

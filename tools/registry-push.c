@@ -23,9 +23,9 @@
 #include "mg_cli.h"
 #include "mg_err.h"
 #include "mg_http.h"
-#include "mg_io.h"
 #include "mg_json.h"
 #include "mg_record.h"
+#include "mg_time.h"
 #include "publish/mg_registry.h"
 
 #define MG_DEFAULT_REGISTRY_DIR "modelgate-registry"

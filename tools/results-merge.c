@@ -24,6 +24,7 @@
 #include "mg_mem.h"
 #include "publish/mg_merge.h"
 #include "mg_record.h"
+#include "mg_time.h"
 #include "publish/mg_report.h"
 #include "publish/mg_results.h"
 

@@ -18,6 +18,7 @@
 #include "eval/mg_metrics.h"
 #include "py/mg_pv.h"
 #include "mg_record.h"
+#include "mg_time.h"
 #include "eval/mg_task.h"
 #include "tok/mg_tok.h"
 
@@ -1669,7 +1670,7 @@ handle_done(struct eng *e, struct xfer *x)
   }
   if (retry && *attempts < e->o->max_retries) {
     e->run->retries++;
-    *not_before = mg_now_ns() + backoff_ns(e, *attempts);
+    *not_before = mg_time_now_ns() + backoff_ns(e, *attempts);
     e->backoff++;
     if (x->is_tok) {
       e->tj[x->index].state = TS_BACKOFF;
@@ -1789,7 +1790,7 @@ static void
 dispatch(struct eng *e)
 {
   size_t window = (size_t)e->o->num_concurrent * 4 + 64;
-  long long now = mg_now_ns();
+  long long now = mg_time_now_ns();
 
   /* wake sleepers whose time has come */
   if (e->backoff) {
@@ -1876,7 +1877,7 @@ dispatch(struct eng *e)
 static void
 report_progress(struct eng *e, int final)
 {
-  long long now = mg_now_ns();
+  long long now = mg_time_now_ns();
 
   if (!e->o->progress)
     return;
@@ -1902,7 +1903,7 @@ all_done(const struct eng *e)
 static void
 loop(struct eng *e)
 {
-  long long t_last = mg_now_ns(), t_start = t_last;
+  long long t_last = mg_time_now_ns(), t_start = t_last;
   double area = 0;
 
   while (!all_done(e) && !e->failed) {
@@ -1933,7 +1934,7 @@ loop(struct eng *e)
     if (!e->done_head)
       mg_http_multi_run(e->multi, timeout);
     /* completions in flight, time-weighted (for -v and the bench) */
-    now = mg_now_ns();
+    now = mg_time_now_ns();
     area += (double)e->inflight * (double)(now - t_last);
     t_last = now;
     while (e->done_head) {
@@ -2476,7 +2477,7 @@ mg_eval_run(struct mg_task_set *ts, const struct mg_task_opts *topts,
   e.run = r;
   e.cache_fd = -1;
   r->ts = ts;
-  r->t0_ns = mg_now_ns();
+  r->t0_ns = mg_time_now_ns();
   mg_time_rfc3339(r->started, sizeof(r->started));
   if (!o->url || !o->model) {
     mg_err_set(err, MG_ERR_USAGE,
@@ -2601,7 +2602,7 @@ mg_eval_run(struct mg_task_set *ts, const struct mg_task_opts *topts,
   }
   report_progress(&e, 0);
   loop(&e);
-  r->t1_ns = mg_now_ns();
+  r->t1_ns = mg_time_now_ns();
   mg_time_rfc3339(r->finished, sizeof(r->finished));
   r->complete = !e.failed && all_done(&e);
   /* scoring */

@@ -1,4 +1,4 @@
-#include "eval/mg_eval.h"
+#include "eval/mg_eval_out.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "eval/mg_eval.h"
 #include "eval/mg_metrics.h"
 #include "py/mg_pv.h"
 #include "mg_record.h"

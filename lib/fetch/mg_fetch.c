@@ -23,6 +23,7 @@
 #include "fetch/mg_oci.h"
 #include "mg_progress.h"
 #include "fetch/mg_s3.h"
+#include "mg_time.h"
 #include "mg_tree.h"
 
 #define LOCK_NAME ".mg-fetch.lock"
@@ -1033,7 +1034,7 @@ download_all(struct fetch *f, size_t first, const char *bearer,
       xs[i].ifmatch = mg_xasprintf("If-Match: %s", xs[i].it->etag);
   }
   while (done < n) {
-    long long now = mg_now_ns();
+    long long now = mg_time_now_ns();
 
     for (size_t i = 0; i < next; i++) {
       struct xfer *x = &xs[i];

@@ -16,6 +16,7 @@
 #include "mg_err.h"
 #include "mg_io.h"
 #include "mg_mem.h"
+#include "mg_time.h"
 #include "mock/mg_mock_req.h"
 
 /* Block size for streamed replies; several SSE events per write. */
@@ -171,7 +172,7 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 static void
 stamp(long long *mono, struct timespec *wall)
 {
-  *mono = mg_now_ns();
+  *mono = mg_time_now_ns();
   clock_gettime(CLOCK_REALTIME, wall);
 }
 
@@ -415,7 +416,7 @@ static void
 produce(struct mreq *r, size_t max)
 {
   struct mg_mock_server *s = r->srv;
-  long long now = mg_now_ns();
+  long long now = mg_time_now_ns();
 
   while (!r->finished && !r->cut_now && r->out.len < max) {
     if (r->sched.k >= r->resp.steps) {
@@ -958,7 +959,7 @@ mg_mock_server_stats(const struct mg_mock_server *s, struct mg_mock_stats *st)
 static void
 fire_due(struct mg_mock_server *s)
 {
-  long long now = mg_now_ns();
+  long long now = mg_time_now_ns();
   struct mg_mock_timer *t;
 
   while ((t = mg_mock_sched_heap_top(&s->heap)) && t->due <= now) {
@@ -1000,7 +1001,7 @@ mg_mock_server_run(struct mg_mock_server *s, const volatile sig_atomic_t *stop,
     return mg_err_set(err, MG_ERR_IO, "the server's epoll fd is too large");
   while (!*stop) {
     MHD_UNSIGNED_LONG_LONG ms;
-    long long wait = -1, now = mg_now_ns();
+    long long wait = -1, now = mg_time_now_ns();
     struct mg_mock_timer *t;
     struct timespec ts;
     fd_set rd;
@@ -1017,7 +1018,7 @@ mg_mock_server_run(struct mg_mock_server *s, const volatile sig_atomic_t *stop,
     }
     if (MHD_get_timeout(s->d, &ms) == MHD_YES)
       wait = ms > 1000000 ? 1000000000000LL : (long long)ms * 1000000LL;
-    now = mg_now_ns();
+    now = mg_time_now_ns();
     t = mg_mock_sched_heap_top(&s->heap);
     if (t) {
       long long d = t->due - now;

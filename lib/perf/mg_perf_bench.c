@@ -5,8 +5,8 @@
 
 #include "mg_buf.h"
 #include "mg_err.h"
-#include "mg_io.h"
 #include "mg_mem.h"
+#include "mg_time.h"
 #include "perf/mg_perf_data.h"
 #include "perf/mg_perf_sse.h"
 #include "tok/mg_tok_proc.h"
@@ -427,7 +427,7 @@ start_request(struct loop *L, long long sched)
   r->req_output = it->output_tokens;
   s->rec = r;
   if (mg_perf_req_body_build(&L->body, it, r->idx, &s->body, &err) < 0) {
-    r->t_sent = r->t_end = mg_now_ns();
+    r->t_sent = r->t_end = mg_time_now_ns();
     r->status = MG_PERF_ERRORED;
     r->reason = "cannot build request";
     r->detail = mg_xstrdup(err.msg);
@@ -449,12 +449,12 @@ start_request(struct loop *L, long long sched)
   }
   s->pos = L->nactive;
   L->active[L->nactive++] = s;
-  r->t_sent = mg_now_ns();
+  r->t_sent = mg_time_now_ns();
   s->id = mg_http_multi_add(L->m, &req, &cb, &err);
   if (s->id < 0) {
     L->active[s->pos] = L->active[--L->nactive];
     L->active[s->pos]->pos = s->pos;
-    r->t_end = mg_now_ns();
+    r->t_end = mg_time_now_ns();
     r->status = MG_PERF_ERRORED;
     r->reason = "cannot start request";
     r->detail = mg_xstrdup(err.msg);
@@ -510,7 +510,7 @@ warm_up(struct loop *L, const char *url, int n)
   struct mg_http_stream_cb cb;
   struct warm w = { 0, 0 };
   struct mg_err err = MG_ERR_INIT;
-  long long deadline = mg_now_ns() + 5000000000LL;
+  long long deadline = mg_time_now_ns() + 5000000000LL;
 
   memset(&req, 0, sizeof(req));
   memset(&cb, 0, sizeof(cb));
@@ -522,7 +522,7 @@ warm_up(struct loop *L, const char *url, int n)
   for (int i = 0; i < n; i++)
     if (mg_http_multi_add(L->m, &req, &cb, &err) > 0)
       w.left++;
-  while (w.left > 0 && mg_now_ns() < deadline)
+  while (w.left > 0 && mg_time_now_ns() < deadline)
     mg_http_multi_run_until(L->m, deadline);
   if (w.left > 0) {
     mg_http_multi_free(L->m);
@@ -607,13 +607,13 @@ mg_perf_bench_run(const struct mg_perf_target *t,
       return mg_err_set(err, MG_ERR_IO, "cannot start the HTTP client");
     }
   }
-  out->t_start = mg_now_ns() + START_DELAY_NS;
+  out->t_start = mg_time_now_ns() + START_DELAY_NS;
   if (l->max_seconds > 0)
     t_limit = out->t_start + (long long)(l->max_seconds * 1e9);
   /* Closed loop: every slot is free at the start. */
   next_status = out->t_start;
   for (;;) {
-    long long now = mg_now_ns(), wake;
+    long long now = mg_time_now_ns(), wake;
 
     if (stop && *stop) {
       out->stop_reason = "interrupted";
@@ -659,7 +659,7 @@ mg_perf_bench_run(const struct mg_perf_target *t,
       start_request(&L, due);
       created++;
       have_next = 0;
-      now = mg_now_ns();
+      now = mg_time_now_ns();
     }
     if (max_create >= 0 && created >= max_create && L.nactive == 0) {
       out->stop_reason = max_create == l->max_requests ? "max_requests"
@@ -685,7 +685,7 @@ mg_perf_bench_run(const struct mg_perf_target *t,
     }
     mg_http_multi_run_until(L.m, wake);
   }
-  out->t_end = mg_now_ns();
+  out->t_end = mg_time_now_ns();
   if (status)
     status(status_arg, out, 0, out->t_end);
   mg_http_multi_free(L.m);

@@ -19,7 +19,7 @@ struct mg_perf_data;
  * Arrivals are on an absolute clock (start + offset_i); the loop sleeps
  * until the next due time with a timerfd, never between sends.
  *
- * Every request keeps monotonic timestamps (mg_now_ns): scheduled, sent
+ * Every request keeps monotonic timestamps (mg_time_now_ns): scheduled, sent
  * (just before it is handed to libcurl), headers, each SSE event (with
  * flags), first token, first output token, last token, end. Its status
  * is one of successful, incomplete (cancelled by perf-run after it was

@@ -7,13 +7,13 @@
 #include <time.h>
 
 #include "mg_cli.h"
-#include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "perf/mg_perf_metrics.h"
 #include "perf/mg_perf_bench.h"
 #include "perf/mg_perf_sched.h"
 #include "mg_stats.h"
+#include "mg_time.h"
 
 #define THRESHOLD 1e-4 /* GuideLLM merges event times this close (s) */
 #define EPSILON 1e-6
@@ -584,7 +584,7 @@ epoch_offset(long long t0)
 
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 -
-         (double)(mg_now_ns() - t0) / 1e9;
+         (double)(mg_time_now_ns() - t0) / 1e9;
 }
 
 static struct mg_json *

@@ -6,9 +6,9 @@
 #include <time.h>
 
 #include "mg_buf.h"
-#include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_time.h"
 #include "perf/mg_perf_osd.h"
 #include "perf/mg_perf_bench.h"
 
@@ -337,7 +337,7 @@ mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
     clock_gettime(CLOCK_REALTIME, &ts);
     mg_json_set_number(run, "start_unix",
                        round(((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 -
-                              secs(mg_now_ns(), b->t_start)) *
+                              secs(mg_time_now_ns(), b->t_start)) *
                              1e6) /
                          1e6);
   }

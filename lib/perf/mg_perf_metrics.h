@@ -34,7 +34,7 @@ struct mg_perf_metrics_opts {
 };
 
 /*
- * The measurement window [*ws, *we] (ns, mg_now_ns clock) by GuideLLM's
+ * The measurement window [*ws, *we] (ns, mg_time_now_ns clock) by GuideLLM's
  * rules: without warmup/cooldown, from the first send to the last end;
  * time-bounded runs cut warmup seconds after the start and cooldown
  * seconds before start + max_seconds; request-bounded runs start the

@@ -23,6 +23,7 @@
 #include "py/mg_pv.h"
 #include "verify/mg_safetensors.h"
 #include "verify/mg_sign.h"
+#include "mg_time.h"
 #include "mg_tree.h"
 #include "py/mg_yaml.h"
 

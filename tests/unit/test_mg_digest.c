@@ -11,7 +11,6 @@
 
 #include "mg_digest.h"
 #include "mg_err.h"
-#include "mg_io.h"
 
 /* FIPS 180-2 test vectors. */
 static void

@@ -23,7 +23,7 @@
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "mg_http.h"
-#include "mg_io.h"
+#include "mg_time.h"
 
 #define TOKEN "s3cret-token-value"
 
@@ -251,7 +251,7 @@ fast_opts(struct mg_http_opts *o)
 static double
 secs_since(long long t0)
 {
-  return (double)(mg_now_ns() - t0) / 1e9;
+  return (double)(mg_time_now_ns() - t0) / 1e9;
 }
 
 /* Easy API. */
@@ -376,7 +376,7 @@ test_429_retry_after(void **state)
   hits_retry_after = 0;
   req.url = url("/retry-after");
   mg_http_response_init(&resp, 1 << 20);
-  t0 = mg_now_ns();
+  t0 = mg_time_now_ns();
   assert_int_equal(mg_http_do(&o, &req, &resp, &err), 0);
   /* The server asked for 1 s; the backoff alone would be <= 50 ms. */
   assert_true(secs_since(t0) >= 0.95);
@@ -401,7 +401,7 @@ test_429_retry_after_capped(void **state)
   o.retry_max_ms = 100;
   req.url = url("/retry-after-long");
   mg_http_response_init(&resp, 1 << 20);
-  t0 = mg_now_ns();
+  t0 = mg_time_now_ns();
   assert_int_equal(mg_http_do(&o, &req, &resp, &err), 0);
   assert_true(secs_since(t0) < 2.0);
   assert_true(secs_since(t0) >= 0.19);
@@ -463,7 +463,7 @@ test_timeout(void **state)
   o.timeout_ms = 200;
   req.url = url("/slow");
   mg_http_response_init(&resp, 1 << 20);
-  t0 = mg_now_ns();
+  t0 = mg_time_now_ns();
   assert_int_equal(mg_http_do(&o, &req, &resp, &err), -1);
   assert_true(secs_since(t0) < 1.5);
   assert_int_equal(err.cat, MG_ERR_REMOTE);
@@ -814,7 +814,7 @@ add(struct mg_http_multi *m, const char *path, struct rec *r)
 static void
 run_all(struct mg_http_multi *m, double limit_s)
 {
-  long long t0 = mg_now_ns();
+  long long t0 = mg_time_now_ns();
   while (mg_http_multi_running(m) > 0 && secs_since(t0) < limit_s)
     mg_http_multi_run(m, 50);
 }
@@ -869,7 +869,7 @@ test_multi_cancel(void **state)
   idb = add(m, "/slow", &b);
   assert_true(idb > 0);
   assert_true(add(m, "/slow", &c) > 0);
-  t0 = mg_now_ns();
+  t0 = mg_time_now_ns();
   while (!a.done && secs_since(t0) < 3)
     mg_http_multi_run(m, 20);
   assert_int_equal(a.done, 1);
@@ -974,11 +974,11 @@ test_multi_refused_and_run_until(void **state)
   assert_true(strlen(r.msg) > 0);
 
   /* Waiting on an absolute deadline wakes close to it. */
-  t0 = mg_now_ns();
+  t0 = mg_time_now_ns();
   dl = t0 + 30000000LL;
-  while (mg_now_ns() < dl)
+  while (mg_time_now_ns() < dl)
     mg_http_multi_run_until(m, dl);
-  assert_true(mg_now_ns() - dl < 20000000LL);
+  assert_true(mg_time_now_ns() - dl < 20000000LL);
   mg_buf_release(&r.body);
   mg_http_multi_free(m);
 }

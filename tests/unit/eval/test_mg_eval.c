@@ -12,6 +12,7 @@
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "eval/mg_eval.h"
+#include "eval/mg_eval_out.h"
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"

@@ -17,7 +17,6 @@
 
 #include "mg_err.h"
 #include "mg_http.h"
-#include "mg_io.h"
 #include "mock/mg_mock.h"
 #include "perf/mg_perf_data.h"
 #include "perf/mg_perf_bench.h"

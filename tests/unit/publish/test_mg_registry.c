@@ -12,7 +12,6 @@
 
 #include "mg_err.h"
 #include "mg_http.h"
-#include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "publish/mg_registry.h"
