@@ -230,14 +230,14 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin
 
-FORMAT_SRCS = $(wildcard lib/*.[ch] lib/*/*.[ch] tools/*.c tests/unit/*.c \
-                         tests/unit/*/*.c)
+FORMAT_SRCS = $(wildcard lib/*.[ch] lib/*/*.[ch] tools/*.c bench/*.c tests/unit/*.c \
+                         tests/unit/*/*.c tests/fixtures/*/*.c fuzz/*.c)
 
 format:
 	clang-format -i $(FORMAT_SRCS)
 
 format-check:
-	clang-format --dry-run --Werror $(FORMAT_SRCS)
+	@clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 lint: format-check
 	@! grep -nE '\b(strcpy|strcat|strncpy|strncat|sprintf|vsprintf|strtok|atoi|atol|gets|gmtime|localtime|ctime|asctime)\(' \

@@ -27,8 +27,8 @@
 
 struct conn {
   int fd;
-  int left;      /* requests still to send */
-  size_t sent;   /* bytes of the current request sent */
+  int left;    /* requests still to send */
+  size_t sent; /* bytes of the current request sent */
   int reading;
   int first;     /* no byte of the response read yet */
   int status_ok; /* it starts with "HTTP/1.1 200 " */
@@ -37,8 +37,7 @@ struct conn {
   size_t ntail;
 };
 
-static double
-now(void)
+static double now(void)
 {
   struct timespec ts;
 
@@ -46,8 +45,7 @@ now(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void
-reset(struct conn *c)
+static void reset(struct conn *c)
 {
   c->sent = 0;
   c->reading = 0;
@@ -58,8 +56,7 @@ reset(struct conn *c)
 }
 
 /* Keeps the last bytes of the stream in c->tail. */
-static void
-keep_tail(struct conn *c, const char *p, size_t n)
+static void keep_tail(struct conn *c, const char *p, size_t n)
 {
   size_t cap = sizeof(c->tail);
 
@@ -78,8 +75,7 @@ keep_tail(struct conn *c, const char *p, size_t n)
 }
 
 /* Counts "data: {" in p[0..n). */
-static long
-count_events(const char *p, size_t n)
+static long count_events(const char *p, size_t n)
 {
   long k = 0;
   const char *end = p + n, *q = p;
@@ -91,8 +87,7 @@ count_events(const char *p, size_t n)
   return k;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
   struct sockaddr_in sa;
   struct epoll_event ev, evs[256];
@@ -197,7 +192,8 @@ main(int argc, char **argv)
           return 1;
         }
         if (c->first) {
-          c->status_ok = r >= 13 && memcmp(buf + carry, "HTTP/1.1 200 ", 13) == 0;
+          c->status_ok =
+              r >= 13 && memcmp(buf + carry, "HTTP/1.1 200 ", 13) == 0;
           c->first = 0;
         }
         c->tokens += count_events(buf, carry + (size_t)r);

@@ -36,8 +36,7 @@ struct texts {
   size_t count, cap;
 };
 
-static void
-add_text(struct texts *t, const char *s, size_t n)
+static void add_text(struct texts *t, const char *s, size_t n)
 {
   for (size_t i = 0; i < t->count; i++)
     if (t->n[i] == n && !memcmp(t->s[i], s, n))
@@ -51,8 +50,7 @@ add_text(struct texts *t, const char *s, size_t n)
   t->n[t->count++] = n;
 }
 
-static void
-read_golden(const char *shared, struct texts *t)
+static void read_golden(const char *shared, struct texts *t)
 {
   struct mg_err err = MG_ERR_INIT;
 
@@ -85,9 +83,8 @@ read_golden(const char *shared, struct texts *t)
 }
 
 /* Documents of about 2 KB: golden texts in a seeded random order. */
-static void
-build_corpus(const struct texts *t, size_t target, struct mg_buf *docs,
-             size_t **off, size_t *ndocs)
+static void build_corpus(const struct texts *t, size_t target,
+                         struct mg_buf *docs, size_t **off, size_t *ndocs)
 {
   uint64_t x = 0x2545F4914F6CDD1DULL;
   size_t cap = 0;
@@ -117,9 +114,8 @@ build_corpus(const struct texts *t, size_t target, struct mg_buf *docs,
   }
 }
 
-static void
-write_corpus(const char *path, const struct mg_buf *docs, const size_t *off,
-             size_t ndocs)
+static void write_corpus(const char *path, const struct mg_buf *docs,
+                         const size_t *off, size_t ndocs)
 {
   struct mg_buf out = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_err err = MG_ERR_INIT;
@@ -135,8 +131,7 @@ write_corpus(const char *path, const struct mg_buf *docs, const size_t *off,
   mg_buf_release(&out);
 }
 
-static long
-maxrss_kb(void)
+static long maxrss_kb(void)
 {
   struct rusage ru;
 
@@ -144,9 +139,8 @@ maxrss_kb(void)
   return ru.ru_maxrss;
 }
 
-static void
-measure(const char *shared, const char *name, const struct mg_buf *docs,
-        const size_t *off, size_t ndocs)
+static void measure(const char *shared, const char *name,
+                    const struct mg_buf *docs, const size_t *off, size_t ndocs)
 {
   char *dir = mg_xasprintf("%s/data/tokenizers/%s", shared, name);
   struct mg_err err = MG_ERR_INIT;
@@ -174,8 +168,8 @@ measure(const char *shared, const char *name, const struct mg_buf *docs,
     tokens = 0;
     t0 = mg_time_now_ns();
     for (size_t i = 0; i < ndocs; i++) {
-      if (mg_tok_encode(t, docs->data + off[i], off[i + 1] - off[i], 0,
-                              &e, &err)) {
+      if (mg_tok_encode(t, docs->data + off[i], off[i + 1] - off[i], 0, &e,
+                        &err)) {
         fprintf(stderr, "%s\n", err.msg);
         exit(1);
       }
@@ -194,8 +188,7 @@ measure(const char *shared, const char *name, const struct mg_buf *docs,
   free(dir);
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
   struct texts t = { 0 };
   struct mg_buf docs = MG_BUF_INIT(MG_BUF_UNLIMITED);

@@ -16,17 +16,15 @@
 
 #define HEAD_MAX 64
 
-void
-mg_archive_limits_init(struct mg_archive_limits *l)
+void mg_archive_limits_init(struct mg_archive_limits *l)
 {
   l->max_entries = 100000;
   l->max_entry_bytes = (uint64_t)1 << 40;
   l->max_total_bytes = (uint64_t)4 << 40;
 }
 
-int
-mg_archive_clean_path(const char *name, int rooted, char **out,
-                      struct mg_err *err)
+int mg_archive_clean_path(const char *name, int rooted, char **out,
+                          struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   const char *p = name, *s;
@@ -78,9 +76,8 @@ mg_archive_clean_path(const char *name, int rooted, char **out,
  * bytes of relpath below dirfd, one component at a time and never through
  * a symlink. Returns a new descriptor (dirfd itself is dup'ed for n == 0).
  */
-static int
-open_dir_in(int dirfd, const char *relpath, size_t n, int create,
-            struct mg_err *err)
+static int open_dir_in(int dirfd, const char *relpath, size_t n, int create,
+                       struct mg_err *err)
 {
   int fd = dup(dirfd);
   size_t i = 0;
@@ -131,17 +128,15 @@ open_dir_in(int dirfd, const char *relpath, size_t n, int create,
   return fd;
 }
 
-static const char *
-last_component(const char *relpath)
+static const char *last_component(const char *relpath)
 {
   const char *s = strrchr(relpath, '/');
 
   return s ? s + 1 : relpath;
 }
 
-int
-mg_archive_open_in(int dirfd, const char *relpath, int flags, int mode,
-                   struct mg_err *err)
+int mg_archive_open_in(int dirfd, const char *relpath, int flags, int mode,
+                       struct mg_err *err)
 {
   const char *base = last_component(relpath);
   size_t plen = base > relpath ? (size_t)(base - relpath - 1) : 0;
@@ -171,8 +166,7 @@ mg_archive_open_in(int dirfd, const char *relpath, int flags, int mode,
  * only in front, every link resolves to a real directory inside the tree
  * followed by names that descend, so chains of links stay inside too.
  */
-static int
-link_target_safe(const char *relpath, const char *target)
+static int link_target_safe(const char *relpath, const char *target)
 {
   int depth = 0, ups = 0, seen_name = 0;
   const char *p;
@@ -201,8 +195,7 @@ link_target_safe(const char *relpath, const char *target)
   return ups <= depth;
 }
 
-static int
-arc_error(struct archive *a, const char *what, struct mg_err *err)
+static int arc_error(struct archive *a, const char *what, struct mg_err *err)
 {
   const char *msg = archive_error_string(a);
   int e = archive_errno(a);
@@ -214,8 +207,7 @@ arc_error(struct archive *a, const char *what, struct mg_err *err)
                     msg ? msg : "unreadable");
 }
 
-static struct archive *
-reader_open(const char *path, struct mg_err *err)
+static struct archive *reader_open(const char *path, struct mg_err *err)
 {
   struct archive *a = archive_read_new();
 
@@ -248,9 +240,9 @@ struct extract_state {
   uint64_t total;
 };
 
-static int
-extract_file(struct extract_state *st, struct archive_entry *e, const char *rel,
-             const struct mg_archive_file_cb *cb, struct mg_err *err)
+static int extract_file(struct extract_state *st, struct archive_entry *e,
+                        const char *rel, const struct mg_archive_file_cb *cb,
+                        struct mg_err *err)
 {
   char buf[1 << 16];
   char hex[MG_DIGEST_SHA256_HEX_LEN + 1];
@@ -318,9 +310,8 @@ out:
   return rc;
 }
 
-static int
-extract_link(struct extract_state *st, const char *rel, const char *target,
-             struct mg_err *err)
+static int extract_link(struct extract_state *st, const char *rel,
+                        const char *target, struct mg_err *err)
 {
   const char *base = last_component(rel);
   size_t plen = base > rel ? (size_t)(base - rel - 1) : 0;
@@ -347,8 +338,7 @@ extract_link(struct extract_state *st, const char *rel, const char *target,
 }
 
 /* Strips prefix ("models/") from rel; NULL when rel is not below it. */
-static const char *
-below_prefix(const char *rel, const char *prefix)
+static const char *below_prefix(const char *rel, const char *prefix)
 {
   size_t n;
 
@@ -362,11 +352,11 @@ below_prefix(const char *rel, const char *prefix)
   return rel + n + 1;
 }
 
-int
-mg_archive_extract(const char *archive, const char *destdir, const char *prefix,
-                   unsigned flags, const struct mg_archive_limits *lim,
-                   const struct mg_archive_file_cb *cb, uint64_t *n_files,
-                   struct mg_err *err)
+int mg_archive_extract(const char *archive, const char *destdir,
+                       const char *prefix, unsigned flags,
+                       const struct mg_archive_limits *lim,
+                       const struct mg_archive_file_cb *cb, uint64_t *n_files,
+                       struct mg_err *err)
 {
   struct mg_archive_limits deflim;
   struct extract_state st;
@@ -467,9 +457,9 @@ out:
   return rc;
 }
 
-int
-mg_archive_members(const char *archive, size_t max_member,
-                   const struct mg_archive_member_cb *cb, struct mg_err *err)
+int mg_archive_members(const char *archive, size_t max_member,
+                       const struct mg_archive_member_cb *cb,
+                       struct mg_err *err)
 {
   struct archive *a = reader_open(archive, err);
   struct archive_entry *e;
@@ -550,8 +540,8 @@ struct layer_out {
   int err_no;
 };
 
-static la_ssize_t
-layer_write(struct archive *a, void *arg, const void *p, size_t n)
+static la_ssize_t layer_write(struct archive *a, void *arg, const void *p,
+                              size_t n)
 {
   struct layer_out *o = arg;
   const char *c = p;
@@ -575,9 +565,8 @@ layer_write(struct archive *a, void *arg, const void *p, size_t n)
   return (la_ssize_t)n;
 }
 
-static void
-layer_entry(struct archive_entry *e, const char *path, mode_t type, int perm,
-            int64_t size)
+static void layer_entry(struct archive_entry *e, const char *path, mode_t type,
+                        int perm, int64_t size)
 {
   archive_entry_clear(e);
   archive_entry_set_pathname(e, path);
@@ -596,10 +585,10 @@ layer_entry(struct archive_entry *e, const char *path, mode_t type, int perm,
  * as a one-file GNU tar layer named arcpath (with its parent directories),
  * or, when arcpath is NULL, as a bare deterministic gzip stream.
  */
-static int
-write_through(const char *src, const char *arcpath, const char *out_path,
-              char sha256[MG_DIGEST_SHA256_HEX_LEN + 1], uint64_t *size_out,
-              struct mg_err *err)
+static int write_through(const char *src, const char *arcpath,
+                         const char *out_path,
+                         char sha256[MG_DIGEST_SHA256_HEX_LEN + 1],
+                         uint64_t *size_out, struct mg_err *err)
 {
   struct layer_out o = { -1, out_path, NULL, 0, 0, 0 };
   struct archive *a = NULL;
@@ -700,18 +689,17 @@ out:
   return rc;
 }
 
-int
-mg_archive_write_layer(const char *src, const char *arcpath,
-                       const char *out_path, char sha256[MG_DIGEST_SHA256_HEX_LEN + 1],
-                       uint64_t *size_out, struct mg_err *err)
+int mg_archive_write_layer(const char *src, const char *arcpath,
+                           const char *out_path,
+                           char sha256[MG_DIGEST_SHA256_HEX_LEN + 1],
+                           uint64_t *size_out, struct mg_err *err)
 {
   return write_through(src, arcpath, out_path, sha256, size_out, err);
 }
 
-int
-mg_archive_gzip_file(const char *src, const char *out_path,
-                     char sha256[MG_DIGEST_SHA256_HEX_LEN + 1], uint64_t *size_out,
-                     struct mg_err *err)
+int mg_archive_gzip_file(const char *src, const char *out_path,
+                         char sha256[MG_DIGEST_SHA256_HEX_LEN + 1],
+                         uint64_t *size_out, struct mg_err *err)
 {
   return write_through(src, NULL, out_path, sha256, size_out, err);
 }

@@ -58,7 +58,8 @@ int mg_archive_open_in(int dirfd, const char *relpath, int flags, int mode,
  * stop the extraction. */
 struct mg_archive_file_cb {
   int (*on_file)(void *arg, const char *path, uint64_t size,
-                 const char sha256[MG_DIGEST_SHA256_HEX_LEN + 1], struct mg_err *err);
+                 const char sha256[MG_DIGEST_SHA256_HEX_LEN + 1],
+                 struct mg_err *err);
   void *arg;
 };
 

@@ -9,8 +9,7 @@
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *
-mg_base64_encode(const void *p, size_t n)
+char *mg_base64_encode(const void *p, size_t n)
 {
   const unsigned char *s = p;
   char *out = mg_xmalloc((n + 2) / 3 * 4 + 1);
@@ -36,8 +35,7 @@ mg_base64_encode(const void *p, size_t n)
   return out;
 }
 
-static int
-value_of(char c)
+static int value_of(char c)
 {
   if (c >= 'A' && c <= 'Z')
     return c - 'A';
@@ -52,9 +50,8 @@ value_of(char c)
   return -1;
 }
 
-int
-mg_base64_decode(const char *s, size_t len, unsigned char **out,
-                 size_t *out_len, struct mg_err *err)
+int mg_base64_decode(const char *s, size_t len, unsigned char **out,
+                     size_t *out_len, struct mg_err *err)
 {
   unsigned char *buf;
   size_t i, o = 0, pad = 0;

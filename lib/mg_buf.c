@@ -7,8 +7,7 @@
 #include "mg_err.h"
 #include "mg_mem.h"
 
-void
-mg_buf_init(struct mg_buf *b, size_t max)
+void mg_buf_init(struct mg_buf *b, size_t max)
 {
   b->data = NULL;
   b->len = 0;
@@ -16,8 +15,7 @@ mg_buf_init(struct mg_buf *b, size_t max)
   b->max = max;
 }
 
-void
-mg_buf_release(struct mg_buf *b)
+void mg_buf_release(struct mg_buf *b)
 {
   free(b->data);
   b->data = NULL;
@@ -25,16 +23,14 @@ mg_buf_release(struct mg_buf *b)
   b->cap = 0;
 }
 
-void
-mg_buf_reset(struct mg_buf *b)
+void mg_buf_reset(struct mg_buf *b)
 {
   b->len = 0;
   if (b->data)
     b->data[0] = '\0';
 }
 
-char *
-mg_buf_detach(struct mg_buf *b, size_t *len_out)
+char *mg_buf_detach(struct mg_buf *b, size_t *len_out)
 {
   char *p = b->data;
 
@@ -48,8 +44,7 @@ mg_buf_detach(struct mg_buf *b, size_t *len_out)
   return p;
 }
 
-int
-mg_buf_grow(struct mg_buf *b, size_t extra, struct mg_err *err)
+int mg_buf_grow(struct mg_buf *b, size_t extra, struct mg_err *err)
 {
   size_t want, ncap;
 
@@ -70,8 +65,7 @@ mg_buf_grow(struct mg_buf *b, size_t extra, struct mg_err *err)
   return 0;
 }
 
-int
-mg_buf_add(struct mg_buf *b, const void *p, size_t n, struct mg_err *err)
+int mg_buf_add(struct mg_buf *b, const void *p, size_t n, struct mg_err *err)
 {
   if (mg_buf_grow(b, n, err) < 0)
     return -1;
@@ -82,21 +76,18 @@ mg_buf_add(struct mg_buf *b, const void *p, size_t n, struct mg_err *err)
   return 0;
 }
 
-int
-mg_buf_addstr(struct mg_buf *b, const char *s, struct mg_err *err)
+int mg_buf_addstr(struct mg_buf *b, const char *s, struct mg_err *err)
 {
   return mg_buf_add(b, s, strlen(s), err);
 }
 
-int
-mg_buf_addch(struct mg_buf *b, char c, struct mg_err *err)
+int mg_buf_addch(struct mg_buf *b, char c, struct mg_err *err)
 {
   return mg_buf_add(b, &c, 1, err);
 }
 
-int
-mg_buf_vprintf(struct mg_buf *b, struct mg_err *err, const char *fmt,
-               va_list ap)
+int mg_buf_vprintf(struct mg_buf *b, struct mg_err *err, const char *fmt,
+                   va_list ap)
 {
   va_list cp;
   int n;
@@ -113,8 +104,7 @@ mg_buf_vprintf(struct mg_buf *b, struct mg_err *err, const char *fmt,
   return 0;
 }
 
-int
-mg_buf_printf(struct mg_buf *b, struct mg_err *err, const char *fmt, ...)
+int mg_buf_printf(struct mg_buf *b, struct mg_err *err, const char *fmt, ...)
 {
   va_list ap;
   int rc;
@@ -125,8 +115,7 @@ mg_buf_printf(struct mg_buf *b, struct mg_err *err, const char *fmt, ...)
   return rc;
 }
 
-void
-mg_buf_consume(struct mg_buf *b, size_t n)
+void mg_buf_consume(struct mg_buf *b, size_t n)
 {
   if (n >= b->len) {
     mg_buf_reset(b);
@@ -137,8 +126,7 @@ mg_buf_consume(struct mg_buf *b, size_t n)
   b->data[b->len] = '\0';
 }
 
-void
-mg_buf_truncate(struct mg_buf *b, size_t n)
+void mg_buf_truncate(struct mg_buf *b, size_t n)
 {
   if (n < b->len) {
     b->len = n;

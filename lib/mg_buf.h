@@ -23,7 +23,10 @@ struct mg_buf {
   size_t max;
 };
 
-#define MG_BUF_INIT(maxsize) { NULL, 0, 0, (maxsize) }
+#define MG_BUF_INIT(maxsize)                                                   \
+  {                                                                            \
+    NULL, 0, 0, (maxsize)                                                      \
+  }
 #define MG_BUF_UNLIMITED ((size_t)-1 / 2)
 
 /* Sets an empty buffer that may grow to max bytes. Cannot fail. */
@@ -46,7 +49,7 @@ int mg_buf_add(struct mg_buf *b, const void *p, size_t n, struct mg_err *err);
 int mg_buf_addstr(struct mg_buf *b, const char *s, struct mg_err *err);
 int mg_buf_addch(struct mg_buf *b, char c, struct mg_err *err);
 int mg_buf_printf(struct mg_buf *b, struct mg_err *err, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int mg_buf_vprintf(struct mg_buf *b, struct mg_err *err, const char *fmt,
                    va_list ap) __attribute__((format(printf, 3, 0)));
 /* Drops the first n bytes (n is clamped to len). */

@@ -15,8 +15,7 @@
 static const char *progname = "modelgate";
 static int verbosity = MG_NORMAL;
 
-static void
-check_fds(void)
+static void check_fds(void)
 {
   /* A closed 0-2 would make our first open() become stdout. */
   for (int fd = 0; fd <= 2; fd++)
@@ -31,8 +30,7 @@ check_fds(void)
     }
 }
 
-void
-mg_init(const char *argv0)
+void mg_init(const char *argv0)
 {
   const char *slash;
 
@@ -44,26 +42,23 @@ mg_init(const char *argv0)
   }
 }
 
-const char *
-mg_progname(void)
+const char *mg_progname(void)
 {
   return progname;
 }
 
-void
-mg_set_verbosity(int v)
+void mg_set_verbosity(int v)
 {
   verbosity = v;
 }
 
-int
-mg_verbosity(void)
+int mg_verbosity(void)
 {
   return verbosity;
 }
 
-static void
-vmsg(const char *level, const char *fmt, va_list ap, int with_errno, int e)
+static void vmsg(const char *level, const char *fmt, va_list ap, int with_errno,
+                 int e)
 {
   char line[1024];
   int n;
@@ -80,8 +75,7 @@ vmsg(const char *level, const char *fmt, va_list ap, int with_errno, int e)
   fprintf(stderr, "%s\n", line);
 }
 
-void
-mg_die(int code, const char *fmt, ...)
+void mg_die(int code, const char *fmt, ...)
 {
   va_list ap;
 
@@ -91,8 +85,7 @@ mg_die(int code, const char *fmt, ...)
   exit(code);
 }
 
-void
-mg_die_errno(int code, const char *fmt, ...)
+void mg_die_errno(int code, const char *fmt, ...)
 {
   int e = errno;
   va_list ap;
@@ -103,8 +96,7 @@ mg_die_errno(int code, const char *fmt, ...)
   exit(code);
 }
 
-int
-mg_report_err(const struct mg_err *err)
+int mg_report_err(const struct mg_err *err)
 {
   int code = err->cat == MG_ERR_NONE ? MG_EXIT_IO : (int)err->cat;
 
@@ -113,14 +105,12 @@ mg_report_err(const struct mg_err *err)
   return code;
 }
 
-void
-mg_die_err(const struct mg_err *err)
+void mg_die_err(const struct mg_err *err)
 {
   exit(mg_report_err(err));
 }
 
-void
-mg_usage_error(const char *fmt, ...)
+void mg_usage_error(const char *fmt, ...)
 {
   va_list ap;
 
@@ -131,8 +121,7 @@ mg_usage_error(const char *fmt, ...)
   exit(MG_EXIT_USAGE);
 }
 
-void
-mg_warn(const char *fmt, ...)
+void mg_warn(const char *fmt, ...)
 {
   va_list ap;
 
@@ -143,8 +132,7 @@ mg_warn(const char *fmt, ...)
   va_end(ap);
 }
 
-void
-mg_warn_errno(const char *fmt, ...)
+void mg_warn_errno(const char *fmt, ...)
 {
   int e = errno;
   va_list ap;
@@ -156,8 +144,7 @@ mg_warn_errno(const char *fmt, ...)
   va_end(ap);
 }
 
-void
-mg_info(const char *fmt, ...)
+void mg_info(const char *fmt, ...)
 {
   va_list ap;
 
@@ -168,8 +155,7 @@ mg_info(const char *fmt, ...)
   va_end(ap);
 }
 
-void
-mg_verbose(const char *fmt, ...)
+void mg_verbose(const char *fmt, ...)
 {
   va_list ap;
 
@@ -180,8 +166,7 @@ mg_verbose(const char *fmt, ...)
   va_end(ap);
 }
 
-int
-mg_finish(int rc)
+int mg_finish(int rc)
 {
   int bad = ferror(stdout);
 
@@ -197,23 +182,20 @@ mg_finish(int rc)
   return rc == MG_EXIT_OK || rc == MG_EXIT_FAIL ? MG_EXIT_IO : rc;
 }
 
-void
-mg_print_version(void)
+void mg_print_version(void)
 {
   printf("%s (modelgate) %s\n", progname, MG_VERSION);
   exit(mg_finish(MG_EXIT_OK));
 }
 
-void
-mg_print_usage(const char *text)
+void mg_print_usage(const char *text)
 {
   fputs(text, stdout);
   exit(mg_finish(MG_EXIT_OK));
 }
 
-int
-mg_parse_uint(const char *arg, uint64_t min, uint64_t max, uint64_t *out,
-              const char *name, struct mg_err *err)
+int mg_parse_uint(const char *arg, uint64_t min, uint64_t max, uint64_t *out,
+                  const char *name, struct mg_err *err)
 {
   unsigned long long v;
   char *end;
@@ -237,17 +219,16 @@ mg_parse_uint(const char *arg, uint64_t min, uint64_t max, uint64_t *out,
   return 0;
 }
 
-int
-mg_parse_double(const char *arg, double min, double max, double *out,
-                const char *name, struct mg_err *err)
+int mg_parse_double(const char *arg, double min, double max, double *out,
+                    const char *name, struct mg_err *err)
 {
   double v;
   char *end;
 
   if (!arg || !*arg || *arg == ' ')
     return mg_err_set(err, MG_ERR_USAGE,
-                      "invalid value '%s' for %s: not a number",
-                      arg ? arg : "", name);
+                      "invalid value '%s' for %s: not a number", arg ? arg : "",
+                      name);
   errno = 0;
   v = strtod(arg, &end);
   if (*end || !isfinite(v))
@@ -261,8 +242,8 @@ mg_parse_double(const char *arg, double min, double max, double *out,
   return 0;
 }
 
-uint64_t
-mg_opt_uint(const char *arg, uint64_t min, uint64_t max, const char *name)
+uint64_t mg_opt_uint(const char *arg, uint64_t min, uint64_t max,
+                     const char *name)
 {
   struct mg_err err = MG_ERR_INIT;
   uint64_t v = 0;
@@ -272,8 +253,7 @@ mg_opt_uint(const char *arg, uint64_t min, uint64_t max, const char *name)
   return v;
 }
 
-double
-mg_opt_double(const char *arg, double min, double max, const char *name)
+double mg_opt_double(const char *arg, double min, double max, const char *name)
 {
   struct mg_err err = MG_ERR_INIT;
   double v = 0;

@@ -51,17 +51,17 @@ int mg_finish(int rc);
 
 /* "<prog>: error: <msg>" on stderr, then exit(code). */
 void mg_die(int code, const char *fmt, ...)
-  __attribute__((format(printf, 2, 3), noreturn));
+    __attribute__((format(printf, 2, 3), noreturn));
 /* Same with ": <strerror(errno)>" appended. */
 void mg_die_errno(int code, const char *fmt, ...)
-  __attribute__((format(printf, 2, 3), noreturn));
+    __attribute__((format(printf, 2, 3), noreturn));
 /* Dies with err->msg and the exit code matching err->cat. */
 void mg_die_err(const struct mg_err *err) __attribute__((noreturn));
 /* Prints err as an error line and returns its exit code (for run()). */
 int mg_report_err(const struct mg_err *err);
 /* "<prog>: error: <msg>" + "Try '<prog> --help'." then exit(MG_EXIT_USAGE). */
 void mg_usage_error(const char *fmt, ...)
-  __attribute__((format(printf, 1, 2), noreturn));
+    __attribute__((format(printf, 1, 2), noreturn));
 /* "<prog>: warning: <msg>" unless quiet. */
 void mg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mg_warn_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -88,7 +88,6 @@ int mg_parse_double(const char *arg, double min, double max, double *out,
 /* As mg_parse_uint but dies with a usage error: for parse_args(). */
 uint64_t mg_opt_uint(const char *arg, uint64_t min, uint64_t max,
                      const char *name);
-double mg_opt_double(const char *arg, double min, double max,
-                     const char *name);
+double mg_opt_double(const char *arg, double min, double max, const char *name);
 
 #endif

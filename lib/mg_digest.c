@@ -13,15 +13,13 @@ struct mg_digest_sha256 {
   EVP_MD_CTX *ctx;
 };
 
-static void
-reset(struct mg_digest_sha256 *h)
+static void reset(struct mg_digest_sha256 *h)
 {
   if (EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
     MG_BUG("EVP_DigestInit_ex failed");
 }
 
-struct mg_digest_sha256 *
-mg_digest_sha256_new(void)
+struct mg_digest_sha256 *mg_digest_sha256_new(void)
 {
   struct mg_digest_sha256 *h = mg_xmalloc(sizeof(*h));
 
@@ -32,15 +30,15 @@ mg_digest_sha256_new(void)
   return h;
 }
 
-void
-mg_digest_sha256_update(struct mg_digest_sha256 *h, const void *p, size_t n)
+void mg_digest_sha256_update(struct mg_digest_sha256 *h, const void *p,
+                             size_t n)
 {
   if (n && EVP_DigestUpdate(h->ctx, p, n) != 1)
     MG_BUG("EVP_DigestUpdate failed");
 }
 
-void
-mg_digest_sha256_final(struct mg_digest_sha256 *h, unsigned char out[MG_DIGEST_SHA256_LEN])
+void mg_digest_sha256_final(struct mg_digest_sha256 *h,
+                            unsigned char out[MG_DIGEST_SHA256_LEN])
 {
   unsigned int len = 0;
 
@@ -49,8 +47,7 @@ mg_digest_sha256_final(struct mg_digest_sha256 *h, unsigned char out[MG_DIGEST_S
   reset(h);
 }
 
-void
-mg_digest_hex(const unsigned char *p, size_t n, char *out)
+void mg_digest_hex(const unsigned char *p, size_t n, char *out)
 {
   static const char digits[] = "0123456789abcdef";
 
@@ -61,8 +58,8 @@ mg_digest_hex(const unsigned char *p, size_t n, char *out)
   out[2 * n] = '\0';
 }
 
-void
-mg_digest_sha256_final_hex(struct mg_digest_sha256 *h, char out[MG_DIGEST_SHA256_HEX_LEN + 1])
+void mg_digest_sha256_final_hex(struct mg_digest_sha256 *h,
+                                char out[MG_DIGEST_SHA256_HEX_LEN + 1])
 {
   unsigned char md[MG_DIGEST_SHA256_LEN];
 
@@ -70,8 +67,7 @@ mg_digest_sha256_final_hex(struct mg_digest_sha256 *h, char out[MG_DIGEST_SHA256
   mg_digest_hex(md, sizeof(md), out);
 }
 
-void
-mg_digest_sha256_free(struct mg_digest_sha256 *h)
+void mg_digest_sha256_free(struct mg_digest_sha256 *h)
 {
   if (!h)
     return;
@@ -79,8 +75,8 @@ mg_digest_sha256_free(struct mg_digest_sha256 *h)
   free(h);
 }
 
-void
-mg_digest_sha256_hex(const void *p, size_t n, char out[MG_DIGEST_SHA256_HEX_LEN + 1])
+void mg_digest_sha256_hex(const void *p, size_t n,
+                          char out[MG_DIGEST_SHA256_HEX_LEN + 1])
 {
   struct mg_digest_sha256 *h = mg_digest_sha256_new();
 
@@ -89,9 +85,9 @@ mg_digest_sha256_hex(const void *p, size_t n, char out[MG_DIGEST_SHA256_HEX_LEN 
   mg_digest_sha256_free(h);
 }
 
-int
-mg_digest_sha256_file(const char *path, char out[MG_DIGEST_SHA256_HEX_LEN + 1],
-               unsigned long long *size_out, struct mg_err *err)
+int mg_digest_sha256_file(const char *path,
+                          char out[MG_DIGEST_SHA256_HEX_LEN + 1],
+                          unsigned long long *size_out, struct mg_err *err)
 {
   unsigned char buf[1 << 16];
   unsigned long long total = 0;
@@ -124,8 +120,7 @@ mg_digest_sha256_file(const char *path, char out[MG_DIGEST_SHA256_HEX_LEN + 1],
   return 0;
 }
 
-int
-mg_digest_sha256_hex_valid(const char *s)
+int mg_digest_sha256_hex_valid(const char *s)
 {
   size_t i;
 
@@ -150,8 +145,7 @@ struct mg_digest_md {
   const EVP_MD *md;
 };
 
-static const EVP_MD *
-md_by_name(const char *name)
+static const EVP_MD *md_by_name(const char *name)
 {
   if (strcmp(name, "md5") == 0)
     return EVP_md5(); /* S3 single-part ETags only: corruption, not attack */
@@ -168,8 +162,7 @@ md_by_name(const char *name)
   return NULL;
 }
 
-struct mg_digest_md *
-mg_digest_md_new(const char *name)
+struct mg_digest_md *mg_digest_md_new(const char *name)
 {
   const EVP_MD *md = md_by_name(name);
   struct mg_digest_md *h;
@@ -184,21 +177,18 @@ mg_digest_md_new(const char *name)
   return h;
 }
 
-void
-mg_digest_md_update(struct mg_digest_md *h, const void *p, size_t n)
+void mg_digest_md_update(struct mg_digest_md *h, const void *p, size_t n)
 {
   if (n && EVP_DigestUpdate(h->ctx, p, n) != 1)
     MG_BUG("EVP_DigestUpdate failed");
 }
 
-size_t
-mg_digest_md_size(const struct mg_digest_md *h)
+size_t mg_digest_md_size(const struct mg_digest_md *h)
 {
   return (size_t)EVP_MD_get_size(h->md);
 }
 
-void
-mg_digest_md_final(struct mg_digest_md *h, unsigned char *out)
+void mg_digest_md_final(struct mg_digest_md *h, unsigned char *out)
 {
   unsigned int len = 0;
 
@@ -208,8 +198,7 @@ mg_digest_md_final(struct mg_digest_md *h, unsigned char *out)
     MG_BUG("EVP_DigestInit_ex failed");
 }
 
-void
-mg_digest_md_final_hex(struct mg_digest_md *h, char *out)
+void mg_digest_md_final_hex(struct mg_digest_md *h, char *out)
 {
   unsigned char md[MG_MD_MAX];
   size_t n = mg_digest_md_size(h);
@@ -218,8 +207,7 @@ mg_digest_md_final_hex(struct mg_digest_md *h, char *out)
   mg_digest_hex(md, n, out);
 }
 
-void
-mg_digest_md_free(struct mg_digest_md *h)
+void mg_digest_md_free(struct mg_digest_md *h)
 {
   if (!h)
     return;
@@ -227,8 +215,8 @@ mg_digest_md_free(struct mg_digest_md *h)
   free(h);
 }
 
-int
-mg_digest_pubkey_pem(const char *pem, size_t pem_len, char **out, struct mg_err *err)
+int mg_digest_pubkey_pem(const char *pem, size_t pem_len, char **out,
+                         struct mg_err *err)
 {
   BIO *in, *mem;
   EVP_PKEY *key;
@@ -257,10 +245,10 @@ mg_digest_pubkey_pem(const char *pem, size_t pem_len, char **out, struct mg_err 
   return 0;
 }
 
-int
-mg_digest_ecdsa_verify(const char *pem, size_t pem_len, const void *msg,
-                size_t msg_len, const unsigned char *sig, size_t sig_len,
-                const char **curve_out, struct mg_err *err)
+int mg_digest_ecdsa_verify(const char *pem, size_t pem_len, const void *msg,
+                           size_t msg_len, const unsigned char *sig,
+                           size_t sig_len, const char **curve_out,
+                           struct mg_err *err)
 {
   char group[64];
   const char *curve = NULL;

@@ -18,19 +18,23 @@ struct mg_digest_sha256; /* opaque */
 
 /* caller owns the result; free with mg_digest_sha256_free. Never NULL. */
 struct mg_digest_sha256 *mg_digest_sha256_new(void);
-void mg_digest_sha256_update(struct mg_digest_sha256 *h, const void *p, size_t n);
+void mg_digest_sha256_update(struct mg_digest_sha256 *h, const void *p,
+                             size_t n);
 /* Writes the 32-byte digest and resets h for reuse. */
-void mg_digest_sha256_final(struct mg_digest_sha256 *h, unsigned char out[MG_DIGEST_SHA256_LEN]);
+void mg_digest_sha256_final(struct mg_digest_sha256 *h,
+                            unsigned char out[MG_DIGEST_SHA256_LEN]);
 /* Writes 64 lowercase hex digits and a NUL; resets h. */
 void mg_digest_sha256_final_hex(struct mg_digest_sha256 *h,
-                         char out[MG_DIGEST_SHA256_HEX_LEN + 1]);
+                                char out[MG_DIGEST_SHA256_HEX_LEN + 1]);
 void mg_digest_sha256_free(struct mg_digest_sha256 *h);
 
 /* One-shot digest of a memory block, as hex. */
-void mg_digest_sha256_hex(const void *p, size_t n, char out[MG_DIGEST_SHA256_HEX_LEN + 1]);
+void mg_digest_sha256_hex(const void *p, size_t n,
+                          char out[MG_DIGEST_SHA256_HEX_LEN + 1]);
 /* Digest of a file's content as hex; *size_out gets its size if not NULL. */
-int mg_digest_sha256_file(const char *path, char out[MG_DIGEST_SHA256_HEX_LEN + 1],
-                   unsigned long long *size_out, struct mg_err *err);
+int mg_digest_sha256_file(const char *path,
+                          char out[MG_DIGEST_SHA256_HEX_LEN + 1],
+                          unsigned long long *size_out, struct mg_err *err);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void mg_digest_hex(const unsigned char *p, size_t n, char *out);
@@ -48,7 +52,8 @@ struct mg_digest_md; /* opaque */
 
 /* name: "md5" (S3 ETags), "sha1", "sha256", "sha384", "sha512" or
  * "blake2b" (512-bit).
- * caller owns the result; free with mg_digest_md_free. NULL for an unknown name. */
+ * caller owns the result; free with mg_digest_md_free. NULL for an unknown
+ * name. */
 struct mg_digest_md *mg_digest_md_new(const char *name);
 void mg_digest_md_update(struct mg_digest_md *h, const void *p, size_t n);
 /* Digest size in bytes (at most MG_MD_MAX). */
@@ -76,10 +81,11 @@ void mg_digest_md_free(struct mg_digest_md *h);
  * MG_ERR_DATA if pem is not a public key.
  */
 int mg_digest_pubkey_pem(const char *pem, size_t pem_len, char **out,
-                  struct mg_err *err);
+                         struct mg_err *err);
 
 int mg_digest_ecdsa_verify(const char *pem, size_t pem_len, const void *msg,
-                    size_t msg_len, const unsigned char *sig, size_t sig_len,
-                    const char **curve_out, struct mg_err *err);
+                           size_t msg_len, const unsigned char *sig,
+                           size_t sig_len, const char **curve_out,
+                           struct mg_err *err);
 
 #endif

@@ -4,8 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void
-mg_err_clear(struct mg_err *err)
+void mg_err_clear(struct mg_err *err)
 {
   if (!err)
     return;
@@ -13,9 +12,8 @@ mg_err_clear(struct mg_err *err)
   err->msg[0] = '\0';
 }
 
-int
-mg_err_vset(struct mg_err *err, enum mg_errcat cat, const char *fmt,
-            va_list ap)
+int mg_err_vset(struct mg_err *err, enum mg_errcat cat, const char *fmt,
+                va_list ap)
 {
   if (!err)
     return -1;
@@ -25,8 +23,7 @@ mg_err_vset(struct mg_err *err, enum mg_errcat cat, const char *fmt,
   return -1;
 }
 
-int
-mg_err_set(struct mg_err *err, enum mg_errcat cat, const char *fmt, ...)
+int mg_err_set(struct mg_err *err, enum mg_errcat cat, const char *fmt, ...)
 {
   va_list ap;
 
@@ -36,8 +33,7 @@ mg_err_set(struct mg_err *err, enum mg_errcat cat, const char *fmt, ...)
   return -1;
 }
 
-int
-mg_err_errno(struct mg_err *err, enum mg_errcat cat, const char *fmt, ...)
+int mg_err_errno(struct mg_err *err, enum mg_errcat cat, const char *fmt, ...)
 {
   int saved = errno;
   va_list ap;
@@ -56,8 +52,7 @@ mg_err_errno(struct mg_err *err, enum mg_errcat cat, const char *fmt, ...)
   return -1;
 }
 
-int
-mg_err_prefix(struct mg_err *err, const char *fmt, ...)
+int mg_err_prefix(struct mg_err *err, const char *fmt, ...)
 {
   char old[MG_ERR_MSG_MAX];
   char pre[MG_ERR_MSG_MAX];

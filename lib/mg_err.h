@@ -31,7 +31,10 @@ struct mg_err {
   char msg[MG_ERR_MSG_MAX];
 };
 
-#define MG_ERR_INIT { MG_ERR_NONE, "" }
+#define MG_ERR_INIT                                                            \
+  {                                                                            \
+    MG_ERR_NONE, ""                                                            \
+  }
 
 /* Resets err to "no error". Cannot fail. */
 void mg_err_clear(struct mg_err *err);
@@ -42,11 +45,11 @@ void mg_err_clear(struct mg_err *err);
  * "return mg_err_set(err, ...)".
  */
 int mg_err_set(struct mg_err *err, enum mg_errcat cat, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Like mg_err_set, then appends ": <strerror(errno)>" (errno is read first). */
 int mg_err_errno(struct mg_err *err, enum mg_errcat cat, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 int mg_err_vset(struct mg_err *err, enum mg_errcat cat, const char *fmt,
                 va_list ap) __attribute__((format(printf, 3, 0)));
@@ -57,6 +60,6 @@ int mg_err_vset(struct mg_err *err, enum mg_errcat cat, const char *fmt,
  * Returns -1.
  */
 int mg_err_prefix(struct mg_err *err, const char *fmt, ...)
-  __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -26,18 +26,23 @@
 
 /* Header names whose values never reach the debug log. */
 static const char *const secret_headers[] = {
-  "authorization", "proxy-authorization", "cookie", "set-cookie",
-  "x-api-key", "api-key", "x-amz-security-token", NULL,
+  "authorization", "proxy-authorization",  "cookie", "set-cookie", "x-api-key",
+  "api-key",       "x-amz-security-token", NULL,
 };
 
 /* Query parameters whose values never reach a message or the log. */
 static const char *const secret_params[] = {
-  "x-amz-signature", "x-amz-credential", "x-amz-security-token",
-  "token", "sig", "signature", "access_token", NULL,
+  "x-amz-signature",
+  "x-amz-credential",
+  "x-amz-security-token",
+  "token",
+  "sig",
+  "signature",
+  "access_token",
+  NULL,
 };
 
-void
-mg_http_opts_init(struct mg_http_opts *o)
+void mg_http_opts_init(struct mg_http_opts *o)
 {
   memset(o, 0, sizeof(*o));
   o->connect_timeout_ms = 10000;
@@ -47,8 +52,7 @@ mg_http_opts_init(struct mg_http_opts *o)
   o->max_body = (size_t)64 << 20;
 }
 
-int
-mg_http_global_init(struct mg_err *err)
+int mg_http_global_init(struct mg_err *err)
 {
   CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 
@@ -58,17 +62,15 @@ mg_http_global_init(struct mg_err *err)
   return 0;
 }
 
-void
-mg_http_global_cleanup(void)
+void mg_http_global_cleanup(void)
 {
   curl_global_cleanup();
 }
 
 /* Secrets. */
 
-int
-mg_http_secret_load(const char *file, const char *envname, char **out,
-                    struct mg_err *err)
+int mg_http_secret_load(const char *file, const char *envname, char **out,
+                        struct mg_err *err)
 {
   *out = NULL;
   if (file) {
@@ -85,8 +87,9 @@ mg_http_secret_load(const char *file, const char *envname, char **out,
       return -1;
     }
     n = b.len;
-    while (n > 0 && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r' ||
-                     b.data[n - 1] == ' ' || b.data[n - 1] == '\t'))
+    while (n > 0
+           && (b.data[n - 1] == '\n' || b.data[n - 1] == '\r'
+               || b.data[n - 1] == ' ' || b.data[n - 1] == '\t'))
       n--;
     if (n == 0 || memchr(b.data, '\n', n) || memchr(b.data, '\0', n)) {
       int empty = n == 0;
@@ -113,8 +116,7 @@ mg_http_secret_load(const char *file, const char *envname, char **out,
   return 0;
 }
 
-void
-mg_http_secret_free(char *s)
+void mg_http_secret_free(char *s)
 {
   if (!s)
     return;
@@ -124,16 +126,14 @@ mg_http_secret_free(char *s)
 
 /* Redaction. */
 
-static int
-is_param_end(char c)
+static int is_param_end(char c)
 {
-  return c == '\0' || c == '&' || c == '#' || c == ' ' || c == '\r' ||
-         c == '\n' || c == '"' || c == '\'' || c == ';';
+  return c == '\0' || c == '&' || c == '#' || c == ' ' || c == '\r' || c == '\n'
+         || c == '"' || c == '\'' || c == ';';
 }
 
 /* Length of the secret parameter name at s followed by '=', or 0. */
-static size_t
-secret_param_at(const char *s, size_t n)
+static size_t secret_param_at(const char *s, size_t n)
 {
   for (int i = 0; secret_params[i]; i++) {
     size_t k = strlen(secret_params[i]);
@@ -144,8 +144,7 @@ secret_param_at(const char *s, size_t n)
 }
 
 /* Appends s[0..n) to out with secret query values replaced. */
-static void
-redact_params(struct mg_buf *out, const char *s, size_t n)
+static void redact_params(struct mg_buf *out, const char *s, size_t n)
 {
   size_t i = 0;
 
@@ -167,8 +166,7 @@ redact_params(struct mg_buf *out, const char *s, size_t n)
   }
 }
 
-char *
-mg_http_redact_url(const char *url)
+char *mg_http_redact_url(const char *url)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   const char *p = url, *scheme = strstr(url, "://");
@@ -195,8 +193,7 @@ mg_http_redact_url(const char *url)
 
 /* Debug log. */
 
-static void
-log_line(FILE *f, char dir, const char *s, size_t n)
+static void log_line(FILE *f, char dir, const char *s, size_t n)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   size_t colon;
@@ -212,8 +209,8 @@ log_line(FILE *f, char dir, const char *s, size_t n)
     colon++;
   if (colon < n && s[colon] == ':' && (dir == '>' || dir == '<')) {
     for (int i = 0; secret_headers[i]; i++) {
-      if (strlen(secret_headers[i]) == colon &&
-          strncasecmp(s, secret_headers[i], colon) == 0) {
+      if (strlen(secret_headers[i]) == colon
+          && strncasecmp(s, secret_headers[i], colon) == 0) {
         (void)mg_buf_add(&b, s, colon + 1, NULL);
         (void)mg_buf_addstr(&b, " <redacted>", NULL);
         goto print;
@@ -226,8 +223,8 @@ print:
   mg_buf_release(&b);
 }
 
-static int
-debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
+static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size,
+                    void *arg)
 {
   FILE *f = arg ? arg : stderr;
   char dir;
@@ -266,22 +263,19 @@ debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *arg)
 
 /* Common handle setup. */
 
-static void
-apply_opts(CURL *h, const struct mg_http_opts *o, char *errbuf)
+static void apply_opts(CURL *h, const struct mg_http_opts *o, char *errbuf)
 {
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                   o->connect_timeout_ms > 0 ? o->connect_timeout_ms
-                                             : 10000L);
+                   o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000L);
   if (o->timeout_ms > 0)
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, o->timeout_ms);
   if (o->low_speed_ms > 0) {
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                     (o->low_speed_ms + 999) / 1000);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (o->low_speed_ms + 999) / 1000);
   }
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
@@ -310,8 +304,8 @@ apply_opts(CURL *h, const struct mg_http_opts *o, char *errbuf)
   }
 }
 
-static struct curl_slist *
-build_headers(const struct mg_http_opts *o, const struct mg_http_request *req)
+static struct curl_slist *build_headers(const struct mg_http_opts *o,
+                                        const struct mg_http_request *req)
 {
   struct curl_slist *l = NULL;
 
@@ -330,8 +324,7 @@ build_headers(const struct mg_http_opts *o, const struct mg_http_request *req)
   return l;
 }
 
-static size_t
-file_read_cb(char *p, size_t size, size_t nitems, void *arg)
+static size_t file_read_cb(char *p, size_t size, size_t nitems, void *arg)
 {
   size_t n = fread(p, 1, size * nitems, arg);
 
@@ -344,9 +337,8 @@ file_read_cb(char *p, size_t size, size_t nitems, void *arg)
  * Sets method, body and range. *upload gets the opened file for
  * upload_path (the caller closes it).
  */
-static int
-apply_request(CURL *h, const struct mg_http_request *req, FILE **upload,
-              struct mg_err *err)
+static int apply_request(CURL *h, const struct mg_http_request *req,
+                         FILE **upload, struct mg_err *err)
 {
   const char *m = req->method;
 
@@ -355,19 +347,16 @@ apply_request(CURL *h, const struct mg_http_request *req, FILE **upload,
     struct stat st;
     FILE *f = fopen(req->upload_path, "rb");
     if (!f)
-      return mg_err_errno(err, MG_ERR_IO, "cannot open '%s'",
-                          req->upload_path);
+      return mg_err_errno(err, MG_ERR_IO, "cannot open '%s'", req->upload_path);
     if (fstat(fileno(f), &st) < 0) {
       fclose(f);
-      return mg_err_errno(err, MG_ERR_IO, "cannot stat '%s'",
-                          req->upload_path);
+      return mg_err_errno(err, MG_ERR_IO, "cannot stat '%s'", req->upload_path);
     }
     curl_easy_setopt(h, CURLOPT_READFUNCTION, file_read_cb);
     curl_easy_setopt(h, CURLOPT_READDATA, (void *)f);
     if (m && strcmp(m, "POST") == 0) {
       curl_easy_setopt(h, CURLOPT_POST, 1L);
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                       (curl_off_t)st.st_size);
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)st.st_size);
     } else {
       curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
@@ -376,8 +365,7 @@ apply_request(CURL *h, const struct mg_http_request *req, FILE **upload,
     }
     *upload = f;
   } else if (req->body) {
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
-                     (curl_off_t)req->body_len);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
     if (m && strcmp(m, "POST") != 0)
       curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
@@ -398,15 +386,13 @@ apply_request(CURL *h, const struct mg_http_request *req, FILE **upload,
 
 /* Responses. */
 
-void
-mg_http_response_init(struct mg_http_response *r, size_t max_body)
+void mg_http_response_init(struct mg_http_response *r, size_t max_body)
 {
   memset(r, 0, sizeof(*r));
   mg_buf_init(&r->body, max_body);
 }
 
-static void
-response_clear_headers(struct mg_http_response *r)
+static void response_clear_headers(struct mg_http_response *r)
 {
   free(r->content_type);
   free(r->location);
@@ -417,8 +403,7 @@ response_clear_headers(struct mg_http_response *r)
   r->headers = NULL;
 }
 
-void
-mg_http_response_release(struct mg_http_response *r)
+void mg_http_response_release(struct mg_http_response *r)
 {
   response_clear_headers(r);
   mg_buf_release(&r->body);
@@ -426,8 +411,7 @@ mg_http_response_release(struct mg_http_response *r)
   r->attempts = 0;
 }
 
-static char *
-header_value(const char *raw, const char *name)
+static char *header_value(const char *raw, const char *name)
 {
   size_t nl = strlen(name);
   const char *p = raw;
@@ -453,8 +437,8 @@ header_value(const char *raw, const char *name)
   return NULL;
 }
 
-char *
-mg_http_response_header(const struct mg_http_response *r, const char *name)
+char *mg_http_response_header(const struct mg_http_response *r,
+                              const char *name)
 {
   return header_value(r->headers, name);
 }
@@ -472,14 +456,12 @@ struct easy_ctx {
   int too_large;
 };
 
-static int
-retryable_status(long s)
+static int retryable_status(long s)
 {
   return s == 429 || (s >= 500 && s <= 599 && s != 501);
 }
 
-static int
-retryable_curl(CURLcode rc)
+static int retryable_curl(CURLcode rc)
 {
   switch (rc) {
   case CURLE_COULDNT_RESOLVE_PROXY:
@@ -499,8 +481,7 @@ retryable_curl(CURLcode rc)
   }
 }
 
-static size_t
-easy_write_cb(char *p, size_t size, size_t nmemb, void *arg)
+static size_t easy_write_cb(char *p, size_t size, size_t nmemb, void *arg)
 {
   struct easy_ctx *c = arg;
   size_t n = size * nmemb;
@@ -524,8 +505,7 @@ easy_write_cb(char *p, size_t size, size_t nmemb, void *arg)
   return n;
 }
 
-static size_t
-easy_header_cb(char *p, size_t size, size_t nitems, void *arg)
+static size_t easy_header_cb(char *p, size_t size, size_t nitems, void *arg)
 {
   struct easy_ctx *c = arg;
   size_t n = size * nitems;
@@ -538,8 +518,7 @@ easy_header_cb(char *p, size_t size, size_t nitems, void *arg)
 }
 
 /* Milliseconds to wait from a Retry-After value, or -1. */
-static long
-retry_after_ms(const char *v)
+static long retry_after_ms(const char *v)
 {
   char *end;
   long long s;
@@ -558,22 +537,20 @@ retry_after_ms(const char *v)
   return t <= now ? 0 : (long)((t - now) * 1000);
 }
 
-static uint64_t
-rand_next(void)
+static uint64_t rand_next(void)
 {
   static uint64_t state;
 
   if (!state)
-    state = (uint64_t)mg_time_now_ns() ^ ((uint64_t)getpid() << 32) ^
-            0x9e3779b97f4a7c15ULL;
+    state = (uint64_t)mg_time_now_ns() ^ ((uint64_t)getpid() << 32)
+            ^ 0x9e3779b97f4a7c15ULL;
   state ^= state << 13;
   state ^= state >> 7;
   state ^= state << 17;
   return state;
 }
 
-static long
-backoff_ms(const struct mg_http_opts *o, int attempt)
+static long backoff_ms(const struct mg_http_opts *o, int attempt)
 {
   long long cap = o->retry_base_ms;
 
@@ -586,8 +563,7 @@ backoff_ms(const struct mg_http_opts *o, int attempt)
   return (long)(rand_next() % (uint64_t)(cap + 1));
 }
 
-static void
-sleep_ms(long ms)
+static void sleep_ms(long ms)
 {
   struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
@@ -595,8 +571,7 @@ sleep_ms(long ms)
     ;
 }
 
-static void
-finish_headers(struct easy_ctx *c)
+static void finish_headers(struct easy_ctx *c)
 {
   struct mg_http_response *r = c->resp;
 
@@ -608,9 +583,8 @@ finish_headers(struct easy_ctx *c)
   r->www_authenticate = header_value(r->headers, "WWW-Authenticate");
 }
 
-int
-mg_http_do(const struct mg_http_opts *o, const struct mg_http_request *req,
-           struct mg_http_response *resp, struct mg_err *err)
+int mg_http_do(const struct mg_http_opts *o, const struct mg_http_request *req,
+               struct mg_http_response *resp, struct mg_err *err)
 {
   char errbuf[CURL_ERROR_SIZE];
   struct easy_ctx c;
@@ -715,8 +689,8 @@ struct hdr_list {
   struct curl_slist *l;
   char **src;
   int nsrc;
-  int refs;    /* transfers using it */
-  int stale;   /* no longer the multi's current list */
+  int refs;  /* transfers using it */
+  int stale; /* no longer the multi's current list */
 };
 
 struct xfer {
@@ -726,12 +700,12 @@ struct xfer {
   struct hdr_list *hl;
   struct mg_http_stream_cb cb;
   FILE *upload;
-  int added;      /* handed to curl_multi */
-  int hdr_done;   /* on_headers was called */
+  int added;        /* handed to curl_multi */
+  int hdr_done;     /* on_headers was called */
   int saw_location; /* the current header block has a Location */
   int in_redirect;  /* a redirect being followed: skip its body */
-  int cancelled;  /* mg_http_multi_cancel or on_data -1 */
-  int cancel_req; /* cancel asked from inside a callback */
+  int cancelled;    /* mg_http_multi_cancel or on_data -1 */
+  int cancel_req;   /* cancel asked from inside a callback */
   struct xfer *prev, *next;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -743,18 +717,17 @@ struct mg_http_multi {
   struct xfer *head;
   int count;
   int in_perform;
-  int pending;         /* transfers or cancels waiting for the step end */
-  int epfd;            /* curl's sockets and tfd; -1: poll fallback */
-  int tfd;             /* timerfd for precise wakeups, or -1 */
-  long long armed;     /* what tfd is armed for (0: nothing) */
-  long long timer_at;  /* curl's timeout (mg_time_now_ns), -1: none */
-  CURL **pool;         /* reset handles ready for reuse */
+  int pending;        /* transfers or cancels waiting for the step end */
+  int epfd;           /* curl's sockets and tfd; -1: poll fallback */
+  int tfd;            /* timerfd for precise wakeups, or -1 */
+  long long armed;    /* what tfd is armed for (0: nothing) */
+  long long timer_at; /* curl's timeout (mg_time_now_ns), -1: none */
+  CURL **pool;        /* reset handles ready for reuse */
   int npool, cappool;
   struct hdr_list *hl; /* the current header list */
 };
 
-static void
-hdr_list_free(struct hdr_list *h)
+static void hdr_list_free(struct hdr_list *h)
 {
   curl_slist_free_all(h->l);
   for (int i = 0; i < h->nsrc; i++)
@@ -763,8 +736,7 @@ hdr_list_free(struct hdr_list *h)
   free(h);
 }
 
-static void
-hdr_list_put(struct mg_http_multi *m, struct hdr_list *h)
+static void hdr_list_put(struct mg_http_multi *m, struct hdr_list *h)
 {
   if (!h)
     return;
@@ -775,8 +747,8 @@ hdr_list_put(struct mg_http_multi *m, struct hdr_list *h)
 
 /* The header list for req: the current one when req has the same headers
  * (the bearer comes from the multi's options, which do not change). */
-static struct hdr_list *
-hdr_list_get(struct mg_http_multi *m, const struct mg_http_request *req)
+static struct hdr_list *hdr_list_get(struct mg_http_multi *m,
+                                     const struct mg_http_request *req)
 {
   struct hdr_list *h = m->hl;
   int n = 0;
@@ -808,8 +780,8 @@ hdr_list_get(struct mg_http_multi *m, const struct mg_http_request *req)
   return h;
 }
 
-static int
-sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp,
+                   void *socketp)
 {
   struct mg_http_multi *m = userp;
   struct epoll_event ev;
@@ -820,8 +792,8 @@ sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
     return 0;
   }
   memset(&ev, 0, sizeof(ev));
-  ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) |
-              ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+  ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0)
+              | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
   ev.data.fd = s;
   if (socketp) {
     if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, s, &ev) < 0 && errno == ENOENT)
@@ -834,19 +806,18 @@ sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
   return 0;
 }
 
-static int
-timer_cb(CURLM *cm, long timeout_ms, void *userp)
+static int timer_cb(CURLM *cm, long timeout_ms, void *userp)
 {
   struct mg_http_multi *m = userp;
 
   (void)cm;
-  m->timer_at = timeout_ms < 0 ? -1
-                                : mg_time_now_ns() + (long long)timeout_ms * 1000000;
+  m->timer_at =
+      timeout_ms < 0 ? -1 : mg_time_now_ns() + (long long)timeout_ms * 1000000;
   return 0;
 }
 
-struct mg_http_multi *
-mg_http_multi_new(const struct mg_http_opts *o, int max_conns)
+struct mg_http_multi *mg_http_multi_new(const struct mg_http_opts *o,
+                                        int max_conns)
 {
   struct mg_http_multi *m = mg_xcalloc(1, sizeof(*m));
 
@@ -886,8 +857,7 @@ mg_http_multi_new(const struct mg_http_opts *o, int max_conns)
   return m;
 }
 
-static size_t
-multi_header_cb(char *p, size_t size, size_t nitems, void *arg)
+static size_t multi_header_cb(char *p, size_t size, size_t nitems, void *arg)
 {
   struct xfer *x = arg;
   size_t n = size * nitems;
@@ -909,8 +879,8 @@ multi_header_cb(char *p, size_t size, size_t nitems, void *arg)
   curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
   if (status < 200)
     return n;
-  if (status >= 300 && status < 400 && status != 304 && x->saw_location &&
-      !x->m->o.no_follow) {
+  if (status >= 300 && status < 400 && status != 304 && x->saw_location
+      && !x->m->o.no_follow) {
     x->in_redirect = 1;
     return n;
   }
@@ -920,8 +890,7 @@ multi_header_cb(char *p, size_t size, size_t nitems, void *arg)
   return n;
 }
 
-static size_t
-multi_write_cb(char *p, size_t size, size_t nmemb, void *arg)
+static size_t multi_write_cb(char *p, size_t size, size_t nmemb, void *arg)
 {
   struct xfer *x = arg;
   size_t n = size * nmemb;
@@ -945,8 +914,7 @@ multi_write_cb(char *p, size_t size, size_t nmemb, void *arg)
   return n;
 }
 
-static void
-xfer_free(struct xfer *x)
+static void xfer_free(struct xfer *x)
 {
   struct mg_http_multi *m = x->m;
 
@@ -963,8 +931,7 @@ xfer_free(struct xfer *x)
     curl_easy_reset(x->h);
     if (m->npool == m->cappool) {
       m->cappool = m->cappool ? m->cappool * 2 : 64;
-      m->pool = mg_xreallocarray(m->pool, (size_t)m->cappool,
-                                 sizeof(*m->pool));
+      m->pool = mg_xreallocarray(m->pool, (size_t)m->cappool, sizeof(*m->pool));
     }
     m->pool[m->npool++] = x->h;
   } else {
@@ -977,8 +944,7 @@ xfer_free(struct xfer *x)
 }
 
 /* Removes x and then reports it (so on_done may add or cancel others). */
-static void
-xfer_done(struct xfer *x, int ok, long status, const char *msg)
+static void xfer_done(struct xfer *x, int ok, long status, const char *msg)
 {
   struct mg_http_stream_cb cb = x->cb;
   char buf[CURL_ERROR_SIZE];
@@ -990,9 +956,9 @@ xfer_done(struct xfer *x, int ok, long status, const char *msg)
     cb.on_done(cb.arg, ok, status, msg ? buf : NULL, mg_time_now_ns());
 }
 
-long
-mg_http_multi_add(struct mg_http_multi *m, const struct mg_http_request *req,
-                  const struct mg_http_stream_cb *cb, struct mg_err *err)
+long mg_http_multi_add(struct mg_http_multi *m,
+                       const struct mg_http_request *req,
+                       const struct mg_http_stream_cb *cb, struct mg_err *err)
 {
   struct xfer *x = mg_xcalloc(1, sizeof(*x));
 
@@ -1039,8 +1005,7 @@ mg_http_multi_add(struct mg_http_multi *m, const struct mg_http_request *req,
   return x->id;
 }
 
-void
-mg_http_multi_cancel(struct mg_http_multi *m, long id)
+void mg_http_multi_cancel(struct mg_http_multi *m, long id)
 {
   struct xfer *x;
 
@@ -1059,8 +1024,7 @@ mg_http_multi_cancel(struct mg_http_multi *m, long id)
 }
 
 /* Adds deferred transfers and runs deferred cancels. */
-static void
-flush_pending(struct mg_http_multi *m)
+static void flush_pending(struct mg_http_multi *m)
 {
   struct xfer *x;
 
@@ -1090,8 +1054,7 @@ again:
   m->pending = 0;
 }
 
-static void
-drain_info(struct mg_http_multi *m)
+static void drain_info(struct mg_http_multi *m)
 {
   CURLMsg *msg;
   int left;
@@ -1122,8 +1085,7 @@ drain_info(struct mg_http_multi *m)
 
 /* One curl action (socket readiness or its timeout), then the callbacks
  * that follow from it. */
-static void
-action(struct mg_http_multi *m, curl_socket_t fd, int flags)
+static void action(struct mg_http_multi *m, curl_socket_t fd, int flags)
 {
   int running;
 
@@ -1137,8 +1099,7 @@ action(struct mg_http_multi *m, curl_socket_t fd, int flags)
 
 /* Runs curl's timeout while it is due; transfers added by on_done start at
  * once, within a few rounds. */
-static void
-timers_due(struct mg_http_multi *m)
+static void timers_due(struct mg_http_multi *m)
 {
   for (int i = 0; i < 4 && m->timer_at >= 0 && mg_time_now_ns() >= m->timer_at;
        i++) {
@@ -1152,8 +1113,8 @@ timers_due(struct mg_http_multi *m)
  * whichever comes first, but at most timeout_ms (0: do not wait), then
  * acts on what is ready and on due timers.
  */
-static void
-wait_and_act(struct mg_http_multi *m, long timeout_ms, long long wake_ns)
+static void wait_and_act(struct mg_http_multi *m, long timeout_ms,
+                         long long wake_ns)
 {
   struct epoll_event ev[MAX_EVENTS];
   int n;
@@ -1214,8 +1175,7 @@ wait_and_act(struct mg_http_multi *m, long timeout_ms, long long wake_ns)
   timers_due(m);
 }
 
-int
-mg_http_multi_run(struct mg_http_multi *m, long timeout_ms)
+int mg_http_multi_run(struct mg_http_multi *m, long timeout_ms)
 {
   timers_due(m);
   wait_and_act(m, 0, 0);
@@ -1224,8 +1184,7 @@ mg_http_multi_run(struct mg_http_multi *m, long timeout_ms)
   return m->count;
 }
 
-int
-mg_http_multi_run_until(struct mg_http_multi *m, long long deadline_ns)
+int mg_http_multi_run_until(struct mg_http_multi *m, long long deadline_ns)
 {
   long long now;
 
@@ -1241,14 +1200,12 @@ mg_http_multi_run_until(struct mg_http_multi *m, long long deadline_ns)
   return m->count;
 }
 
-int
-mg_http_multi_running(const struct mg_http_multi *m)
+int mg_http_multi_running(const struct mg_http_multi *m)
 {
   return m->count;
 }
 
-char *
-mg_http_multi_header(struct mg_http_multi *m, long id, const char *name)
+char *mg_http_multi_header(struct mg_http_multi *m, long id, const char *name)
 {
   struct curl_header *h = NULL;
   struct xfer *x;
@@ -1260,15 +1217,14 @@ mg_http_multi_header(struct mg_http_multi *m, long id, const char *name)
     return NULL;
   if (curl_easy_header(x->h, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
     return NULL;
-  if (h->amount > 1 &&
-      curl_easy_header(x->h, name, h->amount - 1, CURLH_HEADER, -1, &h) !=
-          CURLHE_OK)
+  if (h->amount > 1
+      && curl_easy_header(x->h, name, h->amount - 1, CURLH_HEADER, -1, &h)
+             != CURLHE_OK)
     return NULL;
   return mg_xstrdup(h->value);
 }
 
-void
-mg_http_multi_free(struct mg_http_multi *m)
+void mg_http_multi_free(struct mg_http_multi *m)
 {
   if (!m)
     return;

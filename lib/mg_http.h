@@ -53,8 +53,8 @@ struct mg_http_opts {
   /* "user:password" (CURLOPT_USERPWD; with aws_sigv4 "access:secret").
    * A secret: never logged. Not owned. */
   const char *userpwd;
-  long recv_buffer;        /* receive buffer per transfer (bytes); 0:
-                              libcurl's 16 KiB */
+  long recv_buffer; /* receive buffer per transfer (bytes); 0:
+                       libcurl's 16 KiB */
 };
 
 /* Defaults: verify TLS, 10 s connect, 3 retries from 500 ms capped at
@@ -81,18 +81,18 @@ void mg_http_secret_free(char *s);
 char *mg_http_redact_url(const char *url);
 
 struct mg_http_request {
-  const char *method;          /* NULL: GET, or POST when body is set */
+  const char *method; /* NULL: GET, or POST when body is set */
   const char *url;
-  const char *const *headers;  /* NULL-terminated "Name: value" list */
-  const void *body;            /* borrowed until the request completes */
+  const char *const *headers; /* NULL-terminated "Name: value" list */
+  const void *body;           /* borrowed until the request completes */
   size_t body_len;
-  const char *upload_path;     /* PUT/POST this file as the body instead */
-  long long resume_from;       /* > 0: send Range: bytes=N- */
+  const char *upload_path; /* PUT/POST this file as the body instead */
+  long long resume_from;   /* > 0: send Range: bytes=N- */
   /* When set, the body is streamed here instead of buffered; return -1 to
    * abort the transfer (it then fails with MG_ERR_IO "aborted"). */
   int (*on_data)(void *arg, const char *p, size_t n);
   void *arg;
-  int no_retry;                /* 1: never retry (non-idempotent calls) */
+  int no_retry; /* 1: never retry (non-idempotent calls) */
 };
 /*
  * Streaming and retries: a 429/5xx response that will be retried is not
@@ -104,14 +104,14 @@ struct mg_http_request {
  */
 
 struct mg_http_response {
-  long status;                 /* 0 if no response was received */
-  struct mg_buf body;          /* unless on_data was set */
-  char *content_type;          /* NULL if absent */
-  char *location;              /* Location header, NULL if absent */
+  long status;        /* 0 if no response was received */
+  struct mg_buf body; /* unless on_data was set */
+  char *content_type; /* NULL if absent */
+  char *location;     /* Location header, NULL if absent */
   char *etag;
-  char *www_authenticate;      /* for OCI/HF token flows */
-  char *headers;               /* all response headers, raw, last response */
-  int attempts;                /* 1 + number of retries done */
+  char *www_authenticate; /* for OCI/HF token flows */
+  char *headers;          /* all response headers, raw, last response */
+  int attempts;           /* 1 + number of retries done */
 };
 
 void mg_http_response_init(struct mg_http_response *r, size_t max_body);
@@ -184,8 +184,7 @@ int mg_http_multi_running(const struct mg_http_multi *m);
  * name; the last one when repeated), or NULL. Only valid from inside that
  * transfer's on_headers or on_data. caller owns the result; free with
  * free(). */
-char *mg_http_multi_header(struct mg_http_multi *m, long id,
-                           const char *name);
+char *mg_http_multi_header(struct mg_http_multi *m, long id, const char *name);
 /* Cancels what is running (on_done called) and frees. Accepts NULL. */
 void mg_http_multi_free(struct mg_http_multi *m);
 

@@ -13,15 +13,13 @@
 #include "mg_err.h"
 #include "mg_mem.h"
 
-const char *
-mg_io_name(const char *path)
+const char *mg_io_name(const char *path)
 {
   return strcmp(path, "-") == 0 ? "<stdin>" : path;
 }
 
-int
-mg_io_read_fd(int fd, const char *name, struct mg_buf *out,
-              struct mg_err *err)
+int mg_io_read_fd(int fd, const char *name, struct mg_buf *out,
+                  struct mg_err *err)
 {
   for (;;) {
     ssize_t n;
@@ -36,9 +34,8 @@ mg_io_read_fd(int fd, const char *name, struct mg_buf *out,
         return mg_err_errno(err, MG_ERR_IO, "cannot read '%s'", name);
       if (n == 0)
         return 0;
-      return mg_err_set(err, MG_ERR_DATA,
-                        "input '%s' is larger than %zu bytes", name,
-                        out->max);
+      return mg_err_set(err, MG_ERR_DATA, "input '%s' is larger than %zu bytes",
+                        name, out->max);
     }
     {
       size_t room = out->max - out->len;
@@ -59,8 +56,7 @@ mg_io_read_fd(int fd, const char *name, struct mg_buf *out,
   }
 }
 
-int
-mg_io_read_file(const char *path, struct mg_buf *out, struct mg_err *err)
+int mg_io_read_file(const char *path, struct mg_buf *out, struct mg_err *err)
 {
   int fd, rc;
 
@@ -74,9 +70,8 @@ mg_io_read_file(const char *path, struct mg_buf *out, struct mg_err *err)
   return rc;
 }
 
-int
-mg_io_write_fd(int fd, const char *name, const void *p, size_t n,
-               struct mg_err *err)
+int mg_io_write_fd(int fd, const char *name, const void *p, size_t n,
+                   struct mg_err *err)
 {
   const char *c = p;
 
@@ -92,8 +87,7 @@ mg_io_write_fd(int fd, const char *name, const void *p, size_t n,
   return 0;
 }
 
-static char *
-dir_of(const char *path)
+static char *dir_of(const char *path)
 {
   char *copy = mg_xstrdup(path);
   char *d = mg_xstrdup(dirname(copy));
@@ -102,8 +96,7 @@ dir_of(const char *path)
   return d;
 }
 
-static int
-fsync_dir(const char *path)
+static int fsync_dir(const char *path)
 {
   char *d = dir_of(path);
   int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -117,9 +110,8 @@ fsync_dir(const char *path)
   return 0;
 }
 
-int
-mg_io_atomic_open(struct mg_io_atomic *a, const char *path, int mode,
-                  struct mg_err *err)
+int mg_io_atomic_open(struct mg_io_atomic *a, const char *path, int mode,
+                      struct mg_err *err)
 {
   a->fd = -1;
   a->path = mg_xstrdup(path);
@@ -136,15 +128,13 @@ mg_io_atomic_open(struct mg_io_atomic *a, const char *path, int mode,
   return 0;
 }
 
-int
-mg_io_atomic_write(struct mg_io_atomic *a, const void *p, size_t n,
-                   struct mg_err *err)
+int mg_io_atomic_write(struct mg_io_atomic *a, const void *p, size_t n,
+                       struct mg_err *err)
 {
   return mg_io_write_fd(a->fd, a->path, p, n, err);
 }
 
-void
-mg_io_atomic_abort(struct mg_io_atomic *a)
+void mg_io_atomic_abort(struct mg_io_atomic *a)
 {
   if (a->fd >= 0)
     close(a->fd);
@@ -156,8 +146,7 @@ mg_io_atomic_abort(struct mg_io_atomic *a)
   a->path = a->tmp = NULL;
 }
 
-int
-mg_io_atomic_commit(struct mg_io_atomic *a, struct mg_err *err)
+int mg_io_atomic_commit(struct mg_io_atomic *a, struct mg_err *err)
 {
   if (fsync(a->fd) < 0) {
     mg_err_errno(err, MG_ERR_IO, "cannot write '%s'", a->path);
@@ -183,9 +172,8 @@ mg_io_atomic_commit(struct mg_io_atomic *a, struct mg_err *err)
   return 0;
 }
 
-int
-mg_io_write_atomic(const char *path, const void *data, size_t n, int mode,
-                   struct mg_err *err)
+int mg_io_write_atomic(const char *path, const void *data, size_t n, int mode,
+                       struct mg_err *err)
 {
   struct mg_io_atomic a;
 
@@ -206,8 +194,7 @@ mg_io_write_atomic(const char *path, const void *data, size_t n, int mode,
   return mg_io_atomic_commit(&a, err);
 }
 
-int
-mg_io_mkdirs(const char *dir, struct mg_err *err)
+int mg_io_mkdirs(const char *dir, struct mg_err *err)
 {
   char *p = mg_xstrdup(dir);
   size_t n = strlen(p);

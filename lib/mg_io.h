@@ -36,8 +36,8 @@ int mg_io_write_fd(int fd, const char *name, const void *p, size_t n,
  * interrupted run leaves either the old file or the new one. For "-" the
  * data is written to stdout. mode is used for a new file (e.g. 0644).
  */
-int mg_io_write_atomic(const char *path, const void *data, size_t n,
-                       int mode, struct mg_err *err);
+int mg_io_write_atomic(const char *path, const void *data, size_t n, int mode,
+                       struct mg_err *err);
 
 /*
  * An atomic file written in pieces: mg_io_atomic_open creates the temporary,

@@ -23,8 +23,7 @@
  * with a second scan and keep them in the string node's unused valueint
  * (as length + 1; 0 means "use strlen").
  */
-static int
-has_nul_escape(const char *s, size_t n)
+static int has_nul_escape(const char *s, size_t n)
 {
   for (size_t i = 0; i + 5 < n; i++)
     if (s[i] == '\\' && s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0'
@@ -42,8 +41,7 @@ has_nul_escape(const char *s, size_t n)
 }
 
 /* Decoded byte length of the JSON string literal at s (after the quote). */
-static size_t
-literal_len(const char *s, const char *end, const char **after)
+static size_t literal_len(const char *s, const char *end, const char **after)
 {
   size_t len = 0;
 
@@ -54,8 +52,8 @@ literal_len(const char *s, const char *end, const char **after)
       continue;
     }
     if (s + 1 < end && s[1] == 'u' && s + 5 < end) {
-      unsigned long cp = strtoul((char[5]){ s[2], s[3], s[4], s[5], 0 },
-                                 NULL, 16);
+      unsigned long cp =
+          strtoul((char[5]){ s[2], s[3], s[4], s[5], 0 }, NULL, 16);
       s += 6;
       if (cp >= 0xD800 && cp <= 0xDBFF && s + 5 < end && s[0] == '\\'
           && s[1] == 'u') {
@@ -78,8 +76,7 @@ struct lenscan {
 };
 
 /* The next string literal that is a value (not a key); its length. */
-static int
-next_value_len(struct lenscan *ls, size_t *len)
+static int next_value_len(struct lenscan *ls, size_t *len)
 {
   while (ls->p < ls->end) {
     const char *q;
@@ -91,8 +88,7 @@ next_value_len(struct lenscan *ls, size_t *len)
     }
     l = literal_len(ls->p + 1, ls->end, &q);
     ls->p = q;
-    while (q < ls->end && (*q == ' ' || *q == '\t' || *q == '\n'
-                           || *q == '\r'))
+    while (q < ls->end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
       q++;
     if (q < ls->end && *q == ':')
       continue;
@@ -102,8 +98,7 @@ next_value_len(struct lenscan *ls, size_t *len)
   return 0;
 }
 
-static void
-fix_lengths(cJSON *c, struct lenscan *ls)
+static void fix_lengths(cJSON *c, struct lenscan *ls)
 {
   for (; c; c = c->next) {
     size_t l;
@@ -117,9 +112,8 @@ fix_lengths(cJSON *c, struct lenscan *ls)
   }
 }
 
-int
-mg_json_parse(const char *text, size_t len, const char *name,
-              struct mg_json **out, struct mg_err *err)
+int mg_json_parse(const char *text, size_t len, const char *name,
+                  struct mg_json **out, struct mg_err *err)
 {
   const char *end = NULL;
   cJSON *c;
@@ -130,9 +124,8 @@ mg_json_parse(const char *text, size_t len, const char *name,
                       name);
   c = cJSON_ParseWithLengthOpts(text, len, &end, 0);
   if (!c) {
-    size_t off = end && end >= text && end <= text + len
-                   ? (size_t)(end - text)
-                   : 0;
+    size_t off =
+        end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
     return mg_err_set(err, MG_ERR_DATA, "malformed JSON in '%s' at byte %zu",
                       name, off);
   }
@@ -158,40 +151,34 @@ mg_json_parse(const char *text, size_t len, const char *name,
   return 0;
 }
 
-void
-mg_json_free(struct mg_json *j)
+void mg_json_free(struct mg_json *j)
 {
   cJSON_Delete(CJ(j));
 }
 
-static cJSON *
-check(cJSON *c)
+static cJSON *check(cJSON *c)
 {
   if (!c)
     MG_BUG("cJSON allocation failed");
   return c;
 }
 
-struct mg_json *
-mg_json_new_object(void)
+struct mg_json *mg_json_new_object(void)
 {
   return MJ(check(cJSON_CreateObject()));
 }
 
-struct mg_json *
-mg_json_new_array(void)
+struct mg_json *mg_json_new_array(void)
 {
   return MJ(check(cJSON_CreateArray()));
 }
 
-struct mg_json *
-mg_json_new_string(const char *s)
+struct mg_json *mg_json_new_string(const char *s)
 {
   return MJ(check(cJSON_CreateString(s)));
 }
 
-struct mg_json *
-mg_json_new_stringn(const char *s, size_t n)
+struct mg_json *mg_json_new_stringn(const char *s, size_t n)
 {
   cJSON *c = check(cJSON_CreateString(""));
   char *p = mg_xmalloc(n + 1);
@@ -205,32 +192,27 @@ mg_json_new_stringn(const char *s, size_t n)
   return MJ(c);
 }
 
-struct mg_json *
-mg_json_new_number(double v)
+struct mg_json *mg_json_new_number(double v)
 {
   return MJ(check(cJSON_CreateNumber(v)));
 }
 
-struct mg_json *
-mg_json_new_bool(int v)
+struct mg_json *mg_json_new_bool(int v)
 {
   return MJ(check(cJSON_CreateBool(v)));
 }
 
-struct mg_json *
-mg_json_new_null(void)
+struct mg_json *mg_json_new_null(void)
 {
   return MJ(check(cJSON_CreateNull()));
 }
 
-struct mg_json *
-mg_json_dup(const struct mg_json *j)
+struct mg_json *mg_json_dup(const struct mg_json *j)
 {
   return MJ(check(cJSON_Duplicate(CCJ(j), 1)));
 }
 
-void
-mg_json_set(struct mg_json *obj, const char *key, struct mg_json *val)
+void mg_json_set(struct mg_json *obj, const char *key, struct mg_json *val)
 {
   if (!cJSON_IsObject(CJ(obj)))
     MG_BUG("mg_json_set on a non-object");
@@ -240,46 +222,39 @@ mg_json_set(struct mg_json *obj, const char *key, struct mg_json *val)
     cJSON_AddItemToObject(CJ(obj), key, CJ(val));
 }
 
-void
-mg_json_set_string(struct mg_json *obj, const char *key, const char *s)
+void mg_json_set_string(struct mg_json *obj, const char *key, const char *s)
 {
   mg_json_set(obj, key, mg_json_new_string(s));
 }
 
-void
-mg_json_set_number(struct mg_json *obj, const char *key, double v)
+void mg_json_set_number(struct mg_json *obj, const char *key, double v)
 {
   mg_json_set(obj, key, mg_json_new_number(v));
 }
 
-void
-mg_json_set_bool(struct mg_json *obj, const char *key, int v)
+void mg_json_set_bool(struct mg_json *obj, const char *key, int v)
 {
   mg_json_set(obj, key, mg_json_new_bool(v));
 }
 
-void
-mg_json_append(struct mg_json *arr, struct mg_json *val)
+void mg_json_append(struct mg_json *arr, struct mg_json *val)
 {
   if (!cJSON_IsArray(CJ(arr)))
     MG_BUG("mg_json_append on a non-array");
   cJSON_AddItemToArray(CJ(arr), CJ(val));
 }
 
-struct mg_json *
-mg_json_detach(struct mg_json *obj, const char *key)
+struct mg_json *mg_json_detach(struct mg_json *obj, const char *key)
 {
   return MJ(cJSON_DetachItemFromObjectCaseSensitive(CJ(obj), key));
 }
 
-void
-mg_json_remove(struct mg_json *obj, const char *key)
+void mg_json_remove(struct mg_json *obj, const char *key)
 {
   cJSON_DeleteItemFromObjectCaseSensitive(CJ(obj), key);
 }
 
-enum mg_json_type
-mg_json_type(const struct mg_json *j)
+enum mg_json_type mg_json_type(const struct mg_json *j)
 {
   const cJSON *c = CCJ(j);
 
@@ -305,8 +280,7 @@ mg_json_type(const struct mg_json *j)
   }
 }
 
-const char *
-mg_json_type_name(enum mg_json_type t)
+const char *mg_json_type_name(enum mg_json_type t)
 {
   switch (t) {
   case MG_JSON_NULL:
@@ -327,50 +301,42 @@ mg_json_type_name(enum mg_json_type t)
   }
 }
 
-int
-mg_json_is_object(const struct mg_json *j)
+int mg_json_is_object(const struct mg_json *j)
 {
   return cJSON_IsObject(CCJ(j));
 }
 
-int
-mg_json_is_array(const struct mg_json *j)
+int mg_json_is_array(const struct mg_json *j)
 {
   return cJSON_IsArray(CCJ(j));
 }
 
-int
-mg_json_is_string(const struct mg_json *j)
+int mg_json_is_string(const struct mg_json *j)
 {
   return cJSON_IsString(CCJ(j));
 }
 
-int
-mg_json_is_number(const struct mg_json *j)
+int mg_json_is_number(const struct mg_json *j)
 {
   return cJSON_IsNumber(CCJ(j));
 }
 
-int
-mg_json_is_bool(const struct mg_json *j)
+int mg_json_is_bool(const struct mg_json *j)
 {
   return cJSON_IsBool(CCJ(j));
 }
 
-int
-mg_json_is_null(const struct mg_json *j)
+int mg_json_is_null(const struct mg_json *j)
 {
   return cJSON_IsNull(CCJ(j));
 }
 
-const char *
-mg_json_string(const struct mg_json *j)
+const char *mg_json_string(const struct mg_json *j)
 {
   return cJSON_IsString(CCJ(j)) ? CCJ(j)->valuestring : NULL;
 }
 
-size_t
-mg_json_string_len(const struct mg_json *j)
+size_t mg_json_string_len(const struct mg_json *j)
 {
   if (!cJSON_IsString(CCJ(j)) || !CCJ(j)->valuestring)
     return 0;
@@ -379,28 +345,24 @@ mg_json_string_len(const struct mg_json *j)
   return strlen(CCJ(j)->valuestring);
 }
 
-double
-mg_json_number(const struct mg_json *j)
+double mg_json_number(const struct mg_json *j)
 {
   return cJSON_IsNumber(CCJ(j)) ? CCJ(j)->valuedouble : 0;
 }
 
-int
-mg_json_bool(const struct mg_json *j)
+int mg_json_bool(const struct mg_json *j)
 {
   return cJSON_IsTrue(CCJ(j));
 }
 
-struct mg_json *
-mg_json_get(const struct mg_json *obj, const char *key)
+struct mg_json *mg_json_get(const struct mg_json *obj, const char *key)
 {
   if (!cJSON_IsObject(CCJ(obj)))
     return NULL;
   return MJ(cJSON_GetObjectItemCaseSensitive(CCJ(obj), key));
 }
 
-struct mg_json *
-mg_json_get_path(const struct mg_json *obj, const char *path)
+struct mg_json *mg_json_get_path(const struct mg_json *obj, const char *path)
 {
   const struct mg_json *cur = obj;
   char key[256];
@@ -419,16 +381,14 @@ mg_json_get_path(const struct mg_json *obj, const char *path)
   return (struct mg_json *)cur;
 }
 
-size_t
-mg_json_size(const struct mg_json *j)
+size_t mg_json_size(const struct mg_json *j)
 {
   if (!cJSON_IsArray(CCJ(j)) && !cJSON_IsObject(CCJ(j)))
     return 0;
   return (size_t)cJSON_GetArraySize(CCJ(j));
 }
 
-struct mg_json *
-mg_json_at(const struct mg_json *j, size_t i)
+struct mg_json *mg_json_at(const struct mg_json *j, size_t i)
 {
   cJSON *c;
 
@@ -439,43 +399,38 @@ mg_json_at(const struct mg_json *j, size_t i)
   return MJ(c);
 }
 
-struct mg_json *
-mg_json_first(const struct mg_json *j)
+struct mg_json *mg_json_first(const struct mg_json *j)
 {
   if (!cJSON_IsArray(CCJ(j)) && !cJSON_IsObject(CCJ(j)))
     return NULL;
   return MJ(CCJ(j)->child);
 }
 
-struct mg_json *
-mg_json_next(const struct mg_json *child)
+struct mg_json *mg_json_next(const struct mg_json *child)
 {
   return child ? MJ(CCJ(child)->next) : NULL;
 }
 
-const char *
-mg_json_key(const struct mg_json *member)
+const char *mg_json_key(const struct mg_json *member)
 {
   return member ? CCJ(member)->string : NULL;
 }
 
-static int
-wrong_type(const char *key, const char *what, const struct mg_json *v,
-           const char *expected, struct mg_err *err)
+static int wrong_type(const char *key, const char *what,
+                      const struct mg_json *v, const char *expected,
+                      struct mg_err *err)
 {
   return mg_err_set(err, MG_ERR_DATA, "field '%s' in %s is %s, expected %s",
                     key, what, mg_json_type_name(mg_json_type(v)), expected);
 }
 
-static int
-missing(const char *key, const char *what, struct mg_err *err)
+static int missing(const char *key, const char *what, struct mg_err *err)
 {
   return mg_err_set(err, MG_ERR_DATA, "missing field '%s' in %s", key, what);
 }
 
-int
-mg_json_req_string(const struct mg_json *obj, const char *key,
-                   const char *what, const char **out, struct mg_err *err)
+int mg_json_req_string(const struct mg_json *obj, const char *key,
+                       const char *what, const char **out, struct mg_err *err)
 {
   struct mg_json *v = mg_json_get(obj, key);
 
@@ -487,9 +442,8 @@ mg_json_req_string(const struct mg_json *obj, const char *key,
   return 0;
 }
 
-int
-mg_json_req_number(const struct mg_json *obj, const char *key,
-                   const char *what, double *out, struct mg_err *err)
+int mg_json_req_number(const struct mg_json *obj, const char *key,
+                       const char *what, double *out, struct mg_err *err)
 {
   struct mg_json *v = mg_json_get(obj, key);
 
@@ -501,9 +455,9 @@ mg_json_req_number(const struct mg_json *obj, const char *key,
   return 0;
 }
 
-int
-mg_json_req_int(const struct mg_json *obj, const char *key, const char *what,
-                int64_t min, int64_t max, int64_t *out, struct mg_err *err)
+int mg_json_req_int(const struct mg_json *obj, const char *key,
+                    const char *what, int64_t min, int64_t max, int64_t *out,
+                    struct mg_err *err)
 {
   double d;
 
@@ -517,9 +471,9 @@ mg_json_req_int(const struct mg_json *obj, const char *key, const char *what,
   return 0;
 }
 
-int
-mg_json_req_object(const struct mg_json *obj, const char *key,
-                   const char *what, struct mg_json **out, struct mg_err *err)
+int mg_json_req_object(const struct mg_json *obj, const char *key,
+                       const char *what, struct mg_json **out,
+                       struct mg_err *err)
 {
   struct mg_json *v = mg_json_get(obj, key);
 
@@ -531,9 +485,9 @@ mg_json_req_object(const struct mg_json *obj, const char *key,
   return 0;
 }
 
-int
-mg_json_req_array(const struct mg_json *obj, const char *key,
-                  const char *what, struct mg_json **out, struct mg_err *err)
+int mg_json_req_array(const struct mg_json *obj, const char *key,
+                      const char *what, struct mg_json **out,
+                      struct mg_err *err)
 {
   struct mg_json *v = mg_json_get(obj, key);
 
@@ -545,10 +499,9 @@ mg_json_req_array(const struct mg_json *obj, const char *key,
   return 0;
 }
 
-int
-mg_json_opt_string(const struct mg_json *obj, const char *key,
-                   const char *what, const char *def, const char **out,
-                   struct mg_err *err)
+int mg_json_opt_string(const struct mg_json *obj, const char *key,
+                       const char *what, const char *def, const char **out,
+                       struct mg_err *err)
 {
   struct mg_json *v = mg_json_get(obj, key);
 
@@ -561,10 +514,9 @@ mg_json_opt_string(const struct mg_json *obj, const char *key,
   return 0;
 }
 
-int
-mg_json_opt_number(const struct mg_json *obj, const char *key,
-                   const char *what, double def, double *out,
-                   struct mg_err *err)
+int mg_json_opt_number(const struct mg_json *obj, const char *key,
+                       const char *what, double def, double *out,
+                       struct mg_err *err)
 {
   struct mg_json *v = mg_json_get(obj, key);
 
@@ -577,9 +529,8 @@ mg_json_opt_number(const struct mg_json *obj, const char *key,
   return 0;
 }
 
-int
-mg_json_opt_bool(const struct mg_json *obj, const char *key,
-                 const char *what, int def, int *out, struct mg_err *err)
+int mg_json_opt_bool(const struct mg_json *obj, const char *key,
+                     const char *what, int def, int *out, struct mg_err *err)
 {
   struct mg_json *v = mg_json_get(obj, key);
 
@@ -592,14 +543,12 @@ mg_json_opt_bool(const struct mg_json *obj, const char *key,
   return 0;
 }
 
-int
-mg_json_equal(const struct mg_json *a, const struct mg_json *b)
+int mg_json_equal(const struct mg_json *a, const struct mg_json *b)
 {
   return cJSON_Compare(CCJ(a), CCJ(b), 1);
 }
 
-char *
-mg_json_print(const struct mg_json *j, unsigned flags)
+char *mg_json_print(const struct mg_json *j, unsigned flags)
 {
   char *s = (flags & MG_JSON_PRETTY) ? cJSON_Print(CCJ(j))
                                      : cJSON_PrintUnformatted(CCJ(j));
@@ -616,8 +565,8 @@ mg_json_print(const struct mg_json *j, unsigned flags)
   return s;
 }
 
-int
-mg_json_quote(struct mg_buf *out, const char *s, size_t n, struct mg_err *err)
+int mg_json_quote(struct mg_buf *out, const char *s, size_t n,
+                  struct mg_err *err)
 {
   static const char hex[] = "0123456789abcdef";
   size_t start = 0;

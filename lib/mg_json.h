@@ -123,8 +123,7 @@ const char *mg_json_key(const struct mg_json *member);
  * "field 'k' in what is a string, expected a number".
  */
 int mg_json_req_string(const struct mg_json *obj, const char *key,
-                       const char *what, const char **out,
-                       struct mg_err *err);
+                       const char *what, const char **out, struct mg_err *err);
 int mg_json_req_number(const struct mg_json *obj, const char *key,
                        const char *what, double *out, struct mg_err *err);
 /* An integral number within [min, max]. */

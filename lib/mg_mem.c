@@ -6,16 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void __attribute__((noreturn))
-oom(size_t n)
+static void __attribute__((noreturn)) oom(size_t n)
 {
   /* No allocation here: we are out of memory. */
   fprintf(stderr, "modelgate: fatal: out of memory allocating %zu bytes\n", n);
   abort();
 }
 
-void *
-mg_xmalloc(size_t n)
+void *mg_xmalloc(size_t n)
 {
   void *p = malloc(n ? n : 1);
 
@@ -24,8 +22,7 @@ mg_xmalloc(size_t n)
   return p;
 }
 
-void *
-mg_xcalloc(size_t nmemb, size_t size)
+void *mg_xcalloc(size_t nmemb, size_t size)
 {
   void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
 
@@ -34,8 +31,7 @@ mg_xcalloc(size_t nmemb, size_t size)
   return p;
 }
 
-void *
-mg_xrealloc(void *p, size_t n)
+void *mg_xrealloc(void *p, size_t n)
 {
   void *q = realloc(p, n ? n : 1);
 
@@ -44,22 +40,19 @@ mg_xrealloc(void *p, size_t n)
   return q;
 }
 
-void *
-mg_xreallocarray(void *p, size_t nmemb, size_t size)
+void *mg_xreallocarray(void *p, size_t nmemb, size_t size)
 {
   if (size && nmemb > SIZE_MAX / size)
     oom(SIZE_MAX);
   return mg_xrealloc(p, nmemb * size);
 }
 
-char *
-mg_xstrdup(const char *s)
+char *mg_xstrdup(const char *s)
 {
   return mg_xstrndup(s, strlen(s));
 }
 
-char *
-mg_xstrndup(const char *s, size_t n)
+char *mg_xstrndup(const char *s, size_t n)
 {
   size_t len = strnlen(s, n);
   char *p = mg_xmalloc(len + 1);
@@ -69,8 +62,7 @@ mg_xstrndup(const char *s, size_t n)
   return p;
 }
 
-char *
-mg_xasprintf(const char *fmt, ...)
+char *mg_xasprintf(const char *fmt, ...)
 {
   va_list ap;
   int n;
@@ -88,8 +80,7 @@ mg_xasprintf(const char *fmt, ...)
   return p;
 }
 
-void
-mg_bug(const char *file, int line, const char *fmt, ...)
+void mg_bug(const char *file, int line, const char *fmt, ...)
 {
   va_list ap;
 
@@ -101,8 +92,7 @@ mg_bug(const char *file, int line, const char *fmt, ...)
   abort();
 }
 
-void
-mg_wipe(void *p, size_t n)
+void mg_wipe(void *p, size_t n)
 {
   volatile unsigned char *v = p;
 

@@ -22,7 +22,7 @@ char *mg_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Programmer error: prints file, line and message, then aborts. */
 #define MG_BUG(...) mg_bug(__FILE__, __LINE__, __VA_ARGS__)
 void mg_bug(const char *file, int line, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4), noreturn));
+    __attribute__((format(printf, 3, 4), noreturn));
 
 /* Overwrites n bytes at p in a way the compiler may not elide. */
 void mg_wipe(void *p, size_t n);

@@ -8,15 +8,13 @@
 #include "mg_cli.h"
 #include "mg_time.h"
 
-#define TTY_INTERVAL_NS 100000000LL   /* 100 ms */
+#define TTY_INTERVAL_NS 100000000LL    /* 100 ms */
 #define PLAIN_INTERVAL_NS 5000000000LL /* 5 s */
 #define BAR_WIDTH 24
 
-void
-mg_progress_format_bytes(char *out, size_t n, double bytes)
+void mg_progress_format_bytes(char *out, size_t n, double bytes)
 {
-  static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB",
-                                       "PiB" };
+  static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
   int u = 0;
 
   while (bytes >= 1024.0 && u < 5) {
@@ -29,8 +27,7 @@ mg_progress_format_bytes(char *out, size_t n, double bytes)
     (void)snprintf(out, n, "%.1f %s", bytes, units[u]);
 }
 
-void
-mg_progress_format_eta(char *out, size_t n, double seconds)
+void mg_progress_format_eta(char *out, size_t n, double seconds)
 {
   long s;
 
@@ -45,9 +42,8 @@ mg_progress_format_eta(char *out, size_t n, double seconds)
     (void)snprintf(out, n, "%ld:%02ld", s / 60, s % 60);
 }
 
-void
-mg_progress_init_stream(struct mg_progress *p, const char *label,
-                        long long total, FILE *out, int is_tty)
+void mg_progress_init_stream(struct mg_progress *p, const char *label,
+                             long long total, FILE *out, int is_tty)
 {
   const char *term = getenv("TERM");
   const char *nc = getenv("NO_COLOR");
@@ -65,16 +61,14 @@ mg_progress_init_stream(struct mg_progress *p, const char *label,
   p->width = 79;
 }
 
-void
-mg_progress_init(struct mg_progress *p, const char *label, long long total)
+void mg_progress_init(struct mg_progress *p, const char *label, long long total)
 {
   mg_progress_init_stream(p, label, total, stderr, isatty(2));
 }
 
 /* Builds the status text (without line control) into line. */
-static void
-status_text(const struct mg_progress *p, long long now_ns, char *line,
-            size_t n, int bar)
+static void status_text(const struct mg_progress *p, long long now_ns,
+                        char *line, size_t n, int bar)
 {
   char done[32], total[32], rate[32], eta[32];
   double secs = (double)(now_ns - p->t0_ns) / 1e9;
@@ -112,8 +106,7 @@ status_text(const struct mg_progress *p, long long now_ns, char *line,
   }
 }
 
-static void
-draw(struct mg_progress *p, long long now_ns)
+static void draw(struct mg_progress *p, long long now_ns)
 {
   char line[256];
 
@@ -129,8 +122,8 @@ draw(struct mg_progress *p, long long now_ns)
   p->last_ns = now_ns;
 }
 
-void
-mg_progress_update_at(struct mg_progress *p, long long done, long long now_ns)
+void mg_progress_update_at(struct mg_progress *p, long long done,
+                           long long now_ns)
 {
   p->done = done;
   if (p->quiet || p->ended)
@@ -140,15 +133,13 @@ mg_progress_update_at(struct mg_progress *p, long long done, long long now_ns)
   draw(p, now_ns);
 }
 
-void
-mg_progress_update(struct mg_progress *p, long long done)
+void mg_progress_update(struct mg_progress *p, long long done)
 {
   mg_progress_update_at(p, done, mg_time_now_ns());
 }
 
-void
-mg_progress_status_at(struct mg_progress *p, const char *text, int force,
-                      long long now_ns)
+void mg_progress_status_at(struct mg_progress *p, const char *text, int force,
+                           long long now_ns)
 {
   p->status_mode = 1;
   if (p->quiet || p->ended)
@@ -165,14 +156,12 @@ mg_progress_status_at(struct mg_progress *p, const char *text, int force,
   p->last_ns = now_ns;
 }
 
-void
-mg_progress_status(struct mg_progress *p, const char *text, int force)
+void mg_progress_status(struct mg_progress *p, const char *text, int force)
 {
   mg_progress_status_at(p, text, force, mg_time_now_ns());
 }
 
-void
-mg_progress_end_at(struct mg_progress *p, long long now_ns)
+void mg_progress_end_at(struct mg_progress *p, long long now_ns)
 {
   char done[32], rate[32];
   double secs = (double)(now_ns - p->t0_ns) / 1e9;
@@ -198,8 +187,7 @@ mg_progress_end_at(struct mg_progress *p, long long now_ns)
   fflush(p->out);
 }
 
-void
-mg_progress_end(struct mg_progress *p)
+void mg_progress_end(struct mg_progress *p)
 {
   mg_progress_end_at(p, mg_time_now_ns());
 }

@@ -25,20 +25,20 @@
  * The struct holds no allocated memory: nothing to release.
  */
 struct mg_progress {
-  FILE *out;            /* borrowed; stderr by default */
-  int tty;              /* redraw in place */
-  int quiet;            /* print nothing */
-  int color;            /* colour the bar */
+  FILE *out; /* borrowed; stderr by default */
+  int tty;   /* redraw in place */
+  int quiet; /* print nothing */
+  int color; /* colour the bar */
   char label[64];
-  long long total;      /* bytes expected; 0: unknown */
-  long long done;       /* bytes so far */
-  long long t0_ns;      /* start (mg_time_now_ns clock) */
-  long long last_ns;    /* last print */
+  long long total;       /* bytes expected; 0: unknown */
+  long long done;        /* bytes so far */
+  long long t0_ns;       /* start (mg_time_now_ns clock) */
+  long long last_ns;     /* last print */
   long long interval_ns; /* minimum time between prints */
-  int width;            /* columns of the line on a terminal */
-  int drawn;            /* a status line is on screen (tty) */
+  int width;             /* columns of the line on a terminal */
+  int drawn;             /* a status line is on screen (tty) */
   int ended;
-  int status_mode;      /* mg_progress_status was used */
+  int status_mode; /* mg_progress_status was used */
 };
 
 /* Starts progress on stderr, deciding tty, colour and quiet from the
@@ -70,8 +70,8 @@ void mg_progress_end_at(struct mg_progress *p, long long now_ns);
  * and prints nothing else.
  */
 void mg_progress_status(struct mg_progress *p, const char *text, int force);
-void mg_progress_status_at(struct mg_progress *p, const char *text,
-                           int force, long long now_ns);
+void mg_progress_status_at(struct mg_progress *p, const char *text, int force,
+                           long long now_ns);
 
 /* Formats n bytes as "512 B", "1.5 KiB", "12.3 MiB", ... into out. */
 void mg_progress_format_bytes(char *out, size_t n, double bytes);

@@ -1,8 +1,8 @@
 #include "mg_record.h"
 
 #include <stdlib.h>
-#include <strings.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "mg_buf.h"
@@ -14,8 +14,7 @@
 #include "mg_mem.h"
 #include "mg_time.h"
 
-struct mg_json *
-mg_record_new(void)
+struct mg_json *mg_record_new(void)
 {
   struct mg_json *rec = mg_json_new_object();
 
@@ -23,9 +22,8 @@ mg_record_new(void)
   return rec;
 }
 
-int
-mg_record_check(const struct mg_json *j, const char *name,
-                struct mg_err *err)
+int mg_record_check(const struct mg_json *j, const char *name,
+                    struct mg_err *err)
 {
   const char *schema;
   const char *prefix = MG_RECORD_SCHEMA_NAME "/v";
@@ -54,9 +52,8 @@ mg_record_check(const struct mg_json *j, const char *name,
   return 0;
 }
 
-static int
-read_record(const char *path, size_t max, int absent_ok,
-            struct mg_json **out, struct mg_err *err)
+static int read_record(const char *path, size_t max, int absent_ok,
+                       struct mg_json **out, struct mg_err *err)
 {
   struct mg_buf buf = MG_BUF_INIT(max);
   const char *name = mg_io_name(path);
@@ -96,48 +93,42 @@ out:
   return rc;
 }
 
-int
-mg_record_read(const char *path, size_t max, struct mg_json **out,
-               struct mg_err *err)
+int mg_record_read(const char *path, size_t max, struct mg_json **out,
+                   struct mg_err *err)
 {
   return read_record(path, max, 0, out, err);
 }
 
-int
-mg_record_read_or_new(const char *path, size_t max, struct mg_json **out,
-                      struct mg_err *err)
+int mg_record_read_or_new(const char *path, size_t max, struct mg_json **out,
+                          struct mg_err *err)
 {
   return read_record(path, max, 1, out, err);
 }
 
-void
-mg_record_set_section(struct mg_json *rec, const char *name,
-                      struct mg_json *section)
+void mg_record_set_section(struct mg_json *rec, const char *name,
+                           struct mg_json *section)
 {
   mg_json_set(rec, name, section);
 }
 
-struct mg_json *
-mg_record_section(const struct mg_json *rec, const char *name)
+struct mg_json *mg_record_section(const struct mg_json *rec, const char *name)
 {
   return mg_json_get(rec, name);
 }
 
-int
-mg_record_write(const struct mg_json *rec, const char *path, int pretty,
-                struct mg_err *err)
+int mg_record_write(const struct mg_json *rec, const char *path, int pretty,
+                    struct mg_err *err)
 {
-  char *text = mg_json_print(rec, MG_JSON_NEWLINE
-                                    | (pretty ? MG_JSON_PRETTY : 0));
+  char *text =
+      mg_json_print(rec, MG_JSON_NEWLINE | (pretty ? MG_JSON_PRETTY : 0));
   int rc = mg_io_write_atomic(path, text, strlen(text), 0644, err);
 
   free(text);
   return rc;
 }
 
-int
-mg_record_sidefile(const char *path, struct mg_json **out,
-                   struct mg_err *err)
+int mg_record_sidefile(const char *path, struct mg_json **out,
+                       struct mg_err *err)
 {
   char hex[MG_DIGEST_SHA256_HEX_LEN + 1];
   unsigned long long size;
@@ -154,12 +145,18 @@ mg_record_sidefile(const char *path, struct mg_json **out,
   return 0;
 }
 
-static int
-is_secret_param(const char *name, size_t n)
+static int is_secret_param(const char *name, size_t n)
 {
   static const char *const names[] = {
-    "token", "sig", "signature", "access_token", "x-amz-signature",
-    "x-amz-credential", "x-amz-security-token", "api_key", "apikey",
+    "token",
+    "sig",
+    "signature",
+    "access_token",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "api_key",
+    "apikey",
   };
 
   for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
@@ -168,8 +165,7 @@ is_secret_param(const char *name, size_t n)
   return 0;
 }
 
-char *
-mg_record_redact_url(const char *url)
+char *mg_record_redact_url(const char *url)
 {
   struct mg_buf out = MG_BUF_INIT(MG_BUF_UNLIMITED);
   const char *scheme = strstr(url, "://");
@@ -214,9 +210,8 @@ mg_record_redact_url(const char *url)
   return mg_buf_detach(&out, NULL);
 }
 
-void
-mg_record_add_provenance(struct mg_json *rec, const char *started, int argc,
-                         char **argv)
+void mg_record_add_provenance(struct mg_json *rec, const char *started,
+                              int argc, char **argv)
 {
   struct mg_json *prov = mg_json_get(rec, "provenance");
   struct mg_json *e = mg_json_new_object();

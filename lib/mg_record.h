@@ -48,8 +48,7 @@ int mg_record_read_or_new(const char *path, size_t max, struct mg_json **out,
 void mg_record_set_section(struct mg_json *rec, const char *name,
                            struct mg_json *section);
 /* Borrowed section, or NULL. */
-struct mg_json *mg_record_section(const struct mg_json *rec,
-                                  const char *name);
+struct mg_json *mg_record_section(const struct mg_json *rec, const char *name);
 
 /*
  * Serialises rec (compact, or pretty) with a trailing newline and writes it

@@ -12,26 +12,22 @@ const double mg_stats_pct_q[MG_STATS_NPCT] = {
   0.001, 0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99, 0.999,
 };
 const char *const mg_stats_pct_name[MG_STATS_NPCT] = {
-  "p0.1", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99",
-  "p99.9",
+  "p0.1", "p1", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "p99.9",
 };
 
-void
-mg_stats_dist_init(struct mg_stats_dist *d)
+void mg_stats_dist_init(struct mg_stats_dist *d)
 {
   memset(d, 0, sizeof(*d));
 }
 
-void
-mg_stats_dist_release(struct mg_stats_dist *d)
+void mg_stats_dist_release(struct mg_stats_dist *d)
 {
   free(d->v);
   free(d->w);
   mg_stats_dist_init(d);
 }
 
-static void
-grow(struct mg_stats_dist *d)
+static void grow(struct mg_stats_dist *d)
 {
   if (d->n < d->cap)
     return;
@@ -41,8 +37,7 @@ grow(struct mg_stats_dist *d)
     d->w = mg_xreallocarray(d->w, d->cap, sizeof(double));
 }
 
-void
-mg_stats_dist_addw(struct mg_stats_dist *d, double v, double w)
+void mg_stats_dist_addw(struct mg_stats_dist *d, double v, double w)
 {
   if (!(w > 0))
     return;
@@ -59,14 +54,13 @@ mg_stats_dist_addw(struct mg_stats_dist *d, double v, double w)
   d->sorted = 0;
 }
 
-void
-mg_stats_dist_add(struct mg_stats_dist *d, double v)
+void mg_stats_dist_add(struct mg_stats_dist *d, double v)
 {
   mg_stats_dist_addw(d, v, 1.0);
 }
 
-void
-mg_stats_dist_merge(struct mg_stats_dist *d, const struct mg_stats_dist *src)
+void mg_stats_dist_merge(struct mg_stats_dist *d,
+                         const struct mg_stats_dist *src)
 {
   for (size_t i = 0; i < src->n; i++)
     mg_stats_dist_addw(d, src->v[i], src->w ? src->w[i] : 1.0);
@@ -83,8 +77,7 @@ struct kw {
   double w;
 };
 
-static uint64_t
-key_of(double v)
+static uint64_t key_of(double v)
 {
   uint64_t u;
 
@@ -92,8 +85,7 @@ key_of(double v)
   return (u >> 63) ? ~u : u | ((uint64_t)1 << 63);
 }
 
-static double
-value_of(uint64_t k)
+static double value_of(uint64_t k)
 {
   uint64_t u = (k >> 63) ? k & ~((uint64_t)1 << 63) : ~k;
   double v;
@@ -102,8 +94,7 @@ value_of(uint64_t k)
   return v;
 }
 
-static void
-insertion_sort(struct kw *a, size_t n)
+static void insertion_sort(struct kw *a, size_t n)
 {
   for (size_t i = 1; i < n; i++) {
     struct kw x = a[i];
@@ -116,10 +107,9 @@ insertion_sort(struct kw *a, size_t n)
   }
 }
 
-static void
-radix_sort(struct kw *a, size_t n)
+static void radix_sort(struct kw *a, size_t n)
 {
-  size_t (*cnt)[256];
+  size_t(*cnt)[256];
   struct kw *tmp, *src = a, *dst;
 
   if (n < 64) {
@@ -155,10 +145,9 @@ radix_sort(struct kw *a, size_t n)
 }
 
 /* The unweighted case in place, with one scratch array of keys. */
-static void
-radix_sort_keys(uint64_t *a, size_t n)
+static void radix_sort_keys(uint64_t *a, size_t n)
 {
-  size_t (*cnt)[256];
+  size_t(*cnt)[256];
   uint64_t *tmp, *src = a, *dst;
 
   if (n < 64) {
@@ -201,8 +190,7 @@ radix_sort_keys(uint64_t *a, size_t n)
   free(cnt);
 }
 
-static void
-sort_dist(struct mg_stats_dist *d)
+static void sort_dist(struct mg_stats_dist *d)
 {
   struct kw *a;
 
@@ -238,8 +226,7 @@ sort_dist(struct mg_stats_dist *d)
   d->sorted = 1;
 }
 
-void
-mg_stats_dist_sort(struct mg_stats_dist *d)
+void mg_stats_dist_sort(struct mg_stats_dist *d)
 {
   sort_dist(d);
 }
@@ -248,9 +235,8 @@ mg_stats_dist_sort(struct mg_stats_dist *d)
  * The nearest-rank quantiles of a sorted distribution for ascending q[],
  * in one pass, with exactly the arithmetic of mg_stats_dist_quantile.
  */
-static void
-nearest_ranks(const struct mg_stats_dist *d, const double *q, int nq,
-              double *out)
+static void nearest_ranks(const struct mg_stats_dist *d, const double *q,
+                          int nq, double *out)
 {
   double total = 0, c = 0;
   size_t i = 0;
@@ -266,9 +252,8 @@ nearest_ranks(const struct mg_stats_dist *d, const double *q, int nq,
   }
 }
 
-double
-mg_stats_dist_quantile(const struct mg_stats_dist *d, double q,
-                      enum mg_stats_pct method)
+double mg_stats_dist_quantile(const struct mg_stats_dist *d, double q,
+                              enum mg_stats_pct method)
 {
   if (d->n == 0)
     return 0;
@@ -295,9 +280,8 @@ mg_stats_dist_quantile(const struct mg_stats_dist *d, double q,
   }
 }
 
-void
-mg_stats_dist_summarize(struct mg_stats_dist *d, enum mg_stats_pct method,
-                       struct mg_stats_summary *s)
+void mg_stats_dist_summarize(struct mg_stats_dist *d, enum mg_stats_pct method,
+                             struct mg_stats_summary *s)
 {
   double var = 0;
 
@@ -332,37 +316,32 @@ mg_stats_dist_summarize(struct mg_stats_dist *d, enum mg_stats_pct method,
   }
 }
 
-static double
-log_gamma(void)
+static double log_gamma(void)
 {
   return log((1 + MG_STATS_HIST_ALPHA) / (1 - MG_STATS_HIST_ALPHA));
 }
 
-int
-mg_stats_hist_index(double v)
+int mg_stats_hist_index(double v)
 {
   return (int)ceil(log(v) / log_gamma());
 }
 
-double
-mg_stats_hist_value(int index)
+double mg_stats_hist_value(int index)
 {
   double g = (1 + MG_STATS_HIST_ALPHA) / (1 - MG_STATS_HIST_ALPHA);
   return 2 * pow(g, index) / (g + 1);
 }
 
 /* Rounds to 6 significant digits past the point for stable output. */
-static double
-tidy(double v)
+static double tidy(double v)
 {
   if (!isfinite(v))
     return 0;
   return round(v * 1e6) / 1e6;
 }
 
-struct mg_json *
-mg_stats_dist_json(struct mg_stats_dist *d, enum mg_stats_pct method,
-                  int with_hist)
+struct mg_json *mg_stats_dist_json(struct mg_stats_dist *d,
+                                   enum mg_stats_pct method, int with_hist)
 {
   struct mg_stats_summary s;
   struct mg_json *o = mg_json_new_object(), *p;
@@ -400,8 +379,8 @@ mg_stats_dist_json(struct mg_stats_dist *d, enum mg_stats_pct method,
       }
       idx = mg_stats_hist_index(d->v[i]);
       if (!have || idx != cur)
-        below = pow((1 + MG_STATS_HIST_ALPHA) / (1 - MG_STATS_HIST_ALPHA),
-                    idx) * (1 - 1e-9);
+        below = pow((1 + MG_STATS_HIST_ALPHA) / (1 - MG_STATS_HIST_ALPHA), idx)
+                * (1 - 1e-9);
       if (have && idx != cur) {
         struct mg_json *b = mg_json_new_array();
         mg_json_append(b, mg_json_new_number(cur));
@@ -427,9 +406,8 @@ mg_stats_dist_json(struct mg_stats_dist *d, enum mg_stats_pct method,
   return o;
 }
 
-void
-mg_stats_rate_dist(const double *t, const double *c, size_t n, double ws,
-                  double we, struct mg_stats_dist *out)
+void mg_stats_rate_dist(const double *t, const double *c, size_t n, double ws,
+                        double we, struct mg_stats_dist *out)
 {
   for (size_t i = 0; i < n; i++) {
     double lo = i == 0 ? ws : (t[i - 1] + t[i]) / 2;
@@ -445,8 +423,7 @@ struct edge {
   int delta;
 };
 
-static int
-cmp_edge(const void *a, const void *b)
+static int cmp_edge(const void *a, const void *b)
 {
   const struct edge *x = a, *y = b;
   if (x->t != y->t)
@@ -455,10 +432,9 @@ cmp_edge(const void *a, const void *b)
   return x->delta - y->delta;
 }
 
-void
-mg_stats_concurrency(const double *start, const double *end, size_t n,
-                    double ws, double we, struct mg_stats_dist *out,
-                    int *peak)
+void mg_stats_concurrency(const double *start, const double *end, size_t n,
+                          double ws, double we, struct mg_stats_dist *out,
+                          int *peak)
 {
   struct edge *e = mg_xreallocarray(NULL, 2 * n + 1, sizeof(*e));
   size_t m = 0;

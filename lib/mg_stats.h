@@ -43,17 +43,20 @@ extern const char *const mg_stats_pct_name[MG_STATS_NPCT];
 
 struct mg_stats_dist {
   double *v;
-  double *w;     /* NULL until a weight other than 1 is added */
+  double *w; /* NULL until a weight other than 1 is added */
   size_t n, cap;
   int sorted;
 };
 
-#define MG_STATS_DIST_INIT { NULL, NULL, 0, 0, 0 }
+#define MG_STATS_DIST_INIT                                                     \
+  {                                                                            \
+    NULL, NULL, 0, 0, 0                                                        \
+  }
 
 struct mg_stats_summary {
-  size_t count;    /* number of values */
-  double weight;   /* sum of weights (== count when unweighted) */
-  double sum;      /* sum of w * v */
+  size_t count;  /* number of values */
+  double weight; /* sum of weights (== count when unweighted) */
+  double sum;    /* sum of w * v */
   double mean, median, std, min, max;
   double pct[MG_STATS_NPCT];
 };
@@ -64,7 +67,8 @@ void mg_stats_dist_add(struct mg_stats_dist *d, double v);
 /* Adds v with weight w (> 0; values with w <= 0 are ignored). */
 void mg_stats_dist_addw(struct mg_stats_dist *d, double v, double w);
 /* Appends every value of src. */
-void mg_stats_dist_merge(struct mg_stats_dist *d, const struct mg_stats_dist *src);
+void mg_stats_dist_merge(struct mg_stats_dist *d,
+                         const struct mg_stats_dist *src);
 
 /* Sorts by value (weights follow their values). */
 void mg_stats_dist_sort(struct mg_stats_dist *d);
@@ -72,10 +76,10 @@ void mg_stats_dist_sort(struct mg_stats_dist *d);
 /* Sorts (by value) and summarises. An empty distribution gives count 0 and
  * zeros elsewhere. */
 void mg_stats_dist_summarize(struct mg_stats_dist *d, enum mg_stats_pct method,
-                            struct mg_stats_summary *s);
+                             struct mg_stats_summary *s);
 /* One quantile q in [0, 1] of a sorted distribution by method. */
 double mg_stats_dist_quantile(const struct mg_stats_dist *d, double q,
-                             enum mg_stats_pct method);
+                              enum mg_stats_pct method);
 
 /* Histogram bucket of v (v > 0), and a bucket's representative value. */
 int mg_stats_hist_index(double v);
@@ -88,7 +92,7 @@ double mg_stats_hist_value(int index);
  * when with_hist). caller owns the result.
  */
 struct mg_json *mg_stats_dist_json(struct mg_stats_dist *d,
-                                  enum mg_stats_pct method, int with_hist);
+                                   enum mg_stats_pct method, int with_hist);
 
 /*
  * GuideLLM's time-weighted rate: events at times t[0..n) (sorted, within
@@ -99,7 +103,7 @@ struct mg_json *mg_stats_dist_json(struct mg_stats_dist *d,
  * rates to out (weighted).
  */
 void mg_stats_rate_dist(const double *t, const double *c, size_t n, double ws,
-                       double we, struct mg_stats_dist *out);
+                        double we, struct mg_stats_dist *out);
 
 /*
  * Time-weighted concurrency of intervals [start[i], end[i]) clipped to
@@ -107,7 +111,7 @@ void mg_stats_rate_dist(const double *t, const double *c, size_t n, double ws,
  * how long it held. *peak gets the highest level reached in the window.
  */
 void mg_stats_concurrency(const double *start, const double *end, size_t n,
-                         double ws, double we, struct mg_stats_dist *out,
-                         int *peak);
+                          double ws, double we, struct mg_stats_dist *out,
+                          int *peak);
 
 #endif

@@ -3,8 +3,7 @@
 #include <stdio.h>
 #include <time.h>
 
-long long
-mg_time_now_ns(void)
+long long mg_time_now_ns(void)
 {
   struct timespec ts;
 
@@ -12,8 +11,7 @@ mg_time_now_ns(void)
   return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-void
-mg_time_rfc3339(char *out, size_t n)
+void mg_time_rfc3339(char *out, size_t n)
 {
   struct timespec ts;
   struct tm tm;

@@ -15,8 +15,7 @@
 #define MAX_ENTRIES 1000000
 #define MAX_DEPTH 64
 
-char *
-mg_tree_join(const char *root, const char *rel)
+char *mg_tree_join(const char *root, const char *rel)
 {
   if (!root[0] || strcmp(root, ".") == 0)
     return mg_xstrdup(rel);
@@ -25,8 +24,7 @@ mg_tree_join(const char *root, const char *rel)
   return mg_xasprintf("%s/%s", root, rel);
 }
 
-static int
-skipped(const char *rel, const char *const *skip)
+static int skipped(const char *rel, const char *const *skip)
 {
   for (; skip && *skip; skip++)
     if (strcmp(rel, *skip) == 0)
@@ -35,8 +33,7 @@ skipped(const char *rel, const char *const *skip)
 }
 
 /* Whether the link resolves to a regular file below the real root. */
-static int
-inside(const char *real_root, const char *full)
+static int inside(const char *real_root, const char *full)
 {
   char *r = realpath(full, NULL);
   size_t n = strlen(real_root);
@@ -51,10 +48,9 @@ inside(const char *real_root, const char *full)
   return ok;
 }
 
-static int
-walk(const char *root, const char *real_root, const char *rel, int depth,
-     const char *const *skip, struct mg_tree *t, size_t *cap,
-     struct mg_err *err)
+static int walk(const char *root, const char *real_root, const char *rel,
+                int depth, const char *const *skip, struct mg_tree *t,
+                size_t *cap, struct mg_err *err)
 {
   char *dir = rel[0] ? mg_tree_join(root, rel) : mg_xstrdup(root);
   DIR *d = opendir(dir);
@@ -130,16 +126,14 @@ out:
   return rc;
 }
 
-static int
-cmp_entry(const void *a, const void *b)
+static int cmp_entry(const void *a, const void *b)
 {
   return strcmp(((const struct mg_tree_entry *)a)->path,
                 ((const struct mg_tree_entry *)b)->path);
 }
 
-int
-mg_tree_list(const char *root, const char *const *skip_dirs,
-             struct mg_tree *out, struct mg_err *err)
+int mg_tree_list(const char *root, const char *const *skip_dirs,
+                 struct mg_tree *out, struct mg_err *err)
 {
   char *real_root = realpath(root, NULL);
   size_t cap = 0;
@@ -159,8 +153,7 @@ mg_tree_list(const char *root, const char *const *skip_dirs,
   return 0;
 }
 
-void
-mg_tree_release(struct mg_tree *t)
+void mg_tree_release(struct mg_tree *t)
 {
   for (size_t i = 0; i < t->n; i++) {
     free(t->v[i].path);
@@ -171,8 +164,7 @@ mg_tree_release(struct mg_tree *t)
   t->n = 0;
 }
 
-static int
-remove_at(int dirfd, const char *name, int depth, struct mg_err *err)
+static int remove_at(int dirfd, const char *name, int depth, struct mg_err *err)
 {
   struct stat sb;
   DIR *d;
@@ -207,8 +199,7 @@ remove_at(int dirfd, const char *name, int depth, struct mg_err *err)
   return rc;
 }
 
-int
-mg_tree_remove(const char *path, struct mg_err *err)
+int mg_tree_remove(const char *path, struct mg_err *err)
 {
   return remove_at(AT_FDCWD, path, 0, err);
 }

@@ -17,19 +17,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mg_buf.h"
 #include "eval/mg_chat.h"
-#include "mg_cli.h"
-#include "mg_err.h"
 #include "eval/mg_eval.h"
 #include "eval/mg_eval_out.h"
+#include "eval/mg_task.h"
+#include "mg_buf.h"
+#include "mg_cli.h"
+#include "mg_err.h"
 #include "mg_http.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "py/mg_pv.h"
 #include "mg_record.h"
 #include "mg_time.h"
-#include "eval/mg_task.h"
+#include "py/mg_pv.h"
 
 static const char usage_text[] =
     "usage: eval-run --tasks LIST [options] [-i record] [-o record]\n"
@@ -172,16 +172,14 @@ enum {
 
 static volatile sig_atomic_t stop_flag;
 
-static void
-on_signal(int sig)
+static void on_signal(int sig)
 {
   (void)sig;
   stop_flag = 1;
 }
 
 /* "k=v,k=v" into a dict (values typed like lm-eval's handle_arg_string). */
-static struct mg_pv *
-parse_kv(const char *s, const char *what)
+static struct mg_pv *parse_kv(const char *s, const char *what)
 {
   struct mg_pv *d = mg_pv_dict();
   char *copy = mg_xstrdup(s), *p = copy;
@@ -219,8 +217,7 @@ parse_kv(const char *s, const char *what)
   return d;
 }
 
-static void
-parse_args(int argc, char **argv, struct eval_opts *o)
+static void parse_args(int argc, char **argv, struct eval_opts *o)
 {
   static const struct option longopts[] = {
     { "api-key-env", required_argument, NULL, OPT_API_KEY_ENV },
@@ -457,9 +454,8 @@ struct endpoint {
   char *api_key;
 };
 
-static void
-apply_model_args(const struct eval_opts *o, struct mg_pv *ma,
-                 struct mg_eval_opts *eo, struct endpoint *ep)
+static void apply_model_args(const struct eval_opts *o, struct mg_pv *ma,
+                             struct mg_eval_opts *eo, struct endpoint *ep)
 {
   for (size_t i = 0; ma && i < ma->u.dict.n; i++) {
     const char *k = mg_pv_cstr(ma->u.dict.k[i]);
@@ -508,8 +504,8 @@ apply_model_args(const struct eval_opts *o, struct mg_pv *ma,
   (void)o;
 }
 
-static int
-load_secret(const struct eval_opts *o, struct endpoint *ep, struct mg_err *err)
+static int load_secret(const struct eval_opts *o, struct endpoint *ep,
+                       struct mg_err *err)
 {
   return mg_http_secret_load(o->api_key_file,
                              o->api_key_env ? o->api_key_env : "OPENAI_API_KEY",
@@ -525,8 +521,7 @@ struct prog {
   size_t nfinished;
 };
 
-static int
-prog_finished(struct prog *p, const char *task, int mark)
+static int prog_finished(struct prog *p, const char *task, int mark)
 {
   for (size_t i = 0; i < p->nfinished; i++)
     if (!strcmp(p->finished[i], task))
@@ -539,8 +534,7 @@ prog_finished(struct prog *p, const char *task, int mark)
   return 0;
 }
 
-static void
-fmt_hms(char *out, size_t n, double s)
+static void fmt_hms(char *out, size_t n, double s)
 {
   long t = s < 0 ? 0 : (long)(s + 0.5);
 
@@ -552,9 +546,8 @@ fmt_hms(char *out, size_t n, double s)
 
 /* tqdm's line: "task:  45%|####      | 450/1000 [00:30<00:36, 15.00it/s]",
  * redrawn on a terminal, every 5 s otherwise, and once at 100% per task */
-static void
-on_progress(void *arg, const char *task, size_t done, size_t total,
-            long long t0_ns, int final)
+static void on_progress(void *arg, const char *task, size_t done, size_t total,
+                        long long t0_ns, int final)
 {
   struct prog *p = arg;
   long long now = mg_time_now_ns();
@@ -589,10 +582,9 @@ on_progress(void *arg, const char *task, size_t done, size_t total,
 
 /* ---- outputs ---- */
 
-static int
-write_outputs(const struct eval_opts *o, const struct mg_eval_run *r,
-              const struct mg_eval_meta *meta, struct mg_json *rec,
-              struct mg_err *err)
+static int write_outputs(const struct eval_opts *o, const struct mg_eval_run *r,
+                         const struct mg_eval_meta *meta, struct mg_json *rec,
+                         struct mg_err *err)
 {
   struct mg_eval_files f;
   struct mg_json *section;
@@ -608,14 +600,13 @@ write_outputs(const struct eval_opts *o, const struct mg_eval_run *r,
   return 0;
 }
 
-static int
-read_input(const char *path, struct mg_json **out, struct mg_err *err)
+static int read_input(const char *path, struct mg_json **out,
+                      struct mg_err *err)
 {
   return mg_record_read_or_new(path, MG_JSON_DEFAULT_MAX, out, err);
 }
 
-static int
-run(const struct eval_opts *o)
+static int run(const struct eval_opts *o)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *rec = NULL;
@@ -862,8 +853,7 @@ out:
   return rc;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
   struct eval_opts opts = { .input = "-",
                             .output = "-",

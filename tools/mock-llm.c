@@ -192,22 +192,19 @@ struct mock_opts {
  * needs, since a handler cannot reach main's state. */
 static volatile sig_atomic_t stop_requested;
 
-static void
-on_signal(int sig)
+static void on_signal(int sig)
 {
   (void)sig;
   stop_requested = 1;
 }
 
-static double
-frac(const char *arg, const char *name)
+static double frac(const char *arg, const char *name)
 {
   return mg_opt_double(arg, 0, 1, name);
 }
 
 /* The defaults are GuideLLM mock-server's where it has the option. */
-static void
-set_defaults(struct mock_opts *o)
+static void set_defaults(struct mock_opts *o)
 {
   memset(o, 0, sizeof(*o));
   mg_mock_opts_init(&o->srv);
@@ -223,8 +220,7 @@ set_defaults(struct mock_opts *o)
   o->output = "-";
 }
 
-static void
-parse_args(int argc, char **argv, struct mock_opts *o)
+static void parse_args(int argc, char **argv, struct mock_opts *o)
 {
   struct mg_mock_faults *f = &o->srv.faults;
   struct mg_mock_timing *t = &o->srv.timing;
@@ -375,8 +371,8 @@ parse_args(int argc, char **argv, struct mock_opts *o)
   mg_set_verbosity(verbosity);
 }
 
-static int
-answer_expect(const struct mock_opts *o, const struct mg_mock_key *key)
+static int answer_expect(const struct mock_opts *o,
+                         const struct mg_mock_key *key)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *j = mg_json_new_object();
@@ -412,8 +408,7 @@ answer_expect(const struct mock_opts *o, const struct mg_mock_key *key)
   return rc;
 }
 
-static void
-log_line(void *arg, const char *line)
+static void log_line(void *arg, const char *line)
 {
   (void)arg;
   mg_verbose("%s", line);
@@ -421,8 +416,7 @@ log_line(void *arg, const char *line)
 
 /* A server holds a descriptor per connection; use what the hard limit
  * allows. */
-static void
-raise_nofile(void)
+static void raise_nofile(void)
 {
   struct rlimit rl;
 
@@ -432,8 +426,7 @@ raise_nofile(void)
   }
 }
 
-static int
-serve(struct mock_opts *o)
+static int serve(struct mock_opts *o)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_mock_server *srv = NULL;
@@ -509,8 +502,7 @@ out_tls:
   return rc;
 }
 
-static int
-run(struct mock_opts *o)
+static int run(struct mock_opts *o)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_mock_key *key = NULL;
@@ -530,8 +522,7 @@ run(struct mock_opts *o)
   return rc;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
   struct mock_opts opts;
 

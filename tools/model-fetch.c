@@ -17,10 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fetch/mg_fetch.h"
 #include "mg_buf.h"
 #include "mg_cli.h"
 #include "mg_err.h"
-#include "fetch/mg_fetch.h"
 #include "mg_http.h"
 #include "mg_json.h"
 #include "mg_mem.h"
@@ -35,7 +35,8 @@ static const char usage_text[] =
     "                   [--base IMAGE] [--oci-auth-file FILE] [--plain-http]\n"
     "                   [--oci-chunk-size BYTES]\n"
     "                   [--cacert FILE] [--insecure] [--timeout SEC]\n"
-    "                   [--max-entries N] [--max-bytes BYTES] [--keep-top-dir]\n"
+    "                   [--max-entries N] [--max-bytes BYTES] "
+    "[--keep-top-dir]\n"
     "                   [--s3-endpoint URL] [--s3-region REGION]\n"
     "                   [--s3-path-style] [--s3-part-size BYTES]\n"
     "                   [--s3-multipart-threshold BYTES]\n"
@@ -214,24 +215,21 @@ static const struct option longopts[] = {
   { NULL, 0, NULL, 0 },
 };
 
-static void
-push_pattern(const char ***list, size_t *n, const char *p)
+static void push_pattern(const char ***list, size_t *n, const char *p)
 {
   *list = mg_xreallocarray(*list, *n + 2, sizeof(**list));
   (*list)[(*n)++] = p;
   (*list)[*n] = NULL;
 }
 
-static void
-free_patterns(struct fetch_opts *o)
+static void free_patterns(struct fetch_opts *o)
 {
   free(o->include);
   free(o->exclude);
   o->include = o->exclude = NULL;
 }
 
-static void
-parse_args(int argc, char **argv, struct fetch_opts *o)
+static void parse_args(int argc, char **argv, struct fetch_opts *o)
 {
   int c, verbosity = MG_NORMAL;
 
@@ -299,8 +297,8 @@ parse_args(int argc, char **argv, struct fetch_opts *o)
       o->oci_auth_file = optarg;
       break;
     case OPT_OCI_CHUNK_SIZE:
-      o->oci_chunk_size = mg_opt_uint(optarg, 1024, (uint64_t)4 << 30,
-                                      "--oci-chunk-size");
+      o->oci_chunk_size =
+          mg_opt_uint(optarg, 1024, (uint64_t)4 << 30, "--oci-chunk-size");
       break;
     case OPT_PLAIN_HTTP:
       o->plain_http = 1;
@@ -315,8 +313,8 @@ parse_args(int argc, char **argv, struct fetch_opts *o)
       o->s3_endpoint = optarg;
       break;
     case OPT_S3_MULTIPART_THRESHOLD:
-      o->s3_multipart_from = mg_opt_uint(optarg, 1, UINT64_MAX / 2,
-                                         "--s3-multipart-threshold");
+      o->s3_multipart_from =
+          mg_opt_uint(optarg, 1, UINT64_MAX / 2, "--s3-multipart-threshold");
       break;
     case OPT_S3_PART_SIZE:
       o->s3_part_size = mg_opt_uint(optarg, (uint64_t)5 << 20,
@@ -366,15 +364,15 @@ parse_args(int argc, char **argv, struct fetch_opts *o)
 }
 
 /* The input record: -i FILE, a non-empty piped stdin, or a new one. */
-static int
-read_input(const struct fetch_opts *o, struct mg_json **rec, struct mg_err *err)
+static int read_input(const struct fetch_opts *o, struct mg_json **rec,
+                      struct mg_err *err)
 {
   return mg_record_read_or_new(o->input, o->max_input, rec, err);
 }
 
 /* The Hub token, in huggingface_hub's order. */
-static int
-load_token(const struct fetch_opts *o, char **tok, struct mg_err *err)
+static int load_token(const struct fetch_opts *o, char **tok,
+                      struct mg_err *err)
 {
   const char *home, *path = o->token_file;
   char *def = NULL;
@@ -411,8 +409,7 @@ load_token(const struct fetch_opts *o, char **tok, struct mg_err *err)
 }
 
 /* 1 if both file lists hold the same paths with the same digests. */
-static int
-same_files(const struct mg_json *a, const struct mg_json *b)
+static int same_files(const struct mg_json *a, const struct mg_json *b)
 {
   if (mg_json_size(a) != mg_json_size(b))
     return 0;
@@ -438,9 +435,8 @@ same_files(const struct mg_json *a, const struct mg_json *b)
  * keeps its name and original source, so provenance survives the
  * "store internally" step; only the destination is new.
  */
-static void
-keep_origin(const struct mg_json *prev, struct mg_json *model,
-            const char *source)
+static void keep_origin(const struct mg_json *prev, struct mg_json *model,
+                        const char *source)
 {
   const char *ppath = mg_json_string(mg_json_get(prev, "path"));
   char *a, *b;
@@ -453,16 +449,15 @@ keep_origin(const struct mg_json *prev, struct mg_json *model,
   same = a && b && strcmp(a, b) == 0;
   free(a);
   free(b);
-  if (!same || !same_files(mg_json_get(prev, "files"),
-                           mg_json_get(model, "files")))
+  if (!same
+      || !same_files(mg_json_get(prev, "files"), mg_json_get(model, "files")))
     return;
   if (mg_json_get(prev, "name"))
     mg_json_set(model, "name", mg_json_dup(mg_json_get(prev, "name")));
   mg_json_set(model, "source", mg_json_dup(mg_json_get(prev, "source")));
 }
 
-static int
-run(const struct fetch_opts *o)
+static int run(const struct fetch_opts *o)
 {
   struct mg_fetch_opts fo;
   struct mg_http_opts http;
@@ -538,8 +533,7 @@ out:
   return rc;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
   struct fetch_opts opts = { .input = "-",
                              .output = "-",

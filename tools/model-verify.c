@@ -97,8 +97,7 @@ static const struct option longopts[] = {
   { NULL, 0, NULL, 0 },
 };
 
-static void
-parse_args(int argc, char **argv, struct verify_opts *o)
+static void parse_args(int argc, char **argv, struct verify_opts *o)
 {
   int c, verbosity = MG_NORMAL;
 
@@ -160,17 +159,15 @@ parse_args(int argc, char **argv, struct verify_opts *o)
  * The input record. With --dir, a terminal or an empty stdin means "no
  * record": checking a bare directory needs none.
  */
-static int
-read_input(const struct verify_opts *o, struct mg_json **rec,
-           struct mg_err *err)
+static int read_input(const struct verify_opts *o, struct mg_json **rec,
+                      struct mg_err *err)
 {
   if (!o->dir)
     return mg_record_read(o->input, o->max_input, rec, err);
   return mg_record_read_or_new(o->input, o->max_input, rec, err);
 }
 
-static int
-run(const struct verify_opts *o)
+static int run(const struct verify_opts *o)
 {
   struct mg_verify_policy pol;
   struct mg_verify_opts vo;
@@ -235,8 +232,7 @@ out:
   return rc;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
   struct verify_opts opts = {
     .input = "-", .output = "-", .jobs = 2, .max_input = MG_JSON_DEFAULT_MAX

@@ -24,84 +24,85 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_progress.h"
+#include "mg_record.h"
+#include "mg_time.h"
+#include "perf/mg_perf_bench.h"
 #include "perf/mg_perf_cfg.h"
 #include "perf/mg_perf_data.h"
 #include "perf/mg_perf_guidellm.h"
 #include "perf/mg_perf_metrics.h"
 #include "perf/mg_perf_report.h"
-#include "perf/mg_perf_bench.h"
-#include "mg_progress.h"
-#include "mg_record.h"
-#include "mg_time.h"
 #include "tok/mg_tok_proc.h"
 
 static const char usage_text[] =
-  "usage: perf-run --target URL [options] [-i record] [-o record]\n"
-  "\n"
-  "Endpoint:\n"
-  "  --target URL            server base URL (a trailing /v1 is dropped)\n"
-  "  --endpoint E            chat (default), completions, or a path\n"
-  "  --model NAME            default: the first id of /v1/models\n"
-  "  --api-key-file FILE     bearer token (else $MG_API_KEY, "
-  "$OPENAI_API_KEY)\n"
-  "  --header 'K: V'         extra request header (repeatable)\n"
-  "  --extra-body JSON       members merged into every request body\n"
-  "  --cacert FILE, --insecure, --http2, --request-timeout S\n"
-  "  --no-ignore-eos, --max-tokens-field F, --chat-content text|parts,\n"
-  "  --no-unique-prefix, --no-warm-connections, --skip-check\n"
-  "Load:\n"
-  "  --profile KIND          synchronous, concurrent, throughput, "
-  "constant,\n"
-  "                          poisson, gamma, replay, sweep (default sweep)\n"
-  "  --rate LIST             req/s (constant/poisson/gamma), streams\n"
-  "                          (concurrent), or the sweep size (default 10)\n"
-  "  --max-concurrency N, --rampup S, --burstiness B, --seed N,\n"
-  "  --time-scale X, --sweep-type constant|poisson\n"
-  "  --max-seconds S, --max-requests N, --max-errors N, "
-  "--max-error-rate F,\n"
-  "  --max-global-error-rate F\n"
-  "  --warmup X, --cooldown X  fraction (< 1), seconds or requests\n"
-  "  --over-saturation SPEC  stop when the server is over-saturated\n"
-  "                          (mode=enforce|monitor,min_seconds=30,...);\n"
-  "                          --detect-saturation: with the defaults\n"
-  "Data:\n"
-  "  --data SPEC|FILE        prompt_tokens=N,output_tokens=N,... or\n"
-  "                          .txt/.jsonl/.json/.csv\n"
-  "                          (default prompt_tokens=128,output_tokens=64)\n"
-  "  --data-samples N        use the first N prompts\n"
-  "  --processor P           tokenizer: a model directory, a tokenizer.json,\n"
-  "                          a server URL or 'server' (the target): exact\n"
-  "                          prompt lengths, output counted from the text\n"
-  "  --add-special-tokens    count the tokenizer's special tokens too\n"
-  "  --tokenize | --detokenize --processor P [-i in] [-o out]\n"
-  "                          text to {\"ids\",\"count\"} or back, and exit\n"
-  "Output:\n"
-  "  -i, --input FILE        record to extend (default: stdin)\n"
-  "  -o, --output FILE       default: stdout\n"
-  "  --samples FILE          per-request samples (JSONL side file)\n"
-  "  --csv FILE              one summary row per benchmark\n"
-  "  --guidellm-json FILE    GuideLLM's benchmarks.json report\n"
-  "  --sample-requests N     requests per status in that report\n"
-  "  --slo ttft=MS,itl=MS,e2e=MS   goodput objectives\n"
-  "  --percentile-method nearest-rank|linear\n"
-  "  --label NAME            dataset label the results are filed under\n"
-  "                          (baseline, or the use case); K=V adds a\n"
-  "                          GuideLLM metadata label\n"
-  "  --pretty, -q, -v, -h, --version\n"
-  "GuideLLM flags (docs/tools/perf-run.md): v0.3 --rate-type,\n"
-  "  --backend-type, --backend-args, --warmup-percent, --cooldown-percent,\n"
-  "  --random-seed, --output-path, --output-sampling, --disable-progress;\n"
-  "  v0.4-0.6 --backend, --backend-kwargs, --request-format, --outputs,\n"
-  "  --output-dir, --disable-console[-interactive]; v0.7 --backend,\n"
-  "  --profile, --constraint, --data kind=..., --tokenizer, --seed,\n"
-  "  --output, --metrics, --data-loader, --label; an optional leading\n"
-  "  'benchmark', 'benchmark run' or 'run' is ignored\n";
+    "usage: perf-run --target URL [options] [-i record] [-o record]\n"
+    "\n"
+    "Endpoint:\n"
+    "  --target URL            server base URL (a trailing /v1 is dropped)\n"
+    "  --endpoint E            chat (default), completions, or a path\n"
+    "  --model NAME            default: the first id of /v1/models\n"
+    "  --api-key-file FILE     bearer token (else $MG_API_KEY, "
+    "$OPENAI_API_KEY)\n"
+    "  --header 'K: V'         extra request header (repeatable)\n"
+    "  --extra-body JSON       members merged into every request body\n"
+    "  --cacert FILE, --insecure, --http2, --request-timeout S\n"
+    "  --no-ignore-eos, --max-tokens-field F, --chat-content text|parts,\n"
+    "  --no-unique-prefix, --no-warm-connections, --skip-check\n"
+    "Load:\n"
+    "  --profile KIND          synchronous, concurrent, throughput, "
+    "constant,\n"
+    "                          poisson, gamma, replay, sweep (default sweep)\n"
+    "  --rate LIST             req/s (constant/poisson/gamma), streams\n"
+    "                          (concurrent), or the sweep size (default 10)\n"
+    "  --max-concurrency N, --rampup S, --burstiness B, --seed N,\n"
+    "  --time-scale X, --sweep-type constant|poisson\n"
+    "  --max-seconds S, --max-requests N, --max-errors N, "
+    "--max-error-rate F,\n"
+    "  --max-global-error-rate F\n"
+    "  --warmup X, --cooldown X  fraction (< 1), seconds or requests\n"
+    "  --over-saturation SPEC  stop when the server is over-saturated\n"
+    "                          (mode=enforce|monitor,min_seconds=30,...);\n"
+    "                          --detect-saturation: with the defaults\n"
+    "Data:\n"
+    "  --data SPEC|FILE        prompt_tokens=N,output_tokens=N,... or\n"
+    "                          .txt/.jsonl/.json/.csv\n"
+    "                          (default prompt_tokens=128,output_tokens=64)\n"
+    "  --data-samples N        use the first N prompts\n"
+    "  --processor P           tokenizer: a model directory, a "
+    "tokenizer.json,\n"
+    "                          a server URL or 'server' (the target): exact\n"
+    "                          prompt lengths, output counted from the text\n"
+    "  --add-special-tokens    count the tokenizer's special tokens too\n"
+    "  --tokenize | --detokenize --processor P [-i in] [-o out]\n"
+    "                          text to {\"ids\",\"count\"} or back, and exit\n"
+    "Output:\n"
+    "  -i, --input FILE        record to extend (default: stdin)\n"
+    "  -o, --output FILE       default: stdout\n"
+    "  --samples FILE          per-request samples (JSONL side file)\n"
+    "  --csv FILE              one summary row per benchmark\n"
+    "  --guidellm-json FILE    GuideLLM's benchmarks.json report\n"
+    "  --sample-requests N     requests per status in that report\n"
+    "  --slo ttft=MS,itl=MS,e2e=MS   goodput objectives\n"
+    "  --percentile-method nearest-rank|linear\n"
+    "  --label NAME            dataset label the results are filed under\n"
+    "                          (baseline, or the use case); K=V adds a\n"
+    "                          GuideLLM metadata label\n"
+    "  --pretty, -q, -v, -h, --version\n"
+    "GuideLLM flags (docs/tools/perf-run.md): v0.3 --rate-type,\n"
+    "  --backend-type, --backend-args, --warmup-percent, --cooldown-percent,\n"
+    "  --random-seed, --output-path, --output-sampling, --disable-progress;\n"
+    "  v0.4-0.6 --backend, --backend-kwargs, --request-format, --outputs,\n"
+    "  --output-dir, --disable-console[-interactive]; v0.7 --backend,\n"
+    "  --profile, --constraint, --data kind=..., --tokenizer, --seed,\n"
+    "  --output, --metrics, --data-loader, --label; an optional leading\n"
+    "  'benchmark', 'benchmark run' or 'run' is ignored\n";
 
 struct perf_opts {
   const char *input;
   const char *output;
   int pretty;
-  int tokenize;            /* 1 --tokenize, 2 --detokenize */
+  int tokenize; /* 1 --tokenize, 2 --detokenize */
   struct mg_perf_config cfg;
   char **argv;
   int argc;
@@ -109,8 +110,7 @@ struct perf_opts {
 
 static volatile sig_atomic_t interrupted;
 
-static void
-on_signal(int sig)
+static void on_signal(int sig)
 {
   (void)sig;
   interrupted = 1;
@@ -271,15 +271,13 @@ static const struct option longopts[] = {
 };
 
 /* A configuration call that failed is a usage error. */
-static void
-check(int rc, const struct mg_err *err)
+static void check(int rc, const struct mg_err *err)
 {
   if (rc < 0)
     mg_usage_error("%s", err->msg);
 }
 
-static void
-parse_args(int argc, char **argv, struct perf_opts *o)
+static void parse_args(int argc, char **argv, struct perf_opts *o)
 {
   struct mg_perf_config *c = &o->cfg;
   struct mg_err err = MG_ERR_INIT;
@@ -294,8 +292,8 @@ parse_args(int argc, char **argv, struct perf_opts *o)
       break;
     case 'o':
       /* GuideLLM v0.7's --output kind=...,path=... shares the name. */
-      if (strncmp(optarg, "kind=", 5) == 0 ||
-          strncmp(optarg, "{\"kind\"", 7) == 0)
+      if (strncmp(optarg, "kind=", 5) == 0
+          || strncmp(optarg, "{\"kind\"", 7) == 0)
         check(mg_perf_cfg_output(c, optarg, &err), &err);
       else
         o->output = optarg;
@@ -327,15 +325,15 @@ parse_args(int argc, char **argv, struct perf_opts *o)
     case OPT_CHAT_CONTENT:
       if (strcmp(optarg, "text") && strcmp(optarg, "parts"))
         mg_usage_error("invalid value '%s' for --chat-content: expected "
-                       "text or parts", optarg);
+                       "text or parts",
+                       optarg);
       c->content_parts = strcmp(optarg, "parts") == 0;
       break;
     case OPT_CONSTRAINT:
       check(mg_perf_cfg_constraint(c, optarg, &err), &err);
       break;
     case OPT_COOLDOWN:
-      check(mg_perf_cfg_phase(&c->cooldown, optarg, "--cooldown", &err),
-            &err);
+      check(mg_perf_cfg_phase(&c->cooldown, optarg, "--cooldown", &err), &err);
       break;
     case OPT_COOLDOWN_PERCENT:
       c->cooldown = mg_opt_double(optarg, 0, 0.999999, "--cooldown-percent");
@@ -350,8 +348,8 @@ parse_args(int argc, char **argv, struct perf_opts *o)
       check(mg_perf_cfg_data_loader(c, optarg, &err), &err);
       break;
     case OPT_DATA_SAMPLES:
-      c->data_samples = (long long)mg_opt_uint(optarg, 1, UINT32_MAX,
-                                               "--data-samples");
+      c->data_samples =
+          (long long)mg_opt_uint(optarg, 1, UINT32_MAX, "--data-samples");
       break;
     case OPT_DETECT_SATURATION:
       check(mg_perf_cfg_over_saturation(c, NULL, &err), &err);
@@ -386,23 +384,23 @@ parse_args(int argc, char **argv, struct perf_opts *o)
       check(mg_perf_cfg_label(c, optarg, &err), &err);
       break;
     case OPT_MAX_CONCURRENCY:
-      c->max_concurrency = (int)mg_opt_uint(optarg, 1, 1000000,
-                                            "--max-concurrency");
+      c->max_concurrency =
+          (int)mg_opt_uint(optarg, 1, 1000000, "--max-concurrency");
       break;
     case OPT_MAX_ERROR_RATE:
       c->max_error_rate = mg_opt_double(optarg, 1e-9, 1, "--max-error-rate");
       break;
     case OPT_MAX_ERRORS:
-      c->max_errors = (long long)mg_opt_uint(optarg, 1, UINT32_MAX,
-                                             "--max-errors");
+      c->max_errors =
+          (long long)mg_opt_uint(optarg, 1, UINT32_MAX, "--max-errors");
       break;
     case OPT_MAX_GLOBAL_ERROR_RATE:
-      c->max_global_error_rate = mg_opt_double(optarg, 1e-9, 1,
-                                               "--max-global-error-rate");
+      c->max_global_error_rate =
+          mg_opt_double(optarg, 1e-9, 1, "--max-global-error-rate");
       break;
     case OPT_MAX_REQUESTS:
-      c->max_requests = (long long)mg_opt_uint(optarg, 1, UINT32_MAX,
-                                               "--max-requests");
+      c->max_requests =
+          (long long)mg_opt_uint(optarg, 1, UINT32_MAX, "--max-requests");
       break;
     case OPT_MAX_SECONDS:
       c->max_seconds = mg_opt_double(optarg, 1e-3, 1e7, "--max-seconds");
@@ -417,7 +415,8 @@ parse_args(int argc, char **argv, struct perf_opts *o)
       else
         mg_usage_error("invalid value '%s' for --max-tokens-field: "
                        "expected max_tokens, max_completion_tokens or "
-                       "both", optarg);
+                       "both",
+                       optarg);
       break;
     case OPT_METRICS:
       check(mg_perf_cfg_metrics(c, optarg, &err), &err);
@@ -453,7 +452,8 @@ parse_args(int argc, char **argv, struct perf_opts *o)
         c->method = MG_STATS_PCT_LINEAR;
       else
         mg_usage_error("invalid value '%s' for --percentile-method: "
-                       "expected nearest-rank or linear", optarg);
+                       "expected nearest-rank or linear",
+                       optarg);
       break;
     case OPT_PRETTY:
       o->pretty = 1;
@@ -471,12 +471,12 @@ parse_args(int argc, char **argv, struct perf_opts *o)
       c->rate_arg = optarg;
       break;
     case OPT_REQUEST_TIMEOUT:
-      c->request_timeout = mg_opt_double(optarg, 1e-3, 1e6,
-                                         "--request-timeout");
+      c->request_timeout =
+          mg_opt_double(optarg, 1e-3, 1e6, "--request-timeout");
       break;
     case OPT_SAMPLE_REQUESTS:
-      c->sample_size = (long long)mg_opt_uint(optarg, 0, UINT32_MAX,
-                                              "--sample-requests");
+      c->sample_size =
+          (long long)mg_opt_uint(optarg, 0, UINT32_MAX, "--sample-requests");
       break;
     case OPT_SAMPLES:
       c->samples = optarg;
@@ -492,10 +492,10 @@ parse_args(int argc, char **argv, struct perf_opts *o)
       break;
     case OPT_SWEEP_TYPE:
       c->sweep_kind = mg_perf_sched_kind_parse(optarg);
-      if (c->sweep_kind != MG_PERF_CONSTANT &&
-          c->sweep_kind != MG_PERF_POISSON)
+      if (c->sweep_kind != MG_PERF_CONSTANT && c->sweep_kind != MG_PERF_POISSON)
         mg_usage_error("invalid value '%s' for --sweep-type: expected "
-                       "constant or poisson", optarg);
+                       "constant or poisson",
+                       optarg);
       break;
     case OPT_TARGET:
       c->target = optarg;
@@ -545,9 +545,8 @@ struct status_ctx {
   const char *label;
 };
 
-static void
-show_status(void *arg, const struct mg_perf_bench *b, int inflight,
-            long long now)
+static void show_status(void *arg, const struct mg_perf_bench *b, int inflight,
+                        long long now)
 {
   struct status_ctx *s = arg;
   char line[200];
@@ -556,25 +555,24 @@ show_status(void *arg, const struct mg_perf_bench *b, int inflight,
   mg_progress_status_at(&s->prog, line, 0, now);
 }
 
-static int
-tokenize(const struct perf_opts *o)
+static int tokenize(const struct perf_opts *o)
 {
   const struct mg_perf_config *c = &o->cfg;
   struct mg_err err = MG_ERR_INIT;
   char *base = c->target ? mg_perf_report_base_url(c->target) : NULL;
   int rc = MG_EXIT_OK;
 
-  if (mg_http_global_init(&err) < 0 ||
-      mg_tok_proc_cli(c->processor, base, o->tokenize == 2, c->add_special,
-                       o->input, o->output, &err) < 0)
+  if (mg_http_global_init(&err) < 0
+      || mg_tok_proc_cli(c->processor, base, o->tokenize == 2, c->add_special,
+                         o->input, o->output, &err)
+             < 0)
     rc = mg_report_err(&err);
   free(base);
   mg_http_global_cleanup();
   return rc;
 }
 
-static int
-run(const struct perf_opts *o)
+static int run(const struct perf_opts *o)
 {
   const struct mg_perf_config *c = &o->cfg;
   struct mg_perf_data data;
@@ -598,21 +596,21 @@ run(const struct perf_opts *o)
   mg_time_rfc3339(started, sizeof(started));
   (void)snprintf(run_id, sizeof(run_id), "perf-run-%s", started);
   mg_perf_data_init(&data);
-  if (mg_perf_cfg_read_record(o->input, &rec, &err) < 0 ||
-      mg_perf_cfg_load_data(c, &data, &err) < 0)
+  if (mg_perf_cfg_read_record(o->input, &rec, &err) < 0
+      || mg_perf_cfg_load_data(c, &data, &err) < 0)
     goto fail;
-  if (mg_http_global_init(&err) < 0 ||
-      mg_http_secret_load(c->api_key_file, "MG_API_KEY", &token, &err) < 0)
+  if (mg_http_global_init(&err) < 0
+      || mg_http_secret_load(c->api_key_file, "MG_API_KEY", &token, &err) < 0)
     goto fail;
-  if (!token &&
-      mg_http_secret_load(NULL, "OPENAI_API_KEY", &token, &err) < 0)
+  if (!token && mg_http_secret_load(NULL, "OPENAI_API_KEY", &token, &err) < 0)
     goto fail;
   base = mg_perf_report_base_url(c->target);
   mg_perf_cfg_target(c, base, token, mg_verbosity() >= MG_DEBUG, &t, &url,
                      &warm_url);
   if (c->model)
     model = mg_xstrdup(c->model);
-  if (mg_perf_report_preflight(&t, base, &data, c->skip_check, &model, &err) < 0)
+  if (mg_perf_report_preflight(&t, base, &data, c->skip_check, &model, &err)
+      < 0)
     goto fail;
   t.body.model = model;
   switch (mg_perf_cfg_open_processor(c, base, model, &t.http, &tp, &err)) {
@@ -620,7 +618,8 @@ run(const struct perf_opts *o)
     goto fail;
   case 1:
     mg_warn("tokenizer '%s' is not a local path: prompts are built from "
-            "words and output is counted from the stream", c->processor);
+            "words and output is counted from the stream",
+            c->processor);
   }
   if (tp && mg_perf_data_exact(&data, tp, c->add_special, &err) < 0)
     goto fail;
@@ -685,8 +684,9 @@ run(const struct perf_opts *o)
     mg_progress_init(&sc.prog, "perf-run", 0);
     if (!c->progress)
       sc.prog.quiet = 1;
-    if (mg_perf_bench_run(&t, &data, &prof[i], &lim, &interrupted,
-                          show_status, &sc, &b, &err) < 0) {
+    if (mg_perf_bench_run(&t, &data, &prof[i], &lim, &interrupted, show_status,
+                          &sc, &b, &err)
+        < 0) {
       free(shown);
       goto fail;
     }
@@ -707,10 +707,12 @@ run(const struct perf_opts *o)
     mg_info("%s", line);
     /* Sweep: after synchronous and throughput, GuideLLM's rates. */
     if (c->kind == MG_PERF_SWEEP && i == 1) {
-      double r_sync = mg_perf_report_figure(mg_json_at(runs, 0), "requests_per_s");
+      double r_sync =
+          mg_perf_report_figure(mg_json_at(runs, 0), "requests_per_s");
       double r_thr = mg_perf_report_figure(rj, "requests_per_s");
       double rates[MG_PERF_MAX_RATES];
-      int nr = mg_perf_sched_sweep_rates(r_sync, r_thr, (int)c->rates[0], rates);
+      int nr =
+          mg_perf_sched_sweep_rates(r_sync, r_thr, (int)c->rates[0], rates);
       for (int k = 0; k < nr && r_sync > 0 && r_thr > 0; k++) {
         if (rates[k] <= 0)
           break;
@@ -733,8 +735,9 @@ run(const struct perf_opts *o)
   if (c->samples) {
     struct mg_json *ref = NULL;
     if (mg_io_write_atomic(c->samples, samples.data ? samples.data : "",
-                           samples.len, 0644, &err) < 0 ||
-        mg_record_sidefile(c->samples, &ref, &err) < 0)
+                           samples.len, 0644, &err)
+            < 0
+        || mg_record_sidefile(c->samples, &ref, &err) < 0)
       goto fail;
     mg_json_set(perf, "samples", ref);
   }
@@ -787,8 +790,7 @@ out:
   return rc;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
   struct perf_opts opts;
   int rc;

@@ -207,8 +207,7 @@ static const struct option longopts[] = {
   { NULL, 0, NULL, 0 },
 };
 
-static void
-add_link(struct push_opts *o, const char *arg)
+static void add_link(struct push_opts *o, const char *arg)
 {
   const char *eq = strchr(arg, '=');
   struct mg_json *l;
@@ -221,8 +220,7 @@ add_link(struct push_opts *o, const char *arg)
   mg_json_append(o->links, l);
 }
 
-static void
-parse_args(int argc, char **argv, struct push_opts *o)
+static void parse_args(int argc, char **argv, struct push_opts *o)
 {
   int c, verbosity = MG_NORMAL;
   char *dirspec = NULL;
@@ -373,8 +371,7 @@ parse_args(int argc, char **argv, struct push_opts *o)
 }
 
 /* The bearer token, from the first source that has one. */
-static int
-load_token(const struct push_opts *o, char **tok, struct mg_err *err)
+static int load_token(const struct push_opts *o, char **tok, struct mg_err *err)
 {
   const char *kf;
 
@@ -391,8 +388,7 @@ load_token(const struct push_opts *o, char **tok, struct mg_err *err)
   return 0;
 }
 
-static int
-run(const struct push_opts *o)
+static int run(const struct push_opts *o)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_http_opts http;
@@ -499,8 +495,7 @@ out:
   return rc;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
   struct push_opts opts = { .input = "-",
                             .output = "-",

@@ -22,9 +22,9 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "publish/mg_merge.h"
 #include "mg_record.h"
 #include "mg_time.h"
+#include "publish/mg_merge.h"
 #include "publish/mg_report.h"
 #include "publish/mg_results.h"
 
@@ -108,15 +108,13 @@ static const struct option longopts[] = {
   { NULL, 0, NULL, 0 },
 };
 
-static void
-add_input(struct merge_opts *o, const char *path)
+static void add_input(struct merge_opts *o, const char *path)
 {
   o->inputs = mg_xreallocarray(o->inputs, o->ninputs + 1, sizeof(*o->inputs));
   o->inputs[o->ninputs++] = path;
 }
 
-static void
-add_allow(struct merge_opts *o, const char *arg)
+static void add_allow(struct merge_opts *o, const char *arg)
 {
   const char *eq = strchr(arg, '=');
   char *sec;
@@ -131,8 +129,7 @@ add_allow(struct merge_opts *o, const char *arg)
   free(sec);
 }
 
-static void
-parse_args(int argc, char **argv, struct merge_opts *o)
+static void parse_args(int argc, char **argv, struct merge_opts *o)
 {
   int c, verbosity = MG_NORMAL;
   const char **dash_i = NULL;
@@ -215,8 +212,7 @@ parse_args(int argc, char **argv, struct merge_opts *o)
   }
 }
 
-static char *
-default_title(const struct mg_json *sums, int compare)
+static char *default_title(const struct mg_json *sums, int compare)
 {
   const char *model = mg_json_string(mg_json_get(mg_json_at(sums, 0), "model"));
 
@@ -242,9 +238,9 @@ default_title(const struct mg_json *sums, int compare)
 }
 
 /* Writes the reports asked for; adds side-file references to report. */
-static int
-write_reports(const struct merge_opts *o, const struct mg_report_in *in,
-              struct mg_json *report, struct mg_err *err)
+static int write_reports(const struct merge_opts *o,
+                         const struct mg_report_in *in, struct mg_json *report,
+                         struct mg_err *err)
 {
   static const char *const kinds[] = { "markdown", "csv", "html" };
   const char *paths[] = { o->markdown, o->csv, o->html };
@@ -277,8 +273,7 @@ write_reports(const struct merge_opts *o, const struct mg_report_in *in,
   return 0;
 }
 
-static int
-run(const struct merge_opts *o)
+static int run(const struct merge_opts *o)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_merge_input *in = mg_xcalloc(o->ninputs, sizeof(*in));
@@ -360,8 +355,7 @@ out:
   return rc;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
   struct merge_opts opts = { .output = "-", .max_input = MG_JSON_DEFAULT_MAX };
   int rc;

@@ -16,8 +16,7 @@ struct cps {
   size_t n, cap;
 };
 
-static void
-cps_add(struct cps *c, int32_t cp)
+static void cps_add(struct cps *c, int32_t cp)
 {
   if (c->n == c->cap) {
     c->cap = c->cap ? 2 * c->cap : 64;
@@ -26,8 +25,7 @@ cps_add(struct cps *c, int32_t cp)
   c->v[c->n++] = cp;
 }
 
-static void
-cps_decode(struct cps *c, const char *s, size_t n)
+static void cps_decode(struct cps *c, const char *s, size_t n)
 {
   size_t i = 0;
 
@@ -46,8 +44,7 @@ cps_decode(struct cps *c, const char *s, size_t n)
   }
 }
 
-static int
-at_ascii(const struct cps *c, size_t i, const char *lit)
+static int at_ascii(const struct cps *c, size_t i, const char *lit)
 {
   size_t k = strlen(lit);
 
@@ -60,9 +57,8 @@ at_ascii(const struct cps *c, size_t i, const char *lit)
 }
 
 /* Python's str.replace(from, to) for ASCII from/to, into out. */
-static void
-replace_all(const struct cps *in, const char *from, const char *to,
-            struct cps *out)
+static void replace_all(const struct cps *in, const char *from, const char *to,
+                        struct cps *out)
 {
   size_t k = strlen(from);
 
@@ -78,23 +74,20 @@ replace_all(const struct cps *in, const char *from, const char *to,
   }
 }
 
-static int
-is_digit(int32_t c)
+static int is_digit(int32_t c)
 {
   return c >= '0' && c <= '9';
 }
 
 /* [\{-\~\[-\` -\&\(-\+\:-\@\/] */
-static int
-is_13a_punct(int32_t c)
+static int is_13a_punct(int32_t c)
 {
   return (c >= 0x7B && c <= 0x7E) || (c >= 0x5B && c <= 0x60)
          || (c >= 0x20 && c <= 0x26) || (c >= 0x28 && c <= 0x2B)
          || (c >= 0x3A && c <= 0x40) || c == '/';
 }
 
-static void
-swap_cps(struct cps *a, struct cps *b)
+static void swap_cps(struct cps *a, struct cps *b)
 {
   struct cps t = *a;
 
@@ -103,8 +96,7 @@ swap_cps(struct cps *a, struct cps *b)
 }
 
 /* Tokenizer13a(s.rstrip()) as code points, words separated by one space */
-static void
-tokenize_13a(const char *s, size_t n, struct cps *out)
+static void tokenize_13a(const char *s, size_t n, struct cps *out)
 {
   struct cps a = { 0 }, b = { 0 };
   int has_amp = 0;
@@ -195,8 +187,7 @@ tokenize_13a(const char *s, size_t n, struct cps *out)
   free(b.v);
 }
 
-char *
-mg_bleu_tokenize_13a(const char *s, size_t n, size_t *len)
+char *mg_bleu_tokenize_13a(const char *s, size_t n, size_t *len)
 {
   struct cps t = { 0 };
   char *out, *p;
@@ -221,8 +212,7 @@ struct grams {
   size_t n;            /* order */
 };
 
-static int
-sym_cmp(const struct grams *g, size_t a, size_t b)
+static int sym_cmp(const struct grams *g, size_t a, size_t b)
 {
   if (!g->len)
     return (g->text[a] > g->text[b]) - (g->text[a] < g->text[b]);
@@ -238,8 +228,7 @@ sym_cmp(const struct grams *g, size_t a, size_t b)
 }
 
 /* n-grams beginning at symbols a and b (of g->n symbols each) */
-static int
-gram_cmp(const struct grams *g, size_t a, size_t b)
+static int gram_cmp(const struct grams *g, size_t a, size_t b)
 {
   for (size_t k = 0; k < g->n; k++) {
     int c = sym_cmp(g, a + k, b + k);
@@ -251,8 +240,8 @@ gram_cmp(const struct grams *g, size_t a, size_t b)
 }
 
 /* Merge sort of idx[0..n) by gram_cmp (stable, no global state). */
-static void
-sort_grams(const struct grams *g, size_t *idx, size_t *tmp, size_t n)
+static void sort_grams(const struct grams *g, size_t *idx, size_t *tmp,
+                       size_t n)
 {
   if (n < 2)
     return;
@@ -281,9 +270,8 @@ struct pair_seq {
  * For order n: the number of hypothesis n-grams, reference n-grams and
  * sum over distinct hypothesis n-grams of min(count in hyp, count in ref).
  */
-static void
-match_order(const struct pair_seq *ps, size_t n, double *hyp, double *ref,
-            double *match)
+static void match_order(const struct pair_seq *ps, size_t n, double *hyp,
+                        double *ref, double *match)
 {
   size_t nh = ps->nh >= n ? ps->nh - n + 1 : 0;
   size_t nr = ps->nr >= n ? ps->nr - n + 1 : 0;
@@ -331,9 +319,8 @@ match_order(const struct pair_seq *ps, size_t n, double *hyp, double *ref,
 /* ---- BLEU ---- */
 
 /* words of a tokenized line: start offsets and lengths */
-static size_t
-split_words(const struct cps *t, size_t base, size_t **start, size_t **len,
-            size_t *cap, size_t have)
+static size_t split_words(const struct cps *t, size_t base, size_t **start,
+                          size_t **len, size_t *cap, size_t have)
 {
   size_t n = have;
 
@@ -355,9 +342,8 @@ split_words(const struct cps *t, size_t base, size_t **start, size_t **len,
   return n - have;
 }
 
-void
-mg_bleu_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
-                double *stats)
+void mg_bleu_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
+                     double *stats)
 {
   struct cps h = { 0 }, r = { 0 }, all = { 0 };
   size_t *start = NULL, *len = NULL, cap = 0, nh, nr;
@@ -394,14 +380,12 @@ mg_bleu_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
 }
 
 /* sacrebleu's my_log */
-static double
-my_log(double x)
+static double my_log(double x)
 {
   return x == 0.0 ? -9999999999.0 : log(x);
 }
 
-double
-mg_bleu_score(const double *stats)
+double mg_bleu_score(const double *stats)
 {
   double sys_len = stats[0], ref_len = stats[1], bp, prec[4] = { 0 };
   double smooth = 1.0, sum = 0;
@@ -437,8 +421,7 @@ mg_bleu_score(const double *stats)
 /* ---- chrF ---- */
 
 /* ''.join(s.split()) as code points */
-static void
-nospace(const char *s, size_t n, struct cps *out)
+static void nospace(const char *s, size_t n, struct cps *out)
 {
   struct cps t = { 0 };
 
@@ -450,9 +433,8 @@ nospace(const char *s, size_t n, struct cps *out)
   free(t.v);
 }
 
-void
-mg_bleu_chrf_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
-                double *stats)
+void mg_bleu_chrf_segment(const char *hyp, size_t hn, const char *ref,
+                          size_t rn, double *stats)
 {
   struct cps h = { 0 }, r = { 0 };
   struct pair_seq ps;
@@ -479,8 +461,7 @@ mg_bleu_chrf_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
   free(r.v);
 }
 
-double
-mg_bleu_chrf_score(const double *stats)
+double mg_bleu_chrf_score(const double *stats)
 {
   /* _compute_f_score with beta 2, no eps smoothing */
   double factor = 4, avg_prec = 0, avg_rec = 0, score;
@@ -519,8 +500,7 @@ enum {
 
 #define TER_INF 10000000000000000LL
 
-static int
-is_cased(int32_t c)
+static int is_cased(int32_t c)
 {
   return utf8proc_islower(c) || utf8proc_isupper(c)
          || utf8proc_category(c) == UTF8PROC_CATEGORY_LT;
@@ -528,8 +508,7 @@ is_cased(int32_t c)
 
 /* Unicode's Case_Ignorable: Mn, Me, Cf, Lm, Sk and the word-break
  * MidLetter / MidNumLet / Single_Quote characters */
-static int
-is_case_ignorable(int32_t c)
+static int is_case_ignorable(int32_t c)
 {
   utf8proc_category_t k = utf8proc_category(c);
 
@@ -543,8 +522,7 @@ is_case_ignorable(int32_t c)
 
 /* Python's str.lower(): simple mappings, U+0130 to "i\u0307", and the
  * final sigma rule for U+03A3 */
-static void
-py_lower(const struct cps *in, struct cps *out)
+static void py_lower(const struct cps *in, struct cps *out)
 {
   out->n = 0;
   for (size_t i = 0; i < in->n; i++) {
@@ -580,8 +558,7 @@ struct ter_words {
   size_t *start, *len, n, cap;
 };
 
-static void
-ter_split(const char *s, size_t n, struct ter_words *w)
+static void ter_split(const char *s, size_t n, struct ter_words *w)
 {
   struct cps raw = { 0 };
 
@@ -611,9 +588,8 @@ ter_split(const char *s, size_t n, struct ter_words *w)
   }
 }
 
-static int
-word_eq(const struct ter_words *a, size_t i, const struct ter_words *b,
-        size_t j)
+static int word_eq(const struct ter_words *a, size_t i,
+                   const struct ter_words *b, size_t j)
 {
   return a->len[i] == b->len[j]
          && !memcmp(a->text.v + a->start[i], b->text.v + b->start[j],
@@ -635,8 +611,7 @@ struct ter {
  * in t->trace (NUL-terminated). Preference on ties: no-op/substitution,
  * deletion, insertion.
  */
-static long long
-beam_ed(struct ter *t, const int *h, size_t nh)
+static long long beam_ed(struct ter *t, const int *h, size_t nh)
 {
   size_t nr = t->nr, w = nr + 1, need = (nh + 1) * w;
   double ratio = nh ? (double)nr / (double)nh : 1;
@@ -722,8 +697,8 @@ beam_ed(struct ter *t, const int *h, size_t nh)
 }
 
 /* Python's words[a:b] appended to out (slices clamp to the list) */
-static void
-take(int *out, size_t *k, const int *words, size_t n, size_t a, size_t b)
+static void take(int *out, size_t *k, const int *words, size_t n, size_t a,
+                 size_t b)
 {
   if (a > n)
     a = n;
@@ -734,9 +709,8 @@ take(int *out, size_t *k, const int *words, size_t n, size_t a, size_t b)
 }
 
 /* _perform_shift */
-static void
-perform_shift(const int *words, size_t n, size_t start, size_t length,
-              size_t target, int *out)
+static void perform_shift(const int *words, size_t n, size_t start,
+                          size_t length, size_t target, int *out)
 {
   size_t k = 0;
 
@@ -762,9 +736,8 @@ perform_shift(const int *words, size_t n, size_t start, size_t length,
  * _shift: the best shift of h (its edit-distance gain in *gain, the
  * shifted words in out). Returns 0 when no candidate was found.
  */
-static int
-best_shift(struct ter *t, const int *h, size_t nh, int *out, long long *gain,
-           size_t *checked)
+static int best_shift(struct ter *t, const int *h, size_t nh, int *out,
+                      long long *gain, size_t *checked)
 {
   const int *r = t->ref;
   size_t nr = t->nr;
@@ -868,9 +841,8 @@ best_shift(struct ter *t, const int *h, size_t nh, int *out, long long *gain,
   return found;
 }
 
-void
-mg_bleu_ter_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
-               double *stats)
+void mg_bleu_ter_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
+                         double *stats)
 {
   struct ter_words wh = { 0 }, wr = { 0 };
   int *h, *r, *next;
@@ -939,8 +911,7 @@ out:
   free(wr.len);
 }
 
-double
-mg_bleu_ter_score(const double *stats)
+double mg_bleu_ter_score(const double *stats)
 {
   double score;
 

@@ -41,10 +41,10 @@ enum {
 /* The segment's statistics for hypothesis hyp and reference ref (UTF-8). */
 void mg_bleu_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
                      double *stats);
-void mg_bleu_chrf_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
-                     double *stats);
+void mg_bleu_chrf_segment(const char *hyp, size_t hn, const char *ref,
+                          size_t rn, double *stats);
 void mg_bleu_ter_segment(const char *hyp, size_t hn, const char *ref, size_t rn,
-                    double *stats);
+                         double *stats);
 
 /* The corpus score (0-100) from summed statistics. */
 double mg_bleu_score(const double *stats);

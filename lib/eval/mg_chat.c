@@ -5,12 +5,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "eval/mg_tmpl.h"
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "mg_io.h"
 #include "mg_mem.h"
 #include "py/mg_pv.h"
-#include "eval/mg_tmpl.h"
 
 #define CONFIG_MAX ((size_t)64 << 20)
 
@@ -29,8 +29,7 @@ static const char *const special_names[] = {
 };
 
 /* A token as configs spell it: "x" or {"content": "x", ...}. */
-static struct mg_pv *
-token_value(const struct mg_pv *v)
+static struct mg_pv *token_value(const struct mg_pv *v)
 {
   if (!v)
     return NULL;
@@ -46,8 +45,7 @@ token_value(const struct mg_pv *v)
 }
 
 /* Adds the special tokens cfg names that special lacks. */
-static void
-add_specials(struct mg_pv *special, const struct mg_pv *cfg)
+static void add_specials(struct mg_pv *special, const struct mg_pv *cfg)
 {
   if (!cfg || cfg->type != MG_PV_DICT)
     return;
@@ -80,8 +78,7 @@ add_specials(struct mg_pv *special, const struct mg_pv *cfg)
 
 /* chat_template: a string, or a list of {"name", "template"} of which
  * transformers uses "default". */
-static const char *
-template_of(const struct mg_pv *cfg)
+static const char *template_of(const struct mg_pv *cfg)
 {
   const struct mg_pv *t = mg_pv_dict_get(cfg, "chat_template");
 
@@ -100,9 +97,9 @@ template_of(const struct mg_pv *cfg)
   return NULL;
 }
 
-int
-mg_chat_from_config(const struct mg_pv *config, const char *template_src,
-                    const char *name, struct mg_chat **out, struct mg_err *err)
+int mg_chat_from_config(const struct mg_pv *config, const char *template_src,
+                        const char *name, struct mg_chat **out,
+                        struct mg_err *err)
 {
   struct mg_chat *c;
   const char *src = template_src;
@@ -131,9 +128,8 @@ mg_chat_from_config(const struct mg_pv *config, const char *template_src,
 }
 
 /* Reads dir/name as a value; *v NULL when the file does not exist. */
-static int
-read_json(const char *dir, const char *name, struct mg_pv **v,
-          struct mg_err *err)
+static int read_json(const char *dir, const char *name, struct mg_pv **v,
+                     struct mg_err *err)
 {
   char *path = mg_xasprintf("%s/%s", dir, name);
   struct mg_buf b = MG_BUF_INIT(CONFIG_MAX);
@@ -150,8 +146,7 @@ read_json(const char *dir, const char *name, struct mg_pv **v,
   return rc;
 }
 
-int
-mg_chat_load(const char *path, struct mg_chat **out, struct mg_err *err)
+int mg_chat_load(const char *path, struct mg_chat **out, struct mg_err *err)
 {
   struct mg_pv *cfg = NULL, *map = NULL, *tj = NULL;
   char *dir, *tsrc = NULL;
@@ -208,8 +203,7 @@ out:
   return rc;
 }
 
-void
-mg_chat_free(struct mg_chat *c)
+void mg_chat_free(struct mg_chat *c)
 {
   if (!c)
     return;
@@ -219,26 +213,22 @@ mg_chat_free(struct mg_chat *c)
   free(c);
 }
 
-const char *
-mg_chat_bos(const struct mg_chat *c)
+const char *mg_chat_bos(const struct mg_chat *c)
 {
   return c ? mg_pv_cstr(mg_pv_dict_get(c->special, "bos_token")) : NULL;
 }
 
-const char *
-mg_chat_eos(const struct mg_chat *c)
+const char *mg_chat_eos(const struct mg_chat *c)
 {
   return c ? mg_pv_cstr(mg_pv_dict_get(c->special, "eos_token")) : NULL;
 }
 
-const char *
-mg_chat_template(const struct mg_chat *c)
+const char *mg_chat_template(const struct mg_chat *c)
 {
   return c ? c->template_src : NULL;
 }
 
-int
-mg_chat_ready(const struct mg_chat *c, struct mg_err *err)
+int mg_chat_ready(const struct mg_chat *c, struct mg_err *err)
 {
   if (!c || !c->template_src)
     return mg_err_set(err, MG_ERR_DATA,
@@ -252,8 +242,8 @@ mg_chat_ready(const struct mg_chat *c, struct mg_err *err)
 }
 
 /* Last occurrence of needle in hay, or NULL. */
-static const char *
-mem_rfind(const char *hay, size_t hn, const char *needle, size_t nn)
+static const char *mem_rfind(const char *hay, size_t hn, const char *needle,
+                             size_t nn)
 {
   if (nn > hn)
     return NULL;
@@ -263,10 +253,9 @@ mem_rfind(const char *hay, size_t hn, const char *needle, size_t nn)
   return NULL;
 }
 
-int
-mg_chat_render(const struct mg_chat *c, const struct mg_pv *messages,
-               int add_generation_prompt, int continue_final_message,
-               struct mg_pv **out, struct mg_err *err)
+int mg_chat_render(const struct mg_chat *c, const struct mg_pv *messages,
+                   int add_generation_prompt, int continue_final_message,
+                   struct mg_pv **out, struct mg_err *err)
 {
   struct mg_pv *vars, *text = NULL;
   int rc;

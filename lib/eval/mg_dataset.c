@@ -15,24 +15,21 @@
 
 #define DATA_MAX ((size_t)1 << 30)
 
-static int
-is_file(const char *p)
+static int is_file(const char *p)
 {
   struct stat st;
 
   return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int
-is_dir(const char *p)
+static int is_dir(const char *p)
 {
   struct stat st;
 
   return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int
-read_all(const char *path, struct mg_buf *b, struct mg_err *err)
+static int read_all(const char *path, struct mg_buf *b, struct mg_err *err)
 {
   mg_buf_init(b, DATA_MAX);
   if (mg_io_read_file(path, b, err) < 0) {
@@ -44,8 +41,7 @@ read_all(const char *path, struct mg_buf *b, struct mg_err *err)
 
 /* ---- column normalisation (the json builder's schema inference) ---- */
 
-static void
-normalize_columns(struct mg_pv *docs)
+static void normalize_columns(struct mg_pv *docs)
 {
   struct mg_pv *cols = mg_pv_list();
   int *has_float, *has_int;
@@ -108,10 +104,9 @@ normalize_columns(struct mg_pv *docs)
   mg_pv_unref(cols);
 }
 
-int
-mg_dataset_parse_json(const char *text, size_t len, const char *name,
-                      const char *field, struct mg_pv **docs,
-                      struct mg_err *err)
+int mg_dataset_parse_json(const char *text, size_t len, const char *name,
+                          const char *field, struct mg_pv **docs,
+                          struct mg_err *err)
 {
   size_t i = 0, line = 1;
   struct mg_pv *l;
@@ -192,9 +187,8 @@ mg_dataset_parse_json(const char *text, size_t len, const char *name,
 
 /* ---- CSV ---- */
 
-static int
-csv_rows(const char *text, size_t len, const char *name, struct mg_pv **out,
-         struct mg_err *err)
+static int csv_rows(const char *text, size_t len, const char *name,
+                    struct mg_pv **out, struct mg_err *err)
 {
   struct mg_pv *rows = mg_pv_list(), *row = mg_pv_list();
   struct mg_buf cell = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -262,8 +256,7 @@ csv_rows(const char *text, size_t len, const char *name, struct mg_pv **out,
   return 0;
 }
 
-static struct mg_pv *
-typed_cell(const struct mg_pv *cell, int kind)
+static struct mg_pv *typed_cell(const struct mg_pv *cell, int kind)
 {
   char *end;
 
@@ -276,9 +269,8 @@ typed_cell(const struct mg_pv *cell, int kind)
   return mg_pv_ref((struct mg_pv *)cell);
 }
 
-int
-mg_dataset_parse_csv(const char *text, size_t len, const char *name, int header,
-                     struct mg_pv **out, struct mg_err *err)
+int mg_dataset_parse_csv(const char *text, size_t len, const char *name,
+                         int header, struct mg_pv **out, struct mg_err *err)
 {
   struct mg_pv *rows = NULL, *hdr, *docs;
   int *kind;
@@ -345,9 +337,8 @@ mg_dataset_parse_csv(const char *text, size_t len, const char *name, int header,
 
 /* ---- file helpers ---- */
 
-static int
-load_json_file(const char *path, const char *field, struct mg_pv **docs,
-               struct mg_err *err)
+static int load_json_file(const char *path, const char *field,
+                          struct mg_pv **docs, struct mg_err *err)
 {
   struct mg_buf b;
   int rc;
@@ -360,9 +351,8 @@ load_json_file(const char *path, const char *field, struct mg_pv **docs,
   return rc;
 }
 
-static int
-load_csv_file(const char *path, int header, struct mg_pv **docs,
-              struct mg_err *err)
+static int load_csv_file(const char *path, int header, struct mg_pv **docs,
+                         struct mg_err *err)
 {
   struct mg_buf b;
   int rc;
@@ -375,16 +365,14 @@ load_csv_file(const char *path, int header, struct mg_pv **docs,
   return rc;
 }
 
-static char *
-join_path(const char *dir, const char *rel)
+static char *join_path(const char *dir, const char *rel)
 {
   if (!dir || !*dir || rel[0] == '/')
     return mg_xstrdup(rel);
   return mg_xasprintf("%s/%s", dir, rel);
 }
 
-static const char *
-base_name(const char *p)
+static const char *base_name(const char *p)
 {
   const char *s = strrchr(p, '/');
 
@@ -396,8 +384,7 @@ base_name(const char *p)
  * absolute path that does not exist here (a path from inside an LMEvalJob
  * pod such as /opt/app-root/src/my_tasks/data.jsonl), the same file name
  * next to the task YAML. */
-static char *
-resolve_file(const char *f, const char *base_dir, char **note)
+static char *resolve_file(const char *f, const char *base_dir, char **note)
 {
   char *p;
 
@@ -421,15 +408,13 @@ resolve_file(const char *f, const char *base_dir, char **note)
   return NULL;
 }
 
-static void
-append_all(struct mg_pv *dst, struct mg_pv *src)
+static void append_all(struct mg_pv *dst, struct mg_pv *src)
 {
   for (size_t i = 0; i < src->u.list.n; i++)
     mg_pv_list_append(dst, mg_pv_ref(src->u.list.v[i]));
 }
 
-static int
-has_suffix(const char *s, const char *suf)
+static int has_suffix(const char *s, const char *suf)
 {
   size_t a = strlen(s), b = strlen(suf);
 
@@ -437,9 +422,9 @@ has_suffix(const char *s, const char *suf)
 }
 
 /* Loads the files of data_files for the split (json/csv builders). */
-static int
-load_builder(const struct mg_dataset_spec *spec, int csv, const char *split,
-             struct mg_pv **docs, char **note, struct mg_err *err)
+static int load_builder(const struct mg_dataset_spec *spec, int csv,
+                        const char *split, struct mg_pv **docs, char **note,
+                        struct mg_err *err)
 {
   const struct mg_pv *df =
       spec->kwargs ? mg_pv_dict_get(spec->kwargs, "data_files") : NULL;
@@ -508,9 +493,8 @@ load_builder(const struct mg_dataset_spec *spec, int csv, const char *split,
 
 /* A local directory as dataset_path: data_files relative to it, or files
  * named after the split. */
-static int
-load_local_dir(const struct mg_dataset_spec *spec, const char *split,
-               struct mg_pv **docs, char **note, struct mg_err *err)
+static int load_local_dir(const struct mg_dataset_spec *spec, const char *split,
+                          struct mg_pv **docs, char **note, struct mg_err *err)
 {
   static const char *const exts[] = { ".jsonl", ".json", ".csv", NULL };
   struct mg_dataset_spec sub = *spec;
@@ -539,8 +523,7 @@ load_local_dir(const struct mg_dataset_spec *spec, const char *split,
 
 /* ---- mirrors of the built-in benchmarks ---- */
 
-static char *
-mirror_file(const char *data_dir, const char *sub, const char *rel)
+static char *mirror_file(const char *data_dir, const char *sub, const char *rel)
 {
   char *p = mg_xasprintf("%s/%s/%s", data_dir, sub, rel);
 
@@ -555,9 +538,8 @@ mirror_file(const char *data_dir, const char *sub, const char *rel)
   return NULL;
 }
 
-static int
-no_mirror(const char *data_dir, const char *what, const char *rel,
-          struct mg_err *err)
+static int no_mirror(const char *data_dir, const char *what, const char *rel,
+                     struct mg_err *err)
 {
   if (!data_dir)
     return mg_err_set(err, MG_ERR_USAGE,
@@ -568,9 +550,8 @@ no_mirror(const char *data_dir, const char *what, const char *rel,
                     strerror(ENOENT));
 }
 
-static int
-load_mmlu(const struct mg_dataset_spec *spec, const char *split,
-          struct mg_pv **docs, struct mg_err *err)
+static int load_mmlu(const struct mg_dataset_spec *spec, const char *split,
+                     struct mg_pv **docs, struct mg_err *err)
 {
   const char *dir = !strcmp(split, "validation") ? "val" : split;
   char *rel, *path;
@@ -639,9 +620,8 @@ load_mmlu(const struct mg_dataset_spec *spec, const char *split,
   return 0;
 }
 
-static int
-load_gsm8k(const struct mg_dataset_spec *spec, const char *split,
-           struct mg_pv **docs, struct mg_err *err)
+static int load_gsm8k(const struct mg_dataset_spec *spec, const char *split,
+                      struct mg_pv **docs, struct mg_err *err)
 {
   char *rel, *path;
   int rc;
@@ -667,8 +647,7 @@ load_gsm8k(const struct mg_dataset_spec *spec, const char *split,
 
 /* AI2's ARC rows {"question": {"stem", "choices": [{"text","label"}]},
  * "answerKey", "id"} into the HF shape. */
-static struct mg_pv *
-arc_row(const struct mg_pv *r)
+static struct mg_pv *arc_row(const struct mg_pv *r)
 {
   const struct mg_pv *q = mg_pv_dict_get(r, "question");
   struct mg_pv *d, *choices, *texts, *labels;
@@ -707,9 +686,8 @@ arc_row(const struct mg_pv *r)
   return d;
 }
 
-static int
-load_arc(const struct mg_dataset_spec *spec, const char *split,
-         struct mg_pv **docs, struct mg_err *err)
+static int load_arc(const struct mg_dataset_spec *spec, const char *split,
+                    struct mg_pv **docs, struct mg_err *err)
 {
   const char *name = spec->name ? spec->name : "ARC-Easy";
   const char *cap = !strcmp(split, "train")        ? "Train"
@@ -752,9 +730,8 @@ load_arc(const struct mg_dataset_spec *spec, const char *split,
   return 0;
 }
 
-static int
-load_hellaswag(const struct mg_dataset_spec *spec, const char *split,
-               struct mg_pv **docs, struct mg_err *err)
+static int load_hellaswag(const struct mg_dataset_spec *spec, const char *split,
+                          struct mg_pv **docs, struct mg_err *err)
 {
   static const char *const order[] = {
     "ind",       "activity_label", "ctx_a",      "ctx_b", "ctx", "endings",
@@ -812,8 +789,7 @@ load_hellaswag(const struct mg_dataset_spec *spec, const char *split,
   return 0;
 }
 
-static int
-is_one_of(const char *s, const char *const *names)
+static int is_one_of(const char *s, const char *const *names)
 {
   for (size_t i = 0; names[i]; i++)
     if (!strcmp(s, names[i]))
@@ -821,9 +797,8 @@ is_one_of(const char *s, const char *const *names)
   return 0;
 }
 
-int
-mg_dataset_load(const struct mg_dataset_spec *spec, const char *split,
-                struct mg_pv **docs, char **note, struct mg_err *err)
+int mg_dataset_load(const struct mg_dataset_spec *spec, const char *split,
+                    struct mg_pv **docs, char **note, struct mg_err *err)
 {
   static const char *const mmlu[] = { "cais/mmlu", "hails/mmlu_no_train",
                                       "mmlu", NULL };
@@ -900,8 +875,8 @@ mg_dataset_load(const struct mg_dataset_spec *spec, const char *split,
 
 /* ---- HellaSwag ---- */
 
-static struct mg_pv *
-hs_preprocess(const struct mg_pv *text, const struct mg_regex *brackets)
+static struct mg_pv *hs_preprocess(const struct mg_pv *text,
+                                   const struct mg_regex *brackets)
 {
   struct mg_pv *s = mg_pv_str_strip(text), *t;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -940,8 +915,7 @@ hs_preprocess(const struct mg_pv *text, const struct mg_regex *brackets)
   return mg_pv_str_buf(&b);
 }
 
-int
-mg_dataset_hellaswag(struct mg_pv *docs, struct mg_err *err)
+int mg_dataset_hellaswag(struct mg_pv *docs, struct mg_err *err)
 {
   struct mg_regex *re;
   int rc = 0;

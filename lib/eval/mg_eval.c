@@ -7,26 +7,25 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mg_buf.h"
 #include "eval/mg_chat.h"
+#include "eval/mg_metrics.h"
+#include "eval/mg_task.h"
+#include "mg_buf.h"
 #include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_http.h"
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "eval/mg_metrics.h"
-#include "py/mg_pv.h"
 #include "mg_record.h"
 #include "mg_time.h"
-#include "eval/mg_task.h"
+#include "py/mg_pv.h"
 #include "tok/mg_tok.h"
 
 #define RESP_MAX ((size_t)64 << 20)
 #define CACHE_MAX ((size_t)4 << 30)
 
-void
-mg_eval_opts_init(struct mg_eval_opts *o)
+void mg_eval_opts_init(struct mg_eval_opts *o)
 {
   memset(o, 0, sizeof(*o));
   o->tokenized_requests = 1;
@@ -56,8 +55,7 @@ struct smap {
   size_t cap, n;
 };
 
-static uint64_t
-fnv(const char *s, size_t n)
+static uint64_t fnv(const char *s, size_t n)
 {
   uint64_t h = 1469598103934665603ULL;
 
@@ -68,8 +66,7 @@ fnv(const char *s, size_t n)
   return h;
 }
 
-static struct smap_ent *
-smap_slot(struct smap *m, const char *k, size_t n)
+static struct smap_ent *smap_slot(struct smap *m, const char *k, size_t n)
 {
   size_t i = (size_t)fnv(k, n) & (m->cap - 1);
 
@@ -82,8 +79,7 @@ smap_slot(struct smap *m, const char *k, size_t n)
   }
 }
 
-static void
-smap_grow(struct smap *m)
+static void smap_grow(struct smap *m)
 {
   struct smap old = *m;
 
@@ -101,8 +97,7 @@ smap_grow(struct smap *m)
 }
 
 /* Returns 1 and *val if found; else inserts val and returns 0. */
-static int
-smap_get_or_put(struct smap *m, const char *k, size_t n, size_t *val)
+static int smap_get_or_put(struct smap *m, const char *k, size_t n, size_t *val)
 {
   struct smap_ent *e;
 
@@ -120,8 +115,7 @@ smap_get_or_put(struct smap *m, const char *k, size_t n, size_t *val)
   return 0;
 }
 
-static int
-smap_find(const struct smap *m, const char *k, size_t n, size_t *val)
+static int smap_find(const struct smap *m, const char *k, size_t n, size_t *val)
 {
   struct smap_ent *e;
 
@@ -134,8 +128,7 @@ smap_find(const struct smap *m, const char *k, size_t n, size_t *val)
   return 1;
 }
 
-static void
-smap_release(struct smap *m)
+static void smap_release(struct smap *m)
 {
   for (size_t i = 0; i < m->cap; i++)
     free(m->e[i].key);
@@ -213,9 +206,9 @@ struct eng {
   char *url_tok;  /* /tokenize URL */
   const char *const *headers;
   char *auth;
-  struct mg_tok *tok; /* local tokenizer or NULL */
-  struct mg_pv *lc_ctx;     /* local: the context last encoded (a ref) */
-  uint32_t *lc_ids;         /* and its ids */
+  struct mg_tok *tok;   /* local tokenizer or NULL */
+  struct mg_pv *lc_ctx; /* local: the context last encoded (a ref) */
+  uint32_t *lc_ids;     /* and its ids */
   size_t lc_n;
   char *url_base;    /* server root (for /tokenizer_info) */
   long long prefix;  /* prefix token id for empty contexts, or -1 */
@@ -251,8 +244,7 @@ struct eng {
   long long last_progress;
 };
 
-static const char *
-task_name(const struct eng *e, size_t t)
+static const char *task_name(const struct eng *e, size_t t)
 {
   return e->run->ts->tasks[t]->name;
 }
@@ -260,8 +252,7 @@ task_name(const struct eng *e, size_t t)
 static int fail(struct eng *e, enum mg_errcat cat, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int
-fail(struct eng *e, enum mg_errcat cat, const char *fmt, ...)
+static int fail(struct eng *e, enum mg_errcat cat, const char *fmt, ...)
 {
   va_list ap;
 
@@ -276,16 +267,14 @@ fail(struct eng *e, enum mg_errcat cat, const char *fmt, ...)
 
 /* ---- URLs ---- */
 
-static int
-ends_with(const char *s, const char *suf)
+static int ends_with(const char *s, const char *suf)
 {
   size_t a = strlen(s), b = strlen(suf);
 
   return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-static void
-make_urls(struct eng *e)
+static void make_urls(struct eng *e)
 {
   const char *u = e->o->url;
   const char *path = e->o->chat ? "/chat/completions" : "/completions";
@@ -314,8 +303,7 @@ make_urls(struct eng *e)
 
 /* ---- cache ---- */
 
-static void
-req_key(const struct eng *e, struct req *q, int repeat)
+static void req_key(const struct eng *e, struct req *q, int repeat)
 {
   struct mg_pv *k = mg_pv_list();
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -340,8 +328,7 @@ req_key(const struct eng *e, struct req *q, int repeat)
   mg_pv_unref(k);
 }
 
-static int
-cache_open(struct eng *e, struct mg_err *err)
+static int cache_open(struct eng *e, struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(CACHE_MAX);
   const char *path = e->o->cache_path;
@@ -393,8 +380,7 @@ cache_open(struct eng *e, struct mg_err *err)
   return 0;
 }
 
-static void
-cache_append(struct eng *e, const struct req *q)
+static void cache_append(struct eng *e, const struct req *q)
 {
   struct mg_pv *d;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -423,8 +409,7 @@ cache_append(struct eng *e, const struct req *q)
   mg_pv_unref(d);
 }
 
-static int
-cache_take(struct eng *e, struct req *q)
+static int cache_take(struct eng *e, struct req *q)
 {
   size_t idx;
   const struct mg_pv *v;
@@ -452,8 +437,7 @@ cache_take(struct eng *e, struct req *q)
 
 /* ---- queues ---- */
 
-static void
-push_ready(struct eng *e, size_t i)
+static void push_ready(struct eng *e, size_t i)
 {
   if (e->nready == e->capready) {
     size_t live = e->nready - e->headready;
@@ -471,8 +455,7 @@ push_ready(struct eng *e, size_t i)
   e->r[i].state = RS_READY;
 }
 
-static void
-push_tok(struct eng *e, size_t j)
+static void push_tok(struct eng *e, size_t j)
 {
   if (e->ntokq == e->captokq) {
     size_t live = e->ntokq - e->headtokq;
@@ -492,8 +475,7 @@ push_tok(struct eng *e, size_t j)
 
 /* The tokenization job for a text, shared by the requests that need it
  * (keyed by the text's SHA-256 so the map stays small). */
-static long
-tokjob_for(struct eng *e, const char *s, size_t n, size_t req)
+static long tokjob_for(struct eng *e, const char *s, size_t n, size_t req)
 {
   char key[MG_DIGEST_SHA256_HEX_LEN + 1];
   size_t j = e->ntj;
@@ -527,8 +509,7 @@ tokjob_for(struct eng *e, const char *s, size_t n, size_t req)
   return (long)j;
 }
 
-static void
-tokjob_release(struct eng *e, long j)
+static void tokjob_release(struct eng *e, long j)
 {
   struct tokjob *t = &e->tj[j];
 
@@ -543,8 +524,7 @@ tokjob_release(struct eng *e, long j)
 /* ---- bodies ---- */
 
 /* [1, 2, 3] */
-static void
-add_idlist(struct mg_buf *b, const uint32_t *ids, size_t n)
+static void add_idlist(struct mg_buf *b, const uint32_t *ids, size_t n)
 {
   char tmp[16];
 
@@ -566,16 +546,14 @@ add_idlist(struct mg_buf *b, const uint32_t *ids, size_t n)
 }
 
 /* lm-eval's token-id prompt: a batch of one, [[1, 2, 3]] */
-static void
-add_ids(struct mg_buf *b, const uint32_t *ids, size_t n)
+static void add_ids(struct mg_buf *b, const uint32_t *ids, size_t n)
 {
   mg_buf_addch(b, '[', NULL);
   add_idlist(b, ids, n);
   mg_buf_addch(b, ']', NULL);
 }
 
-static void
-add_key(struct mg_buf *b, const char *k, int first)
+static void add_key(struct mg_buf *b, const char *k, int first)
 {
   if (!first)
     mg_buf_addstr(b, ", ", NULL);
@@ -583,8 +561,7 @@ add_key(struct mg_buf *b, const char *k, int first)
   mg_buf_addstr(b, ": ", NULL);
 }
 
-static void
-add_pystr(struct mg_buf *b, const char *s, size_t n)
+static void add_pystr(struct mg_buf *b, const char *s, size_t n)
 {
   struct mg_pv *v = mg_pv_strn(s, n);
 
@@ -594,9 +571,8 @@ add_pystr(struct mg_buf *b, const char *s, size_t n)
 
 /* {"model", "prompt", "temperature": 0, "max_tokens": 1, "logprobs": 1,
  *  "seed", "echo": true} */
-static char *
-ll_body(const struct eng *e, const uint32_t *ids, size_t n, const char *s,
-        size_t sn)
+static char *ll_body(const struct eng *e, const uint32_t *ids, size_t n,
+                     const char *s, size_t sn)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -621,9 +597,8 @@ ll_body(const struct eng *e, const uint32_t *ids, size_t n, const char *s,
   return mg_buf_detach(&b, NULL);
 }
 
-static char *
-gen_body(const struct eng *e, const struct req *q, const uint32_t *ids,
-         size_t n)
+static char *gen_body(const struct eng *e, const struct req *q,
+                      const uint32_t *ids, size_t n)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   const struct mg_pv *gk = q->cont, *v;
@@ -707,9 +682,8 @@ gen_body(const struct eng *e, const struct req *q, const uint32_t *ids,
 
 /* ---- tokenization ---- */
 
-static int
-local_encode(struct eng *e, const char *s, size_t n, uint32_t **ids,
-             size_t *nids, struct mg_err *err)
+static int local_encode(struct eng *e, const char *s, size_t n, uint32_t **ids,
+                        size_t *nids, struct mg_err *err)
 {
   struct mg_tok_encoding enc = MG_TOK_ENCODING_INIT;
 
@@ -727,9 +701,8 @@ local_encode(struct eng *e, const char *s, size_t n, uint32_t **ids,
 /* Builds the body of a request whose token ids are known:
  * inp = (ctx_enc + whole[len(ctx_enc):])[-L:], ctxlen = len(ctx_enc) -
  * max(0, len(inp before cutting) - L) (api_models.py). */
-static int
-build_ll(struct eng *e, size_t i, const uint32_t *cids, size_t nc,
-         const uint32_t *wids, size_t nw, char **body)
+static int build_ll(struct eng *e, size_t i, const uint32_t *cids, size_t nc,
+                    const uint32_t *wids, size_t nw, char **body)
 {
   struct req *q = &e->r[i];
   size_t L = (size_t)(e->o->max_length - 1), ncont, total, cut;
@@ -774,8 +747,7 @@ build_ll(struct eng *e, size_t i, const uint32_t *cids, size_t nc,
   return 0;
 }
 
-static uint32_t *
-ids_dup(const uint32_t *ids, size_t n)
+static uint32_t *ids_dup(const uint32_t *ids, size_t n)
 {
   uint32_t *c = mg_xreallocarray(NULL, n ? n : 1, sizeof(uint32_t));
 
@@ -789,9 +761,8 @@ ids_dup(const uint32_t *ids, size_t n)
  * TemplateLM.loglikelihood builds them: _encode_pair's joint split, or
  * for an empty context [prefix_token_id] and tok_encode(continuation).
  * caller frees *c and *w. */
-static int
-ll_tokens(struct eng *e, const struct req *q, uint32_t **c, size_t *nc,
-          uint32_t **w, size_t *nw, struct mg_err *err)
+static int ll_tokens(struct eng *e, const struct req *q, uint32_t **c,
+                     size_t *nc, uint32_t **w, size_t *nw, struct mg_err *err)
 {
   *c = *w = NULL;
   *nc = *nw = 0;
@@ -844,8 +815,7 @@ ll_tokens(struct eng *e, const struct req *q, uint32_t **c, size_t *nc,
 }
 
 /* Length of s without its trailing Python whitespace (str.rstrip). */
-static size_t
-rstrip_len(const char *s, size_t n)
+static size_t rstrip_len(const char *s, size_t n)
 {
   size_t end = n;
 
@@ -876,8 +846,7 @@ rstrip_len(const char *s, size_t n)
 
 /* TemplateLM._encode_pair: the context's trailing whitespace moves to the
  * front of the continuation; c2 is the context without it, w the whole. */
-static void
-split_pair(struct req *q)
+static void split_pair(struct req *q)
 {
   const struct mg_pv *ctx = q->ctx, *cont = q->cont;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -891,8 +860,7 @@ split_pair(struct req *q)
   q->w = mg_buf_detach(&b, &q->wn);
 }
 
-static void
-drop_pair(struct req *q)
+static void drop_pair(struct req *q)
 {
   free(q->c2);
   free(q->w);
@@ -900,8 +868,7 @@ drop_pair(struct req *q)
 }
 
 /* Called when a request may proceed: builds the body (or waits). */
-static int
-advance_req(struct eng *e, size_t i)
+static int advance_req(struct eng *e, size_t i)
 {
   struct req *q = &e->r[i];
 
@@ -948,8 +915,7 @@ advance_req(struct eng *e, size_t i)
 
 /* ---- transfers ---- */
 
-static int
-on_data(void *arg, const char *p, size_t n, long long t)
+static int on_data(void *arg, const char *p, size_t n, long long t)
 {
   struct xfer *x = arg;
 
@@ -957,8 +923,8 @@ on_data(void *arg, const char *p, size_t n, long long t)
   return mg_buf_add(&x->body, p, n, NULL) < 0 ? -1 : 0;
 }
 
-static void
-on_done(void *arg, int ok, long status, const char *errmsg, long long t)
+static void on_done(void *arg, int ok, long status, const char *errmsg,
+                    long long t)
 {
   struct xfer *x = arg;
 
@@ -972,8 +938,7 @@ on_done(void *arg, int ok, long status, const char *errmsg, long long t)
   x->e->done_head = x;
 }
 
-static int
-start_xfer(struct eng *e, int is_tok, size_t index, char *body)
+static int start_xfer(struct eng *e, int is_tok, size_t index, char *body)
 {
   struct xfer *x = mg_xcalloc(1, sizeof(*x));
   struct mg_http_request hr;
@@ -1009,8 +974,7 @@ start_xfer(struct eng *e, int is_tok, size_t index, char *body)
   return 0;
 }
 
-static long long
-backoff_ns(const struct eng *e, int attempt)
+static long long backoff_ns(const struct eng *e, int attempt)
 {
   /* tenacity wait_exponential(multiplier=0.5, min=1, max=10), scaled by
    * the configured minimum */
@@ -1026,9 +990,8 @@ backoff_ns(const struct eng *e, int attempt)
 
 /* Parses a /tokenize reply {"tokens": [...]} (the slow, checking way;
  * see fast_tokens). */
-static int
-parse_tokens(const char *body, size_t n, uint32_t **ids, size_t *nids,
-             struct mg_err *err)
+static int parse_tokens(const char *body, size_t n, uint32_t **ids,
+                        size_t *nids, struct mg_err *err)
 {
   struct mg_json *j = NULL, *toks;
   size_t k = 0;
@@ -1063,16 +1026,14 @@ struct jc {
   const char *p, *end;
 };
 
-static void
-jc_ws(struct jc *c)
+static void jc_ws(struct jc *c)
 {
   while (c->p < c->end
          && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t'))
     c->p++;
 }
 
-static int
-jc_skip_string(struct jc *c)
+static int jc_skip_string(struct jc *c)
 {
   const char *p;
 
@@ -1101,8 +1062,7 @@ jc_skip_string(struct jc *c)
  * a reply malformed inside a skipped part fails later checks or the full
  * parse of the slow path).
  */
-static int
-jc_skip(struct jc *c, int depth)
+static int jc_skip(struct jc *c, int depth)
 {
   int level = 0;
 
@@ -1139,8 +1099,7 @@ jc_skip(struct jc *c, int depth)
 }
 
 /* At '{': positions the cursor at the value of key; 1 found, 0 not. */
-static int
-jc_find(struct jc *c, const char *key)
+static int jc_find(struct jc *c, const char *key)
 {
   size_t kn = strlen(key);
 
@@ -1177,8 +1136,7 @@ jc_find(struct jc *c, const char *key)
   }
 }
 
-static int
-jc_number(struct jc *c, double *out)
+static int jc_number(struct jc *c, double *out)
 {
   char *e;
 
@@ -1194,8 +1152,8 @@ jc_number(struct jc *c, double *out)
 
 /* Walks an array; for elements i in [lo, hi) calls want (number or top
  * dict) and skips the rest. Returns the element count, or -1. */
-static long
-jc_array(struct jc *c, size_t lo, size_t hi, double *vals, int is_top)
+static long jc_array(struct jc *c, size_t lo, size_t hi, double *vals,
+                     int is_top)
 {
   size_t i = 0;
 
@@ -1261,8 +1219,7 @@ jc_array(struct jc *c, size_t lo, size_t hi, double *vals, int is_top)
 
 /* --tokenizer offsets: ctxlen is the first echoed token whose text_offset
  * reaches the context's length; the prompt is every token but the last. */
-static int
-fast_offsets(struct req *q, struct jc lp)
+static int fast_offsets(struct req *q, struct jc lp)
 {
   size_t i = 0;
   long ctx = -1;
@@ -1298,8 +1255,7 @@ fast_offsets(struct req *q, struct jc lp)
 
 /* The fast path of parse_completion for loglikelihood; -1: use the slow
  * path. */
-static int
-fast_loglik(struct req *q, int offsets, const char *body, size_t n)
+static int fast_loglik(struct req *q, int offsets, const char *body, size_t n)
 {
   struct jc c = { body, body + n }, lp;
   size_t k;
@@ -1409,8 +1365,7 @@ out:
 }
 
 /* The /tokenize reply's ids without a DOM; -1: use parse_tokens. */
-static int
-fast_tokens(const char *body, size_t n, uint32_t **ids, size_t *nids)
+static int fast_tokens(const char *body, size_t n, uint32_t **ids, size_t *nids)
 {
   struct jc c = { body, body + n };
   size_t cap = 256, k = 0;
@@ -1462,9 +1417,8 @@ fast_tokens(const char *body, size_t n, uint32_t **ids, size_t *nids)
 
 /* Parses a completions reply into q's result. Returns -1 with a message
  * for a reply that cannot be right (not retried). */
-static int
-parse_completion(struct eng *e, struct req *q, const char *body, size_t n,
-                 int *retry, char *why, size_t whysz)
+static int parse_completion(struct eng *e, struct req *q, const char *body,
+                            size_t n, int *retry, char *why, size_t whysz)
 {
   struct mg_json *j = NULL, *choices, *c0, *lp, *tl, *top;
   struct mg_err err = MG_ERR_INIT;
@@ -1589,8 +1543,7 @@ out:
   return rc;
 }
 
-static void
-req_done(struct eng *e, size_t i)
+static void req_done(struct eng *e, size_t i)
 {
   struct req *q = &e->r[i];
 
@@ -1601,8 +1554,7 @@ req_done(struct eng *e, size_t i)
   cache_append(e, q);
 }
 
-static void
-handle_done(struct eng *e, struct xfer *x)
+static void handle_done(struct eng *e, struct xfer *x)
 {
   int retry = 1;
   char why[400];
@@ -1708,8 +1660,7 @@ out:
  * The body of request i, built once and kept for retries; its token lists
  * are released. NULL (and the run failed) when it cannot be built.
  */
-static char *
-make_body(struct eng *e, size_t i)
+static char *make_body(struct eng *e, size_t i)
 {
   struct req *q = &e->r[i];
   char *body = NULL;
@@ -1786,8 +1737,7 @@ make_body(struct eng *e, size_t i)
 }
 
 /* Starts what can start. */
-static void
-dispatch(struct eng *e)
+static void dispatch(struct eng *e)
 {
   size_t window = (size_t)e->o->num_concurrent * 4 + 64;
   long long now = mg_time_now_ns();
@@ -1874,8 +1824,7 @@ dispatch(struct eng *e)
   }
 }
 
-static void
-report_progress(struct eng *e, int final)
+static void report_progress(struct eng *e, int final)
 {
   long long now = mg_time_now_ns();
 
@@ -1889,8 +1838,7 @@ report_progress(struct eng *e, int final)
                    e->task_total[t], e->run->t0_ns, final);
 }
 
-static int
-all_done(const struct eng *e)
+static int all_done(const struct eng *e)
 {
   if (e->cursor < e->nr)
     return 0;
@@ -1900,8 +1848,7 @@ all_done(const struct eng *e)
   return 1;
 }
 
-static void
-loop(struct eng *e)
+static void loop(struct eng *e)
 {
   long long t_last = mg_time_now_ns(), t_start = t_last;
   double area = 0;
@@ -1968,8 +1915,7 @@ loop(struct eng *e)
 
 /* ------------------------------------------------------------------ */
 
-void
-mg_eval_run_free(struct mg_eval_run *r)
+void mg_eval_run_free(struct mg_eval_run *r)
 {
   if (!r)
     return;
@@ -2006,8 +1952,7 @@ mg_eval_run_free(struct mg_eval_run *r)
   free(r);
 }
 
-static void
-eng_release(struct eng *e)
+static void eng_release(struct eng *e)
 {
   for (size_t i = 0; i < e->nr; i++) {
     mg_pv_unref(e->r[i].ctx);
@@ -2051,8 +1996,7 @@ eng_release(struct eng *e)
   free(e->task_first);
 }
 
-static int
-setup_tokenizer(struct eng *e, struct mg_err *err)
+static int setup_tokenizer(struct eng *e, struct mg_err *err)
 {
   const char *t = e->o->tokenizer;
 
@@ -2078,9 +2022,8 @@ setup_tokenizer(struct eng *e, struct mg_err *err)
 
 /* One POST (or GET when body is NULL) with the run's retries. Returns 0
  * with the status and body, -1 when the server cannot be reached. */
-static int
-blocking_call(struct eng *e, const char *url, const char *body,
-              struct mg_buf *out, long *status, struct mg_err *err)
+static int blocking_call(struct eng *e, const char *url, const char *body,
+                         struct mg_buf *out, long *status, struct mg_err *err)
 {
   struct mg_http_opts ho = e->hopts;
   struct mg_http_request hr;
@@ -2107,9 +2050,8 @@ blocking_call(struct eng *e, const char *url, const char *body,
 }
 
 /* POST /tokenize as lm-eval's remote tokenizer sends it. */
-static int
-remote_encode(struct eng *e, const char *s, size_t n, uint32_t **ids,
-              size_t *nids, struct mg_err *err)
+static int remote_encode(struct eng *e, const char *s, size_t n, uint32_t **ids,
+                         size_t *nids, struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_buf out = MG_BUF_INIT(RESP_MAX);
@@ -2138,9 +2080,8 @@ out:
 }
 
 /* POST /detokenize {"tokens": [...]} -> {"prompt": text} */
-static int
-remote_decode(struct eng *e, const uint32_t *ids, size_t n, char **text,
-              size_t *len, struct mg_err *err)
+static int remote_decode(struct eng *e, const uint32_t *ids, size_t n,
+                         char **text, size_t *len, struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_buf out = MG_BUF_INIT(RESP_MAX);
@@ -2182,8 +2123,7 @@ out:
 
 /* A special token as tokenizer configs spell it: a string or an
  * AddedToken object {"content": ...}. */
-static char *
-token_string(const struct mg_json *v)
+static char *token_string(const struct mg_json *v)
 {
   const char *s = mg_json_string(v);
 
@@ -2194,8 +2134,7 @@ token_string(const struct mg_json *v)
 
 /* GET /tokenizer_info (vLLM with --enable-tokenizer-info-endpoint): the
  * BOS and EOS strings; nothing when the server does not serve it. */
-static void
-tokenizer_info(struct eng *e, char **bos, char **eos)
+static void tokenizer_info(struct eng *e, char **bos, char **eos)
 {
   struct mg_buf out = MG_BUF_INIT(RESP_MAX);
   struct mg_json *j = NULL;
@@ -2220,8 +2159,8 @@ tokenizer_info(struct eng *e, char **bos, char **eos)
  * EOS) when empty contexts or rolling windows need it, and the EOS string
  * for generation stops (eos_string, else the tokenizer's eos_token).
  */
-static int
-setup_specials(struct eng *e, int need_prefix, int need_eos, struct mg_err *err)
+static int setup_specials(struct eng *e, int need_prefix, int need_eos,
+                          struct mg_err *err)
 {
   const char *bos = NULL, *eos = NULL;
   char *ibos = NULL, *ieos = NULL;
@@ -2328,9 +2267,8 @@ out:
  * max_seq_len = max_length - 2, context_len = 1)); one request per
  * window, appended to e->r. Returns the number of windows.
  */
-static long
-add_windows(struct eng *e, size_t t, size_t d, struct mg_pv *text,
-            struct mg_err *err)
+static long add_windows(struct eng *e, size_t t, size_t d, struct mg_pv *text,
+                        struct mg_err *err)
 {
   uint32_t *ids = NULL;
   size_t n = 0, msl, predicted = 0, nwin = 0;
@@ -2411,8 +2349,7 @@ add_windows(struct eng *e, size_t t, size_t d, struct mg_pv *text,
   return (long)nwin;
 }
 
-static void
-collect_results(struct eng *e)
+static void collect_results(struct eng *e)
 {
   struct mg_eval_run *r = e->run;
   struct mg_task_set *ts = r->ts;
@@ -2461,10 +2398,9 @@ collect_results(struct eng *e)
   }
 }
 
-int
-mg_eval_run(struct mg_task_set *ts, const struct mg_task_opts *topts,
-            const struct mg_eval_opts *o, struct mg_eval_run **out,
-            struct mg_err *err)
+int mg_eval_run(struct mg_task_set *ts, const struct mg_task_opts *topts,
+                const struct mg_eval_opts *o, struct mg_eval_run **out,
+                struct mg_err *err)
 {
   struct eng e;
   struct mg_eval_run *r = mg_xcalloc(1, sizeof(*r));
@@ -2652,10 +2588,9 @@ out:
 /* ------------------------------------------------------------------ */
 /* Answer key                                                          */
 
-int
-mg_eval_write_answer_key(struct mg_task_set *ts,
-                         const struct mg_task_opts *topts, const char *path,
-                         size_t *nlines, struct mg_err *err)
+int mg_eval_write_answer_key(struct mg_task_set *ts,
+                             const struct mg_task_opts *topts, const char *path,
+                             size_t *nlines, struct mg_err *err)
 {
   struct mg_buf out = MG_BUF_INIT(MG_BUF_UNLIMITED);
   int rc = -1;

@@ -88,7 +88,7 @@ struct mg_eval_opts {
 void mg_eval_opts_init(struct mg_eval_opts *o);
 
 struct mg_eval_run {
-  struct mg_task_set *ts;       /* borrowed */
+  struct mg_task_set *ts;      /* borrowed */
   struct mg_task_doc **docs;   /* per task */
   struct mg_doc_result **res;  /* per task, per doc */
   struct mg_task_result *tres; /* per task */

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "eval/mg_eval.h"
+#include "eval/mg_metrics.h"
+#include "eval/mg_task.h"
 #include "mg_buf.h"
 #include "mg_cli.h"
 #include "mg_digest.h"
@@ -12,36 +15,29 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "eval/mg_eval.h"
-#include "eval/mg_metrics.h"
-#include "py/mg_pv.h"
 #include "mg_record.h"
-#include "eval/mg_task.h"
+#include "py/mg_pv.h"
 
 /* ---- helpers ---- */
 
-static struct mg_pv *
-pv_version(const struct mg_pv *v)
+static struct mg_pv *pv_version(const struct mg_pv *v)
 {
   return v ? mg_pv_ref((struct mg_pv *)v) : mg_pv_none();
 }
 
-static void
-metric_keys(const struct mg_metric_value *v, char *k, size_t kn, char *se,
-            size_t sen)
+static void metric_keys(const struct mg_metric_value *v, char *k, size_t kn,
+                        char *se, size_t sen)
 {
   (void)snprintf(k, kn, "%s,%s", v->metric, v->filter);
   (void)snprintf(se, sen, "%s_stderr,%s", v->metric, v->filter);
 }
 
-static struct mg_pv *
-stderr_pv(const struct mg_metric_value *v)
+static struct mg_pv *stderr_pv(const struct mg_metric_value *v)
 {
   return v->has_stderr ? mg_pv_float(v->stderr_) : mg_pv_str("N/A");
 }
 
-static size_t
-task_index(const struct mg_task_set *ts, const struct mg_task *t)
+static size_t task_index(const struct mg_task_set *ts, const struct mg_task *t)
 {
   for (size_t i = 0; i < ts->ntasks; i++)
     if (ts->tasks[i] == t)
@@ -49,8 +45,8 @@ task_index(const struct mg_task_set *ts, const struct mg_task *t)
   return 0;
 }
 
-static size_t
-group_index(const struct mg_task_set *ts, const struct mg_group *g)
+static size_t group_index(const struct mg_task_set *ts,
+                          const struct mg_group *g)
 {
   for (size_t i = 0; i < ts->ngroups; i++)
     if (ts->groups[i] == g)
@@ -58,22 +54,20 @@ group_index(const struct mg_task_set *ts, const struct mg_group *g)
   return 0;
 }
 
-static const char *
-item_name(const struct mg_task_item *it)
+static const char *item_name(const struct mg_task_item *it)
 {
   return it->task ? it->task->name : it->group->name;
 }
 
-static int
-cmp_items(const void *a, const void *b)
+static int cmp_items(const void *a, const void *b)
 {
   return strcmp(item_name(a), item_name(b));
 }
 
 /* Items sorted by name (lm-eval's prepare_print_tasks order). caller
  * frees. */
-static struct mg_task_item *
-sorted_items(const struct mg_task_item *items, size_t n)
+static struct mg_task_item *sorted_items(const struct mg_task_item *items,
+                                         size_t n)
 {
   struct mg_task_item *s = mg_xcalloc(n ? n : 1, sizeof(*s));
 
@@ -83,8 +77,7 @@ sorted_items(const struct mg_task_item *items, size_t n)
 }
 
 /* The task's hash over its samples (lm-eval's task_hashes). */
-static void
-task_hash(const struct mg_pv *samples, char out[65])
+static void task_hash(const struct mg_pv *samples, char out[65])
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -104,9 +97,9 @@ task_hash(const struct mg_pv *samples, char out[65])
 
 /* ---- lm-eval results JSON ---- */
 
-static void
-results_rows(const struct mg_eval_run *r, const struct mg_task_item *items,
-             size_t n, int depth, struct mg_pv *results, struct mg_pv *groups)
+static void results_rows(const struct mg_eval_run *r,
+                         const struct mg_task_item *items, size_t n, int depth,
+                         struct mg_pv *results, struct mg_pv *groups)
 {
   struct mg_task_item *s = sorted_items(items, n);
 
@@ -147,8 +140,7 @@ results_rows(const struct mg_eval_run *r, const struct mg_task_item *items,
   free(s);
 }
 
-static struct mg_pv *
-higher_is_better_of(const struct mg_task_result *res)
+static struct mg_pv *higher_is_better_of(const struct mg_task_result *res)
 {
   struct mg_pv *d = mg_pv_dict();
 
@@ -158,8 +150,7 @@ higher_is_better_of(const struct mg_task_result *res)
   return d;
 }
 
-static int
-cmp_pv_keys(const void *a, const void *b)
+static int cmp_pv_keys(const void *a, const void *b)
 {
   const struct mg_pv *x = *(struct mg_pv *const *)a;
   const struct mg_pv *y = *(struct mg_pv *const *)b;
@@ -168,8 +159,7 @@ cmp_pv_keys(const void *a, const void *b)
 }
 
 /* dict(sorted(d.items())) for str keys */
-static struct mg_pv *
-sorted_dict(struct mg_pv *d)
+static struct mg_pv *sorted_dict(struct mg_pv *d)
 {
   struct mg_pv *out = mg_pv_dict();
   struct mg_pv **keys = mg_xcalloc(d->u.dict.n + 1, sizeof(*keys));
@@ -185,8 +175,7 @@ sorted_dict(struct mg_pv *d)
   return out;
 }
 
-static struct mg_pv *
-sanitized_model_name(const char *m)
+static struct mg_pv *sanitized_model_name(const char *m)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   int in_run = 0;
@@ -204,9 +193,8 @@ sanitized_model_name(const char *m)
   return mg_pv_str_buf(&b);
 }
 
-char *
-mg_eval_out_results_json(const struct mg_eval_run *r,
-                     const struct mg_eval_meta *meta, size_t *len)
+char *mg_eval_out_results_json(const struct mg_eval_run *r,
+                               const struct mg_eval_meta *meta, size_t *len)
 {
   const struct mg_task_set *ts = r->ts;
   struct mg_pv *root = mg_pv_dict(), *results = mg_pv_dict(),
@@ -312,8 +300,8 @@ mg_eval_out_results_json(const struct mg_eval_run *r,
   if (meta->system_instruction) {
     char h[65];
 
-    mg_digest_sha256_hex(meta->system_instruction, strlen(meta->system_instruction),
-                  h);
+    mg_digest_sha256_hex(meta->system_instruction,
+                         strlen(meta->system_instruction), h);
     mg_pv_dict_sets(root, "system_instruction",
                     mg_pv_str(meta->system_instruction));
     mg_pv_dict_sets(root, "system_instruction_sha", mg_pv_str(h));
@@ -354,8 +342,8 @@ mg_eval_out_results_json(const struct mg_eval_run *r,
   return mg_buf_detach(&b, len);
 }
 
-char *
-mg_eval_out_samples_jsonl(const struct mg_eval_run *r, size_t task, size_t *len)
+char *mg_eval_out_samples_jsonl(const struct mg_eval_run *r, size_t task,
+                                size_t *len)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   const struct mg_pv *s = r->samples ? r->samples[task] : NULL;
@@ -369,8 +357,7 @@ mg_eval_out_samples_jsonl(const struct mg_eval_run *r, size_t task, size_t *len)
 
 /* ---- the record's eval section ---- */
 
-static struct mg_json *
-metrics_obj(const struct mg_task_result *res)
+static struct mg_json *metrics_obj(const struct mg_task_result *res)
 {
   struct mg_json *o = mg_json_new_object();
 
@@ -396,10 +383,10 @@ metrics_obj(const struct mg_task_result *res)
   return o;
 }
 
-struct mg_json *
-mg_eval_out_section(const struct mg_eval_run *r, const struct mg_eval_meta *meta,
-                struct mg_json *const *samples_files,
-                const struct mg_json *results_file)
+struct mg_json *mg_eval_out_section(const struct mg_eval_run *r,
+                                    const struct mg_eval_meta *meta,
+                                    struct mg_json *const *samples_files,
+                                    const struct mg_json *results_file)
 {
   const struct mg_task_set *ts = r->ts;
   struct mg_json *s = mg_json_new_object(), *o, *tasks, *groups, *gsub,
@@ -446,8 +433,8 @@ mg_eval_out_section(const struct mg_eval_run *r, const struct mg_eval_meta *meta
   if (meta->system_instruction) {
     char h[65];
 
-    mg_digest_sha256_hex(meta->system_instruction, strlen(meta->system_instruction),
-                  h);
+    mg_digest_sha256_hex(meta->system_instruction,
+                         strlen(meta->system_instruction), h);
     mg_json_set_string(o, "system_instruction_sha256", h);
   }
   if (meta->chat_template) {
@@ -553,8 +540,7 @@ mg_eval_out_section(const struct mg_eval_run *r, const struct mg_eval_meta *meta
 
 /* datetime.now().isoformat() with ':' replaced by '-', as lm-eval names
  * its files. */
-static void
-file_stamp(char *out, size_t n)
+static void file_stamp(char *out, size_t n)
 {
   struct timespec ts;
   struct tm tm;
@@ -566,10 +552,10 @@ file_stamp(char *out, size_t n)
                  tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
 }
 
-int
-mg_eval_out_write(const struct mg_eval_run *r, const struct mg_eval_meta *meta,
-              const struct mg_eval_files *f, struct mg_json **section,
-              struct mg_err *err)
+int mg_eval_out_write(const struct mg_eval_run *r,
+                      const struct mg_eval_meta *meta,
+                      const struct mg_eval_files *f, struct mg_json **section,
+                      struct mg_err *err)
 {
   const struct mg_task_set *ts = r->ts;
   struct mg_json **sf = mg_xcalloc(ts->ntasks + 1, sizeof(*sf));

@@ -34,19 +34,19 @@ struct mg_eval_meta {
 /* The record's "eval" section (docs/record-eval.md). samples_files[i] is
  * the side-file object of task i's samples, or NULL. caller owns it. */
 struct mg_json *mg_eval_out_section(const struct mg_eval_run *r,
-                                const struct mg_eval_meta *meta,
-                                struct mg_json *const *samples_files,
-                                const struct mg_json *results_file);
+                                    const struct mg_eval_meta *meta,
+                                    struct mg_json *const *samples_files,
+                                    const struct mg_json *results_file);
 
 /* lm-eval's results JSON (anchor 4.1) as text (indent 2, with a trailing
  * newline). caller owns the result; free with free(). */
 char *mg_eval_out_results_json(const struct mg_eval_run *r,
-                           const struct mg_eval_meta *meta, size_t *len);
+                               const struct mg_eval_meta *meta, size_t *len);
 
 /* Task i's samples as JSON Lines (lm-eval's samples_<task>_<ts>.jsonl).
  * caller owns the result. */
 char *mg_eval_out_samples_jsonl(const struct mg_eval_run *r, size_t task,
-                            size_t *len);
+                                size_t *len);
 
 /* Where the side files go. */
 struct mg_eval_files {
@@ -63,8 +63,9 @@ struct mg_eval_files {
  * eval section referencing them (side-file objects with their SHA-256).
  * caller owns *section. MG_ERR_IO when a file cannot be written.
  */
-int mg_eval_out_write(const struct mg_eval_run *r, const struct mg_eval_meta *meta,
-                  const struct mg_eval_files *f, struct mg_json **section,
-                  struct mg_err *err);
+int mg_eval_out_write(const struct mg_eval_run *r,
+                      const struct mg_eval_meta *meta,
+                      const struct mg_eval_files *f, struct mg_json **section,
+                      struct mg_err *err);
 
 #endif

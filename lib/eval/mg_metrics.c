@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "eval/mg_bleu.h"
+#include "eval/mg_task.h"
 #include "mg_buf.h"
 #include "mg_digest.h"
 #include "mg_err.h"
@@ -12,12 +13,10 @@
 #include "py/mg_mt.h"
 #include "py/mg_pv.h"
 #include "py/mg_regex.h"
-#include "eval/mg_task.h"
 
 /* ---- statistics, in lm-eval's operation order ---- */
 
-double
-mg_metrics_mean(const double *x, size_t n)
+double mg_metrics_mean(const double *x, size_t n)
 {
   double s = 0;
 
@@ -26,8 +25,7 @@ mg_metrics_mean(const double *x, size_t n)
   return s / (double)n;
 }
 
-static double
-sample_stddev(const double *x, size_t n)
+static double sample_stddev(const double *x, size_t n)
 {
   double mu = mg_metrics_mean(x, n), s = 0;
 
@@ -36,8 +34,7 @@ sample_stddev(const double *x, size_t n)
   return sqrt(s / (double)(n - 1));
 }
 
-double
-mg_metrics_mean_stderr(const double *x, size_t n, int *ok)
+double mg_metrics_mean_stderr(const double *x, size_t n, int *ok)
 {
   if (n <= 1) {
     *ok = 0;
@@ -47,8 +44,7 @@ mg_metrics_mean_stderr(const double *x, size_t n, int *ok)
   return sample_stddev(x, n) / sqrt((double)n);
 }
 
-double
-mg_metrics_pooled_stderr(const double *se, const size_t *sizes, size_t k)
+double mg_metrics_pooled_stderr(const double *se, const size_t *sizes, size_t k)
 {
   double num = 0;
   size_t total = 0;
@@ -76,8 +72,7 @@ enum agg {
 };
 
 /* Column sums of n rows of width w (integers held exactly). */
-static void
-sum_rows(const double *items, size_t n, size_t w, double *out)
+static void sum_rows(const double *items, size_t n, size_t w, double *out)
 {
   memset(out, 0, w * sizeof(*out));
   for (size_t i = 0; i < n; i++)
@@ -87,8 +82,7 @@ sum_rows(const double *items, size_t n, size_t w, double *out)
 
 /* lm-eval's weighted_mean: sum(a) / sum(b) over (a, b) pairs, each sum
  * left to right as Python's sum() does (b are ints: exact). */
-static double
-weighted_mean(const double *items, size_t n)
+static double weighted_mean(const double *items, size_t n)
 {
   double a = 0, b = 0;
 
@@ -99,8 +93,7 @@ weighted_mean(const double *items, size_t n)
   return a / b;
 }
 
-static double
-f1_binary(const double *items, size_t n)
+static double f1_binary(const double *items, size_t n)
 {
   double tp = 0, fp = 0, fn = 0;
 
@@ -119,8 +112,7 @@ f1_binary(const double *items, size_t n)
   return 2 * tp / (2 * tp + fp + fn);
 }
 
-static double
-mcc(const double *items, size_t n)
+static double mcc(const double *items, size_t n)
 {
   /* sklearn's multiclass formula over the confusion matrix */
   long lo = 0, hi = 0;
@@ -160,8 +152,7 @@ mcc(const double *items, size_t n)
   return den == 0 ? 0 : cov / den;
 }
 
-static double
-aggregate(enum agg a, const double *items, size_t n, size_t width)
+static double aggregate(enum agg a, const double *items, size_t n, size_t width)
 {
   switch (a) {
   case AGG_F1:
@@ -192,9 +183,8 @@ aggregate(enum agg a, const double *items, size_t n, size_t width)
 
 /* lm-eval's bootstrap_stderr: iters/1000 chunks, chunk i seeded with i,
  * 1000 resamples each of random.choices(xs, k=len(xs)). */
-static double
-bootstrap_stderr(enum agg a, const double *items, size_t n, size_t width,
-                 long iters)
+static double bootstrap_stderr(enum agg a, const double *items, size_t n,
+                               size_t width, long iters)
 {
   long chunk = iters < 1000 ? iters : 1000, nchunks = iters / chunk;
   double *res =
@@ -224,8 +214,7 @@ bootstrap_stderr(enum agg a, const double *items, size_t n, size_t width,
 
 /* ---- filters ---- */
 
-static int
-each_str(const struct mg_pv *v)
+static int each_str(const struct mg_pv *v)
 {
   if (v->type != MG_PV_LIST)
     return 0;
@@ -235,25 +224,24 @@ each_str(const struct mg_pv *v)
   return 1;
 }
 
-static long
-arg_int(const struct mg_pv *args, const char *key, long def)
+static long arg_int(const struct mg_pv *args, const char *key, long def)
 {
   const struct mg_pv *v = mg_pv_dict_get(args, key);
 
   return v && v->type == MG_PV_INT ? (long)v->u.i : def;
 }
 
-static const char *
-arg_str(const struct mg_pv *args, const char *key, const char *def)
+static const char *arg_str(const struct mg_pv *args, const char *key,
+                           const char *def)
 {
   const char *s = mg_pv_cstr(mg_pv_dict_get(args, key));
 
   return s ? s : def;
 }
 
-static struct mg_pv *
-regex_extract(const struct mg_regex *re, const struct mg_pv *resp,
-              long group_select, const char *fallback)
+static struct mg_pv *regex_extract(const struct mg_regex *re,
+                                   const struct mg_pv *resp, long group_select,
+                                   const char *fallback)
 {
   struct mg_pv *all = mg_regex_findall(re, resp->u.str.s, resp->u.str.len);
   struct mg_pv *out;
@@ -286,9 +274,8 @@ regex_extract(const struct mg_regex *re, const struct mg_pv *resp,
   return out;
 }
 
-int
-mg_metrics_filter(const struct mg_task_filter *f, const struct mg_pv *resps,
-                  struct mg_pv **out, struct mg_err *err)
+int mg_metrics_filter(const struct mg_task_filter *f, const struct mg_pv *resps,
+                      struct mg_pv **out, struct mg_err *err)
 {
   struct mg_pv *cur = mg_pv_ref((struct mg_pv *)resps);
 
@@ -425,10 +412,9 @@ mg_metrics_filter(const struct mg_task_filter *f, const struct mg_pv *resps,
 
 /* ---- exact_match ---- */
 
-static int
-em_normalize(const struct mg_pv *s, const struct mg_pv *kwargs,
-             struct mg_regex **res, size_t nres, struct mg_pv **out,
-             struct mg_err *err)
+static int em_normalize(const struct mg_pv *s, const struct mg_pv *kwargs,
+                        struct mg_regex **res, size_t nres, struct mg_pv **out,
+                        struct mg_err *err)
 {
   struct mg_pv *cur;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -477,10 +463,9 @@ em_normalize(const struct mg_pv *s, const struct mg_pv *kwargs,
   return 0;
 }
 
-int
-mg_metrics_exact_match(const struct mg_pv *pred, const struct mg_pv *refs,
-                       const struct mg_pv *kwargs, double *out,
-                       struct mg_err *err)
+int mg_metrics_exact_match(const struct mg_pv *pred, const struct mg_pv *refs,
+                           const struct mg_pv *kwargs, double *out,
+                           struct mg_err *err)
 {
   const struct mg_pv *rx = mg_pv_dict_get(kwargs, "regexes_to_ignore");
   struct mg_regex **res = NULL;
@@ -535,8 +520,7 @@ struct series {
   size_t n, cap;
 };
 
-static void
-series_add(struct series *s, const double *v)
+static void series_add(struct series *s, const double *v)
 {
   if (s->n + 1 > s->cap) {
     s->cap = s->cap ? 2 * s->cap : 64;
@@ -546,8 +530,7 @@ series_add(struct series *s, const double *v)
   s->n++;
 }
 
-static enum agg
-agg_of(const char *name)
+static enum agg agg_of(const char *name)
 {
   if (!strcmp(name, "f1"))
     return AGG_F1;
@@ -570,8 +553,7 @@ agg_of(const char *name)
   return AGG_MEAN;
 }
 
-static size_t
-argmax(const double *x, size_t n)
+static size_t argmax(const double *x, size_t n)
 {
   size_t best = 0;
 
@@ -581,8 +563,8 @@ argmax(const double *x, size_t n)
   return best;
 }
 
-static const struct mg_task_metric *
-find_metric(const struct mg_task *t, const char *name)
+static const struct mg_task_metric *find_metric(const struct mg_task *t,
+                                                const char *name)
 {
   for (size_t i = 0; i < t->nmetrics; i++)
     if (!strcmp(t->metrics[i].name, name))
@@ -597,14 +579,12 @@ static const char *const mc_order[] = { "acc",         "f1",
                                         "brier_score", "acc_mutual_info",
                                         NULL };
 
-static void
-float_str(struct mg_buf *b, double x)
+static void float_str(struct mg_buf *b, double x)
 {
   mg_pv_float_repr(b, x);
 }
 
-static struct mg_pv *
-pystr_float(double x)
+static struct mg_pv *pystr_float(double x)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -612,15 +592,14 @@ pystr_float(double x)
   return mg_pv_str_buf(&b);
 }
 
-static void
-sha_of(const struct mg_pv *s, char out[65])
+static void sha_of(const struct mg_pv *s, char out[65])
 {
   mg_digest_sha256_hex(s->u.str.s, s->u.str.len, out);
 }
 
-static struct mg_pv *
-sample_base(const struct mg_task *t, const struct mg_task_doc *td, size_t id,
-            const struct mg_pv *args)
+static struct mg_pv *sample_base(const struct mg_task *t,
+                                 const struct mg_task_doc *td, size_t id,
+                                 const struct mg_pv *args)
 {
   struct mg_pv *s = mg_pv_dict(), *a = mg_pv_dict(), *tgt;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -648,9 +627,8 @@ sample_base(const struct mg_task *t, const struct mg_task_doc *td, size_t id,
   return s;
 }
 
-static void
-sample_hashes(struct mg_pv *s, const struct mg_task_doc *td,
-              const struct mg_pv *args)
+static void sample_hashes(struct mg_pv *s, const struct mg_task_doc *td,
+                          const struct mg_pv *args)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   char hex[65];
@@ -667,8 +645,7 @@ sample_hashes(struct mg_pv *s, const struct mg_task_doc *td,
   mg_pv_dict_sets(s, "target_hash", mg_pv_str(hex));
 }
 
-void
-mg_metrics_task_result_release(struct mg_task_result *r)
+void mg_metrics_task_result_release(struct mg_task_result *r)
 {
   for (size_t i = 0; i < r->nv; i++) {
     free(r->v[i].metric);
@@ -678,9 +655,9 @@ mg_metrics_task_result_release(struct mg_task_result *r)
   memset(r, 0, sizeof(*r));
 }
 
-static struct series *
-get_series(struct series **ss, size_t *n, const char *metric,
-           const char *filter, enum agg agg, int hib, size_t width)
+static struct series *get_series(struct series **ss, size_t *n,
+                                 const char *metric, const char *filter,
+                                 enum agg agg, int hib, size_t width)
 {
   struct series *s;
 
@@ -698,10 +675,10 @@ get_series(struct series **ss, size_t *n, const char *metric,
   return s;
 }
 
-static int
-score_mc(const struct mg_task *t, const struct mg_task_doc *td,
-         const struct mg_doc_result *r, const char *filter, struct series **ss,
-         size_t *nss, struct mg_pv *sample, struct mg_err *err)
+static int score_mc(const struct mg_task *t, const struct mg_task_doc *td,
+                    const struct mg_doc_result *r, const char *filter,
+                    struct series **ss, size_t *nss, struct mg_pv *sample,
+                    struct mg_err *err)
 {
   size_t nc = td->choices->u.list.n;
   double *norm = mg_xreallocarray(NULL, nc + 1, sizeof(double));
@@ -845,10 +822,9 @@ score_mc(const struct mg_task *t, const struct mg_task_doc *td,
   return 0;
 }
 
-static int
-score_ll(const struct mg_task *t, const struct mg_doc_result *r,
-         const char *filter, struct series **ss, size_t *nss,
-         struct mg_pv *sample)
+static int score_ll(const struct mg_task *t, const struct mg_doc_result *r,
+                    const char *filter, struct series **ss, size_t *nss,
+                    struct mg_pv *sample)
 {
   struct mg_pv *names = mg_pv_list(), *vals = mg_pv_dict();
 
@@ -886,8 +862,7 @@ score_ll(const struct mg_task *t, const struct mg_doc_result *r,
 }
 
 /* Python's len(re.split(r"\s+", s)): whitespace runs (str.isspace) + 1 */
-static size_t
-count_words(const char *s, size_t n)
+static size_t count_words(const char *s, size_t n)
 {
   size_t words = 1, i = 0;
   int in_space = 0;
@@ -920,10 +895,9 @@ count_words(const char *s, size_t n)
 }
 
 /* loglikelihood_rolling: (ll, words) / (ll, bytes) pairs per document */
-static int
-score_rolling(const struct mg_task *t, const struct mg_task_doc *td,
-              const struct mg_doc_result *r, const char *filter,
-              struct series **ss, size_t *nss, struct mg_pv *sample)
+static int score_rolling(const struct mg_task *t, const struct mg_task_doc *td,
+                         const struct mg_doc_result *r, const char *filter,
+                         struct series **ss, size_t *nss, struct mg_pv *sample)
 {
   static const char *const order[] = { "word_perplexity", "byte_perplexity",
                                        "bits_per_byte", NULL };
@@ -977,11 +951,12 @@ score_rolling(const struct mg_task *t, const struct mg_task_doc *td,
  * series keeps the segment's sacrebleu statistics, whose column sums give
  * the corpus score (aggregation and bootstrap alike).
  */
-static int
-score_sacrebleu(const struct mg_task *t, const struct mg_task_doc *td,
-                const struct mg_pv *pred, const struct mg_task_metric *m,
-                const char *filter, struct series **ss, size_t *nss,
-                struct mg_pv *vals, struct mg_err *err)
+static int score_sacrebleu(const struct mg_task *t,
+                           const struct mg_task_doc *td,
+                           const struct mg_pv *pred,
+                           const struct mg_task_metric *m, const char *filter,
+                           struct series **ss, size_t *nss, struct mg_pv *vals,
+                           struct mg_err *err)
 {
   const struct mg_pv *gold = td->target;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -1029,11 +1004,10 @@ score_sacrebleu(const struct mg_task *t, const struct mg_task_doc *td,
   return 0;
 }
 
-static int
-score_gen(const struct mg_task *t, const struct mg_task_doc *td,
-          const struct mg_doc_result *r, const struct mg_task_filter *f,
-          struct series **ss, size_t *nss, struct mg_pv *sample,
-          struct mg_err *err)
+static int score_gen(const struct mg_task *t, const struct mg_task_doc *td,
+                     const struct mg_doc_result *r,
+                     const struct mg_task_filter *f, struct series **ss,
+                     size_t *nss, struct mg_pv *sample, struct mg_err *err)
 {
   struct mg_pv *resps = mg_pv_list(), *filtered = NULL, *names, *vals, *pred;
   int rc = -1;
@@ -1097,9 +1071,8 @@ out:
 }
 
 /* Moves "__vals" to the end as top-level members, after the hashes. */
-static void
-sample_finish(struct mg_pv *s, const struct mg_task_doc *td,
-              const struct mg_pv *args)
+static void sample_finish(struct mg_pv *s, const struct mg_task_doc *td,
+                          const struct mg_pv *args)
 {
   struct mg_pv *vals = mg_pv_ref(mg_pv_dict_get(s, "__vals"));
 
@@ -1111,11 +1084,10 @@ sample_finish(struct mg_pv *s, const struct mg_task_doc *td,
   mg_pv_unref(vals);
 }
 
-int
-mg_metrics_task(const struct mg_task *t, const struct mg_task_doc *docs,
-                const struct mg_doc_result *res, size_t ndocs,
-                long bootstrap_iters, struct mg_pv *samples,
-                struct mg_task_result *out, struct mg_err *err)
+int mg_metrics_task(const struct mg_task *t, const struct mg_task_doc *docs,
+                    const struct mg_doc_result *res, size_t ndocs,
+                    long bootstrap_iters, struct mg_pv *samples,
+                    struct mg_task_result *out, struct mg_err *err)
 {
   struct series *ss = NULL;
   size_t nss = 0, scored = 0;
@@ -1210,9 +1182,9 @@ out:
 
 /* ---- groups ---- */
 
-static void
-collect_leaves(const struct mg_group *g, const struct mg_task_set *ts,
-               size_t *idx, size_t *n, int depth)
+static void collect_leaves(const struct mg_group *g,
+                           const struct mg_task_set *ts, size_t *idx, size_t *n,
+                           int depth)
 {
   if (depth > 32)
     return;
@@ -1234,9 +1206,9 @@ collect_leaves(const struct mg_group *g, const struct mg_task_set *ts,
   }
 }
 
-static const struct mg_metric_value *
-find_value(const struct mg_task_result *r, const char *metric,
-           const char *filter)
+static const struct mg_metric_value *find_value(const struct mg_task_result *r,
+                                                const char *metric,
+                                                const char *filter)
 {
   for (size_t i = 0; i < r->nv; i++)
     if (!strcmp(r->v[i].metric, metric) && !strcmp(r->v[i].filter, filter))
@@ -1244,16 +1216,14 @@ find_value(const struct mg_task_result *r, const char *metric,
   return NULL;
 }
 
-static int
-cmp_cstr(const void *a, const void *b)
+static int cmp_cstr(const void *a, const void *b)
 {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void
-mg_metrics_group(const struct mg_task_set *ts, size_t gi,
-                 const struct mg_task_result *results,
-                 struct mg_task_result *out)
+void mg_metrics_group(const struct mg_task_set *ts, size_t gi,
+                      const struct mg_task_result *results,
+                      struct mg_task_result *out)
 {
   const struct mg_group *g = ts->groups[gi];
   size_t *leaves = mg_xcalloc(ts->ntasks + 1, sizeof(size_t)), nl = 0;

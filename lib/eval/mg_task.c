@@ -8,15 +8,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "mg_buf.h"
 #include "eval/mg_chat.h"
 #include "eval/mg_dataset.h"
+#include "eval/mg_tmpl.h"
+#include "mg_buf.h"
 #include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_mem.h"
 #include "py/mg_mt.h"
 #include "py/mg_pv.h"
-#include "eval/mg_tmpl.h"
 #include "py/mg_yaml.h"
 
 /* ------------------------------------------------------------------ */
@@ -219,8 +219,7 @@ struct vfile {
   char *text;
 };
 
-static void
-vfiles_build(struct vfile **out, size_t *n)
+static void vfiles_build(struct vfile **out, size_t *n)
 {
   size_t ns = sizeof(mmlu_subjects) / sizeof(*mmlu_subjects), k = 0;
   struct vfile *v = mg_xcalloc(ns + 16, sizeof(*v));
@@ -286,8 +285,7 @@ vfiles_build(struct vfile **out, size_t *n)
   *n = k;
 }
 
-static void
-vfiles_free(struct vfile *v, size_t n)
+static void vfiles_free(struct vfile *v, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
     free(v[i].path);
@@ -330,8 +328,7 @@ struct loader {
 static void warn(struct loader *L, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static void
-warn(struct loader *L, const char *fmt, ...)
+static void warn(struct loader *L, const char *fmt, ...)
 {
   va_list ap;
   char msg[512];
@@ -347,8 +344,7 @@ warn(struct loader *L, const char *fmt, ...)
   L->ts->warnings[L->ts->nwarnings++] = mg_xstrdup(msg);
 }
 
-static char *
-dir_of(const char *path)
+static char *dir_of(const char *path)
 {
   const char *s = strrchr(path, '/');
 
@@ -359,8 +355,7 @@ dir_of(const char *path)
   return mg_xstrndup(path, (size_t)(s - path));
 }
 
-static const struct vfile *
-vfile_find(const struct loader *L, const char *path)
+static const struct vfile *vfile_find(const struct loader *L, const char *path)
 {
   for (size_t i = 0; i < L->nvf; i++)
     if (!strcmp(L->vf[i].path, path))
@@ -369,9 +364,8 @@ vfile_find(const struct loader *L, const char *path)
 }
 
 /* Reads one YAML file (virtual when builtin) without resolving includes. */
-static int
-read_yaml(const struct loader *L, const char *path, int builtin,
-          struct mg_pv **out, struct mg_err *err)
+static int read_yaml(const struct loader *L, const char *path, int builtin,
+                     struct mg_pv **out, struct mg_err *err)
 {
   if (builtin) {
     const struct vfile *v = vfile_find(L, path);
@@ -387,9 +381,8 @@ read_yaml(const struct loader *L, const char *path, int builtin,
 
 /* Loads a YAML config and merges its includes (shallow, in order, then the
  * file's own keys win), as lm-eval's load_yaml_config does. */
-static int
-load_config(const struct loader *L, const char *path, int builtin, int depth,
-            struct mg_pv **out, struct mg_err *err)
+static int load_config(const struct loader *L, const char *path, int builtin,
+                       int depth, struct mg_pv **out, struct mg_err *err)
 {
   struct mg_pv *raw, *inc, *merged;
   char *dir;
@@ -460,8 +453,7 @@ load_config(const struct loader *L, const char *path, int builtin, int depth,
   return 0;
 }
 
-static struct entry *
-find_entry(struct loader *L, const char *name, int kind)
+static struct entry *find_entry(struct loader *L, const char *name, int kind)
 {
   /* later entries (include paths) win over earlier (built-in) ones */
   for (size_t i = L->ne; i-- > 0;)
@@ -470,8 +462,7 @@ find_entry(struct loader *L, const char *name, int kind)
   return NULL;
 }
 
-static struct tag *
-find_tag(struct loader *L, const char *name)
+static struct tag *find_tag(struct loader *L, const char *name)
 {
   for (size_t i = 0; i < L->ntags; i++)
     if (!strcmp(L->tags[i].name, name))
@@ -479,8 +470,7 @@ find_tag(struct loader *L, const char *name)
   return NULL;
 }
 
-static void
-add_to_tag(struct loader *L, const char *tag, const char *task)
+static void add_to_tag(struct loader *L, const char *tag, const char *task)
 {
   struct tag *t = find_tag(L, tag);
 
@@ -497,9 +487,8 @@ add_to_tag(struct loader *L, const char *tag, const char *task)
   t->tasks[t->n++] = mg_xstrdup(task);
 }
 
-static void
-add_entry(struct loader *L, enum entry_kind kind, const char *name,
-          const char *path, int builtin, struct mg_pv *cfg)
+static void add_entry(struct loader *L, enum entry_kind kind, const char *name,
+                      const char *path, int builtin, struct mg_pv *cfg)
 {
   struct entry *e;
 
@@ -512,8 +501,8 @@ add_entry(struct loader *L, enum entry_kind kind, const char *name,
   e->cfg = cfg;
 }
 
-static void
-index_config(struct loader *L, const char *path, int builtin, struct mg_pv *cfg)
+static void index_config(struct loader *L, const char *path, int builtin,
+                         struct mg_pv *cfg)
 {
   const struct mg_pv *task = mg_pv_dict_get(cfg, "task");
   const struct mg_pv *group = mg_pv_dict_get(cfg, "group");
@@ -543,22 +532,19 @@ index_config(struct loader *L, const char *path, int builtin, struct mg_pv *cfg)
   mg_pv_unref(cfg);
 }
 
-static int
-cmp_str(const void *a, const void *b)
+static int cmp_str(const void *a, const void *b)
 {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int
-has_ext(const char *name, const char *ext)
+static int has_ext(const char *name, const char *ext)
 {
   size_t a = strlen(name), b = strlen(ext);
 
   return a > b && !strcmp(name + a - b, ext);
 }
 
-static void
-index_dir(struct loader *L, const char *dir, int depth)
+static void index_dir(struct loader *L, const char *dir, int depth)
 {
   DIR *d;
   struct dirent *de;
@@ -601,8 +587,7 @@ index_dir(struct loader *L, const char *dir, int depth)
   free(names);
 }
 
-static int
-build_index(struct loader *L, struct mg_err *err)
+static int build_index(struct loader *L, struct mg_err *err)
 {
   vfiles_build(&L->vf, &L->nvf);
   for (size_t i = 0; i < L->nvf; i++) {
@@ -619,8 +604,7 @@ build_index(struct loader *L, struct mg_err *err)
   return 0;
 }
 
-static void
-loader_release(struct loader *L)
+static void loader_release(struct loader *L)
 {
   for (size_t i = 0; i < L->ne; i++) {
     free(L->e[i].name);
@@ -643,17 +627,15 @@ loader_release(struct loader *L)
 /* ------------------------------------------------------------------ */
 /* Tasks from configs                                                  */
 
-static const char *
-cfg_str(const struct mg_pv *cfg, const char *key)
+static const char *cfg_str(const struct mg_pv *cfg, const char *key)
 {
   const struct mg_pv *v = mg_pv_dict_get(cfg, key);
 
   return v && v->type == MG_PV_STR ? v->u.str.s : NULL;
 }
 
-static int
-unsupported(struct mg_err *err, const char *task, const char *field,
-            const struct mg_pv *v)
+static int unsupported(struct mg_err *err, const char *task, const char *field,
+                       const struct mg_pv *v)
 {
   if (v && v->type == MG_PV_TAGGED)
     return mg_err_set(err, MG_ERR_DATA,
@@ -665,9 +647,8 @@ unsupported(struct mg_err *err, const char *task, const char *field,
                     field);
 }
 
-static int
-parse_field(const char *task, const char *key, const struct mg_pv *v,
-            struct mg_task_field *f, struct mg_err *err)
+static int parse_field(const char *task, const char *key, const struct mg_pv *v,
+                       struct mg_task_field *f, struct mg_err *err)
 {
   memset(f, 0, sizeof(*f));
   if (!v || v->type == MG_PV_NONE)
@@ -692,8 +673,8 @@ parse_field(const char *task, const char *key, const struct mg_pv *v,
 }
 
 /* A template field whose text is a column of the docs reads that column. */
-static void
-finalize_field(struct mg_task_field *f, const struct mg_pv *features)
+static void finalize_field(struct mg_task_field *f,
+                           const struct mg_pv *features)
 {
   if (f->kind != MG_FIELD_TEMPLATE)
     return;
@@ -704,8 +685,7 @@ finalize_field(struct mg_task_field *f, const struct mg_pv *features)
     }
 }
 
-static void
-field_release(struct mg_task_field *f)
+static void field_release(struct mg_task_field *f)
 {
   free(f->text);
   mg_tmpl_free(f->tmpl);
@@ -740,8 +720,7 @@ static const struct {
   { "ter", "ter", 0, 1u << MG_OUT_GENERATE_UNTIL },
 };
 
-static int
-known_metric(const char *name)
+static int known_metric(const char *name)
 {
   for (size_t i = 0; i < sizeof(known_metrics) / sizeof(*known_metrics); i++)
     if (!strcmp(known_metrics[i].name, name))
@@ -749,9 +728,8 @@ known_metric(const char *name)
   return -1;
 }
 
-static void
-add_metric(struct mg_task *t, const char *name, const char *agg, int hib,
-           struct mg_pv *kwargs)
+static void add_metric(struct mg_task *t, const char *name, const char *agg,
+                       int hib, struct mg_pv *kwargs)
 {
   struct mg_task_metric *m;
 
@@ -764,8 +742,8 @@ add_metric(struct mg_task *t, const char *name, const char *agg, int hib,
   m->kwargs = kwargs ? kwargs : mg_pv_dict();
 }
 
-static int
-parse_metrics(struct mg_task *t, const struct mg_pv *cfg, struct mg_err *err)
+static int parse_metrics(struct mg_task *t, const struct mg_pv *cfg,
+                         struct mg_err *err)
 {
   const struct mg_pv *ml = mg_pv_dict_get(cfg, "metric_list");
 
@@ -855,8 +833,8 @@ static const char *const known_filters[] = {
   NULL,
 };
 
-static int
-parse_filters(struct mg_task *t, const struct mg_pv *cfg, struct mg_err *err)
+static int parse_filters(struct mg_task *t, const struct mg_pv *cfg,
+                         struct mg_err *err)
 {
   const struct mg_pv *fl = mg_pv_dict_get(cfg, "filter_list");
 
@@ -928,8 +906,7 @@ parse_filters(struct mg_task *t, const struct mg_pv *cfg, struct mg_err *err)
   return 0;
 }
 
-const char *
-mg_task_output_name(enum mg_task_output o)
+const char *mg_task_output_name(enum mg_task_output o)
 {
   switch (o) {
   case MG_OUT_GENERATE_UNTIL:
@@ -944,8 +921,7 @@ mg_task_output_name(enum mg_task_output o)
   return "?";
 }
 
-static void
-task_free(struct mg_task *t)
+static void task_free(struct mg_task *t)
 {
   if (!t)
     return;
@@ -987,10 +963,10 @@ task_free(struct mg_task *t)
 }
 
 /* Loads one split, applying the task's native process_docs. */
-static int
-load_split(struct loader *L, struct mg_task *t, const struct mg_pv *cfg,
-           const char *dir, const char *split, struct mg_pv **docs,
-           struct mg_err *err)
+static int load_split(struct loader *L, struct mg_task *t,
+                      const struct mg_pv *cfg, const char *dir,
+                      const char *split, struct mg_pv **docs,
+                      struct mg_err *err)
 {
   struct mg_dataset_spec spec;
   const struct mg_pv *pd = mg_pv_dict_get(cfg, "process_docs");
@@ -1022,8 +998,8 @@ load_split(struct loader *L, struct mg_task *t, const struct mg_pv *cfg,
   return 0;
 }
 
-static struct mg_pv *
-dump_config(const struct mg_task *t, const struct mg_pv *cfg)
+static struct mg_pv *dump_config(const struct mg_task *t,
+                                 const struct mg_pv *cfg)
 {
   static const char *const order[] = {
     "task",
@@ -1106,15 +1082,14 @@ dump_config(const struct mg_task *t, const struct mg_pv *cfg)
   return d;
 }
 
-static int
-is_int_like(const struct mg_pv *v)
+static int is_int_like(const struct mg_pv *v)
 {
   return v && v->type == MG_PV_INT;
 }
 
-static int
-task_from_config(struct loader *L, const struct mg_pv *cfg, const char *path,
-                 const char *dir, struct mg_task **out, struct mg_err *err)
+static int task_from_config(struct loader *L, const struct mg_pv *cfg,
+                            const char *path, const char *dir,
+                            struct mg_task **out, struct mg_err *err)
 {
   struct mg_task *t = mg_xcalloc(1, sizeof(*t));
   const char *name = cfg_str(cfg, "task");
@@ -1411,8 +1386,7 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Field values                                                        */
 
-static int
-all_digits(const struct mg_pv *s)
+static int all_digits(const struct mg_pv *s)
 {
   if (s->u.str.len == 0)
     return 0;
@@ -1422,8 +1396,7 @@ all_digits(const struct mg_pv *s)
   return 1;
 }
 
-static struct mg_pv *
-dict_values(const struct mg_pv *d)
+static struct mg_pv *dict_values(const struct mg_pv *d)
 {
   struct mg_pv *l = mg_pv_list();
 
@@ -1432,10 +1405,9 @@ dict_values(const struct mg_pv *d)
   return l;
 }
 
-int
-mg_task_field_value(const struct mg_task *t, const struct mg_task_field *f,
-                    const struct mg_pv *doc, enum mg_task_role role,
-                    struct mg_pv **out, struct mg_err *err)
+int mg_task_field_value(const struct mg_task *t, const struct mg_task_field *f,
+                        const struct mg_pv *doc, enum mg_task_role role,
+                        struct mg_pv **out, struct mg_err *err)
 {
   struct mg_pv *v = NULL;
 
@@ -1516,8 +1488,7 @@ mg_task_field_value(const struct mg_task *t, const struct mg_task_field *f,
 /* ------------------------------------------------------------------ */
 /* Selection: names, tags, groups                                      */
 
-static struct mg_task *
-ts_find_task(struct mg_task_set *ts, const char *name)
+static struct mg_task *ts_find_task(struct mg_task_set *ts, const char *name)
 {
   for (size_t i = 0; i < ts->ntasks; i++)
     if (!strcmp(ts->tasks[i]->name, name))
@@ -1525,16 +1496,14 @@ ts_find_task(struct mg_task_set *ts, const char *name)
   return NULL;
 }
 
-static void
-ts_add_task(struct mg_task_set *ts, struct mg_task *t)
+static void ts_add_task(struct mg_task_set *ts, struct mg_task *t)
 {
   ts->tasks = mg_xreallocarray(ts->tasks, ts->ntasks + 1, sizeof(*ts->tasks));
   ts->tasks[ts->ntasks++] = t;
 }
 
-static void
-items_add(struct mg_task_item **items, size_t *n, struct mg_task *t,
-          struct mg_group *g)
+static void items_add(struct mg_task_item **items, size_t *n, struct mg_task *t,
+                      struct mg_group *g)
 {
   *items = mg_xreallocarray(*items, *n + 1, sizeof(**items));
   (*items)[*n].task = t;
@@ -1546,9 +1515,8 @@ static int resolve_item(struct loader *L, const struct mg_pv *spec,
                         const char *dir, int depth, struct mg_task_item **items,
                         size_t *nitems, struct mg_err *err);
 
-static int
-get_task(struct loader *L, const struct mg_pv *cfg, const char *path,
-         const char *dir, struct mg_task **out, struct mg_err *err)
+static int get_task(struct loader *L, const struct mg_pv *cfg, const char *path,
+                    const char *dir, struct mg_task **out, struct mg_err *err)
 {
   const char *name = cfg_str(cfg, "task");
   struct mg_task *t = name ? ts_find_task(L->ts, name) : NULL;
@@ -1564,8 +1532,7 @@ get_task(struct loader *L, const struct mg_pv *cfg, const char *path,
   return 0;
 }
 
-static void
-group_free(struct mg_group *g)
+static void group_free(struct mg_group *g)
 {
   if (!g)
     return;
@@ -1582,9 +1549,9 @@ group_free(struct mg_group *g)
   free(g);
 }
 
-static int
-build_group(struct loader *L, const struct mg_pv *cfg, const char *dir,
-            int depth, struct mg_group **out, struct mg_err *err)
+static int build_group(struct loader *L, const struct mg_pv *cfg,
+                       const char *dir, int depth, struct mg_group **out,
+                       struct mg_err *err)
 {
   struct mg_group *g;
   const struct mg_pv *tasks = mg_pv_dict_get(cfg, "task"), *agg, *md;
@@ -1663,8 +1630,7 @@ build_group(struct loader *L, const struct mg_pv *cfg, const char *dir,
   return 0;
 }
 
-static int
-is_yaml_file(const char *s)
+static int is_yaml_file(const char *s)
 {
   struct stat st;
 
@@ -1672,9 +1638,9 @@ is_yaml_file(const char *s)
          && S_ISREG(st.st_mode);
 }
 
-static int
-resolve_name(struct loader *L, const char *name, int depth,
-             struct mg_task_item **items, size_t *nitems, struct mg_err *err)
+static int resolve_name(struct loader *L, const char *name, int depth,
+                        struct mg_task_item **items, size_t *nitems,
+                        struct mg_err *err)
 {
   struct entry *e;
   struct tag *tag;
@@ -1745,10 +1711,9 @@ resolve_name(struct loader *L, const char *name, int depth,
                     name);
 }
 
-static int
-resolve_item(struct loader *L, const struct mg_pv *spec, const char *dir,
-             int depth, struct mg_task_item **items, size_t *nitems,
-             struct mg_err *err)
+static int resolve_item(struct loader *L, const struct mg_pv *spec,
+                        const char *dir, int depth, struct mg_task_item **items,
+                        size_t *nitems, struct mg_err *err)
 {
   if (depth > 32)
     return mg_err_set(err, MG_ERR_DATA, "task references nested too deeply");
@@ -1795,8 +1760,7 @@ resolve_item(struct loader *L, const struct mg_pv *spec, const char *dir,
                     mg_pv_type_name(spec));
 }
 
-void
-mg_task_opts_init(struct mg_task_opts *o)
+void mg_task_opts_init(struct mg_task_opts *o)
 {
   memset(o, 0, sizeof(*o));
   o->num_fewshot = -1;
@@ -1804,8 +1768,7 @@ mg_task_opts_init(struct mg_task_opts *o)
   o->fewshot_seed = 1234;
 }
 
-void
-mg_task_set_free(struct mg_task_set *ts)
+void mg_task_set_free(struct mg_task_set *ts)
 {
   if (!ts)
     return;
@@ -1822,10 +1785,9 @@ mg_task_set_free(struct mg_task_set *ts)
   free(ts);
 }
 
-int
-mg_task_set_load(const char *const *names, size_t nnames,
-                const struct mg_task_opts *o, struct mg_task_set **out,
-                struct mg_err *err)
+int mg_task_set_load(const char *const *names, size_t nnames,
+                     const struct mg_task_opts *o, struct mg_task_set **out,
+                     struct mg_err *err)
 {
   struct loader L;
   int rc = 0;
@@ -1856,9 +1818,8 @@ out:
   return 0;
 }
 
-int
-mg_task_list_all(const struct mg_task_opts *o, struct mg_pv **out,
-                 struct mg_err *err)
+int mg_task_list_all(const struct mg_task_opts *o, struct mg_pv **out,
+                     struct mg_err *err)
 {
   struct loader L;
   char **names = NULL;
@@ -1900,8 +1861,7 @@ mg_task_list_all(const struct mg_task_opts *o, struct mg_pv **out,
 /* ------------------------------------------------------------------ */
 /* Prompts                                                             */
 
-void
-mg_task_docs_free(struct mg_task_doc *docs, size_t n)
+void mg_task_docs_free(struct mg_task_doc *docs, size_t n)
 {
   if (!docs)
     return;
@@ -1923,16 +1883,15 @@ fs_field(const struct mg_task_field *override, const struct mg_task_field *f)
 }
 
 /* str(x) appended. */
-static void
-add_str(struct mg_buf *b, const struct mg_pv *x)
+static void add_str(struct mg_buf *b, const struct mg_pv *x)
 {
   mg_pv_to_str(b, x);
 }
 
 /* The few-shot docs for one eval doc, as lm-eval's sampler picks them. */
-static int
-draw_shots(const struct mg_task *t, struct mg_mt *rnd, const struct mg_pv *doc,
-           struct mg_pv **shots, struct mg_err *err)
+static int draw_shots(const struct mg_task *t, struct mg_mt *rnd,
+                      const struct mg_pv *doc, struct mg_pv **shots,
+                      struct mg_err *err)
 {
   size_t n = (size_t)t->num_fewshot, pool, nsamp, *idx;
   struct mg_pv *l = mg_pv_list();
@@ -1967,9 +1926,8 @@ draw_shots(const struct mg_task *t, struct mg_mt *rnd, const struct mg_pv *doc,
 
 /* One shot's question text and answer text (answer NULL when the target
  * is ""). */
-static int
-shot_parts(const struct mg_task *t, const struct mg_pv *shot, struct mg_pv **q,
-           struct mg_pv **a, struct mg_err *err)
+static int shot_parts(const struct mg_task *t, const struct mg_pv *shot,
+                      struct mg_pv **q, struct mg_pv **a, struct mg_err *err)
 {
   struct mg_pv *content = NULL, *target = NULL, *choices = NULL;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -2051,8 +2009,7 @@ out:
   return rc;
 }
 
-static struct mg_pv *
-message(const char *role, struct mg_pv *content)
+static struct mg_pv *message(const char *role, struct mg_pv *content)
 {
   struct mg_pv *m = mg_pv_dict();
 
@@ -2061,8 +2018,8 @@ message(const char *role, struct mg_pv *content)
   return m;
 }
 
-static int
-gold_of(const struct mg_task *t, struct mg_task_doc *td, struct mg_err *err)
+static int gold_of(const struct mg_task *t, struct mg_task_doc *td,
+                   struct mg_err *err)
 {
   struct mg_pv *g = td->target;
   size_t nc = td->choices ? td->choices->u.list.n : 0;
@@ -2098,9 +2055,9 @@ gold_of(const struct mg_task *t, struct mg_task_doc *td, struct mg_err *err)
   return 0;
 }
 
-static int
-prepare_doc(const struct mg_task *t, const struct mg_task_opts *o,
-            struct mg_mt *rnd, struct mg_task_doc *td, struct mg_err *err)
+static int prepare_doc(const struct mg_task *t, const struct mg_task_opts *o,
+                       struct mg_mt *rnd, struct mg_task_doc *td,
+                       struct mg_err *err)
 {
   struct mg_pv *desc = NULL, *gp = NULL, *example = NULL, *shots = NULL;
   struct mg_buf sys = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -2301,9 +2258,8 @@ out:
   return rc;
 }
 
-int
-mg_task_prepare(const struct mg_task *t, const struct mg_task_opts *o,
-                struct mg_task_doc **docs, struct mg_err *err)
+int mg_task_prepare(const struct mg_task *t, const struct mg_task_opts *o,
+                    struct mg_task_doc **docs, struct mg_err *err)
 {
   size_t n = t->docs->u.list.n;
   struct mg_task_doc *d = mg_xcalloc(n ? n : 1, sizeof(*d));
@@ -2327,8 +2283,7 @@ mg_task_prepare(const struct mg_task *t, const struct mg_task_opts *o,
 /* ------------------------------------------------------------------ */
 /* Requests                                                            */
 
-int
-mg_task_has_metric(const struct mg_task *t, const char *name)
+int mg_task_has_metric(const struct mg_task *t, const char *name)
 {
   for (size_t i = 0; i < t->nmetrics; i++)
     if (!strcmp(t->metrics[i].name, name))
@@ -2336,8 +2291,7 @@ mg_task_has_metric(const struct mg_task *t, const char *name)
   return 0;
 }
 
-static struct mg_pv *
-pair(struct mg_pv *a, struct mg_pv *b)
+static struct mg_pv *pair(struct mg_pv *a, struct mg_pv *b)
 {
   struct mg_pv *p = mg_pv_tuple();
 
@@ -2346,8 +2300,7 @@ pair(struct mg_pv *a, struct mg_pv *b)
   return p;
 }
 
-static struct mg_pv *
-delim_plus(const char *delim, const struct mg_pv *x)
+static struct mg_pv *delim_plus(const char *delim, const struct mg_pv *x)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -2356,8 +2309,8 @@ delim_plus(const char *delim, const struct mg_pv *x)
   return mg_pv_str_buf(&b);
 }
 
-struct mg_pv *
-mg_task_doc_args(const struct mg_task *t, const struct mg_task_doc *td)
+struct mg_pv *mg_task_doc_args(const struct mg_task *t,
+                               const struct mg_task_doc *td)
 {
   struct mg_pv *l = mg_pv_list();
   const char *delim = td->messages ? "" : t->target_delimiter;

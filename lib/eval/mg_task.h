@@ -156,8 +156,8 @@ void mg_task_opts_init(struct mg_task_opts *o);
  * templates, data or unsupported features, MG_ERR_IO for missing files.
  */
 int mg_task_set_load(const char *const *names, size_t nnames,
-                    const struct mg_task_opts *o, struct mg_task_set **out,
-                    struct mg_err *err);
+                     const struct mg_task_opts *o, struct mg_task_set **out,
+                     struct mg_err *err);
 void mg_task_set_free(struct mg_task_set *ts);
 
 /* Names of every task, group and tag known (sorted), for --list-tasks.

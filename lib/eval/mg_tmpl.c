@@ -85,8 +85,7 @@ struct mg_tmpl {
   struct node *root;
 };
 
-static struct node *
-new_node(enum nk kind, size_t pos)
+static struct node *new_node(enum nk kind, size_t pos)
 {
   struct node *n = mg_xcalloc(1, sizeof(*n));
 
@@ -95,8 +94,7 @@ new_node(enum nk kind, size_t pos)
   return n;
 }
 
-static void
-add_kid(struct node *n, struct node *kid, const char *kw)
+static void add_kid(struct node *n, struct node *kid, const char *kw)
 {
   if (n->nk == n->capk) {
     size_t old = n->capk;
@@ -114,8 +112,7 @@ add_kid(struct node *n, struct node *kid, const char *kw)
   n->k[n->nk++] = kid;
 }
 
-static void
-free_node(struct node *n)
+static void free_node(struct node *n)
 {
   if (!n)
     return;
@@ -137,8 +134,7 @@ free_node(struct node *n)
 /* ------------------------------------------------------------------ */
 /* Errors with positions                                               */
 
-static void
-line_col(const char *src, size_t pos, size_t *line, size_t *col)
+static void line_col(const char *src, size_t pos, size_t *line, size_t *col)
 {
   *line = 1;
   *col = 1;
@@ -152,9 +148,8 @@ line_col(const char *src, size_t pos, size_t *line, size_t *col)
   }
 }
 
-static int
-verr_at(struct mg_err *err, const char *name, const char *src, size_t pos,
-        const char *fmt, va_list ap)
+static int verr_at(struct mg_err *err, const char *name, const char *src,
+                   size_t pos, const char *fmt, va_list ap)
 {
   char msg[200];
   size_t line, col;
@@ -194,8 +189,7 @@ struct parser {
 static int perr(struct parser *p, size_t pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int
-perr(struct parser *p, size_t pos, const char *fmt, ...)
+static int perr(struct parser *p, size_t pos, const char *fmt, ...)
 {
   va_list ap;
   int rc;
@@ -206,27 +200,23 @@ perr(struct parser *p, size_t pos, const char *fmt, ...)
   return rc;
 }
 
-static int
-is_name_start(char c)
+static int is_name_start(char c)
 {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
-static int
-is_name_char(char c)
+static int is_name_char(char c)
 {
   return is_name_start(c) || (c >= '0' && c <= '9');
 }
 
-static void
-tok_clear(struct tok *t)
+static void tok_clear(struct tok *t)
 {
   mg_pv_unref(t->val);
   t->val = NULL;
 }
 
-static int
-lex_string(struct parser *p, struct tok *t)
+static int lex_string(struct parser *p, struct tok *t)
 {
   char q = p->src[p->i];
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -293,8 +283,7 @@ lex_string(struct parser *p, struct tok *t)
   return 0;
 }
 
-static int
-lex(struct parser *p, struct tok *t)
+static int lex(struct parser *p, struct tok *t)
 {
   static const char *const ops3[] = {
     "**", "//", "==", "!=", "<=", ">=", NULL
@@ -401,8 +390,7 @@ lex(struct parser *p, struct tok *t)
   return perr(p, p->i, "unexpected character '%c'", c);
 }
 
-static int
-peek(struct parser *p)
+static int peek(struct parser *p)
 {
   if (!p->have) {
     if (lex(p, &p->t) < 0)
@@ -412,34 +400,29 @@ peek(struct parser *p)
   return 0;
 }
 
-static void
-advance(struct parser *p)
+static void advance(struct parser *p)
 {
   tok_clear(&p->t);
   p->have = 0;
 }
 
-static int
-at_op(struct parser *p, const char *op)
+static int at_op(struct parser *p, const char *op)
 {
   return p->have && p->t.type == T_OP && strcmp(p->t.op, op) == 0;
 }
 
-static int
-at_name(struct parser *p, const char *w)
+static int at_name(struct parser *p, const char *w)
 {
   return p->have && p->t.type == T_NAME && strlen(w) == p->t.len
          && strncmp(p->src + p->t.pos, w, p->t.len) == 0;
 }
 
-static char *
-tok_name(struct parser *p)
+static char *tok_name(struct parser *p)
 {
   return mg_xstrndup(p->src + p->t.pos, p->t.len);
 }
 
-static int
-expect_op(struct parser *p, const char *op)
+static int expect_op(struct parser *p, const char *op)
 {
   if (peek(p) < 0)
     return -1;
@@ -455,8 +438,7 @@ expect_op(struct parser *p, const char *op)
 static struct node *parse_expr(struct parser *p);
 static struct node *parse_unary(struct parser *p, int with_filter);
 
-static int
-parse_args(struct parser *p, struct node *n)
+static int parse_args(struct parser *p, struct node *n)
 {
   /* after '(' ; fills positional and keyword args until ')' */
   for (;;) {
@@ -508,8 +490,7 @@ parse_args(struct parser *p, struct node *n)
   }
 }
 
-static struct node *
-parse_primary(struct parser *p)
+static struct node *parse_primary(struct parser *p)
 {
   struct node *n;
 
@@ -675,8 +656,7 @@ fail:
   return NULL;
 }
 
-static struct node *
-parse_postfix(struct parser *p, struct node *n)
+static struct node *parse_postfix(struct parser *p, struct node *n)
 {
   for (;;) {
     if (peek(p) < 0)
@@ -776,8 +756,7 @@ fail:
   return NULL;
 }
 
-static struct node *
-parse_filters_tests(struct parser *p, struct node *n)
+static struct node *parse_filters_tests(struct parser *p, struct node *n)
 {
   for (;;) {
     if (peek(p) < 0)
@@ -856,8 +835,7 @@ fail:
   return NULL;
 }
 
-static struct node *
-parse_unary(struct parser *p, int with_filter)
+static struct node *parse_unary(struct parser *p, int with_filter)
 {
   struct node *n;
 
@@ -890,8 +868,7 @@ parse_unary(struct parser *p, int with_filter)
   return n;
 }
 
-static struct node *
-parse_pow(struct parser *p)
+static struct node *parse_pow(struct parser *p)
 {
   struct node *l = parse_unary(p, 1);
 
@@ -922,8 +899,7 @@ fail:
 
 static struct node *parse_binary_level(struct parser *p, int level);
 
-static int
-binop_at(struct parser *p, int level, int *op)
+static int binop_at(struct parser *p, int level, int *op)
 {
   switch (level) {
   case 0: /* + - */
@@ -949,8 +925,7 @@ binop_at(struct parser *p, int level, int *op)
   }
 }
 
-static struct node *
-parse_binary_level(struct parser *p, int level)
+static struct node *parse_binary_level(struct parser *p, int level)
 {
   struct node *l = level >= 2 ? parse_pow(p) : parse_binary_level(p, level + 1);
 
@@ -980,8 +955,7 @@ fail:
   return NULL;
 }
 
-static struct node *
-parse_compare(struct parser *p)
+static struct node *parse_compare(struct parser *p)
 {
   struct node *l = parse_binary_level(p, 0), *c = NULL;
 
@@ -1044,8 +1018,7 @@ fail:
   return NULL;
 }
 
-static struct node *
-parse_not(struct parser *p)
+static struct node *parse_not(struct parser *p)
 {
   if (peek(p) < 0)
     return NULL;
@@ -1064,8 +1037,7 @@ parse_not(struct parser *p)
   return parse_compare(p);
 }
 
-static struct node *
-parse_andor(struct parser *p, int is_or)
+static struct node *parse_andor(struct parser *p, int is_or)
 {
   struct node *l = is_or ? parse_andor(p, 0) : parse_not(p);
 
@@ -1093,8 +1065,7 @@ fail:
   return NULL;
 }
 
-static struct node *
-parse_expr(struct parser *p)
+static struct node *parse_expr(struct parser *p)
 {
   struct node *l = parse_andor(p, 1);
 
@@ -1145,8 +1116,7 @@ struct block_end {
 };
 
 /* Strips trailing whitespace of the last text node in body. */
-static void
-rstrip_last_text(struct node *body)
+static void rstrip_last_text(struct node *body)
 {
   struct node *t;
   struct mg_pv *s;
@@ -1177,8 +1147,8 @@ struct tparser {
 static int parse_body(struct tparser *tp, struct node *body,
                       const char *const *enders, char **ended, size_t *tagpos);
 
-static void
-add_text(struct tparser *tp, struct node *body, size_t start, size_t end)
+static void add_text(struct tparser *tp, struct node *body, size_t start,
+                     size_t end)
 {
   struct node *t;
 
@@ -1197,8 +1167,7 @@ add_text(struct tparser *tp, struct node *body, size_t start, size_t end)
 }
 
 /* Finds the next "{{", "{%" or "{#" at or after i; len if none. */
-static size_t
-find_open(const char *s, size_t len, size_t i)
+static size_t find_open(const char *s, size_t len, size_t i)
 {
   for (; i + 1 < len; i++)
     if (s[i] == '{' && (s[i + 1] == '{' || s[i + 1] == '%' || s[i + 1] == '#'))
@@ -1207,8 +1176,7 @@ find_open(const char *s, size_t len, size_t i)
 }
 
 /* Expects the closing delimiter as the current token. */
-static int
-expect_close(struct tparser *tp)
+static int expect_close(struct tparser *tp)
 {
   struct parser *p = &tp->p;
 
@@ -1225,8 +1193,7 @@ expect_close(struct tparser *tp)
   return 0;
 }
 
-static int
-parse_stmt(struct tparser *tp, struct node *body, size_t tagpos)
+static int parse_stmt(struct tparser *tp, struct node *body, size_t tagpos)
 {
   struct parser *p = &tp->p;
 
@@ -1479,9 +1446,8 @@ parse_stmt(struct tparser *tp, struct node *body, size_t tagpos)
   }
 }
 
-static int
-parse_body(struct tparser *tp, struct node *body, const char *const *enders,
-           char **ended, size_t *tagpos)
+static int parse_body(struct tparser *tp, struct node *body,
+                      const char *const *enders, char **ended, size_t *tagpos)
 {
   struct parser *p = &tp->p;
 
@@ -1576,22 +1542,20 @@ parse_body(struct tparser *tp, struct node *body, const char *const *enders,
   }
 }
 
-int
-mg_tmpl_has_syntax(const char *src)
+int mg_tmpl_has_syntax(const char *src)
 {
   return strstr(src, "{{") || strstr(src, "{%") || strstr(src, "{#");
 }
 
-int
-mg_tmpl_compile(const char *src, size_t len, const char *name,
-                struct mg_tmpl **out, struct mg_err *err)
+int mg_tmpl_compile(const char *src, size_t len, const char *name,
+                    struct mg_tmpl **out, struct mg_err *err)
 {
   return mg_tmpl_compile_flags(src, len, name, 0, out, err);
 }
 
-int
-mg_tmpl_compile_flags(const char *src, size_t len, const char *name,
-                      unsigned flags, struct mg_tmpl **out, struct mg_err *err)
+int mg_tmpl_compile_flags(const char *src, size_t len, const char *name,
+                          unsigned flags, struct mg_tmpl **out,
+                          struct mg_err *err)
 {
   struct mg_tmpl *t = mg_xcalloc(1, sizeof(*t));
   struct tparser tp;
@@ -1634,8 +1598,7 @@ mg_tmpl_compile_flags(const char *src, size_t len, const char *name,
   return 0;
 }
 
-void
-mg_tmpl_free(struct mg_tmpl *t)
+void mg_tmpl_free(struct mg_tmpl *t)
 {
   if (!t)
     return;
@@ -1666,8 +1629,7 @@ struct rctx {
 static int rerr(struct rctx *r, const struct node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int
-rerr(struct rctx *r, const struct node *n, const char *fmt, ...)
+static int rerr(struct rctx *r, const struct node *n, const char *fmt, ...)
 {
   va_list ap;
   int rc;
@@ -1681,8 +1643,7 @@ rerr(struct rctx *r, const struct node *n, const char *fmt, ...)
 static struct mg_pv *mk_undef(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
-static struct mg_pv *
-mk_undef(const char *fmt, ...)
+static struct mg_pv *mk_undef(const char *fmt, ...)
 {
   char msg[200];
   va_list ap;
@@ -1693,15 +1654,13 @@ mk_undef(const char *fmt, ...)
   return mg_pv_tagged(UNDEF_TAG, msg);
 }
 
-static int
-is_undef(const struct mg_pv *v)
+static int is_undef(const struct mg_pv *v)
 {
   return v && v->type == MG_PV_TAGGED
          && strcmp(v->u.tagged.tag, UNDEF_TAG) == 0;
 }
 
-static const char *
-obj_name(const struct mg_pv *v)
+static const char *obj_name(const struct mg_pv *v)
 {
   switch (v->type) {
   case MG_PV_NONE:
@@ -1724,8 +1683,7 @@ obj_name(const struct mg_pv *v)
 }
 
 /* Fails on an undefined value (StrictUndefined), consuming it. */
-static int
-defined(struct rctx *r, const struct node *n, struct mg_pv *v)
+static int defined(struct rctx *r, const struct node *n, struct mg_pv *v)
 {
   if (!is_undef(v))
     return 0;
@@ -1737,8 +1695,7 @@ defined(struct rctx *r, const struct node *n, struct mg_pv *v)
 static int ev(struct rctx *r, const struct node *n, struct mg_pv **out);
 
 /* Evaluates and insists on a defined value. */
-static int
-evd(struct rctx *r, const struct node *n, struct mg_pv **out)
+static int evd(struct rctx *r, const struct node *n, struct mg_pv **out)
 {
   if (ev(r, n, out) < 0)
     return -1;
@@ -1751,8 +1708,7 @@ evd(struct rctx *r, const struct node *n, struct mg_pv **out)
 
 /* Truth value of an expression; an undefined value is false when the
  * environment is lenient. */
-static int
-ev_truth(struct rctx *r, const struct node *n, int *t)
+static int ev_truth(struct rctx *r, const struct node *n, int *t)
 {
   struct mg_pv *v;
 
@@ -1770,8 +1726,7 @@ ev_truth(struct rctx *r, const struct node *n, int *t)
   return 0;
 }
 
-static struct mg_pv *
-lookup(struct rctx *r, const char *name)
+static struct mg_pv *lookup(struct rctx *r, const char *name)
 {
   for (size_t i = r->nframes; i-- > 0;) {
     struct mg_pv *v = mg_pv_dict_get(r->frames[i], name);
@@ -1782,8 +1737,7 @@ lookup(struct rctx *r, const char *name)
   return NULL;
 }
 
-static void
-push_frame(struct rctx *r)
+static void push_frame(struct rctx *r)
 {
   if (r->nframes == r->capframes) {
     r->capframes = r->capframes ? 2 * r->capframes : 8;
@@ -1792,16 +1746,14 @@ push_frame(struct rctx *r)
   r->frames[r->nframes++] = mg_pv_dict();
 }
 
-static void
-pop_frame(struct rctx *r)
+static void pop_frame(struct rctx *r)
 {
   mg_pv_unref(r->frames[--r->nframes]);
 }
 
 /* --- string helpers (Python semantics over UTF-8) --- */
 
-static int32_t
-cp_at(const char *s, size_t n, size_t *i)
+static int32_t cp_at(const char *s, size_t n, size_t *i)
 {
   utf8proc_int32_t cp;
   utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + *i,
@@ -1815,8 +1767,7 @@ cp_at(const char *s, size_t n, size_t *i)
   return cp;
 }
 
-static void
-put_cp(struct mg_buf *b, int32_t cp)
+static void put_cp(struct mg_buf *b, int32_t cp)
 {
   utf8proc_uint8_t tmp[4];
   utf8proc_ssize_t k = utf8proc_encode_char(cp, tmp);
@@ -1824,8 +1775,7 @@ put_cp(struct mg_buf *b, int32_t cp)
   mg_buf_add(b, tmp, (size_t)(k > 0 ? k : 0), NULL);
 }
 
-static int
-py_isspace(int32_t c)
+static int py_isspace(int32_t c)
 {
   return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20) || c == 0x85
          || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a)
@@ -1833,8 +1783,8 @@ py_isspace(int32_t c)
          || c == 0x3000;
 }
 
-static struct mg_pv *
-str_strip(const struct mg_pv *s, const struct mg_pv *chars, int left, int right)
+static struct mg_pv *str_strip(const struct mg_pv *s, const struct mg_pv *chars,
+                               int left, int right)
 {
   const char *p = s->u.str.s;
   size_t n = s->u.str.len, a = 0, b = n;
@@ -1896,8 +1846,7 @@ enum casemode {
   CASE_SWAP
 };
 
-static struct mg_pv *
-str_case(const struct mg_pv *s, enum casemode mode)
+static struct mg_pv *str_case(const struct mg_pv *s, enum casemode mode)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   size_t i = 0;
@@ -1937,8 +1886,7 @@ str_case(const struct mg_pv *s, enum casemode mode)
   return mg_pv_str_buf(&b);
 }
 
-static const char *
-memfind(const char *h, size_t hn, const char *nd, size_t nn)
+static const char *memfind(const char *h, size_t hn, const char *nd, size_t nn)
 {
   if (nn == 0)
     return h;
@@ -1950,8 +1898,8 @@ memfind(const char *h, size_t hn, const char *nd, size_t nn)
   return NULL;
 }
 
-static struct mg_pv *
-str_split(const struct mg_pv *s, const struct mg_pv *sep, long maxsplit)
+static struct mg_pv *str_split(const struct mg_pv *s, const struct mg_pv *sep,
+                               long maxsplit)
 {
   struct mg_pv *l = mg_pv_list();
   const char *p = s->u.str.s;
@@ -2016,9 +1964,8 @@ str_split(const struct mg_pv *s, const struct mg_pv *sep, long maxsplit)
   return l;
 }
 
-static struct mg_pv *
-str_replace(const struct mg_pv *s, const struct mg_pv *old,
-            const struct mg_pv *new, long count)
+static struct mg_pv *str_replace(const struct mg_pv *s, const struct mg_pv *old,
+                                 const struct mg_pv *new, long count)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   const char *p = s->u.str.s;
@@ -2063,8 +2010,7 @@ str_replace(const struct mg_pv *s, const struct mg_pv *old,
 /* --- generic value helpers --- */
 
 /* str() of a value, as a new str. */
-static struct mg_pv *
-to_str_pv(const struct mg_pv *v)
+static struct mg_pv *to_str_pv(const struct mg_pv *v)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -2075,9 +2021,8 @@ to_str_pv(const struct mg_pv *v)
 }
 
 /* Items of an iterable as a new list (str → chars, dict → keys). */
-static int
-iter_items(struct rctx *r, const struct node *n, const struct mg_pv *v,
-           struct mg_pv **out)
+static int iter_items(struct rctx *r, const struct node *n,
+                      const struct mg_pv *v, struct mg_pv **out)
 {
   struct mg_pv *l;
 
@@ -2110,9 +2055,8 @@ iter_items(struct rctx *r, const struct node *n, const struct mg_pv *v,
   }
 }
 
-static int
-compare(struct rctx *r, const struct node *n, const struct mg_pv *a,
-        const struct mg_pv *b, int *out)
+static int compare(struct rctx *r, const struct node *n, const struct mg_pv *a,
+                   const struct mg_pv *b, int *out)
 {
   if (mg_pv_is_number(a) && mg_pv_is_number(b)) {
     double x = mg_pv_num(a), y = mg_pv_num(b);
@@ -2143,9 +2087,8 @@ compare(struct rctx *r, const struct node *n, const struct mg_pv *a,
               mg_pv_type_name(a), mg_pv_type_name(b));
 }
 
-static int
-contains(struct rctx *r, const struct node *n, const struct mg_pv *item,
-         const struct mg_pv *c, int *out)
+static int contains(struct rctx *r, const struct node *n,
+                    const struct mg_pv *item, const struct mg_pv *c, int *out)
 {
   switch (c->type) {
   case MG_PV_STR:
@@ -2175,8 +2118,7 @@ contains(struct rctx *r, const struct node *n, const struct mg_pv *item,
 }
 
 /* Python-style index normalisation; -1 if out of range. */
-static long
-norm_index(long long i, size_t len)
+static long norm_index(long long i, size_t len)
 {
   if (i < 0)
     i += (long long)len;
@@ -2185,8 +2127,7 @@ norm_index(long long i, size_t len)
   return (long)i;
 }
 
-static struct mg_pv *
-get_item(const struct mg_pv *obj, const struct mg_pv *key)
+static struct mg_pv *get_item(const struct mg_pv *obj, const struct mg_pv *key)
 {
   if (obj->type == MG_PV_DICT) {
     struct mg_pv *v = mg_pv_dict_getv(obj, key);
@@ -2224,9 +2165,8 @@ get_item(const struct mg_pv *obj, const struct mg_pv *key)
   return mk_undef("'%s' has no element", obj_name(obj));
 }
 
-static int
-slice_bound(struct rctx *r, const struct node *n, const struct mg_pv *v,
-            long long def, long long *out)
+static int slice_bound(struct rctx *r, const struct node *n,
+                       const struct mg_pv *v, long long def, long long *out)
 {
   if (!v || v->type == MG_PV_NONE) {
     *out = def;
@@ -2238,10 +2178,10 @@ slice_bound(struct rctx *r, const struct node *n, const struct mg_pv *v,
   return 0;
 }
 
-static int
-do_slice(struct rctx *r, const struct node *n, const struct mg_pv *obj,
-         const struct mg_pv *a, const struct mg_pv *b, const struct mg_pv *c,
-         struct mg_pv **out)
+static int do_slice(struct rctx *r, const struct node *n,
+                    const struct mg_pv *obj, const struct mg_pv *a,
+                    const struct mg_pv *b, const struct mg_pv *c,
+                    struct mg_pv **out)
 {
   long long len, start = 0, stop = 0, step = 1;
   struct mg_pv *res;
@@ -2310,9 +2250,9 @@ do_slice(struct rctx *r, const struct node *n, const struct mg_pv *obj,
   return 0;
 }
 
-static int
-arith(struct rctx *r, const struct node *n, int op, const struct mg_pv *a,
-      const struct mg_pv *b, struct mg_pv **out)
+static int arith(struct rctx *r, const struct node *n, int op,
+                 const struct mg_pv *a, const struct mg_pv *b,
+                 struct mg_pv **out)
 {
   int both_int = (a->type == MG_PV_INT || a->type == MG_PV_BOOL)
                  && (b->type == MG_PV_INT || b->type == MG_PV_BOOL);
@@ -2444,8 +2384,7 @@ struct args {
   size_t nkw;
 };
 
-static void
-args_release(struct args *a)
+static void args_release(struct args *a)
 {
   for (size_t i = 0; i < a->npos; i++)
     mg_pv_unref(a->pos[i]);
@@ -2455,8 +2394,8 @@ args_release(struct args *a)
 }
 
 /* Evaluates children first..nk-1 of n as call arguments. */
-static int
-eval_args(struct rctx *r, const struct node *n, size_t first, struct args *a)
+static int eval_args(struct rctx *r, const struct node *n, size_t first,
+                     struct args *a)
 {
   memset(a, 0, sizeof(*a));
   for (size_t i = first; i < n->nk; i++) {
@@ -2487,8 +2426,7 @@ eval_args(struct rctx *r, const struct node *n, size_t first, struct args *a)
 }
 
 /* Argument i by position or keyword name; NULL if absent. Borrowed. */
-static struct mg_pv *
-arg(const struct args *a, size_t i, const char *name)
+static struct mg_pv *arg(const struct args *a, size_t i, const char *name)
 {
   if (i < a->npos)
     return a->pos[i];
@@ -2498,18 +2436,16 @@ arg(const struct args *a, size_t i, const char *name)
   return NULL;
 }
 
-static int
-need_str(struct rctx *r, const struct node *n, const struct mg_pv *v,
-         const char *what)
+static int need_str(struct rctx *r, const struct node *n, const struct mg_pv *v,
+                    const char *what)
 {
   if (!v || v->type != MG_PV_STR)
     return rerr(r, n, "%s must be str, not %s", what, mg_pv_type_name(v));
   return 0;
 }
 
-static int
-need_int(struct rctx *r, const struct node *n, const struct mg_pv *v,
-         const char *what, long long *out)
+static int need_int(struct rctx *r, const struct node *n, const struct mg_pv *v,
+                    const char *what, long long *out)
 {
   if (!v || (v->type != MG_PV_INT && v->type != MG_PV_BOOL))
     return rerr(r, n, "%s must be an integer, not %s", what,
@@ -2518,14 +2454,12 @@ need_int(struct rctx *r, const struct node *n, const struct mg_pv *v,
   return 0;
 }
 
-static size_t
-byte_to_cp(const char *s, size_t off)
+static size_t byte_to_cp(const char *s, size_t off)
 {
   return mg_pv_utf8_count(s, off);
 }
 
-static int
-str_is(const struct mg_pv *s, int kind)
+static int str_is(const struct mg_pv *s, int kind)
 {
   size_t i = 0;
   int any_cased = 0;
@@ -2584,9 +2518,9 @@ str_is(const struct mg_pv *s, int kind)
   return 1;
 }
 
-static int
-str_format(struct rctx *r, const struct node *n, const struct mg_pv *fmt,
-           const struct args *a, struct mg_pv **out)
+static int str_format(struct rctx *r, const struct node *n,
+                      const struct mg_pv *fmt, const struct args *a,
+                      struct mg_pv **out)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   const char *s = fmt->u.str.s;
@@ -2639,9 +2573,9 @@ str_format(struct rctx *r, const struct node *n, const struct mg_pv *fmt,
   return 0;
 }
 
-static int
-call_str_method(struct rctx *r, const struct node *n, const struct mg_pv *s,
-                const char *m, const struct args *a, struct mg_pv **out)
+static int call_str_method(struct rctx *r, const struct node *n,
+                           const struct mg_pv *s, const char *m,
+                           const struct args *a, struct mg_pv **out)
 {
   struct mg_pv *a0 = arg(a, 0, NULL), *a1 = arg(a, 1, NULL);
   long long k;
@@ -2848,9 +2782,9 @@ call_str_method(struct rctx *r, const struct node *n, const struct mg_pv *s,
   return rerr(r, n, "'str object' has no attribute '%s'", m);
 }
 
-static int
-call_method(struct rctx *r, const struct node *n, const struct mg_pv *obj,
-            const char *m, const struct args *a, struct mg_pv **out)
+static int call_method(struct rctx *r, const struct node *n,
+                       const struct mg_pv *obj, const char *m,
+                       const struct args *a, struct mg_pv **out)
 {
   struct mg_pv *a0 = arg(a, 0, NULL);
 
@@ -2914,9 +2848,8 @@ call_method(struct rctx *r, const struct node *n, const struct mg_pv *obj,
   return rerr(r, n, "'%s' has no attribute '%s'", obj_name(obj), m);
 }
 
-static int
-call_global(struct rctx *r, const struct node *n, const char *name,
-            const struct args *a, struct mg_pv **out)
+static int call_global(struct rctx *r, const struct node *n, const char *name,
+                       const struct args *a, struct mg_pv **out)
 {
   if (!strcmp(name, "range")) {
     long long start = 0, stop = 0, step = 1;
@@ -3003,9 +2936,8 @@ call_global(struct rctx *r, const struct node *n, const char *name,
 
 /* --- filters --- */
 
-static int
-to_int_filter(const struct mg_pv *v, const struct mg_pv *def,
-              struct mg_pv **out)
+static int to_int_filter(const struct mg_pv *v, const struct mg_pv *def,
+                         struct mg_pv **out)
 {
   switch (v->type) {
   case MG_PV_INT:
@@ -3049,8 +2981,7 @@ static int apply_test(struct rctx *r, const struct node *n, const char *t,
                       struct mg_pv *v, const struct args *a, int *out);
 
 /* A copy of v with every dict's keys sorted (json.dumps sort_keys). */
-static struct mg_pv *
-sorted_keys(const struct mg_pv *v)
+static struct mg_pv *sorted_keys(const struct mg_pv *v)
 {
   struct mg_pv *c;
 
@@ -3098,9 +3029,9 @@ sorted_keys(const struct mg_pv *v)
  * separators=None, sort_keys=sort_keys). Jinja's own: htmlsafe_json_dumps
  * (sort_keys, ensure_ascii, then <, >, & and ' as \u escapes).
  */
-static int
-filter_tojson(struct rctx *r, const struct node *n, const struct mg_pv *v,
-              const struct args *a, struct mg_pv **out)
+static int filter_tojson(struct rctx *r, const struct node *n,
+                         const struct mg_pv *v, const struct args *a,
+                         struct mg_pv **out)
 {
   int hf = (r->t->flags & MG_TMPL_HF_GLOBALS) != 0;
   struct mg_pv *ind = arg(a, 0, "indent"),
@@ -3156,9 +3087,9 @@ filter_tojson(struct rctx *r, const struct node *n, const struct mg_pv *v,
 
 /* selectattr / rejectattr: items whose attribute passes a test (or is
  * true when no test is named). */
-static int
-filter_selectattr(struct rctx *r, const struct node *n, const struct mg_pv *v,
-                  const struct args *a, int reject, struct mg_pv **out)
+static int filter_selectattr(struct rctx *r, const struct node *n,
+                             const struct mg_pv *v, const struct args *a,
+                             int reject, struct mg_pv **out)
 {
   struct mg_pv *attr = arg(a, 0, NULL), *items, *l;
   struct mg_pv *test = a->npos > 1 ? a->pos[1] : NULL;
@@ -3204,9 +3135,9 @@ static int apply_filter2(struct rctx *r, const struct node *n, const char *f,
                          struct mg_pv **out);
 
 /* v is borrowed. */
-static int
-apply_filter(struct rctx *r, const struct node *n, const char *f,
-             struct mg_pv *v, const struct args *a, struct mg_pv **out)
+static int apply_filter(struct rctx *r, const struct node *n, const char *f,
+                        struct mg_pv *v, const struct args *a,
+                        struct mg_pv **out)
 {
   if (is_undef(v) && r->lenient && strcmp(f, "default") && strcmp(f, "d")) {
     /* jinja2.Undefined: empty as a string, a sequence, a length */
@@ -3241,9 +3172,9 @@ apply_filter(struct rctx *r, const struct node *n, const char *f,
   return apply_filter2(r, n, f, v, a, out);
 }
 
-static int
-apply_filter2(struct rctx *r, const struct node *n, const char *f,
-              struct mg_pv *v, const struct args *a, struct mg_pv **out)
+static int apply_filter2(struct rctx *r, const struct node *n, const char *f,
+                         struct mg_pv *v, const struct args *a,
+                         struct mg_pv **out)
 {
   struct mg_pv *a0 = arg(a, 0, NULL);
 
@@ -3582,9 +3513,8 @@ apply_filter2(struct rctx *r, const struct node *n, const char *f,
 
 /* --- tests --- */
 
-static int
-apply_test(struct rctx *r, const struct node *n, const char *t, struct mg_pv *v,
-           const struct args *a, int *out)
+static int apply_test(struct rctx *r, const struct node *n, const char *t,
+                      struct mg_pv *v, const struct args *a, int *out)
 {
   struct mg_pv *a0 = arg(a, 0, NULL);
 
@@ -3660,8 +3590,7 @@ apply_test(struct rctx *r, const struct node *n, const char *t, struct mg_pv *v,
 
 /* --- expression evaluation --- */
 
-static int
-ev_call(struct rctx *r, const struct node *n, struct mg_pv **out)
+static int ev_call(struct rctx *r, const struct node *n, struct mg_pv **out)
 {
   const struct node *callee = n->k[0];
   struct args a;
@@ -3691,8 +3620,7 @@ ev_call(struct rctx *r, const struct node *n, struct mg_pv **out)
   return rerr(r, n, "object is not callable");
 }
 
-static int
-ev(struct rctx *r, const struct node *n, struct mg_pv **out)
+static int ev(struct rctx *r, const struct node *n, struct mg_pv **out)
 {
   struct mg_pv *a = NULL, *b = NULL;
   int rc = 0;
@@ -3959,8 +3887,7 @@ ev(struct rctx *r, const struct node *n, struct mg_pv **out)
 static int render_body(struct rctx *r, const struct node *body,
                        struct mg_buf *out);
 
-static int
-render_for(struct rctx *r, const struct node *n, struct mg_buf *out)
+static int render_for(struct rctx *r, const struct node *n, struct mg_buf *out)
 {
   struct mg_pv *it, *items, *kept;
   int rc = 0;
@@ -4064,8 +3991,7 @@ render_for(struct rctx *r, const struct node *n, struct mg_buf *out)
   return rc;
 }
 
-static struct mg_pv **
-find_ns(struct rctx *r, const struct mg_pv *v)
+static struct mg_pv **find_ns(struct rctx *r, const struct mg_pv *v)
 {
   for (size_t i = 0; i < r->nns; i++)
     if (r->ns[i] == v)
@@ -4074,8 +4000,8 @@ find_ns(struct rctx *r, const struct mg_pv *v)
 }
 
 /* 0, -1, or R_BREAK / R_CONTINUE from a loop control inside */
-static int
-render_body(struct rctx *r, const struct node *body, struct mg_buf *out)
+static int render_body(struct rctx *r, const struct node *body,
+                       struct mg_buf *out)
 {
   for (size_t i = 0; i < body->nk; i++) {
     const struct node *n = body->k[i];
@@ -4157,9 +4083,8 @@ render_body(struct rctx *r, const struct node *body, struct mg_buf *out)
   return 0;
 }
 
-static void
-rctx_init(struct rctx *r, const struct mg_tmpl *t, const struct mg_pv *vars,
-          struct mg_err *err)
+static void rctx_init(struct rctx *r, const struct mg_tmpl *t,
+                      const struct mg_pv *vars, struct mg_err *err)
 {
   memset(r, 0, sizeof(*r));
   r->t = t;
@@ -4174,8 +4099,7 @@ rctx_init(struct rctx *r, const struct mg_tmpl *t, const struct mg_pv *vars,
   push_frame(r); /* top-level {% set %} goes here, not into vars */
 }
 
-static void
-rctx_release(struct rctx *r)
+static void rctx_release(struct rctx *r)
 {
   while (r->nframes)
     pop_frame(r);
@@ -4185,9 +4109,8 @@ rctx_release(struct rctx *r)
   free(r->ns);
 }
 
-int
-mg_tmpl_render(const struct mg_tmpl *t, const struct mg_pv *vars,
-               struct mg_buf *out, struct mg_err *err)
+int mg_tmpl_render(const struct mg_tmpl *t, const struct mg_pv *vars,
+                   struct mg_buf *out, struct mg_err *err)
 {
   struct rctx r;
   int rc;
@@ -4198,9 +4121,8 @@ mg_tmpl_render(const struct mg_tmpl *t, const struct mg_pv *vars,
   return rc;
 }
 
-int
-mg_tmpl_render_pv(const struct mg_tmpl *t, const struct mg_pv *vars,
-                  struct mg_pv **out, struct mg_err *err)
+int mg_tmpl_render_pv(const struct mg_tmpl *t, const struct mg_pv *vars,
+                      struct mg_pv **out, struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -4213,15 +4135,13 @@ mg_tmpl_render_pv(const struct mg_tmpl *t, const struct mg_pv *vars,
   return 0;
 }
 
-int
-mg_tmpl_is_single_expr(const struct mg_tmpl *t)
+int mg_tmpl_is_single_expr(const struct mg_tmpl *t)
 {
   return t->root->nk == 1 && t->root->k[0]->kind == N_OUT;
 }
 
-int
-mg_tmpl_eval(const struct mg_tmpl *t, const struct mg_pv *vars,
-             struct mg_pv **out, struct mg_err *err)
+int mg_tmpl_eval(const struct mg_tmpl *t, const struct mg_pv *vars,
+                 struct mg_pv **out, struct mg_err *err)
 {
   struct rctx r;
   int rc;

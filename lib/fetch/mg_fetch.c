@@ -10,19 +10,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fetch/mg_hf.h"
+#include "fetch/mg_oci.h"
+#include "fetch/mg_s3.h"
 #include "mg_archive.h"
 #include "mg_buf.h"
 #include "mg_cli.h"
 #include "mg_digest.h"
 #include "mg_err.h"
-#include "fetch/mg_hf.h"
 #include "mg_http.h"
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "fetch/mg_oci.h"
 #include "mg_progress.h"
-#include "fetch/mg_s3.h"
 #include "mg_time.h"
 #include "mg_tree.h"
 
@@ -30,8 +30,7 @@
 #define DOWNLOAD_NAME ".mg-download"
 #define INCOMPLETE ".incomplete"
 
-void
-mg_fetch_opts_init(struct mg_fetch_opts *o)
+void mg_fetch_opts_init(struct mg_fetch_opts *o)
 {
   memset(o, 0, sizeof(*o));
   o->extract = -1;
@@ -42,8 +41,7 @@ mg_fetch_opts_init(struct mg_fetch_opts *o)
 
 enum kind { K_HF, K_HTTP, K_S3, K_OCI, K_LOCAL };
 
-static enum kind
-kind_of(const char *uri)
+static enum kind kind_of(const char *uri)
 {
   if (strncmp(uri, "hf://", 5) == 0)
     return K_HF;
@@ -58,8 +56,7 @@ kind_of(const char *uri)
 
 static const char *const kind_names[] = { "hf", "https", "s3", "oci", "local" };
 
-static int
-archive_name(const char *name)
+static int archive_name(const char *name)
 {
   static const char *const sfx[] = { ".tar",     ".tar.gz",  ".tgz",
                                      ".tar.bz2", ".tbz2",    ".tar.xz",
@@ -75,8 +72,7 @@ archive_name(const char *name)
 }
 
 /* The last path segment of a URL or path, without query or fragment. */
-static char *
-base_name(const char *s)
+static char *base_name(const char *s)
 {
   const char *end = s + strcspn(s, "?#");
   const char *b = end;
@@ -88,8 +84,7 @@ base_name(const char *s)
   return mg_xstrndup(b, (size_t)(end - b));
 }
 
-char *
-mg_fetch_model_name(const char *source)
+char *mg_fetch_model_name(const char *source)
 {
   char *name;
   int k;
@@ -139,9 +134,9 @@ struct item {
   char want_git[41];
   char want_md5[33]; /* S3 single-part ETag */
   char sha256[MG_DIGEST_SHA256_HEX_LEN + 1];
-  char *etag;        /* S3: as listed, for If-Match */
-  char *key;         /* S3: the object key */
-  int s3;            /* an S3 object: its digests come with the GET */
+  char *etag; /* S3: as listed, for If-Match */
+  char *key;  /* S3: the object key */
+  int s3;     /* an S3 object: its digests come with the GET */
   uint64_t got;
   const char *verified_by;
 };
@@ -157,14 +152,13 @@ struct fetch {
   uint64_t total;
   struct mg_progress prog;
   int show;
-  const char *hf_repo; /* for Hub error messages */
+  const char *hf_repo;                /* for Hub error messages */
   const struct mg_http_opts *dl_http; /* downloads: NULL for o->http */
   char **dl_hdrs;                     /* extra download headers (S3) */
   const char *s3_bucket;              /* for S3 error messages */
 };
 
-static struct item *
-add_item(struct fetch *f, const char *path)
+static struct item *add_item(struct fetch *f, const char *path)
 {
   struct item *it;
 
@@ -178,9 +172,9 @@ add_item(struct fetch *f, const char *path)
   return it;
 }
 
-static int
-on_extracted(void *arg, const char *path, uint64_t size,
-             const char sha256[MG_DIGEST_SHA256_HEX_LEN + 1], struct mg_err *err)
+static int on_extracted(void *arg, const char *path, uint64_t size,
+                        const char sha256[MG_DIGEST_SHA256_HEX_LEN + 1],
+                        struct mg_err *err)
 {
   struct fetch *f = arg;
   struct item *it = add_item(f, path);
@@ -195,8 +189,7 @@ on_extracted(void *arg, const char *path, uint64_t size,
 
 /* ---- staging ---- */
 
-static int
-stage_open(struct fetch *f, struct mg_err *err)
+static int stage_open(struct fetch *f, struct mg_err *err)
 {
   struct stat sb;
 
@@ -223,8 +216,7 @@ stage_open(struct fetch *f, struct mg_err *err)
 }
 
 /* Moves the finished staging directory to the destination. */
-static int
-stage_commit(struct fetch *f, struct mg_err *err)
+static int stage_commit(struct fetch *f, struct mg_err *err)
 {
   struct stat sb;
   char *old = NULL;
@@ -254,8 +246,7 @@ out:
   return rc;
 }
 
-static void
-stage_close(struct fetch *f, int discard)
+static void stage_close(struct fetch *f, int discard)
 {
   if (f->lockfd >= 0)
     close(f->lockfd);
@@ -273,8 +264,7 @@ stage_close(struct fetch *f, int discard)
  * model-v1/config.json, model-v1/model.safetensors), or NULL when files
  * sit at the top or below different directories. caller owns.
  */
-static char *
-common_top_dir(const struct fetch *f, size_t first)
+static char *common_top_dir(const struct fetch *f, size_t first)
 {
   const char *top = NULL;
   size_t len = 0;
@@ -299,8 +289,7 @@ common_top_dir(const struct fetch *f, size_t first)
  * directory. Nothing moves when a name would collide with one already
  * there (the staging lock, a partial download); the directory is kept.
  */
-static int
-strip_top_dir(struct fetch *f, size_t first, struct mg_err *err)
+static int strip_top_dir(struct fetch *f, size_t first, struct mg_err *err)
 {
   char *top = common_top_dir(f, first), *tmp = NULL;
   int dfd = -1, rc = -1;
@@ -326,15 +315,14 @@ strip_top_dir(struct fetch *f, size_t first, struct mg_err *err)
     mg_tree_release(&t);
     free(full);
     if (links) {
-      mg_verbose("keeping the top-level directory '%s': it holds links",
-                 top);
+      mg_verbose("keeping the top-level directory '%s': it holds links", top);
       rc = 0;
       goto out;
     }
   }
   tmp = mg_xasprintf(".mg-strip-%ld", (long)getpid());
-  dfd = openat(f->stagefd, top, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                    O_CLOEXEC);
+  dfd =
+      openat(f->stagefd, top, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dfd < 0) {
     mg_err_errno(err, MG_ERR_IO, "cannot open '%s'", top);
     goto out;
@@ -347,8 +335,8 @@ strip_top_dir(struct fetch *f, size_t first, struct mg_err *err)
   dfd = -1;
   while ((e = readdir(d))) {
     struct stat sb;
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-        strcmp(e->d_name, top) == 0)
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0
+        || strcmp(e->d_name, top) == 0)
       continue;
     if (fstatat(f->stagefd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
       mg_verbose("keeping the top-level directory '%s': '%s' would collide",
@@ -365,8 +353,8 @@ strip_top_dir(struct fetch *f, size_t first, struct mg_err *err)
     mg_err_errno(err, MG_ERR_IO, "cannot rename '%s'", top);
     goto out;
   }
-  dfd = openat(f->stagefd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-                                    O_CLOEXEC);
+  dfd =
+      openat(f->stagefd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   d = dfd >= 0 ? fdopendir(dfd) : NULL;
   if (!d) {
     mg_err_errno(err, MG_ERR_IO, "cannot read '%s'", top);
@@ -401,22 +389,23 @@ out:
 
 /* Extracts archive into the staging directory, then strips a single
  * top-level directory unless keep_top_dir. */
-static int
-extract_into_staging(struct fetch *f, const char *archive, struct mg_err *err)
+static int extract_into_staging(struct fetch *f, const char *archive,
+                                struct mg_err *err)
 {
   size_t first = f->n;
 
   if (mg_archive_extract(archive, f->staging, NULL, 0, &f->o->limits,
-                         &(struct mg_archive_file_cb){ on_extracted, f },
-                         NULL, err) < 0)
+                         &(struct mg_archive_file_cb){ on_extracted, f }, NULL,
+                         err)
+      < 0)
     return -1;
   return f->o->keep_top_dir ? 0 : strip_top_dir(f, first, err);
 }
 
 /* ---- local copies ---- */
 
-static int
-copy_file(struct fetch *f, const char *src, const char *rel, struct mg_err *err)
+static int copy_file(struct fetch *f, const char *src, const char *rel,
+                     struct mg_err *err)
 {
   char buf[1 << 16];
   char *tmp = mg_xasprintf("%s" INCOMPLETE, rel);
@@ -476,8 +465,7 @@ done:
   return rc;
 }
 
-static int
-fetch_local(struct fetch *f, const char *src, struct mg_err *err)
+static int fetch_local(struct fetch *f, const char *src, struct mg_err *err)
 {
   static const char *const skip[] = { ".git", NULL };
   struct mg_tree t;
@@ -544,12 +532,11 @@ struct xfer {
   const char **hdrs;
   char *auth;
   char *ifmatch;
-  char hf_code[48];  /* X-Error-Code of a failed Hub response */
-  char hf_msg[120];  /* X-Error-Message */
+  char hf_code[48]; /* X-Error-Code of a failed Hub response */
+  char hf_msg[120]; /* X-Error-Message */
 };
 
-static void
-xfer_reset_hash(struct xfer *x)
+static void xfer_reset_hash(struct xfer *x)
 {
   mg_digest_sha256_free(x->h);
   x->h = mg_digest_sha256_new();
@@ -567,8 +554,7 @@ xfer_reset_hash(struct xfer *x)
 }
 
 /* Opens the partial file, hashing what an earlier run left in it. */
-static int
-xfer_open(struct xfer *x, struct mg_err *err)
+static int xfer_open(struct xfer *x, struct mg_err *err)
 {
   struct stat sb;
   char buf[1 << 16];
@@ -608,8 +594,7 @@ xfer_open(struct xfer *x, struct mg_err *err)
 }
 
 /* S3: the digests come with the response (mg_s3.h says which count). */
-static void
-s3_digests(struct xfer *x)
+static void s3_digests(struct xfer *x)
 {
   struct item *it = x->it;
   struct mg_s3_digest d;
@@ -626,8 +611,7 @@ s3_digests(struct xfer *x)
   free(meta);
 }
 
-static void
-copy_header(struct xfer *x, const char *name, char *out, size_t n)
+static void copy_header(struct xfer *x, const char *name, char *out, size_t n)
 {
   char *v = mg_http_multi_header(x->m, x->id, name);
 
@@ -635,8 +619,7 @@ copy_header(struct xfer *x, const char *name, char *out, size_t n)
   free(v);
 }
 
-static void
-on_headers(void *arg, long status, long long t)
+static void on_headers(void *arg, long status, long long t)
 {
   struct xfer *x = arg;
 
@@ -669,8 +652,7 @@ on_headers(void *arg, long status, long long t)
     s3_digests(x);
 }
 
-static int
-on_data(void *arg, const char *p, size_t n, long long t)
+static int on_data(void *arg, const char *p, size_t n, long long t)
 {
   struct xfer *x = arg;
 
@@ -702,16 +684,15 @@ on_data(void *arg, const char *p, size_t n, long long t)
   return 0;
 }
 
-static long long
-backoff_ns(int attempt)
+static long long backoff_ns(int attempt)
 {
   long long ms = 200LL << (attempt > 6 ? 6 : attempt);
 
   return ms * 1000000LL;
 }
 
-static void
-on_done(void *arg, int ok, long status, const char *errmsg, long long t)
+static void on_done(void *arg, int ok, long status, const char *errmsg,
+                    long long t)
 {
   struct xfer *x = arg;
   int max = x->f->o->retries;
@@ -765,8 +746,7 @@ on_done(void *arg, int ok, long status, const char *errmsg, long long t)
 }
 
 /* scheme://host[:port] of a URL, for same-origin checks; caller owns. */
-static char *
-origin_of(const char *url)
+static char *origin_of(const char *url)
 {
   const char *p = strstr(url, "://");
   size_t n;
@@ -784,9 +764,8 @@ origin_of(const char *url)
  * origin stays the same, so it never reaches a CDN. The Hub's
  * X-Linked-Etag fills in a digest the listing did not give.
  */
-static int
-resolve_url(struct fetch *f, struct item *it, const char *bearer,
-            struct mg_err *err)
+static int resolve_url(struct fetch *f, struct item *it, const char *bearer,
+                       struct mg_err *err)
 {
   struct mg_http_opts ho = *f->o->http;
   char *url = mg_xstrdup(it->url), *origin = origin_of(it->url);
@@ -887,14 +866,12 @@ out:
  * Hub's X-Linked-Etag (on the redirect) or ETag then says what to check.
  * Everything else goes straight to GET.
  */
-static int
-needs_resolve(const struct fetch *f, const struct item *it)
+static int needs_resolve(const struct fetch *f, const struct item *it)
 {
   return f->hf_repo && !it->want_sha256[0] && !it->want_git[0];
 }
 
-static int
-xfer_start(struct xfer *x, struct mg_err *err)
+static int xfer_start(struct xfer *x, struct mg_err *err)
 {
   struct mg_http_request req;
   struct mg_http_stream_cb cb = { x, on_headers, on_data, on_done };
@@ -923,8 +900,7 @@ xfer_start(struct xfer *x, struct mg_err *err)
 }
 
 /* Checks the finished file against the source's digests and renames it. */
-static int
-xfer_finish(struct xfer *x, struct mg_err *err)
+static int xfer_finish(struct xfer *x, struct mg_err *err)
 {
   struct item *it = x->it;
   char git[41];
@@ -981,8 +957,7 @@ xfer_finish(struct xfer *x, struct mg_err *err)
   return 0;
 }
 
-static void
-xfer_release(struct xfer *x)
+static void xfer_release(struct xfer *x)
 {
   if (x->fd >= 0)
     close(x->fd);
@@ -1001,9 +976,8 @@ xfer_release(struct xfer *x)
  * Downloads items [first, n) in parallel, each to "<path>.incomplete" in
  * the staging directory, verified, then renamed.
  */
-static int
-download_all(struct fetch *f, size_t first, const char *bearer,
-             struct mg_err *err)
+static int download_all(struct fetch *f, size_t first, const char *bearer,
+                        struct mg_err *err)
 {
   const struct mg_fetch_opts *o = f->o;
   struct mg_http_opts ho = f->dl_http ? *f->dl_http : *o->http;
@@ -1092,8 +1066,7 @@ out:
 
 /* ---- sources ---- */
 
-static int
-fetch_hf(struct fetch *f, struct mg_json *src, struct mg_err *err)
+static int fetch_hf(struct fetch *f, struct mg_json *src, struct mg_err *err)
 {
   const struct mg_fetch_opts *o = f->o;
   struct mg_hf_ref ref;
@@ -1178,8 +1151,7 @@ out:
  * Extracts the downloaded archive (item 0, DOWNLOAD_NAME) into the staging
  * directory in place of the download.
  */
-static int
-extract_download(struct fetch *f, struct mg_err *err)
+static int extract_download(struct fetch *f, struct mg_err *err)
 {
   char *archive = mg_tree_join(f->staging, DOWNLOAD_NAME);
   int rc;
@@ -1197,8 +1169,7 @@ extract_download(struct fetch *f, struct mg_err *err)
   return rc;
 }
 
-static int
-fetch_http(struct fetch *f, struct mg_err *err)
+static int fetch_http(struct fetch *f, struct mg_err *err)
 {
   const struct mg_fetch_opts *o = f->o;
   char *name = base_name(o->source);
@@ -1229,8 +1200,7 @@ out:
   return rc;
 }
 
-static int
-fetch_s3(struct fetch *f, struct mg_json *src, struct mg_err *err)
+static int fetch_s3(struct fetch *f, struct mg_json *src, struct mg_err *err)
 {
   const struct mg_fetch_opts *o = f->o;
   struct mg_s3_ref ref;
@@ -1293,8 +1263,7 @@ out:
   return rc;
 }
 
-static int
-fetch_oci(struct fetch *f, struct mg_json *src, struct mg_err *err)
+static int fetch_oci(struct fetch *f, struct mg_json *src, struct mg_err *err)
 {
   const struct mg_fetch_opts *o = f->o;
   struct mg_oci_ref ref;
@@ -1327,14 +1296,12 @@ fetch_oci(struct fetch *f, struct mg_json *src, struct mg_err *err)
 
 /* ---- the record ---- */
 
-static int
-cmp_item(const void *a, const void *b)
+static int cmp_item(const void *a, const void *b)
 {
   return strcmp(((const struct item *)a)->path, ((const struct item *)b)->path);
 }
 
-static const char *
-guess_format(const struct fetch *f)
+static const char *guess_format(const struct fetch *f)
 {
   static const struct {
     const char *sfx, *fmt;
@@ -1354,8 +1321,7 @@ guess_format(const struct fetch *f)
   return NULL;
 }
 
-static struct mg_json *
-files_json(struct fetch *f, uint64_t *total)
+static struct mg_json *files_json(struct fetch *f, uint64_t *total)
 {
   struct mg_json *a = mg_json_new_array();
 
@@ -1375,17 +1341,16 @@ files_json(struct fetch *f, uint64_t *total)
   return a;
 }
 
-static char *
-absolute(const char *p)
+static char *absolute(const char *p)
 {
   char *r = realpath(p, NULL);
 
   return r ? r : mg_xstrdup(p);
 }
 
-static int
-push_oci(const struct mg_fetch_opts *o, const char *dir,
-         const struct mg_json *files, struct mg_json *dest, struct mg_err *err)
+static int push_oci(const struct mg_fetch_opts *o, const char *dir,
+                    const struct mg_json *files, struct mg_json *dest,
+                    struct mg_err *err)
 {
   struct mg_oci_ref ref, base;
   struct mg_oci_client *c;
@@ -1421,9 +1386,9 @@ push_oci(const struct mg_fetch_opts *o, const char *dir,
 }
 
 /* Uploads the files (model.files entries) in dir below the s3:// prefix. */
-static int
-push_s3(const struct mg_fetch_opts *o, const char *dir,
-        const struct mg_json *files, struct mg_json *dest, struct mg_err *err)
+static int push_s3(const struct mg_fetch_opts *o, const char *dir,
+                   const struct mg_json *files, struct mg_json *dest,
+                   struct mg_err *err)
 {
   struct mg_s3_ref ref;
   struct mg_s3 *s3 = NULL;
@@ -1466,8 +1431,8 @@ push_s3(const struct mg_fetch_opts *o, const char *dir,
   mg_json_set_number(info, "multipart_objects", (double)mp);
   mg_json_set_number(info, "bytes", (double)bytes);
   {
-    char *uri = mg_xasprintf("s3://%s%s%s", ref.bucket, ref.prefix[0] ? "/" : "",
-                             ref.prefix);
+    char *uri = mg_xasprintf("s3://%s%s%s", ref.bucket,
+                             ref.prefix[0] ? "/" : "", ref.prefix);
     mg_json_set_string(dest, "uri", uri);
     free(uri);
   }
@@ -1482,9 +1447,8 @@ out:
   return rc;
 }
 
-int
-mg_fetch_run(const struct mg_fetch_opts *o, struct mg_json **model,
-             struct mg_err *err)
+int mg_fetch_run(const struct mg_fetch_opts *o, struct mg_json **model,
+                 struct mg_err *err)
 {
   struct fetch f;
   enum kind sk = kind_of(o->source);
@@ -1597,8 +1561,8 @@ mg_fetch_run(const struct mg_fetch_opts *o, struct mg_json **model,
     }
     if (rc < 0) {
       /* Partial downloads stay for a resume; extraction debris does not. */
-      int keep = sk == K_HF ||
-                 ((sk == K_HTTP || sk == K_S3) && err->cat == MG_ERR_REMOTE);
+      int keep = sk == K_HF
+                 || ((sk == K_HTTP || sk == K_S3) && err->cat == MG_ERR_REMOTE);
       stage_close(&f, !keep);
       goto out;
     }

@@ -4,9 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fetch/mg_s3.h"
 #include "mg_archive.h"
 #include "mg_banned.h"
-#include "fetch/mg_s3.h"
 
 struct mg_err;
 struct mg_http_opts;
@@ -50,9 +50,9 @@ struct mg_fetch_opts {
   int progress;            /* show a progress line on stderr */
   const struct mg_http_opts *http;
   struct mg_archive_limits limits;
-  const char *oci_base; /* modelcar base image (oci://...) */
-  const char *oci_auth; /* "user:password" for the registry */
-  int oci_plain_http;   /* talk http:// to the registry */
+  const char *oci_base;    /* modelcar base image (oci://...) */
+  const char *oci_auth;    /* "user:password" for the registry */
+  int oci_plain_http;      /* talk http:// to the registry */
   uint64_t oci_chunk_size; /* push larger blobs in chunks; 0: 64 MiB */
   struct mg_s3_settings s3;
   int keep_top_dir; /* keep an archive's single top-level directory */

@@ -12,8 +12,7 @@
 #include "mg_json.h"
 #include "mg_mem.h"
 
-static int
-name_ok(const char *s, size_t n)
+static int name_ok(const char *s, size_t n)
 {
   if (n == 0 || n > 96)
     return 0;
@@ -25,8 +24,7 @@ name_ok(const char *s, size_t n)
   return !(n <= 2 && s[0] == '.' && (n == 1 || s[1] == '.'));
 }
 
-int
-mg_hf_parse(const char *uri, struct mg_hf_ref *ref, struct mg_err *err)
+int mg_hf_parse(const char *uri, struct mg_hf_ref *ref, struct mg_err *err)
 {
   const char *s = uri, *at, *slash;
   size_t rl;
@@ -54,16 +52,14 @@ mg_hf_parse(const char *uri, struct mg_hf_ref *ref, struct mg_err *err)
   return 0;
 }
 
-void
-mg_hf_ref_release(struct mg_hf_ref *ref)
+void mg_hf_ref_release(struct mg_hf_ref *ref)
 {
   free(ref->repo);
   free(ref->revision);
   ref->repo = ref->revision = NULL;
 }
 
-char *
-mg_hf_endpoint(const char *explicit_endpoint)
+char *mg_hf_endpoint(const char *explicit_endpoint)
 {
   const char *e = explicit_endpoint;
   char *out;
@@ -80,8 +76,7 @@ mg_hf_endpoint(const char *explicit_endpoint)
   return out;
 }
 
-static void
-encode(struct mg_buf *b, const char *s, int keep_slash)
+static void encode(struct mg_buf *b, const char *s, int keep_slash)
 {
   static const char hex[] = "0123456789ABCDEF";
 
@@ -98,8 +93,7 @@ encode(struct mg_buf *b, const char *s, int keep_slash)
   }
 }
 
-char *
-mg_hf_revision_url(const char *endpoint, const struct mg_hf_ref *ref)
+char *mg_hf_revision_url(const char *endpoint, const struct mg_hf_ref *ref)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -109,9 +103,8 @@ mg_hf_revision_url(const char *endpoint, const struct mg_hf_ref *ref)
   return mg_buf_detach(&b, NULL);
 }
 
-char *
-mg_hf_resolve_url(const char *endpoint, const char *repo, const char *commit,
-                  const char *path)
+char *mg_hf_resolve_url(const char *endpoint, const char *repo,
+                        const char *commit, const char *path)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -122,8 +115,7 @@ mg_hf_resolve_url(const char *endpoint, const char *repo, const char *commit,
   return mg_buf_detach(&b, NULL);
 }
 
-static int
-match_one(const char *pattern, const char *path)
+static int match_one(const char *pattern, const char *path)
 {
   size_t n = strlen(pattern);
   int r;
@@ -137,9 +129,8 @@ match_one(const char *pattern, const char *path)
   return fnmatch(pattern, path, FNM_NOESCAPE) == 0;
 }
 
-int
-mg_hf_match(const char *path, const char *const *include,
-            const char *const *exclude)
+int mg_hf_match(const char *path, const char *const *include,
+                const char *const *exclude)
 {
   int ok = !include || !*include;
 
@@ -153,8 +144,7 @@ mg_hf_match(const char *path, const char *const *include,
   return ok;
 }
 
-static int
-hex_copy(const char *s, size_t want, char *out)
+static int hex_copy(const char *s, size_t want, char *out)
 {
   if (!s || strlen(s) != want)
     return -1;
@@ -170,10 +160,9 @@ hex_copy(const char *s, size_t want, char *out)
   return 0;
 }
 
-int
-mg_hf_parse_listing(const char *body, size_t len, const char *const *include,
-                    const char *const *exclude, struct mg_hf_listing *out,
-                    struct mg_err *err)
+int mg_hf_parse_listing(const char *body, size_t len,
+                        const char *const *include, const char *const *exclude,
+                        struct mg_hf_listing *out, struct mg_err *err)
 {
   struct mg_json *j = NULL, *sib;
   const char *sha;
@@ -238,8 +227,7 @@ out:
   return rc;
 }
 
-void
-mg_hf_listing_release(struct mg_hf_listing *l)
+void mg_hf_listing_release(struct mg_hf_listing *l)
 {
   for (size_t i = 0; i < l->n; i++)
     free(l->files[i].path);
@@ -249,8 +237,7 @@ mg_hf_listing_release(struct mg_hf_listing *l)
 }
 
 /* A header's value from a raw header block, or NULL; caller owns. */
-static char *
-header(const char *raw, const char *name)
+static char *header(const char *raw, const char *name)
 {
   size_t n = strlen(name);
 
@@ -271,9 +258,8 @@ header(const char *raw, const char *name)
   return NULL;
 }
 
-int
-mg_hf_error(long status, const char *headers, const char *repo,
-            const char *revision, int have_token, struct mg_err *err)
+int mg_hf_error(long status, const char *headers, const char *repo,
+                const char *revision, int have_token, struct mg_err *err)
 {
   char *code = header(headers, "X-Error-Code");
   char *msg = header(headers, "X-Error-Message");
@@ -313,8 +299,7 @@ struct mg_hf_gitsha {
   struct mg_digest_md *md;
 };
 
-struct mg_hf_gitsha *
-mg_hf_gitsha_new(uint64_t len)
+struct mg_hf_gitsha *mg_hf_gitsha_new(uint64_t len)
 {
   struct mg_hf_gitsha *g = mg_xmalloc(sizeof(*g));
   char head[40];
@@ -325,14 +310,12 @@ mg_hf_gitsha_new(uint64_t len)
   return g;
 }
 
-void
-mg_hf_gitsha_update(struct mg_hf_gitsha *g, const void *p, size_t n)
+void mg_hf_gitsha_update(struct mg_hf_gitsha *g, const void *p, size_t n)
 {
   mg_digest_md_update(g->md, p, n);
 }
 
-void
-mg_hf_gitsha_finish(struct mg_hf_gitsha *g, char out[41])
+void mg_hf_gitsha_finish(struct mg_hf_gitsha *g, char out[41])
 {
   mg_digest_md_final_hex(g->md, out);
   mg_digest_md_free(g->md);

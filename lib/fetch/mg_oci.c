@@ -38,8 +38,7 @@ struct mg_oci_client {
 
 /* ---- references ---- */
 
-static int
-repo_ok(const char *s)
+static int repo_ok(const char *s)
 {
   /* [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)* */
   int need_alnum = 1;
@@ -73,8 +72,7 @@ repo_ok(const char *s)
   return !need_alnum;
 }
 
-static int
-tag_ok(const char *s)
+static int tag_ok(const char *s)
 {
   size_t n = strlen(s);
 
@@ -91,14 +89,12 @@ tag_ok(const char *s)
   return 1;
 }
 
-static int
-digest_ok(const char *d)
+static int digest_ok(const char *d)
 {
   return strncmp(d, "sha256:", 7) == 0 && mg_digest_sha256_hex_valid(d + 7);
 }
 
-int
-mg_oci_parse(const char *uri, struct mg_oci_ref *ref, struct mg_err *err)
+int mg_oci_parse(const char *uri, struct mg_oci_ref *ref, struct mg_err *err)
 {
   const char *s = uri, *slash, *at;
   char *rest = NULL, *colon;
@@ -140,8 +136,7 @@ bad:
                     uri);
 }
 
-void
-mg_oci_ref_release(struct mg_oci_ref *ref)
+void mg_oci_ref_release(struct mg_oci_ref *ref)
 {
   free(ref->registry);
   free(ref->repo);
@@ -150,8 +145,7 @@ mg_oci_ref_release(struct mg_oci_ref *ref)
   memset(ref, 0, sizeof(*ref));
 }
 
-char *
-mg_oci_ref_string(const struct mg_oci_ref *ref, int by_digest)
+char *mg_oci_ref_string(const struct mg_oci_ref *ref, int by_digest)
 {
   if (by_digest && ref->digest)
     return mg_xasprintf("%s/%s@%s", ref->registry, ref->repo, ref->digest);
@@ -161,9 +155,8 @@ mg_oci_ref_string(const struct mg_oci_ref *ref, int by_digest)
 
 /* ---- client and auth ---- */
 
-struct mg_oci_client *
-mg_oci_client_new(const struct mg_http_opts *http, const char *auth,
-                  int plain_http)
+struct mg_oci_client *mg_oci_client_new(const struct mg_http_opts *http,
+                                        const char *auth, int plain_http)
 {
   struct mg_oci_client *c = mg_xcalloc(1, sizeof(*c));
 
@@ -180,14 +173,12 @@ mg_oci_client_new(const struct mg_http_opts *http, const char *auth,
   return c;
 }
 
-void
-mg_oci_client_set_chunk_size(struct mg_oci_client *c, uint64_t bytes)
+void mg_oci_client_set_chunk_size(struct mg_oci_client *c, uint64_t bytes)
 {
   c->chunk = bytes ? bytes : CHUNK_DEFAULT;
 }
 
-static void
-wipe_free(char *s)
+static void wipe_free(char *s)
 {
   if (s) {
     mg_wipe(s, strlen(s));
@@ -195,8 +186,7 @@ wipe_free(char *s)
   }
 }
 
-void
-mg_oci_client_free(struct mg_oci_client *c)
+void mg_oci_client_free(struct mg_oci_client *c)
 {
   if (!c)
     return;
@@ -205,8 +195,7 @@ mg_oci_client_free(struct mg_oci_client *c)
   free(c);
 }
 
-static char *
-param(const char *h, const char *name)
+static char *param(const char *h, const char *name)
 {
   size_t n = strlen(name);
   const char *p = h;
@@ -229,9 +218,8 @@ param(const char *h, const char *name)
   return NULL;
 }
 
-int
-mg_oci_parse_challenge(const char *h, char **scheme, char **realm,
-                       char **service, char **scope)
+int mg_oci_parse_challenge(const char *h, char **scheme, char **realm,
+                           char **service, char **scope)
 {
   size_t n;
 
@@ -250,8 +238,7 @@ mg_oci_parse_challenge(const char *h, char **scheme, char **realm,
   return 0;
 }
 
-static char *
-base_url(const struct mg_oci_client *c, const char *registry)
+static char *base_url(const struct mg_oci_client *c, const char *registry)
 {
   int plain = c->plain || strncmp(registry, "localhost", 9) == 0
               || strncmp(registry, "127.", 4) == 0
@@ -260,8 +247,7 @@ base_url(const struct mg_oci_client *c, const char *registry)
   return mg_xasprintf("%s://%s", plain ? "http" : "https", registry);
 }
 
-static void
-url_escape(struct mg_buf *b, const char *s)
+static void url_escape(struct mg_buf *b, const char *s)
 {
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
@@ -276,9 +262,8 @@ url_escape(struct mg_buf *b, const char *s)
 
 /* Answers a 401 challenge: Basic credentials, or a Bearer token from the
  * realm for the challenge's scope (or ours). */
-static int
-authenticate(struct mg_oci_client *c, const char *challenge,
-             const char *want_scope, struct mg_err *err)
+static int authenticate(struct mg_oci_client *c, const char *challenge,
+                        const char *want_scope, struct mg_err *err)
 {
   char *scheme, *realm, *service, *scope;
   struct mg_http_response resp;
@@ -374,10 +359,9 @@ out:
  * One registry request, answering one 401 challenge. extra: up to 4
  * header lines. The caller judges resp->status.
  */
-static int
-oci_do(struct mg_oci_client *c, const char *scope, struct mg_http_request *req,
-       const char *const *extra, struct mg_http_response *resp,
-       struct mg_err *err)
+static int oci_do(struct mg_oci_client *c, const char *scope,
+                  struct mg_http_request *req, const char *const *extra,
+                  struct mg_http_response *resp, struct mg_err *err)
 {
   for (int attempt = 0;; attempt++) {
     const char *hdrs[8];
@@ -404,9 +388,8 @@ oci_do(struct mg_oci_client *c, const char *scope, struct mg_http_request *req,
   }
 }
 
-static int
-registry_error(const char *what, const struct mg_http_response *r,
-               struct mg_err *err)
+static int registry_error(const char *what, const struct mg_http_response *r,
+                          struct mg_err *err)
 {
   struct mg_json *j = NULL;
   const char *code = NULL, *msg = NULL;
@@ -420,23 +403,21 @@ registry_error(const char *what, const struct mg_http_response *r,
   mg_err_set(err, MG_ERR_REMOTE, "%s failed: HTTP %ld%s%s%s%s%s", what,
              r->status, code ? " " : "", code ? code : "", msg ? ": " : "",
              msg ? msg : "",
-             r->status == 401 ? " (the registry refused the credentials)"
+             r->status == 401   ? " (the registry refused the credentials)"
              : r->status == 403 ? " (access denied)"
                                 : "");
   mg_json_free(j);
   return -1;
 }
 
-static char *
-scope_of(const struct mg_oci_ref *ref, const char *actions)
+static char *scope_of(const struct mg_oci_ref *ref, const char *actions)
 {
   return mg_xasprintf("repository:%s:%s", ref->repo, actions);
 }
 
 /* ---- manifests ---- */
 
-static const char *
-platform_pick(const struct mg_json *index)
+static const char *platform_pick(const struct mg_json *index)
 {
   const struct mg_json *ms = mg_json_get(index, "manifests");
   const char *first = NULL;
@@ -460,10 +441,9 @@ platform_pick(const struct mg_json *index)
  * Fetches a manifest, resolving an index to linux/amd64. *digest_out gets
  * "sha256:..." of the image manifest's exact bytes (caller owns).
  */
-static int
-get_manifest(struct mg_oci_client *c, const struct mg_oci_ref *ref,
-             const char *scope, struct mg_json **out, char **digest_out,
-             struct mg_err *err)
+static int get_manifest(struct mg_oci_client *c, const struct mg_oci_ref *ref,
+                        const char *scope, struct mg_json **out,
+                        char **digest_out, struct mg_err *err)
 {
   char *base = base_url(c, ref->registry);
   char *want = mg_xstrdup(ref->digest ? ref->digest : ref->tag);
@@ -552,8 +532,7 @@ struct sink {
   int failed;
 };
 
-static int
-sink_data(void *arg, const char *p, size_t n)
+static int sink_data(void *arg, const char *p, size_t n)
 {
   struct sink *s = arg;
 
@@ -567,10 +546,9 @@ sink_data(void *arg, const char *p, size_t n)
 }
 
 /* Downloads a blob to path, verifying it against its digest. */
-static int
-get_blob(struct mg_oci_client *c, const struct mg_oci_ref *ref,
-         const char *scope, const char *digest, const char *path,
-         struct mg_err *err)
+static int get_blob(struct mg_oci_client *c, const struct mg_oci_ref *ref,
+                    const char *scope, const char *digest, const char *path,
+                    struct mg_err *err)
 {
   char *base = base_url(c, ref->registry);
   char *url = mg_xasprintf("%s/v2/%s/blobs/%s", base, ref->repo, digest);
@@ -631,8 +609,7 @@ out:
   return rc;
 }
 
-static int
-is_tar_layer(const char *mt)
+static int is_tar_layer(const char *mt)
 {
   return mt
          && (strcmp(mt, MG_OCI_LAYER_TAR) == 0
@@ -650,9 +627,9 @@ struct layer_check {
   char last[MG_DIGEST_SHA256_HEX_LEN + 1];
 };
 
-static int
-layer_file(void *arg, const char *path, uint64_t size,
-           const char sha256[MG_DIGEST_SHA256_HEX_LEN + 1], struct mg_err *err)
+static int layer_file(void *arg, const char *path, uint64_t size,
+                      const char sha256[MG_DIGEST_SHA256_HEX_LEN + 1],
+                      struct mg_err *err)
 {
   struct layer_check *l = arg;
 
@@ -663,11 +640,10 @@ layer_file(void *arg, const char *path, uint64_t size,
   return 0;
 }
 
-int
-mg_oci_pull(struct mg_oci_client *c, const struct mg_oci_ref *ref,
-            const char *destdir, const struct mg_archive_limits *lim,
-            const struct mg_archive_file_cb *cb, struct mg_json **info,
-            struct mg_err *err)
+int mg_oci_pull(struct mg_oci_client *c, const struct mg_oci_ref *ref,
+                const char *destdir, const struct mg_archive_limits *lim,
+                const struct mg_archive_file_cb *cb, struct mg_json **info,
+                struct mg_err *err)
 {
   char *scope = scope_of(ref, "pull");
   struct mg_json *man = NULL;
@@ -751,8 +727,7 @@ out:
 
 /* ---- push ---- */
 
-static char *
-absolute_location(const char *base, const char *loc)
+static char *absolute_location(const char *base, const char *loc)
 {
   if (strncmp(loc, "http://", 7) == 0 || strncmp(loc, "https://", 8) == 0)
     return mg_xstrdup(loc);
@@ -760,9 +735,8 @@ absolute_location(const char *base, const char *loc)
 }
 
 /* 1 if the repository has the blob, 0 if not. */
-static int
-has_blob(struct mg_oci_client *c, const struct mg_oci_ref *ref,
-         const char *scope, const char *digest, struct mg_err *err)
+static int has_blob(struct mg_oci_client *c, const struct mg_oci_ref *ref,
+                    const char *scope, const char *digest, struct mg_err *err)
 {
   char *base = base_url(c, ref->registry);
   char *url = mg_xasprintf("%s/v2/%s/blobs/%s", base, ref->repo, digest);
@@ -790,8 +764,7 @@ has_blob(struct mg_oci_client *c, const struct mg_oci_ref *ref,
 }
 
 /* "start-end" of a Range / Content-Range value; the end, or -1. */
-static long long
-range_end(const char *v)
+static long long range_end(const char *v)
 {
   const char *dash;
   char *end;
@@ -813,9 +786,8 @@ range_end(const char *v)
 
 /* Asks where an interrupted upload stands (GET <location>: 204 with
  * Range "0-<end>"); *next gets the first byte to send again. */
-static int
-upload_status(struct mg_oci_client *c, const char *scope, char **loc,
-              const char *base, uint64_t *next, struct mg_err *err)
+static int upload_status(struct mg_oci_client *c, const char *scope, char **loc,
+                         const char *base, uint64_t *next, struct mg_err *err)
 {
   struct mg_http_response resp;
   struct mg_http_request req;
@@ -856,10 +828,10 @@ out:
  * resumed from what GET <location> reports (204, Range). On failure the
  * upload is cancelled (DELETE).
  */
-static int
-put_blob_chunked(struct mg_oci_client *c, const struct mg_oci_ref *ref,
-                 const char *scope, const char *digest, const char *path,
-                 uint64_t size, unsigned *chunks, struct mg_err *err)
+static int put_blob_chunked(struct mg_oci_client *c,
+                            const struct mg_oci_ref *ref, const char *scope,
+                            const char *digest, const char *path, uint64_t size,
+                            unsigned *chunks, struct mg_err *err)
 {
   char *base = base_url(c, ref->registry);
   char *url = mg_xasprintf("%s/v2/%s/blobs/uploads/", base, ref->repo);
@@ -972,7 +944,8 @@ put_blob_chunked(struct mg_oci_client *c, const struct mg_oci_ref *ref,
   if (oci_do(c, scope, &req,
              (const char *const[]){ "Content-Type: application/octet-stream",
                                     NULL },
-             &resp, err) < 0)
+             &resp, err)
+      < 0)
     goto cancel;
   if (resp.status != 201) {
     registry_error("finishing a chunked upload", &resp, err);
@@ -1005,10 +978,9 @@ out:
 }
 
 /* Uploads a blob (a file, or bytes in memory) monolithically. */
-static int
-put_blob(struct mg_oci_client *c, const struct mg_oci_ref *ref,
-         const char *scope, const char *digest, const char *path,
-         const void *mem, size_t len, struct mg_err *err)
+static int put_blob(struct mg_oci_client *c, const struct mg_oci_ref *ref,
+                    const char *scope, const char *digest, const char *path,
+                    const void *mem, size_t len, struct mg_err *err)
 {
   char *base = base_url(c, ref->registry);
   char *url = mg_xasprintf("%s/v2/%s/blobs/uploads/", base, ref->repo);
@@ -1069,10 +1041,9 @@ out:
 
 /* Mounts a base layer from another repository of the same registry, or
  * copies it through a temporary file. */
-static int
-mount_blob(struct mg_oci_client *c, const struct mg_oci_ref *ref,
-           const struct mg_oci_ref *from, const char *scope, const char *digest,
-           const char *tmp, struct mg_err *err)
+static int mount_blob(struct mg_oci_client *c, const struct mg_oci_ref *ref,
+                      const struct mg_oci_ref *from, const char *scope,
+                      const char *digest, const char *tmp, struct mg_err *err)
 {
   char *base = base_url(c, ref->registry);
   struct mg_buf url = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -1109,8 +1080,8 @@ out:
   return rc;
 }
 
-static struct mg_json *
-descriptor(const char *mt, const char *digest, uint64_t size)
+static struct mg_json *descriptor(const char *mt, const char *digest,
+                                  uint64_t size)
 {
   struct mg_json *d = mg_json_new_object();
 
@@ -1120,10 +1091,9 @@ descriptor(const char *mt, const char *digest, uint64_t size)
   return d;
 }
 
-static int
-put_manifest(struct mg_oci_client *c, const struct mg_oci_ref *ref,
-             const char *scope, const char *body, char **digest_out,
-             struct mg_err *err)
+static int put_manifest(struct mg_oci_client *c, const struct mg_oci_ref *ref,
+                        const char *scope, const char *body, char **digest_out,
+                        struct mg_err *err)
 {
   char *base = base_url(c, ref->registry);
   char *url = mg_xasprintf("%s/v2/%s/manifests/%s", base, ref->repo,
@@ -1171,10 +1141,10 @@ out:
 }
 
 /* Reads the base image: its layers (as OCI descriptors) and config. */
-static int
-load_base(struct mg_oci_client *c, const struct mg_oci_ref *base,
-          const struct mg_oci_ref *ref, const char *tmp,
-          struct mg_json **layers, struct mg_json **config, struct mg_err *err)
+static int load_base(struct mg_oci_client *c, const struct mg_oci_ref *base,
+                     const struct mg_oci_ref *ref, const char *tmp,
+                     struct mg_json **layers, struct mg_json **config,
+                     struct mg_err *err)
 {
   char *scope = mg_xasprintf("repository:%s:pull repository:%s:pull,push",
                              base->repo, ref->repo);
@@ -1238,8 +1208,8 @@ out:
 }
 
 /* olot's layer annotations for the file rel, stored at arc. */
-static struct mg_json *
-file_annotations(const char *rel, const char *arc, const char *fsha)
+static struct mg_json *file_annotations(const char *rel, const char *arc,
+                                        const char *fsha)
 {
   struct mg_json *ann = mg_json_new_object();
   const char *b = strrchr(rel, '/');
@@ -1257,10 +1227,9 @@ file_annotations(const char *rel, const char *arc, const char *fsha)
 }
 
 /* Sends a layer unless the registry has it: 1 skipped, 0 sent, -1. */
-static int
-send_layer(struct mg_oci_client *c, const struct mg_oci_ref *ref,
-           const char *scope, const char *digest, const char *path,
-           uint64_t size, uint64_t *chunked, struct mg_err *err)
+static int send_layer(struct mg_oci_client *c, const struct mg_oci_ref *ref,
+                      const char *scope, const char *digest, const char *path,
+                      uint64_t size, uint64_t *chunked, struct mg_err *err)
 {
   unsigned chunks = 0;
   int have = has_blob(c, ref, scope, digest, err);
@@ -1276,11 +1245,10 @@ send_layer(struct mg_oci_client *c, const struct mg_oci_ref *ref,
   return put_blob(c, ref, scope, digest, path, NULL, 0, err);
 }
 
-int
-mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
-                     const char *dir, const struct mg_json *files,
-                     const struct mg_oci_ref *base, struct mg_json **info,
-                     struct mg_err *err)
+int mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
+                         const char *dir, const struct mg_json *files,
+                         const struct mg_oci_ref *base, struct mg_json **info,
+                         struct mg_err *err)
 {
   char *scope = base ? mg_xasprintf("repository:%s:pull repository:%s:"
                                     "pull,push",
@@ -1384,8 +1352,8 @@ mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
     struct mg_json *desc, *h;
     char *d;
     int have;
-    if (mg_archive_write_layer(src, "models/README.md", layer, diff, &size,
-                               err) < 0
+    if (mg_archive_write_layer(src, "models/README.md", layer, diff, &size, err)
+            < 0
         || mg_archive_gzip_file(layer, gz, hex, &gsize, err) < 0) {
       free(src);
       free(gz);
@@ -1402,8 +1370,7 @@ mg_oci_push_modelcar(struct mg_oci_client *c, const struct mg_oci_ref *ref,
     skipped += have == 1;
     desc = descriptor(MG_OCI_LAYER_TGZ, card_digest, gsize);
     ann = file_annotations("README.md", "models/README.md", card_sha);
-    mg_json_set_string(ann, "io.opendatahub.modelcar.layer.type",
-                       "modelcard");
+    mg_json_set_string(ann, "io.opendatahub.modelcar.layer.type", "modelcard");
     mg_json_set(desc, "annotations", ann);
     mg_json_append(layers, desc);
     d = mg_xasprintf("sha256:%s", diff);

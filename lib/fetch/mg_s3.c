@@ -33,49 +33,53 @@ struct mg_s3 {
   char *host;     /* host[:port] of the endpoint */
   char *region;
   char *sigv4;
-  char *userpwd;  /* secret */
-  char *token;    /* secret */
+  char *userpwd; /* secret */
+  char *token;   /* secret */
   int path_style;
-  int aws;        /* the endpoint is AWS's own */
+  int aws; /* the endpoint is AWS's own */
   uint64_t part_size;
   uint64_t multipart_from;
 };
 
 /* ---- references ---- */
 
-static int
-bucket_ok(const char *b, size_t n)
+static int bucket_ok(const char *b, size_t n)
 {
   if (n < 3 || n > 63)
     return 0;
   for (size_t i = 0; i < n; i++) {
     char c = b[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-          c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.'
+          || c == '-'))
       return 0;
   }
   return b[0] != '.' && b[0] != '-' && b[n - 1] != '.' && b[n - 1] != '-';
 }
 
-int
-mg_s3_parse(const char *uri, struct mg_s3_ref *ref, struct mg_err *err)
+int mg_s3_parse(const char *uri, struct mg_s3_ref *ref, struct mg_err *err)
 {
   const char *s, *slash;
   size_t bn, pn;
 
   memset(ref, 0, sizeof(*ref));
   if (strncmp(uri, "s3://", 5) != 0)
-    return mg_err_set(err, MG_ERR_USAGE, "invalid S3 URI '%s': expected "
-                      "s3://bucket[/prefix]", uri);
+    return mg_err_set(err, MG_ERR_USAGE,
+                      "invalid S3 URI '%s': expected "
+                      "s3://bucket[/prefix]",
+                      uri);
   s = uri + 5;
   slash = strchr(s, '/');
   bn = slash ? (size_t)(slash - s) : strlen(s);
   if (!bucket_ok(s, bn))
-    return mg_err_set(err, MG_ERR_USAGE, "invalid S3 URI '%s': bad bucket "
-                      "name", uri);
+    return mg_err_set(err, MG_ERR_USAGE,
+                      "invalid S3 URI '%s': bad bucket "
+                      "name",
+                      uri);
   if (strpbrk(uri, "?#"))
-    return mg_err_set(err, MG_ERR_USAGE, "invalid S3 URI '%s': no query or "
-                      "fragment allowed", uri);
+    return mg_err_set(err, MG_ERR_USAGE,
+                      "invalid S3 URI '%s': no query or "
+                      "fragment allowed",
+                      uri);
   ref->bucket = mg_xstrndup(s, bn);
   s = slash ? slash + 1 : "";
   while (*s == '/')
@@ -87,14 +91,15 @@ mg_s3_parse(const char *uri, struct mg_s3_ref *ref, struct mg_err *err)
   for (size_t i = 0; i < pn; i++)
     if ((unsigned char)ref->prefix[i] < 0x20 || ref->prefix[i] == 0x7f) {
       mg_s3_ref_release(ref);
-      return mg_err_set(err, MG_ERR_USAGE, "invalid S3 URI '%s': control "
-                        "character in the key", uri);
+      return mg_err_set(err, MG_ERR_USAGE,
+                        "invalid S3 URI '%s': control "
+                        "character in the key",
+                        uri);
     }
   return 0;
 }
 
-void
-mg_s3_ref_release(struct mg_s3_ref *ref)
+void mg_s3_ref_release(struct mg_s3_ref *ref)
 {
   free(ref->bucket);
   free(ref->prefix);
@@ -103,16 +108,14 @@ mg_s3_ref_release(struct mg_s3_ref *ref)
 
 /* ---- settings from the environment and ~/.aws ---- */
 
-static const char *
-env(const char *name)
+static const char *env(const char *name)
 {
   const char *v = getenv(name);
 
   return v && *v ? v : NULL;
 }
 
-static char *
-home_file(const char *envname, const char *rel)
+static char *home_file(const char *envname, const char *rel)
 {
   const char *v = env(envname), *home;
 
@@ -122,8 +125,7 @@ home_file(const char *envname, const char *rel)
   return home ? mg_xasprintf("%s/%s", home, rel) : NULL;
 }
 
-static char *
-trim(char *s, char *e)
+static char *trim(char *s, char *e)
 {
   while (s < e && (*s == ' ' || *s == '\t'))
     s++;
@@ -138,9 +140,8 @@ trim(char *s, char *e)
  * credentials and config files). *out is NULL when the file, the
  * section or the key is missing. caller owns *out.
  */
-static int
-ini_get(const char *path, const char *section, const char *key, char **out,
-        struct mg_err *err)
+static int ini_get(const char *path, const char *section, const char *key,
+                   char **out, struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(INI_MAX);
   char *p, *cur = NULL;
@@ -186,9 +187,8 @@ out:
   return rc;
 }
 
-static int
-load_region(const struct mg_s3_settings *st, const char *profile, char **out,
-            struct mg_err *err)
+static int load_region(const struct mg_s3_settings *st, const char *profile,
+                       char **out, struct mg_err *err)
 {
   const char *v = st->region ? st->region : env("AWS_REGION");
   char *cfg, *section;
@@ -202,8 +202,8 @@ load_region(const struct mg_s3_settings *st, const char *profile, char **out,
   }
   cfg = home_file("AWS_CONFIG_FILE", ".aws/config");
   section = strcmp(profile, "default") == 0
-              ? mg_xstrdup("default")
-              : mg_xasprintf("profile %s", profile);
+                ? mg_xstrdup("default")
+                : mg_xasprintf("profile %s", profile);
   rc = cfg ? ini_get(cfg, section, "region", out, err) : 0;
   free(cfg);
   free(section);
@@ -212,8 +212,8 @@ load_region(const struct mg_s3_settings *st, const char *profile, char **out,
   return rc;
 }
 
-static int
-load_credentials(struct mg_s3 *s, const char *profile, struct mg_err *err)
+static int load_credentials(struct mg_s3 *s, const char *profile,
+                            struct mg_err *err)
 {
   const char *id = env("AWS_ACCESS_KEY_ID");
   const char *key = env("AWS_SECRET_ACCESS_KEY");
@@ -227,15 +227,16 @@ load_credentials(struct mg_s3 *s, const char *profile, struct mg_err *err)
     return 0;
   }
   if (id || key)
-    return mg_err_set(err, MG_ERR_USAGE, "incomplete S3 credentials "
+    return mg_err_set(err, MG_ERR_USAGE,
+                      "incomplete S3 credentials "
                       "'AWS_ACCESS_KEY_ID': set both it and "
                       "AWS_SECRET_ACCESS_KEY");
   path = home_file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials");
   if (!path)
     return 0;
-  if (ini_get(path, profile, "aws_access_key_id", &fid, err) < 0 ||
-      ini_get(path, profile, "aws_secret_access_key", &fkey, err) < 0 ||
-      ini_get(path, profile, "aws_session_token", &ftok, err) < 0) {
+  if (ini_get(path, profile, "aws_access_key_id", &fid, err) < 0
+      || ini_get(path, profile, "aws_secret_access_key", &fkey, err) < 0
+      || ini_get(path, profile, "aws_session_token", &ftok, err) < 0) {
     rc = -1;
   } else if (fid && fkey) {
     s->userpwd = mg_xasprintf("%s:%s", fid, fkey);
@@ -244,12 +245,13 @@ load_credentials(struct mg_s3 *s, const char *profile, struct mg_err *err)
       ftok = NULL;
     }
   } else if (fid || fkey) {
-    rc = mg_err_set(err, MG_ERR_DATA, "incomplete S3 credentials in '%s' "
-                    "(profile '%s')", path, profile);
+    rc = mg_err_set(err, MG_ERR_DATA,
+                    "incomplete S3 credentials in '%s' "
+                    "(profile '%s')",
+                    path, profile);
   }
   if (s->userpwd && strchr(s->userpwd, '\n'))
-    rc = mg_err_set(err, MG_ERR_DATA, "unusable S3 credentials in '%s'",
-                    path);
+    rc = mg_err_set(err, MG_ERR_DATA, "unusable S3 credentials in '%s'", path);
   mg_http_secret_free(fid);
   mg_http_secret_free(fkey);
   mg_http_secret_free(ftok);
@@ -257,30 +259,33 @@ load_credentials(struct mg_s3 *s, const char *profile, struct mg_err *err)
   return rc;
 }
 
-static int
-parse_endpoint(struct mg_s3 *s, const char *ep, struct mg_err *err)
+static int parse_endpoint(struct mg_s3 *s, const char *ep, struct mg_err *err)
 {
   const char *p = strstr(ep, "://"), *h;
   size_t n;
 
-  if (!p || !((p - ep == 4 && strncmp(ep, "http", 4) == 0) ||
-              (p - ep == 5 && strncmp(ep, "https", 5) == 0)))
-    return mg_err_set(err, MG_ERR_USAGE, "invalid S3 endpoint '%s': "
-                      "expected http(s)://host[:port]", ep);
+  if (!p
+      || !((p - ep == 4 && strncmp(ep, "http", 4) == 0)
+           || (p - ep == 5 && strncmp(ep, "https", 5) == 0)))
+    return mg_err_set(err, MG_ERR_USAGE,
+                      "invalid S3 endpoint '%s': "
+                      "expected http(s)://host[:port]",
+                      ep);
   h = p + 3;
   n = strcspn(h, "/?#");
   if (n == 0 || memchr(h, '@', n) || h[n + strspn(h + n, "/")] != '\0')
-    return mg_err_set(err, MG_ERR_USAGE, "invalid S3 endpoint '%s': "
-                      "expected http(s)://host[:port]", ep);
+    return mg_err_set(err, MG_ERR_USAGE,
+                      "invalid S3 endpoint '%s': "
+                      "expected http(s)://host[:port]",
+                      ep);
   s->scheme = mg_xstrndup(ep, (size_t)(p - ep));
   s->host = mg_xstrndup(h, n);
   s->endpoint = mg_xasprintf("%s://%s", s->scheme, s->host);
   return 0;
 }
 
-int
-mg_s3_new(const struct mg_http_opts *http, const struct mg_s3_settings *st,
-          struct mg_s3 **out, struct mg_err *err)
+int mg_s3_new(const struct mg_http_opts *http, const struct mg_s3_settings *st,
+              struct mg_s3 **out, struct mg_err *err)
 {
   struct mg_s3 *s = mg_xcalloc(1, sizeof(*s));
   const char *profile = st->profile ? st->profile : env("AWS_PROFILE");
@@ -334,8 +339,7 @@ out:
   return rc;
 }
 
-void
-mg_s3_free(struct mg_s3 *s)
+void mg_s3_free(struct mg_s3 *s)
 {
   if (!s)
     return;
@@ -349,42 +353,37 @@ mg_s3_free(struct mg_s3 *s)
   free(s);
 }
 
-const struct mg_http_opts *
-mg_s3_http(const struct mg_s3 *s)
+const struct mg_http_opts *mg_s3_http(const struct mg_s3 *s)
 {
   return &s->http;
 }
 
-const char *
-mg_s3_region(const struct mg_s3 *s)
+const char *mg_s3_region(const struct mg_s3 *s)
 {
   return s->region;
 }
 
-const char *
-mg_s3_endpoint(const struct mg_s3 *s)
+const char *mg_s3_endpoint(const struct mg_s3 *s)
 {
   return s->endpoint;
 }
 
-int
-mg_s3_signed(const struct mg_s3 *s)
+int mg_s3_signed(const struct mg_s3 *s)
 {
   return s->userpwd != NULL;
 }
 
 /* ---- URLs and headers ---- */
 
-void
-mg_s3_encode(struct mg_buf *out, const char *s, size_t n, int keep_slash)
+void mg_s3_encode(struct mg_buf *out, const char *s, size_t n, int keep_slash)
 {
   static const char hex[] = "0123456789ABCDEF";
 
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-        (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-        c == '~' || (c == '/' && keep_slash)) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+        || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
+        || c == '~' || (c == '/' && keep_slash)) {
       (void)mg_buf_addch(out, (char)c, NULL);
     } else {
       char e[3] = { '%', hex[c >> 4], hex[c & 15] };
@@ -393,9 +392,8 @@ mg_s3_encode(struct mg_buf *out, const char *s, size_t n, int keep_slash)
   }
 }
 
-char *
-mg_s3_url(const struct mg_s3 *s, const char *bucket, const char *key,
-          const char *query)
+char *mg_s3_url(const struct mg_s3 *s, const char *bucket, const char *key,
+                const char *query)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -409,9 +407,8 @@ mg_s3_url(const struct mg_s3 *s, const char *bucket, const char *key,
   return mg_buf_detach(&b, NULL);
 }
 
-char **
-mg_s3_headers(const struct mg_s3 *s, const char *payload_sha256,
-              const char *const *extra)
+char **mg_s3_headers(const struct mg_s3 *s, const char *payload_sha256,
+                     const char *const *extra)
 {
   size_t n = 0, k = 0;
   char **h;
@@ -429,8 +426,7 @@ mg_s3_headers(const struct mg_s3 *s, const char *payload_sha256,
   return h;
 }
 
-void
-mg_s3_headers_free(char **h)
+void mg_s3_headers_free(char **h)
 {
   if (!h)
     return;
@@ -441,8 +437,7 @@ mg_s3_headers_free(char **h)
 
 /* ---- a little XML: S3's responses are flat and predictable ---- */
 
-static void
-utf8_put(struct mg_buf *b, unsigned long cp)
+static void utf8_put(struct mg_buf *b, unsigned long cp)
 {
   if (cp < 0x80) {
     (void)mg_buf_addch(b, (char)cp, NULL);
@@ -463,15 +458,17 @@ utf8_put(struct mg_buf *b, unsigned long cp)
 
 /* Decodes XML text (the five entities and character references). NULL when
  * a reference is malformed. caller owns the result. */
-static char *
-xml_text(const char *p, const char *e)
+static char *xml_text(const char *p, const char *e)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   static const struct {
     const char *name;
     char c;
-  } ents[] = { { "amp;", '&' },  { "lt;", '<' },   { "gt;", '>' },
-               { "quot;", '"' }, { "apos;", '\'' } };
+  } ents[] = { { "amp;", '&' },
+               { "lt;", '<' },
+               { "gt;", '>' },
+               { "quot;", '"' },
+               { "apos;", '\'' } };
 
   (void)mg_buf_addstr(&b, "", NULL);
   while (p < e) {
@@ -485,10 +482,10 @@ xml_text(const char *p, const char *e)
       int hexa = p + 1 < e && (p[1] == 'x' || p[1] == 'X'), digits = 0;
       p += hexa ? 2 : 1;
       for (; p < e && *p != ';' && digits < 8; p++, digits++) {
-        int d = *p >= '0' && *p <= '9'               ? *p - '0'
-                : hexa && *p >= 'a' && *p <= 'f'     ? *p - 'a' + 10
-                : hexa && *p >= 'A' && *p <= 'F'     ? *p - 'A' + 10
-                                                     : -1;
+        int d = *p >= '0' && *p <= '9'           ? *p - '0'
+                : hexa && *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+                : hexa && *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+                                                 : -1;
         if (d < 0)
           goto bad;
         cp = cp * (hexa ? 16 : 10) + (unsigned long)d;
@@ -521,9 +518,8 @@ bad:
  * Finds the first <tag>...</tag> in [p, e). Returns 1 and the content's
  * bounds, 0 when absent.
  */
-static int
-xml_find(const char *p, const char *e, const char *tag, const char **vs,
-         const char **ve)
+static int xml_find(const char *p, const char *e, const char *tag,
+                    const char **vs, const char **ve)
 {
   size_t n = strlen(tag);
 
@@ -531,8 +527,8 @@ xml_find(const char *p, const char *e, const char *tag, const char **vs,
     const char *lt = memchr(p, '<', (size_t)(e - p));
     if (!lt)
       return 0;
-    if ((size_t)(e - lt) > n + 1 && memcmp(lt + 1, tag, n) == 0 &&
-        (lt[n + 1] == '>' || lt[n + 1] == ' ')) {
+    if ((size_t)(e - lt) > n + 1 && memcmp(lt + 1, tag, n) == 0
+        && (lt[n + 1] == '>' || lt[n + 1] == ' ')) {
       const char *gt = memchr(lt, '>', (size_t)(e - lt)), *c;
       if (!gt)
         return 0;
@@ -544,8 +540,8 @@ xml_find(const char *p, const char *e, const char *tag, const char **vs,
         c = memchr(c, '<', (size_t)(e - c));
         if (!c)
           return 0;
-        if ((size_t)(e - c) >= n + 3 && c[1] == '/' &&
-            memcmp(c + 2, tag, n) == 0 && c[n + 2] == '>') {
+        if ((size_t)(e - c) >= n + 3 && c[1] == '/'
+            && memcmp(c + 2, tag, n) == 0 && c[n + 2] == '>') {
           *vs = gt + 1;
           *ve = c;
           return 1;
@@ -559,8 +555,7 @@ xml_find(const char *p, const char *e, const char *tag, const char **vs,
 }
 
 /* The decoded text of <tag> in [p, e), or NULL. caller owns. */
-static char *
-xml_get(const char *p, const char *e, const char *tag)
+static char *xml_get(const char *p, const char *e, const char *tag)
 {
   const char *vs, *ve;
 
@@ -569,9 +564,8 @@ xml_get(const char *p, const char *e, const char *tag)
 
 /* ---- errors ---- */
 
-int
-mg_s3_error(long status, const char *body, size_t len, const char *what,
-            struct mg_err *err)
+int mg_s3_error(long status, const char *body, size_t len, const char *what,
+                struct mg_err *err)
 {
   char *code = NULL, *msg = NULL;
   const char *hint = "";
@@ -582,19 +576,19 @@ mg_s3_error(long status, const char *body, size_t len, const char *what,
     msg = xml_get(body, body + len, "Message");
   }
   if (status == 403 || status == 401)
-    hint = code && (strcmp(code, "SignatureDoesNotMatch") == 0 ||
-                    strcmp(code, "InvalidAccessKeyId") == 0 ||
-                    strcmp(code, "InvalidToken") == 0)
-             ? " (check the S3 credentials)"
-             : " (access denied: check the credentials and the bucket "
-               "policy)";
-  else if (status == 301 || (code && strcmp(code,
-                                            "AuthorizationHeaderMalformed") ==
-                                         0))
+    hint = code
+                   && (strcmp(code, "SignatureDoesNotMatch") == 0
+                       || strcmp(code, "InvalidAccessKeyId") == 0
+                       || strcmp(code, "InvalidToken") == 0)
+               ? " (check the S3 credentials)"
+               : " (access denied: check the credentials and the bucket "
+                 "policy)";
+  else if (status == 301
+           || (code && strcmp(code, "AuthorizationHeaderMalformed") == 0))
     hint = " (wrong region or endpoint: set AWS_REGION or --s3-region)";
   else if (status == 404)
     hint = code && strcmp(code, "NoSuchBucket") == 0 ? " (no such bucket)"
-                                                      : " (not found)";
+                                                     : " (not found)";
   else if (status == 412)
     hint = " (the object changed after it was listed)";
   if (msg && (*hint || strlen(msg) > 100)) {
@@ -602,9 +596,11 @@ mg_s3_error(long status, const char *body, size_t len, const char *what,
     free(msg);
     msg = NULL;
   }
-  rc = mg_err_set(err, MG_ERR_REMOTE, "S3 request for '%s' failed: HTTP "
-                  "%ld%s%s%s%s%s", what, status, code ? " " : "",
-                  code ? code : "", msg ? ": " : "", msg ? msg : "", hint);
+  rc = mg_err_set(err, MG_ERR_REMOTE,
+                  "S3 request for '%s' failed: HTTP "
+                  "%ld%s%s%s%s%s",
+                  what, status, code ? " " : "", code ? code : "",
+                  msg ? ": " : "", msg ? msg : "", hint);
   free(code);
   free(msg);
   return rc;
@@ -612,16 +608,14 @@ mg_s3_error(long status, const char *body, size_t len, const char *what,
 
 /* ---- listing ---- */
 
-static int
-cmp_obj(const void *a, const void *b)
+static int cmp_obj(const void *a, const void *b)
 {
   return strcmp(((const struct mg_s3_object *)a)->rel,
                 ((const struct mg_s3_object *)b)->rel);
 }
 
-static void
-listing_add(struct mg_s3_listing *l, size_t *cap, char *key, char *rel,
-            char *etag, uint64_t size)
+static void listing_add(struct mg_s3_listing *l, size_t *cap, char *key,
+                        char *rel, char *etag, uint64_t size)
 {
   struct mg_s3_object *o;
 
@@ -638,10 +632,10 @@ listing_add(struct mg_s3_listing *l, size_t *cap, char *key, char *rel,
 
 /* One ListObjectsV2 call's objects; *next gets the continuation token or
  * NULL on the last page. */
-static int
-list_page(struct mg_s3 *s, const struct mg_s3_ref *ref, const char *prefix,
-          const char *token, struct mg_s3_listing *l, size_t *cap,
-          int exact, char **next, struct mg_err *err)
+static int list_page(struct mg_s3 *s, const struct mg_s3_ref *ref,
+                     const char *prefix, const char *token,
+                     struct mg_s3_listing *l, size_t *cap, int exact,
+                     char **next, struct mg_err *err)
 {
   struct mg_buf q = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_http_request req;
@@ -676,8 +670,10 @@ list_page(struct mg_s3 *s, const struct mg_s3_ref *ref, const char *prefix,
   p = resp.body.data;
   e = p + resp.body.len;
   if (!p || !xml_find(p, e, "ListBucketResult", &vs, &ve)) {
-    mg_err_set(err, MG_ERR_REMOTE, "S3 listing of '%s' is not a "
-               "ListBucketResult", what);
+    mg_err_set(err, MG_ERR_REMOTE,
+               "S3 listing of '%s' is not a "
+               "ListBucketResult",
+               what);
     goto out;
   }
   p = rs = vs;
@@ -692,17 +688,19 @@ list_page(struct mg_s3 *s, const struct mg_s3_ref *ref, const char *prefix,
       sz = strtoull(size, &end, 10);
     }
     if (!key || !size || end == size || *end || errno || size[0] == '-') {
-      mg_err_set(err, MG_ERR_REMOTE, "S3 listing of '%s' has an entry "
-                 "without a usable Key or Size", what);
+      mg_err_set(err, MG_ERR_REMOTE,
+                 "S3 listing of '%s' has an entry "
+                 "without a usable Key or Size",
+                 what);
       free(key);
       free(size);
       free(etag);
       goto out;
     }
     free(size);
-    if (exact ? strcmp(key, prefix) != 0
-              : strncmp(key, prefix, plen) != 0 ||
-                    key[strlen(key) - 1] == '/') {
+    if (exact
+            ? strcmp(key, prefix) != 0
+            : strncmp(key, prefix, plen) != 0 || key[strlen(key) - 1] == '/') {
       free(key);
       free(etag);
       continue;
@@ -732,8 +730,10 @@ list_page(struct mg_s3 *s, const struct mg_s3_ref *ref, const char *prefix,
   if (trunc && strcmp(trunc, "true") == 0) {
     *next = xml_get(rs, re, "NextContinuationToken");
     if (!*next || !**next) {
-      mg_err_set(err, MG_ERR_REMOTE, "S3 listing of '%s' is truncated but "
-                 "has no NextContinuationToken", what);
+      mg_err_set(err, MG_ERR_REMOTE,
+                 "S3 listing of '%s' is truncated but "
+                 "has no NextContinuationToken",
+                 what);
       goto out;
     }
   }
@@ -752,9 +752,9 @@ out:
   return rc;
 }
 
-static int
-list_all(struct mg_s3 *s, const struct mg_s3_ref *ref, const char *prefix,
-         int exact, struct mg_s3_listing *l, size_t *cap, struct mg_err *err)
+static int list_all(struct mg_s3 *s, const struct mg_s3_ref *ref,
+                    const char *prefix, int exact, struct mg_s3_listing *l,
+                    size_t *cap, struct mg_err *err)
 {
   char *token = NULL;
 
@@ -768,20 +768,21 @@ list_all(struct mg_s3 *s, const struct mg_s3_ref *ref, const char *prefix,
       return 0;
     if (page > MAX_OBJECTS) {
       free(next);
-      return mg_err_set(err, MG_ERR_REMOTE, "S3 listing of 's3://%s/%s' "
-                        "does not end", ref->bucket, prefix);
+      return mg_err_set(err, MG_ERR_REMOTE,
+                        "S3 listing of 's3://%s/%s' "
+                        "does not end",
+                        ref->bucket, prefix);
     }
     token = next;
   }
 }
 
-int
-mg_s3_list(struct mg_s3 *s, const struct mg_s3_ref *ref,
-           struct mg_s3_listing *out, struct mg_err *err)
+int mg_s3_list(struct mg_s3 *s, const struct mg_s3_ref *ref,
+               struct mg_s3_listing *out, struct mg_err *err)
 {
   size_t cap = 0;
-  char *folder = ref->prefix[0] ? mg_xasprintf("%s/", ref->prefix)
-                                : mg_xstrdup("");
+  char *folder =
+      ref->prefix[0] ? mg_xasprintf("%s/", ref->prefix) : mg_xstrdup("");
   int rc;
 
   memset(out, 0, sizeof(*out));
@@ -799,16 +800,17 @@ mg_s3_list(struct mg_s3 *s, const struct mg_s3_ref *ref,
     qsort(out->v, out->n, sizeof(*out->v), cmp_obj);
   for (size_t i = 1; i < out->n; i++)
     if (strcmp(out->v[i].rel, out->v[i - 1].rel) == 0) {
-      mg_err_set(err, MG_ERR_DATA, "S3 listing of 's3://%s/%s' names '%s' "
-                 "twice", ref->bucket, ref->prefix, out->v[i].rel);
+      mg_err_set(err, MG_ERR_DATA,
+                 "S3 listing of 's3://%s/%s' names '%s' "
+                 "twice",
+                 ref->bucket, ref->prefix, out->v[i].rel);
       mg_s3_listing_release(out);
       return -1;
     }
   return 0;
 }
 
-void
-mg_s3_listing_release(struct mg_s3_listing *l)
+void mg_s3_listing_release(struct mg_s3_listing *l)
 {
   for (size_t i = 0; i < l->n; i++) {
     free(l->v[i].key);
@@ -821,43 +823,40 @@ mg_s3_listing_release(struct mg_s3_listing *l)
 
 /* ---- digests ---- */
 
-static int
-all_hex(const char *s, size_t n)
+static int all_hex(const char *s, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-          (s[i] >= 'A' && s[i] <= 'F')))
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')
+          || (s[i] >= 'A' && s[i] <= 'F')))
       return 0;
   return 1;
 }
 
-static void
-lower_copy(char *dst, const char *src, size_t n)
+static void lower_copy(char *dst, const char *src, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    dst[i] = (char)(src[i] >= 'A' && src[i] <= 'F' ? src[i] - 'A' + 'a'
-                                                   : src[i]);
+    dst[i] =
+        (char)(src[i] >= 'A' && src[i] <= 'F' ? src[i] - 'A' + 'a' : src[i]);
   dst[n] = '\0';
 }
 
-void
-mg_s3_digest_from(const char *checksum_b64, const char *meta_sha256,
-                  const char *etag, struct mg_s3_digest *d)
+void mg_s3_digest_from(const char *checksum_b64, const char *meta_sha256,
+                       const char *etag, struct mg_s3_digest *d)
 {
   memset(d, 0, sizeof(*d));
   if (checksum_b64 && !strchr(checksum_b64, '-')) {
     unsigned char *raw = NULL;
     size_t n = 0;
-    if (mg_base64_decode(checksum_b64, strlen(checksum_b64), &raw, &n,
-                         NULL) == 0 &&
-        n == MG_DIGEST_SHA256_LEN) {
+    if (mg_base64_decode(checksum_b64, strlen(checksum_b64), &raw, &n, NULL)
+            == 0
+        && n == MG_DIGEST_SHA256_LEN) {
       mg_digest_hex(raw, n, d->sha256);
       d->sha256_from = "x-amz-checksum-sha256";
     }
     free(raw);
   }
-  if (!d->sha256[0] && meta_sha256 && strlen(meta_sha256) == 64 &&
-      all_hex(meta_sha256, 64)) {
+  if (!d->sha256[0] && meta_sha256 && strlen(meta_sha256) == 64
+      && all_hex(meta_sha256, 64)) {
     lower_copy(d->sha256, meta_sha256, 64);
     d->sha256_from = "x-amz-meta-sha256";
   }
@@ -874,8 +873,7 @@ mg_s3_digest_from(const char *checksum_b64, const char *meta_sha256,
 
 /* ---- uploads ---- */
 
-static void
-xml_escape(struct mg_buf *b, const char *s)
+static void xml_escape(struct mg_buf *b, const char *s)
 {
   for (; *s; s++) {
     if (*s == '"')
@@ -891,11 +889,11 @@ xml_escape(struct mg_buf *b, const char *s)
 
 /* One request with the S3 headers; a non-2xx answer is an error. POSTs
  * that create something are not retried (no_retry). */
-static int
-put_request(struct mg_s3 *s, const char *method, const char *url,
-            const char *what, const char *payload_sha, const char *const *extra,
-            const void *body, size_t body_len, const char *upload_path,
-            struct mg_http_response *resp, struct mg_err *err)
+static int put_request(struct mg_s3 *s, const char *method, const char *url,
+                       const char *what, const char *payload_sha,
+                       const char *const *extra, const void *body,
+                       size_t body_len, const char *upload_path,
+                       struct mg_http_response *resp, struct mg_err *err)
 {
   char **hdrs = mg_s3_headers(s, payload_sha, extra);
   struct mg_http_request req;
@@ -912,19 +910,17 @@ put_request(struct mg_s3 *s, const char *method, const char *url,
   req.no_retry = strcmp(method, "POST") == 0 && strstr(url, "?uploads=");
   rc = mg_http_do(&s->http, &req, resp, err);
   if (rc == 0 && (resp->status < 200 || resp->status > 299))
-    rc = mg_s3_error(resp->status, resp->body.data, resp->body.len, what,
-                     err);
+    rc = mg_s3_error(resp->status, resp->body.data, resp->body.len, what, err);
   /* CompleteMultipartUpload may answer 200 with an <Error> body. */
-  if (rc == 0 && resp->body.len && resp->body.data &&
-      xml_find(resp->body.data, resp->body.data + resp->body.len, "Error",
-               &vs, &ve))
+  if (rc == 0 && resp->body.len && resp->body.data
+      && xml_find(resp->body.data, resp->body.data + resp->body.len, "Error",
+                  &vs, &ve))
     rc = mg_s3_error(500, resp->body.data, resp->body.len, what, err);
   mg_s3_headers_free(hdrs);
   return rc;
 }
 
-static char *
-b64_of_hex(const char *hex)
+static char *b64_of_hex(const char *hex)
 {
   unsigned char raw[MG_DIGEST_SHA256_LEN];
 
@@ -939,9 +935,9 @@ b64_of_hex(const char *hex)
   return mg_base64_encode(raw, sizeof(raw));
 }
 
-static int
-put_single(struct mg_s3 *s, const char *url, const char *what,
-           const char *path, const char *sha256_hex, struct mg_err *err)
+static int put_single(struct mg_s3 *s, const char *url, const char *what,
+                      const char *path, const char *sha256_hex,
+                      struct mg_err *err)
 {
   struct mg_http_response resp;
   char *b64 = b64_of_hex(sha256_hex);
@@ -952,8 +948,8 @@ put_single(struct mg_s3 *s, const char *url, const char *what,
   int rc;
 
   mg_http_response_init(&resp, 1 << 20);
-  rc = put_request(s, "PUT", url, what, sha256_hex, extra, NULL, 0, path,
-                   &resp, err);
+  rc = put_request(s, "PUT", url, what, sha256_hex, extra, NULL, 0, path, &resp,
+                   err);
   mg_http_response_release(&resp);
   free(b64);
   free(h1);
@@ -961,9 +957,8 @@ put_single(struct mg_s3 *s, const char *url, const char *what,
   return rc;
 }
 
-static void
-abort_upload(struct mg_s3 *s, const char *bucket, const char *key,
-             const char *upload_id)
+static void abort_upload(struct mg_s3 *s, const char *bucket, const char *key,
+                         const char *upload_id)
 {
   struct mg_buf q = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_http_response resp;
@@ -981,9 +976,8 @@ abort_upload(struct mg_s3 *s, const char *bucket, const char *key,
   free(url);
 }
 
-static int
-read_part(int fd, const char *path, unsigned char *buf, size_t n,
-          struct mg_err *err)
+static int read_part(int fd, const char *path, unsigned char *buf, size_t n,
+                     struct mg_err *err)
 {
   size_t got = 0;
 
@@ -1001,10 +995,10 @@ read_part(int fd, const char *path, unsigned char *buf, size_t n,
   return 0;
 }
 
-static int
-put_multipart(struct mg_s3 *s, const char *bucket, const char *key,
-              const char *what, const char *path, uint64_t size,
-              const char *sha256_hex, unsigned *parts, struct mg_err *err)
+static int put_multipart(struct mg_s3 *s, const char *bucket, const char *key,
+                         const char *what, const char *path, uint64_t size,
+                         const char *sha256_hex, unsigned *parts,
+                         struct mg_err *err)
 {
   uint64_t psize = s->part_size;
   struct mg_buf q = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -1033,17 +1027,20 @@ put_multipart(struct mg_s3 *s, const char *bucket, const char *key,
   if (put_request(s, "POST", url, what, NULL,
                   (const char *const[]){ "Content-Type: "
                                          "application/octet-stream",
-                                         "x-amz-checksum-algorithm: SHA256",
-                                         h2, NULL },
-                  "", 0, NULL, &resp, err) < 0)
+                                         "x-amz-checksum-algorithm: SHA256", h2,
+                                         NULL },
+                  "", 0, NULL, &resp, err)
+      < 0)
     goto out;
-  upload_id = resp.body.data ? xml_get(resp.body.data,
-                                       resp.body.data + resp.body.len,
-                                       "UploadId")
-                             : NULL;
+  upload_id =
+      resp.body.data
+          ? xml_get(resp.body.data, resp.body.data + resp.body.len, "UploadId")
+          : NULL;
   if (!upload_id || !*upload_id) {
-    mg_err_set(err, MG_ERR_REMOTE, "S3 did not start a multipart upload "
-               "for '%s'", what);
+    mg_err_set(err, MG_ERR_REMOTE,
+               "S3 did not start a multipart upload "
+               "for '%s'",
+               what);
     goto out;
   }
   buf = mg_xmalloc((size_t)psize);
@@ -1072,9 +1069,9 @@ put_multipart(struct mg_s3 *s, const char *bucket, const char *key,
     url = mg_s3_url(s, bucket, key, q.data);
     mg_http_response_release(&resp);
     mg_http_response_init(&resp, 1 << 20);
-    if (put_request(s, "PUT", url, what, hex,
-                    (const char *const[]){ h1, NULL }, buf, len, NULL, &resp,
-                    err) < 0) {
+    if (put_request(s, "PUT", url, what, hex, (const char *const[]){ h1, NULL },
+                    buf, len, NULL, &resp, err)
+        < 0) {
       free(h1);
       free(b64);
       goto abort;
@@ -1082,16 +1079,20 @@ put_multipart(struct mg_s3 *s, const char *bucket, const char *key,
     free(h1);
     etag = mg_http_response_header(&resp, "ETag");
     if (!etag) {
-      mg_err_set(err, MG_ERR_REMOTE, "S3 gave no ETag for part %u of '%s'",
-                 n, what);
+      mg_err_set(err, MG_ERR_REMOTE, "S3 gave no ETag for part %u of '%s'", n,
+                 what);
       free(b64);
       goto abort;
     }
-    (void)mg_buf_printf(&done, NULL, "<Part><PartNumber>%u</PartNumber>"
-                        "<ETag>", n);
+    (void)mg_buf_printf(&done, NULL,
+                        "<Part><PartNumber>%u</PartNumber>"
+                        "<ETag>",
+                        n);
     xml_escape(&done, etag);
-    (void)mg_buf_printf(&done, NULL, "</ETag><ChecksumSHA256>%s"
-                        "</ChecksumSHA256></Part>", b64);
+    (void)mg_buf_printf(&done, NULL,
+                        "</ETag><ChecksumSHA256>%s"
+                        "</ChecksumSHA256></Part>",
+                        b64);
     free(etag);
     free(b64);
   }
@@ -1111,10 +1112,11 @@ put_multipart(struct mg_s3 *s, const char *bucket, const char *key,
     url = mg_s3_url(s, bucket, key, q.data);
     mg_http_response_release(&resp);
     mg_http_response_init(&resp, 1 << 20);
-    if (put_request(s, "POST", url, what, body_hex,
-                    (const char *const[]){ "Content-Type: application/xml",
-                                           NULL },
-                    done.data, done.len, NULL, &resp, err) < 0)
+    if (put_request(
+            s, "POST", url, what, body_hex,
+            (const char *const[]){ "Content-Type: application/xml", NULL },
+            done.data, done.len, NULL, &resp, err)
+        < 0)
       goto abort;
   }
   *parts = n;
@@ -1136,10 +1138,9 @@ out:
   return rc;
 }
 
-int
-mg_s3_put_file(struct mg_s3 *s, const char *bucket, const char *key,
-               const char *path, uint64_t size, const char *sha256_hex,
-               unsigned *parts, struct mg_err *err)
+int mg_s3_put_file(struct mg_s3 *s, const char *bucket, const char *key,
+                   const char *path, uint64_t size, const char *sha256_hex,
+                   unsigned *parts, struct mg_err *err)
 {
   char *what = mg_xasprintf("s3://%s/%s", bucket, key);
   char *url;
@@ -1148,10 +1149,9 @@ mg_s3_put_file(struct mg_s3 *s, const char *bucket, const char *key,
   *parts = 0;
   if (!mg_digest_sha256_hex_valid(sha256_hex)) {
     rc = mg_err_set(err, MG_ERR_DATA, "no sha256 for '%s'", path);
-  } else if (size > 0 && (size >= s->multipart_from ||
-                          size > SINGLE_PUT_MAX)) {
-    rc = put_multipart(s, bucket, key, what, path, size, sha256_hex, parts,
-                       err);
+  } else if (size > 0 && (size >= s->multipart_from || size > SINGLE_PUT_MAX)) {
+    rc =
+        put_multipart(s, bucket, key, what, path, size, sha256_hex, parts, err);
   } else {
     url = mg_s3_url(s, bucket, key, NULL);
     rc = put_single(s, url, what, path, sha256_hex, err);

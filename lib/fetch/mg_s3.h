@@ -113,8 +113,8 @@ void mg_s3_headers_free(char **h);
 
 struct mg_s3_object {
   char *key;
-  char *rel;       /* the key below the prefix: a clean relative path */
-  char *etag;      /* as listed, quotes included; NULL if absent */
+  char *rel;  /* the key below the prefix: a clean relative path */
+  char *etag; /* as listed, quotes included; NULL if absent */
   uint64_t size;
 };
 
@@ -140,9 +140,9 @@ void mg_s3_listing_release(struct mg_s3_listing *l);
 
 /* What a response says about an object's content. */
 struct mg_s3_digest {
-  char sha256[65]; /* hex, "" when not stated */
+  char sha256[65];         /* hex, "" when not stated */
   const char *sha256_from; /* "x-amz-checksum-sha256", "x-amz-meta-sha256" */
-  char md5[33];    /* from a single-part ETag, "" otherwise */
+  char md5[33];            /* from a single-part ETag, "" otherwise */
 };
 
 /*

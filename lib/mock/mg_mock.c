@@ -126,8 +126,7 @@ struct mg_mock_server {
   struct mg_mock_stats stats;
 };
 
-void
-mg_mock_opts_init(struct mg_mock_opts *o)
+void mg_mock_opts_init(struct mg_mock_opts *o)
 {
   memset(o, 0, sizeof(*o));
   o->host = "127.0.0.1";
@@ -139,8 +138,7 @@ mg_mock_opts_init(struct mg_mock_opts *o)
 static void logf_(struct mg_mock_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static void
-logf_(struct mg_mock_server *s, const char *fmt, ...)
+static void logf_(struct mg_mock_server *s, const char *fmt, ...)
 {
   char line[512];
   va_list ap;
@@ -153,8 +151,7 @@ logf_(struct mg_mock_server *s, const char *fmt, ...)
   s->o.log(s->o.log_arg, line);
 }
 
-static void
-mhd_logger(void *cls, const char *fmt, va_list ap)
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
   struct mg_mock_server *s = cls;
   char line[512];
@@ -169,8 +166,7 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
   s->o.log(s->o.log_arg, line);
 }
 
-static void
-stamp(long long *mono, struct timespec *wall)
+static void stamp(long long *mono, struct timespec *wall)
 {
   *mono = mg_time_now_ns();
   clock_gettime(CLOCK_REALTIME, wall);
@@ -178,14 +174,12 @@ stamp(long long *mono, struct timespec *wall)
 
 /* Slots and timers. */
 
-static struct mreq *
-timer_req(struct mg_mock_timer *t)
+static struct mreq *timer_req(struct mg_mock_timer *t)
 {
   return (struct mreq *)((char *)t - offsetof(struct mreq, timer));
 }
 
-static void
-arm(struct mreq *r, long long due)
+static void arm(struct mreq *r, long long due)
 {
   mg_mock_sched_heap_remove(&r->srv->heap, &r->timer);
   r->timer.due = due;
@@ -193,8 +187,7 @@ arm(struct mreq *r, long long due)
   mg_mock_sched_heap_push(&r->srv->heap, &r->timer);
 }
 
-static void
-suspend(struct mreq *r)
+static void suspend(struct mreq *r)
 {
   if (r->suspended)
     return;
@@ -203,8 +196,7 @@ suspend(struct mreq *r)
   MHD_suspend_connection(r->conn);
 }
 
-static void
-resume(struct mreq *r)
+static void resume(struct mreq *r)
 {
   if (!r->suspended)
     return;
@@ -214,12 +206,12 @@ resume(struct mreq *r)
 }
 
 /* Starts generation: the request holds a slot from now on. */
-static void
-start_gen(struct mreq *r)
+static void start_gen(struct mreq *r)
 {
   struct mg_mock_server *s = r->srv;
   const struct mg_mock_faults *f = &s->o.faults;
-  long long stall = r->fault == FAULT_STALL ? mg_mock_sched_ms_to_ns(f->stall_ms) : 0;
+  long long stall =
+      r->fault == FAULT_STALL ? mg_mock_sched_ms_to_ns(f->stall_ms) : 0;
 
   r->has_slot = 1;
   s->busy++;
@@ -232,8 +224,7 @@ start_gen(struct mreq *r)
                    : mg_mock_sched_end(&r->sched, &s->o.timing));
 }
 
-int
-mg_mock_peer_gone(int fd)
+int mg_mock_peer_gone(int fd)
 {
   struct tcp_info ti;
   socklen_t len = sizeof(ti);
@@ -254,8 +245,7 @@ mg_mock_peer_gone(int fd)
   return ti.tcpi_state != TCP_ESTABLISHED;
 }
 
-static int
-client_gone(const struct mreq *r)
+static int client_gone(const struct mreq *r)
 {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -267,8 +257,7 @@ client_gone(const struct mreq *r)
  * Marks a suspended request whose client has gone; the timer makes
  * fire_due resume it at once, and the handlers then close the connection.
  */
-static void
-drop(struct mreq *r)
+static void drop(struct mreq *r)
 {
   r->cancelled = 1;
   r->end = "aborted";
@@ -276,8 +265,7 @@ drop(struct mreq *r)
 }
 
 /* Hands free slots to the queue, skipping requests whose client is gone. */
-static void
-release_slot(struct mreq *r)
+static void release_slot(struct mreq *r)
 {
   struct mg_mock_server *s = r->srv;
 
@@ -302,8 +290,7 @@ release_slot(struct mreq *r)
   }
 }
 
-static void
-unqueue(struct mreq *r)
+static void unqueue(struct mreq *r)
 {
   struct mg_mock_server *s = r->srv;
   struct mreq **pp = &s->qhead, *last = NULL;
@@ -322,8 +309,7 @@ unqueue(struct mreq *r)
 }
 
 /* Drops a suspended request whose client has gone, freeing its slot. */
-static void
-cancel(struct mreq *r)
+static void cancel(struct mreq *r)
 {
   drop(r);
   unqueue(r);
@@ -332,8 +318,7 @@ cancel(struct mreq *r)
 
 /* Looks for gone clients among the queued requests and those that will not
  * write again soon (a write would notice). */
-static void
-sweep(struct mg_mock_server *s, long long now)
+static void sweep(struct mg_mock_server *s, long long now)
 {
   for (struct mreq *r = s->all; r; r = r->next) {
     if (!r->suspended || r->cancelled)
@@ -346,8 +331,7 @@ sweep(struct mg_mock_server *s, long long now)
   }
 }
 
-static void
-admit(struct mreq *r)
+static void admit(struct mreq *r)
 {
   struct mg_mock_server *s = r->srv;
 
@@ -365,9 +349,9 @@ admit(struct mreq *r)
 
 /* Replies. */
 
-static enum MHD_Result
-queue_buf(struct mreq *r, int status, struct mg_buf *body, const char *ctype,
-          const char *hname, const char *hvalue)
+static enum MHD_Result queue_buf(struct mreq *r, int status,
+                                 struct mg_buf *body, const char *ctype,
+                                 const char *hname, const char *hvalue)
 {
   struct MHD_Response *resp;
   enum MHD_Result ret;
@@ -389,15 +373,15 @@ queue_buf(struct mreq *r, int status, struct mg_buf *body, const char *ctype,
   return ret;
 }
 
-static enum MHD_Result
-reply_json(struct mreq *r, int status, struct mg_buf *body)
+static enum MHD_Result reply_json(struct mreq *r, int status,
+                                  struct mg_buf *body)
 {
   return queue_buf(r, status, body, "application/json", NULL, NULL);
 }
 
-static enum MHD_Result
-reply_error(struct mreq *r, int status, const char *type, const char *msg,
-            const char *hname, const char *hvalue)
+static enum MHD_Result reply_error(struct mreq *r, int status, const char *type,
+                                   const char *msg, const char *hname,
+                                   const char *hvalue)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -405,15 +389,13 @@ reply_error(struct mreq *r, int status, const char *type, const char *msg,
   return queue_buf(r, status, &b, "application/json", hname, hvalue);
 }
 
-static enum MHD_Result
-bad_request(struct mreq *r, const char *msg)
+static enum MHD_Result bad_request(struct mreq *r, const char *msg)
 {
   return reply_error(r, 400, "invalid_request_error", msg, NULL, NULL);
 }
 
 /* Emits what is due into r->out, up to about max bytes. */
-static void
-produce(struct mreq *r, size_t max)
+static void produce(struct mreq *r, size_t max)
 {
   struct mg_mock_server *s = r->srv;
   long long now = mg_time_now_ns();
@@ -435,7 +417,8 @@ produce(struct mreq *r, size_t max)
       if (r->fault == FAULT_MALFORMED)
         mg_mock_gen_resp_stream_malformed(&r->resp, &r->out);
       if (r->fault == FAULT_STREAM_ERROR) {
-        mg_mock_gen_resp_stream_error(&r->out, "mock-llm: injected stream error");
+        mg_mock_gen_resp_stream_error(&r->out,
+                                      "mock-llm: injected stream error");
         mg_buf_addstr(&r->out, "data: [DONE]\n\n", NULL);
         r->finished = 1;
         break;
@@ -452,8 +435,7 @@ produce(struct mreq *r, size_t max)
     release_slot(r);
 }
 
-static ssize_t
-stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
   struct mreq *r = cls;
   size_t n;
@@ -492,8 +474,7 @@ stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 }
 
 /* The request is due: send the whole reply, or start the stream. */
-static enum MHD_Result
-respond(struct mreq *r)
+static enum MHD_Result respond(struct mreq *r)
 {
   struct MHD_Response *resp;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -525,12 +506,12 @@ respond(struct mreq *r)
   return ret;
 }
 
-static enum fault
-pick_fault(const struct mg_mock_server *s, uint64_t gseq, int status_kind)
+static enum fault pick_fault(const struct mg_mock_server *s, uint64_t gseq,
+                             int status_kind)
 {
   const struct mg_mock_faults *f = &s->o.faults;
-  double u = mg_mock_sched_unit(mg_mock_sched_mix(mg_mock_sched_mix(s->o.model.seed, gseq),
-                                      status_kind ? 0xFA17 : 0x57EA));
+  double u = mg_mock_sched_unit(mg_mock_sched_mix(
+      mg_mock_sched_mix(s->o.model.seed, gseq), status_kind ? 0xFA17 : 0x57EA));
 
   if (status_kind) {
     if (u < f->p429)
@@ -552,8 +533,7 @@ pick_fault(const struct mg_mock_server *s, uint64_t gseq, int status_kind)
   return FAULT_NONE;
 }
 
-static enum MHD_Result
-gen_request(struct mreq *r)
+static enum MHD_Result gen_request(struct mreq *r)
 {
   struct mg_mock_server *s = r->srv;
   struct mg_err err = MG_ERR_INIT;
@@ -588,7 +568,7 @@ gen_request(struct mreq *r)
                        NULL, NULL);
   }
   if (mg_mock_gen_resp_plan(&r->resp, &r->req, &s->o.model, r->seq,
-                        (long long)r->w_arr.tv_sec, &err)
+                            (long long)r->w_arr.tv_sec, &err)
       < 0)
     msg = err.msg;
   if (msg)
@@ -603,8 +583,7 @@ gen_request(struct mreq *r)
   return MHD_YES;
 }
 
-static enum MHD_Result
-dispatch(struct mreq *r)
+static enum MHD_Result dispatch(struct mreq *r)
 {
   struct mg_mock_server *s = r->srv;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -638,19 +617,18 @@ dispatch(struct mreq *r)
     return reply_json(r, 200, &b);
   case ROUTE_TOKENIZE:
     status = mg_mock_gen_tokenize(&s->o.model, r->body.data ? r->body.data : "",
-                              r->body.len, &b);
+                                  r->body.len, &b);
     return reply_json(r, status, &b);
   case ROUTE_DETOKENIZE:
-    status =
-        mg_mock_gen_detokenize(r->body.data ? r->body.data : "", r->body.len, &b);
+    status = mg_mock_gen_detokenize(r->body.data ? r->body.data : "",
+                                    r->body.len, &b);
     return reply_json(r, status, &b);
   default:
     return gen_request(r);
   }
 }
 
-static void
-copy_printable(char *dst, size_t n, const char *src)
+static void copy_printable(char *dst, size_t n, const char *src)
 {
   size_t i;
 
@@ -661,9 +639,9 @@ copy_printable(char *dst, size_t n, const char *src)
   dst[i] = '\0';
 }
 
-static struct mreq *
-req_new(struct mg_mock_server *s, struct MHD_Connection *conn, const char *url,
-        const char *method)
+static struct mreq *req_new(struct mg_mock_server *s,
+                            struct MHD_Connection *conn, const char *url,
+                            const char *method)
 {
   struct mreq *r = mg_xcalloc(1, sizeof(*r));
   size_t i;
@@ -692,10 +670,10 @@ req_new(struct mg_mock_server *s, struct MHD_Connection *conn, const char *url,
   return r;
 }
 
-static enum MHD_Result
-on_access(void *cls, struct MHD_Connection *conn, const char *url,
-          const char *method, const char *version, const char *upload,
-          size_t *upload_size, void **con_cls)
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
+                                 const char *url, const char *method,
+                                 const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
 {
   struct mg_mock_server *s = cls;
   struct mreq *r = *con_cls;
@@ -733,8 +711,7 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 
 /* Completion tokens handed to the socket: all of a reply that was sent,
  * the streamed ones of a stream. */
-static size_t
-tokens_sent(const struct mreq *r)
+static size_t tokens_sent(const struct mreq *r)
 {
   if (!r->have_resp)
     return 0;
@@ -743,8 +720,7 @@ tokens_sent(const struct mreq *r)
   return r->t_first ? r->resp.completion_tokens : 0;
 }
 
-static void
-log_arrival(struct mg_mock_server *s, const struct mreq *r)
+static void log_arrival(struct mg_mock_server *s, const struct mreq *r)
 {
   struct mg_buf *b = &s->alog;
 
@@ -784,8 +760,7 @@ log_arrival(struct mg_mock_server *s, const struct mreq *r)
                 (long long)r->w_last.tv_sec, r->w_last.tv_nsec / 1000);
 }
 
-static void
-req_free(struct mreq *r)
+static void req_free(struct mreq *r)
 {
   struct mg_mock_server *s = r->srv;
 
@@ -807,9 +782,8 @@ req_free(struct mreq *r)
   free(r);
 }
 
-static void
-on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-             enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
   struct mg_mock_server *s = cls;
   struct mreq *r = *con_cls;
@@ -833,9 +807,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* The server. */
 
-static int
-bind_listen(const char *host, unsigned port, int *fd_out, unsigned *bound,
-            struct mg_err *err)
+static int bind_listen(const char *host, unsigned port, int *fd_out,
+                       unsigned *bound, struct mg_err *err)
 {
   struct addrinfo hints, *res = NULL, *ai;
   char ps[16];
@@ -887,15 +860,13 @@ bind_listen(const char *host, unsigned port, int *fd_out, unsigned *bound,
   return 0;
 }
 
-int
-mg_mock_tls_supported(void)
+int mg_mock_tls_supported(void)
 {
   return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
 }
 
-int
-mg_mock_server_new(const struct mg_mock_opts *o, struct mg_mock_server **out,
-                   struct mg_err *err)
+int mg_mock_server_new(const struct mg_mock_opts *o,
+                       struct mg_mock_server **out, struct mg_err *err)
 {
   struct mg_mock_server *s;
   unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
@@ -944,20 +915,18 @@ mg_mock_server_new(const struct mg_mock_opts *o, struct mg_mock_server **out,
   return 0;
 }
 
-unsigned
-mg_mock_server_port(const struct mg_mock_server *s)
+unsigned mg_mock_server_port(const struct mg_mock_server *s)
 {
   return s->port;
 }
 
-void
-mg_mock_server_stats(const struct mg_mock_server *s, struct mg_mock_stats *st)
+void mg_mock_server_stats(const struct mg_mock_server *s,
+                          struct mg_mock_stats *st)
 {
   *st = s->stats;
 }
 
-static void
-fire_due(struct mg_mock_server *s)
+static void fire_due(struct mg_mock_server *s)
 {
   long long now = mg_time_now_ns();
   struct mg_mock_timer *t;
@@ -971,8 +940,7 @@ fire_due(struct mg_mock_server *s)
   }
 }
 
-static int
-flush_log(struct mg_mock_server *s, struct mg_err *err)
+static int flush_log(struct mg_mock_server *s, struct mg_err *err)
 {
   if (!s->alog.len || s->alog_failed)
     return 0;
@@ -986,9 +954,9 @@ flush_log(struct mg_mock_server *s, struct mg_err *err)
   return 0;
 }
 
-int
-mg_mock_server_run(struct mg_mock_server *s, const volatile sig_atomic_t *stop,
-                   const sigset_t *waitmask, struct mg_err *err)
+int mg_mock_server_run(struct mg_mock_server *s,
+                       const volatile sig_atomic_t *stop,
+                       const sigset_t *waitmask, struct mg_err *err)
 {
   const union MHD_DaemonInfo *info;
   int efd, rc = 0;
@@ -1057,8 +1025,7 @@ mg_mock_server_run(struct mg_mock_server *s, const volatile sig_atomic_t *stop,
   return rc;
 }
 
-void
-mg_mock_server_free(struct mg_mock_server *s)
+void mg_mock_server_free(struct mg_mock_server *s)
 {
   if (!s)
     return;

@@ -12,22 +12,19 @@
 
 /* Output helpers. Buffers here are unbounded, so appends cannot fail. */
 
-static void
-add(struct mg_buf *b, const char *s, size_t n)
+static void add(struct mg_buf *b, const char *s, size_t n)
 {
   mg_buf_add(b, s, n, NULL);
 }
 
 #define ADDLIT(b, lit) add((b), "" lit, sizeof(lit) - 1)
 
-static void
-add_str(struct mg_buf *b, const char *s)
+static void add_str(struct mg_buf *b, const char *s)
 {
   add(b, s, strlen(s));
 }
 
-static void
-add_uint(struct mg_buf *b, unsigned long long v)
+static void add_uint(struct mg_buf *b, unsigned long long v)
 {
   char tmp[24];
   size_t i = sizeof(tmp);
@@ -39,8 +36,7 @@ add_uint(struct mg_buf *b, unsigned long long v)
   add(b, tmp + i, sizeof(tmp) - i);
 }
 
-static void
-add_lp(struct mg_buf *b, double v)
+static void add_lp(struct mg_buf *b, double v)
 {
   char tmp[48];
   int n = snprintf(tmp, sizeof(tmp), "%.4f", v == 0 ? 0.0 : v);
@@ -51,15 +47,13 @@ add_lp(struct mg_buf *b, double v)
     ADDLIT(b, "0");
 }
 
-static void
-add_quoted(struct mg_buf *b, const char *s, size_t n)
+static void add_quoted(struct mg_buf *b, const char *s, size_t n)
 {
   mg_json_quote(b, s, n, NULL);
 }
 
 /* Word ids: every filler word is 4 ASCII bytes, one token. */
-static uint32_t
-word_id(const char *w)
+static uint32_t word_id(const char *w)
 {
   uint32_t v = 0;
 
@@ -68,8 +62,7 @@ word_id(const char *w)
   return (3u << 28) | v;
 }
 
-char *
-mg_mock_gen_wrong_answer(const char *s, size_t n, size_t *out_len)
+char *mg_mock_gen_wrong_answer(const char *s, size_t n, size_t *out_len)
 {
   char *w = mg_xmalloc(n + 5);
   int changed = 0;
@@ -95,10 +88,9 @@ mg_mock_gen_wrong_answer(const char *s, size_t n, size_t *out_len)
   return w;
 }
 
-void
-mg_mock_gen_lp_value(uint64_t seed, enum mg_mock_lpclass cls, uint32_t prev,
-                 uint32_t id, const char *tok, size_t len,
-                 struct mg_mock_lpval *out)
+void mg_mock_gen_lp_value(uint64_t seed, enum mg_mock_lpclass cls,
+                          uint32_t prev, uint32_t id, const char *tok,
+                          size_t len, struct mg_mock_lpval *out)
 {
   double c = (double)mg_mock_tok_utf8_chars(tok, len);
   uint64_t h;
@@ -126,9 +118,8 @@ mg_mock_gen_lp_value(uint64_t seed, enum mg_mock_lpclass cls, uint32_t prev,
   out->greedy = out->top == out->lp;
 }
 
-void
-mg_mock_gen_choice_token(const struct mg_mock_choice *c, size_t k, const char **p,
-                     size_t *n, uint32_t *id)
+void mg_mock_gen_choice_token(const struct mg_mock_choice *c, size_t k,
+                              const char **p, size_t *n, uint32_t *id)
 {
   const char *w;
 
@@ -138,16 +129,16 @@ mg_mock_gen_choice_token(const struct mg_mock_choice *c, size_t k, const char **
     *id = c->answer_toks.ids[k];
     return;
   }
-  w = mg_mock_req_word((size_t)(mg_mock_sched_mix(c->wseed, k) % MG_MOCK_NWORDS));
+  w = mg_mock_req_word(
+      (size_t)(mg_mock_sched_mix(c->wseed, k) % MG_MOCK_NWORDS));
   *p = w;
   *n = 4;
   *id = word_id(w);
 }
 
 /* The visible part of generated token k. */
-static void
-vis_token(const struct mg_mock_choice *c, size_t k, const char **p, size_t *n,
-          uint32_t *id)
+static void vis_token(const struct mg_mock_choice *c, size_t k, const char **p,
+                      size_t *n, uint32_t *id)
 {
   mg_mock_gen_choice_token(c, k, p, n, id);
   if (k + 1 == c->nvis && c->last_vis < *n)
@@ -156,8 +147,8 @@ vis_token(const struct mg_mock_choice *c, size_t k, const char **p, size_t *n,
 
 /* The first occurrence of needle in hay, or NULL (memmem is a GNU
  * extension). */
-static const char *
-find(const char *hay, size_t hn, const char *needle, size_t nn)
+static const char *find(const char *hay, size_t hn, const char *needle,
+                        size_t nn)
 {
   if (nn == 0 || nn > hn)
     return NULL;
@@ -173,8 +164,7 @@ find(const char *hay, size_t hn, const char *needle, size_t nn)
 }
 
 /* Cuts the output at the first stop string (see mg_mock_gen.h). */
-static void
-apply_stop(struct mg_mock_choice *c, const struct mg_mock_req *r)
+static void apply_stop(struct mg_mock_choice *c, const struct mg_mock_req *r)
 {
   struct mg_buf text = MG_BUF_INIT(MG_BUF_UNLIMITED);
   size_t *start = mg_xreallocarray(NULL, c->ngen + 1, sizeof(*start));
@@ -215,9 +205,8 @@ apply_stop(struct mg_mock_choice *c, const struct mg_mock_req *r)
   mg_buf_release(&text);
 }
 
-static int
-plan_choice(struct mg_mock_gen_resp *resp, size_t i, uint64_t seq,
-            struct mg_err *err)
+static int plan_choice(struct mg_mock_gen_resp *resp, size_t i, uint64_t seq,
+                       struct mg_err *err)
 {
   const struct mg_mock_req *r = resp->req;
   const struct mg_mock_model *m = resp->model;
@@ -251,16 +240,17 @@ plan_choice(struct mg_mock_gen_resp *resp, size_t i, uint64_t seq,
       c->answer_len = c->gen_key->continuation_len;
       c->answer = mg_xstrndup(c->gen_key->continuation, c->answer_len);
     } else {
-      c->answer =
-          mg_mock_gen_wrong_answer(c->gen_key->continuation,
-                               c->gen_key->continuation_len, &c->answer_len);
+      c->answer = mg_mock_gen_wrong_answer(c->gen_key->continuation,
+                                           c->gen_key->continuation_len,
+                                           &c->answer_len);
     }
     mg_mock_tok_encode(c->answer, c->answer_len, &c->answer_toks);
     natural = (long long)c->answer_toks.n;
   } else {
     struct mg_mock_sched_rng rng;
 
-    mg_mock_sched_rng_seed(&rng, mg_mock_sched_mix(mg_mock_sched_mix(m->seed, seq), i));
+    mg_mock_sched_rng_seed(
+        &rng, mg_mock_sched_mix(mg_mock_sched_mix(m->seed, seq), i));
     natural = llround(
         mg_mock_sched_rng_normal(&rng, m->output_tokens, m->output_tokens_std));
     if (natural < 1)
@@ -290,10 +280,10 @@ plan_choice(struct mg_mock_gen_resp *resp, size_t i, uint64_t seq,
   return 0;
 }
 
-int
-mg_mock_gen_resp_plan(struct mg_mock_gen_resp *resp, const struct mg_mock_req *req,
-                  const struct mg_mock_model *model, uint64_t seq,
-                  long long created, struct mg_err *err)
+int mg_mock_gen_resp_plan(struct mg_mock_gen_resp *resp,
+                          const struct mg_mock_req *req,
+                          const struct mg_mock_model *model, uint64_t seq,
+                          long long created, struct mg_err *err)
 {
   int chat = req->api == MG_MOCK_CHAT;
 
@@ -323,8 +313,7 @@ mg_mock_gen_resp_plan(struct mg_mock_gen_resp *resp, const struct mg_mock_req *r
   return 0;
 }
 
-void
-mg_mock_gen_resp_release(struct mg_mock_gen_resp *resp)
+void mg_mock_gen_resp_release(struct mg_mock_gen_resp *resp)
 {
   for (size_t i = 0; i < resp->nc; i++) {
     free(resp->c[i].answer);
@@ -346,8 +335,8 @@ struct lpent {
   size_t offset; /* characters before this token in the returned text */
 };
 
-static enum mg_mock_lpclass
-prompt_class(const struct mg_mock_choice *c, size_t i)
+static enum mg_mock_lpclass prompt_class(const struct mg_mock_choice *c,
+                                         size_t i)
 {
   const struct mg_mock_tok_list *t = &c->prompt->toks;
 
@@ -359,8 +348,7 @@ prompt_class(const struct mg_mock_choice *c, size_t i)
 }
 
 /* Entries for the echoed prompt, starting at character offset 0. */
-static size_t
-prompt_entries(const struct mg_mock_choice *c, struct lpent *e)
+static size_t prompt_entries(const struct mg_mock_choice *c, struct lpent *e)
 {
   const struct mg_mock_prompt *p = c->prompt;
   size_t chars = 0;
@@ -378,9 +366,8 @@ prompt_entries(const struct mg_mock_choice *c, struct lpent *e)
   return chars;
 }
 
-static void
-gen_entry(const struct mg_mock_choice *c, size_t k, uint32_t prev,
-          size_t offset, struct lpent *e)
+static void gen_entry(const struct mg_mock_choice *c, size_t k, uint32_t prev,
+                      size_t offset, struct lpent *e)
 {
   vis_token(c, k, &e->t, &e->n, &e->id);
   e->prev = prev;
@@ -390,8 +377,7 @@ gen_entry(const struct mg_mock_choice *c, size_t k, uint32_t prev,
 }
 
 /* Up to want filler words for alternatives, none equal to the token. */
-static size_t
-alt_words(const struct lpent *e, size_t want, const char **w)
+static size_t alt_words(const struct lpent *e, size_t want, const char **w)
 {
   uint64_t h = mg_mock_sched_mix(e->id, e->prev);
   size_t got = 0;
@@ -417,8 +403,8 @@ struct topent {
  * the token itself (vLLM also lists the sampled token). k == 0 gives the
  * token alone. Returns the count (at most MG_MOCK_MAX_LOGPROBS + 1).
  */
-static size_t
-top_entries(uint64_t seed, const struct lpent *e, int k, struct topent *out)
+static size_t top_entries(uint64_t seed, const struct lpent *e, int k,
+                          struct topent *out)
 {
   struct mg_mock_lpval v;
   const char *w[MG_MOCK_MAX_LOGPROBS + 1];
@@ -447,9 +433,8 @@ top_entries(uint64_t seed, const struct lpent *e, int k, struct topent *out)
 
 /* {"tokens": [...], "token_logprobs": [...], "top_logprobs": [...],
  *  "text_offset": [...]} (the legacy completions shape). */
-static void
-lp_completions(struct mg_buf *b, uint64_t seed, const struct lpent *e, size_t n,
-               int k)
+static void lp_completions(struct mg_buf *b, uint64_t seed,
+                           const struct lpent *e, size_t n, int k)
 {
   struct topent top[MG_MOCK_MAX_LOGPROBS + 2];
 
@@ -469,7 +454,8 @@ lp_completions(struct mg_buf *b, uint64_t seed, const struct lpent *e, size_t n,
       ADDLIT(b, "null");
       continue;
     }
-    mg_mock_gen_lp_value(seed, e[i].cls, e[i].prev, e[i].id, e[i].t, e[i].n, &v);
+    mg_mock_gen_lp_value(seed, e[i].cls, e[i].prev, e[i].id, e[i].t, e[i].n,
+                         &v);
     add_lp(b, v.lp);
   }
   ADDLIT(b, "],\"top_logprobs\":[");
@@ -502,8 +488,7 @@ lp_completions(struct mg_buf *b, uint64_t seed, const struct lpent *e, size_t n,
   ADDLIT(b, "]}");
 }
 
-static void
-add_bytes(struct mg_buf *b, const char *t, size_t n)
+static void add_bytes(struct mg_buf *b, const char *t, size_t n)
 {
   ADDLIT(b, "[");
   for (size_t i = 0; i < n; i++) {
@@ -515,8 +500,8 @@ add_bytes(struct mg_buf *b, const char *t, size_t n)
 }
 
 /* {"content": [{"token", "logprob", "bytes", "top_logprobs"}]} (chat). */
-static void
-lp_chat(struct mg_buf *b, uint64_t seed, const struct lpent *e, size_t n, int k)
+static void lp_chat(struct mg_buf *b, uint64_t seed, const struct lpent *e,
+                    size_t n, int k)
 {
   struct topent top[MG_MOCK_MAX_LOGPROBS + 2];
 
@@ -525,7 +510,8 @@ lp_chat(struct mg_buf *b, uint64_t seed, const struct lpent *e, size_t n, int k)
     struct mg_mock_lpval v;
     size_t nt = 0;
 
-    mg_mock_gen_lp_value(seed, e[i].cls, e[i].prev, e[i].id, e[i].t, e[i].n, &v);
+    mg_mock_gen_lp_value(seed, e[i].cls, e[i].prev, e[i].id, e[i].t, e[i].n,
+                         &v);
     if (i)
       ADDLIT(b, ",");
     ADDLIT(b, "{\"token\":");
@@ -557,8 +543,7 @@ lp_chat(struct mg_buf *b, uint64_t seed, const struct lpent *e, size_t n, int k)
 
 /* Replies. */
 
-static void
-add_usage(struct mg_buf *b, size_t prompt, size_t completion)
+static void add_usage(struct mg_buf *b, size_t prompt, size_t completion)
 {
   ADDLIT(b, "{\"prompt_tokens\":");
   add_uint(b, prompt);
@@ -570,8 +555,8 @@ add_usage(struct mg_buf *b, size_t prompt, size_t completion)
 }
 
 /* {"id":..,"object":..,"created":..,"model":..,"choices":[ */
-static void
-add_head(struct mg_buf *b, const struct mg_mock_gen_resp *resp, const char *obj)
+static void add_head(struct mg_buf *b, const struct mg_mock_gen_resp *resp,
+                     const char *obj)
 {
   ADDLIT(b, "{\"id\":\"");
   add_str(b, resp->id);
@@ -584,8 +569,7 @@ add_head(struct mg_buf *b, const struct mg_mock_gen_resp *resp, const char *obj)
   ADDLIT(b, ",\"choices\":[");
 }
 
-static void
-add_finish(struct mg_buf *b, const char *finish)
+static void add_finish(struct mg_buf *b, const char *finish)
 {
   if (!finish) {
     ADDLIT(b, "null");
@@ -596,8 +580,7 @@ add_finish(struct mg_buf *b, const char *finish)
   ADDLIT(b, "\"");
 }
 
-void
-mg_mock_gen_resp_body(struct mg_mock_gen_resp *resp, struct mg_buf *out)
+void mg_mock_gen_resp_body(struct mg_mock_gen_resp *resp, struct mg_buf *out)
 {
   const struct mg_mock_req *r = resp->req;
   int chat = r->api == MG_MOCK_CHAT;
@@ -616,7 +599,8 @@ mg_mock_gen_resp_body(struct mg_mock_gen_resp *resp, struct mg_buf *out)
       e = mg_xreallocarray(NULL, echo_n + c->nvis + 1, sizeof(*e));
     if (r->echo) {
       add(&text, p->text, p->len);
-      chars = e ? prompt_entries(c, e) : mg_mock_tok_utf8_chars(p->text, p->len);
+      chars =
+          e ? prompt_entries(c, e) : mg_mock_tok_utf8_chars(p->text, p->len);
     }
     for (size_t k = 0; k < c->nvis; k++) {
       const char *t;
@@ -665,8 +649,7 @@ mg_mock_gen_resp_body(struct mg_mock_gen_resp *resp, struct mg_buf *out)
   ADDLIT(out, "}\n");
 }
 
-static void
-event_end(struct mg_buf *b, const struct mg_mock_gen_resp *resp)
+static void event_end(struct mg_buf *b, const struct mg_mock_gen_resp *resp)
 {
   ADDLIT(b, "]");
   if (resp->req->continuous_usage) {
@@ -676,8 +659,8 @@ event_end(struct mg_buf *b, const struct mg_mock_gen_resp *resp)
   ADDLIT(b, "}\n\n");
 }
 
-static void
-stream_echo(struct mg_mock_gen_resp *resp, size_t i, struct mg_buf *b)
+static void stream_echo(struct mg_mock_gen_resp *resp, size_t i,
+                        struct mg_buf *b)
 {
   struct mg_mock_choice *c = &resp->c[i];
   const struct mg_mock_prompt *p = c->prompt;
@@ -702,8 +685,8 @@ stream_echo(struct mg_mock_gen_resp *resp, size_t i, struct mg_buf *b)
   event_end(b, resp);
 }
 
-static void
-stream_role(struct mg_mock_gen_resp *resp, size_t i, struct mg_buf *b)
+static void stream_role(struct mg_mock_gen_resp *resp, size_t i,
+                        struct mg_buf *b)
 {
   ADDLIT(b, "data: ");
   add_head(b, resp, "chat.completion.chunk");
@@ -714,8 +697,8 @@ stream_role(struct mg_mock_gen_resp *resp, size_t i, struct mg_buf *b)
   event_end(b, resp);
 }
 
-void
-mg_mock_gen_resp_stream_step(struct mg_mock_gen_resp *resp, struct mg_buf *out)
+void mg_mock_gen_resp_stream_step(struct mg_mock_gen_resp *resp,
+                                  struct mg_buf *out)
 {
   const struct mg_mock_req *r = resp->req;
   int chat = r->api == MG_MOCK_CHAT;
@@ -768,8 +751,8 @@ mg_mock_gen_resp_stream_step(struct mg_mock_gen_resp *resp, struct mg_buf *out)
   resp->step++;
 }
 
-void
-mg_mock_gen_resp_stream_end(struct mg_mock_gen_resp *resp, struct mg_buf *out)
+void mg_mock_gen_resp_stream_end(struct mg_mock_gen_resp *resp,
+                                 struct mg_buf *out)
 {
   if (resp->req->include_usage) {
     ADDLIT(out, "data: ");
@@ -783,17 +766,15 @@ mg_mock_gen_resp_stream_end(struct mg_mock_gen_resp *resp, struct mg_buf *out)
   ADDLIT(out, "data: [DONE]\n\n");
 }
 
-void
-mg_mock_gen_resp_stream_malformed(const struct mg_mock_gen_resp *resp,
-                              struct mg_buf *out)
+void mg_mock_gen_resp_stream_malformed(const struct mg_mock_gen_resp *resp,
+                                       struct mg_buf *out)
 {
   ADDLIT(out, "data: {\"id\":\"");
   add_str(out, resp->id);
   ADDLIT(out, "\",\"choices\":[{\"index\":0,\"text\":\n\n");
 }
 
-void
-mg_mock_gen_resp_stream_error(struct mg_buf *out, const char *msg)
+void mg_mock_gen_resp_stream_error(struct mg_buf *out, const char *msg)
 {
   ADDLIT(out, "data: ");
   mg_mock_gen_error_body(out, 500, "server_error", msg);
@@ -801,9 +782,8 @@ mg_mock_gen_resp_stream_error(struct mg_buf *out, const char *msg)
   ADDLIT(out, "\n\n");
 }
 
-void
-mg_mock_gen_error_body(struct mg_buf *out, int status, const char *type,
-                   const char *msg)
+void mg_mock_gen_error_body(struct mg_buf *out, int status, const char *type,
+                            const char *msg)
 {
   ADDLIT(out, "{\"error\":{\"message\":");
   add_quoted(out, msg, strlen(msg));
@@ -814,9 +794,8 @@ mg_mock_gen_error_body(struct mg_buf *out, int status, const char *type,
   ADDLIT(out, "}}\n");
 }
 
-void
-mg_mock_gen_models_body(const struct mg_mock_model *m, long long created,
-                    struct mg_buf *out)
+void mg_mock_gen_models_body(const struct mg_mock_model *m, long long created,
+                             struct mg_buf *out)
 {
   ADDLIT(out, "{\"object\":\"list\",\"data\":[{\"id\":");
   add_quoted(out, m->name, strlen(m->name));
@@ -829,16 +808,14 @@ mg_mock_gen_models_body(const struct mg_mock_model *m, long long created,
   ADDLIT(out, "}]}\n");
 }
 
-static int
-bad_request(struct mg_buf *out, const char *msg)
+static int bad_request(struct mg_buf *out, const char *msg)
 {
   mg_mock_gen_error_body(out, 400, "invalid_request_error", msg);
   return 400;
 }
 
-int
-mg_mock_gen_tokenize(const struct mg_mock_model *m, const char *body, size_t len,
-                 struct mg_buf *out)
+int mg_mock_gen_tokenize(const struct mg_mock_model *m, const char *body,
+                         size_t len, struct mg_buf *out)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *j = NULL;
@@ -878,8 +855,7 @@ mg_mock_gen_tokenize(const struct mg_mock_model *m, const char *body, size_t len
   return 200;
 }
 
-int
-mg_mock_gen_detokenize(const char *body, size_t len, struct mg_buf *out)
+int mg_mock_gen_detokenize(const char *body, size_t len, struct mg_buf *out)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *j = NULL, *toks;

@@ -55,9 +55,9 @@ struct mg_mock_lpval {
   double top; /* == lp when the token is the top alternative */
   int greedy;
 };
-void mg_mock_gen_lp_value(uint64_t seed, enum mg_mock_lpclass cls, uint32_t prev,
-                      uint32_t id, const char *tok, size_t len,
-                      struct mg_mock_lpval *out);
+void mg_mock_gen_lp_value(uint64_t seed, enum mg_mock_lpclass cls,
+                          uint32_t prev, uint32_t id, const char *tok,
+                          size_t len, struct mg_mock_lpval *out);
 
 /* One choice's planned output. */
 struct mg_mock_choice {
@@ -102,15 +102,16 @@ struct mg_mock_gen_resp {
  * max_tokens exceed max_model_len. resp borrows req and model; release
  * with mg_mock_gen_resp_release.
  */
-int mg_mock_gen_resp_plan(struct mg_mock_gen_resp *resp, const struct mg_mock_req *req,
-                      const struct mg_mock_model *model, uint64_t seq,
-                      long long created, struct mg_err *err);
+int mg_mock_gen_resp_plan(struct mg_mock_gen_resp *resp,
+                          const struct mg_mock_req *req,
+                          const struct mg_mock_model *model, uint64_t seq,
+                          long long created, struct mg_err *err);
 void mg_mock_gen_resp_release(struct mg_mock_gen_resp *resp);
 
 /* The text of generated token k of choice c, in full (before any stop
  * cut), and its id. Borrowed; valid while the response lives. */
 void mg_mock_gen_choice_token(const struct mg_mock_choice *c, size_t k,
-                          const char **p, size_t *n, uint32_t *id);
+                              const char **p, size_t *n, uint32_t *id);
 
 /* The complete non-streamed JSON body (with a trailing newline). */
 void mg_mock_gen_resp_body(struct mg_mock_gen_resp *resp, struct mg_buf *out);
@@ -120,21 +121,23 @@ void mg_mock_gen_resp_body(struct mg_mock_gen_resp *resp, struct mg_buf *out);
  * mg_mock_gen_resp_stream_end appends the usage event (if asked for) and
  * "data: [DONE]".
  */
-void mg_mock_gen_resp_stream_step(struct mg_mock_gen_resp *resp, struct mg_buf *out);
-void mg_mock_gen_resp_stream_end(struct mg_mock_gen_resp *resp, struct mg_buf *out);
+void mg_mock_gen_resp_stream_step(struct mg_mock_gen_resp *resp,
+                                  struct mg_buf *out);
+void mg_mock_gen_resp_stream_end(struct mg_mock_gen_resp *resp,
+                                 struct mg_buf *out);
 
 /* Fault injection helpers: a truncated event, and an error event. */
 void mg_mock_gen_resp_stream_malformed(const struct mg_mock_gen_resp *resp,
-                                   struct mg_buf *out);
+                                       struct mg_buf *out);
 void mg_mock_gen_resp_stream_error(struct mg_buf *out, const char *msg);
 
 /* {"error": {"message", "type", "param": null, "code": status}} + "\n". */
 void mg_mock_gen_error_body(struct mg_buf *out, int status, const char *type,
-                        const char *msg);
+                            const char *msg);
 
 /* GET /v1/models. */
 void mg_mock_gen_models_body(const struct mg_mock_model *m, long long created,
-                         struct mg_buf *out);
+                             struct mg_buf *out);
 
 /*
  * POST /tokenize and /detokenize (vLLM shapes). Return the HTTP status;
@@ -144,7 +147,7 @@ void mg_mock_gen_models_body(const struct mg_mock_model *m, long long created,
  *   /detokenize {"tokens": [...]} -> {"prompt": s}
  */
 int mg_mock_gen_tokenize(const struct mg_mock_model *m, const char *body,
-                     size_t len, struct mg_buf *out);
+                         size_t len, struct mg_buf *out);
 int mg_mock_gen_detokenize(const char *body, size_t len, struct mg_buf *out);
 
 /* The deliberately wrong answer for a continuation the mock does not know:

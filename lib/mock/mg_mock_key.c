@@ -23,8 +23,7 @@ struct mg_mock_key {
   size_t max_len;
 };
 
-static uint64_t
-fnv(const char *s, size_t n)
+static uint64_t fnv(const char *s, size_t n)
 {
   uint64_t h = FNV_OFF;
 
@@ -35,9 +34,8 @@ fnv(const char *s, size_t n)
   return h;
 }
 
-int
-mg_mock_key_decide(uint64_t seed, double accuracy, const char *context,
-                   size_t len)
+int mg_mock_key_decide(uint64_t seed, double accuracy, const char *context,
+                       size_t len)
 {
   return mg_mock_sched_unit(mg_mock_sched_hash(seed, context, len)) < accuracy;
 }
@@ -60,8 +58,7 @@ lookup(const struct mg_mock_key *k, uint64_t h, const char *s, size_t n)
   }
 }
 
-static void
-build_index(struct mg_mock_key *k)
+static void build_index(struct mg_mock_key *k)
 {
   k->nslot = 16;
   while (k->nslot < k->n * 2)
@@ -77,9 +74,9 @@ build_index(struct mg_mock_key *k)
   }
 }
 
-static int
-add_line(struct mg_mock_key *k, const char *line, size_t len, size_t lineno,
-         const char *name, uint64_t seed, double accuracy, struct mg_err *err)
+static int add_line(struct mg_mock_key *k, const char *line, size_t len,
+                    size_t lineno, const char *name, uint64_t seed,
+                    double accuracy, struct mg_err *err)
 {
   struct mg_json *j = NULL;
   struct mg_json *c, *t;
@@ -143,9 +140,9 @@ out:
  * lines, so the quadratic worst case stays well under a second.
  * NEEDSWORK: index while loading if keys grow past ~50k contexts.
  */
-int
-mg_mock_key_parse(const char *text, size_t len, const char *name, uint64_t seed,
-                  double accuracy, struct mg_mock_key **out, struct mg_err *err)
+int mg_mock_key_parse(const char *text, size_t len, const char *name,
+                      uint64_t seed, double accuracy, struct mg_mock_key **out,
+                      struct mg_err *err)
 {
   struct mg_mock_key *k = mg_xcalloc(1, sizeof(*k));
   size_t pos = 0, lineno = 0;
@@ -176,9 +173,8 @@ mg_mock_key_parse(const char *text, size_t len, const char *name, uint64_t seed,
   return 0;
 }
 
-int
-mg_mock_key_load(const char *path, uint64_t seed, double accuracy,
-                 struct mg_mock_key **out, struct mg_err *err)
+int mg_mock_key_load(const char *path, uint64_t seed, double accuracy,
+                     struct mg_mock_key **out, struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(MG_JSON_DEFAULT_MAX * 4);
   int rc;
@@ -194,8 +190,7 @@ mg_mock_key_load(const char *path, uint64_t seed, double accuracy,
   return rc;
 }
 
-void
-mg_mock_key_free(struct mg_mock_key *k)
+void mg_mock_key_free(struct mg_mock_key *k)
 {
   if (!k)
     return;
@@ -210,33 +205,31 @@ mg_mock_key_free(struct mg_mock_key *k)
   free(k);
 }
 
-size_t
-mg_mock_key_count(const struct mg_mock_key *k)
+size_t mg_mock_key_count(const struct mg_mock_key *k)
 {
   return k ? k->n : 0;
 }
 
-size_t
-mg_mock_key_known(const struct mg_mock_key *k)
+size_t mg_mock_key_known(const struct mg_mock_key *k)
 {
   return k ? k->known : 0;
 }
 
-const struct mg_mock_key_entry *
-mg_mock_key_at(const struct mg_mock_key *k, size_t i)
+const struct mg_mock_key_entry *mg_mock_key_at(const struct mg_mock_key *k,
+                                               size_t i)
 {
   return k && i < k->n ? &k->e[i] : NULL;
 }
 
-const struct mg_mock_key_entry *
-mg_mock_key_find(const struct mg_mock_key *k, const char *text, size_t len)
+const struct mg_mock_key_entry *mg_mock_key_find(const struct mg_mock_key *k,
+                                                 const char *text, size_t len)
 {
   return lookup(k, fnv(text, len), text, len);
 }
 
-const struct mg_mock_key_entry *
-mg_mock_key_match(const struct mg_mock_key *k, const char *text, size_t len,
-                  int *exact)
+const struct mg_mock_key_entry *mg_mock_key_match(const struct mg_mock_key *k,
+                                                  const char *text, size_t len,
+                                                  int *exact)
 {
   const struct mg_mock_key_entry *best = NULL, *best_exact = NULL;
   uint64_t h = FNV_OFF;

@@ -11,8 +11,9 @@ struct mg_err;
 /*
  * mock-llm's answer key: contexts with their correct continuations, and
  * for each context whether the mock "knows" it. The decision is
- * mg_mock_sched_unit(mg_mock_sched_hash(seed, context)) < accuracy, so it is fixed by
- * (seed, context, accuracy) alone and can be predicted without a server.
+ * mg_mock_sched_unit(mg_mock_sched_hash(seed, context)) < accuracy, so it is
+ * fixed by (seed, context, accuracy) alone and can be predicted without a
+ * server.
  *
  * File format: JSON Lines, one {"context": "...", "continuation": "..."}
  * per line; blank lines are skipped; other fields are ignored. A context

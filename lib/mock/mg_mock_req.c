@@ -19,14 +19,12 @@ static const char *const words[MG_MOCK_NWORDS] = {
   " ivy", " jet", " kit", " log", " mud", " net", " oak", " pen",
 };
 
-const char *
-mg_mock_req_word(size_t i)
+const char *mg_mock_req_word(size_t i)
 {
   return words[i % MG_MOCK_NWORDS];
 }
 
-size_t
-mg_mock_req_prompt_token(unsigned long id, char *out)
+size_t mg_mock_req_prompt_token(unsigned long id, char *out)
 {
   int n = id < (1UL << 31) ? mg_mock_tok_bytes((uint32_t)id, out) : -1;
   const char *w;
@@ -38,8 +36,7 @@ mg_mock_req_prompt_token(unsigned long id, char *out)
   return 4;
 }
 
-void
-mg_mock_req_release(struct mg_mock_req *r)
+void mg_mock_req_release(struct mg_mock_req *r)
 {
   for (size_t i = 0; i < r->nprompts; i++) {
     free(r->prompts[i].text);
@@ -57,8 +54,7 @@ mg_mock_req_release(struct mg_mock_req *r)
   r->logprobs = -1;
 }
 
-static struct mg_mock_prompt *
-add_prompt(struct mg_mock_req *r)
+static struct mg_mock_prompt *add_prompt(struct mg_mock_req *r)
 {
   struct mg_mock_prompt *p;
 
@@ -70,8 +66,8 @@ add_prompt(struct mg_mock_req *r)
   return p;
 }
 
-static int
-text_prompt(struct mg_mock_req *r, const struct mg_json *s, struct mg_err *err)
+static int text_prompt(struct mg_mock_req *r, const struct mg_json *s,
+                       struct mg_err *err)
 {
   struct mg_mock_prompt *p;
   const char *t = mg_json_string(s);
@@ -88,16 +84,15 @@ text_prompt(struct mg_mock_req *r, const struct mg_json *s, struct mg_err *err)
   return 0;
 }
 
-static int
-is_token_id(const struct mg_json *v)
+static int is_token_id(const struct mg_json *v)
 {
   double d = mg_json_number(v);
 
   return mg_json_is_number(v) && d >= 0 && d < 2147483648.0 && floor(d) == d;
 }
 
-static int
-ids_prompt(struct mg_mock_req *r, const struct mg_json *arr, struct mg_err *err)
+static int ids_prompt(struct mg_mock_req *r, const struct mg_json *arr,
+                      struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_mock_prompt *p;
@@ -129,9 +124,8 @@ ids_prompt(struct mg_mock_req *r, const struct mg_json *arr, struct mg_err *err)
   return 0;
 }
 
-static int
-parse_prompt(struct mg_mock_req *r, const struct mg_json *pr,
-             struct mg_err *err)
+static int parse_prompt(struct mg_mock_req *r, const struct mg_json *pr,
+                        struct mg_err *err)
 {
   struct mg_json *first;
 
@@ -169,9 +163,8 @@ parse_prompt(struct mg_mock_req *r, const struct mg_json *pr,
 }
 
 /* Appends the text parts of a chat message's content to b. */
-static int
-content_text(const struct mg_json *c, size_t i, struct mg_buf *b,
-             struct mg_err *err)
+static int content_text(const struct mg_json *c, size_t i, struct mg_buf *b,
+                        struct mg_err *err)
 {
   if (!c || mg_json_is_null(c))
     return 0;
@@ -208,9 +201,8 @@ content_text(const struct mg_json *c, size_t i, struct mg_buf *b,
  * a stand-in chat template, so that prompt token counts grow with the
  * conversation.
  */
-static int
-parse_messages(struct mg_mock_req *r, const struct mg_json *m,
-               struct mg_err *err)
+static int parse_messages(struct mg_mock_req *r, const struct mg_json *m,
+                          struct mg_err *err)
 {
   struct mg_buf text = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_buf last = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -258,8 +250,8 @@ out:
   return rc;
 }
 
-static int
-opt_bool(const struct mg_json *o, const char *key, int *out, struct mg_err *err)
+static int opt_bool(const struct mg_json *o, const char *key, int *out,
+                    struct mg_err *err)
 {
   const struct mg_json *v = mg_json_get(o, key);
 
@@ -272,9 +264,9 @@ opt_bool(const struct mg_json *o, const char *key, int *out, struct mg_err *err)
 }
 
 /* An optional integer in [min, max]; *present says whether it was set. */
-static int
-opt_int(const struct mg_json *o, const char *key, long long min, long long max,
-        long long *out, int *present, struct mg_err *err)
+static int opt_int(const struct mg_json *o, const char *key, long long min,
+                   long long max, long long *out, int *present,
+                   struct mg_err *err)
 {
   const struct mg_json *v = mg_json_get(o, key);
   double d;
@@ -293,8 +285,8 @@ opt_int(const struct mg_json *o, const char *key, long long min, long long max,
   return 0;
 }
 
-static int
-parse_stop(struct mg_mock_req *r, const struct mg_json *s, struct mg_err *err)
+static int parse_stop(struct mg_mock_req *r, const struct mg_json *s,
+                      struct mg_err *err)
 {
   const char *msg = "'stop' must be a string or a list of at most 16 strings";
 
@@ -326,8 +318,8 @@ parse_stop(struct mg_mock_req *r, const struct mg_json *s, struct mg_err *err)
   return 0;
 }
 
-static int
-parse_fields(struct mg_mock_req *r, const struct mg_json *j, struct mg_err *err)
+static int parse_fields(struct mg_mock_req *r, const struct mg_json *j,
+                        struct mg_err *err)
 {
   const struct mg_json *v, *so;
   long long n;
@@ -392,9 +384,8 @@ parse_fields(struct mg_mock_req *r, const struct mg_json *j, struct mg_err *err)
   return 0;
 }
 
-int
-mg_mock_req_parse(struct mg_mock_req *r, enum mg_mock_api api, const char *body,
-                  size_t len, struct mg_err *err)
+int mg_mock_req_parse(struct mg_mock_req *r, enum mg_mock_api api,
+                      const char *body, size_t len, struct mg_err *err)
 {
   struct mg_json *j = NULL;
   int rc = -1;

@@ -4,8 +4,7 @@
 
 #include "mg_mem.h"
 
-uint64_t
-mg_mock_sched_mix(uint64_t a, uint64_t b)
+uint64_t mg_mock_sched_mix(uint64_t a, uint64_t b)
 {
   uint64_t z = a ^ (b + 0x9E3779B97F4A7C15ULL + (a << 6) + (a >> 2));
 
@@ -14,8 +13,7 @@ mg_mock_sched_mix(uint64_t a, uint64_t b)
   return z ^ (z >> 31);
 }
 
-uint64_t
-mg_mock_sched_hash(uint64_t seed, const void *p, size_t n)
+uint64_t mg_mock_sched_hash(uint64_t seed, const void *p, size_t n)
 {
   const unsigned char *u = p;
   uint64_t h = 0xCBF29CE484222325ULL;
@@ -27,20 +25,17 @@ mg_mock_sched_hash(uint64_t seed, const void *p, size_t n)
   return mg_mock_sched_mix(seed, h);
 }
 
-double
-mg_mock_sched_unit(uint64_t h)
+double mg_mock_sched_unit(uint64_t h)
 {
   return (double)(h >> 11) * (1.0 / 9007199254740992.0);
 }
 
-void
-mg_mock_sched_rng_seed(struct mg_mock_sched_rng *r, uint64_t seed)
+void mg_mock_sched_rng_seed(struct mg_mock_sched_rng *r, uint64_t seed)
 {
   r->s = seed;
 }
 
-uint64_t
-mg_mock_sched_rng_next(struct mg_mock_sched_rng *r)
+uint64_t mg_mock_sched_rng_next(struct mg_mock_sched_rng *r)
 {
   uint64_t z = (r->s += 0x9E3779B97F4A7C15ULL);
 
@@ -49,8 +44,8 @@ mg_mock_sched_rng_next(struct mg_mock_sched_rng *r)
   return z ^ (z >> 31);
 }
 
-double
-mg_mock_sched_rng_normal(struct mg_mock_sched_rng *r, double mean, double std)
+double mg_mock_sched_rng_normal(struct mg_mock_sched_rng *r, double mean,
+                                double std)
 {
   double u1, u2;
 
@@ -62,8 +57,7 @@ mg_mock_sched_rng_normal(struct mg_mock_sched_rng *r, double mean, double std)
   return mean + std * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
-long long
-mg_mock_sched_ms_to_ns(double ms)
+long long mg_mock_sched_ms_to_ns(double ms)
 {
   if (!(ms > 0))
     return 0;
@@ -72,17 +66,16 @@ mg_mock_sched_ms_to_ns(double ms)
   return llround(ms * 1e6);
 }
 
-static long long
-draw_itl(struct mg_mock_sched *s)
+static long long draw_itl(struct mg_mock_sched *s)
 {
   return mg_mock_sched_ms_to_ns(
       mg_mock_sched_rng_normal(&s->rng, s->itl_ms, s->itl_std_ms));
 }
 
-void
-mg_mock_sched_start(struct mg_mock_sched *s, const struct mg_mock_timing *t,
-                    uint64_t seed, long long start_ns, size_t prompt_tokens,
-                    size_t n, size_t stall_at, long long stall_ns)
+void mg_mock_sched_start(struct mg_mock_sched *s,
+                         const struct mg_mock_timing *t, uint64_t seed,
+                         long long start_ns, size_t prompt_tokens, size_t n,
+                         size_t stall_at, long long stall_ns)
 {
   double ttft;
 
@@ -104,14 +97,12 @@ mg_mock_sched_start(struct mg_mock_sched *s, const struct mg_mock_timing *t,
     s->due_ns += s->stall_ns;
 }
 
-long long
-mg_mock_sched_due(const struct mg_mock_sched *s)
+long long mg_mock_sched_due(const struct mg_mock_sched *s)
 {
   return s->due_ns;
 }
 
-void
-mg_mock_sched_advance(struct mg_mock_sched *s)
+void mg_mock_sched_advance(struct mg_mock_sched *s)
 {
   if (s->k >= s->n)
     return;
@@ -123,8 +114,8 @@ mg_mock_sched_advance(struct mg_mock_sched *s)
     s->due_ns += s->stall_ns;
 }
 
-long long
-mg_mock_sched_end(const struct mg_mock_sched *s, const struct mg_mock_timing *t)
+long long mg_mock_sched_end(const struct mg_mock_sched *s,
+                            const struct mg_mock_timing *t)
 {
   struct mg_mock_sched c = *s;
 
@@ -140,21 +131,19 @@ mg_mock_sched_end(const struct mg_mock_sched *s, const struct mg_mock_timing *t)
 
 /* The heap. */
 
-static int
-before(const struct mg_mock_timer *a, const struct mg_mock_timer *b)
+static int before(const struct mg_mock_timer *a, const struct mg_mock_timer *b)
 {
   return a->due < b->due || (a->due == b->due && a->seq < b->seq);
 }
 
-static void
-place(struct mg_mock_sched_heap *h, size_t i, struct mg_mock_timer *t)
+static void place(struct mg_mock_sched_heap *h, size_t i,
+                  struct mg_mock_timer *t)
 {
   h->v[i] = t;
   t->idx = i;
 }
 
-static void
-sift_up(struct mg_mock_sched_heap *h, size_t i)
+static void sift_up(struct mg_mock_sched_heap *h, size_t i)
 {
   struct mg_mock_timer *t = h->v[i];
 
@@ -168,8 +157,7 @@ sift_up(struct mg_mock_sched_heap *h, size_t i)
   place(h, i, t);
 }
 
-static void
-sift_down(struct mg_mock_sched_heap *h, size_t i)
+static void sift_down(struct mg_mock_sched_heap *h, size_t i)
 {
   struct mg_mock_timer *t = h->v[i];
 
@@ -187,16 +175,14 @@ sift_down(struct mg_mock_sched_heap *h, size_t i)
   place(h, i, t);
 }
 
-void
-mg_mock_sched_heap_init(struct mg_mock_sched_heap *h)
+void mg_mock_sched_heap_init(struct mg_mock_sched_heap *h)
 {
   h->v = NULL;
   h->n = 0;
   h->cap = 0;
 }
 
-void
-mg_mock_sched_heap_release(struct mg_mock_sched_heap *h)
+void mg_mock_sched_heap_release(struct mg_mock_sched_heap *h)
 {
   for (size_t i = 0; i < h->n; i++)
     h->v[i]->idx = MG_MOCK_TIMER_IDLE;
@@ -204,8 +190,8 @@ mg_mock_sched_heap_release(struct mg_mock_sched_heap *h)
   mg_mock_sched_heap_init(h);
 }
 
-void
-mg_mock_sched_heap_push(struct mg_mock_sched_heap *h, struct mg_mock_timer *t)
+void mg_mock_sched_heap_push(struct mg_mock_sched_heap *h,
+                             struct mg_mock_timer *t)
 {
   if (t->idx != MG_MOCK_TIMER_IDLE)
     MG_BUG("timer already in a heap");
@@ -218,14 +204,13 @@ mg_mock_sched_heap_push(struct mg_mock_sched_heap *h, struct mg_mock_timer *t)
   sift_up(h, t->idx);
 }
 
-struct mg_mock_timer *
-mg_mock_sched_heap_top(const struct mg_mock_sched_heap *h)
+struct mg_mock_timer *mg_mock_sched_heap_top(const struct mg_mock_sched_heap *h)
 {
   return h->n ? h->v[0] : NULL;
 }
 
-void
-mg_mock_sched_heap_remove(struct mg_mock_sched_heap *h, struct mg_mock_timer *t)
+void mg_mock_sched_heap_remove(struct mg_mock_sched_heap *h,
+                               struct mg_mock_timer *t)
 {
   size_t i = t->idx;
 
@@ -240,8 +225,7 @@ mg_mock_sched_heap_remove(struct mg_mock_sched_heap *h, struct mg_mock_timer *t)
   sift_up(h, h->v[i]->idx);
 }
 
-struct mg_mock_timer *
-mg_mock_sched_heap_pop(struct mg_mock_sched_heap *h)
+struct mg_mock_timer *mg_mock_sched_heap_pop(struct mg_mock_sched_heap *h)
 {
   struct mg_mock_timer *t = mg_mock_sched_heap_top(h);
 

@@ -25,7 +25,8 @@ struct mg_mock_sched_rng {
 void mg_mock_sched_rng_seed(struct mg_mock_sched_rng *r, uint64_t seed);
 uint64_t mg_mock_sched_rng_next(struct mg_mock_sched_rng *r);
 /* Normal(mean, std) by Box-Muller; exactly mean (no draw) when std <= 0. */
-double mg_mock_sched_rng_normal(struct mg_mock_sched_rng *r, double mean, double std);
+double mg_mock_sched_rng_normal(struct mg_mock_sched_rng *r, double mean,
+                                double std);
 
 /* The server's timing parameters, in milliseconds unless named otherwise. */
 struct mg_mock_timing {
@@ -102,12 +103,15 @@ void mg_mock_sched_heap_init(struct mg_mock_sched_heap *h);
 /* Frees the array (not the timers). */
 void mg_mock_sched_heap_release(struct mg_mock_sched_heap *h);
 /* Inserts t, which must not be in a heap already. */
-void mg_mock_sched_heap_push(struct mg_mock_sched_heap *h, struct mg_mock_timer *t);
+void mg_mock_sched_heap_push(struct mg_mock_sched_heap *h,
+                             struct mg_mock_timer *t);
 /* The earliest timer (borrowed), or NULL when empty. */
-struct mg_mock_timer *mg_mock_sched_heap_top(const struct mg_mock_sched_heap *h);
+struct mg_mock_timer *
+mg_mock_sched_heap_top(const struct mg_mock_sched_heap *h);
 /* Removes and returns the earliest timer, or NULL when empty. */
 struct mg_mock_timer *mg_mock_sched_heap_pop(struct mg_mock_sched_heap *h);
 /* Removes t if it is in the heap. */
-void mg_mock_sched_heap_remove(struct mg_mock_sched_heap *h, struct mg_mock_timer *t);
+void mg_mock_sched_heap_remove(struct mg_mock_sched_heap *h,
+                               struct mg_mock_timer *t);
 
 #endif

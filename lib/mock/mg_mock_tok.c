@@ -10,8 +10,7 @@
 #define BASE_MIX (BASE_CP + (1u << 21))
 #define BASE_BYTE (BASE_MIX + (1u << 24))
 
-void
-mg_mock_tok_list_init(struct mg_mock_tok_list *t)
+void mg_mock_tok_list_init(struct mg_mock_tok_list *t)
 {
   t->ids = NULL;
   t->off = NULL;
@@ -19,16 +18,15 @@ mg_mock_tok_list_init(struct mg_mock_tok_list *t)
   t->cap = 0;
 }
 
-void
-mg_mock_tok_list_release(struct mg_mock_tok_list *t)
+void mg_mock_tok_list_release(struct mg_mock_tok_list *t)
 {
   free(t->ids);
   free(t->off);
   mg_mock_tok_list_init(t);
 }
 
-void
-mg_mock_tok_list_push(struct mg_mock_tok_list *t, uint32_t id, size_t start, size_t end)
+void mg_mock_tok_list_push(struct mg_mock_tok_list *t, uint32_t id,
+                           size_t start, size_t end)
 {
   if (t->n + 1 >= t->cap) {
     t->cap = t->cap ? t->cap * 2 : 16;
@@ -41,8 +39,7 @@ mg_mock_tok_list_push(struct mg_mock_tok_list *t, uint32_t id, size_t start, siz
   t->n++;
 }
 
-int
-mg_mock_tok_utf8_next(const char *s, size_t n, uint32_t *cp)
+int mg_mock_tok_utf8_next(const char *s, size_t n, uint32_t *cp)
 {
   const unsigned char *u = (const unsigned char *)s;
   uint32_t c;
@@ -81,8 +78,7 @@ mg_mock_tok_utf8_next(const char *s, size_t n, uint32_t *cp)
   return len;
 }
 
-int
-mg_mock_tok_utf8_valid(const char *s, size_t n)
+int mg_mock_tok_utf8_valid(const char *s, size_t n)
 {
   size_t i = 0;
   uint32_t cp;
@@ -96,8 +92,7 @@ mg_mock_tok_utf8_valid(const char *s, size_t n)
   return 1;
 }
 
-size_t
-mg_mock_tok_utf8_chars(const char *s, size_t n)
+size_t mg_mock_tok_utf8_chars(const char *s, size_t n)
 {
   size_t i = 0, chars = 0;
   uint32_t cp;
@@ -110,16 +105,14 @@ mg_mock_tok_utf8_chars(const char *s, size_t n)
   return chars;
 }
 
-static int
-is_space(unsigned char c)
+static int is_space(unsigned char c)
 {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v'
          || c == '\f';
 }
 
 /* The id of the valid token s[0..n) (see the table in the header). */
-static uint32_t
-token_id(const char *s, size_t n, int all_ascii)
+static uint32_t token_id(const char *s, size_t n, int all_ascii)
 {
   const unsigned char *u = (const unsigned char *)s;
   uint32_t v = 0, cp;
@@ -139,8 +132,7 @@ token_id(const char *s, size_t n, int all_ascii)
  * in the header: whole characters, at most 4 ASCII or 3 mixed bytes, and
  * no token crosses a whitespace that follows a non-whitespace character.
  */
-static size_t
-next_token(const char *s, size_t n, size_t i, uint32_t *id)
+static size_t next_token(const char *s, size_t n, size_t i, uint32_t *id)
 {
   uint32_t cp;
   int l = mg_mock_tok_utf8_next(s + i, n - i, &cp);
@@ -173,8 +165,8 @@ next_token(const char *s, size_t n, size_t i, uint32_t *id)
   return j;
 }
 
-void
-mg_mock_tok_encode(const char *text, size_t len, struct mg_mock_tok_list *t)
+void mg_mock_tok_encode(const char *text, size_t len,
+                        struct mg_mock_tok_list *t)
 {
   size_t i = 0;
 
@@ -187,8 +179,7 @@ mg_mock_tok_encode(const char *text, size_t len, struct mg_mock_tok_list *t)
   }
 }
 
-size_t
-mg_mock_tok_count(const char *text, size_t len)
+size_t mg_mock_tok_count(const char *text, size_t len)
 {
   size_t i = 0, n = 0;
 
@@ -200,8 +191,7 @@ mg_mock_tok_count(const char *text, size_t len)
   return n;
 }
 
-int
-mg_mock_tok_bytes(uint32_t id, char *out)
+int mg_mock_tok_bytes(uint32_t id, char *out)
 {
   if (id < BASE_CP) {
     int n = (int)(id >> 28) + 1;
@@ -252,9 +242,8 @@ mg_mock_tok_bytes(uint32_t id, char *out)
   return -1;
 }
 
-int
-mg_mock_tok_decode(const uint32_t *ids, size_t n, struct mg_buf *out,
-                   struct mg_err *err)
+int mg_mock_tok_decode(const uint32_t *ids, size_t n, struct mg_buf *out,
+                       struct mg_err *err)
 {
   for (size_t i = 0; i < n; i++) {
     char b[MG_MOCK_TOK_MAX_BYTES];

@@ -51,14 +51,15 @@ void mg_mock_tok_list_init(struct mg_mock_tok_list *t);
 /* Frees the contents; the list is empty and reusable afterwards. */
 void mg_mock_tok_list_release(struct mg_mock_tok_list *t);
 /* Appends one id covering [start, end) of the text. */
-void mg_mock_tok_list_push(struct mg_mock_tok_list *t, uint32_t id, size_t start,
-                       size_t end);
+void mg_mock_tok_list_push(struct mg_mock_tok_list *t, uint32_t id,
+                           size_t start, size_t end);
 
 /*
  * Tokenizes text[0..len) into t (which is reset first). Never fails:
  * bytes that are not valid UTF-8 become one-byte tokens.
  */
-void mg_mock_tok_encode(const char *text, size_t len, struct mg_mock_tok_list *t);
+void mg_mock_tok_encode(const char *text, size_t len,
+                        struct mg_mock_tok_list *t);
 
 /* Number of tokens text[0..len) encodes to, without storing them. */
 size_t mg_mock_tok_count(const char *text, size_t len);

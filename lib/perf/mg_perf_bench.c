@@ -12,9 +12,9 @@
 #include "tok/mg_tok_proc.h"
 
 #define BLOCK 1024
-#define BODY_KEEP 512          /* bytes of a response kept for messages */
+#define BODY_KEEP 512 /* bytes of a response kept for messages */
 #define SSE_MAX ((size_t)4 << 20)
-#define STATUS_NS 100000000LL  /* status callback period */
+#define STATUS_NS 100000000LL /* status callback period */
 #define START_DELAY_NS 20000000LL
 
 struct slot;
@@ -27,14 +27,14 @@ struct loop {
   struct mg_perf_bench *b;
   struct mg_http_multi *m;
   const char **headers;
-  struct slot **active;    /* in flight */
+  struct slot **active; /* in flight */
   int nactive, capactive;
-  struct slot *pool;       /* free slots */
-  long long *freed;        /* closed loop: FIFO of slot-free times */
+  struct slot *pool; /* free slots */
+  long long *freed;  /* closed loop: FIFO of slot-free times */
   long long nfreed_head, nfreed_tail, capfreed;
-  int cancelling;          /* in-flight cancels are ours: incomplete */
+  int cancelling; /* in-flight cancels are ours: incomplete */
   const char *cancel_reason;
-  unsigned char *window;   /* last error_window outcomes (1 = error) */
+  unsigned char *window; /* last error_window outcomes (1 = error) */
   int wsize, wcount, wpos, werr;
   const char *stop_reason; /* set by a limit that ends the run */
 };
@@ -43,25 +43,24 @@ struct slot {
   struct loop *L;
   struct mg_perf_rec *rec;
   long id;
-  int pos;                 /* index in L->active */
-  struct mg_buf body;      /* request body */
-  struct mg_buf keep;      /* first bytes of the response */
-  struct mg_buf text;      /* output text (collect_text) */
+  int pos;            /* index in L->active */
+  struct mg_buf body; /* request body */
+  struct mg_buf keep; /* first bytes of the response */
+  struct mg_buf text; /* output text (collect_text) */
   struct mg_perf_sse sse;
   struct mg_perf_sse_chunk_cache cache;
-  const char *fail;        /* errored by us (malformed, error event) */
+  const char *fail; /* errored by us (malformed, error event) */
   char *fail_detail;
   struct slot *next;
 };
 
-struct mg_perf_rec *
-mg_perf_bench_rec(const struct mg_perf_bench *b, long long i)
+struct mg_perf_rec *mg_perf_bench_rec(const struct mg_perf_bench *b,
+                                      long long i)
 {
   return &b->blocks[i / BLOCK][i % BLOCK];
 }
 
-void
-mg_perf_bench_release(struct mg_perf_bench *b)
+void mg_perf_bench_release(struct mg_perf_bench *b)
 {
   for (long long i = 0; i < b->n; i++) {
     struct mg_perf_rec *r = mg_perf_bench_rec(b, i);
@@ -78,9 +77,8 @@ mg_perf_bench_release(struct mg_perf_bench *b)
   memset(b, 0, sizeof(*b));
 }
 
-int
-mg_perf_bench_count_text(struct mg_perf_bench *b, struct mg_tok_proc *p,
-                         struct mg_err *err)
+int mg_perf_bench_count_text(struct mg_perf_bench *b, struct mg_tok_proc *p,
+                             struct mg_err *err)
 {
   for (long long i = 0; i < b->n; i++) {
     struct mg_perf_rec *r = mg_perf_bench_rec(b, i);
@@ -97,14 +95,12 @@ mg_perf_bench_count_text(struct mg_perf_bench *b, struct mg_tok_proc *p,
   return 0;
 }
 
-static struct mg_perf_rec *
-new_rec(struct mg_perf_bench *b)
+static struct mg_perf_rec *new_rec(struct mg_perf_bench *b)
 {
   struct mg_perf_rec *r;
 
   if (b->n == (long long)b->nblocks * BLOCK) {
-    b->blocks = mg_xreallocarray(b->blocks, b->nblocks + 1,
-                                 sizeof(*b->blocks));
+    b->blocks = mg_xreallocarray(b->blocks, b->nblocks + 1, sizeof(*b->blocks));
     b->blocks[b->nblocks++] = mg_xcalloc(BLOCK, sizeof(struct mg_perf_rec));
   }
   r = mg_perf_bench_rec(b, b->n);
@@ -115,15 +111,14 @@ new_rec(struct mg_perf_bench *b)
   return r;
 }
 
-static void
-add_event(struct mg_perf_rec *r, long long t, unsigned char f)
+static void add_event(struct mg_perf_rec *r, long long t, unsigned char f)
 {
   if (r->nev == r->evcap) {
     /* Room for the expected stream at once: role, tokens, usage, DONE. */
     r->evcap = r->evcap ? r->evcap * 2
                         : (r->req_output > 12 && r->req_output < 4096
-                             ? (int)r->req_output + 4
-                             : 16);
+                               ? (int)r->req_output + 4
+                               : 16);
     r->ev_t = mg_xreallocarray(r->ev_t, (size_t)r->evcap, sizeof(long long));
     r->ev_f = mg_xreallocarray(r->ev_f, (size_t)r->evcap, 1);
   }
@@ -133,14 +128,12 @@ add_event(struct mg_perf_rec *r, long long t, unsigned char f)
 
 /* Over-saturation: a check after every start, first token and end, as
  * GuideLLM checks its constraints on every request update. */
-static void
-osd_check(struct loop *L, long long t)
+static void osd_check(struct loop *L, long long t)
 {
   struct mg_perf_bench *b = L->b;
 
-  if (b->has_osd &&
-      mg_perf_osd_check(&b->osd, (double)(t - b->t_start) / 1e9) &&
-      b->osd.o.enforce && !L->stop_reason)
+  if (b->has_osd && mg_perf_osd_check(&b->osd, (double)(t - b->t_start) / 1e9)
+      && b->osd.o.enforce && !L->stop_reason)
     L->stop_reason = "over_saturation";
 }
 
@@ -151,8 +144,7 @@ struct ev_ctx {
   long long t;
 };
 
-static int
-on_event(void *arg, const char *data, size_t len, int nth)
+static int on_event(void *arg, const char *data, size_t len, int nth)
 {
   struct ev_ctx *e = arg;
   struct slot *s = e->s;
@@ -222,8 +214,7 @@ on_event(void *arg, const char *data, size_t len, int nth)
   return 0;
 }
 
-static void
-cb_headers(void *arg, long status, long long t)
+static void cb_headers(void *arg, long status, long long t)
 {
   struct slot *s = arg;
 
@@ -231,8 +222,7 @@ cb_headers(void *arg, long status, long long t)
   s->rec->t_headers = t;
 }
 
-static int
-cb_data(void *arg, const char *p, size_t n, long long t)
+static int cb_data(void *arg, const char *p, size_t n, long long t)
 {
   struct slot *s = arg;
   struct ev_ctx e = { s, t };
@@ -252,21 +242,19 @@ cb_data(void *arg, const char *p, size_t n, long long t)
 }
 
 /* The message of an OpenAI-style error body, or the body's start. */
-static char *
-error_detail(const struct mg_buf *keep)
+static char *error_detail(const struct mg_buf *keep)
 {
   struct mg_perf_sse_chunk c;
 
-  if (keep->len && mg_perf_sse_chunk_scan(keep->data, keep->len, &c) == 0 &&
-      c.error_msg[0])
+  if (keep->len && mg_perf_sse_chunk_scan(keep->data, keep->len, &c) == 0
+      && c.error_msg[0])
     return mg_xstrdup(c.error_msg);
   if (keep->len)
     return mg_xstrndup(keep->data, keep->len > 200 ? 200 : keep->len);
   return NULL;
 }
 
-static const char *
-http_reason(long status)
+static const char *http_reason(long status)
 {
   static const struct {
     long code;
@@ -288,8 +276,7 @@ http_reason(long status)
   return "http status";
 }
 
-static void
-slot_free(struct loop *L, struct slot *s)
+static void slot_free(struct loop *L, struct slot *s)
 {
   mg_buf_reset(&s->body);
   mg_buf_reset(&s->keep);
@@ -305,8 +292,7 @@ slot_free(struct loop *L, struct slot *s)
   L->pool = s;
 }
 
-static void
-window_push(struct loop *L, int is_err)
+static void window_push(struct loop *L, int is_err)
 {
   if (!L->window)
     return;
@@ -319,8 +305,8 @@ window_push(struct loop *L, int is_err)
   L->wpos = (L->wpos + 1) % L->wsize;
 }
 
-static void
-cb_done(void *arg, int ok, long status, const char *errmsg, long long t)
+static void cb_done(void *arg, int ok, long status, const char *errmsg,
+                    long long t)
 {
   struct slot *s = arg;
   struct loop *L = s->L;
@@ -335,8 +321,8 @@ cb_done(void *arg, int ok, long status, const char *errmsg, long long t)
     r->reason = s->fail;
     r->detail = s->fail_detail;
     s->fail_detail = NULL;
-  } else if (!ok && L->cancelling && errmsg &&
-             strcmp(errmsg, "cancelled") == 0) {
+  } else if (!ok && L->cancelling && errmsg
+             && strcmp(errmsg, "cancelled") == 0) {
     r->status = MG_PERF_INCOMPLETE;
     r->reason = L->cancel_reason;
   } else if (!ok) {
@@ -380,16 +366,15 @@ cb_done(void *arg, int ok, long status, const char *errmsg, long long t)
     L->nfreed_head = L->nfreed_tail = 0;
   if (L->nfreed_tail == L->capfreed) {
     L->capfreed = L->capfreed ? L->capfreed * 2 : 64;
-    L->freed = mg_xreallocarray(L->freed, (size_t)L->capfreed,
-                                sizeof(long long));
+    L->freed =
+        mg_xreallocarray(L->freed, (size_t)L->capfreed, sizeof(long long));
   }
   L->freed[L->nfreed_tail++] = t;
   slot_free(L, s);
   osd_check(L, t);
 }
 
-static struct slot *
-slot_get(struct loop *L)
+static struct slot *slot_get(struct loop *L)
 {
   struct slot *s = L->pool;
 
@@ -409,13 +394,12 @@ slot_get(struct loop *L)
 }
 
 /* Starts request idx scheduled at sched (ns). */
-static void
-start_request(struct loop *L, long long sched)
+static void start_request(struct loop *L, long long sched)
 {
   struct mg_perf_bench *b = L->b;
   struct mg_perf_rec *r = new_rec(b);
   const struct mg_perf_item *it =
-    &L->data->items[r->idx % (long long)L->data->n];
+      &L->data->items[r->idx % (long long)L->data->n];
   struct slot *s = slot_get(L);
   struct mg_http_request req;
   struct mg_http_stream_cb cb = { s, cb_headers, cb_data, cb_done };
@@ -444,8 +428,8 @@ start_request(struct loop *L, long long sched)
   req.no_retry = 1;
   if (L->nactive == L->capactive) {
     L->capactive = L->capactive ? L->capactive * 2 : 64;
-    L->active = mg_xreallocarray(L->active, (size_t)L->capactive,
-                                 sizeof(*L->active));
+    L->active =
+        mg_xreallocarray(L->active, (size_t)L->capactive, sizeof(*L->active));
   }
   s->pos = L->nactive;
   L->active[L->nactive++] = s;
@@ -471,8 +455,7 @@ start_request(struct loop *L, long long sched)
   }
 }
 
-static void
-cancel_all(struct loop *L, const char *reason)
+static void cancel_all(struct loop *L, const char *reason)
 {
   L->cancelling = 1;
   L->cancel_reason = reason;
@@ -488,8 +471,8 @@ struct warm {
   int left, ok;
 };
 
-static void
-warm_done(void *arg, int ok, long status, const char *errmsg, long long t)
+static void warm_done(void *arg, int ok, long status, const char *errmsg,
+                      long long t)
 {
   struct warm *w = arg;
 
@@ -503,8 +486,7 @@ warm_done(void *arg, int ok, long status, const char *errmsg, long long t)
 /* Opens n keep-alive connections with n GETs of url at once (5 s at
  * most); they go to the multi's connection pool. Returns how many got
  * an answer. */
-static int
-warm_up(struct loop *L, const char *url, int n)
+static int warm_up(struct loop *L, const char *url, int n)
 {
   struct mg_http_request req;
   struct mg_http_stream_cb cb;
@@ -532,8 +514,7 @@ warm_up(struct loop *L, const char *url, int n)
   return w.ok;
 }
 
-static const char **
-make_headers(const struct mg_perf_target *t)
+static const char **make_headers(const struct mg_perf_target *t)
 {
   size_t n = 0;
   const char **h;
@@ -548,14 +529,13 @@ make_headers(const struct mg_perf_target *t)
   return h;
 }
 
-int
-mg_perf_bench_run(const struct mg_perf_target *t,
-                  const struct mg_perf_data *data,
-                  const struct mg_perf_profile *p,
-                  const struct mg_perf_limits *l,
-                  volatile sig_atomic_t *stop, mg_perf_status_fn *status,
-                  void *status_arg, struct mg_perf_bench *out,
-                  struct mg_err *err)
+int mg_perf_bench_run(const struct mg_perf_target *t,
+                      const struct mg_perf_data *data,
+                      const struct mg_perf_profile *p,
+                      const struct mg_perf_limits *l,
+                      volatile sig_atomic_t *stop, mg_perf_status_fn *status,
+                      void *status_arg, struct mg_perf_bench *out,
+                      struct mg_err *err)
 {
   struct loop L;
   struct mg_perf_sched sched;
@@ -639,22 +619,21 @@ mg_perf_bench_run(const struct mg_perf_target *t,
         break;
       if (!have_next) {
         const struct mg_perf_item *it =
-          &data->items[created % (long long)data->n];
+            &data->items[created % (long long)data->n];
         next_off = mg_perf_sched_next(&sched, it->ts);
         have_next = 1;
       }
       due = out->t_start + (long long)(next_off * 1e9);
-      if (!open_loop && created >= (limit > 0 ? limit : created + 1) &&
-          L.nfreed_head < L.nfreed_tail &&
-          L.freed[L.nfreed_head] > due)
+      if (!open_loop && created >= (limit > 0 ? limit : created + 1)
+          && L.nfreed_head < L.nfreed_tail && L.freed[L.nfreed_head] > due)
         due = L.freed[L.nfreed_head];
       if (due > now) {
         if (due < wake)
           wake = due;
         break;
       }
-      if (!open_loop && created >= limit && limit > 0 &&
-          L.nfreed_head < L.nfreed_tail)
+      if (!open_loop && created >= limit && limit > 0
+          && L.nfreed_head < L.nfreed_tail)
         L.nfreed_head++;
       start_request(&L, due);
       created++;
@@ -662,19 +641,19 @@ mg_perf_bench_run(const struct mg_perf_target *t,
       now = mg_time_now_ns();
     }
     if (max_create >= 0 && created >= max_create && L.nactive == 0) {
-      out->stop_reason = max_create == l->max_requests ? "max_requests"
-                                                       : "data_exhausted";
+      out->stop_reason =
+          max_create == l->max_requests ? "max_requests" : "data_exhausted";
       break;
     }
     if (!L.stop_reason && l->max_errors > 0 && out->errored >= l->max_errors)
       L.stop_reason = "max_errors";
-    if (!L.stop_reason && L.window && L.wcount >= L.wsize &&
-        (double)L.werr / L.wsize >= l->max_error_rate)
+    if (!L.stop_reason && L.window && L.wcount >= L.wsize
+        && (double)L.werr / L.wsize >= l->max_error_rate)
       L.stop_reason = "max_error_rate";
     if (!L.stop_reason && l->max_global_error_rate > 0) {
       long long fin = out->successful + out->errored + out->incomplete;
-      if (fin >= (l->global_min > 0 ? l->global_min : 30) &&
-          (double)out->errored / (double)fin >= l->max_global_error_rate)
+      if (fin >= (l->global_min > 0 ? l->global_min : 30)
+          && (double)out->errored / (double)fin >= l->max_global_error_rate)
         L.stop_reason = "max_global_error_rate";
     }
     if (L.stop_reason)

@@ -37,9 +37,9 @@ enum mg_perf_status {
 
 /* Flags of one SSE event. */
 enum mg_perf_ev_flags {
-  MG_PERF_EV_CHOICES = 1 << 0,   /* non-empty choices (vLLM's chunk) */
-  MG_PERF_EV_TOKEN = 1 << 1,     /* token-bearing (GuideLLM iteration) */
-  MG_PERF_EV_TEXT = 1 << 2,      /* non-reasoning text */
+  MG_PERF_EV_CHOICES = 1 << 0, /* non-empty choices (vLLM's chunk) */
+  MG_PERF_EV_TOKEN = 1 << 1,   /* token-bearing (GuideLLM iteration) */
+  MG_PERF_EV_TEXT = 1 << 2,    /* non-reasoning text */
   MG_PERF_EV_USAGE = 1 << 3,
   MG_PERF_EV_DONE = 1 << 4,      /* data: [DONE] */
   MG_PERF_EV_COALESCED = 1 << 5, /* arrived in the same read as the
@@ -47,36 +47,36 @@ enum mg_perf_ev_flags {
 };
 
 struct mg_perf_rec {
-  long long idx;          /* request number within the benchmark */
-  long long item;         /* data row */
+  long long idx;  /* request number within the benchmark */
+  long long item; /* data row */
   enum mg_perf_status status;
-  const char *reason;     /* static category, NULL when successful */
-  char *detail;           /* message (error text), or NULL */
+  const char *reason; /* static category, NULL when successful */
+  char *detail;       /* message (error text), or NULL */
   long http_status;
   long long t_sched, t_sent, t_headers, t_end;
   long long t_first_tok, t_first_out, t_last_tok; /* 0 if none */
-  long long t_vllm_first;  /* first event with choices */
-  long long t_vllm_last;   /* vLLM's end: completions: last choices
-                              event; chat: last data event but [DONE] */
-  long long *ev_t;         /* every SSE event */
+  long long t_vllm_first;                         /* first event with choices */
+  long long t_vllm_last; /* vLLM's end: completions: last choices
+                            event; chat: last data event but [DONE] */
+  long long *ev_t;       /* every SSE event */
   unsigned char *ev_f;
   int nev, evcap;
-  int iterations;          /* token-bearing events */
-  int coalesced;           /* events with MG_PERF_EV_COALESCED */
+  int iterations; /* token-bearing events */
+  int coalesced;  /* events with MG_PERF_EV_COALESCED */
   int done_seen;
-  long long usage_prompt, usage_output;  /* -1 when the server sent none */
-  long long data_prompt, req_output;     /* from the data; -1 unknown */
-  char *text;              /* the streamed output text, kept only with
-                              target.collect_text and no usage; freed by
-                              mg_perf_bench_count_text */
-  long long text_tokens;   /* tokens counted in text, if text_counted */
+  long long usage_prompt, usage_output; /* -1 when the server sent none */
+  long long data_prompt, req_output;    /* from the data; -1 unknown */
+  char *text;            /* the streamed output text, kept only with
+                            target.collect_text and no usage; freed by
+                            mg_perf_bench_count_text */
+  long long text_tokens; /* tokens counted in text, if text_counted */
   int text_counted;
 };
 
 struct mg_perf_target {
-  const char *url;                /* full URL of the endpoint */
-  const char *const *headers;     /* extra "Name: value", NULL-terminated */
-  struct mg_http_opts http;       /* TLS, bearer, timeouts */
+  const char *url;            /* full URL of the endpoint */
+  const char *const *headers; /* extra "Name: value", NULL-terminated */
+  struct mg_http_opts http;   /* TLS, bearer, timeouts */
   struct mg_perf_req_body_opts body;
   /* Before a benchmark with a fixed number of streams (concurrent,
    * throughput, or --max-concurrency), that many GETs of warm_url run
@@ -92,33 +92,33 @@ struct mg_perf_target {
 struct mg_perf_limits {
   const struct mg_perf_osd_opts *osd; /* over-saturation detection, NULL:
                                          off */
-  double max_seconds;       /* 0: none */
-  long long max_requests;   /* 0: none */
-  long long max_errors;     /* 0: none */
-  double max_error_rate;    /* 0: none; over the last error_window */
-  int error_window;         /* default 30 */
-  double max_global_error_rate; /* 0: none; errored / finished, once
-                                   global_min requests finished */
-  int global_min;           /* default 30 */
+  double max_seconds;                 /* 0: none */
+  long long max_requests;             /* 0: none */
+  long long max_errors;               /* 0: none */
+  double max_error_rate;              /* 0: none; over the last error_window */
+  int error_window;                   /* default 30 */
+  double max_global_error_rate;       /* 0: none; errored / finished, once
+                                         global_min requests finished */
+  int global_min;                     /* default 30 */
 };
 
 struct mg_perf_bench {
   struct mg_perf_profile profile;
-  long long t_start;        /* scheduler start: offsets count from here */
-  long long t_end;          /* when the loop ended */
-  long long n;              /* records */
+  long long t_start; /* scheduler start: offsets count from here */
+  long long t_end;   /* when the loop ended */
+  long long n;       /* records */
   struct mg_perf_rec **blocks;
   size_t nblocks;
-  const char *stop_reason;  /* "max_seconds", "max_requests",
-                               "data_exhausted", "max_errors",
-                               "max_error_rate", "max_global_error_rate",
-                               "over_saturation",
-                               "interrupted" */
+  const char *stop_reason; /* "max_seconds", "max_requests",
+                              "data_exhausted", "max_errors",
+                              "max_error_rate", "max_global_error_rate",
+                              "over_saturation",
+                              "interrupted" */
   long long successful, incomplete, errored;
   int peak_inflight;
-  int warmed;               /* connections opened before the start */
-  int has_osd;              /* osd was run (limits.osd set) */
-  struct mg_perf_osd osd;   /* its final state */
+  int warmed;             /* connections opened before the start */
+  int has_osd;            /* osd was run (limits.osd set) */
+  struct mg_perf_osd osd; /* its final state */
 };
 
 struct mg_tok_proc;

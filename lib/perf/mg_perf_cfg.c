@@ -14,14 +14,13 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_record.h"
+#include "perf/mg_perf_bench.h"
 #include "perf/mg_perf_data.h"
 #include "perf/mg_perf_report.h"
-#include "perf/mg_perf_bench.h"
-#include "mg_record.h"
 #include "tok/mg_tok_proc.h"
 
-void
-mg_perf_cfg_init(struct mg_perf_config *c)
+void mg_perf_cfg_init(struct mg_perf_config *c)
 {
   memset(c, 0, sizeof(*c));
   c->kind = MG_PERF_SWEEP;
@@ -42,8 +41,7 @@ mg_perf_cfg_init(struct mg_perf_config *c)
   mg_perf_osd_opts_init(&c->osd);
 }
 
-void
-mg_perf_cfg_release(struct mg_perf_config *c)
+void mg_perf_cfg_release(struct mg_perf_config *c)
 {
   for (size_t i = 0; i < c->nowned; i++)
     free(c->owned[i]);
@@ -55,8 +53,7 @@ mg_perf_cfg_release(struct mg_perf_config *c)
 }
 
 /* Keeps s (malloc'd) until release and returns it. */
-static const char *
-own(struct mg_perf_config *c, char *s)
+static const char *own(struct mg_perf_config *c, char *s)
 {
   if (c->nowned == c->capowned) {
     c->capowned = c->capowned ? c->capowned * 2 : 8;
@@ -68,8 +65,7 @@ own(struct mg_perf_config *c, char *s)
 
 /* Registry values. */
 
-static struct mg_json *
-typed_value(const char *v, size_t n)
+static struct mg_json *typed_value(const char *v, size_t n)
 {
   char *s = mg_xstrndup(v, n), *end;
   struct mg_json *j = NULL;
@@ -95,9 +91,8 @@ typed_value(const char *v, size_t n)
   return j;
 }
 
-int
-mg_perf_cfg_regopt_parse(const char *spec, const char *what,
-                     struct mg_json **out, struct mg_err *err)
+int mg_perf_cfg_regopt_parse(const char *spec, const char *what,
+                             struct mg_json **out, struct mg_err *err)
 {
   struct mg_json *o;
   const char *p = spec;
@@ -106,8 +101,8 @@ mg_perf_cfg_regopt_parse(const char *spec, const char *what,
   while (*p == ' ')
     p++;
   if (*p == '{') {
-    if (mg_json_parse(spec, strlen(spec), what, &o, NULL) < 0 ||
-        !mg_json_is_object(o)) {
+    if (mg_json_parse(spec, strlen(spec), what, &o, NULL) < 0
+        || !mg_json_is_object(o)) {
       mg_json_free(o);
       return mg_err_set(err, MG_ERR_USAGE,
                         "invalid value '%s' for %s: not a JSON object", spec,
@@ -145,8 +140,8 @@ mg_perf_cfg_regopt_parse(const char *spec, const char *what,
       mg_json_free(o);
       return mg_err_set(err, MG_ERR_USAGE,
                         "invalid value '%s' for %s: expected key=value "
-                        "items ('%.*s')", spec, what, (int)(p - start),
-                        start);
+                        "items ('%.*s')",
+                        spec, what, (int)(p - start), start);
     }
     memcpy(key, start, (size_t)(eq - start));
     key[eq - start] = '\0';
@@ -167,17 +162,15 @@ mg_perf_cfg_regopt_parse(const char *spec, const char *what,
 
 /* Typed field readers; each fails with "invalid value ... for OPT". */
 
-static int
-bad_field(const char *what, const char *key, const char *expect,
-          struct mg_err *err)
+static int bad_field(const char *what, const char *key, const char *expect,
+                     struct mg_err *err)
 {
-  return mg_err_set(err, MG_ERR_USAGE, "invalid value for %s: '%s' %s",
-                    what, key, expect);
+  return mg_err_set(err, MG_ERR_USAGE, "invalid value for %s: '%s' %s", what,
+                    key, expect);
 }
 
-static int
-field_number(const struct mg_json *x, double lo, double hi, double *out,
-             const char *what, struct mg_err *err)
+static int field_number(const struct mg_json *x, double lo, double hi,
+                        double *out, const char *what, struct mg_err *err)
 {
   double v;
 
@@ -194,9 +187,8 @@ field_number(const struct mg_json *x, double lo, double hi, double *out,
   return 0;
 }
 
-static int
-field_count(const struct mg_json *x, long long lo, long long *out,
-            const char *what, struct mg_err *err)
+static int field_count(const struct mg_json *x, long long lo, long long *out,
+                       const char *what, struct mg_err *err)
 {
   double v;
 
@@ -208,9 +200,8 @@ field_count(const struct mg_json *x, long long lo, long long *out,
   return 0;
 }
 
-static int
-field_bool(const struct mg_json *x, int *out, const char *what,
-           struct mg_err *err)
+static int field_bool(const struct mg_json *x, int *out, const char *what,
+                      struct mg_err *err)
 {
   if (!mg_json_is_bool(x))
     return bad_field(what, mg_json_key(x), "must be true or false", err);
@@ -218,9 +209,8 @@ field_bool(const struct mg_json *x, int *out, const char *what,
   return 0;
 }
 
-static int
-field_string(const struct mg_json *x, const char **out, const char *what,
-             struct mg_err *err)
+static int field_string(const struct mg_json *x, const char **out,
+                        const char *what, struct mg_err *err)
 {
   if (!mg_json_is_string(x))
     return bad_field(what, mg_json_key(x), "must be a string", err);
@@ -229,9 +219,8 @@ field_string(const struct mg_json *x, const char **out, const char *what,
 }
 
 /* A number or an array of numbers into c->rates. */
-static int
-field_rates(struct mg_perf_config *c, const struct mg_json *x,
-            const char *what, struct mg_err *err)
+static int field_rates(struct mg_perf_config *c, const struct mg_json *x,
+                       const char *what, struct mg_err *err)
 {
   size_t n = mg_json_is_array(x) ? mg_json_size(x) : 1;
 
@@ -240,8 +229,8 @@ field_rates(struct mg_perf_config *c, const struct mg_json *x,
   c->nrates = 0;
   for (size_t i = 0; i < n; i++) {
     const struct mg_json *v = mg_json_is_array(x) ? mg_json_at(x, i) : x;
-    if (!mg_json_is_number(v) || !(mg_json_number(v) > 0) ||
-        mg_json_number(v) > 1e9)
+    if (!mg_json_is_number(v) || !(mg_json_number(v) > 0)
+        || mg_json_number(v) > 1e9)
       return bad_field(what, mg_json_key(x), "must be numbers > 0", err);
     c->rates[c->nrates++] = mg_json_number(v);
   }
@@ -249,16 +238,15 @@ field_rates(struct mg_perf_config *c, const struct mg_json *x,
   return 0;
 }
 
-static int
-unknown_field(const char *what, const struct mg_json *x, struct mg_err *err)
+static int unknown_field(const char *what, const struct mg_json *x,
+                         struct mg_err *err)
 {
   return mg_err_set(err, MG_ERR_USAGE,
                     "invalid value for %s: unknown field '%s'", what,
                     mg_json_key(x));
 }
 
-static int
-kind_is(const struct mg_json *o, const char *want)
+static int kind_is(const struct mg_json *o, const char *want)
 {
   const struct mg_json *k = mg_json_get(o, "kind");
 
@@ -267,9 +255,8 @@ kind_is(const struct mg_json *o, const char *want)
 
 /* Profiles. */
 
-int
-mg_perf_cfg_profile(struct mg_perf_config *c, const char *arg,
-                    struct mg_err *err)
+int mg_perf_cfg_profile(struct mg_perf_config *c, const char *arg,
+                        struct mg_err *err)
 {
   struct mg_json *o = NULL, *k;
   int rc = -1;
@@ -277,14 +264,15 @@ mg_perf_cfg_profile(struct mg_perf_config *c, const char *arg,
   if (!strchr(arg, '=') && arg[0] != '{') {
     c->kind = mg_perf_sched_kind_parse(arg);
     if (c->kind < 0)
-      return mg_err_set(err, MG_ERR_USAGE,
-                        "invalid value '%s' for --profile", arg);
+      return mg_err_set(err, MG_ERR_USAGE, "invalid value '%s' for --profile",
+                        arg);
     return 0;
   }
   if (mg_perf_cfg_regopt_parse(arg, "--profile", &o, err) < 0)
     return -1;
   k = mg_json_get(o, "kind");
-  if (!mg_json_is_string(k) || mg_perf_sched_kind_parse(mg_json_string(k)) < 0) {
+  if (!mg_json_is_string(k)
+      || mg_perf_sched_kind_parse(mg_json_string(k)) < 0) {
     mg_err_set(err, MG_ERR_USAGE,
                "invalid value '%s' for --profile: needs kind=synchronous|"
                "concurrent|throughput|constant|poisson|gamma|replay|sweep",
@@ -311,8 +299,8 @@ mg_perf_cfg_profile(struct mg_perf_config *c, const char *arg,
       if (field_count(x, 1, &n, "--profile", err) < 0)
         goto out;
       c->max_concurrency = (int)n;
-    } else if (strcmp(key, "rampup_duration") == 0 ||
-               strcmp(key, "rampup") == 0) {
+    } else if (strcmp(key, "rampup_duration") == 0
+               || strcmp(key, "rampup") == 0) {
       if (field_number(x, 0, 1e6, &c->rampup, "--profile", err) < 0)
         goto out;
     } else if (strcmp(key, "strategy_type") == 0) {
@@ -320,13 +308,12 @@ mg_perf_cfg_profile(struct mg_perf_config *c, const char *arg,
       if (field_string(x, &s, "--profile", err) < 0)
         goto out;
       c->sweep_kind = mg_perf_sched_kind_parse(s);
-      if (c->sweep_kind != MG_PERF_CONSTANT &&
-          c->sweep_kind != MG_PERF_POISSON) {
+      if (c->sweep_kind != MG_PERF_CONSTANT
+          && c->sweep_kind != MG_PERF_POISSON) {
         bad_field("--profile", key, "must be constant or poisson", err);
         goto out;
       }
-    } else if (strcmp(key, "random_seed") == 0 ||
-               strcmp(key, "seed") == 0) {
+    } else if (strcmp(key, "random_seed") == 0 || strcmp(key, "seed") == 0) {
       long long n;
       if (field_count(x, 0, &n, "--profile", err) < 0)
         goto out;
@@ -350,9 +337,8 @@ out:
 
 /* Backend. */
 
-static int
-add_header_kv(struct mg_perf_config *c, const char *name, const char *value,
-              struct mg_err *err)
+static int add_header_kv(struct mg_perf_config *c, const char *name,
+                         const char *value, struct mg_err *err)
 {
   if (c->nheaders == MG_PERF_MAX_HEADERS)
     return mg_err_set(err, MG_ERR_USAGE, "too many headers (at most %d)",
@@ -361,9 +347,8 @@ add_header_kv(struct mg_perf_config *c, const char *name, const char *value,
   return 0;
 }
 
-static int
-headers_object(struct mg_perf_config *c, const struct mg_json *h,
-               const char *what, struct mg_err *err)
+static int headers_object(struct mg_perf_config *c, const struct mg_json *h,
+                          const char *what, struct mg_err *err)
 {
   if (!mg_json_is_object(h))
     return bad_field(what, mg_json_key(h), "must be an object", err);
@@ -374,7 +359,8 @@ headers_object(struct mg_perf_config *c, const struct mg_json *h,
       return mg_err_set(err, MG_ERR_USAGE,
                         "invalid value for %s: no Authorization header on "
                         "the command line (use --api-key-file or "
-                        "$OPENAI_API_KEY)", what);
+                        "$OPENAI_API_KEY)",
+                        what);
     if (add_header_kv(c, mg_json_key(x), mg_json_string(x), err) < 0)
       return -1;
   }
@@ -382,29 +368,28 @@ headers_object(struct mg_perf_config *c, const struct mg_json *h,
 }
 
 /* The fields shared by --backend and --backend-args. */
-static int
-backend_fields(struct mg_perf_config *c, const struct mg_json *o,
-               const char *what, struct mg_err *err)
+static int backend_fields(struct mg_perf_config *c, const struct mg_json *o,
+                          const char *what, struct mg_err *err)
 {
   for (struct mg_json *x = mg_json_first(o); x; x = mg_json_next(x)) {
     const char *key = mg_json_key(x);
     int b = 0;
-    if (strcmp(key, "kind") == 0 || strcmp(key, "type") == 0 ||
-        strcmp(key, "type_") == 0) {
-      if (!mg_json_is_string(x) ||
-          strcmp(mg_json_string(x), "openai_http") != 0)
+    if (strcmp(key, "kind") == 0 || strcmp(key, "type") == 0
+        || strcmp(key, "type_") == 0) {
+      if (!mg_json_is_string(x)
+          || strcmp(mg_json_string(x), "openai_http") != 0)
         return bad_field(what, key, "must be openai_http", err);
     } else if (strcmp(key, "target") == 0 || strcmp(key, "model") == 0) {
       const char *s = NULL;
       if (field_string(x, &s, what, err) < 0)
         return -1;
       *(strcmp(key, "target") == 0 ? &c->target : &c->model) =
-        own(c, mg_xstrdup(s));
-    } else if (strcmp(key, "request_format") == 0 ||
-               strcmp(key, "request_type") == 0) {
+          own(c, mg_xstrdup(s));
+    } else if (strcmp(key, "request_format") == 0
+               || strcmp(key, "request_type") == 0) {
       const char *s = NULL;
-      if (field_string(x, &s, what, err) < 0 ||
-          mg_perf_cfg_endpoint(c, own(c, mg_xstrdup(s)), err) < 0)
+      if (field_string(x, &s, what, err) < 0
+          || mg_perf_cfg_endpoint(c, own(c, mg_xstrdup(s)), err) < 0)
         return -1;
     } else if (strcmp(key, "api_key") == 0) {
       return mg_err_set(err, MG_ERR_USAGE,
@@ -414,8 +399,7 @@ backend_fields(struct mg_perf_config *c, const struct mg_json *o,
     } else if (strcmp(key, "timeout") == 0) {
       if (mg_json_is_null(x))
         c->request_timeout = 0;
-      else if (field_number(x, 1e-3, 1e6, &c->request_timeout, what, err) <
-               0)
+      else if (field_number(x, 1e-3, 1e6, &c->request_timeout, what, err) < 0)
         return -1;
     } else if (strcmp(key, "timeout_connect") == 0) {
       if (field_number(x, 1e-3, 1e6, &c->connect_timeout, what, err) < 0)
@@ -440,8 +424,8 @@ backend_fields(struct mg_perf_config *c, const struct mg_json *o,
         return -1;
       if (!b)
         return bad_field(what, key, "must be true (perf-run streams)", err);
-    } else if (strcmp(key, "max_tokens") == 0 ||
-               strcmp(key, "max_output_tokens") == 0) {
+    } else if (strcmp(key, "max_tokens") == 0
+               || strcmp(key, "max_output_tokens") == 0) {
       if (field_count(x, 1, &c->default_max_tokens, what, err) < 0)
         return -1;
     } else if (strcmp(key, "headers") == 0) {
@@ -460,7 +444,8 @@ backend_fields(struct mg_perf_config *c, const struct mg_json *o,
           } else if (strcmp(ek, "body") != 0) {
             return mg_err_set(err, MG_ERR_USAGE,
                               "invalid value for %s: extras.%s is not "
-                              "supported (body and headers are)", what, ek);
+                              "supported (body and headers are)",
+                              what, ek);
           }
         }
         body = mg_json_get(x, "body");
@@ -476,9 +461,8 @@ backend_fields(struct mg_perf_config *c, const struct mg_json *o,
   return 0;
 }
 
-int
-mg_perf_cfg_backend(struct mg_perf_config *c, const char *arg,
-                    struct mg_err *err)
+int mg_perf_cfg_backend(struct mg_perf_config *c, const char *arg,
+                        struct mg_err *err)
 {
   struct mg_json *o;
   int rc;
@@ -487,7 +471,8 @@ mg_perf_cfg_backend(struct mg_perf_config *c, const char *arg,
     if (strcmp(arg, "openai_http") != 0)
       return mg_err_set(err, MG_ERR_USAGE,
                         "invalid value '%s' for --backend: only "
-                        "'openai_http' is supported", arg);
+                        "'openai_http' is supported",
+                        arg);
     return 0;
   }
   if (mg_perf_cfg_regopt_parse(arg, "--backend", &o, err) < 0)
@@ -497,19 +482,19 @@ mg_perf_cfg_backend(struct mg_perf_config *c, const char *arg,
   return rc;
 }
 
-int
-mg_perf_cfg_backend_args(struct mg_perf_config *c, const char *arg,
-                         struct mg_err *err)
+int mg_perf_cfg_backend_args(struct mg_perf_config *c, const char *arg,
+                             struct mg_err *err)
 {
   struct mg_json *o = NULL;
   int rc;
 
-  if (mg_json_parse(arg, strlen(arg), "--backend-args", &o, NULL) < 0 ||
-      !mg_json_is_object(o)) {
+  if (mg_json_parse(arg, strlen(arg), "--backend-args", &o, NULL) < 0
+      || !mg_json_is_object(o)) {
     mg_json_free(o);
     return mg_err_set(err, MG_ERR_USAGE,
                       "invalid value '%s' for --backend-args: not a JSON "
-                      "object", arg);
+                      "object",
+                      arg);
   }
   rc = backend_fields(c, o, "--backend-args", err);
   mg_json_free(o);
@@ -518,9 +503,8 @@ mg_perf_cfg_backend_args(struct mg_perf_config *c, const char *arg,
 
 /* Constraints. */
 
-int
-mg_perf_cfg_over_saturation(struct mg_perf_config *c, const char *arg,
-                            struct mg_err *err)
+int mg_perf_cfg_over_saturation(struct mg_perf_config *c, const char *arg,
+                                struct mg_err *err)
 {
   c->osd_on = 1;
   if (!arg)
@@ -528,9 +512,8 @@ mg_perf_cfg_over_saturation(struct mg_perf_config *c, const char *arg,
   return mg_perf_osd_opts_parse(arg, &c->osd, err);
 }
 
-int
-mg_perf_cfg_constraint(struct mg_perf_config *c, const char *arg,
-                       struct mg_err *err)
+int mg_perf_cfg_constraint(struct mg_perf_config *c, const char *arg,
+                           struct mg_err *err)
 {
   struct mg_json *o = NULL, *k;
   const char *kind;
@@ -565,45 +548,42 @@ mg_perf_cfg_constraint(struct mg_perf_config *c, const char *arg,
         bad_field("--constraint", key, "must be current", err);
         goto out;
       }
-    } else if (strcmp(kind, "max_duration") == 0 &&
-               strcmp(key, "seconds") == 0) {
-      if (field_number(x, 1e-3, 1e7, &c->max_seconds, "--constraint",
-                       err) < 0)
+    } else if (strcmp(kind, "max_duration") == 0
+               && strcmp(key, "seconds") == 0) {
+      if (field_number(x, 1e-3, 1e7, &c->max_seconds, "--constraint", err) < 0)
         goto out;
-    } else if (strcmp(kind, "max_requests") == 0 &&
-               strcmp(key, "count") == 0) {
+    } else if (strcmp(kind, "max_requests") == 0 && strcmp(key, "count") == 0) {
       if (field_count(x, 1, &c->max_requests, "--constraint", err) < 0)
         goto out;
-    } else if (strcmp(kind, "max_errors") == 0 &&
-               strcmp(key, "count") == 0) {
+    } else if (strcmp(kind, "max_errors") == 0 && strcmp(key, "count") == 0) {
       if (field_count(x, 1, &c->max_errors, "--constraint", err) < 0)
         goto out;
-    } else if (strcmp(kind, "max_error_rate") == 0 &&
-               strcmp(key, "rate") == 0) {
-      if (field_number(x, 1e-9, 1, &c->max_error_rate, "--constraint",
-                       err) < 0)
+    } else if (strcmp(kind, "max_error_rate") == 0
+               && strcmp(key, "rate") == 0) {
+      if (field_number(x, 1e-9, 1, &c->max_error_rate, "--constraint", err) < 0)
         goto out;
-    } else if (strcmp(kind, "max_error_rate") == 0 &&
-               strcmp(key, "window") == 0) {
+    } else if (strcmp(kind, "max_error_rate") == 0
+               && strcmp(key, "window") == 0) {
       if (field_count(x, 1, &n, "--constraint", err) < 0)
         goto out;
       c->error_window = (int)n;
-    } else if (strcmp(kind, "max_global_error_rate") == 0 &&
-               strcmp(key, "rate") == 0) {
-      if (field_number(x, 1e-9, 1, &c->max_global_error_rate,
-                       "--constraint", err) < 0)
+    } else if (strcmp(kind, "max_global_error_rate") == 0
+               && strcmp(key, "rate") == 0) {
+      if (field_number(x, 1e-9, 1, &c->max_global_error_rate, "--constraint",
+                       err)
+          < 0)
         goto out;
-    } else if (strcmp(kind, "max_global_error_rate") == 0 &&
-               strcmp(key, "minimum") == 0) {
+    } else if (strcmp(kind, "max_global_error_rate") == 0
+               && strcmp(key, "minimum") == 0) {
       if (field_count(x, 1, &n, "--constraint", err) < 0)
         goto out;
       c->global_error_min = (int)n;
-    } else if (strcmp(kind, "max_duration") && strcmp(kind, "max_requests") &&
-               strcmp(kind, "max_errors") && strcmp(kind, "max_error_rate") &&
-               strcmp(kind, "max_global_error_rate")) {
+    } else if (strcmp(kind, "max_duration") && strcmp(kind, "max_requests")
+               && strcmp(kind, "max_errors") && strcmp(kind, "max_error_rate")
+               && strcmp(kind, "max_global_error_rate")) {
       mg_err_set(err, MG_ERR_USAGE,
-                 "invalid value '%s' for --constraint: unknown kind '%s'",
-                 arg, kind);
+                 "invalid value '%s' for --constraint: unknown kind '%s'", arg,
+                 kind);
       goto out;
     } else {
       unknown_field("--constraint", x, err);
@@ -618,16 +598,15 @@ out:
 
 /* Data and tokenizer. */
 
-int
-mg_perf_cfg_data(struct mg_perf_config *c, const char *arg,
-                 struct mg_err *err)
+int mg_perf_cfg_data(struct mg_perf_config *c, const char *arg,
+                     struct mg_err *err)
 {
   struct mg_json *o = NULL, *k;
   const char *kind;
   int rc = -1;
 
-  if (strncmp(arg, "kind=", 5) != 0 &&
-      !(arg[0] == '{' && strstr(arg, "\"kind\""))) {
+  if (strncmp(arg, "kind=", 5) != 0
+      && !(arg[0] == '{' && strstr(arg, "\"kind\""))) {
     c->data = arg;
     return 0;
   }
@@ -639,17 +618,16 @@ mg_perf_cfg_data(struct mg_perf_config *c, const char *arg,
     mg_json_remove(o, "kind");
     c->data = own(c, mg_json_print(o, 0));
     rc = 0;
-  } else if (strcmp(kind, "json_file") == 0 ||
-             strcmp(kind, "jsonl_file") == 0 ||
-             strcmp(kind, "csv_file") == 0 ||
-             strcmp(kind, "text_file") == 0 || strcmp(kind, "file") == 0) {
+  } else if (strcmp(kind, "json_file") == 0 || strcmp(kind, "jsonl_file") == 0
+             || strcmp(kind, "csv_file") == 0 || strcmp(kind, "text_file") == 0
+             || strcmp(kind, "file") == 0) {
     const struct mg_json *path = mg_json_get(o, "path");
     if (!path)
       path = mg_json_get(o, "source");
     if (!mg_json_is_string(path) || mg_json_size(o) != 2) {
       mg_err_set(err, MG_ERR_USAGE,
-                 "invalid value '%s' for --data: kind=%s takes path= only",
-                 arg, kind);
+                 "invalid value '%s' for --data: kind=%s takes path= only", arg,
+                 kind);
       goto out;
     }
     c->data = own(c, mg_xstrdup(mg_json_string(path)));
@@ -665,9 +643,8 @@ out:
   return rc;
 }
 
-int
-mg_perf_cfg_tokenizer(struct mg_perf_config *c, const char *arg,
-                      struct mg_err *err)
+int mg_perf_cfg_tokenizer(struct mg_perf_config *c, const char *arg,
+                          struct mg_err *err)
 {
   struct mg_json *o = NULL;
   int rc = -1;
@@ -681,9 +658,9 @@ mg_perf_cfg_tokenizer(struct mg_perf_config *c, const char *arg,
   for (struct mg_json *x = mg_json_first(o); x; x = mg_json_next(x)) {
     const char *key = mg_json_key(x);
     if (strcmp(key, "kind") == 0) {
-      if (!mg_json_is_string(x) ||
-          (strcmp(mg_json_string(x), "huggingface_auto") &&
-           strcmp(mg_json_string(x), "huggingface"))) {
+      if (!mg_json_is_string(x)
+          || (strcmp(mg_json_string(x), "huggingface_auto")
+              && strcmp(mg_json_string(x), "huggingface"))) {
         bad_field("--tokenizer", key, "must be huggingface_auto", err);
         goto out;
       }
@@ -704,9 +681,8 @@ out:
   return rc;
 }
 
-int
-mg_perf_cfg_seed(struct mg_perf_config *c, const char *arg,
-                 struct mg_err *err)
+int mg_perf_cfg_seed(struct mg_perf_config *c, const char *arg,
+                     struct mg_err *err)
 {
   struct mg_json *o = NULL, *v;
   uint64_t n;
@@ -717,11 +693,12 @@ mg_perf_cfg_seed(struct mg_perf_config *c, const char *arg,
   if (mg_perf_cfg_regopt_parse(arg, "--seed", &o, err) < 0)
     return -1;
   v = mg_json_get(o, "value");
-  if (!kind_is(o, "static") || !mg_json_is_number(v) ||
-      mg_json_number(v) < 0 || mg_json_number(v) != floor(mg_json_number(v))) {
+  if (!kind_is(o, "static") || !mg_json_is_number(v) || mg_json_number(v) < 0
+      || mg_json_number(v) != floor(mg_json_number(v))) {
     mg_err_set(err, MG_ERR_USAGE,
                "invalid value '%s' for --seed: expected N or "
-               "kind=static,value=N", arg);
+               "kind=static,value=N",
+               arg);
     goto out;
   }
   n = (uint64_t)mg_json_number(v);
@@ -732,9 +709,8 @@ out:
   return rc;
 }
 
-int
-mg_perf_cfg_data_loader(struct mg_perf_config *c, const char *arg,
-                        struct mg_err *err)
+int mg_perf_cfg_data_loader(struct mg_perf_config *c, const char *arg,
+                            struct mg_err *err)
 {
   struct mg_json *o;
   int rc = -1;
@@ -771,28 +747,25 @@ out:
 
 /* Outputs. */
 
-static int
-is_dir(const char *p)
+static int is_dir(const char *p)
 {
   struct stat st;
 
   return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int
-ends_with(const char *s, const char *suffix)
+static int ends_with(const char *s, const char *suffix)
 {
   size_t n = strlen(s), k = strlen(suffix);
 
   return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-int
-mg_perf_cfg_output_path(struct mg_perf_config *c, const char *arg,
-                        struct mg_err *err)
+int mg_perf_cfg_output_path(struct mg_perf_config *c, const char *arg,
+                            struct mg_err *err)
 {
-  if (ends_with(arg, ".json") || ends_with(arg, ".yaml") ||
-      ends_with(arg, ".yml")) {
+  if (ends_with(arg, ".json") || ends_with(arg, ".yaml")
+      || ends_with(arg, ".yml")) {
     c->report = arg;
   } else if (ends_with(arg, ".csv")) {
     c->csv = arg;
@@ -801,14 +774,14 @@ mg_perf_cfg_output_path(struct mg_perf_config *c, const char *arg,
   } else {
     return mg_err_set(err, MG_ERR_USAGE,
                       "invalid value '%s' for --output-path: expected a "
-                      ".json, .yaml or .csv file or a directory", arg);
+                      ".json, .yaml or .csv file or a directory",
+                      arg);
   }
   return 0;
 }
 
-int
-mg_perf_cfg_output(struct mg_perf_config *c, const char *arg,
-                   struct mg_err *err)
+int mg_perf_cfg_output(struct mg_perf_config *c, const char *arg,
+                       struct mg_err *err)
 {
   struct mg_json *o = NULL, *k, *p;
   const char *kind, *path = NULL;
@@ -834,8 +807,9 @@ mg_perf_cfg_output(struct mg_perf_config *c, const char *arg,
     path = own(c, mg_xasprintf("%s/benchmarks.%s", path,
                                strcmp(kind, "csv") == 0 ? "csv" : kind));
   if (strcmp(kind, "json") == 0 || strcmp(kind, "yaml") == 0) {
-    c->report = path ? path : strcmp(kind, "json") == 0 ? "benchmarks.json"
-                                                        : "benchmarks.yaml";
+    c->report = path                        ? path
+                : strcmp(kind, "json") == 0 ? "benchmarks.json"
+                                            : "benchmarks.yaml";
   } else if (strcmp(kind, "csv") == 0) {
     c->csv = path ? path : "benchmarks.csv";
   } else if (strcmp(kind, "console") == 0) {
@@ -843,7 +817,8 @@ mg_perf_cfg_output(struct mg_perf_config *c, const char *arg,
   } else {
     mg_err_set(err, MG_ERR_USAGE,
                "invalid value '%s' for --output: kind '%s' is not supported "
-               "(json, yaml, csv, console)", arg, kind);
+               "(json, yaml, csv, console)",
+               arg, kind);
     goto out;
   }
   rc = 0;
@@ -852,9 +827,8 @@ out:
   return rc;
 }
 
-int
-mg_perf_cfg_metrics(struct mg_perf_config *c, const char *arg,
-                    struct mg_err *err)
+int mg_perf_cfg_metrics(struct mg_perf_config *c, const char *arg,
+                        struct mg_err *err)
 {
   struct mg_json *o;
   int rc = -1;
@@ -893,9 +867,8 @@ out:
   return rc;
 }
 
-int
-mg_perf_cfg_label(struct mg_perf_config *c, const char *arg,
-                  struct mg_err *err)
+int mg_perf_cfg_label(struct mg_perf_config *c, const char *arg,
+                      struct mg_err *err)
 {
   const char *eq = strchr(arg, '=');
   char *k;
@@ -923,39 +896,37 @@ mg_perf_cfg_label(struct mg_perf_config *c, const char *arg,
   return 0;
 }
 
-int
-mg_perf_cfg_endpoint(struct mg_perf_config *c, const char *arg,
-                     struct mg_err *err)
+int mg_perf_cfg_endpoint(struct mg_perf_config *c, const char *arg,
+                         struct mg_err *err)
 {
   if (strcmp(arg, "chat") == 0 || strcmp(arg, "chat_completions") == 0)
     c->endpoint = "chat";
-  else if (strcmp(arg, "completions") == 0 ||
-           strcmp(arg, "text_completions") == 0)
+  else if (strcmp(arg, "completions") == 0
+           || strcmp(arg, "text_completions") == 0)
     c->endpoint = "completions";
   else if (arg[0] == '/')
     c->endpoint = arg;
   else
     return mg_err_set(err, MG_ERR_USAGE,
                       "invalid value '%s' for --endpoint: expected chat, "
-                      "completions or a path", arg);
+                      "completions or a path",
+                      arg);
   return 0;
 }
 
-int
-mg_perf_cfg_phase(double *out, const char *arg, const char *what,
-                  struct mg_err *err)
+int mg_perf_cfg_phase(double *out, const char *arg, const char *what,
+                      struct mg_err *err)
 {
   struct mg_json *o = NULL, *v;
   int rc = -1;
 
   if (arg[0] != '{')
     return mg_parse_double(arg, 0, 1e9, out, what, err);
-  if (mg_json_parse(arg, strlen(arg), what, &o, NULL) < 0 ||
-      !mg_json_is_object(o))
+  if (mg_json_parse(arg, strlen(arg), what, &o, NULL) < 0
+      || !mg_json_is_object(o))
     goto bad;
   v = mg_json_get(o, "percent");
-  if (mg_json_is_number(v) && mg_json_number(v) >= 0 &&
-      mg_json_number(v) < 1) {
+  if (mg_json_is_number(v) && mg_json_number(v) >= 0 && mg_json_number(v) < 1) {
     *out = mg_json_number(v);
     rc = 0;
     goto out;
@@ -969,15 +940,15 @@ mg_perf_cfg_phase(double *out, const char *arg, const char *what,
 bad:
   mg_err_set(err, MG_ERR_USAGE,
              "invalid value '%s' for %s: expected a number, "
-             "{\"percent\": F < 1} or {\"value\": N >= 1}", arg, what);
+             "{\"percent\": F < 1} or {\"value\": N >= 1}",
+             arg, what);
 out:
   mg_json_free(o);
   return rc;
 }
 
-int
-mg_perf_cfg_slo(struct mg_perf_config *c, const char *arg,
-                struct mg_err *err)
+int mg_perf_cfg_slo(struct mg_perf_config *c, const char *arg,
+                    struct mg_err *err)
 {
   const char *p = arg;
 
@@ -986,11 +957,12 @@ mg_perf_cfg_slo(struct mg_perf_config *c, const char *arg,
     size_t n = strcspn(p, ",");
     const char *eq = memchr(p, '=', n);
     double v;
-    if (!eq || (size_t)(eq - p) >= sizeof(key) ||
-        n - (size_t)(eq - p) - 1 >= sizeof(val))
+    if (!eq || (size_t)(eq - p) >= sizeof(key)
+        || n - (size_t)(eq - p) - 1 >= sizeof(val))
       return mg_err_set(err, MG_ERR_USAGE,
                         "invalid value '%s' for --slo: expected "
-                        "ttft=MS,itl=MS,e2e=MS", arg);
+                        "ttft=MS,itl=MS,e2e=MS",
+                        arg);
     memcpy(key, p, (size_t)(eq - p));
     key[eq - p] = '\0';
     memcpy(val, eq + 1, n - (size_t)(eq - p) - 1);
@@ -999,16 +971,17 @@ mg_perf_cfg_slo(struct mg_perf_config *c, const char *arg,
       return -1;
     if (strcmp(key, "ttft") == 0 || strcmp(key, "ttft_ms") == 0)
       c->slo.ttft_ms = v;
-    else if (strcmp(key, "itl") == 0 || strcmp(key, "tpot") == 0 ||
-             strcmp(key, "tpot_ms") == 0)
+    else if (strcmp(key, "itl") == 0 || strcmp(key, "tpot") == 0
+             || strcmp(key, "tpot_ms") == 0)
       c->slo.itl_ms = v;
-    else if (strcmp(key, "e2e") == 0 || strcmp(key, "e2el") == 0 ||
-             strcmp(key, "e2el_ms") == 0)
+    else if (strcmp(key, "e2e") == 0 || strcmp(key, "e2el") == 0
+             || strcmp(key, "e2el_ms") == 0)
       c->slo.e2e_ms = v;
     else
       return mg_err_set(err, MG_ERR_USAGE,
                         "invalid value '%s' for --slo: unknown objective "
-                        "'%s'", arg, key);
+                        "'%s'",
+                        arg, key);
     p += n;
     if (*p == ',')
       p++;
@@ -1016,9 +989,8 @@ mg_perf_cfg_slo(struct mg_perf_config *c, const char *arg,
   return 0;
 }
 
-int
-mg_perf_cfg_header(struct mg_perf_config *c, const char *arg,
-                   struct mg_err *err)
+int mg_perf_cfg_header(struct mg_perf_config *c, const char *arg,
+                       struct mg_err *err)
 {
   if (c->nheaders == MG_PERF_MAX_HEADERS)
     return mg_err_set(err, MG_ERR_USAGE,
@@ -1033,8 +1005,8 @@ mg_perf_cfg_header(struct mg_perf_config *c, const char *arg,
 
 /* After parsing. */
 
-static int
-parse_rate_list(struct mg_perf_config *c, const char *arg, struct mg_err *err)
+static int parse_rate_list(struct mg_perf_config *c, const char *arg,
+                           struct mg_err *err)
 {
   const char *p = arg;
 
@@ -1045,11 +1017,12 @@ parse_rate_list(struct mg_perf_config *c, const char *arg, struct mg_err *err)
     if (n == 0 || n >= sizeof(buf) || c->nrates == MG_PERF_MAX_RATES)
       return mg_err_set(err, MG_ERR_USAGE,
                         "invalid value '%s' for --rate: expected numbers "
-                        "separated by commas", arg);
+                        "separated by commas",
+                        arg);
     memcpy(buf, p, n);
     buf[n] = '\0';
-    if (mg_parse_double(buf, 1e-9, 1e9, &c->rates[c->nrates++], "--rate",
-                        err) < 0)
+    if (mg_parse_double(buf, 1e-9, 1e9, &c->rates[c->nrates++], "--rate", err)
+        < 0)
       return -1;
     p += n;
     if (*p == ',')
@@ -1058,19 +1031,20 @@ parse_rate_list(struct mg_perf_config *c, const char *arg, struct mg_err *err)
   if (!c->nrates)
     return mg_err_set(err, MG_ERR_USAGE,
                       "invalid value '%s' for --rate: expected numbers "
-                      "separated by commas", arg);
+                      "separated by commas",
+                      arg);
   return 0;
 }
 
-int
-mg_perf_cfg_finish(struct mg_perf_config *c, struct mg_err *err)
+int mg_perf_cfg_finish(struct mg_perf_config *c, struct mg_err *err)
 {
   if (!c->target)
     return mg_err_set(err, MG_ERR_USAGE, "missing --target URL");
   if (strncmp(c->target, "http://", 7) && strncmp(c->target, "https://", 8))
     return mg_err_set(err, MG_ERR_USAGE,
                       "invalid value '%s' for --target: expected an "
-                      "http:// or https:// URL", c->target);
+                      "http:// or https:// URL",
+                      c->target);
   if (c->rate_arg && parse_rate_list(c, c->rate_arg, err) < 0)
     return -1;
   switch (c->kind) {
@@ -1093,8 +1067,8 @@ mg_perf_cfg_finish(struct mg_perf_config *c, struct mg_err *err)
       c->rates[0] = 10;
       c->nrates = 1;
     }
-    if (c->nrates != 1 || c->rates[0] < 3 || c->rates[0] > 100 ||
-        c->rates[0] != floor(c->rates[0]))
+    if (c->nrates != 1 || c->rates[0] < 3 || c->rates[0] > 100
+        || c->rates[0] != floor(c->rates[0]))
       return mg_err_set(err, MG_ERR_USAGE,
                         "invalid value for --rate: a sweep takes one whole "
                         "number of benchmarks from 3 to 100");
@@ -1135,8 +1109,8 @@ mg_perf_cfg_finish(struct mg_perf_config *c, struct mg_err *err)
   return 0;
 }
 
-int
-mg_perf_cfg_plan(const struct mg_perf_config *c, struct mg_perf_profile *out)
+int mg_perf_cfg_plan(const struct mg_perf_config *c,
+                     struct mg_perf_profile *out)
 {
   struct mg_perf_profile p;
   int n = 0;
@@ -1175,25 +1149,26 @@ mg_perf_cfg_plan(const struct mg_perf_config *c, struct mg_perf_profile *out)
   return n;
 }
 
-struct mg_json *
-mg_perf_cfg_json(const struct mg_perf_config *c, const char *url,
-                 const char *model, const struct mg_perf_data *data)
+struct mg_json *mg_perf_cfg_json(const struct mg_perf_config *c,
+                                 const char *url, const char *model,
+                                 const struct mg_perf_data *data)
 {
   struct mg_json *j = mg_json_new_object(), *lim, *d;
   char *shown = mg_http_redact_url(url);
   const char *ep = c->endpoint;
 
   mg_json_set_string(j, "url", shown);
-  mg_json_set_string(j, "api", ep && strstr(ep, "completions") &&
-                                   !strstr(ep, "chat")
-                                 ? "completions"
-                                 : "chat");
+  mg_json_set_string(j, "api",
+                     ep && strstr(ep, "completions") && !strstr(ep, "chat")
+                         ? "completions"
+                         : "chat");
   mg_json_set_string(j, "model", model);
   mg_json_set_string(j, "profile",
                      mg_perf_sched_kind_name((enum mg_perf_kind)c->kind));
   if (c->kind == MG_PERF_SWEEP)
-    mg_json_set_string(j, "sweep_type",
-                       mg_perf_sched_kind_name((enum mg_perf_kind)c->sweep_kind));
+    mg_json_set_string(
+        j, "sweep_type",
+        mg_perf_sched_kind_name((enum mg_perf_kind)c->sweep_kind));
   lim = mg_json_new_object();
   if (c->max_seconds > 0)
     mg_json_set_number(lim, "max_seconds", c->max_seconds);
@@ -1204,8 +1179,7 @@ mg_perf_cfg_json(const struct mg_perf_config *c, const char *url,
   if (c->max_error_rate > 0)
     mg_json_set_number(lim, "max_error_rate", c->max_error_rate);
   if (c->max_global_error_rate > 0)
-    mg_json_set_number(lim, "max_global_error_rate",
-                       c->max_global_error_rate);
+    mg_json_set_number(lim, "max_global_error_rate", c->max_global_error_rate);
   if (c->warmup > 0)
     mg_json_set_number(lim, "warmup", c->warmup);
   if (c->cooldown > 0)
@@ -1224,14 +1198,14 @@ mg_perf_cfg_json(const struct mg_perf_config *c, const char *url,
   }
   mg_json_set(j, "limits", lim);
   d = mg_json_new_object();
-  mg_json_set_string(d, "source", data->synthetic ? "synthetic"
-                                                  : data->source);
+  mg_json_set_string(d, "source", data->synthetic ? "synthetic" : data->source);
   if (!data->synthetic)
     mg_json_set_string(d, "columns", data->columns);
   else
-    mg_json_set_string(d, "spec", c->data ? c->data
-                                          : "prompt_tokens=128,"
-                                            "output_tokens=64");
+    mg_json_set_string(d, "spec",
+                       c->data ? c->data
+                               : "prompt_tokens=128,"
+                                 "output_tokens=64");
   mg_json_set_number(d, "items", (double)data->n);
   if (c->processor)
     mg_json_set_string(d, "processor", c->processor);
@@ -1245,7 +1219,7 @@ mg_perf_cfg_json(const struct mg_perf_config *c, const char *url,
   mg_json_set_bool(j, "warm_connections", c->warm);
   mg_json_set_string(j, "percentile_method",
                      c->method == MG_STATS_PCT_LINEAR ? "linear"
-                                                     : "nearest-rank");
+                                                      : "nearest-rank");
   mg_json_set_string(j, "token_source",
                      data->exact ? "usage, else counted from the text"
                                  : "usage, else token-bearing events");
@@ -1265,8 +1239,8 @@ mg_perf_cfg_json(const struct mg_perf_config *c, const char *url,
   return j;
 }
 
-static void
-constraint(struct mg_json *a, const char *kind, const char *key, double v)
+static void constraint(struct mg_json *a, const char *kind, const char *key,
+                       double v)
 {
   struct mg_json *o = mg_json_new_object();
 
@@ -1275,9 +1249,8 @@ constraint(struct mg_json *a, const char *kind, const char *key, double v)
   mg_json_append(a, o);
 }
 
-struct mg_json *
-mg_perf_cfg_gl_spec(const struct mg_perf_config *c, const char *url,
-                    const char *model)
+struct mg_json *mg_perf_cfg_gl_spec(const struct mg_perf_config *c,
+                                    const char *url, const char *model)
 {
   struct mg_json *s = mg_json_new_object(), *o, *a;
   char *shown = mg_http_redact_url(url);
@@ -1288,16 +1261,17 @@ mg_perf_cfg_gl_spec(const struct mg_perf_config *c, const char *url,
   mg_json_set_string(o, "model", model);
   mg_json_set(s, "backend", o);
   o = mg_json_new_object();
-  mg_json_set_string(o, "kind", mg_perf_sched_kind_name((enum mg_perf_kind)c->kind));
+  mg_json_set_string(o, "kind",
+                     mg_perf_sched_kind_name((enum mg_perf_kind)c->kind));
   if (c->nrates) {
     a = mg_json_new_array();
     for (int i = 0; i < c->nrates; i++)
       mg_json_append(a, mg_json_new_number(c->rates[i]));
-    mg_json_set(o, c->kind == MG_PERF_CONCURRENT ? "streams"
-                   : c->kind == MG_PERF_SWEEP    ? "sweep_size"
-                                                 : "rate",
-                c->kind == MG_PERF_SWEEP ? mg_json_new_number(c->rates[0])
-                                         : a);
+    mg_json_set(o,
+                c->kind == MG_PERF_CONCURRENT ? "streams"
+                : c->kind == MG_PERF_SWEEP    ? "sweep_size"
+                                              : "rate",
+                c->kind == MG_PERF_SWEEP ? mg_json_new_number(c->rates[0]) : a);
     if (c->kind == MG_PERF_SWEEP)
       mg_json_free(a);
   }
@@ -1335,22 +1309,21 @@ mg_perf_cfg_gl_spec(const struct mg_perf_config *c, const char *url,
 
 /* Running. */
 
-int
-mg_perf_cfg_read_record(const char *path, struct mg_json **out,
-                    struct mg_err *err)
+int mg_perf_cfg_read_record(const char *path, struct mg_json **out,
+                            struct mg_err *err)
 {
   return mg_record_read_or_new(path, MG_JSON_DEFAULT_MAX, out, err);
 }
 
-int
-mg_perf_cfg_load_data(const struct mg_perf_config *c,
-                      struct mg_perf_data *data, struct mg_err *err)
+int mg_perf_cfg_load_data(const struct mg_perf_config *c,
+                          struct mg_perf_data *data, struct mg_err *err)
 {
   if (!c->data || mg_perf_data_synth_is_spec(c->data)) {
     struct mg_perf_data_synth spec;
     if (mg_perf_data_synth_parse(c->data ? c->data
-                                    : "prompt_tokens=128,output_tokens=64",
-                            &spec, err) < 0)
+                                         : "prompt_tokens=128,output_tokens=64",
+                                 &spec, err)
+        < 0)
       return -1;
     if (c->seed != 42 || !c->data || !strstr(c->data, "seed"))
       spec.seed = c->seed;
@@ -1362,10 +1335,9 @@ mg_perf_cfg_load_data(const struct mg_perf_config *c,
   return 0;
 }
 
-void
-mg_perf_cfg_target(const struct mg_perf_config *c, const char *base,
-                   const char *bearer, int verbose, struct mg_perf_target *t,
-                   char **url, char **warm_url)
+void mg_perf_cfg_target(const struct mg_perf_config *c, const char *base,
+                        const char *bearer, int verbose,
+                        struct mg_perf_target *t, char **url, char **warm_url)
 {
   if (c->endpoint && c->endpoint[0] == '/')
     *url = mg_xasprintf("%s%s", base, c->endpoint);
@@ -1399,11 +1371,10 @@ mg_perf_cfg_target(const struct mg_perf_config *c, const char *base,
   t->body.extra_body = c->extra_body;
 }
 
-int
-mg_perf_cfg_write_outputs(const struct mg_perf_config *c,
-                          const struct mg_json *runs,
-                          const struct mg_json *report, int pretty,
-                          struct mg_err *err)
+int mg_perf_cfg_write_outputs(const struct mg_perf_config *c,
+                              const struct mg_json *runs,
+                              const struct mg_json *report, int pretty,
+                              struct mg_err *err)
 {
   int rc = 0;
 
@@ -1425,18 +1396,18 @@ mg_perf_cfg_write_outputs(const struct mg_perf_config *c,
   return rc;
 }
 
-int
-mg_perf_cfg_open_processor(const struct mg_perf_config *c, const char *base,
-                           const char *model, const struct mg_http_opts *http,
-                           struct mg_tok_proc **tp, struct mg_err *err)
+int mg_perf_cfg_open_processor(const struct mg_perf_config *c, const char *base,
+                               const char *model,
+                               const struct mg_http_opts *http,
+                               struct mg_tok_proc **tp, struct mg_err *err)
 {
   const char *p = c->processor;
 
   *tp = NULL;
   if (!p)
     return 0;
-  if (strncmp(p, "http://", 7) && strncmp(p, "https://", 8) &&
-      strcmp(p, "server") && access(p, F_OK) != 0)
+  if (strncmp(p, "http://", 7) && strncmp(p, "https://", 8)
+      && strcmp(p, "server") && access(p, F_OK) != 0)
     return 1;
   return mg_tok_proc_open(p, base, model, http, tp, err);
 }

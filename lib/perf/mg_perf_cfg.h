@@ -45,23 +45,23 @@ struct mg_perf_target;
 struct mg_perf_config {
   /* Endpoint. */
   const char *target;
-  const char *endpoint;      /* chat, completions, or a path */
+  const char *endpoint; /* chat, completions, or a path */
   const char *model;
   const char *api_key_file;
   const char *headers[MG_PERF_MAX_HEADERS + 1]; /* "Name: value" */
   int nheaders;
-  const char *extra_body;    /* JSON object text */
+  const char *extra_body; /* JSON object text */
   const char *cacert;
   int insecure, http2, skip_check, no_follow;
-  int warm;                  /* open the streams' connections first (1) */
+  int warm; /* open the streams' connections first (1) */
   double request_timeout, connect_timeout; /* seconds, 0: default */
   int ignore_eos, unique_prefix, content_parts;
   enum mg_perf_max_field max_field;
   long long default_max_tokens; /* output length for rows without one */
   /* Load. */
-  int kind;                  /* enum mg_perf_kind */
+  int kind; /* enum mg_perf_kind */
   int sweep_kind;
-  const char *rate_arg;      /* --rate, checked by mg_perf_cfg_finish */
+  const char *rate_arg; /* --rate, checked by mg_perf_cfg_finish */
   double rates[MG_PERF_MAX_RATES];
   int nrates;
   int max_concurrency;
@@ -75,20 +75,20 @@ struct mg_perf_config {
   struct mg_perf_osd_opts osd;
   /* Data. */
   const char *data;
-  long long data_samples;    /* 0: all */
-  const char *processor;     /* tokenizer: a directory or tokenizer.json */
-  int add_special;           /* prompts encoded with special tokens */
+  long long data_samples; /* 0: all */
+  const char *processor;  /* tokenizer: a directory or tokenizer.json */
+  int add_special;        /* prompts encoded with special tokens */
   /* Output. */
-  const char *samples;       /* per-request JSONL side file */
+  const char *samples; /* per-request JSONL side file */
   const char *csv;
-  const char *report;        /* GuideLLM benchmarks.json */
-  const char *outputs;       /* v0.4 --outputs list, with output_dir */
+  const char *report;  /* GuideLLM benchmarks.json */
+  const char *outputs; /* v0.4 --outputs list, with output_dir */
   const char *output_dir;
-  long long sample_size;     /* requests per status in the report, -1 all */
+  long long sample_size; /* requests per status in the report, -1 all */
   struct mg_perf_slo slo;
   enum mg_stats_pct method;
   int progress;
-  struct mg_json *labels;    /* --label k=v, an object */
+  struct mg_json *labels; /* --label k=v, an object */
   /* Strings this configuration allocated. */
   char **owned;
   size_t nowned, capowned;
@@ -103,7 +103,7 @@ void mg_perf_cfg_release(struct mg_perf_config *c);
  * mg_json_free). what names the option in messages.
  */
 int mg_perf_cfg_regopt_parse(const char *spec, const char *what,
-                         struct mg_json **out, struct mg_err *err);
+                             struct mg_json **out, struct mg_err *err);
 
 /* --profile / --rate-type: a kind name, or kind=...,rate=,streams=,
  * max_concurrency=,rampup_duration=,sweep_size=,strategy_type=,
@@ -195,7 +195,7 @@ struct mg_json *mg_perf_cfg_gl_spec(const struct mg_perf_config *c,
 /* Reads the input record: path, or stdin; a terminal or an empty stdin
  * gives a new record. caller owns *out. */
 int mg_perf_cfg_read_record(const char *path, struct mg_json **out,
-                        struct mg_err *err);
+                            struct mg_err *err);
 /* Loads --data (synthetic spec or file), then --data-samples and the
  * backend's max_tokens. */
 int mg_perf_cfg_load_data(const struct mg_perf_config *c,
@@ -205,8 +205,7 @@ int mg_perf_cfg_load_data(const struct mg_perf_config *c,
  * and body options. bearer is borrowed. */
 void mg_perf_cfg_target(const struct mg_perf_config *c, const char *base,
                         const char *bearer, int verbose,
-                        struct mg_perf_target *t, char **url,
-                        char **warm_url);
+                        struct mg_perf_target *t, char **url, char **warm_url);
 /* Writes --csv (from runs) and the GuideLLM report (when report is not
  * NULL), atomically. */
 int mg_perf_cfg_write_outputs(const struct mg_perf_config *c,
@@ -223,8 +222,8 @@ struct mg_tok_proc;
  * cannot fetch it and builds prompts from words), -1 on failure. caller
  * owns *tp.
  */
-int mg_perf_cfg_open_processor(const struct mg_perf_config *c,
-                               const char *base, const char *model,
+int mg_perf_cfg_open_processor(const struct mg_perf_config *c, const char *base,
+                               const char *model,
                                const struct mg_http_opts *http,
                                struct mg_tok_proc **tp, struct mg_err *err);
 

@@ -20,34 +20,37 @@
 /* Common English words, each a single token in GPT-2, Llama and similar
  * BPE vocabularies when preceded by a space. */
 static const char *const words[] = {
-  "the", "of", "and", "to", "in", "is", "was", "that", "for", "it",
-  "with", "as", "his", "on", "be", "at", "by", "had", "are", "but",
-  "from", "or", "have", "an", "they", "which", "one", "you", "were",
-  "her", "all", "she", "there", "would", "their", "we", "him", "been",
-  "has", "when", "who", "will", "more", "no", "if", "out", "so", "said",
-  "what", "up", "its", "about", "into", "than", "them", "can", "only",
-  "other", "new", "some", "could", "time", "these", "two", "may", "then",
-  "do", "first", "any", "my", "now", "such", "like", "our", "over", "man",
-  "me", "even", "most", "made", "after", "also", "did", "many", "before",
-  "must", "through", "back", "years", "where", "much", "your", "way",
-  "well", "down", "should", "because", "each", "just", "those", "people",
-  "how", "too", "little", "state", "good", "very", "make", "world",
-  "still", "own", "see", "men", "work", "long", "get", "here", "between",
-  "both", "life", "being", "under", "never", "day", "same", "another",
-  "know", "while", "last", "might", "us", "great", "old", "year", "off",
-  "come", "since", "against", "go", "came", "right", "used", "take",
-  "three", "house", "water", "light", "river", "small", "green", "open",
+  "the",    "of",    "and",     "to",    "in",      "is",      "was",
+  "that",   "for",   "it",      "with",  "as",      "his",     "on",
+  "be",     "at",    "by",      "had",   "are",     "but",     "from",
+  "or",     "have",  "an",      "they",  "which",   "one",     "you",
+  "were",   "her",   "all",     "she",   "there",   "would",   "their",
+  "we",     "him",   "been",    "has",   "when",    "who",     "will",
+  "more",   "no",    "if",      "out",   "so",      "said",    "what",
+  "up",     "its",   "about",   "into",  "than",    "them",    "can",
+  "only",   "other", "new",     "some",  "could",   "time",    "these",
+  "two",    "may",   "then",    "do",    "first",   "any",     "my",
+  "now",    "such",  "like",    "our",   "over",    "man",     "me",
+  "even",   "most",  "made",    "after", "also",    "did",     "many",
+  "before", "must",  "through", "back",  "years",   "where",   "much",
+  "your",   "way",   "well",    "down",  "should",  "because", "each",
+  "just",   "those", "people",  "how",   "too",     "little",  "state",
+  "good",   "very",  "make",    "world", "still",   "own",     "see",
+  "men",    "work",  "long",    "get",   "here",    "between", "both",
+  "life",   "being", "under",   "never", "day",     "same",    "another",
+  "know",   "while", "last",    "might", "us",      "great",   "old",
+  "year",   "off",   "come",    "since", "against", "go",      "came",
+  "right",  "used",  "take",    "three", "house",   "water",   "light",
+  "river",  "small", "green",   "open",
 };
 #define NWORDS (sizeof(words) / sizeof(*words))
 
-void
-mg_perf_data_init(struct mg_perf_data *d)
+void mg_perf_data_init(struct mg_perf_data *d)
 {
   memset(d, 0, sizeof(*d));
 }
 
-void
-mg_perf_data_release(struct mg_perf_data *d)
+void mg_perf_data_release(struct mg_perf_data *d)
 {
   for (size_t i = 0; i < d->n; i++) {
     free(d->items[i].text);
@@ -57,9 +60,8 @@ mg_perf_data_release(struct mg_perf_data *d)
   mg_perf_data_init(d);
 }
 
-int
-mg_perf_data_exact(struct mg_perf_data *d, struct mg_tok_proc *p,
-                   int add_special, struct mg_err *err)
+int mg_perf_data_exact(struct mg_perf_data *d, struct mg_tok_proc *p,
+                       int add_special, struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   char *prefix = NULL;
@@ -67,7 +69,8 @@ mg_perf_data_exact(struct mg_perf_data *d, struct mg_tok_proc *p,
 
   if (d->prefix_tokens > 0) {
     if (mg_tok_proc_prompt(p, (size_t)d->prefix_tokens, d->seed + 3, 0,
-                          add_special, &b, err) < 0)
+                           add_special, &b, err)
+        < 0)
       goto out;
     prefix = mg_buf_detach(&b, NULL);
   }
@@ -77,7 +80,8 @@ mg_perf_data_exact(struct mg_perf_data *d, struct mg_tok_proc *p,
       /* prefix_id i: no two prompts share their first words. */
       mg_buf_reset(&b);
       if (mg_tok_proc_prompt(p, (size_t)it->prompt_tokens, d->seed + 4, i,
-                            add_special, &b, err) < 0)
+                             add_special, &b, err)
+          < 0)
         goto out;
       free(it->text);
       it->text = mg_buf_detach(&b, NULL);
@@ -87,8 +91,8 @@ mg_perf_data_exact(struct mg_perf_data *d, struct mg_tok_proc *p,
       }
     } else {
       size_t n;
-      if (mg_tok_proc_count(p, it->text, strlen(it->text), add_special, &n,
-                           err) < 0)
+      if (mg_tok_proc_count(p, it->text, strlen(it->text), add_special, &n, err)
+          < 0)
         goto out;
       it->prompt_tokens = (long long)n;
     }
@@ -101,9 +105,8 @@ out:
   return rc;
 }
 
-void
-mg_perf_data_limit(struct mg_perf_data *d, long long samples,
-                   long long default_output)
+void mg_perf_data_limit(struct mg_perf_data *d, long long samples,
+                        long long default_output)
 {
   while (samples > 0 && d->n > (size_t)samples) {
     d->n--;
@@ -115,8 +118,7 @@ mg_perf_data_limit(struct mg_perf_data *d, long long samples,
       d->items[i].output_tokens = default_output;
 }
 
-static struct mg_perf_item *
-add_item(struct mg_perf_data *d)
+static struct mg_perf_item *add_item(struct mg_perf_data *d)
 {
   struct mg_perf_item *it;
 
@@ -132,8 +134,7 @@ add_item(struct mg_perf_data *d)
   return it;
 }
 
-char *
-mg_perf_data_words(void *rand, long long n)
+char *mg_perf_data_words(void *rand, long long n)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -146,9 +147,8 @@ mg_perf_data_words(void *rand, long long n)
   return mg_buf_detach(&b, NULL);
 }
 
-long long
-mg_perf_data_sample_len(void *rand, long long avg, long long stdev, long long min,
-                   long long max)
+long long mg_perf_data_sample_len(void *rand, long long avg, long long stdev,
+                                  long long min, long long max)
 {
   double v;
 
@@ -170,28 +170,28 @@ mg_perf_data_sample_len(void *rand, long long avg, long long stdev, long long mi
 
 /* Synthetic specs. */
 
-int
-mg_perf_data_synth_is_spec(const char *spec)
+int mg_perf_data_synth_is_spec(const char *spec)
 {
   while (isspace((unsigned char)*spec))
     spec++;
-  return *spec == '{' || strncmp(spec, "prompt_tokens", 13) == 0 ||
-         (strchr(spec, '=') && !strchr(spec, '/'));
+  return *spec == '{' || strncmp(spec, "prompt_tokens", 13) == 0
+         || (strchr(spec, '=') && !strchr(spec, '/'));
 }
 
 /* The field of s named k, or NULL. */
-static long long *
-synth_field(struct mg_perf_data_synth *s, const char *k, size_t n)
+static long long *synth_field(struct mg_perf_data_synth *s, const char *k,
+                              size_t n)
 {
   static const char *const names[] = {
-    "prompt_tokens", "prompt_tokens_stdev", "prompt_tokens_min",
-    "prompt_tokens_max", "output_tokens", "output_tokens_stdev",
-    "output_tokens_min", "output_tokens_max", "samples", "prefix_tokens",
+    "prompt_tokens",     "prompt_tokens_stdev", "prompt_tokens_min",
+    "prompt_tokens_max", "output_tokens",       "output_tokens_stdev",
+    "output_tokens_min", "output_tokens_max",   "samples",
+    "prefix_tokens",
   };
   long long *fields[] = {
-    &s->prompt_tokens, &s->prompt_stdev, &s->prompt_min, &s->prompt_max,
-    &s->output_tokens, &s->output_stdev, &s->output_min, &s->output_max,
-    &s->samples, &s->prefix_tokens,
+    &s->prompt_tokens, &s->prompt_stdev,  &s->prompt_min, &s->prompt_max,
+    &s->output_tokens, &s->output_stdev,  &s->output_min, &s->output_max,
+    &s->samples,       &s->prefix_tokens,
   };
 
   for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
@@ -200,9 +200,9 @@ synth_field(struct mg_perf_data_synth *s, const char *k, size_t n)
   return NULL;
 }
 
-static int
-synth_set(struct mg_perf_data_synth *s, const char *k, size_t kn, const char *v,
-          size_t vn, const char *spec, struct mg_err *err)
+static int synth_set(struct mg_perf_data_synth *s, const char *k, size_t kn,
+                     const char *v, size_t vn, const char *spec,
+                     struct mg_err *err)
 {
   char buf[32], *end;
   long long x;
@@ -223,7 +223,7 @@ synth_set(struct mg_perf_data_synth *s, const char *k, size_t kn, const char *v,
   buf[vn] = '\0';
   errno = 0;
   x = strtoll(buf, &end, 10);
-  if (*end == '.' ) {
+  if (*end == '.') {
     /* Accept integral floats such as 256.0 (JSON writers). */
     double dv = strtod(buf, &end);
     if (*end || dv != floor(dv))
@@ -240,12 +240,12 @@ synth_set(struct mg_perf_data_synth *s, const char *k, size_t kn, const char *v,
 bad:
   return mg_err_set(err, MG_ERR_USAGE,
                     "invalid data spec '%s': '%.*s' is not a count for "
-                    "'%.*s'", spec, (int)vn, v, (int)kn, k);
+                    "'%.*s'",
+                    spec, (int)vn, v, (int)kn, k);
 }
 
-int
-mg_perf_data_synth_parse(const char *spec, struct mg_perf_data_synth *out,
-                    struct mg_err *err)
+int mg_perf_data_synth_parse(const char *spec, struct mg_perf_data_synth *out,
+                             struct mg_err *err)
 {
   const char *p = spec;
 
@@ -262,8 +262,10 @@ mg_perf_data_synth_parse(const char *spec, struct mg_perf_data_synth *out,
   if (*p == '{') {
     struct mg_json *j = NULL;
     if (mg_json_parse(spec, strlen(spec), "data spec", &j, err) < 0)
-      return mg_err_set(err, MG_ERR_USAGE, "invalid data spec '%s': "
-                        "malformed JSON", spec);
+      return mg_err_set(err, MG_ERR_USAGE,
+                        "invalid data spec '%s': "
+                        "malformed JSON",
+                        spec);
     for (struct mg_json *m = mg_json_first(j); m; m = mg_json_next(m)) {
       const char *k = mg_json_key(m);
       char num[32];
@@ -290,11 +292,10 @@ mg_perf_data_synth_parse(const char *spec, struct mg_perf_data_synth *out,
       eq = memchr(k, '=', (size_t)(e - k));
       if (!eq)
         return mg_err_set(err, MG_ERR_USAGE,
-                          "invalid data spec '%s': expected key=value",
-                          spec);
+                          "invalid data spec '%s': expected key=value", spec);
       v = eq + 1;
-      if (synth_set(out, k, (size_t)(eq - k), v, (size_t)(e - v), spec,
-                    err) < 0)
+      if (synth_set(out, k, (size_t)(eq - k), v, (size_t)(e - v), spec, err)
+          < 0)
         return -1;
       p = *e ? e + 1 : e;
     }
@@ -309,8 +310,8 @@ mg_perf_data_synth_parse(const char *spec, struct mg_perf_data_synth *out,
   return 0;
 }
 
-void
-mg_perf_data_synth(struct mg_perf_data *d, const struct mg_perf_data_synth *s)
+void mg_perf_data_synth(struct mg_perf_data *d,
+                        const struct mg_perf_data_synth *s)
 {
   struct mg_perf_rand rp, ro, rw, rx;
   char *prefix = NULL;
@@ -328,15 +329,13 @@ mg_perf_data_synth(struct mg_perf_data *d, const struct mg_perf_data_synth *s)
     prefix = mg_perf_data_words(&rx, s->prefix_tokens);
   for (long long i = 0; i < s->samples; i++) {
     struct mg_perf_item *it = add_item(d);
-    it->prompt_tokens = mg_perf_data_sample_len(&rp, s->prompt_tokens,
-                                           s->prompt_stdev, s->prompt_min,
-                                           s->prompt_max);
+    it->prompt_tokens = mg_perf_data_sample_len(
+        &rp, s->prompt_tokens, s->prompt_stdev, s->prompt_min, s->prompt_max);
     if (it->prompt_tokens < 1)
       it->prompt_tokens = 1;
     if (s->output_tokens > 0)
-      it->output_tokens = mg_perf_data_sample_len(&ro, s->output_tokens,
-                                             s->output_stdev, s->output_min,
-                                             s->output_max);
+      it->output_tokens = mg_perf_data_sample_len(
+          &ro, s->output_tokens, s->output_stdev, s->output_min, s->output_max);
     it->text = mg_perf_data_words(&rw, it->prompt_tokens);
     it->generated = 1;
     if (prefix)
@@ -348,14 +347,13 @@ mg_perf_data_synth(struct mg_perf_data *d, const struct mg_perf_data_synth *s)
 /* Files. */
 
 struct table {
-  char **cols;     /* column names */
+  char **cols; /* column names */
   size_t ncols;
-  char ***rows;    /* rows[r][c], NULL for a missing cell */
+  char ***rows; /* rows[r][c], NULL for a missing cell */
   size_t nrows, cap;
 };
 
-static void
-table_free(struct table *t)
+static void table_free(struct table *t)
 {
   for (size_t r = 0; r < t->nrows; r++) {
     for (size_t c = 0; c < t->ncols; c++)
@@ -369,8 +367,7 @@ table_free(struct table *t)
   memset(t, 0, sizeof(*t));
 }
 
-static size_t
-table_col(struct table *t, const char *name)
+static size_t table_col(struct table *t, const char *name)
 {
   for (size_t c = 0; c < t->ncols; c++)
     if (strcmp(t->cols[c], name) == 0)
@@ -384,8 +381,7 @@ table_col(struct table *t, const char *name)
   return t->ncols++;
 }
 
-static char **
-table_row(struct table *t)
+static char **table_row(struct table *t)
 {
   if (t->nrows == t->cap) {
     t->cap = t->cap ? t->cap * 2 : 64;
@@ -396,8 +392,7 @@ table_row(struct table *t)
 }
 
 /* A JSON object as a table row: strings as is, numbers as text. */
-static void
-json_row(struct table *t, const struct mg_json *o)
+static void json_row(struct table *t, const struct mg_json *o)
 {
   size_t r = t->nrows;
 
@@ -417,9 +412,8 @@ json_row(struct table *t, const struct mg_json *o)
   }
 }
 
-static int
-load_jsonl(struct table *t, const struct mg_buf *b, const char *path,
-           struct mg_err *err)
+static int load_jsonl(struct table *t, const struct mg_buf *b, const char *path,
+                      struct mg_err *err)
 {
   const char *p = b->data, *end = b->data + b->len;
   long line = 0;
@@ -439,8 +433,7 @@ load_jsonl(struct table *t, const struct mg_buf *b, const char *path,
       if (!mg_json_is_object(j)) {
         mg_json_free(j);
         return mg_err_set(err, MG_ERR_DATA,
-                          "line %ld of '%s' is not a JSON object", line,
-                          path);
+                          "line %ld of '%s' is not a JSON object", line, path);
       }
       json_row(t, j);
       mg_json_free(j);
@@ -450,9 +443,8 @@ load_jsonl(struct table *t, const struct mg_buf *b, const char *path,
   return 0;
 }
 
-static int
-load_json(struct table *t, const struct mg_buf *b, const char *path,
-          struct mg_err *err)
+static int load_json(struct table *t, const struct mg_buf *b, const char *path,
+                     struct mg_err *err)
 {
   struct mg_json *j = NULL, *arr;
 
@@ -467,8 +459,7 @@ load_json(struct table *t, const struct mg_buf *b, const char *path,
   }
   if (!mg_json_is_array(arr)) {
     mg_json_free(j);
-    return mg_err_set(err, MG_ERR_DATA,
-                      "no array of rows in '%s'", path);
+    return mg_err_set(err, MG_ERR_DATA, "no array of rows in '%s'", path);
   }
   for (struct mg_json *r = mg_json_first(arr); r; r = mg_json_next(r)) {
     if (mg_json_is_string(r)) {
@@ -488,9 +479,8 @@ load_json(struct table *t, const struct mg_buf *b, const char *path,
 }
 
 /* RFC 4180 fields: quotes, doubled quotes, CRLF, newlines in quotes. */
-static int
-load_csv(struct table *t, const struct mg_buf *b, const char *path,
-         struct mg_err *err)
+static int load_csv(struct table *t, const struct mg_buf *b, const char *path,
+                    struct mg_err *err)
 {
   const char *p = b->data, *end = b->data + b->len;
   struct mg_buf f = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -513,8 +503,7 @@ load_csv(struct table *t, const struct mg_buf *b, const char *path,
             free(fields[i]);
           free(fields);
           return mg_err_set(err, MG_ERR_DATA,
-                            "unterminated quote in '%s' line %ld", path,
-                            line);
+                            "unterminated quote in '%s' line %ld", path, line);
         }
         if (*p == '"' && p + 1 < end && p[1] == '"') {
           (void)mg_buf_addch(&f, '"', NULL);
@@ -573,8 +562,7 @@ load_csv(struct table *t, const struct mg_buf *b, const char *path,
   return 0;
 }
 
-static int
-load_txt(struct table *t, const struct mg_buf *b)
+static int load_txt(struct table *t, const struct mg_buf *b)
 {
   const char *p = b->data, *end = b->data + b->len;
   size_t c = table_col(t, "prompt");
@@ -595,19 +583,18 @@ load_txt(struct table *t, const struct mg_buf *b)
 }
 
 /* ^(name)(s|es)?([-_]N)?$, case-insensitive. */
-static int
-col_matches(const char *col, const char *name)
+static int col_matches(const char *col, const char *name)
 {
   size_t n = strlen(name);
   const char *p = col + n;
 
   if (strncasecmp(col, name, n) != 0)
     return 0;
-  if (strncasecmp(p, "es", 2) == 0 && (p[2] == '\0' || p[2] == '_' ||
-                                       p[2] == '-'))
+  if (strncasecmp(p, "es", 2) == 0
+      && (p[2] == '\0' || p[2] == '_' || p[2] == '-'))
     p += 2;
-  else if ((*p == 's' || *p == 'S') && (p[1] == '\0' || p[1] == '_' ||
-                                         p[1] == '-'))
+  else if ((*p == 's' || *p == 'S')
+           && (p[1] == '\0' || p[1] == '_' || p[1] == '-'))
     p++;
   if (*p == '_' || *p == '-') {
     p++;
@@ -619,8 +606,7 @@ col_matches(const char *col, const char *name)
   return *p == '\0';
 }
 
-static long
-find_col(const struct table *t, const char *const *names)
+static long find_col(const struct table *t, const char *const *names)
 {
   for (size_t i = 0; names[i]; i++)
     for (size_t c = 0; c < t->ncols; c++)
@@ -630,24 +616,31 @@ find_col(const struct table *t, const char *const *names)
 }
 
 static const char *const text_names[] = {
-  "prompt", "instruction", "question", "input", "context", "content",
-  "conversation", "turn", "text", NULL,
+  "prompt",  "instruction",  "question", "input", "context",
+  "content", "conversation", "turn",     "text",  NULL,
 };
-static const char *const prefix_names[] = { "system_prompt", "system",
-                                            "prefix", NULL };
+static const char *const prefix_names[] = { "system_prompt", "system", "prefix",
+                                            NULL };
 static const char *const ptok_names[] = {
-  "prompt_tokens_count", "input_tokens_count", "prompt_tokens",
-  "input_length", "in", NULL,
+  "prompt_tokens_count",
+  "input_tokens_count",
+  "prompt_tokens",
+  "input_length",
+  "in",
+  NULL,
 };
 static const char *const otok_names[] = {
-  "output_tokens_count", "completion_tokens_count", "output_tokens",
-  "output_length", "out", NULL,
+  "output_tokens_count",
+  "completion_tokens_count",
+  "output_tokens",
+  "output_length",
+  "out",
+  NULL,
 };
-static const char *const ts_names[] = { "relative_timestamp", "timestamp",
-                                        "t", NULL };
+static const char *const ts_names[] = { "relative_timestamp", "timestamp", "t",
+                                        NULL };
 
-static long long
-cell_int(const char *s)
+static long long cell_int(const char *s)
 {
   char *end;
   double v;
@@ -660,8 +653,7 @@ cell_int(const char *s)
   return (long long)nearbyint(v);
 }
 
-static double
-cell_double(const char *s)
+static double cell_double(const char *s)
 {
   char *end;
   double v;
@@ -674,9 +666,8 @@ cell_double(const char *s)
   return v;
 }
 
-static void
-describe(char *out, size_t n, const struct table *t, const char *role,
-         long c)
+static void describe(char *out, size_t n, const struct table *t,
+                     const char *role, long c)
 {
   size_t len = strlen(out);
 
@@ -686,9 +677,8 @@ describe(char *out, size_t n, const struct table *t, const char *role,
                  t->cols[c]);
 }
 
-int
-mg_perf_data_load(struct mg_perf_data *d, const char *path, uint64_t seed,
-                  struct mg_err *err)
+int mg_perf_data_load(struct mg_perf_data *d, const char *path, uint64_t seed,
+                      struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(DATA_MAX);
   struct table t;
@@ -698,11 +688,13 @@ mg_perf_data_load(struct mg_perf_data *d, const char *path, uint64_t seed,
   int rc = -1;
 
   memset(&t, 0, sizeof(t));
-  if (!dot || (strcmp(dot, ".txt") && strcmp(dot, ".jsonl") &&
-               strcmp(dot, ".json") && strcmp(dot, ".csv")))
+  if (!dot
+      || (strcmp(dot, ".txt") && strcmp(dot, ".jsonl") && strcmp(dot, ".json")
+          && strcmp(dot, ".csv")))
     return mg_err_set(err, MG_ERR_USAGE,
                       "unsupported data file '%s': expected .txt, .jsonl, "
-                      ".json or .csv", path);
+                      ".json or .csv",
+                      path);
   if (mg_io_read_file(path, &b, err) < 0)
     goto out;
   if (strcmp(dot, ".txt") == 0)

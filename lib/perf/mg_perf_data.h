@@ -36,20 +36,20 @@ struct mg_perf_item {
 struct mg_perf_data_synth {
   long long prompt_tokens, prompt_stdev, prompt_min, prompt_max;
   long long output_tokens, output_stdev, output_min, output_max;
-  long long samples;        /* default 1000 */
-  long long prefix_tokens;  /* shared prefix length; 0: none */
-  uint64_t seed;            /* default 42 */
+  long long samples;       /* default 1000 */
+  long long prefix_tokens; /* shared prefix length; 0: none */
+  uint64_t seed;           /* default 42 */
 };
 
 struct mg_perf_data {
   struct mg_perf_item *items;
   size_t n, cap;
-  int synthetic;            /* 1: cycle forever; 0: each row once */
-  char source[256];         /* "synthetic" or the file path */
-  char columns[192];        /* detected columns, for the record */
-  uint64_t seed;            /* synthetic: the seed */
-  long long prefix_tokens;  /* synthetic: shared prefix length */
-  int exact;                /* mg_perf_data_exact made the prompts */
+  int synthetic;           /* 1: cycle forever; 0: each row once */
+  char source[256];        /* "synthetic" or the file path */
+  char columns[192];       /* detected columns, for the record */
+  uint64_t seed;           /* synthetic: the seed */
+  long long prefix_tokens; /* synthetic: shared prefix length */
+  int exact;               /* mg_perf_data_exact made the prompts */
 };
 
 void mg_perf_data_init(struct mg_perf_data *d);
@@ -63,7 +63,7 @@ void mg_perf_data_release(struct mg_perf_data *d);
  * with MG_ERR_USAGE.
  */
 int mg_perf_data_synth_parse(const char *spec, struct mg_perf_data_synth *out,
-                        struct mg_err *err);
+                             struct mg_err *err);
 /* 1 if spec looks like a synthetic spec rather than a path. */
 int mg_perf_data_synth_is_spec(const char *spec);
 /* Fills d with spec->samples generated items. */
@@ -83,8 +83,8 @@ void mg_perf_data_synth(struct mg_perf_data *d,
  * one with no usable column, fails with MG_ERR_DATA; an unreadable one
  * with MG_ERR_IO.
  */
-int mg_perf_data_load(struct mg_perf_data *d, const char *path,
-                      uint64_t seed, struct mg_err *err);
+int mg_perf_data_load(struct mg_perf_data *d, const char *path, uint64_t seed,
+                      struct mg_err *err);
 
 struct mg_tok_proc;
 
@@ -107,7 +107,7 @@ void mg_perf_data_limit(struct mg_perf_data *d, long long samples,
 
 /* The synthetic sampler itself (exposed for tests). */
 long long mg_perf_data_sample_len(void *rand, long long avg, long long stdev,
-                             long long min, long long max);
+                                  long long min, long long max);
 
 /* n words of filler text drawn with rand (a struct mg_perf_rand);
  * caller owns the result; free with free(). */

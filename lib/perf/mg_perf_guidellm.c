@@ -9,25 +9,24 @@
 #include "mg_cli.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "perf/mg_perf_metrics.h"
-#include "perf/mg_perf_bench.h"
-#include "perf/mg_perf_sched.h"
 #include "mg_stats.h"
 #include "mg_time.h"
+#include "perf/mg_perf_bench.h"
+#include "perf/mg_perf_metrics.h"
+#include "perf/mg_perf_sched.h"
 
 #define THRESHOLD 1e-4 /* GuideLLM merges event times this close (s) */
 #define EPSILON 1e-6
 
 static const char *const pct_keys[MG_STATS_NPCT] = {
-  "p001", "p01", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p99",
-  "p999",
+  "p001", "p01", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p99", "p999",
 };
 
 /* DistributionSummary. */
 
-static struct mg_json *
-summary_json(double mean, double median, double mode, double var, double mn,
-             double mx, long long count, const double *pct)
+static struct mg_json *summary_json(double mean, double median, double mode,
+                                    double var, double mn, double mx,
+                                    long long count, const double *pct)
 {
   struct mg_json *o = mg_json_new_object(), *p = mg_json_new_object();
 
@@ -47,8 +46,8 @@ summary_json(double mean, double median, double mode, double var, double mn,
   return o;
 }
 
-struct mg_json *
-mg_perf_guidellm_summary(struct mg_stats_dist *d, long long count)
+struct mg_json *mg_perf_guidellm_summary(struct mg_stats_dist *d,
+                                         long long count)
 {
   double *v, *w, total = 0, c = 0, mean = 0, var = 0, pct[MG_STATS_NPCT];
   size_t m = 0, i = 0, top = 0;
@@ -119,8 +118,7 @@ struct tw {
   double t, w;
 };
 
-static int
-cmp_tw(const void *a, const void *b)
+static int cmp_tw(const void *a, const void *b)
 {
   double x = ((const struct tw *)a)->t, y = ((const struct tw *)b)->t;
 
@@ -132,8 +130,7 @@ cmp_tw(const void *a, const void *b)
  * runs of times within THRESHOLD of a run's first time, repeated until no
  * two neighbours are that close. Returns the new count.
  */
-static size_t
-merge_times(struct tw *a, size_t n)
+static size_t merge_times(struct tw *a, size_t n)
 {
   size_t m = 0, *starts, *ends;
   char *within, *drop;
@@ -199,9 +196,8 @@ merge_times(struct tw *a, size_t n)
   return n;
 }
 
-struct mg_json *
-mg_perf_guidellm_rate(const double *t, const double *w, size_t n, double start,
-                double end)
+struct mg_json *mg_perf_guidellm_rate(const double *t, const double *w,
+                                      size_t n, double start, double end)
 {
   struct tw *a = mg_xreallocarray(NULL, n + 2, sizeof(*a));
   struct mg_stats_dist d = MG_STATS_DIST_INIT;
@@ -243,9 +239,8 @@ mg_perf_guidellm_rate(const double *t, const double *w, size_t n, double start,
   return o;
 }
 
-struct mg_json *
-mg_perf_guidellm_concurrency(const double *s, const double *e, size_t n,
-                       double start, double end)
+struct mg_json *mg_perf_guidellm_concurrency(const double *s, const double *e,
+                                             size_t n, double start, double end)
 {
   struct tw *a = mg_xreallocarray(NULL, 2 * n + 2, sizeof(*a));
   struct mg_stats_dist d = MG_STATS_DIST_INIT;
@@ -324,17 +319,22 @@ enum {
 };
 
 static const char *const gval_names[G_NVAL] = {
-  "request_latency", "time_to_first_token_ms",
-  "time_to_first_output_token_ms", "inter_token_latency_ms",
-  "time_per_output_token_ms", "prompt_token_count", "output_token_count",
-  "total_token_count", "request_streaming_iterations_count",
-  "output_tokens_per_iteration", "iter_tokens_per_iteration",
+  "request_latency",
+  "time_to_first_token_ms",
+  "time_to_first_output_token_ms",
+  "inter_token_latency_ms",
+  "time_per_output_token_ms",
+  "prompt_token_count",
+  "output_token_count",
+  "total_token_count",
+  "request_streaming_iterations_count",
+  "output_tokens_per_iteration",
+  "iter_tokens_per_iteration",
 };
 
 /* GuideLLM's output count: usage, else the requested length (successful
  * requests only), else token iterations. */
-static long long
-gl_output(const struct mg_perf_rec *r)
+static long long gl_output(const struct mg_perf_rec *r)
 {
   if (r->usage_output >= 0)
     return r->usage_output;
@@ -343,14 +343,12 @@ gl_output(const struct mg_perf_rec *r)
   return r->iterations;
 }
 
-static long long
-gl_prompt(const struct mg_perf_rec *r)
+static long long gl_prompt(const struct mg_perf_rec *r)
 {
   return r->usage_prompt >= 0 ? r->usage_prompt : r->data_prompt;
 }
 
-static double
-rel(long long t, long long t0)
+static double rel(long long t, long long t0)
 {
   return (double)(t - t0) / 1e9;
 }
@@ -361,8 +359,7 @@ struct evs {
   size_t n, cap;
 };
 
-static void
-ev_add(struct evs *e, double t, double w)
+static void ev_add(struct evs *e, double t, double w)
 {
   if (e->n == e->cap) {
     e->cap = e->cap ? e->cap * 2 : 64;
@@ -373,8 +370,7 @@ ev_add(struct evs *e, double t, double w)
   e->w[e->n++] = w;
 }
 
-static void
-ev_free(struct evs *e)
+static void ev_free(struct evs *e)
 {
   free(e->t);
   free(e->w);
@@ -383,9 +379,9 @@ ev_free(struct evs *e)
 /* The token events of one request: the first token at its time, the rest
  * spread over linspace(first, last, iterations)[1:]; prompt tokens at the
  * first token. */
-static void
-token_events(const struct mg_perf_rec *r, long long t0, struct evs *out_ev,
-             struct evs *in_ev, struct evs *all_ev)
+static void token_events(const struct mg_perf_rec *r, long long t0,
+                         struct evs *out_ev, struct evs *in_ev,
+                         struct evs *all_ev)
 {
   long long out = gl_output(r), in = gl_prompt(r);
   double first, last;
@@ -417,13 +413,11 @@ token_events(const struct mg_perf_rec *r, long long t0, struct evs *out_ev,
   }
 }
 
-static struct mg_json *
-status_summary(struct mg_stats_dist *d)
+static struct mg_json *status_summary(struct mg_stats_dist *d)
 {
   struct mg_json *o = mg_json_new_object();
   struct mg_stats_dist all = MG_STATS_DIST_INIT;
-  static const char *const names[3] = { "successful", "incomplete",
-                                        "errored" };
+  static const char *const names[3] = { "successful", "incomplete", "errored" };
 
   for (int k = 0; k < 3; k++) {
     mg_stats_dist_merge(&all, &d[k]);
@@ -434,38 +428,36 @@ status_summary(struct mg_stats_dist *d)
   return o;
 }
 
-static struct mg_json *
-status_rate(struct evs *e, double ws, double we)
+static struct mg_json *status_rate(struct evs *e, double ws, double we)
 {
   struct mg_json *o = mg_json_new_object();
   struct evs all = { NULL, NULL, 0, 0 };
-  static const char *const names[3] = { "successful", "incomplete",
-                                        "errored" };
+  static const char *const names[3] = { "successful", "incomplete", "errored" };
 
   for (int k = 0; k < 3; k++) {
     for (size_t i = 0; i < e[k].n; i++)
       ev_add(&all, e[k].t[i], e[k].w[i]);
-    mg_json_set(o, names[k], mg_perf_guidellm_rate(e[k].t, e[k].w, e[k].n, ws, we));
+    mg_json_set(o, names[k],
+                mg_perf_guidellm_rate(e[k].t, e[k].w, e[k].n, ws, we));
   }
   mg_json_set(o, "total", mg_perf_guidellm_rate(all.t, all.w, all.n, ws, we));
   ev_free(&all);
   return o;
 }
 
-static struct mg_json *
-status_concurrency(struct evs *iv, double ws, double we)
+static struct mg_json *status_concurrency(struct evs *iv, double ws, double we)
 {
   struct mg_json *o = mg_json_new_object();
   struct evs all = { NULL, NULL, 0, 0 };
-  static const char *const names[3] = { "successful", "incomplete",
-                                        "errored" };
+  static const char *const names[3] = { "successful", "incomplete", "errored" };
 
   /* An interval is kept as (start in t, end in w). */
   for (int k = 0; k < 3; k++) {
     for (size_t i = 0; i < iv[k].n; i++)
       ev_add(&all, iv[k].t[i], iv[k].w[i]);
-    mg_json_set(o, names[k],
-                mg_perf_guidellm_concurrency(iv[k].t, iv[k].w, iv[k].n, ws, we));
+    mg_json_set(
+        o, names[k],
+        mg_perf_guidellm_concurrency(iv[k].t, iv[k].w, iv[k].n, ws, we));
   }
   mg_json_set(o, "total",
               mg_perf_guidellm_concurrency(all.t, all.w, all.n, ws, we));
@@ -473,9 +465,8 @@ status_concurrency(struct evs *iv, double ws, double we)
   return o;
 }
 
-static void
-set_time(struct mg_json *o, const char *k, long long t, double epoch0,
-         long long t0)
+static void set_time(struct mg_json *o, const char *k, long long t,
+                     double epoch0, long long t0)
 {
   if (t)
     mg_json_set_number(o, k, epoch0 + rel(t, t0));
@@ -483,8 +474,7 @@ set_time(struct mg_json *o, const char *k, long long t, double epoch0,
     mg_json_set(o, k, mg_json_new_null());
 }
 
-static void
-set_maybe(struct mg_json *o, const char *k, int have, double v)
+static void set_maybe(struct mg_json *o, const char *k, int have, double v)
 {
   if (have)
     mg_json_set_number(o, k, v);
@@ -492,8 +482,7 @@ set_maybe(struct mg_json *o, const char *k, int have, double v)
     mg_json_set(o, k, mg_json_new_null());
 }
 
-static const char *
-info_status(const struct mg_perf_rec *r)
+static const char *info_status(const struct mg_perf_rec *r)
 {
   return r->status == MG_PERF_SUCCESSFUL   ? "completed"
          : r->status == MG_PERF_INCOMPLETE ? "cancelled"
@@ -501,9 +490,9 @@ info_status(const struct mg_perf_rec *r)
 }
 
 /* GuideLLM's GenerativeRequestStats for one request. */
-static struct mg_json *
-request_stats(const struct mg_perf_rec *r, const struct mg_perf_bench *b,
-              int index, const char *run_id, double epoch0)
+static struct mg_json *request_stats(const struct mg_perf_rec *r,
+                                     const struct mg_perf_bench *b, int index,
+                                     const char *run_id, double epoch0)
 {
   struct mg_json *o = mg_json_new_object(), *info, *tm, *im, *om;
   long long t0 = b->t_start, out = gl_output(r), in = gl_prompt(r);
@@ -523,8 +512,7 @@ request_stats(const struct mg_perf_rec *r, const struct mg_perf_bench *b,
     mg_json_set(info, "error", mg_json_new_null());
   } else {
     char *msg = mg_xasprintf("%s%s%s", r->reason ? r->reason : "unknown",
-                             r->detail ? ": " : "",
-                             r->detail ? r->detail : "");
+                             r->detail ? ": " : "", r->detail ? r->detail : "");
     mg_json_set_string(info, "error", msg);
     free(msg);
   }
@@ -536,8 +524,7 @@ request_stats(const struct mg_perf_rec *r, const struct mg_perf_bench *b,
   set_time(tm, "scheduled_at", r->t_sched, epoch0, t0);
   set_time(tm, "resolve_start", r->t_sent, epoch0, t0);
   set_time(tm, "request_start", r->t_sent, epoch0, t0);
-  set_time(tm, "first_request_iteration", r->nev ? r->ev_t[0] : 0, epoch0,
-           t0);
+  set_time(tm, "first_request_iteration", r->nev ? r->ev_t[0] : 0, epoch0, t0);
   set_time(tm, "first_token_iteration", r->t_first_tok, epoch0, t0);
   set_time(tm, "first_output_token_iteration", r->t_first_out, epoch0, t0);
   set_time(tm, "last_token_iteration", r->t_last_tok, epoch0, t0);
@@ -565,11 +552,11 @@ request_stats(const struct mg_perf_rec *r, const struct mg_perf_bench *b,
   set_maybe(o, "time_to_first_output_token_ms", r->t_first_out != 0,
             (double)(r->t_first_out - r->t_sent) / 1e6);
   set_maybe(o, "inter_token_latency_ms", r->t_first_tok && out > 1,
-            (double)(r->t_last_tok - r->t_first_tok) / 1e6 /
-              (double)(out > 1 ? out - 1 : 1));
+            (double)(r->t_last_tok - r->t_first_tok) / 1e6
+                / (double)(out > 1 ? out - 1 : 1));
   set_maybe(o, "time_per_output_token_ms", r->t_last_tok && out > 0,
-            (double)(r->t_last_tok - r->t_sent) / 1e6 /
-              (double)(out > 0 ? out : 1));
+            (double)(r->t_last_tok - r->t_sent) / 1e6
+                / (double)(out > 0 ? out : 1));
   set_maybe(o, "tokens_per_second", lat > 0,
             (double)((in > 0 ? in : 0) + out) / (lat > 0 ? lat : 1));
   set_maybe(o, "output_tokens_per_second", lat > 0,
@@ -577,24 +564,22 @@ request_stats(const struct mg_perf_rec *r, const struct mg_perf_bench *b,
   return o;
 }
 
-static double
-epoch_offset(long long t0)
+static double epoch_offset(long long t0)
 {
   struct timespec ts;
 
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 -
-         (double)(mg_time_now_ns() - t0) / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9
+         - (double)(mg_time_now_ns() - t0) / 1e9;
 }
 
-static struct mg_json *
-strategy_json(const struct mg_perf_profile *p)
+static struct mg_json *strategy_json(const struct mg_perf_profile *p)
 {
   struct mg_json *s = mg_json_new_object();
 
   mg_json_set_string(s, "type_", mg_perf_sched_kind_name(p->kind));
-  if (p->kind == MG_PERF_CONSTANT || p->kind == MG_PERF_POISSON ||
-      p->kind == MG_PERF_GAMMA)
+  if (p->kind == MG_PERF_CONSTANT || p->kind == MG_PERF_POISSON
+      || p->kind == MG_PERF_GAMMA)
     mg_json_set_number(s, "rate", p->rate);
   if (p->kind == MG_PERF_CONCURRENT)
     mg_json_set_number(s, "streams", p->streams);
@@ -609,7 +594,7 @@ strategy_json(const struct mg_perf_profile *p)
 
 struct mg_json *
 mg_perf_guidellm_benchmark(const struct mg_perf_bench *b, int index,
-                     const struct mg_perf_guidellm_opts *o)
+                           const struct mg_perf_guidellm_opts *o)
 {
   struct mg_stats_dist d[G_NVAL][3];
   struct evs rps[3], conc[3], outev[3], inev[3], allev[3];
@@ -618,8 +603,7 @@ mg_perf_guidellm_benchmark(const struct mg_perf_bench *b, int index,
   long long first_sent = 0, last_end = 0, sampled[3] = { 0 };
   double epoch0 = epoch_offset(t0), rws, rwe, delay = 0, lat = 0;
   long long ndelay = 0;
-  static const char *const names[3] = { "successful", "incomplete",
-                                        "errored" };
+  static const char *const names[3] = { "successful", "incomplete", "errored" };
 
   memset(rps, 0, sizeof(rps));
   memset(conc, 0, sizeof(conc));
@@ -654,20 +638,19 @@ mg_perf_guidellm_benchmark(const struct mg_perf_bench *b, int index,
     mg_stats_dist_add(&d[G_LATENCY][k], (double)(r->t_end - r->t_sent) / 1e9);
     if (r->t_first_tok)
       mg_stats_dist_add(&d[G_TTFT][k],
-                       (double)(r->t_first_tok - r->t_sent) / 1e6);
+                        (double)(r->t_first_tok - r->t_sent) / 1e6);
     if (r->t_first_out)
       mg_stats_dist_add(&d[G_TTFOT][k],
-                       (double)(r->t_first_out - r->t_sent) / 1e6);
+                        (double)(r->t_first_out - r->t_sent) / 1e6);
     if (r->t_first_tok && out > 1)
       mg_stats_dist_addw(&d[G_ITL][k],
-                        (double)(r->t_last_tok - r->t_first_tok) / 1e6 /
-                          (double)(out - 1),
-                        (double)(out - 1));
+                         (double)(r->t_last_tok - r->t_first_tok) / 1e6
+                             / (double)(out - 1),
+                         (double)(out - 1));
     if (r->t_last_tok && out > 0)
-      mg_stats_dist_addw(&d[G_TPOT][k],
-                        (double)(r->t_last_tok - r->t_sent) / 1e6 /
-                          (double)out,
-                        (double)out);
+      mg_stats_dist_addw(
+          &d[G_TPOT][k],
+          (double)(r->t_last_tok - r->t_sent) / 1e6 / (double)out, (double)out);
     if (in >= 0) {
       mg_stats_dist_add(&d[G_PROMPT][k], (double)in);
       mg_stats_dist_add(&d[G_TOTAL][k], (double)(in + out));
@@ -675,11 +658,10 @@ mg_perf_guidellm_benchmark(const struct mg_perf_bench *b, int index,
     mg_stats_dist_add(&d[G_OUTPUT][k], (double)out);
     mg_stats_dist_add(&d[G_ITER][k], r->iterations);
     if (r->iterations > 0)
-      mg_stats_dist_add(&d[G_OUT_PER_ITER][k],
-                       (double)out / r->iterations);
+      mg_stats_dist_add(&d[G_OUT_PER_ITER][k], (double)out / r->iterations);
     if (r->iterations > 1)
       mg_stats_dist_add(&d[G_ITER_PER_ITER][k],
-                       (double)(out - 1) / (r->iterations - 1));
+                        (double)(out - 1) / (r->iterations - 1));
     ev_add(&rps[k], rel(r->t_end, t0), 1);
     ev_add(&conc[k], rel(r->t_sent, t0), rel(r->t_end, t0));
     token_events(r, t0, &outev[k], &inev[k], &allev[k]);
@@ -742,8 +724,8 @@ mg_perf_guidellm_benchmark(const struct mg_perf_bench *b, int index,
   set_time(j, "end_processing_time", b->t_end, epoch0, t0);
   {
     struct mg_json *x = mg_json_new_object();
-    mg_json_set_string(x, "reason", b->stop_reason ? b->stop_reason
-                                                   : "unknown");
+    mg_json_set_string(x, "reason",
+                       b->stop_reason ? b->stop_reason : "unknown");
     mg_json_set(j, "end_queuing_constraints", x);
   }
   mg_json_set_number(j, "created_requests", (double)b->n);
@@ -779,11 +761,9 @@ mg_perf_guidellm_benchmark(const struct mg_perf_bench *b, int index,
   mg_json_set_number(j, "request_start_delay_avg", -1);
   mg_json_set_number(j, "request_targeted_start_delay_avg",
                      ndelay ? delay / (double)ndelay : -1);
-  mg_json_set_number(j, "request_time_avg",
-                     ndelay ? lat / (double)ndelay : -1);
+  mg_json_set_number(j, "request_time_avg", ndelay ? lat / (double)ndelay : -1);
   mg_json_set_number(j, "resolve_end_delay_avg", -1);
-  mg_json_set_number(j, "resolve_time_avg",
-                     ndelay ? lat / (double)ndelay : -1);
+  mg_json_set_number(j, "resolve_time_avg", ndelay ? lat / (double)ndelay : -1);
   mg_json_set_number(j, "finalized_delay_avg", -1);
   mg_json_set_number(j, "processed_delay_avg", -1);
   mg_json_set(bm, "scheduler_metrics", j);
@@ -829,9 +809,9 @@ mg_perf_guidellm_benchmark(const struct mg_perf_bench *b, int index,
   return bm;
 }
 
-struct mg_json *
-mg_perf_guidellm_report(struct mg_json *benchmarks, const struct mg_json *spec,
-                  const struct mg_json *labels)
+struct mg_json *mg_perf_guidellm_report(struct mg_json *benchmarks,
+                                        const struct mg_json *spec,
+                                        const struct mg_json *labels)
 {
   struct mg_json *r = mg_json_new_object(), *md = mg_json_new_object(), *c;
   struct utsname u;
@@ -848,8 +828,8 @@ mg_perf_guidellm_report(struct mg_json *benchmarks, const struct mg_json *spec,
   mg_json_set(r, "metadata", md);
   c = mg_json_new_object();
   md = mg_json_new_object();
-  mg_json_set(md, "labels", labels ? mg_json_dup(labels)
-                                   : mg_json_new_object());
+  mg_json_set(md, "labels",
+              labels ? mg_json_dup(labels) : mg_json_new_object());
   mg_json_set(c, "metadata", md);
   mg_json_set(c, "spec", spec ? mg_json_dup(spec) : mg_json_new_object());
   mg_json_set(c, "benchmarks", mg_json_new_array());

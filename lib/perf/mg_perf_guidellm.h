@@ -37,34 +37,37 @@ struct mg_perf_phase_opts;
 
 /* A DistributionSummary of the values (and weights) of d; count < 0: the
  * rounded sum of the weights, as GuideLLM. caller owns the result. */
-struct mg_json *mg_perf_guidellm_summary(struct mg_stats_dist *d, long long count);
+struct mg_json *mg_perf_guidellm_summary(struct mg_stats_dist *d,
+                                         long long count);
 
 /* GuideLLM's rate_distribution_from_timings: events at t[i] (seconds)
  * with w[i] occurrences, window [start, end]. caller owns the result. */
-struct mg_json *mg_perf_guidellm_rate(const double *t, const double *w, size_t n,
-                                double start, double end);
+struct mg_json *mg_perf_guidellm_rate(const double *t, const double *w,
+                                      size_t n, double start, double end);
 
 /* GuideLLM's concurrency_distribution_from_timings over intervals
  * [s[i], e[i]] and the window [start, end]. caller owns the result. */
 struct mg_json *mg_perf_guidellm_concurrency(const double *s, const double *e,
-                                       size_t n, double start, double end);
+                                             size_t n, double start,
+                                             double end);
 
 struct mg_perf_guidellm_opts {
   const struct mg_perf_phase_opts *phase; /* warmup and cooldown */
-  long long sample_size;  /* requests kept per status; -1: all */
+  long long sample_size; /* requests kept per status; -1: all */
   const char *run_id;
   const char *target, *model, *api; /* for config.backend */
 };
 
 /* One benchmark entry. caller owns the result. */
-struct mg_json *mg_perf_guidellm_benchmark(const struct mg_perf_bench *b, int index,
-                                     const struct mg_perf_guidellm_opts *o);
+struct mg_json *
+mg_perf_guidellm_benchmark(const struct mg_perf_bench *b, int index,
+                           const struct mg_perf_guidellm_opts *o);
 
 /* The report around benchmarks (taken). spec (borrowed, may be NULL) goes
  * to config.spec, labels (borrowed, may be NULL) to config.metadata.
  * caller owns the result. */
 struct mg_json *mg_perf_guidellm_report(struct mg_json *benchmarks,
-                                  const struct mg_json *spec,
-                                  const struct mg_json *labels);
+                                        const struct mg_json *spec,
+                                        const struct mg_json *labels);
 
 #endif

@@ -9,8 +9,8 @@
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "mg_time.h"
-#include "perf/mg_perf_osd.h"
 #include "perf/mg_perf_bench.h"
+#include "perf/mg_perf_osd.h"
 
 enum {
   M_LATENCY,
@@ -35,42 +35,51 @@ enum {
 };
 
 static const char *const metric_names[NMETRIC] = {
-  "latency_ms", "ttft_ms", "ttfot_ms", "itl_ms", "tpot_ms", "tpot_v03_ms",
-  "vllm_ttft_ms", "vllm_e2el_ms", "vllm_tpot_ms", "vllm_itl_ms",
-  "latency_from_scheduled_ms", "ttft_from_scheduled_ms",
-  "schedule_delay_ms", "prompt_tokens", "output_tokens", "total_tokens",
-  "streaming_iterations", "output_tokens_per_s",
+  "latency_ms",
+  "ttft_ms",
+  "ttfot_ms",
+  "itl_ms",
+  "tpot_ms",
+  "tpot_v03_ms",
+  "vllm_ttft_ms",
+  "vllm_e2el_ms",
+  "vllm_tpot_ms",
+  "vllm_itl_ms",
+  "latency_from_scheduled_ms",
+  "ttft_from_scheduled_ms",
+  "schedule_delay_ms",
+  "prompt_tokens",
+  "output_tokens",
+  "total_tokens",
+  "streaming_iterations",
+  "output_tokens_per_s",
 };
 
 enum { B_SUCCESSFUL, B_INCOMPLETE, B_ERRORED, B_TOTAL, NBUCKET };
-static const char *const bucket_names[NBUCKET] = { "successful",
-                                                   "incomplete", "errored",
-                                                   "total" };
+static const char *const bucket_names[NBUCKET] = { "successful", "incomplete",
+                                                   "errored", "total" };
 
-static double
-ms(long long a, long long b)
+static double ms(long long a, long long b)
 {
   return (double)(a - b) / 1e6;
 }
 
 /* Output tokens: server usage, else the text counted with the tokenizer,
  * else token-bearing events. */
-static long long
-out_tokens(const struct mg_perf_rec *r)
+static long long out_tokens(const struct mg_perf_rec *r)
 {
   if (r->usage_output >= 0)
     return r->usage_output;
   return r->text_counted ? r->text_tokens : r->iterations;
 }
 
-static long long
-prompt_tokens(const struct mg_perf_rec *r)
+static long long prompt_tokens(const struct mg_perf_rec *r)
 {
   return r->usage_prompt >= 0 ? r->usage_prompt : r->data_prompt;
 }
 
-static void
-add_rec(struct mg_stats_dist *d, const struct mg_perf_rec *r, int chat)
+static void add_rec(struct mg_stats_dist *d, const struct mg_perf_rec *r,
+                    int chat)
 {
   long long out = out_tokens(r), in = prompt_tokens(r);
   double lat = ms(r->t_end, r->t_sent);
@@ -87,14 +96,14 @@ add_rec(struct mg_stats_dist *d, const struct mg_perf_rec *r, int chat)
     mg_stats_dist_add(&d[M_TTFOT], ms(r->t_first_out, r->t_sent));
   if (r->t_first_tok && out > 1)
     mg_stats_dist_addw(&d[M_ITL],
-                      ms(r->t_last_tok, r->t_first_tok) / (double)(out - 1),
-                      (double)(out - 1));
+                       ms(r->t_last_tok, r->t_first_tok) / (double)(out - 1),
+                       (double)(out - 1));
   if (r->t_last_tok && out > 0) {
     mg_stats_dist_addw(&d[M_TPOT], ms(r->t_last_tok, r->t_sent) / (double)out,
-                      (double)out);
+                       (double)out);
     mg_stats_dist_addw(&d[M_TPOT_V03],
-                      ms(r->t_last_tok, r->t_first_tok) / (double)out,
-                      (double)out);
+                       ms(r->t_last_tok, r->t_first_tok) / (double)out,
+                       (double)out);
   }
   if (r->t_vllm_first) {
     double vt = ms(r->t_vllm_first, r->t_sent);
@@ -122,17 +131,15 @@ add_rec(struct mg_stats_dist *d, const struct mg_perf_rec *r, int chat)
     mg_stats_dist_add(&d[M_OUT_PER_S], (double)out / (lat / 1e3));
 }
 
-static int
-cmp_ll(const void *a, const void *b)
+static int cmp_ll(const void *a, const void *b)
 {
   long long x = *(const long long *)a, y = *(const long long *)b;
   return x < y ? -1 : x > y;
 }
 
-void
-mg_perf_metrics_window(const struct mg_perf_bench *b,
-               const struct mg_perf_phase_opts *o, long long *ws,
-               long long *we)
+void mg_perf_metrics_window(const struct mg_perf_bench *b,
+                            const struct mg_perf_phase_opts *o, long long *ws,
+                            long long *we)
 {
   long long first = 0, last = 0;
   int by_time = o->max_seconds > 0;
@@ -157,16 +164,14 @@ mg_perf_metrics_window(const struct mg_perf_bench *b,
       *we = b->t_start + (long long)((o->max_seconds - c) * 1e9);
   } else {
     long long total = o->max_requests > 0 ? o->max_requests : b->n;
-    long long nw = (long long)(o->warmup < 1 ? nearbyint(o->warmup * total)
-                                             : o->warmup);
-    long long nc = (long long)(o->cooldown < 1
-                                 ? nearbyint(o->cooldown * total)
-                                 : o->cooldown);
+    long long nw =
+        (long long)(o->warmup < 1 ? nearbyint(o->warmup * total) : o->warmup);
+    long long nc = (long long)(o->cooldown < 1 ? nearbyint(o->cooldown * total)
+                                               : o->cooldown);
     if (o->warmup > 0 && nw > 0 && nw < b->n)
       *ws = mg_perf_bench_rec(b, nw)->t_sent;
     if (o->cooldown > 0 && nc > 0 && nc < b->n) {
-      long long *ends = mg_xreallocarray(NULL, (size_t)b->n,
-                                         sizeof(long long));
+      long long *ends = mg_xreallocarray(NULL, (size_t)b->n, sizeof(long long));
       for (long long i = 0; i < b->n; i++)
         ends[i] = mg_perf_bench_rec(b, i)->t_end;
       qsort(ends, (size_t)b->n, sizeof(long long), cmp_ll);
@@ -176,65 +181,57 @@ mg_perf_metrics_window(const struct mg_perf_bench *b,
   }
 }
 
-static int
-in_window(const struct mg_perf_rec *r, long long ws, long long we)
+static int in_window(const struct mg_perf_rec *r, long long ws, long long we)
 {
   return r->t_end >= ws && r->t_sent <= we;
 }
 
-static int
-meets_slo(const struct mg_perf_rec *r, const struct mg_perf_slo *s)
+static int meets_slo(const struct mg_perf_rec *r, const struct mg_perf_slo *s)
 {
   long long out = out_tokens(r);
 
-  if (s->ttft_ms > 0 &&
-      (!r->t_first_tok || ms(r->t_first_tok, r->t_sent) > s->ttft_ms))
+  if (s->ttft_ms > 0
+      && (!r->t_first_tok || ms(r->t_first_tok, r->t_sent) > s->ttft_ms))
     return 0;
-  if (s->itl_ms > 0 && out > 1 &&
-      ms(r->t_last_tok, r->t_first_tok) / (double)(out - 1) > s->itl_ms)
+  if (s->itl_ms > 0 && out > 1
+      && ms(r->t_last_tok, r->t_first_tok) / (double)(out - 1) > s->itl_ms)
     return 0;
   if (s->e2e_ms > 0 && ms(r->t_end, r->t_sent) > s->e2e_ms)
     return 0;
   return 1;
 }
 
-static double
-tidy(double v)
+static double tidy(double v)
 {
   if (!isfinite(v))
     return 0;
   return round(v * 1e6) / 1e6;
 }
 
-static double
-secs(long long a, long long b)
+static double secs(long long a, long long b)
 {
   return (double)(a - b) / 1e9;
 }
 
 /* Counts by reason, in order of first appearance. */
-static void
-count_reason(struct mg_json *o, const char *reason)
+static void count_reason(struct mg_json *o, const char *reason)
 {
   struct mg_json *v = mg_json_get(o, reason ? reason : "unknown");
 
   if (v)
-    mg_json_set_number(o, reason ? reason : "unknown",
-                       mg_json_number(v) + 1);
+    mg_json_set_number(o, reason ? reason : "unknown", mg_json_number(v) + 1);
   else
     mg_json_set_number(o, reason ? reason : "unknown", 1);
 }
 
-static int
-cmp_double(const void *a, const void *b)
+static int cmp_double(const void *a, const void *b)
 {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
 }
 
-struct mg_json *
-mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
-                     const struct mg_perf_metrics_opts *o)
+struct mg_json *mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
+                                     const struct mg_perf_metrics_opts *o)
 {
   struct mg_stats_dist d[NBUCKET][NMETRIC];
   struct mg_stats_dist conc = MG_STATS_DIST_INIT, rps = MG_STATS_DIST_INIT;
@@ -309,8 +306,8 @@ mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
 
   mg_json_set_number(run, "id", id);
   mg_json_set_string(run, "kind", mg_perf_sched_kind_name(p->kind));
-  if (p->kind == MG_PERF_CONSTANT || p->kind == MG_PERF_POISSON ||
-      p->kind == MG_PERF_GAMMA)
+  if (p->kind == MG_PERF_CONSTANT || p->kind == MG_PERF_POISSON
+      || p->kind == MG_PERF_GAMMA)
     mg_json_set_number(run, "rate", p->rate);
   else if (p->kind == MG_PERF_CONCURRENT)
     mg_json_set_number(run, "rate", p->streams);
@@ -336,10 +333,10 @@ mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     mg_json_set_number(run, "start_unix",
-                       round(((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 -
-                              secs(mg_time_now_ns(), b->t_start)) *
-                             1e6) /
-                         1e6);
+                       round(((double)ts.tv_sec + (double)ts.tv_nsec / 1e9
+                              - secs(mg_time_now_ns(), b->t_start))
+                             * 1e6)
+                           / 1e6);
   }
   mg_json_set_number(run, "duration_s", tidy(secs(b->t_end, b->t_start)));
   j = mg_json_new_object();
@@ -351,8 +348,8 @@ mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
   j = mg_json_new_object();
   for (int k = 0; k < NBUCKET; k++)
     mg_json_set_number(j, bucket_names[k], (double)cnt[k]);
-  mg_json_set_number(j, "outside_window", (double)(all[B_TOTAL] -
-                                                   cnt[B_TOTAL]));
+  mg_json_set_number(j, "outside_window",
+                     (double)(all[B_TOTAL] - cnt[B_TOTAL]));
   mg_json_set(j, "errors", reasons);
   mg_json_set(j, "incomplete_reasons", inc);
   m = mg_json_new_object();
@@ -383,29 +380,26 @@ mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
     mg_json_set_number(j, "output_tokens_per_s",
                        tidy(wdur > 0 ? (double)out_tok / wdur : 0));
     mg_json_set_number(j, "total_tokens_per_s",
-                       tidy(wdur > 0 ? (double)(in_tok + out_tok) / wdur
-                                     : 0));
+                       tidy(wdur > 0 ? (double)(in_tok + out_tok) / wdur : 0));
     mg_json_set_number(j, "output_tokens_per_s_all_requests",
                        tidy(wdur > 0 ? (double)out_all / wdur : 0));
     mg_json_set_number(j, "vllm_duration_s", tidy(vdur));
     mg_json_set_number(j, "vllm_request_throughput",
-                       tidy(vdur > 0 ? (double)cnt[B_SUCCESSFUL] / vdur
-                                     : 0));
+                       tidy(vdur > 0 ? (double)cnt[B_SUCCESSFUL] / vdur : 0));
     mg_json_set_number(j, "vllm_output_throughput",
                        tidy(vdur > 0 ? (double)out_tok / vdur : 0));
     mg_json_set_number(j, "vllm_total_token_throughput",
-                       tidy(vdur > 0 ? (double)(in_tok + out_tok) / vdur
-                                     : 0));
+                       tidy(vdur > 0 ? (double)(in_tok + out_tok) / vdur : 0));
     if (o->slo.ttft_ms > 0 || o->slo.itl_ms > 0 || o->slo.e2e_ms > 0) {
       mg_json_set_number(j, "goodput_requests_per_s",
                          tidy(wdur > 0 ? (double)good / wdur : 0));
-      mg_json_set_number(j, "slo_attainment",
-                         tidy(cnt[B_SUCCESSFUL] + cnt[B_ERRORED] > 0
-                                ? (double)good /
-                                    (double)(cnt[B_SUCCESSFUL] +
-                                             cnt[B_ERRORED] +
-                                             cnt[B_INCOMPLETE])
-                                : 0));
+      mg_json_set_number(
+          j, "slo_attainment",
+          tidy(cnt[B_SUCCESSFUL] + cnt[B_ERRORED] > 0
+                   ? (double)good
+                         / (double)(cnt[B_SUCCESSFUL] + cnt[B_ERRORED]
+                                    + cnt[B_INCOMPLETE])
+                   : 0));
     }
     mg_json_set(run, "throughput", j);
 
@@ -417,18 +411,16 @@ mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
   }
 
   j = mg_json_new_object();
-  if (p->kind == MG_PERF_CONSTANT || p->kind == MG_PERF_POISSON ||
-      p->kind == MG_PERF_GAMMA)
+  if (p->kind == MG_PERF_CONSTANT || p->kind == MG_PERF_POISSON
+      || p->kind == MG_PERF_GAMMA)
     mg_json_set_number(j, "target_rate", p->rate);
   mg_json_set_number(j, "sent", (double)all[B_TOTAL]);
-  mg_json_set_number(j, "achieved_rate",
-                     tidy(last_sent > b->t_start
-                            ? (double)all[B_TOTAL] /
-                                secs(last_sent, b->t_start)
-                            : 0));
-  mg_json_set(j, "delay_ms",
-              mg_stats_dist_json(&delay, o->method,
-                                o->hist));
+  mg_json_set_number(
+      j, "achieved_rate",
+      tidy(last_sent > b->t_start
+               ? (double)all[B_TOTAL] / secs(last_sent, b->t_start)
+               : 0));
+  mg_json_set(j, "delay_ms", mg_stats_dist_json(&delay, o->method, o->hist));
   mg_json_set_number(j, "peak_in_flight", b->peak_inflight);
   mg_json_set_number(j, "warmed_connections", b->warmed);
   mg_json_set_number(j, "sse_events", (double)events);
@@ -452,8 +444,8 @@ mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
     bk = mg_json_new_object();
     for (int i = 0; i < NMETRIC; i++) {
       /* Weighted metrics always use GuideLLM's weighted nearest rank. */
-      enum mg_stats_pct meth = d[k][i].w ? MG_STATS_PCT_NEAREST_RANK
-                                        : o->method;
+      enum mg_stats_pct meth =
+          d[k][i].w ? MG_STATS_PCT_NEAREST_RANK : o->method;
       if (d[k][i].n == 0)
         continue;
       mg_json_set(bk, metric_names[i],
@@ -476,17 +468,16 @@ mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
   return run;
 }
 
-static void
-time_field(struct mg_buf *out, const char *name, long long t, long long t0)
+static void time_field(struct mg_buf *out, const char *name, long long t,
+                       long long t0)
 {
   if (t)
     (void)mg_buf_printf(out, NULL, ",\"%s\":%.3f", name, ms(t, t0));
 }
 
-int
-mg_perf_metrics_samples_jsonl(const struct mg_perf_bench *b, int id,
-                      const struct mg_perf_phase_opts *phase,
-                      struct mg_buf *out)
+int mg_perf_metrics_samples_jsonl(const struct mg_perf_bench *b, int id,
+                                  const struct mg_perf_phase_opts *phase,
+                                  struct mg_buf *out)
 {
   static const char *const st[] = { "pending", "successful", "incomplete",
                                     "errored" };

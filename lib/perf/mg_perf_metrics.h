@@ -17,7 +17,7 @@ struct mg_perf_bench;
  * seconds (when the run is time-bounded) or a request count. 0: none. */
 struct mg_perf_phase_opts {
   double warmup, cooldown;
-  double max_seconds;     /* the run's limits, to resolve fractions */
+  double max_seconds; /* the run's limits, to resolve fractions */
   long long max_requests;
 };
 
@@ -29,7 +29,7 @@ struct mg_perf_metrics_opts {
   enum mg_stats_pct method;
   struct mg_perf_phase_opts phase;
   struct mg_perf_slo slo;
-  int hist;                      /* include histograms (default 1) */
+  int hist; /* include histograms (default 1) */
   int chat;
 };
 
@@ -42,8 +42,8 @@ struct mg_perf_metrics_opts {
  * request completed (n + 1)-th from last.
  */
 void mg_perf_metrics_window(const struct mg_perf_bench *b,
-                    const struct mg_perf_phase_opts *o, long long *ws,
-                    long long *we);
+                            const struct mg_perf_phase_opts *o, long long *ws,
+                            long long *we);
 
 /* The benchmark's JSON entry; id is its index in "runs". caller owns
  * the result. */
@@ -60,7 +60,7 @@ struct mg_json *mg_perf_metrics_json(const struct mg_perf_bench *b, int id,
  * "events": [[ms, flags], ...]}.
  */
 int mg_perf_metrics_samples_jsonl(const struct mg_perf_bench *b, int id,
-                          const struct mg_perf_phase_opts *phase,
-                          struct mg_buf *out);
+                                  const struct mg_perf_phase_opts *phase,
+                                  struct mg_buf *out);
 
 #endif

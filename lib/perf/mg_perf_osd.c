@@ -10,8 +10,7 @@
 
 #define EPS 1e-12
 
-void
-mg_perf_osd_opts_init(struct mg_perf_osd_opts *o)
+void mg_perf_osd_opts_init(struct mg_perf_osd_opts *o)
 {
   memset(o, 0, sizeof(*o));
   o->enforce = 1;
@@ -24,8 +23,8 @@ mg_perf_osd_opts_init(struct mg_perf_osd_opts *o)
   o->confidence = 0.95;
 }
 
-static int
-parse_number(const char *v, size_t n, double lo, double hi, double *out)
+static int parse_number(const char *v, size_t n, double lo, double hi,
+                        double *out)
 {
   char buf[64], *end;
   double x;
@@ -41,9 +40,8 @@ parse_number(const char *v, size_t n, double lo, double hi, double *out)
   return 0;
 }
 
-static int
-set_key(struct mg_perf_osd_opts *o, const char *k, size_t kn, const char *v,
-        size_t vn)
+static int set_key(struct mg_perf_osd_opts *o, const char *k, size_t kn,
+                   const char *v, size_t vn)
 {
   double x;
 
@@ -92,9 +90,8 @@ set_key(struct mg_perf_osd_opts *o, const char *k, size_t kn, const char *v,
   return -1;
 }
 
-int
-mg_perf_osd_opts_parse(const char *spec, struct mg_perf_osd_opts *o,
-                       struct mg_err *err)
+int mg_perf_osd_opts_parse(const char *spec, struct mg_perf_osd_opts *o,
+                           struct mg_err *err)
 {
   const char *p = spec;
 
@@ -103,12 +100,13 @@ mg_perf_osd_opts_parse(const char *spec, struct mg_perf_osd_opts *o,
   if (*p == '{') {
     struct mg_json *j = NULL;
     int rc = 0;
-    if (mg_json_parse(spec, strlen(spec), "over-saturation", &j, NULL) < 0 ||
-        !mg_json_is_object(j)) {
+    if (mg_json_parse(spec, strlen(spec), "over-saturation", &j, NULL) < 0
+        || !mg_json_is_object(j)) {
       mg_json_free(j);
       return mg_err_set(err, MG_ERR_USAGE,
                         "invalid over-saturation spec '%s': expected "
-                        "key=value,... or a JSON object", spec);
+                        "key=value,... or a JSON object",
+                        spec);
     }
     for (struct mg_json *x = mg_json_first(j); x && rc == 0;
          x = mg_json_next(x)) {
@@ -119,7 +117,8 @@ mg_perf_osd_opts_parse(const char *spec, struct mg_perf_osd_opts *o,
       if (rc < 0)
         mg_err_set(err, MG_ERR_USAGE,
                    "invalid over-saturation spec '%s': bad key or value "
-                   "'%s'", spec, k);
+                   "'%s'",
+                   spec, k);
       free(v);
     }
     mg_json_free(j);
@@ -128,11 +127,13 @@ mg_perf_osd_opts_parse(const char *spec, struct mg_perf_osd_opts *o,
   while (*p) {
     size_t n = strcspn(p, ",");
     const char *eq = memchr(p, '=', n);
-    if (!eq || eq == p ||
-        set_key(o, p, (size_t)(eq - p), eq + 1, n - (size_t)(eq - p) - 1) < 0)
+    if (!eq || eq == p
+        || set_key(o, p, (size_t)(eq - p), eq + 1, n - (size_t)(eq - p) - 1)
+               < 0)
       return mg_err_set(err, MG_ERR_USAGE,
                         "invalid over-saturation spec '%s': bad item "
-                        "'%.*s'", spec, (int)n, p);
+                        "'%.*s'",
+                        spec, (int)n, p);
     p += n;
     if (*p == ',')
       p++;
@@ -140,8 +141,7 @@ mg_perf_osd_opts_parse(const char *spec, struct mg_perf_osd_opts *o,
   return 0;
 }
 
-void
-mg_perf_osd_slope_add(struct mg_perf_osd_slope *s, double x, double y)
+void mg_perf_osd_slope_add(struct mg_perf_osd_slope *s, double x, double y)
 {
   s->n++;
   s->sum_x += x;
@@ -151,8 +151,7 @@ mg_perf_osd_slope_add(struct mg_perf_osd_slope *s, double x, double y)
   s->sum_y2 += y * y;
 }
 
-void
-mg_perf_osd_slope_remove(struct mg_perf_osd_slope *s, double x, double y)
+void mg_perf_osd_slope_remove(struct mg_perf_osd_slope *s, double x, double y)
 {
   s->n--;
   s->sum_x -= x;
@@ -162,8 +161,7 @@ mg_perf_osd_slope_remove(struct mg_perf_osd_slope *s, double x, double y)
   s->sum_y2 -= y * y;
 }
 
-double
-mg_perf_osd_t_ppf(double p, double df)
+double mg_perf_osd_t_ppf(double p, double df)
 {
   static const double c[3] = { 2.515517, 0.802853, 0.010328 };
   static const double d[3] = { 1.432788, 0.189269, 0.001308 };
@@ -174,12 +172,14 @@ mg_perf_osd_t_ppf(double p, double df)
   /* The normal quantile (A&S 26.2.23), then the t correction. */
   if (p < 0.5) {
     t = sqrt(-2.0 * log(p));
-    z = -(t - ((c[2] * t + c[1]) * t + c[0]) /
-                (((d[2] * t + d[1]) * t + d[0]) * t + 1.0));
+    z = -(t
+          - ((c[2] * t + c[1]) * t + c[0])
+                / (((d[2] * t + d[1]) * t + d[0]) * t + 1.0));
   } else {
     t = sqrt(-2.0 * log(1.0 - p));
-    z = t - ((c[2] * t + c[1]) * t + c[0]) /
-              (((d[2] * t + d[1]) * t + d[0]) * t + 1.0);
+    z = t
+        - ((c[2] * t + c[1]) * t + c[0])
+              / (((d[2] * t + d[1]) * t + d[0]) * t + 1.0);
   }
   z2 = z * z;
   z3 = z2 * z;
@@ -189,9 +189,8 @@ mg_perf_osd_t_ppf(double p, double df)
   return z + g1 / df + g2 / (df * df);
 }
 
-int
-mg_perf_osd_slope_check(struct mg_perf_osd_slope *s, double effective_n,
-                    double moe_threshold, double confidence)
+int mg_perf_osd_slope_check(struct mg_perf_osd_slope *s, double effective_n,
+                            double moe_threshold, double confidence)
 {
   double sxx, sxy, syy, sxx_safe, slope, rss, dof, se, tcrit, moe;
 
@@ -215,24 +214,21 @@ mg_perf_osd_slope_check(struct mg_perf_osd_slope *s, double effective_n,
   return slope > 0 && moe < moe_threshold;
 }
 
-void
-mg_perf_osd_init(struct mg_perf_osd *d, const struct mg_perf_osd_opts *o)
+void mg_perf_osd_init(struct mg_perf_osd *d, const struct mg_perf_osd_opts *o)
 {
   memset(d, 0, sizeof(*d));
   d->o = *o;
 }
 
-void
-mg_perf_osd_release(struct mg_perf_osd *d)
+void mg_perf_osd_release(struct mg_perf_osd *d)
 {
   free(d->started);
   free(d->finished);
   d->started = d->finished = NULL;
 }
 
-static void
-push(struct mg_perf_osd_point **a, size_t *head, size_t *len, size_t *cap,
-     double t, double v)
+static void push(struct mg_perf_osd_point **a, size_t *head, size_t *len,
+                 size_t *cap, double t, double v)
 {
   if (*len == *cap) {
     size_t nc = *cap ? *cap * 2 : 64;
@@ -249,16 +245,14 @@ push(struct mg_perf_osd_point **a, size_t *head, size_t *len, size_t *cap,
   (*len)++;
 }
 
-void
-mg_perf_osd_started(struct mg_perf_osd *d, double t, int concurrent)
+void mg_perf_osd_started(struct mg_perf_osd *d, double t, int concurrent)
 {
   d->started_ever++;
   push(&d->started, &d->s_head, &d->s_len, &d->s_cap, t, concurrent);
   mg_perf_osd_slope_add(&d->conc, t, concurrent);
 }
 
-void
-mg_perf_osd_first_token(struct mg_perf_osd *d, double t, double ttft)
+void mg_perf_osd_first_token(struct mg_perf_osd *d, double t, double ttft)
 {
   d->finished_ever++;
   if (ttft > d->o.minimum_ttft)
@@ -267,8 +261,7 @@ mg_perf_osd_first_token(struct mg_perf_osd *d, double t, double ttft)
   mg_perf_osd_slope_add(&d->ttft, t, ttft);
 }
 
-static void
-drop_finished(struct mg_perf_osd *d)
+static void drop_finished(struct mg_perf_osd *d)
 {
   struct mg_perf_osd_point *p = &d->finished[d->f_head];
 
@@ -279,8 +272,7 @@ drop_finished(struct mg_perf_osd *d)
   d->f_len--;
 }
 
-static void
-drop_started(struct mg_perf_osd *d)
+static void drop_started(struct mg_perf_osd *d)
 {
   struct mg_perf_osd_point *p = &d->started[d->s_head];
 
@@ -289,8 +281,7 @@ drop_started(struct mg_perf_osd *d)
   d->s_len--;
 }
 
-int
-mg_perf_osd_check(struct mg_perf_osd *d, double t)
+int mg_perf_osd_check(struct mg_perf_osd *d, double t)
 {
   size_t maxf, maxs;
   double cn, tn;
@@ -301,28 +292,26 @@ mg_perf_osd_check(struct mg_perf_osd *d, double t)
   maxf = (size_t)((double)d->finished_ever * d->o.max_window_ratio);
   while (d->f_len > maxf)
     drop_finished(d);
-  while (d->f_len > 0 &&
-         t - d->finished[d->f_head].t > d->o.max_window_seconds)
+  while (d->f_len > 0 && t - d->finished[d->f_head].t > d->o.max_window_seconds)
     drop_finished(d);
   maxs = (size_t)((double)d->started_ever * d->o.max_window_ratio);
   while (d->s_len > maxs)
     drop_started(d);
-  while (d->s_len > 0 &&
-         t - d->started[d->s_head].t > d->o.max_window_seconds)
+  while (d->s_len > 0 && t - d->started[d->s_head].t > d->o.max_window_seconds)
     drop_started(d);
 
   cn = t < (double)d->conc.n ? t : (double)d->conc.n;
   tn = t < (double)d->ttft.n ? t : (double)d->ttft.n;
-  if (t < d->o.min_seconds || d->ttft.n > d->violations * 2 ||
-      t < d->o.minimum_ttft || cn < d->o.min_window_size)
+  if (t < d->o.min_seconds || d->ttft.n > d->violations * 2
+      || t < d->o.minimum_ttft || cn < d->o.min_window_size)
     return 0;
   conc_pos = mg_perf_osd_slope_check(&d->conc, cn, d->o.moe_threshold,
-                                 d->o.confidence);
+                                     d->o.confidence);
   if (tn < d->o.min_window_size)
     ttft_pos = 1;
   else
     ttft_pos = mg_perf_osd_slope_check(&d->ttft, tn, d->o.moe_threshold,
-                                   d->o.confidence);
+                                       d->o.confidence);
   if (!(conc_pos && ttft_pos))
     return 0;
   if (!d->detected) {
@@ -332,8 +321,7 @@ mg_perf_osd_check(struct mg_perf_osd *d, double t)
   return 1;
 }
 
-static void
-set_opt_number(struct mg_json *o, const char *k, int have, double v)
+static void set_opt_number(struct mg_json *o, const char *k, int have, double v)
 {
   if (have && isfinite(v))
     mg_json_set_number(o, k, round(v * 1e6) / 1e6);
@@ -341,16 +329,14 @@ set_opt_number(struct mg_json *o, const char *k, int have, double v)
     mg_json_set(o, k, mg_json_new_null());
 }
 
-struct mg_json *
-mg_perf_osd_json(const struct mg_perf_osd *d)
+struct mg_json *mg_perf_osd_json(const struct mg_perf_osd *d)
 {
   struct mg_json *o = mg_json_new_object();
 
   mg_json_set_string(o, "mode", d->o.enforce ? "enforce" : "monitor");
   mg_json_set_bool(o, "detected", d->detected);
   if (d->detected)
-    mg_json_set_number(o, "detected_at_s",
-                       round(d->detected_at * 1e6) / 1e6);
+    mg_json_set_number(o, "detected_at_s", round(d->detected_at * 1e6) / 1e6);
   set_opt_number(o, "ttft_slope", d->ttft.checked, d->ttft.slope);
   set_opt_number(o, "ttft_slope_moe", d->ttft.checked, d->ttft.moe);
   mg_json_set_number(o, "ttft_n", (double)d->ttft.n);

@@ -54,8 +54,8 @@ int mg_perf_osd_opts_parse(const char *spec, struct mg_perf_osd_opts *o,
 struct mg_perf_osd_slope {
   long n;
   double sum_x, sum_y, sum_xy, sum_x2, sum_y2;
-  double slope, moe;   /* of the last check */
-  int checked;         /* slope and moe are set */
+  double slope, moe; /* of the last check */
+  int checked;       /* slope and moe are set */
 };
 
 void mg_perf_osd_slope_add(struct mg_perf_osd_slope *s, double x, double y);
@@ -63,7 +63,7 @@ void mg_perf_osd_slope_remove(struct mg_perf_osd_slope *s, double x, double y);
 /* 1 if the slope is positive with a margin of error below threshold, for
  * an effective sample size (0 if it is below 3). */
 int mg_perf_osd_slope_check(struct mg_perf_osd_slope *s, double effective_n,
-                        double moe_threshold, double confidence);
+                            double moe_threshold, double confidence);
 /* The t distribution's quantile p with df degrees of freedom, GuideLLM's
  * approximation (NaN for df <= 0). */
 double mg_perf_osd_t_ppf(double p, double df);
@@ -74,13 +74,13 @@ struct mg_perf_osd_point {
 
 struct mg_perf_osd {
   struct mg_perf_osd_opts o;
-  double duration;          /* seconds since the benchmark start */
+  double duration; /* seconds since the benchmark start */
   struct mg_perf_osd_point *started, *finished; /* windows (ring buffers) */
   size_t s_head, s_len, s_cap, f_head, f_len, f_cap;
   long long started_ever, finished_ever, violations;
   struct mg_perf_osd_slope conc, ttft;
-  int detected;             /* over-saturation was seen */
-  double detected_at;       /* first detection, seconds */
+  int detected;       /* over-saturation was seen */
+  double detected_at; /* first detection, seconds */
 };
 
 void mg_perf_osd_init(struct mg_perf_osd *d, const struct mg_perf_osd_opts *o);

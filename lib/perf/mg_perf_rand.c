@@ -3,33 +3,28 @@
 #include <math.h>
 #include <string.h>
 
-void
-mg_perf_rand_seed(struct mg_perf_rand *r, uint64_t seed)
+void mg_perf_rand_seed(struct mg_perf_rand *r, uint64_t seed)
 {
   memset(r, 0, sizeof(*r));
   mg_mt_seed(&r->mt, seed);
 }
 
-uint32_t
-mg_perf_rand_u32(struct mg_perf_rand *r)
+uint32_t mg_perf_rand_u32(struct mg_perf_rand *r)
 {
   return mg_mt_u32(&r->mt);
 }
 
-double
-mg_perf_rand_random(struct mg_perf_rand *r)
+double mg_perf_rand_random(struct mg_perf_rand *r)
 {
   return mg_mt_random(&r->mt);
 }
 
-double
-mg_perf_rand_expo(struct mg_perf_rand *r, double lambd)
+double mg_perf_rand_expo(struct mg_perf_rand *r, double lambd)
 {
   return -log(1.0 - mg_perf_rand_random(r)) / lambd;
 }
 
-double
-mg_perf_rand_gauss(struct mg_perf_rand *r, double mu, double sigma)
+double mg_perf_rand_gauss(struct mg_perf_rand *r, double mu, double sigma)
 {
   double z;
 
@@ -46,16 +41,14 @@ mg_perf_rand_gauss(struct mg_perf_rand *r, double mu, double sigma)
   return mu + z * sigma;
 }
 
-long long
-mg_perf_rand_randint(struct mg_perf_rand *r, long long a, long long b)
+long long mg_perf_rand_randint(struct mg_perf_rand *r, long long a, long long b)
 {
   if (b <= a)
     return a;
   return a + (long long)mg_mt_randbelow(&r->mt, (uint64_t)(b - a) + 1);
 }
 
-double
-mg_perf_rand_gamma(struct mg_perf_rand *r, double k, double theta)
+double mg_perf_rand_gamma(struct mg_perf_rand *r, double k, double theta)
 {
   double d, c, x, v, u, boost = 1.0;
 

@@ -17,7 +17,7 @@
  * it does not reproduce numpy's values.
  */
 struct mg_perf_rand {
-  struct mg_mt mt;  /* the generator (mg_mt: CPython's, bit for bit) */
+  struct mg_mt mt; /* the generator (mg_mt: CPython's, bit for bit) */
   int has_gauss;
   double gauss_next;
 };

@@ -8,12 +8,11 @@
 #include "mg_http.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "perf/mg_perf_data.h"
 #include "perf/mg_perf_bench.h"
+#include "perf/mg_perf_data.h"
 #include "perf/mg_perf_sse.h"
 
-char *
-mg_perf_report_base_url(const char *target)
+char *mg_perf_report_base_url(const char *target)
 {
   size_t n = strlen(target);
 
@@ -24,8 +23,7 @@ mg_perf_report_base_url(const char *target)
   return mg_xstrndup(target, n);
 }
 
-static int
-count_event(void *arg, const char *data, size_t len, int nth)
+static int count_event(void *arg, const char *data, size_t len, int nth)
 {
   (void)arg;
   (void)data;
@@ -39,10 +37,9 @@ count_event(void *arg, const char *data, size_t len, int nth)
  * model when --model is absent), then one streamed request with one
  * output token comes back as an event stream.
  */
-int
-mg_perf_report_preflight(const struct mg_perf_target *t, const char *base,
-                  const struct mg_perf_data *data, int skip_stream,
-                  char **model, struct mg_err *err)
+int mg_perf_report_preflight(const struct mg_perf_target *t, const char *base,
+                             const struct mg_perf_data *data, int skip_stream,
+                             char **model, struct mg_err *err)
 {
   struct mg_http_opts ho = t->http;
   struct mg_http_request req;
@@ -61,13 +58,15 @@ mg_perf_report_preflight(const struct mg_perf_target *t, const char *base,
   if (mg_http_do(&ho, &req, &resp, err) < 0)
     goto out;
   if (resp.status == 401 || resp.status == 403) {
-    mg_err_set(err, MG_ERR_REMOTE, "endpoint '%s' refused the request: "
-               "HTTP %ld (check --api-key-file)", shown, resp.status);
+    mg_err_set(err, MG_ERR_REMOTE,
+               "endpoint '%s' refused the request: "
+               "HTTP %ld (check --api-key-file)",
+               shown, resp.status);
     goto out;
   }
-  if (resp.status == 200 &&
-      mg_json_parse(resp.body.data, resp.body.len, url, &j, NULL) == 0 &&
-      (list = mg_json_get(j, "data")) && mg_json_is_array(list)) {
+  if (resp.status == 200
+      && mg_json_parse(resp.body.data, resp.body.len, url, &j, NULL) == 0
+      && (list = mg_json_get(j, "data")) && mg_json_is_array(list)) {
     struct mg_buf names = MG_BUF_INIT(400);
     int found = 0;
     for (struct mg_json *m = mg_json_first(list); m; m = mg_json_next(m)) {
@@ -81,17 +80,20 @@ mg_perf_report_preflight(const struct mg_perf_target *t, const char *base,
       (void)mg_buf_printf(&names, NULL, "%s%s", names.len ? ", " : "", id);
     }
     if (*model && !found) {
-      mg_err_set(err, MG_ERR_USAGE, "model '%s' is not served by '%s' "
-                 "(it serves: %s)", *model, shown,
-                 names.len ? names.data : "nothing");
+      mg_err_set(err, MG_ERR_USAGE,
+                 "model '%s' is not served by '%s' "
+                 "(it serves: %s)",
+                 *model, shown, names.len ? names.data : "nothing");
       mg_buf_release(&names);
       goto out;
     }
     mg_buf_release(&names);
   }
   if (!*model) {
-    mg_err_set(err, MG_ERR_REMOTE, "cannot find a model at '%s/v1/models' "
-               "(HTTP %ld): give --model", shown, resp.status);
+    mg_err_set(err, MG_ERR_REMOTE,
+               "cannot find a model at '%s/v1/models' "
+               "(HTTP %ld): give --model",
+               shown, resp.status);
     goto out;
   }
   if (!skip_stream) {
@@ -132,21 +134,23 @@ mg_perf_report_preflight(const struct mg_perf_target *t, const char *base,
     if (resp.status != 200) {
       struct mg_perf_sse_chunk c;
       const char *msg = "";
-      if (resp.body.len &&
-          mg_perf_sse_chunk_scan(resp.body.data, resp.body.len, &c) == 0)
+      if (resp.body.len
+          && mg_perf_sse_chunk_scan(resp.body.data, resp.body.len, &c) == 0)
         msg = c.error_msg;
       mg_err_set(err, MG_ERR_REMOTE, "endpoint '%s' answered HTTP %ld%s%s",
                  t->url, resp.status, *msg ? ": " : "", msg);
       goto out;
     }
     mg_perf_sse_init(&sse, (size_t)4 << 20);
-    (void)mg_perf_sse_feed(&sse, resp.body.data, resp.body.len,
-                           count_event, NULL);
+    (void)mg_perf_sse_feed(&sse, resp.body.data, resp.body.len, count_event,
+                           NULL);
     (void)mg_perf_sse_feed(&sse, "\n\n", 2, count_event, NULL);
     if (sse.events == 0) {
       mg_perf_sse_release(&sse);
-      mg_err_set(err, MG_ERR_REMOTE, "endpoint '%s' did not answer with an "
-                 "event stream (it ignores \"stream\": true)", t->url);
+      mg_err_set(err, MG_ERR_REMOTE,
+                 "endpoint '%s' did not answer with an "
+                 "event stream (it ignores \"stream\": true)",
+                 t->url);
       goto out;
     }
     mg_perf_sse_release(&sse);
@@ -160,14 +164,12 @@ out:
   return rc;
 }
 
-double
-mg_perf_report_figure(const struct mg_json *run, const char *path)
+double mg_perf_report_figure(const struct mg_json *run, const char *path)
 {
   return mg_json_number(mg_json_get_path(run, path));
 }
 
-void
-mg_perf_report_summary_text(const struct mg_json *run, char *out, size_t n)
+void mg_perf_report_summary_text(const struct mg_json *run, char *out, size_t n)
 {
   const char *kind = mg_json_string(mg_json_get(run, "kind"));
   const struct mg_json *rate = mg_json_get(run, "rate");
@@ -179,30 +181,36 @@ mg_perf_report_summary_text(const struct mg_json *run, char *out, size_t n)
   else
     (void)snprintf(label, sizeof(label), "%s", kind ? kind : "?");
   (void)snprintf(
-    out, n,
-    "%-16s %8.2f req/s  conc %6.1f  ttft p50 %8.1f p99 %8.1f ms  "
-    "itl p50 %6.2f p99 %6.2f ms  lat p50 %8.1f ms  out %9.1f tok/s  "
-    "ok %g err %g inc %g  delay p99 %.3f ms",
-    label, mg_perf_report_figure(run, "requests_per_s"),
-    mg_perf_report_figure(run, "concurrency_mean"),
-    mg_perf_report_figure(run, "metrics.successful.ttft_ms.percentiles.p50"),
-    mg_perf_report_figure(run, "metrics.successful.ttft_ms.percentiles.p99"),
-    mg_perf_report_figure(run, "metrics.successful.itl_ms.percentiles.p50"),
-    mg_perf_report_figure(run, "metrics.successful.itl_ms.percentiles.p99"),
-    mg_perf_report_figure(run, "metrics.successful.latency_ms.percentiles.p50"),
-    mg_perf_report_figure(run, "output_tokens_per_s"),
-    mg_perf_report_figure(run, "requests.successful"),
-    mg_perf_report_figure(run, "requests.errored"),
-    mg_perf_report_figure(run, "requests.incomplete"),
-    mg_perf_report_figure(run, "client.delay_ms.percentiles.p99"));
+      out, n,
+      "%-16s %8.2f req/s  conc %6.1f  ttft p50 %8.1f p99 %8.1f ms  "
+      "itl p50 %6.2f p99 %6.2f ms  lat p50 %8.1f ms  out %9.1f tok/s  "
+      "ok %g err %g inc %g  delay p99 %.3f ms",
+      label, mg_perf_report_figure(run, "requests_per_s"),
+      mg_perf_report_figure(run, "concurrency_mean"),
+      mg_perf_report_figure(run, "metrics.successful.ttft_ms.percentiles.p50"),
+      mg_perf_report_figure(run, "metrics.successful.ttft_ms.percentiles.p99"),
+      mg_perf_report_figure(run, "metrics.successful.itl_ms.percentiles.p50"),
+      mg_perf_report_figure(run, "metrics.successful.itl_ms.percentiles.p99"),
+      mg_perf_report_figure(run,
+                            "metrics.successful.latency_ms.percentiles.p50"),
+      mg_perf_report_figure(run, "output_tokens_per_s"),
+      mg_perf_report_figure(run, "requests.successful"),
+      mg_perf_report_figure(run, "requests.errored"),
+      mg_perf_report_figure(run, "requests.incomplete"),
+      mg_perf_report_figure(run, "client.delay_ms.percentiles.p99"));
 }
 
-void
-mg_perf_report_csv(const struct mg_json *runs, struct mg_buf *out)
+void mg_perf_report_csv(const struct mg_json *runs, struct mg_buf *out)
 {
   static const char *const cols[] = {
-    "id", "kind", "rate", "requests.successful", "requests.errored",
-    "requests.incomplete", "requests_per_s", "output_tokens_per_s",
+    "id",
+    "kind",
+    "rate",
+    "requests.successful",
+    "requests.errored",
+    "requests.incomplete",
+    "requests_per_s",
+    "output_tokens_per_s",
     "concurrency_mean",
     "metrics.successful.ttft_ms.mean",
     "metrics.successful.ttft_ms.percentiles.p50",
@@ -215,7 +223,8 @@ mg_perf_report_csv(const struct mg_json *runs, struct mg_buf *out)
     "metrics.successful.tpot_ms.mean",
     "metrics.successful.latency_ms.percentiles.p50",
     "metrics.successful.latency_ms.percentiles.p99",
-    "client.delay_ms.percentiles.p50", "client.delay_ms.percentiles.p99",
+    "client.delay_ms.percentiles.p50",
+    "client.delay_ms.percentiles.p99",
     "client.achieved_rate",
   };
   size_t nc = sizeof(cols) / sizeof(*cols);
@@ -237,9 +246,9 @@ mg_perf_report_csv(const struct mg_json *runs, struct mg_buf *out)
   }
 }
 
-void
-mg_perf_report_status_text(const struct mg_perf_bench *b, const char *label,
-                    int inflight, long long now, char *out, size_t n)
+void mg_perf_report_status_text(const struct mg_perf_bench *b,
+                                const char *label, int inflight, long long now,
+                                char *out, size_t n)
 {
   double el = now > b->t_start ? (double)(now - b->t_start) / 1e9 : 0;
 
@@ -250,8 +259,8 @@ mg_perf_report_status_text(const struct mg_perf_bench *b, const char *label,
                  b->incomplete, el > 0 ? (double)b->successful / el : 0);
 }
 
-void
-mg_perf_report_profile_label(const struct mg_perf_profile *p, char *out, size_t n)
+void mg_perf_report_profile_label(const struct mg_perf_profile *p, char *out,
+                                  size_t n)
 {
   if (p->kind == MG_PERF_CONCURRENT)
     (void)snprintf(out, n, "concurrent@%d", p->streams);

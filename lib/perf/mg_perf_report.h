@@ -28,24 +28,26 @@ char *mg_perf_report_base_url(const char *target);
  * token must come back 200 as an event stream (MG_ERR_REMOTE otherwise).
  */
 int mg_perf_report_preflight(const struct mg_perf_target *t, const char *base,
-                      const struct mg_perf_data *data, int skip_stream,
-                      char **model, struct mg_err *err);
+                             const struct mg_perf_data *data, int skip_stream,
+                             char **model, struct mg_err *err);
 
 /* A number at a dotted path of a run entry, 0 if absent. */
 double mg_perf_report_figure(const struct mg_json *run, const char *path);
 
 /* One line summing up a run entry (label, req/s, concurrency, TTFT, ITL,
  * latency, tokens/s, counts, schedule delay p99), without newline. */
-void mg_perf_report_summary_text(const struct mg_json *run, char *out, size_t n);
+void mg_perf_report_summary_text(const struct mg_json *run, char *out,
+                                 size_t n);
 
 struct mg_perf_bench;
 struct mg_perf_profile;
 /* "constant@4", "concurrent@8", "synchronous": a benchmark's name. */
 void mg_perf_report_profile_label(const struct mg_perf_profile *p, char *out,
-                           size_t n);
+                                  size_t n);
 /* The live status line of a running benchmark (without newline). */
-void mg_perf_report_status_text(const struct mg_perf_bench *b, const char *label,
-                         int inflight, long long now, char *out, size_t n);
+void mg_perf_report_status_text(const struct mg_perf_bench *b,
+                                const char *label, int inflight, long long now,
+                                char *out, size_t n);
 
 /* The CSV (header + one row per run entry) appended to out. */
 void mg_perf_report_csv(const struct mg_json *runs, struct mg_buf *out);

@@ -9,8 +9,7 @@
 #include "mg_mem.h"
 #include "perf/mg_perf_data.h"
 
-void
-mg_perf_req_body_opts_init(struct mg_perf_req_body_opts *o)
+void mg_perf_req_body_opts_init(struct mg_perf_req_body_opts *o)
 {
   memset(o, 0, sizeof(*o));
   o->stream = 1;
@@ -21,18 +20,17 @@ mg_perf_req_body_opts_init(struct mg_perf_req_body_opts *o)
 }
 
 /* Appends ,"key":value unless extra has key. */
-static void
-member(struct mg_buf *b, const struct mg_json *extra, const char *key,
-       const char *value)
+static void member(struct mg_buf *b, const struct mg_json *extra,
+                   const char *key, const char *value)
 {
   if (extra && mg_json_get(extra, key))
     return;
   (void)mg_buf_printf(b, NULL, ",\"%s\":%s", key, value);
 }
 
-int
-mg_perf_req_body_init(struct mg_perf_req_body *b, const struct mg_perf_req_body_opts *o,
-                  struct mg_err *err)
+int mg_perf_req_body_init(struct mg_perf_req_body *b,
+                          const struct mg_perf_req_body_opts *o,
+                          struct mg_err *err)
 {
   struct mg_json *extra = NULL;
   struct mg_buf t = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -43,12 +41,14 @@ mg_perf_req_body_init(struct mg_perf_req_body *b, const struct mg_perf_req_body_
   b->o = *o;
   if (o->extra_body) {
     if (mg_json_parse(o->extra_body, strlen(o->extra_body), "--extra-body",
-                      &extra, err) < 0 ||
-        !mg_json_is_object(extra)) {
+                      &extra, err)
+            < 0
+        || !mg_json_is_object(extra)) {
       mg_json_free(extra);
       return mg_err_set(err, MG_ERR_USAGE,
                         "invalid value '%s' for --extra-body: expected a "
-                        "JSON object", o->extra_body);
+                        "JSON object",
+                        o->extra_body);
     }
   }
   (void)mg_json_quote(&m, o->model ? o->model : "",
@@ -83,12 +83,12 @@ mg_perf_req_body_init(struct mg_perf_req_body *b, const struct mg_perf_req_body_
     b->max_both = 1;
     b->max_key = mg_xstrdup("max_tokens");
   } else {
-    b->max_key = mg_xstrdup(mf == MG_PERF_MAX_COMPLETION
-                              ? "max_completion_tokens"
-                              : "max_tokens");
+    b->max_key = mg_xstrdup(
+        mf == MG_PERF_MAX_COMPLETION ? "max_completion_tokens" : "max_tokens");
   }
-  if (extra && (mg_json_get(extra, "max_tokens") ||
-                mg_json_get(extra, "max_completion_tokens"))) {
+  if (extra
+      && (mg_json_get(extra, "max_tokens")
+          || mg_json_get(extra, "max_completion_tokens"))) {
     free(b->max_key);
     b->max_key = NULL;
   }
@@ -96,8 +96,7 @@ mg_perf_req_body_init(struct mg_perf_req_body *b, const struct mg_perf_req_body_
   return 0;
 }
 
-void
-mg_perf_req_body_release(struct mg_perf_req_body *b)
+void mg_perf_req_body_release(struct mg_perf_req_body *b)
 {
   free(b->model_json);
   free(b->tail);
@@ -108,8 +107,7 @@ mg_perf_req_body_release(struct mg_perf_req_body *b)
 
 /* Appends s[0..n) JSON-escaped, without quotes: runs of plain bytes in
  * one copy. */
-static void
-escape_into(struct mg_buf *out, const char *s, size_t n)
+static void escape_into(struct mg_buf *out, const char *s, size_t n)
 {
   static const char hex[] = "0123456789abcdef";
   size_t i = 0;
@@ -117,8 +115,7 @@ escape_into(struct mg_buf *out, const char *s, size_t n)
   while (i < n) {
     size_t j = i;
     char e[6];
-    while (j < n && (unsigned char)s[j] >= 0x20 && s[j] != '"' &&
-           s[j] != '\\')
+    while (j < n && (unsigned char)s[j] >= 0x20 && s[j] != '"' && s[j] != '\\')
       j++;
     (void)mg_buf_add(out, s + i, j - i, NULL);
     if (j == n)
@@ -158,8 +155,7 @@ escape_into(struct mg_buf *out, const char *s, size_t n)
 }
 
 /* Appends the decimal digits of v (>= 0). */
-static void
-add_uint(struct mg_buf *out, unsigned long long v)
+static void add_uint(struct mg_buf *out, unsigned long long v)
 {
   char d[24];
   size_t k = sizeof(d);
@@ -172,9 +168,9 @@ add_uint(struct mg_buf *out, unsigned long long v)
 }
 
 /* The prompt as one JSON string: prefix, unique number, text. */
-static void
-add_prompt(const struct mg_perf_req_body *b, const struct mg_perf_item *item,
-           long long uid, struct mg_buf *out)
+static void add_prompt(const struct mg_perf_req_body *b,
+                       const struct mg_perf_item *item, long long uid,
+                       struct mg_buf *out)
 {
   (void)mg_buf_addch(out, '"', NULL);
   if (!b->o.chat && item->prefix) {
@@ -189,10 +185,9 @@ add_prompt(const struct mg_perf_req_body *b, const struct mg_perf_item *item,
   (void)mg_buf_addch(out, '"', NULL);
 }
 
-int
-mg_perf_req_body_build(const struct mg_perf_req_body *b,
-                   const struct mg_perf_item *item, long long uid,
-                   struct mg_buf *out, struct mg_err *err)
+int mg_perf_req_body_build(const struct mg_perf_req_body *b,
+                           const struct mg_perf_item *item, long long uid,
+                           struct mg_buf *out, struct mg_err *err)
 {
   mg_buf_reset(out);
   (void)mg_buf_addstr(out, "{\"model\":", NULL);

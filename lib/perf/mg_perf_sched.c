@@ -5,11 +5,10 @@
 
 static const char *const kind_names[] = {
   "synchronous", "concurrent", "throughput", "constant",
-  "poisson", "gamma", "replay", "sweep",
+  "poisson",     "gamma",      "replay",     "sweep",
 };
 
-int
-mg_perf_sched_kind_parse(const char *name)
+int mg_perf_sched_kind_parse(const char *name)
 {
   for (int i = 0; i < (int)(sizeof(kind_names) / sizeof(*kind_names)); i++)
     if (strcmp(name, kind_names[i]) == 0)
@@ -19,29 +18,26 @@ mg_perf_sched_kind_parse(const char *name)
   return -1;
 }
 
-const char *
-mg_perf_sched_kind_name(enum mg_perf_kind k)
+const char *mg_perf_sched_kind_name(enum mg_perf_kind k)
 {
   return kind_names[k];
 }
 
-int
-mg_perf_sched_kind_open_loop(enum mg_perf_kind k)
+int mg_perf_sched_kind_open_loop(enum mg_perf_kind k)
 {
-  return k == MG_PERF_CONSTANT || k == MG_PERF_POISSON ||
-         k == MG_PERF_GAMMA || k == MG_PERF_REPLAY;
+  return k == MG_PERF_CONSTANT || k == MG_PERF_POISSON || k == MG_PERF_GAMMA
+         || k == MG_PERF_REPLAY;
 }
 
-void
-mg_perf_sched_init(struct mg_perf_sched *s, const struct mg_perf_profile *p)
+void mg_perf_sched_init(struct mg_perf_sched *s,
+                        const struct mg_perf_profile *p)
 {
   memset(s, 0, sizeof(*s));
   s->p = *p;
   mg_perf_rand_seed(&s->rand, p->seed);
 }
 
-double
-mg_perf_sched_next(struct mg_perf_sched *s, double ts)
+double mg_perf_sched_next(struct mg_perf_sched *s, double ts)
 {
   const struct mg_perf_profile *p = &s->p;
   long long i = s->next++;
@@ -81,8 +77,7 @@ mg_perf_sched_next(struct mg_perf_sched *s, double ts)
   }
 }
 
-int
-mg_perf_sched_limit(const struct mg_perf_profile *p)
+int mg_perf_sched_limit(const struct mg_perf_profile *p)
 {
   switch (p->kind) {
   case MG_PERF_SYNCHRONOUS:
@@ -94,8 +89,7 @@ mg_perf_sched_limit(const struct mg_perf_profile *p)
   }
 }
 
-int
-mg_perf_sched_sweep_rates(double r_sync, double r_thr, int n, double *out)
+int mg_perf_sched_sweep_rates(double r_sync, double r_thr, int n, double *out)
 {
   int num = n - 1;
   double step;

@@ -44,20 +44,20 @@ enum mg_perf_kind {
 
 struct mg_perf_profile {
   enum mg_perf_kind kind;
-  double rate;          /* constant/poisson/gamma: requests per second */
-  int streams;          /* concurrent */
-  int max_concurrency;  /* 0: unlimited (open loop, throughput) */
+  double rate;         /* constant/poisson/gamma: requests per second */
+  int streams;         /* concurrent */
+  int max_concurrency; /* 0: unlimited (open loop, throughput) */
   double rampup_s;
-  double burstiness;    /* gamma shape */
-  double time_scale;    /* replay */
+  double burstiness; /* gamma shape */
+  double time_scale; /* replay */
   uint64_t seed;
 };
 
 struct mg_perf_sched {
   struct mg_perf_profile p;
   struct mg_perf_rand rand;
-  long long next;  /* index of the next offset to hand out */
-  double offset;   /* running sum for poisson/gamma */
+  long long next; /* index of the next offset to hand out */
+  double offset;  /* running sum for poisson/gamma */
 };
 
 /* Kind from its name ("synchronous", "concurrent", "throughput",

@@ -6,16 +6,14 @@
 
 #include "mg_mem.h"
 
-void
-mg_perf_sse_init(struct mg_perf_sse *s, size_t max_line)
+void mg_perf_sse_init(struct mg_perf_sse *s, size_t max_line)
 {
   memset(s, 0, sizeof(*s));
   mg_buf_init(&s->line, max_line);
   mg_buf_init(&s->data, max_line);
 }
 
-void
-mg_perf_sse_release(struct mg_perf_sse *s)
+void mg_perf_sse_release(struct mg_perf_sse *s)
 {
   mg_buf_release(&s->line);
   mg_buf_release(&s->data);
@@ -23,15 +21,13 @@ mg_perf_sse_release(struct mg_perf_sse *s)
   s->bp = NULL;
 }
 
-int
-mg_perf_sse_pending(const struct mg_perf_sse *s)
+int mg_perf_sse_pending(const struct mg_perf_sse *s)
 {
   return s->line.len > 0 || s->has_data;
 }
 
 /* Copies a borrowed data line into s->data (the bytes are going away). */
-static int
-own_data(struct mg_perf_sse *s)
+static int own_data(struct mg_perf_sse *s)
 {
   if (!s->borrowed)
     return 0;
@@ -46,10 +42,10 @@ own_data(struct mg_perf_sse *s)
  * Handles one complete line; in_feed: l points into the caller's bytes
  * (not into s->line), so a first data line may be borrowed.
  */
-static int
-line_done(struct mg_perf_sse *s, const char *l, size_t n, int in_feed,
-          int (*on_event)(void *, const char *, size_t, int), void *arg,
-          int *nth)
+static int line_done(struct mg_perf_sse *s, const char *l, size_t n,
+                     int in_feed,
+                     int (*on_event)(void *, const char *, size_t, int),
+                     void *arg, int *nth)
 {
   const char *v;
   size_t vn;
@@ -107,8 +103,7 @@ line_done(struct mg_perf_sse *s, const char *l, size_t n, int in_feed,
 }
 
 /* The first CR or LF in p[0..n), or NULL. */
-static const char *
-find_eol(const char *p, size_t n)
+static const char *find_eol(const char *p, size_t n)
 {
   const char *lf = memchr(p, '\n', n);
   const char *cr = memchr(p, '\r', lf ? (size_t)(lf - p) : n);
@@ -116,11 +111,10 @@ find_eol(const char *p, size_t n)
   return cr ? cr : lf;
 }
 
-int
-mg_perf_sse_feed(struct mg_perf_sse *s, const char *p, size_t n,
-                 int (*on_event)(void *arg, const char *data, size_t len,
-                                 int nth),
-                 void *arg)
+int mg_perf_sse_feed(struct mg_perf_sse *s, const char *p, size_t n,
+                     int (*on_event)(void *arg, const char *data, size_t len,
+                                     int nth),
+                     void *arg)
 {
   size_t i = 0;
   int nth = 0, rc = 0;
@@ -146,9 +140,9 @@ mg_perf_sse_feed(struct mg_perf_sse *s, const char *p, size_t n,
     if (*eol == '\r')
       s->last_cr = 1;
     if (s->line.len) {
-      if (mg_buf_add(&s->line, p + i, k - i, NULL) < 0 ||
-          line_done(s, s->line.data, s->line.len, 0, on_event, arg,
-                    &nth) < 0) {
+      if (mg_buf_add(&s->line, p + i, k - i, NULL) < 0
+          || line_done(s, s->line.data, s->line.len, 0, on_event, arg, &nth)
+                 < 0) {
         rc = -1;
         break;
       }
@@ -190,11 +184,10 @@ enum kind {
 
 #define MAX_DEPTH 64
 
-static int
-is_hex(char c)
+static int is_hex(char c)
 {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-         (c >= 'A' && c <= 'F');
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
+         || (c >= 'A' && c <= 'F');
 }
 
 /*
@@ -202,8 +195,7 @@ is_hex(char c)
  * '\\' or a control byte (< 0x20); end if none. Eight bytes at a time on
  * little-endian machines (the lowest flagged byte of the word is exact).
  */
-static inline const char *
-plain_run(const char *p, const char *end)
+static inline const char *plain_run(const char *p, const char *end)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
@@ -227,8 +219,7 @@ plain_run(const char *p, const char *end)
 
 /* The string whose opening quote is at p[-1]: returns the position of its
  * closing quote, or NULL if it is not a valid JSON string. */
-static const char *
-string_end(const char *p, const char *end)
+static const char *string_end(const char *p, const char *end)
 {
   for (;;) {
     p = plain_run(p, end);
@@ -239,8 +230,8 @@ string_end(const char *p, const char *end)
     if (++p >= end)
       return NULL;
     if (*p == 'u') {
-      if (end - p < 5 || !is_hex(p[1]) || !is_hex(p[2]) || !is_hex(p[3]) ||
-          !is_hex(p[4]))
+      if (end - p < 5 || !is_hex(p[1]) || !is_hex(p[2]) || !is_hex(p[3])
+          || !is_hex(p[4]))
         return NULL;
       p += 4;
     } else if (!strchr("\"\\/bfnrt", *p)) {
@@ -251,8 +242,7 @@ string_end(const char *p, const char *end)
 }
 
 /* A number at p; *iv its value when integral (else -1). */
-static const char *
-number_end(const char *p, const char *end, long long *iv)
+static const char *number_end(const char *p, const char *end, long long *iv)
 {
   long long v = 0;
   int neg = 0, integral = 1;
@@ -297,8 +287,7 @@ number_end(const char *p, const char *end, long long *iv)
   return p;
 }
 
-static enum kind
-child_kind(enum kind parent, const char *key, size_t n)
+static enum kind child_kind(enum kind parent, const char *key, size_t n)
 {
 #define IS(lit) (n == sizeof(lit) - 1 && memcmp(key, lit, n) == 0)
   switch (parent) {
@@ -340,8 +329,7 @@ child_kind(enum kind parent, const char *key, size_t n)
 #undef IS
 }
 
-static void
-set_error_msg(struct mg_perf_sse_chunk *c, const char *b, size_t n)
+static void set_error_msg(struct mg_perf_sse_chunk *c, const char *b, size_t n)
 {
   if (n >= sizeof(c->error_msg))
     n = sizeof(c->error_msg) - 1;
@@ -349,8 +337,7 @@ set_error_msg(struct mg_perf_sse_chunk *c, const char *b, size_t n)
   c->error_msg[n] = '\0';
 }
 
-static const char *
-skip_ws(const char *p, const char *end)
+static const char *skip_ws(const char *p, const char *end)
 {
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
     p++;
@@ -358,8 +345,8 @@ skip_ws(const char *p, const char *end)
 }
 
 /* What a scalar of kind k says. */
-static void
-note_string(struct mg_perf_sse_chunk *c, enum kind k, const char *b, size_t n)
+static void note_string(struct mg_perf_sse_chunk *c, enum kind k, const char *b,
+                        size_t n)
 {
   if (k == K_ERROR)
     c->error = 1;
@@ -380,18 +367,18 @@ note_string(struct mg_perf_sse_chunk *c, enum kind k, const char *b, size_t n)
 enum state { S_VALUE, S_KEY, S_AFTER };
 
 /* Skips white space; JSON from servers rarely has any, so test first. */
-#define WS(p, end)                                                         \
-  do {                                                                     \
-    if ((p) < (end) && (unsigned char)*(p) <= ' ')                         \
-      (p) = skip_ws((p), (end));                                           \
+#define WS(p, end)                                                             \
+  do {                                                                         \
+    if ((p) < (end) && (unsigned char)*(p) <= ' ')                             \
+      (p) = skip_ws((p), (end));                                               \
   } while (0)
 
 /* Scanner state after a comma inside an object (a key comes next): all it
  * decided so far depends only on the bytes before off. */
-static void
-checkpoint(struct mg_perf_sse_chunk_cache *cc, const char *base, size_t off,
-           int depth, const char *close, const unsigned char *kind,
-           const struct mg_perf_sse_chunk *c)
+static void checkpoint(struct mg_perf_sse_chunk_cache *cc, const char *base,
+                       size_t off, int depth, const char *close,
+                       const unsigned char *kind,
+                       const struct mg_perf_sse_chunk *c)
 {
   struct mg_perf_sse_chunk_ckpt *k;
 
@@ -402,9 +389,9 @@ checkpoint(struct mg_perf_sse_chunk_cache *cc, const char *base, size_t off,
   k->depth = (unsigned char)depth;
   memcpy(k->close, close, MG_PERF_CKPT_DEPTH);
   memcpy(k->kind, kind, MG_PERF_CKPT_DEPTH);
-  k->flags = (unsigned char)((c->choices ? 1 : 0) | (c->text ? 2 : 0) |
-                             (c->reasoning ? 4 : 0) |
-                             (c->tool_calls ? 8 : 0) | (c->usage ? 16 : 0));
+  k->flags = (unsigned char)((c->choices ? 1 : 0) | (c->text ? 2 : 0)
+                             | (c->reasoning ? 4 : 0) | (c->tool_calls ? 8 : 0)
+                             | (c->usage ? 16 : 0));
   k->prompt_tokens = c->prompt_tokens;
   k->completion_tokens = c->completion_tokens;
   k->text_bytes = (uint32_t)c->text_bytes;
@@ -412,10 +399,9 @@ checkpoint(struct mg_perf_sse_chunk_cache *cc, const char *base, size_t off,
   k->text_len = c->text_ptr ? (uint32_t)c->text_len : 0;
 }
 
-static int
-scan_doc(const char *base, size_t n, struct mg_perf_sse_chunk *c,
-         const struct mg_perf_sse_chunk_ckpt *from,
-         struct mg_perf_sse_chunk_cache *cc)
+static int scan_doc(const char *base, size_t n, struct mg_perf_sse_chunk *c,
+                    const struct mg_perf_sse_chunk_ckpt *from,
+                    struct mg_perf_sse_chunk_cache *cc)
 {
   const char *p = base, *end = base + n, *q;
   char close[MAX_DEPTH] = { 0 };
@@ -459,10 +445,9 @@ scan_doc(const char *base, size_t n, struct mg_perf_sse_chunk *c,
         q = string_end(q, end);
       if (!q || q >= end)
         return -1;
-      k = kind[depth - 1] == K_OTHER
-            ? K_OTHER
-            : child_kind((enum kind)kind[depth - 1], p + 1,
-                         (size_t)(q - p - 1));
+      k = kind[depth - 1] == K_OTHER ? K_OTHER
+                                     : child_kind((enum kind)kind[depth - 1],
+                                                  p + 1, (size_t)(q - p - 1));
       p = q + 1;
       WS(p, end);
       if (p >= end || *p != ':')
@@ -566,28 +551,24 @@ scan_doc(const char *base, size_t n, struct mg_perf_sse_chunk *c,
   }
 }
 
-int
-mg_perf_sse_chunk_scan(const char *p, size_t n, struct mg_perf_sse_chunk *c)
+int mg_perf_sse_chunk_scan(const char *p, size_t n, struct mg_perf_sse_chunk *c)
 {
   return scan_doc(p, n, c, NULL, NULL);
 }
 
-void
-mg_perf_sse_chunk_cache_init(struct mg_perf_sse_chunk_cache *cc)
+void mg_perf_sse_chunk_cache_init(struct mg_perf_sse_chunk_cache *cc)
 {
   memset(cc, 0, sizeof(*cc));
 }
 
-void
-mg_perf_sse_chunk_cache_release(struct mg_perf_sse_chunk_cache *cc)
+void mg_perf_sse_chunk_cache_release(struct mg_perf_sse_chunk_cache *cc)
 {
   free(cc->doc);
   memset(cc, 0, sizeof(*cc));
 }
 
 /* Length of the common prefix of a and b (n bytes at most). */
-static size_t
-common_prefix(const char *a, const char *b, size_t n)
+static size_t common_prefix(const char *a, const char *b, size_t n)
 {
   size_t i = 0;
 
@@ -604,9 +585,9 @@ common_prefix(const char *a, const char *b, size_t n)
   return i;
 }
 
-int
-mg_perf_sse_chunk_scan_cached(struct mg_perf_sse_chunk_cache *cc, const char *p,
-                          size_t n, struct mg_perf_sse_chunk *c)
+int mg_perf_sse_chunk_scan_cached(struct mg_perf_sse_chunk_cache *cc,
+                                  const char *p, size_t n,
+                                  struct mg_perf_sse_chunk *c)
 {
   const struct mg_perf_sse_chunk_ckpt *from = NULL;
   size_t same;
@@ -647,22 +628,21 @@ mg_perf_sse_chunk_scan_cached(struct mg_perf_sse_chunk_cache *cc, const char *p,
   return 0;
 }
 
-static int
-hex4(const char *p)
+static int hex4(const char *p)
 {
   int v = 0;
 
   for (int i = 0; i < 4; i++) {
     char c = p[i];
-    v = v * 16 + (c >= '0' && c <= '9'   ? c - '0'
-                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                         : c - 'A' + 10);
+    v = v * 16
+        + (c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : c - 'A' + 10);
   }
   return v;
 }
 
-static void
-put_utf8(struct mg_buf *out, unsigned long cp)
+static void put_utf8(struct mg_buf *out, unsigned long cp)
 {
   char b[4];
   size_t n;
@@ -689,8 +669,7 @@ put_utf8(struct mg_buf *out, unsigned long cp)
   (void)mg_buf_add(out, b, n, NULL);
 }
 
-void
-mg_perf_sse_json_unescape(const char *s, size_t n, struct mg_buf *out)
+void mg_perf_sse_json_unescape(const char *s, size_t n, struct mg_buf *out)
 {
   size_t i = 0;
 
@@ -724,8 +703,8 @@ mg_perf_sse_json_unescape(const char *s, size_t n, struct mg_buf *out)
         return;
       cp = (unsigned long)hex4(s + i);
       i += 4;
-      if (cp >= 0xd800 && cp < 0xdc00 && n - i >= 6 && s[i] == '\\' &&
-          s[i + 1] == 'u') {
+      if (cp >= 0xd800 && cp < 0xdc00 && n - i >= 6 && s[i] == '\\'
+          && s[i + 1] == 'u') {
         unsigned long lo = (unsigned long)hex4(s + i + 2);
         if (lo >= 0xdc00 && lo < 0xe000) {
           cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);

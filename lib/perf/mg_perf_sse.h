@@ -20,15 +20,15 @@
  * it has data. Other fields ("event", "id", "retry") are ignored.
  */
 struct mg_perf_sse {
-  struct mg_buf line;  /* the incomplete line */
-  struct mg_buf data;  /* the event being assembled */
-  const char *bp;      /* or its one data line, borrowed from the bytes of
-                          the current feed call (never kept past it) */
+  struct mg_buf line; /* the incomplete line */
+  struct mg_buf data; /* the event being assembled */
+  const char *bp;     /* or its one data line, borrowed from the bytes of
+                         the current feed call (never kept past it) */
   size_t bn;
-  int borrowed;        /* 1: the event's data is bp[0..bn) */
+  int borrowed; /* 1: the event's data is bp[0..bn) */
   int has_data;
-  int last_cr;         /* previous byte was CR: a following LF is eaten */
-  long long events;    /* events dispatched so far */
+  int last_cr;      /* previous byte was CR: a following LF is eaten */
+  long long events; /* events dispatched so far */
 };
 
 /* max_line: cap on one line and one event (bytes). Cannot fail. */
@@ -59,18 +59,18 @@ int mg_perf_sse_pending(const struct mg_perf_sse *s);
  * non-empty tool_calls array.
  */
 struct mg_perf_sse_chunk {
-  int choices;         /* "choices" is a non-empty array */
-  int text;            /* non-empty text or content */
-  int reasoning;       /* non-empty reasoning or reasoning_content */
-  int tool_calls;      /* non-empty tool_calls */
-  int error;           /* a top-level "error" that is not null */
-  int usage;           /* a "usage" object */
+  int choices;                 /* "choices" is a non-empty array */
+  int text;                    /* non-empty text or content */
+  int reasoning;               /* non-empty reasoning or reasoning_content */
+  int tool_calls;              /* non-empty tool_calls */
+  int error;                   /* a top-level "error" that is not null */
+  int usage;                   /* a "usage" object */
   long long prompt_tokens;     /* usage.prompt_tokens, or -1 */
   long long completion_tokens; /* usage.completion_tokens, or -1 */
-  size_t text_bytes;   /* bytes of text/content (escaped form) */
-  const char *text_ptr;  /* the last non-empty text/content string, raw
-                            (escaped) and borrowed from the scanned
-                            document; NULL if none */
+  size_t text_bytes;           /* bytes of text/content (escaped form) */
+  const char *text_ptr;        /* the last non-empty text/content string, raw
+                                  (escaped) and borrowed from the scanned
+                                  document; NULL if none */
   size_t text_len;
   char error_msg[128]; /* error.message (or the error string), truncated */
 };
@@ -82,7 +82,8 @@ void mg_perf_sse_json_unescape(const char *s, size_t n, struct mg_buf *out);
 
 /* Scans one JSON document. Returns 0, or -1 if it is not valid JSON (or
  * nests deeper than 64 levels). */
-int mg_perf_sse_chunk_scan(const char *s, size_t n, struct mg_perf_sse_chunk *c);
+int mg_perf_sse_chunk_scan(const char *s, size_t n,
+                           struct mg_perf_sse_chunk *c);
 
 /*
  * The same scan for the successive chunks of one stream, with the same
@@ -108,13 +109,13 @@ struct mg_perf_sse_chunk_ckpt {
   char close[MG_PERF_CKPT_DEPTH];
   unsigned char kind[MG_PERF_CKPT_DEPTH];
   unsigned char depth;
-  unsigned char flags;  /* choices 1, text 2, reasoning 4, tool_calls 8,
-                           usage 16 */
+  unsigned char flags; /* choices 1, text 2, reasoning 4, tool_calls 8,
+                          usage 16 */
 };
 
 struct mg_perf_sse_chunk_cache {
-  char *doc;            /* the previous chunk */
-  size_t len;           /* 0: none */
+  char *doc;  /* the previous chunk */
+  size_t len; /* 0: none */
   size_t cap;
   int nck;
   struct mg_perf_sse_chunk_ckpt ck[MG_PERF_CKPT_MAX];
@@ -122,7 +123,8 @@ struct mg_perf_sse_chunk_cache {
 
 void mg_perf_sse_chunk_cache_init(struct mg_perf_sse_chunk_cache *cc);
 void mg_perf_sse_chunk_cache_release(struct mg_perf_sse_chunk_cache *cc);
-int mg_perf_sse_chunk_scan_cached(struct mg_perf_sse_chunk_cache *cc, const char *s,
-                              size_t n, struct mg_perf_sse_chunk *c);
+int mg_perf_sse_chunk_scan_cached(struct mg_perf_sse_chunk_cache *cc,
+                                  const char *s, size_t n,
+                                  struct mg_perf_sse_chunk *c);
 
 #endif

@@ -7,15 +7,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "eval/mg_metrics.h"
 #include "mg_buf.h"
 #include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "eval/mg_metrics.h"
-#include "mg_stats.h"
 #include "mg_record.h"
+#include "mg_stats.h"
 #include "publish/mg_results.h"
 
 /* One value and the input it came from. */
@@ -24,8 +24,7 @@ struct part {
   const char *name;
 };
 
-static const char *
-policy(const struct mg_json *allow, const char *section)
+static const char *policy(const struct mg_json *allow, const char *section)
 {
   const char *p = mg_json_string(mg_json_get(allow, section));
 
@@ -35,8 +34,7 @@ policy(const struct mg_json *allow, const char *section)
 static void note(struct mg_json *notes, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static void
-note(struct mg_json *notes, const char *fmt, ...)
+static void note(struct mg_json *notes, const char *fmt, ...)
 {
   char buf[300];
   va_list ap;
@@ -49,8 +47,7 @@ note(struct mg_json *notes, const char *fmt, ...)
   mg_json_append(notes, mg_json_new_string(buf));
 }
 
-static int
-all_equal(const struct part *p, size_t k)
+static int all_equal(const struct part *p, size_t k)
 {
   for (size_t i = 1; i < k; i++)
     if (!mg_json_equal(p[0].v, p[i].v))
@@ -58,8 +55,7 @@ all_equal(const struct part *p, size_t k)
   return 1;
 }
 
-static size_t
-first_diff(const struct part *p, size_t k)
+static size_t first_diff(const struct part *p, size_t k)
 {
   for (size_t i = 1; i < k; i++)
     if (!mg_json_equal(p[0].v, p[i].v))
@@ -71,8 +67,7 @@ first_diff(const struct part *p, size_t k)
 
 /* Seconds since the epoch from a number or an RFC 3339 UTC string
  * ("2026-11-28T04:05:06.123Z"). */
-static int
-time_of(const struct mg_json *v, double *out)
+static int time_of(const struct mg_json *v, double *out)
 {
   const char *s = mg_json_string(v);
   struct tm tm = { 0 };
@@ -101,8 +96,7 @@ time_of(const struct mg_json *v, double *out)
   return 0;
 }
 
-static int
-is_window(const struct mg_json *o)
+static int is_window(const struct mg_json *o)
 {
   double t;
 
@@ -110,8 +104,7 @@ is_window(const struct mg_json *o)
          && time_of(mg_json_get(o, "end"), &t) == 0;
 }
 
-static struct mg_json *
-merge_window(const struct part *p, size_t k)
+static struct mg_json *merge_window(const struct part *p, size_t k)
 {
   const struct mg_json *s = NULL, *e = NULL;
   double smin = 0, emax = 0, t;
@@ -135,8 +128,7 @@ merge_window(const struct part *p, size_t k)
 
 /* ---- distributions ----------------------------------------------------- */
 
-static int
-is_dist(const struct mg_json *o)
+static int is_dist(const struct mg_json *o)
 {
   return mg_json_is_object(o) && mg_json_is_number(mg_json_get(o, "count"))
          && (mg_json_get(o, "percentiles") || mg_json_get(o, "hist")
@@ -157,16 +149,14 @@ struct bin {
   double w;
 };
 
-static int
-bin_cmp(const void *a, const void *b)
+static int bin_cmp(const void *a, const void *b)
 {
   const struct bin *x = a, *y = b;
 
   return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-struct mg_json *
-mg_merge_dist(const struct mg_json *const *d, size_t n)
+struct mg_json *mg_merge_dist(const struct mg_json *const *d, size_t n)
 {
   struct mg_json *o = mg_json_new_object();
   double count = 0, weight = 0, sum = 0, sq = 0, mn = 0, mx = 0;
@@ -313,8 +303,7 @@ mg_merge_dist(const struct mg_json *const *d, size_t n)
  */
 enum num_rule { R_KEEP, R_SUM, R_MIN, R_MAX };
 
-static enum num_rule
-num_rule(const char *parent, const char *key)
+static enum num_rule num_rule(const char *parent, const char *key)
 {
   static const char *const sum_parents[] = {
     "requests",   "errors",      "incomplete_reasons",
@@ -355,9 +344,9 @@ num_rule(const char *parent, const char *key)
  * Merges the parallel values p[0..k) of one run member (key under
  * parent) from several processes.
  */
-static struct mg_json *
-merge_run_tree(const struct part *p, size_t k, const char *parent,
-               const char *key, const char *path, struct mg_json *notes)
+static struct mg_json *merge_run_tree(const struct part *p, size_t k,
+                                      const char *parent, const char *key,
+                                      const char *path, struct mg_json *notes)
 {
   int objs = 1, nums = 1;
   char sub[256];
@@ -440,8 +429,7 @@ merge_run_tree(const struct part *p, size_t k, const char *parent,
   return mg_json_dup(p[0].v);
 }
 
-static double
-num_path(const struct mg_json *o, const char *path, int *ok)
+static double num_path(const struct mg_json *o, const char *path, int *ok)
 {
   struct mg_json *v = mg_json_get_path(o, path);
 
@@ -451,8 +439,7 @@ num_path(const struct mg_json *o, const char *path, int *ok)
 }
 
 /* Rates over the united window, where the run says enough to recompute. */
-static void
-recompute_rates(struct mg_json *run)
+static void recompute_rates(struct mg_json *run)
 {
   struct mg_json *w = mg_json_get(run, "window");
 
@@ -544,22 +531,19 @@ static const char *const sb_names[SB_N] = { "successful", "incomplete",
 
 /* A time of the line in ns (0: absent), as perf-run's clock had it to the
  * precision the file keeps. */
-static long long
-line_ns(const struct mg_json *l, const char *k)
+static long long line_ns(const struct mg_json *l, const char *k)
 {
   struct mg_json *v = mg_json_get(l, k);
 
   return mg_json_is_number(v) ? llround(mg_json_number(v) * 1e6) : 0;
 }
 
-static double
-dms(long long a, long long b)
+static double dms(long long a, long long b)
 {
   return (double)(a - b) / 1e6;
 }
 
-static void
-add_line(struct mg_stats_dist *d, const struct mg_json *l)
+static void add_line(struct mg_stats_dist *d, const struct mg_json *l)
 {
   long long sched = line_ns(l, "scheduled"), sent = line_ns(l, "sent");
   long long end = line_ns(l, "end"), ft = line_ns(l, "first_token");
@@ -582,7 +566,7 @@ add_line(struct mg_stats_dist *d, const struct mg_json *l)
     mg_stats_dist_add(&d[S_TTFOT], dms(fo, sent));
   if (ft && out > 1)
     mg_stats_dist_addw(&d[S_ITL], dms(lt, ft) / (double)(out - 1),
-                      (double)(out - 1));
+                       (double)(out - 1));
   if (lt && out > 0) {
     mg_stats_dist_addw(&d[S_TPOT], dms(lt, sent) / (double)out, (double)out);
     mg_stats_dist_addw(&d[S_TPOT03], dms(lt, ft) / (double)out, (double)out);
@@ -617,8 +601,7 @@ add_line(struct mg_stats_dist *d, const struct mg_json *l)
     mg_stats_dist_add(&d[S_OUTPS], (double)out / (lat / 1e3));
 }
 
-static void
-count_key(struct mg_json *o, const char *k)
+static void count_key(struct mg_json *o, const char *k)
 {
   struct mg_json *v = mg_json_get(o, k ? k : "unknown");
 
@@ -626,9 +609,8 @@ count_key(struct mg_json *o, const char *k)
 }
 
 /* Appends the parsed lines of one samples side file to lines. */
-static int
-load_one(const struct mg_json *sf, const char *name, struct mg_json *lines,
-         struct mg_json *notes)
+static int load_one(const struct mg_json *sf, const char *name,
+                    struct mg_json *lines, struct mg_json *notes)
 {
   const char *path = mg_json_string(mg_json_get(sf, "path"));
   const char *want = mg_json_string(mg_json_get(sf, "sha256"));
@@ -684,9 +666,8 @@ out:
  * input has readable, unchanged samples; -1 (with a note) otherwise, and
  * the caller keeps the merge from the summaries.
  */
-static int
-load_samples(const struct part *p, size_t k, struct mg_json **lines,
-             struct mg_json *notes)
+static int load_samples(const struct part *p, size_t k, struct mg_json **lines,
+                        struct mg_json *notes)
 {
   for (size_t i = 0; i < k; i++) {
     const struct mg_json *sf = mg_json_get(p[i].v, "samples");
@@ -708,9 +689,9 @@ load_samples(const struct part *p, size_t k, struct mg_json **lines,
  * samples lines of run id (every input's), exactly as one process would
  * have computed them.
  */
-static void
-exact_run(struct mg_json *run, double id, struct mg_json *const *lines,
-          size_t k, enum mg_stats_pct method)
+static void exact_run(struct mg_json *run, double id,
+                      struct mg_json *const *lines, size_t k,
+                      enum mg_stats_pct method)
 {
   struct mg_stats_dist d[SB_N][S_NMETRIC];
   double cnt[SB_N] = { 0 }, all[SB_N] = { 0 }, outside = 0;
@@ -783,8 +764,8 @@ exact_run(struct mg_json *run, double id, struct mg_json *const *lines,
       mg_stats_dist_release(&d[b][m]);
 }
 
-static const char *
-run_id(const struct mg_json *r, size_t i, char *buf, size_t n)
+static const char *run_id(const struct mg_json *r, size_t i, char *buf,
+                          size_t n)
 {
   const char *id = mg_json_string(mg_json_get(r, "id"));
 
@@ -799,8 +780,7 @@ run_id(const struct mg_json *r, size_t i, char *buf, size_t n)
 }
 
 /* Members of a perf section that differ between processes by nature. */
-static int
-perf_volatile(const char *k)
+static int perf_volatile(const char *k)
 {
   static const char *const v[] = { "started",     "finished",   "host",
                                    "pid",         "process",    "window",
@@ -813,9 +793,9 @@ perf_volatile(const char *k)
   return 0;
 }
 
-static int
-merge_perf(const struct part *p, size_t k, const struct mg_json *allow,
-           struct mg_json **out, struct mg_json *notes, struct mg_err *err)
+static int merge_perf(const struct part *p, size_t k,
+                      const struct mg_json *allow, struct mg_json **out,
+                      struct mg_json *notes, struct mg_err *err)
 {
   struct mg_json *o, *runs, *ids, **lines;
   struct part *c;
@@ -968,8 +948,7 @@ merge_perf(const struct part *p, size_t k, const struct mg_json *allow,
 
 /* ---- eval: union by task ------------------------------------------------- */
 
-static int
-eval_volatile(const char *k)
+static int eval_volatile(const char *k)
 {
   static const char *const v[] = {
     "date",       "started", "finished", "total_evaluation_time_seconds",
@@ -982,18 +961,17 @@ eval_volatile(const char *k)
   return 0;
 }
 
-static const char *
-task_key(const struct mg_json *o)
+static const char *task_key(const struct mg_json *o)
 {
   const char *t = mg_json_string(mg_json_get(o, "task"));
 
   return t ? t : mg_json_string(mg_json_get(o, "name"));
 }
 
-static int
-merge_union(const struct part *p, size_t k, const char *key, const char *path,
-            const struct mg_json *allow, struct mg_json **out,
-            struct mg_json *notes, struct mg_err *err)
+static int merge_union(const struct part *p, size_t k, const char *key,
+                       const char *path, const struct mg_json *allow,
+                       struct mg_json **out, struct mg_json *notes,
+                       struct mg_err *err)
 {
   int objs = 1, task_arrays = 1;
   char sub[256];
@@ -1140,16 +1118,14 @@ merge_union(const struct part *p, size_t k, const char *key, const char *path,
  */
 
 /* A child names a group when group_subtasks lists children for it. */
-static int
-is_group(const struct mg_json *gs, const char *name)
+static int is_group(const struct mg_json *gs, const char *name)
 {
   const struct mg_json *c = mg_json_get(gs, name);
 
   return mg_json_is_array(c) && mg_json_size(c) > 0;
 }
 
-static int
-in_strings(const struct mg_json *arr, const char *s)
+static int in_strings(const struct mg_json *arr, const char *s)
 {
   for (struct mg_json *x = mg_json_first(arr); x; x = mg_json_next(x))
     if (mg_json_is_string(x) && strcmp(mg_json_string(x), s) == 0)
@@ -1158,9 +1134,8 @@ in_strings(const struct mg_json *arr, const char *s)
 }
 
 /* Appends the leaf tasks below group g, in order, each once. */
-static void
-leaves_of(const struct mg_json *gs, const char *g, struct mg_json *out,
-          int depth)
+static void leaves_of(const struct mg_json *gs, const char *g,
+                      struct mg_json *out, int depth)
 {
   if (depth > 32)
     return;
@@ -1177,8 +1152,7 @@ leaves_of(const struct mg_json *gs, const char *g, struct mg_json *out,
   }
 }
 
-static int
-same_set(const struct mg_json *a, const struct mg_json *b)
+static int same_set(const struct mg_json *a, const struct mg_json *b)
 {
   if (mg_json_size(a) != mg_json_size(b))
     return 0;
@@ -1189,8 +1163,7 @@ same_set(const struct mg_json *a, const struct mg_json *b)
 }
 
 /* The union of the inputs' group_subtasks, children in first-seen order. */
-static struct mg_json *
-union_subtasks(const struct part *p, size_t k)
+static struct mg_json *union_subtasks(const struct part *p, size_t k)
 {
   struct mg_json *u = mg_json_new_object();
 
@@ -1215,8 +1188,8 @@ union_subtasks(const struct part *p, size_t k)
 
 /* The group's figures as an input holds them (eval-run's "groups", or
  * lm-eval's "results"). */
-static const struct mg_json *
-group_entry(const struct mg_json *ev, const char *g)
+static const struct mg_json *group_entry(const struct mg_json *ev,
+                                         const char *g)
 {
   const struct mg_json *e = mg_json_get(mg_json_get(ev, "groups"), g);
 
@@ -1224,8 +1197,7 @@ group_entry(const struct mg_json *ev, const char *g)
 }
 
 /* "acc_stderr,none" for "acc,none". caller frees. */
-static char *
-stderr_key(const char *key)
+static char *stderr_key(const char *key)
 {
   const char *comma = strchr(key, ',');
 
@@ -1234,8 +1206,7 @@ stderr_key(const char *key)
   return mg_xasprintf("%.*s_stderr%s", (int)(comma - key), key, comma);
 }
 
-static int
-is_metric_key(const char *key)
+static int is_metric_key(const char *key)
 {
   const char *comma = strchr(key, ',');
   size_t n = comma ? (size_t)(comma - key) : strlen(key);
@@ -1248,9 +1219,8 @@ is_metric_key(const char *key)
  * absent) and its sample count (-1 when unknown), from eval-run's task
  * list or lm-eval's results map. 0 when the leaf has no such value.
  */
-static int
-leaf_value(const struct mg_json *ev, const char *t, const char *key, double *v,
-           double *se, int *has_se, double *n)
+static int leaf_value(const struct mg_json *ev, const char *t, const char *key,
+                      double *v, double *se, int *has_se, double *n)
 {
   const struct mg_json *m = NULL, *sev = NULL, *nv;
   char *sek = stderr_key(key);
@@ -1294,8 +1264,7 @@ leaf_value(const struct mg_json *ev, const char *t, const char *key, double *v,
 }
 
 /* The leaf's sample count, or -1. */
-static double
-leaf_size(const struct mg_json *ev, const char *t)
+static double leaf_size(const struct mg_json *ev, const char *t)
 {
   double v, se, n;
   int has_se;
@@ -1305,8 +1274,7 @@ leaf_size(const struct mg_json *ev, const char *t)
 }
 
 /* ev's member key, an object, created when absent. Borrowed. */
-static struct mg_json *
-obj_member(struct mg_json *ev, const char *key)
+static struct mg_json *obj_member(struct mg_json *ev, const char *key)
 {
   struct mg_json *o = mg_json_get(ev, key);
 
@@ -1326,9 +1294,8 @@ struct agg {
 };
 
 /* Aggregates key over the leaves of ev, in leaf order, as lm-eval sums. */
-static void
-aggregate(const struct mg_json *ev, const struct mg_json *leaves,
-          const char *key, struct agg *a)
+static void aggregate(const struct mg_json *ev, const struct mg_json *leaves,
+                      const char *key, struct agg *a)
 {
   size_t nl = mg_json_size(leaves) + 1;
 
@@ -1356,24 +1323,21 @@ aggregate(const struct mg_json *ev, const struct mg_json *leaves,
   }
 }
 
-static void
-agg_release(struct agg *a)
+static void agg_release(struct agg *a)
 {
   free(a->se);
   free(a->sizes);
 }
 
-static int
-close_to(double a, double b)
+static int close_to(double a, double b)
 {
   return fabs(a - b) <= 1e-12 * fmax(1.0, fabs(b));
 }
 
 /* Recomputes group g of the merged eval section ev from merged leaves. */
-static int
-regroup(struct mg_json *ev, const char *g, const struct mg_json *gs,
-        const struct part *p, size_t k, struct mg_json *notes,
-        struct mg_err *err)
+static int regroup(struct mg_json *ev, const char *g, const struct mg_json *gs,
+                   const struct part *p, size_t k, struct mg_json *notes,
+                   struct mg_err *err)
 {
   struct mg_json *leaves = mg_json_new_array(), *keys = mg_json_new_array();
   struct mg_json *entry = mg_json_new_object();
@@ -1489,9 +1453,9 @@ regroup(struct mg_json *ev, const char *g, const struct mg_json *gs,
  * between an input and the union, are united task by task; those groups
  * are then recomputed from the merged subtasks.
  */
-static int
-merge_eval(const struct part *p, size_t k, const struct mg_json *allow,
-           struct mg_json **out, struct mg_json *notes, struct mg_err *err)
+static int merge_eval(const struct part *p, size_t k,
+                      const struct mg_json *allow, struct mg_json **out,
+                      struct mg_json *notes, struct mg_err *err)
 {
   struct mg_json *gs = union_subtasks(p, k);
   struct mg_json *redo = mg_json_new_array();
@@ -1553,8 +1517,7 @@ merge_eval(const struct part *p, size_t k, const struct mg_json *allow,
 /* ---- records ----------------------------------------------------------------
  */
 
-static struct mg_json *
-merge_provenance(const struct part *p, size_t k)
+static struct mg_json *merge_provenance(const struct part *p, size_t k)
 {
   struct mg_json *a = mg_json_new_array();
 
@@ -1575,10 +1538,9 @@ merge_provenance(const struct part *p, size_t k)
   return a;
 }
 
-static int
-merge_generic(const struct part *p, size_t k, const char *key,
-              const struct mg_json *allow, struct mg_json **out,
-              struct mg_json *notes, struct mg_err *err)
+static int merge_generic(const struct part *p, size_t k, const char *key,
+                         const struct mg_json *allow, struct mg_json **out,
+                         struct mg_json *notes, struct mg_err *err)
 {
   size_t d;
   const char *pol;
@@ -1611,10 +1573,9 @@ merge_generic(const struct part *p, size_t k, const char *key,
                     key, p[0].name, p[d].name, key);
 }
 
-int
-mg_merge_records(const struct mg_merge_input *in, size_t n,
-                 const struct mg_json *allow, struct mg_json **out,
-                 struct mg_json *notes, struct mg_err *err)
+int mg_merge_records(const struct mg_merge_input *in, size_t n,
+                     const struct mg_json *allow, struct mg_json **out,
+                     struct mg_json *notes, struct mg_err *err)
 {
   struct mg_json *rec = mg_record_new();
   struct part *c = mg_xcalloc(n ? n : 1, sizeof(*c));
@@ -1689,16 +1650,14 @@ static const struct rowdef perf_rows[] = {
     NULL },
 };
 
-static struct mg_json *
-num_or_null(const struct mg_json *v)
+static struct mg_json *num_or_null(const struct mg_json *v)
 {
   if (mg_json_is_number(v) && isfinite(mg_json_number(v)))
     return mg_json_new_number(mg_json_number(v));
   return mg_json_new_null();
 }
 
-static void
-finish_row(struct mg_json *row)
+static void finish_row(struct mg_json *row)
 {
   struct mg_json *vals = mg_json_get(row, "values");
   struct mg_json *ses = mg_json_get(row, "stderr");
@@ -1742,8 +1701,7 @@ finish_row(struct mg_json *row)
   mg_json_set(row, "significant", sig);
 }
 
-static int
-row_has_value(const struct mg_json *row)
+static int row_has_value(const struct mg_json *row)
 {
   for (struct mg_json *v = mg_json_first(mg_json_get(row, "values")); v;
        v = mg_json_next(v))
@@ -1753,8 +1711,7 @@ row_has_value(const struct mg_json *row)
 }
 
 /* The run of a fixed-rate step at rate in a perf summary, or NULL. */
-static const struct mg_json *
-run_at(const struct mg_json *perf, double rate)
+static const struct mg_json *run_at(const struct mg_json *perf, double rate)
 {
   for (struct mg_json *r = mg_json_first(mg_json_get(perf, "runs")); r;
        r = mg_json_next(r)) {
@@ -1776,8 +1733,7 @@ run_at(const struct mg_json *perf, double rate)
  * max_sustainable_rps). 0 when the operating points agree or there is no
  * such rate.
  */
-static double
-same_load_rate(const struct mg_json *sums)
+static double same_load_rate(const struct mg_json *sums)
 {
   const struct mg_json *first = mg_json_first(sums);
   const struct mg_json *h0 =
@@ -1823,8 +1779,8 @@ same_load_rate(const struct mg_json *sums)
 
 /* Rows of perf figures: at each input's operating point (group "perf",
  * rate 0), or at one offered load (group "perf_same_load"). */
-static void
-perf_compare_rows(const struct mg_json *sums, struct mg_json *rows, double rate)
+static void perf_compare_rows(const struct mg_json *sums, struct mg_json *rows,
+                              double rate)
 {
   for (size_t r = 0; r < sizeof(perf_rows) / sizeof(perf_rows[0]); r++) {
     struct mg_json *row;
@@ -1873,8 +1829,7 @@ perf_compare_rows(const struct mg_json *sums, struct mg_json *rows, double rate)
   }
 }
 
-static void
-eval_compare_rows(const struct mg_json *sums, struct mg_json *rows)
+static void eval_compare_rows(const struct mg_json *sums, struct mg_json *rows)
 {
   struct mg_json *seen = mg_json_new_object();
 
@@ -1927,9 +1882,8 @@ eval_compare_rows(const struct mg_json *sums, struct mg_json *rows)
   mg_json_free(seen);
 }
 
-int
-mg_merge_compare(const struct mg_json *summaries, struct mg_json **out,
-                 struct mg_err *err)
+int mg_merge_compare(const struct mg_json *summaries, struct mg_json **out,
+                     struct mg_err *err)
 {
   struct mg_json *o, *entries, *rows;
   double same;

@@ -21,8 +21,7 @@
 
 /* ---- typed values ---------------------------------------------------- */
 
-static struct mg_json *
-typed(const char *type)
+static struct mg_json *typed(const char *type)
 {
   struct mg_json *o = mg_json_new_object();
 
@@ -30,8 +29,7 @@ typed(const char *type)
   return o;
 }
 
-struct mg_json *
-mg_registry_value_string(const char *s)
+struct mg_json *mg_registry_value_string(const char *s)
 {
   struct mg_json *o = typed("MetadataStringValue");
 
@@ -39,8 +37,7 @@ mg_registry_value_string(const char *s)
   return o;
 }
 
-struct mg_json *
-mg_registry_value_double(double v)
+struct mg_json *mg_registry_value_double(double v)
 {
   struct mg_json *o;
 
@@ -51,8 +48,7 @@ mg_registry_value_double(double v)
   return o;
 }
 
-struct mg_json *
-mg_registry_value_int(long long v)
+struct mg_json *mg_registry_value_int(long long v)
 {
   struct mg_json *o;
   char num[32];
@@ -65,8 +61,7 @@ mg_registry_value_int(long long v)
   return o;
 }
 
-struct mg_json *
-mg_registry_value_bool(int v)
+struct mg_json *mg_registry_value_bool(int v)
 {
   struct mg_json *o = typed("MetadataBoolValue");
 
@@ -74,8 +69,7 @@ mg_registry_value_bool(int v)
   return o;
 }
 
-static int
-parse_int_string(const char *s, long long *out)
+static int parse_int_string(const char *s, long long *out)
 {
   char *end;
   long long v;
@@ -90,9 +84,8 @@ parse_int_string(const char *s, long long *out)
   return 0;
 }
 
-int
-mg_registry_value_plain(const struct mg_json *v, const char *what,
-                        struct mg_json **out, struct mg_err *err)
+int mg_registry_value_plain(const struct mg_json *v, const char *what,
+                            struct mg_json **out, struct mg_err *err)
 {
   const char *type;
   struct mg_json *x;
@@ -147,15 +140,13 @@ mg_registry_value_plain(const struct mg_json *v, const char *what,
 
 /* ---- keys and property merging ---------------------------------------- */
 
-static int
-key_char_ok(int c)
+static int key_char_ok(int c)
 {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
          || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '+';
 }
 
-char *
-mg_registry_key(const char *const *parts, size_t n)
+char *mg_registry_key(const char *const *parts, size_t n)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   char hex[MG_DIGEST_SHA256_HEX_LEN + 1];
@@ -180,10 +171,9 @@ mg_registry_key(const char *const *parts, size_t n)
   return key;
 }
 
-int
-mg_registry_props_merge(const struct mg_json *theirs,
-                        const struct mg_json *ours, struct mg_json **merged,
-                        struct mg_json *added, struct mg_json *changed)
+int mg_registry_props_merge(const struct mg_json *theirs,
+                            const struct mg_json *ours, struct mg_json **merged,
+                            struct mg_json *added, struct mg_json *changed)
 {
   struct mg_json *m;
   int n = 0;
@@ -233,26 +223,22 @@ struct mg_registry {
   int dirty;
 };
 
-const char *
-mg_registry_kind(const struct mg_registry *r)
+const char *mg_registry_kind(const struct mg_registry *r)
 {
   return r->is_dir ? "dir" : "kubeflow";
 }
 
-const char *
-mg_registry_url(const struct mg_registry *r)
+const char *mg_registry_url(const struct mg_registry *r)
 {
   return r->url;
 }
 
-long
-mg_registry_writes(const struct mg_registry *r)
+long mg_registry_writes(const struct mg_registry *r)
 {
   return r->writes;
 }
 
-void
-mg_registry_free(struct mg_registry *r)
+void mg_registry_free(struct mg_registry *r)
 {
   if (!r)
     return;
@@ -266,8 +252,7 @@ mg_registry_free(struct mg_registry *r)
   free(r);
 }
 
-static long long
-now_ms(void)
+static long long now_ms(void)
 {
   struct timespec ts;
 
@@ -277,8 +262,7 @@ now_ms(void)
 
 /* ---- REST backend ------------------------------------------------------- */
 
-static void
-urlenc(struct mg_buf *b, const char *s)
+static void urlenc(struct mg_buf *b, const char *s)
 {
   static const char hexd[] = "0123456789ABCDEF";
 
@@ -298,8 +282,7 @@ urlenc(struct mg_buf *b, const char *s)
 }
 
 /* The server's {"code","message"} message, cleaned for one line. */
-static void
-server_message(const struct mg_buf *body, char *out, size_t n)
+static void server_message(const struct mg_buf *body, char *out, size_t n)
 {
   struct mg_json *j = NULL;
   const char *m = NULL;
@@ -318,9 +301,9 @@ server_message(const struct mg_buf *body, char *out, size_t n)
 
 enum { ALLOW_404 = 1, ALLOW_409 = 2 };
 
-static int
-rest_fail(const char *method, const char *path, long status, int attempts,
-          const struct mg_buf *body, struct mg_err *err)
+static int rest_fail(const char *method, const char *path, long status,
+                     int attempts, const struct mg_buf *body,
+                     struct mg_err *err)
 {
   char msg[120];
   char subj[120];
@@ -370,10 +353,9 @@ rest_fail(const char *method, const char *path, long status, int attempts,
  * allow (404/409) returns 0 with *out NULL and *status set. Anything else
  * fails with a message naming the call.
  */
-static int
-rest_do(struct mg_registry *r, const char *method, const char *path,
-        const struct mg_json *body, int allow, long *status,
-        struct mg_json **out, struct mg_err *err)
+static int rest_do(struct mg_registry *r, const char *method, const char *path,
+                   const struct mg_json *body, int allow, long *status,
+                   struct mg_json **out, struct mg_err *err)
 {
   struct mg_http_request req = { 0 };
   struct mg_http_response resp;
@@ -419,8 +401,8 @@ out:
 }
 
 /* Requires an object response with a string "id". */
-static int
-need_entity(const struct mg_json *e, const char *what, struct mg_err *err)
+static int need_entity(const struct mg_json *e, const char *what,
+                       struct mg_err *err)
 {
   if (!mg_json_is_object(e) || !mg_json_is_string(mg_json_get(e, "id")))
     return mg_err_set(err, MG_ERR_REMOTE,
@@ -428,8 +410,7 @@ need_entity(const struct mg_json *e, const char *what, struct mg_err *err)
   return 0;
 }
 
-static char *
-find_path(enum kind k, const char *name, const char *parent)
+static char *find_path(enum kind k, const char *name, const char *parent)
 {
   static const char *const route[] = { "/registered_model", "/model_version",
                                        "/model_artifact", "/artifact" };
@@ -444,8 +425,7 @@ find_path(enum kind k, const char *name, const char *parent)
   return mg_buf_detach(&b, NULL);
 }
 
-static char *
-entity_path(enum kind k, const char *id)
+static char *entity_path(enum kind k, const char *id)
 {
   static const char *const route[] = { "/registered_models", "/model_versions",
                                        "/model_artifacts", "/artifacts" };
@@ -456,9 +436,9 @@ entity_path(enum kind k, const char *id)
   return mg_buf_detach(&b, NULL);
 }
 
-static int
-rest_find(struct mg_registry *r, enum kind k, const char *name,
-          const char *parent, struct mg_json **out, struct mg_err *err)
+static int rest_find(struct mg_registry *r, enum kind k, const char *name,
+                     const char *parent, struct mg_json **out,
+                     struct mg_err *err)
 {
   char *path = find_path(k, name, parent);
   long st;
@@ -490,10 +470,9 @@ rest_find(struct mg_registry *r, enum kind k, const char *name,
  * else created it between our find and this create, or a retried POST
  * had in fact succeeded.
  */
-static int
-rest_create(struct mg_registry *r, enum kind k, const char *mv_id,
-            const struct mg_json *body, struct mg_json **out, int *found,
-            struct mg_err *err)
+static int rest_create(struct mg_registry *r, enum kind k, const char *mv_id,
+                       const struct mg_json *body, struct mg_json **out,
+                       int *found, struct mg_err *err)
 {
   char *path;
   long st;
@@ -531,10 +510,9 @@ rest_create(struct mg_registry *r, enum kind k, const char *mv_id,
   return rc;
 }
 
-static int
-rest_get_or_patch(struct mg_registry *r, enum kind k, const char *id,
-                  const struct mg_json *body, struct mg_json **out,
-                  struct mg_err *err)
+static int rest_get_or_patch(struct mg_registry *r, enum kind k, const char *id,
+                             const struct mg_json *body, struct mg_json **out,
+                             struct mg_err *err)
 {
   char *path = entity_path(k, id);
   long st;
@@ -551,9 +529,8 @@ rest_get_or_patch(struct mg_registry *r, enum kind k, const char *id,
 }
 
 /* Appends every item of every page of path to items. */
-static int
-rest_list(struct mg_registry *r, const char *path, struct mg_json *items,
-          struct mg_err *err)
+static int rest_list(struct mg_registry *r, const char *path,
+                     struct mg_json *items, struct mg_err *err)
 {
   char *token = NULL;
   int rc = -1;
@@ -610,22 +587,19 @@ out:
 
 /* ---- directory backend ------------------------------------------------- */
 
-static const char *
-id_of(const struct mg_json *e)
+static const char *id_of(const struct mg_json *e)
 {
   const char *id = mg_json_string(mg_json_get(e, "id"));
 
   return id ? id : "";
 }
 
-static struct mg_json *
-dir_models(struct mg_registry *r)
+static struct mg_json *dir_models(struct mg_registry *r)
 {
   return mg_json_get(r->db, "registered_models");
 }
 
-static struct mg_json *
-dir_rm_by_id(struct mg_registry *r, const char *id)
+static struct mg_json *dir_rm_by_id(struct mg_registry *r, const char *id)
 {
   for (struct mg_json *e = mg_json_first(dir_models(r)); e; e = mg_json_next(e))
     if (strcmp(id_of(e), id) == 0)
@@ -633,8 +607,7 @@ dir_rm_by_id(struct mg_registry *r, const char *id)
   return NULL;
 }
 
-static struct mg_json *
-dir_mv_by_id(struct mg_registry *r, const char *id)
+static struct mg_json *dir_mv_by_id(struct mg_registry *r, const char *id)
 {
   for (struct mg_json *m = mg_json_first(dir_models(r)); m; m = mg_json_next(m))
     for (struct mg_json *v = mg_json_first(mg_json_get(m, "versions")); v;
@@ -644,8 +617,7 @@ dir_mv_by_id(struct mg_registry *r, const char *id)
   return NULL;
 }
 
-static struct mg_json *
-dir_art_by_id(struct mg_registry *r, const char *id)
+static struct mg_json *dir_art_by_id(struct mg_registry *r, const char *id)
 {
   for (struct mg_json *m = mg_json_first(dir_models(r)); m; m = mg_json_next(m))
     for (struct mg_json *v = mg_json_first(mg_json_get(m, "versions")); v;
@@ -657,15 +629,13 @@ dir_art_by_id(struct mg_registry *r, const char *id)
   return NULL;
 }
 
-static const char *
-art_type(enum kind k)
+static const char *art_type(enum kind k)
 {
   return k == K_DOC ? "doc-artifact" : "model-artifact";
 }
 
 /* A copy without the nested children, as the REST API returns it. */
-static struct mg_json *
-dir_public(const struct mg_json *e)
+static struct mg_json *dir_public(const struct mg_json *e)
 {
   struct mg_json *c = mg_json_dup(e);
 
@@ -674,8 +644,8 @@ dir_public(const struct mg_json *e)
   return c;
 }
 
-static struct mg_json *
-dir_lookup(struct mg_registry *r, enum kind k, const char *id)
+static struct mg_json *dir_lookup(struct mg_registry *r, enum kind k,
+                                  const char *id)
 {
   struct mg_json *e;
 
@@ -691,9 +661,8 @@ dir_lookup(struct mg_registry *r, enum kind k, const char *id)
   return e;
 }
 
-static int
-dir_find(struct mg_registry *r, enum kind k, const char *name,
-         const char *parent, struct mg_json **out)
+static int dir_find(struct mg_registry *r, enum kind k, const char *name,
+                    const char *parent, struct mg_json **out)
 {
   struct mg_json *list;
 
@@ -724,8 +693,7 @@ dir_find(struct mg_registry *r, enum kind k, const char *name,
   return 0;
 }
 
-static void
-set_times(struct mg_json *e, int create)
+static void set_times(struct mg_json *e, int create)
 {
   char ms[32];
 
@@ -735,10 +703,9 @@ set_times(struct mg_json *e, int create)
   mg_json_set_string(e, "lastUpdateTimeSinceEpoch", ms);
 }
 
-static int
-dir_create(struct mg_registry *r, enum kind k, const char *mv_id,
-           const struct mg_json *body, struct mg_json **out, int *found,
-           struct mg_err *err)
+static int dir_create(struct mg_registry *r, enum kind k, const char *mv_id,
+                      const struct mg_json *body, struct mg_json **out,
+                      int *found, struct mg_err *err)
 {
   struct mg_json *e = mg_json_new_object();
   struct mg_json *list, *parent = NULL;
@@ -784,10 +751,9 @@ dir_create(struct mg_registry *r, enum kind k, const char *mv_id,
   return 0;
 }
 
-static int
-dir_get_or_patch(struct mg_registry *r, enum kind k, const char *id,
-                 const struct mg_json *body, struct mg_json **out,
-                 struct mg_err *err)
+static int dir_get_or_patch(struct mg_registry *r, enum kind k, const char *id,
+                            const struct mg_json *body, struct mg_json **out,
+                            struct mg_err *err)
 {
   static const char *const fixed[] = { "id",
                                        "name",
@@ -825,8 +791,7 @@ dir_get_or_patch(struct mg_registry *r, enum kind k, const char *id,
   return 0;
 }
 
-static int
-dir_lock(struct mg_registry *r, int readonly, struct mg_err *err)
+static int dir_lock(struct mg_registry *r, int readonly, struct mg_err *err)
 {
   char *lp = mg_xasprintf("%s/.lock", r->dir);
   struct flock fl = { 0 };
@@ -854,8 +819,7 @@ out:
   return rc;
 }
 
-static int
-dir_load(struct mg_registry *r, struct mg_err *err)
+static int dir_load(struct mg_registry *r, struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(MG_JSON_DEFAULT_MAX);
   struct mg_json *arr;
@@ -892,8 +856,7 @@ out:
   return rc;
 }
 
-static int
-dir_save(struct mg_registry *r, struct mg_err *err)
+static int dir_save(struct mg_registry *r, struct mg_err *err)
 {
   char *text;
   int rc;
@@ -910,37 +873,35 @@ dir_save(struct mg_registry *r, struct mg_err *err)
 
 /* ---- backend dispatch ---------------------------------------------------- */
 
-static int
-ent_find(struct mg_registry *r, enum kind k, const char *name,
-         const char *parent, struct mg_json **out, struct mg_err *err)
+static int ent_find(struct mg_registry *r, enum kind k, const char *name,
+                    const char *parent, struct mg_json **out,
+                    struct mg_err *err)
 {
   if (r->is_dir)
     return dir_find(r, k, name, parent, out);
   return rest_find(r, k, name, parent, out, err);
 }
 
-static int
-ent_create(struct mg_registry *r, enum kind k, const char *mv_id,
-           const struct mg_json *body, struct mg_json **out, int *found,
-           struct mg_err *err)
+static int ent_create(struct mg_registry *r, enum kind k, const char *mv_id,
+                      const struct mg_json *body, struct mg_json **out,
+                      int *found, struct mg_err *err)
 {
   if (r->is_dir)
     return dir_create(r, k, mv_id, body, out, found, err);
   return rest_create(r, k, mv_id, body, out, found, err);
 }
 
-static int
-ent_get(struct mg_registry *r, enum kind k, const char *id,
-        struct mg_json **out, struct mg_err *err)
+static int ent_get(struct mg_registry *r, enum kind k, const char *id,
+                   struct mg_json **out, struct mg_err *err)
 {
   if (r->is_dir)
     return dir_get_or_patch(r, k, id, NULL, out, err);
   return rest_get_or_patch(r, k, id, NULL, out, err);
 }
 
-static int
-ent_patch(struct mg_registry *r, enum kind k, const char *id,
-          const struct mg_json *body, struct mg_json **out, struct mg_err *err)
+static int ent_patch(struct mg_registry *r, enum kind k, const char *id,
+                     const struct mg_json *body, struct mg_json **out,
+                     struct mg_err *err)
 {
   if (r->is_dir)
     return dir_get_or_patch(r, k, id, body, out, err);
@@ -949,9 +910,8 @@ ent_patch(struct mg_registry *r, enum kind k, const char *id,
 
 /* Lists registered models (parent NULL), the versions of a registered
  * model, or the artifacts of a model version. */
-static int
-ent_list(struct mg_registry *r, enum kind k, const char *parent,
-         struct mg_json *items, struct mg_err *err)
+static int ent_list(struct mg_registry *r, enum kind k, const char *parent,
+                    struct mg_json *items, struct mg_err *err)
 {
   char *path;
   int rc;
@@ -980,9 +940,8 @@ ent_list(struct mg_registry *r, enum kind k, const char *parent,
 /* ---- opening ---------------------------------------------------------------
  */
 
-static int
-open_rest(struct mg_registry *r, const char *url,
-          const struct mg_http_opts *http, struct mg_err *err)
+static int open_rest(struct mg_registry *r, const char *url,
+                     const struct mg_http_opts *http, struct mg_err *err)
 {
   size_t n = strlen(url), ap = strlen(MG_REGISTRY_API_PATH);
   struct mg_json *items = mg_json_new_array();
@@ -1013,9 +972,8 @@ open_rest(struct mg_registry *r, const char *url,
   return rc;
 }
 
-static int
-open_dir(struct mg_registry *r, const char *path, int readonly, int create,
-         struct mg_err *err)
+static int open_dir(struct mg_registry *r, const char *path, int readonly,
+                    int create, struct mg_err *err)
 {
   struct stat sb;
 
@@ -1040,10 +998,9 @@ open_dir(struct mg_registry *r, const char *path, int readonly, int create,
   return dir_load(r, err);
 }
 
-int
-mg_registry_open(const char *spec, const struct mg_http_opts *http,
-                 int readonly, int create, unsigned page_size,
-                 struct mg_registry **out, struct mg_err *err)
+int mg_registry_open(const char *spec, const struct mg_http_opts *http,
+                     int readonly, int create, unsigned page_size,
+                     struct mg_registry **out, struct mg_err *err)
 {
   struct mg_registry *r = mg_xcalloc(1, sizeof(*r));
   int rc;
@@ -1067,8 +1024,7 @@ mg_registry_open(const char *spec, const struct mg_http_opts *http,
 /* ---- push ------------------------------------------------------------------
  */
 
-static int
-printable_name(const char *s, const char *what, struct mg_err *err)
+static int printable_name(const char *s, const char *what, struct mg_err *err)
 {
   if (!s || !*s)
     return mg_err_set(err, MG_ERR_DATA, "no %s to register: give one", what);
@@ -1081,16 +1037,15 @@ printable_name(const char *s, const char *what, struct mg_err *err)
   return 0;
 }
 
-static void
-opt_set(struct mg_json *o, const char *key, const char *v)
+static void opt_set(struct mg_json *o, const char *key, const char *v)
 {
   if (v)
     mg_json_set_string(o, key, v);
 }
 
 /* Every key of ours is in theirs with the same value. */
-static int
-props_contained(const struct mg_json *ours, const struct mg_json *theirs)
+static int props_contained(const struct mg_json *ours,
+                           const struct mg_json *theirs)
 {
   for (struct mg_json *p = mg_json_first(ours); p; p = mg_json_next(p)) {
     struct mg_json *t = mg_json_get(theirs, mg_json_key(p));
@@ -1101,11 +1056,11 @@ props_contained(const struct mg_json *ours, const struct mg_json *theirs)
   return 1;
 }
 
-static int
-push_version(struct mg_registry *r, const struct mg_registry_target *t,
-             const char *rm_id, struct mg_json **mv_out,
-             struct mg_json *created, struct mg_json *updated,
-             struct mg_json *added, struct mg_json *changed, struct mg_err *err)
+static int push_version(struct mg_registry *r,
+                        const struct mg_registry_target *t, const char *rm_id,
+                        struct mg_json **mv_out, struct mg_json *created,
+                        struct mg_json *updated, struct mg_json *added,
+                        struct mg_json *changed, struct mg_err *err)
 {
   struct mg_json *mv = NULL, *body;
   const struct mg_json *props = t->props;
@@ -1198,11 +1153,11 @@ out:
 }
 
 /* Find-or-create an artifact; PATCH the fields of want that differ. */
-static int
-push_artifact(struct mg_registry *r, enum kind k, const char *mv_id,
-              const char *name, const struct mg_json *want, const char *what,
-              struct mg_json **art_out, struct mg_json *created,
-              struct mg_json *updated, struct mg_err *err)
+static int push_artifact(struct mg_registry *r, enum kind k, const char *mv_id,
+                         const char *name, const struct mg_json *want,
+                         const char *what, struct mg_json **art_out,
+                         struct mg_json *created, struct mg_json *updated,
+                         struct mg_err *err)
 {
   struct mg_json *art = NULL, *body, *out = NULL;
   int rc, found = 0;
@@ -1255,9 +1210,8 @@ push_artifact(struct mg_registry *r, enum kind k, const char *mv_id,
   return 0;
 }
 
-int
-mg_registry_push(struct mg_registry *r, const struct mg_registry_target *t,
-                 struct mg_json **section, struct mg_err *err)
+int mg_registry_push(struct mg_registry *r, const struct mg_registry_target *t,
+                     struct mg_json **section, struct mg_err *err)
 {
   struct mg_json *rm = NULL, *mv = NULL, *ma = NULL, *body;
   struct mg_json *created = mg_json_new_array();
@@ -1376,8 +1330,8 @@ out:
 /* ---- discovery
  * --------------------------------------------------------------- */
 
-static int
-plain_props(const struct mg_json *cp, struct mg_json **out, struct mg_err *err)
+static int plain_props(const struct mg_json *cp, struct mg_json **out,
+                       struct mg_err *err)
 {
   struct mg_json *o = mg_json_new_object();
 
@@ -1394,9 +1348,8 @@ plain_props(const struct mg_json *cp, struct mg_json **out, struct mg_err *err)
   return 0;
 }
 
-static int
-list_versions(struct mg_registry *r, struct mg_json *rm,
-              const char *version_name, struct mg_err *err)
+static int list_versions(struct mg_registry *r, struct mg_json *rm,
+                         const char *version_name, struct mg_err *err)
 {
   struct mg_json *versions = mg_json_new_array();
   struct mg_json *mv = NULL;
@@ -1433,10 +1386,9 @@ fail:
   return -1;
 }
 
-int
-mg_registry_list(struct mg_registry *r, const char *model_name,
-                 const char *version_name, struct mg_json **out,
-                 struct mg_err *err)
+int mg_registry_list(struct mg_registry *r, const char *model_name,
+                     const char *version_name, struct mg_json **out,
+                     struct mg_err *err)
 {
   struct mg_json *models = mg_json_new_array();
   struct mg_json *o, *rm = NULL;
@@ -1471,8 +1423,7 @@ fail:
 
 /* ---- a starting record (--get) ------------------------------------------ */
 
-int
-mg_registry_key_is_ours(const char *key)
+int mg_registry_key_is_ours(const char *key)
 {
   static const char *const prefix[] = { "perf.",        "eval.",
                                         "verify.",      "source.",
@@ -1491,8 +1442,7 @@ mg_registry_key_is_ours(const char *key)
 }
 
 /* Decimal-string ids and times compare as numbers. */
-static double
-num_str(const struct mg_json *e, const char *key)
+static double num_str(const struct mg_json *e, const char *key)
 {
   const char *s = mg_json_string(mg_json_get(e, key));
 
@@ -1500,9 +1450,8 @@ num_str(const struct mg_json *e, const char *key)
 }
 
 /* The most recently created version that is not archived. */
-static int
-latest_version(struct mg_registry *r, const struct mg_json *rm,
-               struct mg_json **out, struct mg_err *err)
+static int latest_version(struct mg_registry *r, const struct mg_json *rm,
+                          struct mg_json **out, struct mg_err *err)
 {
   struct mg_json *versions = mg_json_new_array();
   struct mg_json *best = NULL;
@@ -1536,10 +1485,9 @@ latest_version(struct mg_registry *r, const struct mg_json *rm,
 
 /* The version's model artifact: the one named like the registered model
  * (registry-push and the Python client name it so), else the first. */
-static int
-version_artifact(struct mg_registry *r, const char *model_name,
-                 const struct mg_json *mv, struct mg_json **out,
-                 struct mg_err *err)
+static int version_artifact(struct mg_registry *r, const char *model_name,
+                            const struct mg_json *mv, struct mg_json **out,
+                            struct mg_err *err)
 {
   struct mg_json *arts;
 
@@ -1563,15 +1511,13 @@ version_artifact(struct mg_registry *r, const char *model_name,
   return 0;
 }
 
-static void
-copy_str(struct mg_json *dst, const char *key, const char *v)
+static void copy_str(struct mg_json *dst, const char *key, const char *v)
 {
   if (v && *v)
     mg_json_set_string(dst, key, v);
 }
 
-static const char *
-uri_kind(const char *uri)
+static const char *uri_kind(const char *uri)
 {
   static const char *const k[][2] = {
     { "oci://", "oci" },     { "s3://", "s3" },      { "file://", "dir" },
@@ -1587,9 +1533,10 @@ uri_kind(const char *uri)
 /* The "model" section of a starting record, from what the registry holds
  * (the artifact first, then the provenance properties registry-push
  * wrote), so that pushing results later names the same entities. */
-static struct mg_json *
-seed_model(const struct mg_json *rm, const struct mg_json *mv,
-           const struct mg_json *ma, const struct mg_json *plain)
+static struct mg_json *seed_model(const struct mg_json *rm,
+                                  const struct mg_json *mv,
+                                  const struct mg_json *ma,
+                                  const struct mg_json *plain)
 {
   struct mg_json *m = mg_json_new_object(), *src = mg_json_new_object();
   const char *uri = mg_json_string(mg_json_get(ma, "uri"));
@@ -1621,10 +1568,9 @@ seed_model(const struct mg_json *rm, const struct mg_json *mv,
   return m;
 }
 
-int
-mg_registry_get(struct mg_registry *r, const char *model_name,
-                const char *version_name, struct mg_json **model,
-                struct mg_json **section, struct mg_err *err)
+int mg_registry_get(struct mg_registry *r, const char *model_name,
+                    const char *version_name, struct mg_json **model,
+                    struct mg_json **section, struct mg_err *err)
 {
   struct mg_json *rm = NULL, *mv = NULL, *ma = NULL, *all = NULL;
   struct mg_json *ours, *sec;
@@ -1700,23 +1646,20 @@ out:
 /* ---- from a record
  * ------------------------------------------------------------ */
 
-static const char *
-nonempty(const char *s)
+static const char *nonempty(const char *s)
 {
   return s && *s ? s : NULL;
 }
 
-static const char *
-str_at(const struct mg_json *rec, const char *path)
+static const char *str_at(const struct mg_json *rec, const char *path)
 {
   return nonempty(mg_json_string(mg_json_get_path(rec, path)));
 }
 
 /* sha256 of the model's file list in sha256sum format ("<hex>  <path>\n"
  * per file, sorted by path as the record keeps them). */
-static void
-files_digest(const struct mg_json *files, char hex[MG_DIGEST_SHA256_HEX_LEN + 1],
-             double *bytes)
+static void files_digest(const struct mg_json *files,
+                         char hex[MG_DIGEST_SHA256_HEX_LEN + 1], double *bytes)
 {
   struct mg_digest_sha256 *h = mg_digest_sha256_new();
 
@@ -1737,8 +1680,8 @@ files_digest(const struct mg_json *files, char hex[MG_DIGEST_SHA256_HEX_LEN + 1]
   mg_digest_sha256_free(h);
 }
 
-static void
-prop_plain(struct mg_json *props, const char *key, const struct mg_json *v)
+static void prop_plain(struct mg_json *props, const char *key,
+                       const struct mg_json *v)
 {
   if (mg_json_is_string(v)) {
     mg_json_set(props, key, mg_registry_value_string(mg_json_string(v)));
@@ -1754,8 +1697,7 @@ prop_plain(struct mg_json *props, const char *key, const struct mg_json *v)
   }
 }
 
-static void
-model_props(const struct mg_json *rec, struct mg_json *props)
+static void model_props(const struct mg_json *rec, struct mg_json *props)
 {
   static const char *const strs[][2] = {
     { "model.source.uri", "source.uri" },
@@ -1784,12 +1726,12 @@ model_props(const struct mg_json *rec, struct mg_json *props)
   }
 }
 
-int
-mg_registry_target_from_record(const struct mg_json *rec, const char *label,
-                               const struct mg_json *links, int per_rate,
-                               struct mg_registry_target *t,
-                               struct mg_json **props_out,
-                               struct mg_json **docs_out, struct mg_err *err)
+int mg_registry_target_from_record(const struct mg_json *rec, const char *label,
+                                   const struct mg_json *links, int per_rate,
+                                   struct mg_registry_target *t,
+                                   struct mg_json **props_out,
+                                   struct mg_json **docs_out,
+                                   struct mg_err *err)
 {
   struct mg_json *sums = mg_json_new_array();
   struct mg_json *props = mg_json_new_object();

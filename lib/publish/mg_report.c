@@ -22,8 +22,7 @@ static const char *const palette[] = { "#0072B2", "#E69F00", "#009E73",
 static void put(struct mg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static void
-put(struct mg_buf *b, const char *fmt, ...)
+static void put(struct mg_buf *b, const char *fmt, ...)
 {
   va_list ap;
 
@@ -32,8 +31,7 @@ put(struct mg_buf *b, const char *fmt, ...)
   va_end(ap);
 }
 
-static void
-esc(struct mg_buf *b, const char *s)
+static void esc(struct mg_buf *b, const char *s)
 {
   for (; s && *s; s++) {
     switch (*s) {
@@ -59,8 +57,7 @@ esc(struct mg_buf *b, const char *s)
 }
 
 /* Markdown table cell: no pipes or newlines. */
-static void
-md_cell(struct mg_buf *b, const char *s)
+static void md_cell(struct mg_buf *b, const char *s)
 {
   for (; s && *s; s++)
     if (*s == '|')
@@ -73,8 +70,7 @@ md_cell(struct mg_buf *b, const char *s)
 
 /* A readable number: integers as such, else about 3-4 significant
  * digits, no exponent for usual sizes. */
-static const char *
-fmt(double v, char *buf, size_t n)
+static const char *fmt(double v, char *buf, size_t n)
 {
   double a = fabs(v);
 
@@ -94,8 +90,7 @@ fmt(double v, char *buf, size_t n)
 }
 
 /* A relative delta in percent: 1 decimal, 2 for small ones. */
-static const char *
-fmt_pct(double v, char *buf, size_t n)
+static const char *fmt_pct(double v, char *buf, size_t n)
 {
   double a = fabs(v);
 
@@ -110,16 +105,14 @@ fmt_pct(double v, char *buf, size_t n)
   return buf;
 }
 
-static const char *
-fmtj(const struct mg_json *v, char *buf, size_t n)
+static const char *fmtj(const struct mg_json *v, char *buf, size_t n)
 {
   if (!mg_json_is_number(v))
     return "-";
   return fmt(mg_json_number(v), buf, n);
 }
 
-static const char *
-str(const struct mg_json *o, const char *k, const char *def)
+static const char *str(const struct mg_json *o, const char *k, const char *def)
 {
   const char *s = mg_json_string(mg_json_get(o, k));
 
@@ -128,8 +121,7 @@ str(const struct mg_json *o, const char *k, const char *def)
 
 /* A file's base name; other sources ("model/version" from a registry
  * listing) as they are. */
-static const char *
-base_name(const char *p)
+static const char *base_name(const char *p)
 {
   const char *s = strrchr(p, '/');
   size_t n = strlen(p);
@@ -140,15 +132,13 @@ base_name(const char *p)
 }
 
 /* "label (file)" naming one entry. */
-static void
-entry_name(const struct mg_json *s, char *out, size_t n)
+static void entry_name(const struct mg_json *s, char *out, size_t n)
 {
   snprintf(out, n, "%s (%s)", str(s, "label", "?"),
            base_name(str(s, "source", "?")));
 }
 
-static const char *
-metric_title(const char *m)
+static const char *metric_title(const char *m)
 {
   static const struct {
     const char *k, *t;
@@ -176,8 +166,7 @@ metric_title(const char *m)
 /* ---- Markdown --------------------------------------------------------------
  */
 
-static void
-md_delta(struct mg_buf *b, const struct mg_json *row, size_t i)
+static void md_delta(struct mg_buf *b, const struct mg_json *row, size_t i)
 {
   const struct mg_json *d = mg_json_at(mg_json_get(row, "delta"), i);
   const struct mg_json *p = mg_json_at(mg_json_get(row, "delta_pct"), i);
@@ -196,8 +185,7 @@ md_delta(struct mg_buf *b, const struct mg_json *row, size_t i)
   put(b, ")");
 }
 
-static void
-md_sweep(struct mg_buf *b, const struct mg_json *s)
+static void md_sweep(struct mg_buf *b, const struct mg_json *s)
 {
   const struct mg_json *runs = mg_json_get_path(s, "perf.runs");
   char name[200], a[32];
@@ -233,9 +221,9 @@ md_sweep(struct mg_buf *b, const struct mg_json *s)
 }
 
 /* The load step input i is compared at in a perf group. */
-static const char *
-group_run_id(const struct mg_json *cmp, const struct mg_json *s, size_t i,
-             const char *group)
+static const char *group_run_id(const struct mg_json *cmp,
+                                const struct mg_json *s, size_t i,
+                                const char *group)
 {
   const struct mg_json *h;
 
@@ -246,8 +234,7 @@ group_run_id(const struct mg_json *cmp, const struct mg_json *s, size_t i,
   return h ? str(h, "id", NULL) : NULL;
 }
 
-static int
-has_group(const struct mg_json *rows, const char *group)
+static int has_group(const struct mg_json *rows, const char *group)
 {
   for (struct mg_json *r = mg_json_first(rows); r; r = mg_json_next(r))
     if (strcmp(str(r, "group", ""), group) == 0)
@@ -255,9 +242,8 @@ has_group(const struct mg_json *rows, const char *group)
   return 0;
 }
 
-static void
-md_perf_table(struct mg_buf *b, const struct mg_json *sums,
-              const struct mg_json *cmp, const char *group)
+static void md_perf_table(struct mg_buf *b, const struct mg_json *sums,
+                          const struct mg_json *cmp, const char *group)
 {
   char name[200], a[32];
   size_t i;
@@ -299,9 +285,8 @@ md_perf_table(struct mg_buf *b, const struct mg_json *sums,
   }
 }
 
-int
-mg_report_markdown(const struct mg_report_in *in, struct mg_buf *b,
-                   struct mg_err *err)
+int mg_report_markdown(const struct mg_report_in *in, struct mg_buf *b,
+                       struct mg_err *err)
 {
   const struct mg_json *sums = in->summaries;
   const struct mg_json *rows = mg_json_get(in->comparison, "rows");
@@ -397,8 +382,7 @@ mg_report_markdown(const struct mg_report_in *in, struct mg_buf *b,
 /* ---- CSV --------------------------------------------------------------------
  */
 
-static void
-csv_field(struct mg_buf *b, const char *s)
+static void csv_field(struct mg_buf *b, const char *s)
 {
   int q = s && strpbrk(s, ",\"\r\n") != NULL;
 
@@ -413,8 +397,7 @@ csv_field(struct mg_buf *b, const char *s)
     mg_buf_addch(b, '"', NULL);
 }
 
-static void
-csv_num(struct mg_buf *b, const struct mg_json *v)
+static void csv_num(struct mg_buf *b, const struct mg_json *v)
 {
   if (mg_json_is_number(v)) {
     /* the shortest text that reads back as the same double */
@@ -429,9 +412,9 @@ csv_num(struct mg_buf *b, const struct mg_json *v)
     put(b, "%s", mg_json_bool(v) ? "true" : "false");
 }
 
-static void
-csv_head(struct mg_buf *b, const struct mg_json *s, const char *group,
-         const char *run, const struct mg_json *rate, const char *task)
+static void csv_head(struct mg_buf *b, const struct mg_json *s,
+                     const char *group, const char *run,
+                     const struct mg_json *rate, const char *task)
 {
   csv_field(b, str(s, "source", ""));
   mg_buf_addch(b, ',', NULL);
@@ -449,9 +432,8 @@ csv_head(struct mg_buf *b, const struct mg_json *s, const char *group,
   mg_buf_addch(b, ',', NULL);
 }
 
-int
-mg_report_csv(const struct mg_report_in *in, struct mg_buf *b,
-              struct mg_err *err)
+int mg_report_csv(const struct mg_report_in *in, struct mg_buf *b,
+                  struct mg_err *err)
 {
   static const char *const run_metrics[][2] = {
     { "requests_per_s", "req/s" }, { "output_tokens_per_s", "tok/s" },
@@ -561,8 +543,8 @@ struct chart {
 #define MT 40
 #define MB 88
 
-static void
-nice_ticks(double lo, double hi, double *start, double *step, int *n)
+static void nice_ticks(double lo, double hi, double *start, double *step,
+                       int *n)
 {
   double range = hi - lo, raw, mag, f;
 
@@ -581,23 +563,20 @@ nice_ticks(double lo, double hi, double *start, double *step, int *n)
 }
 
 /* Tick labels: as short as the value allows. */
-static const char *
-tick(double v, char *buf, size_t n)
+static const char *tick(double v, char *buf, size_t n)
 {
   snprintf(buf, n, "%g", fabs(v) < 1e-12 ? 0 : v);
   return buf;
 }
 
-static void
-series_free(struct series *s, size_t n)
+static void series_free(struct series *s, size_t n)
 {
   for (size_t i = 0; i < n; i++)
     free(s[i].p);
   free(s);
 }
 
-static void
-series_add(struct series *s, double x, double y)
+static void series_add(struct series *s, double x, double y)
 {
   if (!isfinite(x) || !isfinite(y))
     return;
@@ -607,8 +586,8 @@ series_add(struct series *s, double x, double y)
   s->n++;
 }
 
-static void
-svg_open(struct mg_buf *b, const char *id, const char *title, int w, int h)
+static void svg_open(struct mg_buf *b, const char *id, const char *title, int w,
+                     int h)
 {
   put(b,
       "<svg id=\"%s\" class=\"chart\" role=\"img\" "
@@ -625,8 +604,7 @@ svg_open(struct mg_buf *b, const char *id, const char *title, int w, int h)
   put(b, "</text>");
 }
 
-static void
-line_chart(struct mg_buf *b, const struct chart *c)
+static void line_chart(struct mg_buf *b, const struct chart *c)
 {
   double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
   double xs, xst, ys, yst;
@@ -823,8 +801,7 @@ static const char css[] =
     "svg .bl{font-size:11px;text-anchor:middle}"
     "footer{margin-top:36px;color:#57606a;font-size:13px}";
 
-static const char *
-verdict_class(const char *v)
+static const char *verdict_class(const char *v)
 {
   if (!v)
     return "unknown";
@@ -832,8 +809,7 @@ verdict_class(const char *v)
 }
 
 /* "constant, 5 steps 5-60 req/s<br>synthetic prompt_tokens=64,..." */
-static void
-html_load_test(struct mg_buf *b, const struct mg_json *perf)
+static void html_load_test(struct mg_buf *b, const struct mg_json *perf)
 {
   const struct mg_json *runs = mg_json_get(perf, "runs");
   double lo = INFINITY, hi = -INFINITY;
@@ -868,8 +844,7 @@ html_load_test(struct mg_buf *b, const struct mg_json *perf)
   }
 }
 
-static void
-html_inputs(struct mg_buf *b, const struct mg_json *sums)
+static void html_inputs(struct mg_buf *b, const struct mg_json *sums)
 {
   size_t i = 0;
 
@@ -911,8 +886,7 @@ html_inputs(struct mg_buf *b, const struct mg_json *sums)
          "its figures.</p>");
 }
 
-static void
-html_cards(struct mg_buf *b, const struct mg_json *sums)
+static void html_cards(struct mg_buf *b, const struct mg_json *sums)
 {
   size_t i = 0;
   char a[32];
@@ -963,8 +937,8 @@ html_cards(struct mg_buf *b, const struct mg_json *sums)
   put(b, "</div>");
 }
 
-static void
-html_delta_cell(struct mg_buf *b, const struct mg_json *row, size_t i)
+static void html_delta_cell(struct mg_buf *b, const struct mg_json *row,
+                            size_t i)
 {
   const struct mg_json *v = mg_json_at(mg_json_get(row, "values"), i);
   const struct mg_json *se = mg_json_at(mg_json_get(row, "stderr"), i);
@@ -997,9 +971,8 @@ html_delta_cell(struct mg_buf *b, const struct mg_json *row, size_t i)
   put(b, "</td>");
 }
 
-static void
-html_table(struct mg_buf *b, const struct mg_json *sums,
-           const struct mg_json *cmp, const char *group)
+static void html_table(struct mg_buf *b, const struct mg_json *sums,
+                       const struct mg_json *cmp, const char *group)
 {
   const struct mg_json *rows = mg_json_get(cmp, "rows");
   int eval = strcmp(group, "eval") == 0;
@@ -1046,8 +1019,7 @@ html_table(struct mg_buf *b, const struct mg_json *sums,
 }
 
 /* x of a run on the load axis: its target rate, else its achieved rate. */
-static int
-run_x(const struct mg_json *r, double *x)
+static int run_x(const struct mg_json *r, double *x)
 {
   const struct mg_json *v = mg_json_get(r, "rate");
 
@@ -1059,10 +1031,10 @@ run_x(const struct mg_json *r, double *x)
   return 0;
 }
 
-static void
-sweep_chart(struct mg_buf *b, const struct mg_json *sums, const char *id,
-            const char *title, const char *ylabel, const char *const *paths,
-            const char *const *pnames, size_t np, int diag, const char *caption)
+static void sweep_chart(struct mg_buf *b, const struct mg_json *sums,
+                        const char *id, const char *title, const char *ylabel,
+                        const char *const *paths, const char *const *pnames,
+                        size_t np, int diag, const char *caption)
 {
   size_t ns = mg_json_size(sums) * np, k = 0, i = 0;
   struct series *s = mg_xcalloc(ns ? ns : 1, sizeof(*s));
@@ -1119,8 +1091,8 @@ sweep_chart(struct mg_buf *b, const struct mg_json *sums, const char *id,
 
 /* The run input i is compared at: the same offered load when the
  * comparison has one, else its operating point. */
-static const struct mg_json *
-compared_run(const struct mg_json *cmp, const struct mg_json *s, size_t i)
+static const struct mg_json *compared_run(const struct mg_json *cmp,
+                                          const struct mg_json *s, size_t i)
 {
   const char *id = group_run_id(cmp, s, i, "perf_same_load");
 
@@ -1132,10 +1104,9 @@ compared_run(const struct mg_json *cmp, const struct mg_json *s, size_t i)
   return mg_results_headline_run(mg_json_get(s, "perf"));
 }
 
-static void
-dist_chart(struct mg_buf *b, const struct mg_json *sums,
-           const struct mg_json *cmp, const char *id, const char *title,
-           const char *key, const char *xlabel)
+static void dist_chart(struct mg_buf *b, const struct mg_json *sums,
+                       const struct mg_json *cmp, const char *id,
+                       const char *title, const char *key, const char *xlabel)
 {
   static const struct {
     const char *k;
@@ -1185,8 +1156,7 @@ dist_chart(struct mg_buf *b, const struct mg_json *sums,
 }
 
 /* Width in pixels of a group of bars: room for its bars and its labels. */
-static double
-group_width(const struct mg_json *row, size_t ne)
+static double group_width(const struct mg_json *row, size_t ne)
 {
   double bars = (double)ne * 34 + 16;
   double t = strlen(str(row, "task", "")) * 7.0 + 14;
@@ -1197,9 +1167,8 @@ group_width(const struct mg_json *row, size_t ne)
 
 /* Grouped bars, one group per task/metric, one bar per input, with
  * +-1 standard error bars. */
-static void
-accuracy_chart(struct mg_buf *b, const struct mg_json *sums,
-               const struct mg_json *rows)
+static void accuracy_chart(struct mg_buf *b, const struct mg_json *sums,
+                           const struct mg_json *rows)
 {
   size_t ng = 0, ne = mg_json_size(sums);
   double ymax = 0, total = 0, gx;
@@ -1326,8 +1295,7 @@ accuracy_chart(struct mg_buf *b, const struct mg_json *sums,
 #undef Y
 }
 
-static void
-html_sweeps(struct mg_buf *b, const struct mg_json *sums)
+static void html_sweeps(struct mg_buf *b, const struct mg_json *sums)
 {
   static const char *const ttft[] = { "ttft_ms.p50", "ttft_ms.p99" };
   static const char *const itl[] = { "itl_ms.p50", "itl_ms.p99" };
@@ -1368,9 +1336,8 @@ html_sweeps(struct mg_buf *b, const struct mg_json *sums)
   put(b, "</div>");
 }
 
-static void
-html_distributions(struct mg_buf *b, const struct mg_json *sums,
-                   const struct mg_json *cmp)
+static void html_distributions(struct mg_buf *b, const struct mg_json *sums,
+                               const struct mg_json *cmp)
 {
   char a[32];
 
@@ -1389,8 +1356,7 @@ html_distributions(struct mg_buf *b, const struct mg_json *sums,
   put(b, "</div>");
 }
 
-static int
-has_runs(const struct mg_json *sums, size_t min)
+static int has_runs(const struct mg_json *sums, size_t min)
 {
   for (struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s))
     if (mg_json_size(mg_json_get_path(s, "perf.runs")) >= min)
@@ -1398,9 +1364,8 @@ has_runs(const struct mg_json *sums, size_t min)
   return 0;
 }
 
-int
-mg_report_html(const struct mg_report_in *in, struct mg_buf *b,
-               struct mg_err *err)
+int mg_report_html(const struct mg_report_in *in, struct mg_buf *b,
+                   struct mg_err *err)
 {
   const struct mg_json *sums = in->summaries;
   const struct mg_json *rows = mg_json_get(in->comparison, "rows");

@@ -20,8 +20,8 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static struct mg_json *
-get_any(const struct mg_json *o, const char *const *names)
+static struct mg_json *get_any(const struct mg_json *o,
+                               const char *const *names)
 {
   for (; *names; names++) {
     struct mg_json *v = mg_json_get_path(o, *names);
@@ -33,8 +33,7 @@ get_any(const struct mg_json *o, const char *const *names)
 }
 
 /* A number, or the mean of a distribution object. */
-static int
-num_of(const struct mg_json *v, double *out)
+static int num_of(const struct mg_json *v, double *out)
 {
   if (mg_json_is_number(v)) {
     *out = mg_json_number(v);
@@ -54,9 +53,8 @@ num_of(const struct mg_json *v, double *out)
   return -1;
 }
 
-static void
-set_num_from(struct mg_json *dst, const char *key, const struct mg_json *src,
-             const char *const *names)
+static void set_num_from(struct mg_json *dst, const char *key,
+                         const struct mg_json *src, const char *const *names)
 {
   double d;
 
@@ -64,8 +62,7 @@ set_num_from(struct mg_json *dst, const char *key, const struct mg_json *src,
     mg_json_set_number(dst, key, d);
 }
 
-static const char *
-str_any(const struct mg_json *o, const char *const *names)
+static const char *str_any(const struct mg_json *o, const char *const *names)
 {
   struct mg_json *v = get_any(o, names);
 
@@ -93,8 +90,7 @@ static const struct {
  * ({"count", "mean", "std", "median", "percentiles": {...}, "hist"}) or
  * GuideLLM's status split ({"successful": {...}}). NULL if unusable.
  */
-static struct mg_json *
-dist_of(const struct mg_json *d)
+static struct mg_json *dist_of(const struct mg_json *d)
 {
   struct mg_json *o, *pcts, *src, *v;
   double x;
@@ -209,9 +205,8 @@ static const char *const n_op[] = { "operating_point",
 static const char *const n_msr[] = { "max_sustainable_rps",
                                      "summary.max_sustainable_rps", NULL };
 
-static void
-add_dist(struct mg_json *run, const char *key, const struct mg_json *src,
-         const char *const *names)
+static void add_dist(struct mg_json *run, const char *key,
+                     const struct mg_json *src, const char *const *names)
 {
   struct mg_json *d = dist_of(get_any(src, names));
 
@@ -221,8 +216,7 @@ add_dist(struct mg_json *run, const char *key, const struct mg_json *src,
 
 /* A readable run id: the record's string id, else kind@rate as perf-run
  * labels its steps. */
-static void
-run_label(const struct mg_json *r, size_t idx, char *buf, size_t n)
+static void run_label(const struct mg_json *r, size_t idx, char *buf, size_t n)
 {
   const char *id = mg_json_string(mg_json_get(r, "id"));
   const char *kind = str_any(r, n_kind);
@@ -238,8 +232,7 @@ run_label(const struct mg_json *r, size_t idx, char *buf, size_t n)
     snprintf(buf, n, "run%zu", idx + 1);
 }
 
-static struct mg_json *
-perf_run(const struct mg_json *r, size_t idx)
+static struct mg_json *perf_run(const struct mg_json *r, size_t idx)
 {
   struct mg_json *o = mg_json_new_object(), *req = mg_json_new_object();
   const char *s;
@@ -276,8 +269,7 @@ perf_run(const struct mg_json *r, size_t idx)
 /* Fixed-rate steps (constant, poisson, gamma) are the ones a sweep plots
  * against offered load; synchronous, throughput and concurrent steps are
  * not rates. */
-static int
-is_rate_step(const struct mg_json *run)
+static int is_rate_step(const struct mg_json *run)
 {
   const char *k = mg_json_string(mg_json_get(run, "kind"));
 
@@ -293,8 +285,7 @@ is_rate_step(const struct mg_json *run)
  * measures somewhat below its offered rate; a saturated one plateaus).
  * Returns the run index, or -1.
  */
-static long
-sustainable(const struct mg_json *runs, double *rate)
+static long sustainable(const struct mg_json *runs, double *rate)
 {
   long best = -1, i = 0;
 
@@ -318,8 +309,7 @@ sustainable(const struct mg_json *runs, double *rate)
 /* What the load test sent, for readers of a report: "profile" and
  * "workload" (perf-run's config.data: the synthetic spec, or the file
  * and the columns read). */
-static void
-perf_workload(const struct mg_json *perf, struct mg_json *o)
+static void perf_workload(const struct mg_json *perf, struct mg_json *o)
 {
   const struct mg_json *data = mg_json_get_path(perf, "config.data");
   const char *profile =
@@ -343,9 +333,8 @@ perf_workload(const struct mg_json *perf, struct mg_json *o)
   free(w);
 }
 
-static int
-perf_summary(const struct mg_json *perf, struct mg_json **out,
-             struct mg_err *err)
+static int perf_summary(const struct mg_json *perf, struct mg_json **out,
+                        struct mg_err *err)
 {
   struct mg_json *runs = get_any(perf, n_runs);
   struct mg_json *o, *arr;
@@ -399,8 +388,7 @@ perf_summary(const struct mg_json *perf, struct mg_json **out,
   return 0;
 }
 
-const struct mg_json *
-mg_results_headline_run(const struct mg_json *perf)
+const struct mg_json *mg_results_headline_run(const struct mg_json *perf)
 {
   struct mg_json *runs = mg_json_get(perf, "runs");
   struct mg_json *op = mg_json_get(perf, "operating_point");
@@ -432,9 +420,8 @@ mg_results_headline_run(const struct mg_json *perf)
 
 /* One lm-eval style results map {task: {"acc,none": x, "acc_stderr,none":
  * y, "alias": ...}} into task rows. */
-static void
-eval_results_map(const struct mg_json *results, const struct mg_json *eval,
-                 struct mg_json *tasks)
+static void eval_results_map(const struct mg_json *results,
+                             const struct mg_json *eval, struct mg_json *tasks)
 {
   for (struct mg_json *t = mg_json_first(results); t; t = mg_json_next(t)) {
     const char *task = mg_json_key(t);
@@ -492,8 +479,7 @@ eval_results_map(const struct mg_json *results, const struct mg_json *eval,
 
 /* eval.tasks as an array of {"task"|"name", "metrics": {m: {"value",
  * "stderr"}} | {m: x}, "n"|"samples"}. */
-static void
-eval_task_array(const struct mg_json *arr, struct mg_json *tasks)
+static void eval_task_array(const struct mg_json *arr, struct mg_json *tasks)
 {
   for (struct mg_json *t = mg_json_first(arr); t; t = mg_json_next(t)) {
     const char *task = mg_json_string(mg_json_get(t, "task"));
@@ -548,9 +534,8 @@ eval_task_array(const struct mg_json *arr, struct mg_json *tasks)
   }
 }
 
-static int
-eval_summary(const struct mg_json *eval, struct mg_json **out,
-             struct mg_err *err)
+static int eval_summary(const struct mg_json *eval, struct mg_json **out,
+                        struct mg_err *err)
 {
   struct mg_json *tasks, *o, *v;
 
@@ -578,8 +563,7 @@ eval_summary(const struct mg_json *eval, struct mg_json **out,
 /* ---- verification
  * ------------------------------------------------------------ */
 
-static struct mg_json *
-verify_summary(const struct mg_json *v)
+static struct mg_json *verify_summary(const struct mg_json *v)
 {
   struct mg_json *o = mg_json_new_object();
   struct mg_json *ok = mg_json_get(v, "ok");
@@ -602,8 +586,8 @@ verify_summary(const struct mg_json *v)
 /* ---- summaries
  * ---------------------------------------------------------------- */
 
-static struct mg_json *
-new_summary(const char *source, const char *model, const char *label)
+static struct mg_json *new_summary(const char *source, const char *model,
+                                   const char *label)
 {
   struct mg_json *s = mg_json_new_object();
 
@@ -614,9 +598,8 @@ new_summary(const char *source, const char *model, const char *label)
   return s;
 }
 
-static int
-summarize_listing(const struct mg_json *list, struct mg_json *out,
-                  struct mg_err *err)
+static int summarize_listing(const struct mg_json *list, struct mg_json *out,
+                             struct mg_err *err)
 {
   struct mg_json *models = mg_json_get(list, "models");
 
@@ -638,9 +621,9 @@ summarize_listing(const struct mg_json *list, struct mg_json *out,
   return 0;
 }
 
-int
-mg_results_summarize(const struct mg_json *rec, const char *name,
-                     const char *label, struct mg_json *out, struct mg_err *err)
+int mg_results_summarize(const struct mg_json *rec, const char *name,
+                         const char *label, struct mg_json *out,
+                         struct mg_err *err)
 {
   struct mg_json *perf = mg_json_get(rec, "perf");
   struct mg_json *eval = mg_json_get(rec, "eval");
@@ -705,8 +688,7 @@ mg_results_summarize(const struct mg_json *rec, const char *name,
 static const char *const count_suffix[] = { ".n",        ".requests", ".errors",
                                             ".findings", ".files",    NULL };
 
-int
-mg_results_key_is_count(const char *key)
+int mg_results_key_is_count(const char *key)
 {
   size_t kl = strlen(key);
 
@@ -719,8 +701,8 @@ mg_results_key_is_count(const char *key)
   return 0;
 }
 
-static void
-put(struct mg_json *o, const char *const *parts, size_t n, struct mg_json *v)
+static void put(struct mg_json *o, const char *const *parts, size_t n,
+                struct mg_json *v)
 {
   char *k = mg_registry_key(parts, n);
 
@@ -729,9 +711,8 @@ put(struct mg_json *o, const char *const *parts, size_t n, struct mg_json *v)
   free(k);
 }
 
-static void
-put_num(struct mg_json *o, const char *a, const char *b, const char *c,
-        const char *d, const struct mg_json *v)
+static void put_num(struct mg_json *o, const char *a, const char *b,
+                    const char *c, const char *d, const struct mg_json *v)
 {
   const char *parts[4] = { a, b, c, d };
   size_t n = d ? 4 : 3;
@@ -741,9 +722,8 @@ put_num(struct mg_json *o, const char *a, const char *b, const char *c,
 }
 
 /* The headline figures of one run under prefix perf.<label>[.<rate>]. */
-static void
-flat_run(struct mg_json *o, const char *label, const char *rate,
-         const struct mg_json *run)
+static void flat_run(struct mg_json *o, const char *label, const char *rate,
+                     const struct mg_json *run)
 {
   static const char *const dists[][2] = {
     { "ttft_ms", "ttft" },
@@ -799,8 +779,7 @@ flat_run(struct mg_json *o, const char *label, const char *rate,
 #undef PUT
 }
 
-struct mg_json *
-mg_results_flatten(const struct mg_json *summary, int per_rate)
+struct mg_json *mg_results_flatten(const struct mg_json *summary, int per_rate)
 {
   struct mg_json *o = mg_json_new_object();
   const char *label = mg_json_string(mg_json_get(summary, "label"));
@@ -863,9 +842,8 @@ mg_results_flatten(const struct mg_json *summary, int per_rate)
 /* ---- unflattening
  * ------------------------------------------------------------- */
 
-static struct mg_json *
-summary_for(struct mg_json *list, const char *label, const char *source,
-            const char *model)
+static struct mg_json *summary_for(struct mg_json *list, const char *label,
+                                   const char *source, const char *model)
 {
   for (struct mg_json *s = mg_json_first(list); s; s = mg_json_next(s))
     if (strcmp(mg_json_string(mg_json_get(s, "label")), label) == 0)
@@ -874,8 +852,7 @@ summary_for(struct mg_json *list, const char *label, const char *source,
   return mg_json_at(list, mg_json_size(list) - 1);
 }
 
-static struct mg_json *
-obj_at(struct mg_json *o, const char *key, int array)
+static struct mg_json *obj_at(struct mg_json *o, const char *key, int array)
 {
   struct mg_json *v = mg_json_get(o, key);
 
@@ -887,8 +864,7 @@ obj_at(struct mg_json *o, const char *key, int array)
 }
 
 /* Splits key at '.' into at most max parts (the last takes the rest). */
-static size_t
-split(char *key, char **parts, size_t max)
+static size_t split(char *key, char **parts, size_t max)
 {
   size_t n = 0;
 
@@ -901,8 +877,8 @@ split(char *key, char **parts, size_t max)
   return n;
 }
 
-static void
-unflat_perf(struct mg_json *s, const char *metric, const struct mg_json *v)
+static void unflat_perf(struct mg_json *s, const char *metric,
+                        const struct mg_json *v)
 {
   struct mg_json *perf = obj_at(s, "perf", 0);
   struct mg_json *runs = obj_at(perf, "runs", 1);
@@ -944,9 +920,8 @@ unflat_perf(struct mg_json *s, const char *metric, const struct mg_json *v)
   mg_json_set(run, metric, mg_json_dup(v));
 }
 
-static void
-unflat_eval(struct mg_json *s, const char *task, const char *metric,
-            const struct mg_json *v)
+static void unflat_eval(struct mg_json *s, const char *task, const char *metric,
+                        const struct mg_json *v)
 {
   struct mg_json *tasks = obj_at(obj_at(s, "eval", 0), "tasks", 1);
   size_t ml = strlen(metric);
@@ -980,9 +955,8 @@ unflat_eval(struct mg_json *s, const char *task, const char *metric,
   free(base);
 }
 
-void
-mg_results_unflatten(const struct mg_json *props, const char *source,
-                     const char *model, struct mg_json *out)
+void mg_results_unflatten(const struct mg_json *props, const char *source,
+                          const char *model, struct mg_json *out)
 {
   struct mg_json *list = mg_json_new_array();
   struct mg_json *ns = mg_json_new_object();

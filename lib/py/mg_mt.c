@@ -11,8 +11,7 @@
 #define UPPER_MASK 0x80000000U
 #define LOWER_MASK 0x7fffffffU
 
-static void
-init_genrand(struct mg_mt *r, uint32_t s)
+static void init_genrand(struct mg_mt *r, uint32_t s)
 {
   r->mt[0] = s;
   for (int i = 1; i < MG_MT_N; i++)
@@ -21,8 +20,7 @@ init_genrand(struct mg_mt *r, uint32_t s)
   r->mti = MG_MT_N;
 }
 
-static void
-init_by_array(struct mg_mt *r, const uint32_t *key, size_t len)
+static void init_by_array(struct mg_mt *r, const uint32_t *key, size_t len)
 {
   size_t i = 1, j = 0, k;
 
@@ -53,8 +51,7 @@ init_by_array(struct mg_mt *r, const uint32_t *key, size_t len)
   r->mt[0] = 0x80000000U;
 }
 
-void
-mg_mt_seed(struct mg_mt *r, uint64_t seed)
+void mg_mt_seed(struct mg_mt *r, uint64_t seed)
 {
   uint32_t key[2];
   size_t len = 1;
@@ -66,8 +63,7 @@ mg_mt_seed(struct mg_mt *r, uint64_t seed)
   init_by_array(r, key, len);
 }
 
-uint32_t
-mg_mt_u32(struct mg_mt *r)
+uint32_t mg_mt_u32(struct mg_mt *r)
 {
   static const uint32_t mag01[2] = { 0x0U, MATRIX_A };
   uint32_t y;
@@ -95,8 +91,7 @@ mg_mt_u32(struct mg_mt *r)
   return y;
 }
 
-uint64_t
-mg_mt_getrandbits(struct mg_mt *r, int k)
+uint64_t mg_mt_getrandbits(struct mg_mt *r, int k)
 {
   uint64_t lo, hi;
 
@@ -111,16 +106,14 @@ mg_mt_getrandbits(struct mg_mt *r, int k)
   return lo | (hi << 32);
 }
 
-double
-mg_mt_random(struct mg_mt *r)
+double mg_mt_random(struct mg_mt *r)
 {
   uint32_t a = mg_mt_u32(r) >> 5, b = mg_mt_u32(r) >> 6;
 
   return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
 }
 
-static int
-bit_length(uint64_t n)
+static int bit_length(uint64_t n)
 {
   int k = 0;
 
@@ -131,8 +124,7 @@ bit_length(uint64_t n)
   return k;
 }
 
-uint64_t
-mg_mt_randbelow(struct mg_mt *r, uint64_t n)
+uint64_t mg_mt_randbelow(struct mg_mt *r, uint64_t n)
 {
   int k = bit_length(n);
   uint64_t v = mg_mt_getrandbits(r, k);
@@ -142,8 +134,7 @@ mg_mt_randbelow(struct mg_mt *r, uint64_t n)
   return v;
 }
 
-void
-mg_mt_sample(struct mg_mt *r, size_t n, size_t k, size_t *out)
+void mg_mt_sample(struct mg_mt *r, size_t n, size_t k, size_t *out)
 {
   size_t setsize = 21;
 
@@ -182,8 +173,7 @@ mg_mt_sample(struct mg_mt *r, size_t n, size_t k, size_t *out)
   }
 }
 
-void
-mg_mt_shuffle(struct mg_mt *r, size_t *x, size_t n)
+void mg_mt_shuffle(struct mg_mt *r, size_t *x, size_t n)
 {
   for (size_t i = n ? n - 1 : 0; i >= 1; i--) {
     size_t j = (size_t)mg_mt_randbelow(r, i + 1), t = x[i];
@@ -193,8 +183,7 @@ mg_mt_shuffle(struct mg_mt *r, size_t *x, size_t n)
   }
 }
 
-size_t
-mg_mt_choice(struct mg_mt *r, size_t n)
+size_t mg_mt_choice(struct mg_mt *r, size_t n)
 {
   return (size_t)floor(mg_mt_random(r) * (double)n);
 }

@@ -15,8 +15,7 @@
 
 #define MAX_DEPTH 200
 
-static struct mg_pv *
-alloc(enum mg_pv_type t)
+static struct mg_pv *alloc(enum mg_pv_type t)
 {
   struct mg_pv *v = mg_xcalloc(1, sizeof(*v));
 
@@ -25,14 +24,12 @@ alloc(enum mg_pv_type t)
   return v;
 }
 
-struct mg_pv *
-mg_pv_none(void)
+struct mg_pv *mg_pv_none(void)
 {
   return alloc(MG_PV_NONE);
 }
 
-struct mg_pv *
-mg_pv_bool(int b)
+struct mg_pv *mg_pv_bool(int b)
 {
   struct mg_pv *v = alloc(MG_PV_BOOL);
 
@@ -40,8 +37,7 @@ mg_pv_bool(int b)
   return v;
 }
 
-struct mg_pv *
-mg_pv_int(long long i)
+struct mg_pv *mg_pv_int(long long i)
 {
   struct mg_pv *v = alloc(MG_PV_INT);
 
@@ -49,8 +45,7 @@ mg_pv_int(long long i)
   return v;
 }
 
-struct mg_pv *
-mg_pv_float(double f)
+struct mg_pv *mg_pv_float(double f)
 {
   struct mg_pv *v = alloc(MG_PV_FLOAT);
 
@@ -58,8 +53,7 @@ mg_pv_float(double f)
   return v;
 }
 
-struct mg_pv *
-mg_pv_str_take(char *s, size_t n)
+struct mg_pv *mg_pv_str_take(char *s, size_t n)
 {
   struct mg_pv *v = alloc(MG_PV_STR);
 
@@ -68,8 +62,7 @@ mg_pv_str_take(char *s, size_t n)
   return v;
 }
 
-struct mg_pv *
-mg_pv_strn(const char *s, size_t n)
+struct mg_pv *mg_pv_strn(const char *s, size_t n)
 {
   char *c = mg_xmalloc(n + 1);
 
@@ -79,14 +72,12 @@ mg_pv_strn(const char *s, size_t n)
   return mg_pv_str_take(c, n);
 }
 
-struct mg_pv *
-mg_pv_str(const char *s)
+struct mg_pv *mg_pv_str(const char *s)
 {
   return mg_pv_strn(s, strlen(s));
 }
 
-struct mg_pv *
-mg_pv_str_buf(struct mg_buf *b)
+struct mg_pv *mg_pv_str_buf(struct mg_buf *b)
 {
   size_t n;
   char *s = mg_buf_detach(b, &n);
@@ -94,14 +85,12 @@ mg_pv_str_buf(struct mg_buf *b)
   return mg_pv_str_take(s, n);
 }
 
-struct mg_pv *
-mg_pv_list(void)
+struct mg_pv *mg_pv_list(void)
 {
   return alloc(MG_PV_LIST);
 }
 
-struct mg_pv *
-mg_pv_tuple(void)
+struct mg_pv *mg_pv_tuple(void)
 {
   struct mg_pv *v = alloc(MG_PV_LIST);
 
@@ -109,14 +98,12 @@ mg_pv_tuple(void)
   return v;
 }
 
-struct mg_pv *
-mg_pv_dict(void)
+struct mg_pv *mg_pv_dict(void)
 {
   return alloc(MG_PV_DICT);
 }
 
-struct mg_pv *
-mg_pv_tagged(const char *tag, const char *value)
+struct mg_pv *mg_pv_tagged(const char *tag, const char *value)
 {
   struct mg_pv *v = alloc(MG_PV_TAGGED);
 
@@ -125,16 +112,14 @@ mg_pv_tagged(const char *tag, const char *value)
   return v;
 }
 
-struct mg_pv *
-mg_pv_ref(struct mg_pv *v)
+struct mg_pv *mg_pv_ref(struct mg_pv *v)
 {
   if (v)
     v->refs++;
   return v;
 }
 
-void
-mg_pv_unref(struct mg_pv *v)
+void mg_pv_unref(struct mg_pv *v)
 {
   if (!v || --v->refs > 0)
     return;
@@ -165,8 +150,7 @@ mg_pv_unref(struct mg_pv *v)
   free(v);
 }
 
-const char *
-mg_pv_type_name(const struct mg_pv *v)
+const char *mg_pv_type_name(const struct mg_pv *v)
 {
   if (!v)
     return "undefined";
@@ -191,8 +175,7 @@ mg_pv_type_name(const struct mg_pv *v)
   return "?";
 }
 
-void
-mg_pv_list_append(struct mg_pv *list, struct mg_pv *v)
+void mg_pv_list_append(struct mg_pv *list, struct mg_pv *v)
 {
   if (list->type != MG_PV_LIST)
     MG_BUG("mg_pv_list_append on %s", mg_pv_type_name(list));
@@ -204,8 +187,7 @@ mg_pv_list_append(struct mg_pv *list, struct mg_pv *v)
   list->u.list.v[list->u.list.n++] = v;
 }
 
-size_t
-mg_pv_utf8_count(const char *s, size_t n)
+size_t mg_pv_utf8_count(const char *s, size_t n)
 {
   size_t c = 0;
 
@@ -215,8 +197,7 @@ mg_pv_utf8_count(const char *s, size_t n)
   return c;
 }
 
-size_t
-mg_pv_utf8_offset(const char *s, size_t n, size_t cp)
+size_t mg_pv_utf8_offset(const char *s, size_t n, size_t cp)
 {
   size_t i = 0, c = 0;
 
@@ -231,8 +212,7 @@ mg_pv_utf8_offset(const char *s, size_t n, size_t cp)
   return n;
 }
 
-size_t
-mg_pv_len(const struct mg_pv *v)
+size_t mg_pv_len(const struct mg_pv *v)
 {
   if (!v)
     return 0;
@@ -248,16 +228,14 @@ mg_pv_len(const struct mg_pv *v)
   }
 }
 
-struct mg_pv *
-mg_pv_at(const struct mg_pv *list, size_t i)
+struct mg_pv *mg_pv_at(const struct mg_pv *list, size_t i)
 {
   if (!list || list->type != MG_PV_LIST || i >= list->u.list.n)
     return NULL;
   return list->u.list.v[i];
 }
 
-static long
-dict_find(const struct mg_pv *d, const struct mg_pv *key)
+static long dict_find(const struct mg_pv *d, const struct mg_pv *key)
 {
   for (size_t i = 0; i < d->u.dict.n; i++)
     if (mg_pv_equal(d->u.dict.k[i], key))
@@ -265,8 +243,7 @@ dict_find(const struct mg_pv *d, const struct mg_pv *key)
   return -1;
 }
 
-static long
-dict_finds(const struct mg_pv *d, const char *key, size_t n)
+static long dict_finds(const struct mg_pv *d, const char *key, size_t n)
 {
   for (size_t i = 0; i < d->u.dict.n; i++) {
     const struct mg_pv *k = d->u.dict.k[i];
@@ -278,8 +255,7 @@ dict_finds(const struct mg_pv *d, const char *key, size_t n)
   return -1;
 }
 
-void
-mg_pv_dict_set(struct mg_pv *d, struct mg_pv *key, struct mg_pv *v)
+void mg_pv_dict_set(struct mg_pv *d, struct mg_pv *key, struct mg_pv *v)
 {
   long at;
 
@@ -303,14 +279,12 @@ mg_pv_dict_set(struct mg_pv *d, struct mg_pv *key, struct mg_pv *v)
   d->u.dict.v[d->u.dict.n++] = v;
 }
 
-void
-mg_pv_dict_sets(struct mg_pv *d, const char *key, struct mg_pv *v)
+void mg_pv_dict_sets(struct mg_pv *d, const char *key, struct mg_pv *v)
 {
   mg_pv_dict_set(d, mg_pv_str(key), v);
 }
 
-struct mg_pv *
-mg_pv_dict_get(const struct mg_pv *d, const char *key)
+struct mg_pv *mg_pv_dict_get(const struct mg_pv *d, const char *key)
 {
   long at;
 
@@ -320,8 +294,7 @@ mg_pv_dict_get(const struct mg_pv *d, const char *key)
   return at < 0 ? NULL : d->u.dict.v[at];
 }
 
-struct mg_pv *
-mg_pv_dict_getv(const struct mg_pv *d, const struct mg_pv *key)
+struct mg_pv *mg_pv_dict_getv(const struct mg_pv *d, const struct mg_pv *key)
 {
   long at;
 
@@ -331,8 +304,7 @@ mg_pv_dict_getv(const struct mg_pv *d, const struct mg_pv *key)
   return at < 0 ? NULL : d->u.dict.v[at];
 }
 
-void
-mg_pv_dict_del(struct mg_pv *d, const char *key)
+void mg_pv_dict_del(struct mg_pv *d, const char *key)
 {
   long at;
 
@@ -350,8 +322,7 @@ mg_pv_dict_del(struct mg_pv *d, const char *key)
   d->u.dict.n--;
 }
 
-static struct mg_pv *
-copy(const struct mg_pv *v, int deep)
+static struct mg_pv *copy(const struct mg_pv *v, int deep)
 {
   struct mg_pv *c;
 
@@ -374,28 +345,24 @@ copy(const struct mg_pv *v, int deep)
   }
 }
 
-struct mg_pv *
-mg_pv_copy(const struct mg_pv *v)
+struct mg_pv *mg_pv_copy(const struct mg_pv *v)
 {
   return copy(v, 0);
 }
 
-struct mg_pv *
-mg_pv_deepcopy(const struct mg_pv *v)
+struct mg_pv *mg_pv_deepcopy(const struct mg_pv *v)
 {
   return copy(v, 1);
 }
 
-int
-mg_pv_is_number(const struct mg_pv *v)
+int mg_pv_is_number(const struct mg_pv *v)
 {
   return v
          && (v->type == MG_PV_BOOL || v->type == MG_PV_INT
              || v->type == MG_PV_FLOAT);
 }
 
-double
-mg_pv_num(const struct mg_pv *v)
+double mg_pv_num(const struct mg_pv *v)
 {
   if (!v)
     return 0;
@@ -411,14 +378,12 @@ mg_pv_num(const struct mg_pv *v)
   }
 }
 
-const char *
-mg_pv_cstr(const struct mg_pv *v)
+const char *mg_pv_cstr(const struct mg_pv *v)
 {
   return v && v->type == MG_PV_STR ? v->u.str.s : NULL;
 }
 
-int
-mg_pv_equal(const struct mg_pv *a, const struct mg_pv *b)
+int mg_pv_equal(const struct mg_pv *a, const struct mg_pv *b)
 {
   if (!a || !b)
     return a == b;
@@ -464,8 +429,7 @@ mg_pv_equal(const struct mg_pv *a, const struct mg_pv *b)
   }
 }
 
-int
-mg_pv_truthy(const struct mg_pv *v)
+int mg_pv_truthy(const struct mg_pv *v)
 {
   if (!v)
     return 0;
@@ -491,8 +455,7 @@ mg_pv_truthy(const struct mg_pv *v)
 
 /* ---- text forms ---- */
 
-void
-mg_pv_float_repr(struct mg_buf *out, double f)
+void mg_pv_float_repr(struct mg_buf *out, double f)
 {
   char tmp[48], digits[24];
   int prec, nd = 0, e10, decpt, neg;
@@ -557,8 +520,7 @@ mg_pv_float_repr(struct mg_buf *out, double f)
 }
 
 /* Decodes one code point; advances *i. Invalid bytes decode as U+FFFD. */
-static int32_t
-next_cp(const char *s, size_t n, size_t *i)
+static int32_t next_cp(const char *s, size_t n, size_t *i)
 {
   utf8proc_int32_t cp;
   utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + *i,
@@ -572,8 +534,7 @@ next_cp(const char *s, size_t n, size_t *i)
   return cp;
 }
 
-static int
-py_printable(int32_t cp)
+static int py_printable(int32_t cp)
 {
   if (cp == ' ')
     return 1;
@@ -596,8 +557,7 @@ py_printable(int32_t cp)
   }
 }
 
-static void
-repr_str(struct mg_buf *out, const char *s, size_t n)
+static void repr_str(struct mg_buf *out, const char *s, size_t n)
 {
   char q = '\'';
   int has_sq = memchr(s, '\'', n) != NULL, has_dq = memchr(s, '"', n) != NULL;
@@ -633,8 +593,7 @@ repr_str(struct mg_buf *out, const char *s, size_t n)
   mg_buf_addch(out, q, NULL);
 }
 
-void
-mg_pv_repr(struct mg_buf *out, const struct mg_pv *v)
+void mg_pv_repr(struct mg_buf *out, const struct mg_pv *v)
 {
   if (!v) {
     mg_buf_addstr(out, "Undefined", NULL);
@@ -684,8 +643,7 @@ mg_pv_repr(struct mg_buf *out, const struct mg_pv *v)
   }
 }
 
-void
-mg_pv_to_str(struct mg_buf *out, const struct mg_pv *v)
+void mg_pv_to_str(struct mg_buf *out, const struct mg_pv *v)
 {
   if (v && v->type == MG_PV_STR)
     mg_buf_add(out, v->u.str.s, v->u.str.len, NULL);
@@ -693,8 +651,7 @@ mg_pv_to_str(struct mg_buf *out, const struct mg_pv *v)
     mg_pv_repr(out, v);
 }
 
-static void
-json_str(struct mg_buf *out, const char *s, size_t n)
+static void json_str(struct mg_buf *out, const char *s, size_t n)
 {
   size_t run = 0;
 
@@ -745,16 +702,15 @@ json_str(struct mg_buf *out, const char *s, size_t n)
   mg_buf_addch(out, '"', NULL);
 }
 
-static void
-newline_indent(struct mg_buf *out, int indent, int level)
+static void newline_indent(struct mg_buf *out, int indent, int level)
 {
   mg_buf_addch(out, '\n', NULL);
   for (int i = 0; i < indent * level; i++)
     mg_buf_addch(out, ' ', NULL);
 }
 
-static void
-dumps(struct mg_buf *out, const struct mg_pv *v, int indent, int level)
+static void dumps(struct mg_buf *out, const struct mg_pv *v, int indent,
+                  int level)
 {
   size_t n;
 
@@ -825,8 +781,7 @@ dumps(struct mg_buf *out, const struct mg_pv *v, int indent, int level)
   }
 }
 
-void
-mg_pv_dumps(struct mg_buf *out, const struct mg_pv *v, int indent)
+void mg_pv_dumps(struct mg_buf *out, const struct mg_pv *v, int indent)
 {
   dumps(out, v, indent, 0);
 }
@@ -842,16 +797,14 @@ struct parser {
   int depth;
 };
 
-static int
-perr(struct parser *p, const char *why)
+static int perr(struct parser *p, const char *why)
 {
   return mg_err_set(p->err, MG_ERR_DATA, "malformed %s in '%s' at byte %zu: %s",
                     p->mode == MG_PV_JSON ? "JSON" : "literal", p->name, p->i,
                     why);
 }
 
-static void
-skip_ws(struct parser *p)
+static void skip_ws(struct parser *p)
 {
   while (p->i < p->n
          && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n'
@@ -859,8 +812,7 @@ skip_ws(struct parser *p)
     p->i++;
 }
 
-static void
-add_cp(struct mg_buf *b, uint32_t cp)
+static void add_cp(struct mg_buf *b, uint32_t cp)
 {
   utf8proc_uint8_t tmp[4];
   utf8proc_ssize_t k;
@@ -879,8 +831,7 @@ add_cp(struct mg_buf *b, uint32_t cp)
   mg_buf_add(b, tmp, (size_t)k, NULL);
 }
 
-static int
-hexval(char c)
+static int hexval(char c)
 {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -891,8 +842,7 @@ hexval(char c)
   return -1;
 }
 
-static int
-read_hex(struct parser *p, int digits, uint32_t *out)
+static int read_hex(struct parser *p, int digits, uint32_t *out)
 {
   uint32_t v = 0;
 
@@ -910,8 +860,7 @@ read_hex(struct parser *p, int digits, uint32_t *out)
   return 0;
 }
 
-static int
-parse_string(struct parser *p, struct mg_pv **out)
+static int parse_string(struct parser *p, struct mg_pv **out)
 {
   char q = p->s[p->i];
   int triple = 0, raw = 0;
@@ -1041,8 +990,7 @@ parse_string(struct parser *p, struct mg_pv **out)
   return 0;
 }
 
-static int
-parse_number(struct parser *p, struct mg_pv **out)
+static int parse_number(struct parser *p, struct mg_pv **out)
 {
   size_t start = p->i;
   int is_float = 0;
@@ -1116,8 +1064,7 @@ parse_number(struct parser *p, struct mg_pv **out)
 
 static int parse_value(struct parser *p, struct mg_pv **out);
 
-static int
-word(struct parser *p, const char *w)
+static int word(struct parser *p, const char *w)
 {
   size_t n = strlen(w);
 
@@ -1133,8 +1080,7 @@ word(struct parser *p, const char *w)
   return 0;
 }
 
-static int
-parse_seq(struct parser *p, char close, struct mg_pv **out)
+static int parse_seq(struct parser *p, char close, struct mg_pv **out)
 {
   int is_tuple = close == ')', items = 0, trailing_comma = 0;
   struct mg_pv *l = is_tuple ? mg_pv_tuple() : mg_pv_list();
@@ -1181,8 +1127,7 @@ parse_seq(struct parser *p, char close, struct mg_pv **out)
   return 0;
 }
 
-static int
-parse_dict(struct parser *p, struct mg_pv **out)
+static int parse_dict(struct parser *p, struct mg_pv **out)
 {
   struct mg_pv *d = mg_pv_dict();
 
@@ -1233,8 +1178,7 @@ parse_dict(struct parser *p, struct mg_pv **out)
   return 0;
 }
 
-static int
-parse_value(struct parser *p, struct mg_pv **out)
+static int parse_value(struct parser *p, struct mg_pv **out)
 {
   char c;
   int rc;
@@ -1312,9 +1256,8 @@ parse_value(struct parser *p, struct mg_pv **out)
   return rc;
 }
 
-int
-mg_pv_parse(const char *text, size_t len, enum mg_pv_parse_mode mode,
-            const char *name, struct mg_pv **out, struct mg_err *err)
+int mg_pv_parse(const char *text, size_t len, enum mg_pv_parse_mode mode,
+                const char *name, struct mg_pv **out, struct mg_err *err)
 {
   struct parser p = { text, len, 0, mode, name, err, 0 };
   struct mg_pv *v = NULL;
@@ -1333,8 +1276,7 @@ mg_pv_parse(const char *text, size_t len, enum mg_pv_parse_mode mode,
 
 /* ---- mg_json interop ---- */
 
-struct mg_pv *
-mg_pv_from_json(const struct mg_json *j)
+struct mg_pv *mg_pv_from_json(const struct mg_json *j)
 {
   struct mg_pv *v;
   double d;
@@ -1366,8 +1308,7 @@ mg_pv_from_json(const struct mg_json *j)
   }
 }
 
-struct mg_json *
-mg_pv_to_json(const struct mg_pv *v)
+struct mg_json *mg_pv_to_json(const struct mg_pv *v)
 {
   struct mg_json *j;
 
@@ -1406,8 +1347,7 @@ mg_pv_to_json(const struct mg_pv *v)
 
 /* ---- Python string helpers ---- */
 
-int
-mg_pv_isspace(int c)
+int mg_pv_isspace(int c)
 {
   return (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x20) || c == 0x85
          || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a)
@@ -1415,8 +1355,7 @@ mg_pv_isspace(int c)
          || c == 0x3000;
 }
 
-struct mg_pv *
-mg_pv_str_strip(const struct mg_pv *s)
+struct mg_pv *mg_pv_str_strip(const struct mg_pv *s)
 {
   const char *p = s->u.str.s;
   size_t n = s->u.str.len, a = 0, b = n;
@@ -1441,8 +1380,7 @@ mg_pv_str_strip(const struct mg_pv *s)
   return mg_pv_strn(p + a, b - a);
 }
 
-struct mg_pv *
-mg_pv_str_lower(const struct mg_pv *s)
+struct mg_pv *mg_pv_str_lower(const struct mg_pv *s)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   size_t i = 0;
@@ -1457,8 +1395,7 @@ mg_pv_str_lower(const struct mg_pv *s)
   return mg_pv_str_buf(&b);
 }
 
-struct mg_pv *
-mg_pv_str_capitalize(const struct mg_pv *s)
+struct mg_pv *mg_pv_str_capitalize(const struct mg_pv *s)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   size_t i = 0;

@@ -15,8 +15,8 @@ struct mg_regex {
   int groups;
 };
 
-int
-mg_regex_compile(const char *pattern, struct mg_regex **out, struct mg_err *err)
+int mg_regex_compile(const char *pattern, struct mg_regex **out,
+                     struct mg_err *err)
 {
   int ec;
   PCRE2_SIZE eo;
@@ -45,8 +45,7 @@ mg_regex_compile(const char *pattern, struct mg_regex **out, struct mg_err *err)
   return 0;
 }
 
-void
-mg_regex_free(struct mg_regex *re)
+void mg_regex_free(struct mg_regex *re)
 {
   if (!re)
     return;
@@ -54,17 +53,15 @@ mg_regex_free(struct mg_regex *re)
   free(re);
 }
 
-int
-mg_regex_groups(const struct mg_regex *re)
+int mg_regex_groups(const struct mg_regex *re)
 {
   return re->groups;
 }
 
 /* One step of Python-style iteration. Returns 1 with the match in md, 0
  * when there are no more matches. *pos and *retry carry the state. */
-static int
-next_match(const struct mg_regex *re, const char *s, size_t n, size_t *pos,
-           int *retry_empty, pcre2_match_data *md)
+static int next_match(const struct mg_regex *re, const char *s, size_t n,
+                      size_t *pos, int *retry_empty, pcre2_match_data *md)
 {
   for (;;) {
     int rc;
@@ -100,8 +97,7 @@ next_match(const struct mg_regex *re, const char *s, size_t n, size_t *pos,
   }
 }
 
-int
-mg_regex_search(const struct mg_regex *re, const char *s, size_t n)
+int mg_regex_search(const struct mg_regex *re, const char *s, size_t n)
 {
   pcre2_match_data *md = pcre2_match_data_create_from_pattern(re->code, NULL);
   int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, md, NULL);
@@ -110,16 +106,15 @@ mg_regex_search(const struct mg_regex *re, const char *s, size_t n)
   return rc >= 0;
 }
 
-static struct mg_pv *
-group_str(const char *s, PCRE2_SIZE *ov, int g)
+static struct mg_pv *group_str(const char *s, PCRE2_SIZE *ov, int g)
 {
   if (ov[2 * g] == PCRE2_UNSET)
     return mg_pv_str("");
   return mg_pv_strn(s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
 }
 
-struct mg_pv *
-mg_regex_findall(const struct mg_regex *re, const char *s, size_t n)
+struct mg_pv *mg_regex_findall(const struct mg_regex *re, const char *s,
+                               size_t n)
 {
   pcre2_match_data *md = pcre2_match_data_create_from_pattern(re->code, NULL);
   struct mg_pv *l = mg_pv_list();
@@ -145,9 +140,8 @@ mg_regex_findall(const struct mg_regex *re, const char *s, size_t n)
   return l;
 }
 
-static int
-expand(const struct mg_regex *re, const char *repl, const char *s,
-       PCRE2_SIZE *ov, struct mg_buf *out, struct mg_err *err)
+static int expand(const struct mg_regex *re, const char *repl, const char *s,
+                  PCRE2_SIZE *ov, struct mg_buf *out, struct mg_err *err)
 {
   for (const char *p = repl; *p; p++) {
     int g = -1;
@@ -216,9 +210,8 @@ expand(const struct mg_regex *re, const char *repl, const char *s,
   return 0;
 }
 
-int
-mg_regex_sub(const struct mg_regex *re, const char *repl, const char *s,
-             size_t n, long count, struct mg_buf *out, struct mg_err *err)
+int mg_regex_sub(const struct mg_regex *re, const char *repl, const char *s,
+                 size_t n, long count, struct mg_buf *out, struct mg_err *err)
 {
   pcre2_match_data *md = pcre2_match_data_create_from_pattern(re->code, NULL);
   size_t pos = 0, copied = 0;

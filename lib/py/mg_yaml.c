@@ -29,16 +29,14 @@ struct yctx {
   int depth;
 };
 
-static int
-yerr_mark(struct yctx *c, const yaml_mark_t *m, const char *problem)
+static int yerr_mark(struct yctx *c, const yaml_mark_t *m, const char *problem)
 {
   return mg_err_set(c->err, MG_ERR_DATA,
                     "malformed YAML in '%s' at line %zu column %zu: %s",
                     c->name, m->line + 1, m->column + 1, problem);
 }
 
-static int
-yerr_parser(struct yctx *c)
+static int yerr_parser(struct yctx *c)
 {
   const yaml_mark_t *m = &c->parser.problem_mark;
 
@@ -50,8 +48,7 @@ yerr_parser(struct yctx *c)
                     c->parser.context ? c->parser.context : "");
 }
 
-static void
-add_anchor(struct yctx *c, const char *name, struct mg_pv *v)
+static void add_anchor(struct yctx *c, const char *name, struct mg_pv *v)
 {
   if (!name)
     return;
@@ -71,8 +68,7 @@ add_anchor(struct yctx *c, const char *name, struct mg_pv *v)
 }
 
 /* Pattern helpers for PyYAML's implicit resolvers. */
-static int
-all_of(const char *s, size_t n, const char *set)
+static int all_of(const char *s, size_t n, const char *set)
 {
   if (n == 0)
     return 0;
@@ -82,8 +78,7 @@ all_of(const char *s, size_t n, const char *set)
   return 1;
 }
 
-static int
-one_of(const char *s, const char *const *words)
+static int one_of(const char *s, const char *const *words)
 {
   for (size_t i = 0; words[i]; i++)
     if (strcmp(s, words[i]) == 0)
@@ -101,8 +96,7 @@ static const char *const null_words[] = {
 };
 
 /* Copies s without underscores. */
-static char *
-strip_us(const char *s, size_t n)
+static char *strip_us(const char *s, size_t n)
 {
   char *o = mg_xmalloc(n + 1);
   size_t k = 0;
@@ -114,8 +108,7 @@ strip_us(const char *s, size_t n)
   return o;
 }
 
-static struct mg_pv *
-resolve_int(const char *s, size_t n)
+static struct mg_pv *resolve_int(const char *s, size_t n)
 {
   const char *p = s;
   int neg = 0, base = 10;
@@ -160,8 +153,7 @@ resolve_int(const char *s, size_t n)
   return mg_pv_int(neg ? -v : v);
 }
 
-static struct mg_pv *
-resolve_float(const char *s, size_t n)
+static struct mg_pv *resolve_float(const char *s, size_t n)
 {
   const char *p = s;
   size_t i = 0, m;
@@ -220,8 +212,7 @@ resolve_float(const char *s, size_t n)
   return mg_pv_float(neg ? -d : d);
 }
 
-static struct mg_pv *
-resolve_plain(const char *s, size_t n)
+static struct mg_pv *resolve_plain(const char *s, size_t n)
 {
   struct mg_pv *v;
 
@@ -240,8 +231,8 @@ resolve_plain(const char *s, size_t n)
   return mg_pv_strn(s, n);
 }
 
-static int
-make_scalar(struct yctx *c, const yaml_event_t *ev, struct mg_pv **out)
+static int make_scalar(struct yctx *c, const yaml_event_t *ev,
+                       struct mg_pv **out)
 {
   const char *s = (const char *)ev->data.scalar.value;
   size_t n = ev->data.scalar.length;
@@ -291,16 +282,14 @@ make_scalar(struct yctx *c, const yaml_event_t *ev, struct mg_pv **out)
 
 static int parse_node(struct yctx *c, yaml_event_t *ev, struct mg_pv **out);
 
-static int
-next_event(struct yctx *c, yaml_event_t *ev)
+static int next_event(struct yctx *c, yaml_event_t *ev)
 {
   if (!yaml_parser_parse(&c->parser, ev))
     return yerr_parser(c);
   return 0;
 }
 
-static void
-merge_into(struct mg_pv *d, const struct mg_pv *src)
+static void merge_into(struct mg_pv *d, const struct mg_pv *src)
 {
   if (!src || src->type != MG_PV_DICT)
     return;
@@ -308,8 +297,7 @@ merge_into(struct mg_pv *d, const struct mg_pv *src)
     mg_pv_dict_set(d, mg_pv_ref(src->u.dict.k[i]), mg_pv_ref(src->u.dict.v[i]));
 }
 
-static int
-parse_mapping(struct yctx *c, struct mg_pv **out)
+static int parse_mapping(struct yctx *c, struct mg_pv **out)
 {
   struct mg_pv *d = mg_pv_dict(), *merges = mg_pv_list();
 
@@ -383,8 +371,7 @@ fail:
   return -1;
 }
 
-static int
-parse_sequence(struct yctx *c, struct mg_pv **out)
+static int parse_sequence(struct yctx *c, struct mg_pv **out)
 {
   struct mg_pv *l = mg_pv_list();
 
@@ -410,8 +397,7 @@ fail:
 }
 
 /* Consumes ev (deleting it) and the events of its subtree. */
-static int
-parse_node(struct yctx *c, yaml_event_t *ev, struct mg_pv **out)
+static int parse_node(struct yctx *c, yaml_event_t *ev, struct mg_pv **out)
 {
   int rc = 0;
   const char *anchor = NULL;
@@ -459,9 +445,8 @@ out:
   return rc;
 }
 
-int
-mg_yaml_parse(const char *text, size_t len, const char *name,
-              struct mg_pv **out, struct mg_err *err)
+int mg_yaml_parse(const char *text, size_t len, const char *name,
+                  struct mg_pv **out, struct mg_err *err)
 {
   struct yctx c;
   yaml_event_t ev;
@@ -505,8 +490,7 @@ out:
   return rc;
 }
 
-int
-mg_yaml_load(const char *path, struct mg_pv **out, struct mg_err *err)
+int mg_yaml_load(const char *path, struct mg_pv **out, struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(YAML_MAX_FILE);
   int rc;

@@ -74,31 +74,28 @@ struct mg_tok {
 
 /* ---- small helpers ---- */
 
-static void
-seq_add(struct special_seq *s, uint32_t id, const char *tok, size_t n)
+static void seq_add(struct special_seq *s, uint32_t id, const char *tok,
+                    size_t n)
 {
   s->ids = mg_xreallocarray(s->ids, s->n + 1, sizeof(*s->ids));
   s->ids[s->n++] = id;
   mg_tok_util_list_push(&s->toks, tok, n);
 }
 
-static void
-seq_release(struct special_seq *s)
+static void seq_release(struct special_seq *s)
 {
   free(s->ids);
   mg_tok_util_list_release(&s->toks);
   memset(s, 0, sizeof(*s));
 }
 
-static void
-trie_release(struct trie *t)
+static void trie_release(struct trie *t)
 {
   free(t->v);
   memset(t, 0, sizeof(*t));
 }
 
-static uint32_t
-trie_new_node(struct trie *t, unsigned char b)
+static uint32_t trie_new_node(struct trie *t, unsigned char b)
 {
   if (t->n == t->cap) {
     t->cap = t->cap ? t->cap * 2 : 64;
@@ -112,8 +109,7 @@ trie_new_node(struct trie *t, unsigned char b)
 }
 
 /* Adds a pattern; the first pattern of equal text keeps its id. */
-static void
-trie_add(struct trie *t, const char *s, size_t n, uint32_t id)
+static void trie_add(struct trie *t, const char *s, size_t n, uint32_t id)
 {
   uint32_t node;
 
@@ -141,8 +137,8 @@ trie_add(struct trie *t, const char *s, size_t n, uint32_t id)
 }
 
 /* Longest pattern starting at s[0]; returns its length (0: none). */
-static size_t
-trie_longest(const struct trie *t, const char *s, size_t n, uint32_t *id)
+static size_t trie_longest(const struct trie *t, const char *s, size_t n,
+                           uint32_t *id)
 {
   uint32_t node = 0;
   size_t best = 0;
@@ -163,8 +159,7 @@ trie_longest(const struct trie *t, const char *s, size_t n, uint32_t *id)
   return best;
 }
 
-static const struct added_tok *
-added_by_id(const struct mg_tok *t, uint32_t id)
+static const struct added_tok *added_by_id(const struct mg_tok *t, uint32_t id)
 {
   size_t lo = 0, hi = t->nadded;
 
@@ -180,8 +175,7 @@ added_by_id(const struct mg_tok *t, uint32_t id)
   return NULL;
 }
 
-const char *
-mg_tok_id_to_token(const struct mg_tok *t, uint32_t id, size_t *len)
+const char *mg_tok_id_to_token(const struct mg_tok *t, uint32_t id, size_t *len)
 {
   const struct added_tok *a = added_by_id(t, id);
 
@@ -192,8 +186,7 @@ mg_tok_id_to_token(const struct mg_tok *t, uint32_t id, size_t *len)
   return mg_tok_util_vocab_str(mg_tok_model_vocab(t->model), id, len);
 }
 
-static uint32_t
-token_to_id(const struct mg_tok *t, const char *s, size_t n)
+static uint32_t token_to_id(const struct mg_tok *t, const char *s, size_t n)
 {
   uint32_t id = mg_tok_util_vocab_get(&t->added_map, s, n);
 
@@ -202,16 +195,14 @@ token_to_id(const struct mg_tok *t, const char *s, size_t n)
   return id;
 }
 
-int64_t
-mg_tok_token_to_id(const struct mg_tok *t, const char *s, size_t n)
+int64_t mg_tok_token_to_id(const struct mg_tok *t, const char *s, size_t n)
 {
   uint32_t id = token_to_id(t, s, n);
 
   return id == MG_TOK_NONE ? -1 : (int64_t)id;
 }
 
-size_t
-mg_tok_vocab_size(const struct mg_tok *t)
+size_t mg_tok_vocab_size(const struct mg_tok *t)
 {
   const struct mg_tok_vocab *v = mg_tok_model_vocab(t->model);
   size_t n = v->count;
@@ -223,14 +214,12 @@ mg_tok_vocab_size(const struct mg_tok *t)
   return n;
 }
 
-uint64_t
-mg_tok_max_length(const struct mg_tok *t)
+uint64_t mg_tok_max_length(const struct mg_tok *t)
 {
   return t->max_length;
 }
 
-size_t
-mg_tok_memory(const struct mg_tok *t)
+size_t mg_tok_memory(const struct mg_tok *t)
 {
   size_t n = sizeof(*t) + mg_tok_model_memory(t->model);
 
@@ -242,8 +231,7 @@ mg_tok_memory(const struct mg_tok *t)
   return n;
 }
 
-void
-mg_tok_free(struct mg_tok *t)
+void mg_tok_free(struct mg_tok *t)
 {
   if (!t)
     return;
@@ -269,8 +257,7 @@ mg_tok_free(struct mg_tok *t)
   free(t);
 }
 
-void
-mg_tok_encoding_release(struct mg_tok_encoding *e)
+void mg_tok_encoding_release(struct mg_tok_encoding *e)
 {
   free(e->ids);
   free(e->tok_text);
@@ -280,17 +267,15 @@ mg_tok_encoding_release(struct mg_tok_encoding *e)
 
 /* ---- added tokens ---- */
 
-static int
-added_cmp(const void *a, const void *b)
+static int added_cmp(const void *a, const void *b)
 {
   const struct added_tok *x = a, *y = b;
 
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static int
-parse_added_one(const struct mg_json *e, const char *path, struct added_tok *a,
-                struct mg_err *err)
+static int parse_added_one(const struct mg_json *e, const char *path,
+                           struct added_tok *a, struct mg_err *err)
 {
   const struct mg_json *c = mg_json_get(e, "content");
   int sp, sw, ls, rs, nm;
@@ -314,8 +299,7 @@ parse_added_one(const struct mg_json *e, const char *path, struct added_tok *a,
   return 0;
 }
 
-static int
-same_token(const struct added_tok *a, const struct added_tok *b)
+static int same_token(const struct added_tok *a, const struct added_tok *b)
 {
   return a->len == b->len && !memcmp(a->content, b->content, a->len)
          && a->special == b->special && a->normalized == b->normalized
@@ -328,9 +312,8 @@ same_token(const struct added_tok *a, const struct added_tok *b)
  * when the content is in it, else after the largest id so far; the tries
  * take the special tokens first, then the others, in the file's order.
  */
-static int
-load_added(struct mg_tok *t, const struct mg_json *arr, const char *path,
-           struct mg_err *err)
+static int load_added(struct mg_tok *t, const struct mg_json *arr,
+                      const char *path, struct mg_err *err)
 {
   size_t n = mg_json_size(arr), nl = 0, ns = 0, k = 0;
   struct added_tok *list, **specials, **plain_list;
@@ -393,7 +376,8 @@ load_added(struct mg_tok *t, const struct mg_json *arr, const char *path,
     *slot = *a;
     slot->content = mg_xstrndup(a->content, a->len);
     slot->id = id;
-    if (mg_tok_util_vocab_get(&t->special_set, a->content, a->len) == MG_TOK_NONE)
+    if (mg_tok_util_vocab_get(&t->special_set, a->content, a->len)
+        == MG_TOK_NONE)
       plain_list[nl++] = a;
   }
   qsort(t->added, t->nadded, sizeof(*t->added), added_cmp);
@@ -431,9 +415,9 @@ out:
 
 /* ---- post-processor ---- */
 
-static int
-special_from(struct mg_tok *t, const struct mg_json *sp,
-             struct special_seq *seq, const char *path, struct mg_err *err)
+static int special_from(struct mg_tok *t, const struct mg_json *sp,
+                        struct special_seq *seq, const char *path,
+                        struct mg_err *err)
 {
   const struct mg_json *ids = mg_json_get(sp, "ids");
   const struct mg_json *toks = mg_json_get(sp, "tokens");
@@ -457,9 +441,8 @@ special_from(struct mg_tok *t, const struct mg_json *sp,
 }
 
 /* [token, id] pairs of BertProcessing / RobertaProcessing. */
-static int
-pair_from(const struct mg_json *p, struct special_seq *seq, const char *path,
-          struct mg_err *err)
+static int pair_from(const struct mg_json *p, struct special_seq *seq,
+                     const char *path, struct mg_err *err)
 {
   const struct mg_json *s = mg_json_at(p, 0), *id = mg_json_at(p, 1);
 
@@ -475,8 +458,8 @@ pair_from(const struct mg_json *p, struct special_seq *seq, const char *path,
  * Wraps the current pre/post sequences with the tokens one processor adds
  * (processors of a Sequence apply in order, each around the previous).
  */
-static void
-wrap(struct mg_tok *t, struct special_seq *pre, struct special_seq *post)
+static void wrap(struct mg_tok *t, struct special_seq *pre,
+                 struct special_seq *post)
 {
   for (size_t i = 0; i < t->pre_seq.n; i++)
     seq_add(pre, t->pre_seq.ids[i],
@@ -491,9 +474,8 @@ wrap(struct mg_tok *t, struct special_seq *pre, struct special_seq *post)
   seq_release(post);
 }
 
-static int
-parse_post(struct mg_tok *t, const struct mg_json *j, const char *path,
-           struct mg_err *err)
+static int parse_post(struct mg_tok *t, const struct mg_json *j,
+                      const char *path, struct mg_err *err)
 {
   const char *type = mg_json_string(mg_json_get(j, "type"));
   struct special_seq pre = { 0 }, post = { 0 };
@@ -566,9 +548,8 @@ parse_post(struct mg_tok *t, const struct mg_json *j, const char *path,
 }
 
 /* A config token: "text" or {"content": "text", ...}; def when absent. */
-static void
-config_token(const struct mg_json *cfg, const char *key, const char *def,
-             const char **s, size_t *n)
+static void config_token(const struct mg_json *cfg, const char *key,
+                         const char *def, const char **s, size_t *n)
 {
   const struct mg_json *v = mg_json_get(cfg, key);
 
@@ -584,9 +565,8 @@ config_token(const struct mg_json *cfg, const char *key, const char *def,
  * true) and add_eos_token (default false); other classes keep the file's
  * post-processor.
  */
-static int
-apply_config(struct mg_tok *t, const struct mg_json *cfg,
-             const char *name, struct mg_err *err)
+static int apply_config(struct mg_tok *t, const struct mg_json *cfg,
+                        const char *name, struct mg_err *err)
 {
   static const struct {
     const char *cls, *bos, *eos;
@@ -640,9 +620,8 @@ apply_config(struct mg_tok *t, const struct mg_json *cfg,
 
 /* ---- loading ---- */
 
-static int
-component(const struct mg_json *doc, const char *key,
-          const struct mg_json **out)
+static int component(const struct mg_json *doc, const char *key,
+                     const struct mg_json **out)
 {
   *out = mg_json_get(doc, key);
   if (mg_json_is_null(*out))
@@ -650,10 +629,8 @@ component(const struct mg_json *doc, const char *key,
   return *out != NULL;
 }
 
-int
-mg_tok_from_json(const struct mg_json *doc, const struct mg_json *config,
-                       const char *name, struct mg_tok **out,
-                       struct mg_err *err)
+int mg_tok_from_json(const struct mg_json *doc, const struct mg_json *config,
+                     const char *name, struct mg_tok **out, struct mg_err *err)
 {
   struct mg_tok *t = mg_xcalloc(1, sizeof(*t));
   const struct mg_json *c;
@@ -711,8 +688,7 @@ out:
   return rc;
 }
 
-static int
-read_json(const char *path, struct mg_json **out, struct mg_err *err)
+static int read_json(const char *path, struct mg_json **out, struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(MAX_FILE);
   int rc;
@@ -724,9 +700,8 @@ read_json(const char *path, struct mg_json **out, struct mg_err *err)
   return rc;
 }
 
-int
-mg_tok_load(const char *path, unsigned flags, struct mg_tok **out,
-                  struct mg_err *err)
+int mg_tok_load(const char *path, unsigned flags, struct mg_tok **out,
+                struct mg_err *err)
 {
   struct stat st;
   char *file, *cfgfile = NULL;
@@ -767,9 +742,9 @@ out:
  * AddedVocabulary::find_matches over piece pc, pushing the split pieces
  * (added tokens with their id) onto out; empty pieces are dropped.
  */
-static void
-split_added(const struct mg_tok *t, const struct trie *tr,
-            const struct mg_tok_piece *pc, struct mg_tok_pieces *out)
+static void split_added(const struct mg_tok *t, const struct trie *tr,
+                        const struct mg_tok_piece *pc,
+                        struct mg_tok_pieces *out)
 {
   const char *s = t->arena.p + pc->off;
   size_t n = pc->len, start_off = 0, l;
@@ -796,9 +771,9 @@ split_added(const struct mg_tok *t, const struct trie *tr,
                      || !mg_tok_util_is_word(mg_tok_util_utf8_next(
                          s + mg_tok_util_utf8_last(s, start),
                          start - mg_tok_util_utf8_last(s, start), &l));
-      int ok_stop =
-          stop == n
-          || !mg_tok_util_is_word(mg_tok_util_utf8_next(s + stop, n - stop, &l));
+      int ok_stop = stop == n
+                    || !mg_tok_util_is_word(
+                        mg_tok_util_utf8_next(s + stop, n - stop, &l));
       if (!ok_start || !ok_stop)
         continue;
     }
@@ -806,7 +781,8 @@ split_added(const struct mg_tok *t, const struct trie *tr,
       size_t ns = start;
       while (ns > 0) {
         size_t p = mg_tok_util_utf8_last(s, ns);
-        if (!mg_tok_util_is_whitespace(mg_tok_util_utf8_next(s + p, ns - p, &l)))
+        if (!mg_tok_util_is_whitespace(
+                mg_tok_util_utf8_next(s + p, ns - p, &l)))
           break;
         ns = p;
       }
@@ -814,24 +790,24 @@ split_added(const struct mg_tok *t, const struct trie *tr,
     }
     if (a && a->rstrip) {
       while (stop < n
-             && mg_tok_util_is_whitespace(mg_tok_util_utf8_next(s + stop, n - stop, &l)))
+             && mg_tok_util_is_whitespace(
+                 mg_tok_util_utf8_next(s + stop, n - stop, &l)))
         stop += l;
     }
     if (start_off < start)
       mg_tok_util_pieces_push(out, pc->off + start_off, start - start_off,
-                         MG_TOK_NONE, pc->first && start_off == 0);
+                              MG_TOK_NONE, pc->first && start_off == 0);
     if (stop > start)
       mg_tok_util_pieces_push(out, pc->off + start, stop - start, id,
-                         pc->first && start == 0);
+                              pc->first && start == 0);
     start_off = stop;
   }
   if (start_off < n)
-    mg_tok_util_pieces_push(out, pc->off + start_off, n - start_off, MG_TOK_NONE,
-                       pc->first && start_off == 0);
+    mg_tok_util_pieces_push(out, pc->off + start_off, n - start_off,
+                            MG_TOK_NONE, pc->first && start_off == 0);
 }
 
-static void
-enc_push(struct mg_tok_encoding *e, uint32_t id)
+static void enc_push(struct mg_tok_encoding *e, uint32_t id)
 {
   if (e->n == e->cap) {
     e->cap = e->cap ? e->cap * 2 : 64;
@@ -841,8 +817,7 @@ enc_push(struct mg_tok_encoding *e, uint32_t id)
 }
 
 /* Adds the string of token e->n - 1 (tokens mode). */
-static void
-enc_text(struct mg_tok_encoding *e, const char *s, size_t n)
+static void enc_text(struct mg_tok_encoding *e, const char *s, size_t n)
 {
   if (e->tok_text_len + n + 1 > e->tok_text_cap) {
     size_t c = e->tok_text_cap ? e->tok_text_cap * 2 : 256;
@@ -863,8 +838,8 @@ enc_text(struct mg_tok_encoding *e, const char *s, size_t n)
   e->tok_off[e->n] = e->tok_text_len;
 }
 
-static void
-enc_seq(struct mg_tok_encoding *e, const struct special_seq *s, int tokens)
+static void enc_seq(struct mg_tok_encoding *e, const struct special_seq *s,
+                    int tokens)
 {
   for (size_t i = 0; i < s->n; i++) {
     enc_push(e, s->ids[i]);
@@ -874,8 +849,7 @@ enc_seq(struct mg_tok_encoding *e, const struct special_seq *s, int tokens)
   }
 }
 
-static size_t
-utf8_error_at(const char *s, size_t n)
+static size_t utf8_error_at(const char *s, size_t n)
 {
   size_t lo = 0;
 
@@ -889,10 +863,9 @@ utf8_error_at(const char *s, size_t n)
   return lo;
 }
 
-int
-mg_tok_encode(struct mg_tok *t, const char *text, size_t len,
-                    unsigned flags, struct mg_tok_encoding *out,
-                    struct mg_err *err)
+int mg_tok_encode(struct mg_tok *t, const char *text, size_t len,
+                  unsigned flags, struct mg_tok_encoding *out,
+                  struct mg_err *err)
 {
   int tokens = (flags & MG_TOK_TOKENS) != 0;
   int special = (flags & MG_TOK_ADD_SPECIAL) != 0;
@@ -966,8 +939,8 @@ mg_tok_encode(struct mg_tok *t, const char *text, size_t len,
       size_t to = out->n;
       for (size_t k = from; k < to; k++) {
         size_t l = 0;
-        const char *s =
-            mg_tok_util_vocab_str(mg_tok_model_vocab(t->model), out->ids[k], &l);
+        const char *s = mg_tok_util_vocab_str(mg_tok_model_vocab(t->model),
+                                              out->ids[k], &l);
         out->n = k + 1;
         enc_text(out, s ? s : "", l);
       }
@@ -981,9 +954,8 @@ mg_tok_encode(struct mg_tok *t, const char *text, size_t len,
 
 /* ---- decoding ---- */
 
-int
-mg_tok_decode(struct mg_tok *t, const uint32_t *ids, size_t n,
-                    int skip_special, struct mg_buf *out, struct mg_err *err)
+int mg_tok_decode(struct mg_tok *t, const uint32_t *ids, size_t n,
+                  int skip_special, struct mg_buf *out, struct mg_err *err)
 {
   struct mg_tok_list *l = &t->dlist;
   int rc;

@@ -53,17 +53,16 @@ enum mg_tok_load_flags {
  * read), MG_ERR_DATA (malformed or unsupported). caller owns *out; free
  * with mg_tok_free.
  */
-int mg_tok_load(const char *path, unsigned flags,
-                      struct mg_tok **out, struct mg_err *err);
+int mg_tok_load(const char *path, unsigned flags, struct mg_tok **out,
+                struct mg_err *err);
 
 /*
  * Builds a tokenizer from parsed documents (config may be NULL). name is
  * used in messages. The documents stay owned by the caller and may be
  * freed afterwards. caller owns *out; free with mg_tok_free.
  */
-int mg_tok_from_json(const struct mg_json *doc,
-                           const struct mg_json *config, const char *name,
-                           struct mg_tok **out, struct mg_err *err);
+int mg_tok_from_json(const struct mg_json *doc, const struct mg_json *config,
+                     const char *name, struct mg_tok **out, struct mg_err *err);
 
 /* Frees everything. Accepts NULL. */
 void mg_tok_free(struct mg_tok *t);
@@ -102,8 +101,8 @@ enum mg_tok_encode_flags {
  * out is overwritten.
  */
 int mg_tok_encode(struct mg_tok *t, const char *text, size_t len,
-                        unsigned flags, struct mg_tok_encoding *out,
-                        struct mg_err *err);
+                  unsigned flags, struct mg_tok_encoding *out,
+                  struct mg_err *err);
 
 /*
  * Decodes ids, appending the text to out (which enforces its own maximum).
@@ -111,16 +110,14 @@ int mg_tok_encode(struct mg_tok *t, const char *text, size_t len,
  * special added tokens.
  */
 int mg_tok_decode(struct mg_tok *t, const uint32_t *ids, size_t n,
-                        int skip_special, struct mg_buf *out,
-                        struct mg_err *err);
+                  int skip_special, struct mg_buf *out, struct mg_err *err);
 
 /* The string of one id (added tokens first), borrowed until the tokenizer
  * is freed; NULL if the id is unknown. */
 const char *mg_tok_id_to_token(const struct mg_tok *t, uint32_t id,
-                                     size_t *len);
+                               size_t *len);
 /* The id of a token string (added tokens first), or -1. */
-int64_t mg_tok_token_to_id(const struct mg_tok *t, const char *s,
-                                 size_t n);
+int64_t mg_tok_token_to_id(const struct mg_tok *t, const char *s, size_t n);
 /* Number of ids: the model's vocabulary plus added tokens not in it. */
 size_t mg_tok_vocab_size(const struct mg_tok *t);
 /* Bytes of heap the loaded tokenizer holds (tables and scratch). */

@@ -39,8 +39,7 @@ struct mg_tok_dec {
   int never; /* Metaspace prepend_scheme "never" */
 };
 
-void
-mg_tok_dec_free(struct mg_tok_dec *d)
+void mg_tok_dec_free(struct mg_tok_dec *d)
 {
   if (!d)
     return;
@@ -53,9 +52,9 @@ mg_tok_dec_free(struct mg_tok_dec *d)
   free(d);
 }
 
-static int
-get_str(const struct mg_json *j, const char *key, const char *def,
-        const char *path, char **out, size_t *len, struct mg_err *err)
+static int get_str(const struct mg_json *j, const char *key, const char *def,
+                   const char *path, char **out, size_t *len,
+                   struct mg_err *err)
 {
   const struct mg_json *v = mg_json_get(j, key);
 
@@ -73,9 +72,8 @@ get_str(const struct mg_json *j, const char *key, const char *def,
   return 0;
 }
 
-static int
-get_char(const struct mg_json *j, const char *key, const char *def,
-         const char *path, uint32_t *out, struct mg_err *err)
+static int get_char(const struct mg_json *j, const char *key, const char *def,
+                    const char *path, uint32_t *out, struct mg_err *err)
 {
   char *s;
   size_t n, l;
@@ -93,8 +91,7 @@ get_char(const struct mg_json *j, const char *key, const char *def,
   return rc;
 }
 
-static int
-get_size(const struct mg_json *j, const char *key, size_t *out)
+static int get_size(const struct mg_json *j, const char *key, size_t *out)
 {
   const struct mg_json *v = mg_json_get(j, key);
 
@@ -104,9 +101,8 @@ get_size(const struct mg_json *j, const char *key, size_t *out)
   return 0;
 }
 
-int
-mg_tok_dec_parse(const struct mg_json *j, const char *path,
-                 struct mg_tok_dec **out, struct mg_err *err)
+int mg_tok_dec_parse(const struct mg_json *j, const char *path,
+                     struct mg_tok_dec **out, struct mg_err *err)
 {
   struct mg_tok_dec *d;
   const char *type = mg_json_string(mg_json_get(j, "type"));
@@ -156,7 +152,7 @@ mg_tok_dec_parse(const struct mg_json *j, const char *path,
       d->a = mg_xstrndup(mg_json_string(s), d->alen);
     } else if ((s = mg_json_get(pat, "Regex")) && mg_json_is_string(s)) {
       rc = mg_tok_pre_re_new(mg_json_string(s), mg_json_string_len(s),
-                         MG_TOK_RE_ONIG, path, &d->re, err);
+                             MG_TOK_RE_ONIG, path, &d->re, err);
     } else if (s && mg_json_is_string(s)) {
       rc = mg_tok_pre_re_new("", 0, MG_TOK_RE_LITERAL, path, &d->re, err);
     } else {
@@ -205,9 +201,8 @@ out:
 #define ILEN(l, i) ((l)->off[(i) + 1] - (l)->off[i])
 
 /* Appends s[0..n) with every literal occurrence of pat replaced. */
-static void
-replace_lit(struct mg_tok_str *o, const char *s, size_t n, const char *pat,
-            size_t pn, const char *with, size_t wn)
+static void replace_lit(struct mg_tok_str *o, const char *s, size_t n,
+                        const char *pat, size_t pn, const char *with, size_t wn)
 {
   for (size_t i = 0; i < n;) {
     const char *hit = mg_tok_util_find(s + i, n - i, pat, pn);
@@ -229,8 +224,7 @@ struct rctx {
   size_t last;
 };
 
-static void
-rmatch(void *arg, size_t start, size_t end)
+static void rmatch(void *arg, size_t start, size_t end)
 {
   struct rctx *c = arg;
 
@@ -240,8 +234,7 @@ rmatch(void *arg, size_t start, size_t end)
 }
 
 /* WordPiece's cleanup(): the fixed list of replacements, in order. */
-static void
-wp_cleanup(struct mg_tok_str *s)
+static void wp_cleanup(struct mg_tok_str *s)
 {
   static const char *const rules[][2] = {
     { " .", "." },     { " ?", "?" },           { " !", "!" },
@@ -252,7 +245,8 @@ wp_cleanup(struct mg_tok_str *s)
   struct mg_tok_str t = { 0 };
 
   for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++) {
-    if (!s->len || !mg_tok_util_find(s->p, s->len, rules[r][0], strlen(rules[r][0])))
+    if (!s->len
+        || !mg_tok_util_find(s->p, s->len, rules[r][0], strlen(rules[r][0])))
       continue;
     t.len = 0;
     replace_lit(&t, s->p, s->len, rules[r][0], strlen(rules[r][0]), rules[r][1],
@@ -263,8 +257,7 @@ wp_cleanup(struct mg_tok_str *s)
   mg_tok_util_str_release(&t);
 }
 
-static int
-hexval(char c)
+static int hexval(char c)
 {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -276,8 +269,7 @@ hexval(char c)
 }
 
 /* "<0xNN>" as u8::from_str_radix reads the two characters, or -1. */
-static int
-byte_token(const char *s, size_t n)
+static int byte_token(const char *s, size_t n)
 {
   int hi, lo;
 
@@ -292,8 +284,7 @@ byte_token(const char *s, size_t n)
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
-static void
-flush_bytes(struct mg_tok_list *out, struct mg_tok_str *bytes)
+static void flush_bytes(struct mg_tok_list *out, struct mg_tok_str *bytes)
 {
   if (!bytes->len)
     return;
@@ -306,9 +297,8 @@ flush_bytes(struct mg_tok_list *out, struct mg_tok_str *bytes)
   bytes->len = 0;
 }
 
-static int
-decode_chain(struct mg_tok_dec *d, const struct mg_tok_list *in,
-             struct mg_tok_list *out, struct mg_err *err)
+static int decode_chain(struct mg_tok_dec *d, const struct mg_tok_list *in,
+                        struct mg_tok_list *out, struct mg_err *err)
 {
   mg_tok_util_list_reset(out);
   switch (d->kind) {
@@ -343,7 +333,8 @@ decode_chain(struct mg_tok_dec *d, const struct mg_tok_list *in,
     for (size_t i = 0; i < in->n; i++) {
       if (d->re) {
         struct rctx c = { &out->text, ITEM(in, i), d, 0 };
-        if (mg_tok_pre_re_each(d->re, ITEM(in, i), ILEN(in, i), rmatch, &c, err))
+        if (mg_tok_pre_re_each(d->re, ITEM(in, i), ILEN(in, i), rmatch, &c,
+                               err))
           return -1;
         mg_tok_str_add(&out->text, ITEM(in, i) + c.last, ILEN(in, i) - c.last);
       } else {
@@ -445,9 +436,8 @@ decode_chain(struct mg_tok_dec *d, const struct mg_tok_list *in,
   return 0;
 }
 
-static int
-run(struct mg_tok_dec *d, struct mg_tok_list *l, struct mg_tok_list *tmp,
-    struct mg_err *err)
+static int run(struct mg_tok_dec *d, struct mg_tok_list *l,
+               struct mg_tok_list *tmp, struct mg_err *err)
 {
   struct mg_tok_list t;
 
@@ -465,9 +455,8 @@ run(struct mg_tok_dec *d, struct mg_tok_list *l, struct mg_tok_list *tmp,
   return 0;
 }
 
-int
-mg_tok_dec_apply(struct mg_tok_dec *d, struct mg_tok_list *l,
-                 struct mg_tok_str *out, struct mg_err *err)
+int mg_tok_dec_apply(struct mg_tok_dec *d, struct mg_tok_list *l,
+                     struct mg_tok_str *out, struct mg_err *err)
 {
   struct mg_tok_list tmp = { 0 };
   int rc = 0;

@@ -33,8 +33,7 @@ struct mg_tok_str {
 void mg_tok_util_str_grow(struct mg_tok_str *s, size_t extra);
 
 /* Appends n bytes (inline: the hot path of every normalizer). */
-static inline void
-mg_tok_str_add(struct mg_tok_str *s, const void *p, size_t n)
+static inline void mg_tok_str_add(struct mg_tok_str *s, const void *p, size_t n)
 {
   if (s->len + n + 1 > s->cap)
     mg_tok_util_str_grow(s, n);
@@ -66,7 +65,7 @@ struct mg_tok_pieces {
 };
 
 void mg_tok_util_pieces_push(struct mg_tok_pieces *ps, size_t off, size_t len,
-                        uint32_t id, int first);
+                             uint32_t id, int first);
 void mg_tok_util_pieces_release(struct mg_tok_pieces *ps);
 
 /* ---- UTF-8 and Unicode properties (mg_tok_util.c, via utf8proc) ---- */
@@ -100,14 +99,14 @@ void mg_tok_util_lower(struct mg_tok_str *out, uint32_t cp);
 /* Appends the normal form of s[0..n) (form: "NFC", "NFD", "NFKC" or
  * "NFKD"); s must be valid UTF-8. */
 void mg_tok_util_unorm(struct mg_tok_str *out, const char *s, size_t n,
-                  const char *form);
+                       const char *form);
 
 /* ---- hashing and the string -> id table ---- */
 
 uint64_t mg_tok_util_hash(const void *p, size_t n);
 /* First occurrence of needle (nn > 0 bytes) in hay, or NULL. */
 const char *mg_tok_util_find(const char *hay, size_t hn, const char *needle,
-                        size_t nn);
+                             size_t nn);
 
 /*
  * The vocabulary: token strings stored back to back in one block, found by
@@ -137,12 +136,12 @@ void mg_tok_util_vocab_init(struct mg_tok_vocab *v, size_t expect);
 void mg_tok_util_vocab_release(struct mg_tok_vocab *v);
 /* Adds s -> id; a string already present is mapped to the new id. */
 void mg_tok_util_vocab_add(struct mg_tok_vocab *v, const char *s, size_t n,
-                      uint32_t id);
+                           uint32_t id);
 uint32_t mg_tok_util_vocab_get(const struct mg_tok_vocab *v, const char *s,
-                          size_t n);
+                               size_t n);
 /* Borrowed; NULL for an unknown id. */
 const char *mg_tok_util_vocab_str(const struct mg_tok_vocab *v, uint32_t id,
-                             size_t *len);
+                                  size_t *len);
 
 /* ---- regexes (mg_tok_pre.c, via PCRE2) ---- */
 
@@ -159,7 +158,7 @@ enum mg_tok_re_kind {
  * when possible. where names the file in messages.
  */
 int mg_tok_pre_re_new(const char *pat, size_t n, int kind, const char *where,
-                  struct mg_tok_re **out, struct mg_err *err);
+                      struct mg_tok_re **out, struct mg_err *err);
 void mg_tok_pre_re_free(struct mg_tok_re *re);
 
 /*
@@ -168,8 +167,8 @@ void mg_tok_pre_re_free(struct mg_tok_re *re);
  * each; returns -1 only if PCRE2 reports an error (err filled).
  */
 int mg_tok_pre_re_each(struct mg_tok_re *re, const char *s, size_t n,
-                   void (*fn)(void *arg, size_t start, size_t end), void *arg,
-                   struct mg_err *err);
+                       void (*fn)(void *arg, size_t start, size_t end),
+                       void *arg, struct mg_err *err);
 
 /* ---- components; each parser names the tokenizer file in messages ---- */
 

@@ -74,8 +74,7 @@ struct mg_tok_model {
   struct mg_tok_str cdata;
 };
 
-void
-mg_tok_model_free(struct mg_tok_model *m)
+void mg_tok_model_free(struct mg_tok_model *m)
 {
   if (!m)
     return;
@@ -92,14 +91,12 @@ mg_tok_model_free(struct mg_tok_model *m)
   free(m);
 }
 
-const struct mg_tok_vocab *
-mg_tok_model_vocab(const struct mg_tok_model *m)
+const struct mg_tok_vocab *mg_tok_model_vocab(const struct mg_tok_model *m)
 {
   return &m->vocab;
 }
 
-size_t
-mg_tok_model_memory(const struct mg_tok_model *m)
+size_t mg_tok_model_memory(const struct mg_tok_model *m)
 {
   const struct mg_tok_vocab *v = &m->vocab;
 
@@ -115,16 +112,15 @@ mg_tok_model_memory(const struct mg_tok_model *m)
 
 /* ---- merges table ---- */
 
-static uint32_t
-pair_hash(uint32_t a, uint32_t b)
+static uint32_t pair_hash(uint32_t a, uint32_t b)
 {
   uint64_t k = ((uint64_t)a << 32 | b) * 0x9E3779B97F4A7C15ULL;
 
   return (uint32_t)(k >> 32);
 }
 
-static uint32_t *
-merge_slot(const struct mg_tok_model *m, uint32_t a, uint32_t b)
+static uint32_t *merge_slot(const struct mg_tok_model *m, uint32_t a,
+                            uint32_t b)
 {
   uint32_t i = pair_hash(a, b) & m->mmask;
 
@@ -136,8 +132,7 @@ merge_slot(const struct mg_tok_model *m, uint32_t a, uint32_t b)
 }
 
 /* The rank of merging a then b, or MG_TOK_NONE. */
-static uint32_t
-merge_rank(const struct mg_tok_model *m, uint32_t a, uint32_t b)
+static uint32_t merge_rank(const struct mg_tok_model *m, uint32_t a, uint32_t b)
 {
   if (!m->mslots)
     return MG_TOK_NONE;
@@ -146,9 +141,8 @@ merge_rank(const struct mg_tok_model *m, uint32_t a, uint32_t b)
 
 /* ---- parsing ---- */
 
-static int
-parse_vocab(struct mg_tok_model *m, const struct mg_json *j, const char *path,
-            struct mg_err *err)
+static int parse_vocab(struct mg_tok_model *m, const struct mg_json *j,
+                       const char *path, struct mg_err *err)
 {
   const struct mg_json *v = mg_json_get(j, "vocab");
 
@@ -170,9 +164,9 @@ parse_vocab(struct mg_tok_model *m, const struct mg_json *j, const char *path,
   return 0;
 }
 
-static int
-opt_str(const struct mg_json *j, const char *key, const char *def,
-        const char *path, char **out, size_t *len, struct mg_err *err)
+static int opt_str(const struct mg_json *j, const char *key, const char *def,
+                   const char *path, char **out, size_t *len,
+                   struct mg_err *err)
 {
   const struct mg_json *v = mg_json_get(j, key);
 
@@ -193,9 +187,8 @@ opt_str(const struct mg_json *j, const char *key, const char *def,
   return 0;
 }
 
-static int
-get_id(struct mg_tok_model *m, const char *s, size_t n, const char *path,
-       uint32_t *out, struct mg_err *err)
+static int get_id(struct mg_tok_model *m, const char *s, size_t n,
+                  const char *path, uint32_t *out, struct mg_err *err)
 {
   *out = mg_tok_util_vocab_get(&m->vocab, s, n);
   if (*out == MG_TOK_NONE)
@@ -205,9 +198,8 @@ get_id(struct mg_tok_model *m, const char *s, size_t n, const char *path,
   return 0;
 }
 
-static int
-parse_merges(struct mg_tok_model *m, const struct mg_json *j, const char *path,
-             struct mg_err *err)
+static int parse_merges(struct mg_tok_model *m, const struct mg_json *j,
+                        const char *path, struct mg_err *err)
 {
   const struct mg_json *arr = mg_json_get(j, "merges");
   size_t n = mg_json_size(arr);
@@ -280,9 +272,8 @@ out:
   return rc;
 }
 
-static int
-parse_unk(struct mg_tok_model *m, const struct mg_json *j, const char *def,
-          const char *path, struct mg_err *err)
+static int parse_unk(struct mg_tok_model *m, const struct mg_json *j,
+                     const char *def, const char *path, struct mg_err *err)
 {
   char *unk;
   size_t n;
@@ -303,9 +294,8 @@ parse_unk(struct mg_tok_model *m, const struct mg_json *j, const char *def,
   return 0;
 }
 
-static int
-parse_bpe(struct mg_tok_model *m, const struct mg_json *j, const char *path,
-          struct mg_err *err)
+static int parse_bpe(struct mg_tok_model *m, const struct mg_json *j,
+                     const char *path, struct mg_err *err)
 {
   const struct mg_json *d = mg_json_get(j, "dropout");
 
@@ -356,9 +346,8 @@ parse_bpe(struct mg_tok_model *m, const struct mg_json *j, const char *path,
   return 0;
 }
 
-int
-mg_tok_model_parse(const struct mg_json *j, const char *path,
-                   struct mg_tok_model **out, struct mg_err *err)
+int mg_tok_model_parse(const struct mg_json *j, const char *path,
+                       struct mg_tok_model **out, struct mg_err *err)
 {
   struct mg_tok_model *m;
   const char *type = mg_json_string(mg_json_get(j, "type"));
@@ -417,8 +406,7 @@ mg_tok_model_parse(const struct mg_json *j, const char *path,
 
 /* ---- BPE ---- */
 
-static void
-push_id(uint32_t **ids, size_t *n, size_t *cap, uint32_t id)
+static void push_id(uint32_t **ids, size_t *n, size_t *cap, uint32_t id)
 {
   if (*n == *cap) {
     *cap = *cap ? *cap * 2 : 64;
@@ -427,8 +415,7 @@ push_id(uint32_t **ids, size_t *n, size_t *cap, uint32_t id)
   (*ids)[(*n)++] = id;
 }
 
-static void
-sym_add(struct mg_tok_model *m, size_t *ns, uint32_t id)
+static void sym_add(struct mg_tok_model *m, size_t *ns, uint32_t id)
 {
   struct sym *s;
 
@@ -444,8 +431,7 @@ sym_add(struct mg_tok_model *m, size_t *ns, uint32_t id)
   (*ns)++;
 }
 
-static void
-heap_push(struct mg_tok_model *m, size_t *hn, uint64_t v)
+static void heap_push(struct mg_tok_model *m, size_t *hn, uint64_t v)
 {
   size_t i;
 
@@ -464,8 +450,7 @@ heap_push(struct mg_tok_model *m, size_t *hn, uint64_t v)
   m->heap[i] = v;
 }
 
-static uint64_t
-heap_pop(struct mg_tok_model *m, size_t *hn)
+static uint64_t heap_pop(struct mg_tok_model *m, size_t *hn)
 {
   uint64_t top = m->heap[0], v = m->heap[--(*hn)];
   size_t i = 0, n = *hn;
@@ -491,8 +476,7 @@ heap_pop(struct mg_tok_model *m, size_t *hn)
  * leftmost first, through a min-heap of (rank, position) with lazy
  * deletion of stale entries.
  */
-static void
-merge_all(struct mg_tok_model *m, size_t ns)
+static void merge_all(struct mg_tok_model *m, size_t ns)
 {
   size_t hn = 0;
 
@@ -534,8 +518,7 @@ merge_all(struct mg_tok_model *m, size_t ns)
 }
 
 /* BPE::merge_word up to the merges: one symbol per character. */
-static size_t
-bpe_symbols(struct mg_tok_model *m, const char *w, size_t n)
+static size_t bpe_symbols(struct mg_tok_model *m, const char *w, size_t n)
 {
   size_t ns = 0, l;
   uint32_t unk = MG_TOK_NONE;
@@ -593,16 +576,15 @@ bpe_symbols(struct mg_tok_model *m, const char *w, size_t n)
   return ns;
 }
 
-static void
-cache_clear(struct mg_tok_model *m)
+static void cache_clear(struct mg_tok_model *m)
 {
   memset(m->cache, 0xFF, CACHE_SLOTS * sizeof(*m->cache));
   m->ncache = 0;
   m->cdata.len = 0;
 }
 
-static struct cache_ent *
-cache_find(struct mg_tok_model *m, const char *s, size_t n, uint32_t h)
+static struct cache_ent *cache_find(struct mg_tok_model *m, const char *s,
+                                    size_t n, uint32_t h)
 {
   uint32_t i = h & (CACHE_SLOTS - 1);
 
@@ -615,9 +597,8 @@ cache_find(struct mg_tok_model *m, const char *s, size_t n, uint32_t h)
   }
 }
 
-static void
-bpe_word(struct mg_tok_model *m, const char *s, size_t n, uint32_t **ids,
-         size_t *nids, size_t *cap)
+static void bpe_word(struct mg_tok_model *m, const char *s, size_t n,
+                     uint32_t **ids, size_t *nids, size_t *cap)
 {
   size_t ns = bpe_symbols(m, s, n);
 
@@ -629,9 +610,8 @@ bpe_word(struct mg_tok_model *m, const char *s, size_t n, uint32_t **ids,
 
 /* ---- WordPiece and WordLevel ---- */
 
-static void
-wordpiece_tokenize(struct mg_tok_model *m, const char *s, size_t n,
-                   uint32_t **ids, size_t *nids, size_t *cap)
+static void wordpiece_tokenize(struct mg_tok_model *m, const char *s, size_t n,
+                               uint32_t **ids, size_t *nids, size_t *cap)
 {
   size_t chars = 0, start = 0, first = *nids;
 
@@ -675,9 +655,8 @@ unk:
 }
 
 /* One word through the model, without the cache. */
-static void
-model_word(struct mg_tok_model *m, const char *s, size_t n, uint32_t **ids,
-           size_t *nids, size_t *cap)
+static void model_word(struct mg_tok_model *m, const char *s, size_t n,
+                       uint32_t **ids, size_t *nids, size_t *cap)
 {
   if (m->kind == M_BPE)
     bpe_word(m, s, n, ids, nids, cap);
@@ -686,9 +665,8 @@ model_word(struct mg_tok_model *m, const char *s, size_t n, uint32_t **ids,
 }
 
 /* The same, through the cache of recent words. */
-static void
-cached_word(struct mg_tok_model *m, const char *s, size_t n, uint32_t **ids,
-            size_t *nids, size_t *cap)
+static void cached_word(struct mg_tok_model *m, const char *s, size_t n,
+                        uint32_t **ids, size_t *nids, size_t *cap)
 {
   struct cache_ent *ce;
   uint32_t h;
@@ -736,8 +714,7 @@ cached_word(struct mg_tok_model *m, const char *s, size_t n, uint32_t **ids,
  * on the whole gives. SentencePiece-style files have no pre-tokenizer, so
  * this is what makes them cacheable.
  */
-static size_t
-seg_next(const char *s, size_t n, size_t i)
+static size_t seg_next(const char *s, size_t n, size_t i)
 {
   for (i += mg_tok_util_utf8_clen((unsigned char)s[i]); i + 3 <= n; i++) {
     const char *p = memchr(s + i, 0xE2, n - i);
@@ -751,9 +728,8 @@ seg_next(const char *s, size_t n, size_t i)
   return n;
 }
 
-int
-mg_tok_model_tokenize(struct mg_tok_model *m, const char *s, size_t n,
-                      uint32_t **ids, size_t *nids, size_t *cap)
+int mg_tok_model_tokenize(struct mg_tok_model *m, const char *s, size_t n,
+                          uint32_t **ids, size_t *nids, size_t *cap)
 {
   uint32_t id;
 

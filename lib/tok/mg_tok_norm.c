@@ -40,8 +40,7 @@ struct mg_tok_norm {
   int clean, chinese, accents, lower; /* BertNormalizer */
 };
 
-void
-mg_tok_norm_free(struct mg_tok_norm *n)
+void mg_tok_norm_free(struct mg_tok_norm *n)
 {
   if (!n)
     return;
@@ -54,9 +53,8 @@ mg_tok_norm_free(struct mg_tok_norm *n)
   free(n);
 }
 
-static int
-opt_bool(const struct mg_json *j, const char *key, int def, const char *path,
-         int *out, struct mg_err *err)
+static int opt_bool(const struct mg_json *j, const char *key, int def,
+                    const char *path, int *out, struct mg_err *err)
 {
   if (mg_json_opt_bool(j, key, "normalizer", def, out, err))
     return mg_err_prefix(err, "'%s'", path);
@@ -64,9 +62,9 @@ opt_bool(const struct mg_json *j, const char *key, int def, const char *path,
 }
 
 /* A Replace pattern: {"String": s} or {"Regex": r}. */
-static int
-parse_pattern(const struct mg_json *j, const char *what, const char *path,
-              const char **s, size_t *n, int *regex, struct mg_err *err)
+static int parse_pattern(const struct mg_json *j, const char *what,
+                         const char *path, const char **s, size_t *n,
+                         int *regex, struct mg_err *err)
 {
   const struct mg_json *p = mg_json_get(j, "pattern");
   const struct mg_json *v;
@@ -86,9 +84,8 @@ parse_pattern(const struct mg_json *j, const char *what, const char *path,
   return 0;
 }
 
-int
-mg_tok_norm_parse(const struct mg_json *j, const char *path,
-                  struct mg_tok_norm **out, struct mg_err *err)
+int mg_tok_norm_parse(const struct mg_json *j, const char *path,
+                      struct mg_tok_norm **out, struct mg_err *err)
 {
   struct mg_tok_norm *n;
   const char *type = mg_json_string(mg_json_get(j, "type"));
@@ -158,8 +155,9 @@ mg_tok_norm_parse(const struct mg_json *j, const char *path,
     n->blen = mg_json_string_len(v);
     n->b = mg_xstrndup(mg_json_string(v), n->blen);
     if (regex || plen == 0) {
-      if (mg_tok_pre_re_new(pat, plen, regex ? MG_TOK_RE_ONIG : MG_TOK_RE_LITERAL,
-                        path, &n->re, err))
+      if (mg_tok_pre_re_new(pat, plen,
+                            regex ? MG_TOK_RE_ONIG : MG_TOK_RE_LITERAL, path,
+                            &n->re, err))
         goto fail;
     } else {
       n->a = mg_xstrndup(pat, plen);
@@ -187,8 +185,7 @@ fail:
   return -1;
 }
 
-static int
-is_chinese(uint32_t c)
+static int is_chinese(uint32_t c)
 {
   return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF)
          || (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F)
@@ -203,8 +200,7 @@ struct repl_ctx {
   size_t last;
 };
 
-static void
-repl_match(void *arg, size_t start, size_t end)
+static void repl_match(void *arg, size_t start, size_t end)
 {
   struct repl_ctx *c = arg;
 
@@ -213,9 +209,8 @@ repl_match(void *arg, size_t start, size_t end)
   c->last = end;
 }
 
-static int
-apply_replace(const struct mg_tok_norm *nm, const char *s, size_t n,
-              struct mg_tok_str *out, struct mg_err *err)
+static int apply_replace(const struct mg_tok_norm *nm, const char *s, size_t n,
+                         struct mg_tok_str *out, struct mg_err *err)
 {
   if (nm->re) {
     struct repl_ctx c = { out, nm, s, 0 };
@@ -237,9 +232,8 @@ apply_replace(const struct mg_tok_norm *nm, const char *s, size_t n,
   return 0;
 }
 
-static void
-apply_strip(const struct mg_tok_norm *nm, const char *s, size_t n,
-            struct mg_tok_str *out)
+static void apply_strip(const struct mg_tok_norm *nm, const char *s, size_t n,
+                        struct mg_tok_str *out)
 {
   size_t a = 0, b = n, l;
 
@@ -256,8 +250,7 @@ apply_strip(const struct mg_tok_norm *nm, const char *s, size_t n,
 }
 
 /* Drops Mn characters (BertNormalizer) or all marks (StripAccents). */
-static void
-drop_marks(const char *s, size_t n, int all, struct mg_tok_str *out)
+static void drop_marks(const char *s, size_t n, int all, struct mg_tok_str *out)
 {
   for (size_t i = 0, l; i < n; i += l) {
     uint32_t c;
@@ -274,8 +267,7 @@ drop_marks(const char *s, size_t n, int all, struct mg_tok_str *out)
   }
 }
 
-static void
-lower_all(const char *s, size_t n, struct mg_tok_str *out)
+static void lower_all(const char *s, size_t n, struct mg_tok_str *out)
 {
   for (size_t i = 0, l; i < n; i += l) {
     unsigned char b = (unsigned char)s[i];
@@ -298,9 +290,8 @@ lower_all(const char *s, size_t n, struct mg_tok_str *out)
   }
 }
 
-static void
-apply_bert(const struct mg_tok_norm *nm, const char *s, size_t n,
-           struct mg_tok_str *out)
+static void apply_bert(const struct mg_tok_norm *nm, const char *s, size_t n,
+                       struct mg_tok_str *out)
 {
   struct mg_tok_str a = { 0 }, b = { 0 };
   struct mg_tok_str *cur = &a;
@@ -353,9 +344,8 @@ apply_bert(const struct mg_tok_norm *nm, const char *s, size_t n,
   mg_tok_util_str_release(&b);
 }
 
-int
-mg_tok_norm_apply(struct mg_tok_norm *nm, const char *s, size_t n,
-                  struct mg_tok_str *out, struct mg_err *err)
+int mg_tok_norm_apply(struct mg_tok_norm *nm, const char *s, size_t n,
+                      struct mg_tok_str *out, struct mg_err *err)
 {
   switch (nm->kind) {
   case N_SEQ: {

@@ -24,8 +24,7 @@ struct mg_tok_re {
   int jit;
 };
 
-void
-mg_tok_pre_re_free(struct mg_tok_re *re)
+void mg_tok_pre_re_free(struct mg_tok_re *re)
 {
   if (!re)
     return;
@@ -45,8 +44,7 @@ mg_tok_pre_re_free(struct mg_tok_re *re)
  * underscore); its \h is a hex digit (PCRE2: horizontal space). Rewrite
  * those; everything else is the same syntax.
  */
-static char *
-translate(const char *pat, size_t n, size_t *outlen)
+static char *translate(const char *pat, size_t n, size_t *outlen)
 {
   static const char w_in[] =
       "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\x{B2}\\x{B3}\\x{B9}\\x{BC}-\\x{BE}";
@@ -101,9 +99,8 @@ translate(const char *pat, size_t n, size_t *outlen)
   return o.p;
 }
 
-int
-mg_tok_pre_re_new(const char *pat, size_t n, int kind, const char *where,
-              struct mg_tok_re **out, struct mg_err *err)
+int mg_tok_pre_re_new(const char *pat, size_t n, int kind, const char *where,
+                      struct mg_tok_re **out, struct mg_err *err)
 {
   struct mg_tok_re *re = mg_xcalloc(1, sizeof(*re));
   uint32_t opt = PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE;
@@ -143,8 +140,7 @@ mg_tok_pre_re_new(const char *pat, size_t n, int kind, const char *where,
   return 0;
 }
 
-static int
-re_match(struct mg_tok_re *re, const char *s, size_t n, size_t pos)
+static int re_match(struct mg_tok_re *re, const char *s, size_t n, size_t pos)
 {
   int rc;
 
@@ -157,10 +153,9 @@ re_match(struct mg_tok_re *re, const char *s, size_t n, size_t pos)
                      re->md, NULL);
 }
 
-int
-mg_tok_pre_re_each(struct mg_tok_re *re, const char *s, size_t n,
-               void (*fn)(void *arg, size_t start, size_t end), void *arg,
-               struct mg_err *err)
+int mg_tok_pre_re_each(struct mg_tok_re *re, const char *s, size_t n,
+                       void (*fn)(void *arg, size_t start, size_t end),
+                       void *arg, struct mg_err *err)
 {
   size_t pos = 0, last_end = (size_t)-1;
 
@@ -227,8 +222,7 @@ struct mg_tok_pre {
   unsigned char blen[256];
 };
 
-void
-mg_tok_pre_free(struct mg_tok_pre *p)
+void mg_tok_pre_free(struct mg_tok_pre *p)
 {
   if (!p)
     return;
@@ -248,19 +242,17 @@ static const char ws_re[] =
     "[\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}]+|"
     "[^\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}\\p{White_Space}]+";
 
-static int
-get_bool(const struct mg_json *j, const char *key, int def, const char *path,
-         int *out, struct mg_err *err)
+static int get_bool(const struct mg_json *j, const char *key, int def,
+                    const char *path, int *out, struct mg_err *err)
 {
   if (mg_json_opt_bool(j, key, "pre_tokenizer", def, out, err))
     return mg_err_prefix(err, "'%s'", path);
   return 0;
 }
 
-static int
-get_behavior(const struct mg_json *j, const char *path,
-             enum mg_tok_behavior def, enum mg_tok_behavior *out,
-             struct mg_err *err)
+static int get_behavior(const struct mg_json *j, const char *path,
+                        enum mg_tok_behavior def, enum mg_tok_behavior *out,
+                        struct mg_err *err)
 {
   static const char *const names[] = { "Removed", "Isolated",
                                        "MergedWithPrevious", "MergedWithNext",
@@ -280,9 +272,8 @@ get_behavior(const struct mg_json *j, const char *path,
 }
 
 /* One character from a JSON string field (Metaspace, CharDelimiterSplit). */
-static int
-get_char(const struct mg_json *j, const char *key, const char *def,
-         const char *path, struct mg_tok_pre *p, struct mg_err *err)
+static int get_char(const struct mg_json *j, const char *key, const char *def,
+                    const char *path, struct mg_tok_pre *p, struct mg_err *err)
 {
   const struct mg_json *v = mg_json_get(j, key);
   const char *s = mg_json_is_string(v) ? mg_json_string(v) : def;
@@ -300,9 +291,8 @@ get_char(const struct mg_json *j, const char *key, const char *def,
   return 0;
 }
 
-int
-mg_tok_pre_parse(const struct mg_json *j, const char *path,
-                 struct mg_tok_pre **out, struct mg_err *err)
+int mg_tok_pre_parse(const struct mg_json *j, const char *path,
+                     struct mg_tok_pre **out, struct mg_err *err)
 {
   struct mg_tok_pre *p;
   const char *type = mg_json_string(mg_json_get(j, "type"));
@@ -334,7 +324,7 @@ mg_tok_pre_parse(const struct mg_json *j, const char *path,
       goto fail;
     if (p->use_regex
         && mg_tok_pre_re_new(gpt2_re, sizeof(gpt2_re) - 1, MG_TOK_RE_ONIG, path,
-                         &p->re, err))
+                             &p->re, err))
       goto fail;
     for (int b = 0; b < 256; b++)
       p->blen[b] = (unsigned char)mg_tok_util_utf8_put(
@@ -357,8 +347,8 @@ mg_tok_pre_parse(const struct mg_json *j, const char *path,
     if (get_behavior(j, path, MG_TOK_REMOVED, &p->behavior, err)
         || get_bool(j, "invert", 0, path, &p->invert, err)
         || mg_tok_pre_re_new(mg_json_string(s), mg_json_string_len(s),
-                         regex ? MG_TOK_RE_ONIG : MG_TOK_RE_LITERAL, path,
-                         &p->re, err))
+                             regex ? MG_TOK_RE_ONIG : MG_TOK_RE_LITERAL, path,
+                             &p->re, err))
       goto fail;
   } else if (!strcmp(type, "Metaspace")) {
     const char *scheme = mg_json_string(mg_json_get(j, "prepend_scheme"));
@@ -392,8 +382,8 @@ mg_tok_pre_parse(const struct mg_json *j, const char *path,
       goto fail;
   } else if (!strcmp(type, "Whitespace")) {
     p->kind = P_WHITESPACE;
-    if (mg_tok_pre_re_new(ws_re, sizeof(ws_re) - 1, MG_TOK_RE_PCRE, path, &p->re,
-                      err))
+    if (mg_tok_pre_re_new(ws_re, sizeof(ws_re) - 1, MG_TOK_RE_PCRE, path,
+                          &p->re, err))
       goto fail;
   } else if (!strcmp(type, "WhitespaceSplit")) {
     p->kind = P_WSSPLIT;
@@ -427,8 +417,7 @@ struct evs {
   size_t n, cap;
 };
 
-static void
-ev_push(struct evs *x, size_t s, size_t e, int m)
+static void ev_push(struct evs *x, size_t s, size_t e, int m)
 {
   if (x->n == x->cap) {
     x->cap = x->cap ? x->cap * 2 : 64;
@@ -445,8 +434,7 @@ struct re_ctx {
   size_t prev;
 };
 
-static void
-re_event(void *arg, size_t s, size_t e)
+static void re_event(void *arg, size_t s, size_t e)
 {
   struct re_ctx *c = arg;
 
@@ -457,9 +445,8 @@ re_event(void *arg, size_t s, size_t e)
 }
 
 /* Regex::find_matches: the whole string as match / non-match events. */
-static int
-re_events(struct mg_tok_re *re, const char *s, size_t n, struct evs *x,
-          struct mg_err *err)
+static int re_events(struct mg_tok_re *re, const char *s, size_t n,
+                     struct evs *x, struct mg_err *err)
 {
   struct re_ctx c = { x, 0 };
 
@@ -476,9 +463,9 @@ re_events(struct mg_tok_re *re, const char *s, size_t n, struct evs *x,
 }
 
 /* The find_matches of a char predicate: every matching char on its own. */
-static void
-char_events(const char *s, size_t n, int (*pred)(uint32_t, uint32_t),
-            uint32_t arg, struct evs *x)
+static void char_events(const char *s, size_t n,
+                        int (*pred)(uint32_t, uint32_t), uint32_t arg,
+                        struct evs *x)
 {
   size_t last = 0, l;
 
@@ -501,29 +488,25 @@ char_events(const char *s, size_t n, int (*pred)(uint32_t, uint32_t),
     ev_push(x, last, n, 0);
 }
 
-static int
-pred_ws(uint32_t c, uint32_t a)
+static int pred_ws(uint32_t c, uint32_t a)
 {
   (void)a;
   return mg_tok_util_is_whitespace(c);
 }
 
-static int
-pred_num(uint32_t c, uint32_t a)
+static int pred_num(uint32_t c, uint32_t a)
 {
   (void)a;
   return mg_tok_util_is_numeric(c);
 }
 
-static int
-pred_punct(uint32_t c, uint32_t a)
+static int pred_punct(uint32_t c, uint32_t a)
 {
   (void)a;
   return mg_tok_util_is_punct(c);
 }
 
-static int
-pred_eq(uint32_t c, uint32_t a)
+static int pred_eq(uint32_t c, uint32_t a)
 {
   return c == a;
 }
@@ -532,9 +515,9 @@ pred_eq(uint32_t c, uint32_t a)
  * NormalizedString::split: turns events into the kept sub-ranges of the
  * piece, pushed onto out (empty ones dropped, as PreTokenizedString does).
  */
-static void
-emit_splits(struct evs *x, enum mg_tok_behavior b, int invert,
-            const struct mg_tok_piece *pc, struct mg_tok_pieces *out)
+static void emit_splits(struct evs *x, enum mg_tok_behavior b, int invert,
+                        const struct mg_tok_piece *pc,
+                        struct mg_tok_pieces *out)
 {
   struct ev *v = x->v;
   size_t n = 0;
@@ -600,13 +583,13 @@ emit_splits(struct evs *x, enum mg_tok_behavior b, int invert,
     if (v[i].m || v[i].e == v[i].s)
       continue;
     mg_tok_util_pieces_push(out, pc->off + v[i].s, v[i].e - v[i].s, MG_TOK_NONE,
-                       pc->first && v[i].s == 0);
+                            pc->first && v[i].s == 0);
   }
 }
 
-static void
-bytelevel_map(const struct mg_tok_pre *p, struct mg_tok_str *arena, size_t off,
-              size_t len, int first, struct mg_tok_pieces *out)
+static void bytelevel_map(const struct mg_tok_pre *p, struct mg_tok_str *arena,
+                          size_t off, size_t len, int first,
+                          struct mg_tok_pieces *out)
 {
   size_t start;
 
@@ -630,8 +613,7 @@ struct bl_ctx {
   int first;
 };
 
-static void
-bl_match(void *arg, size_t s, size_t e)
+static void bl_match(void *arg, size_t s, size_t e)
 {
   struct bl_ctx *c = arg;
 
@@ -644,10 +626,9 @@ bl_match(void *arg, size_t s, size_t e)
   c->prev = e;
 }
 
-static int
-split_piece(struct mg_tok_pre *p, struct mg_tok_str *arena,
-            const struct mg_tok_piece *in, struct mg_tok_pieces *out,
-            struct evs *x, struct mg_err *err)
+static int split_piece(struct mg_tok_pre *p, struct mg_tok_str *arena,
+                       const struct mg_tok_piece *in, struct mg_tok_pieces *out,
+                       struct evs *x, struct mg_err *err)
 {
   struct mg_tok_piece pc = *in;
 
@@ -751,10 +732,9 @@ split_piece(struct mg_tok_pre *p, struct mg_tok_str *arena,
   return 0;
 }
 
-static int
-apply_one(struct mg_tok_pre *p, struct mg_tok_str *arena,
-          struct mg_tok_pieces *ps, struct mg_tok_pieces *tmp, struct evs *x,
-          struct mg_err *err)
+static int apply_one(struct mg_tok_pre *p, struct mg_tok_str *arena,
+                     struct mg_tok_pieces *ps, struct mg_tok_pieces *tmp,
+                     struct evs *x, struct mg_err *err)
 {
   struct mg_tok_pieces t;
 
@@ -775,9 +755,9 @@ apply_one(struct mg_tok_pre *p, struct mg_tok_str *arena,
   return 0;
 }
 
-static int
-apply(struct mg_tok_pre *p, struct mg_tok_str *arena, struct mg_tok_pieces *ps,
-      struct mg_tok_pieces *tmp, struct evs *x, struct mg_err *err)
+static int apply(struct mg_tok_pre *p, struct mg_tok_str *arena,
+                 struct mg_tok_pieces *ps, struct mg_tok_pieces *tmp,
+                 struct evs *x, struct mg_err *err)
 {
   if (p->kind == P_SEQ) {
     for (size_t i = 0; i < p->nsub; i++)
@@ -798,10 +778,9 @@ apply(struct mg_tok_pre *p, struct mg_tok_str *arena, struct mg_tok_pieces *ps,
   return apply_one(p, arena, ps, tmp, x, err);
 }
 
-int
-mg_tok_pre_apply(struct mg_tok_pre *p, struct mg_tok_str *arena,
-                 struct mg_tok_pieces *ps, struct mg_tok_pieces *tmp,
-                 struct mg_err *err)
+int mg_tok_pre_apply(struct mg_tok_pre *p, struct mg_tok_str *arena,
+                     struct mg_tok_pieces *ps, struct mg_tok_pieces *tmp,
+                     struct mg_err *err)
 {
   struct evs x = { 0 };
   int rc = apply(p, arena, ps, tmp, &x, err);

@@ -22,10 +22,9 @@ struct mg_tok_proc {
   struct mg_tok_remote *remote;
 };
 
-int
-mg_tok_proc_open(const char *processor, const char *server_url,
-                const char *model, const struct mg_http_opts *http,
-                struct mg_tok_proc **out, struct mg_err *err)
+int mg_tok_proc_open(const char *processor, const char *server_url,
+                     const char *model, const struct mg_http_opts *http,
+                     struct mg_tok_proc **out, struct mg_err *err)
 {
   struct mg_tok_proc *p;
   int rc;
@@ -52,8 +51,7 @@ mg_tok_proc_open(const char *processor, const char *server_url,
   return 0;
 }
 
-void
-mg_tok_proc_free(struct mg_tok_proc *p)
+void mg_tok_proc_free(struct mg_tok_proc *p)
 {
   if (!p)
     return;
@@ -62,26 +60,23 @@ mg_tok_proc_free(struct mg_tok_proc *p)
   free(p);
 }
 
-int
-mg_tok_proc_is_remote(const struct mg_tok_proc *p)
+int mg_tok_proc_is_remote(const struct mg_tok_proc *p)
 {
   return p->remote != NULL;
 }
 
-int
-mg_tok_proc_encode(struct mg_tok_proc *p, const char *text, size_t len,
-                  int add_special, struct mg_tok_encoding *out,
-                  struct mg_err *err)
+int mg_tok_proc_encode(struct mg_tok_proc *p, const char *text, size_t len,
+                       int add_special, struct mg_tok_encoding *out,
+                       struct mg_err *err)
 {
   if (p->remote)
     return mg_tok_remote_encode(p->remote, text, len, add_special, out, err);
   return mg_tok_encode(p->local, text, len,
-                             add_special ? MG_TOK_ADD_SPECIAL : 0, out, err);
+                       add_special ? MG_TOK_ADD_SPECIAL : 0, out, err);
 }
 
-int
-mg_tok_proc_count(struct mg_tok_proc *p, const char *text, size_t len,
-                 int add_special, size_t *count, struct mg_err *err)
+int mg_tok_proc_count(struct mg_tok_proc *p, const char *text, size_t len,
+                      int add_special, size_t *count, struct mg_err *err)
 {
   struct mg_tok_encoding e = MG_TOK_ENCODING_INIT;
   int rc = mg_tok_proc_encode(p, text, len, add_special, &e, err);
@@ -91,9 +86,8 @@ mg_tok_proc_count(struct mg_tok_proc *p, const char *text, size_t len,
   return rc;
 }
 
-int
-mg_tok_proc_decode(struct mg_tok_proc *p, const uint32_t *ids, size_t n,
-                  int skip_special, struct mg_buf *out, struct mg_err *err)
+int mg_tok_proc_decode(struct mg_tok_proc *p, const uint32_t *ids, size_t n,
+                       int skip_special, struct mg_buf *out, struct mg_err *err)
 {
   if (p->remote)
     return mg_tok_remote_decode(p->remote, ids, n, out, err);
@@ -123,8 +117,7 @@ static const char *const words[] = {
   "voice",
 };
 
-static uint64_t
-splitmix(uint64_t *s)
+static uint64_t splitmix(uint64_t *s)
 {
   uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
 
@@ -134,8 +127,7 @@ splitmix(uint64_t *s)
 }
 
 /* Appends count words (and a full stop now and then) to b. */
-static void
-add_words(struct mg_buf *b, uint64_t *rng, size_t count)
+static void add_words(struct mg_buf *b, uint64_t *rng, size_t count)
 {
   size_t nw = sizeof(words) / sizeof(*words);
 
@@ -148,10 +140,9 @@ add_words(struct mg_buf *b, uint64_t *rng, size_t count)
   }
 }
 
-int
-mg_tok_proc_prompt(struct mg_tok_proc *p, size_t n_tokens, uint64_t seed,
-                  uint64_t prefix_id, int add_special, struct mg_buf *out,
-                  struct mg_err *err)
+int mg_tok_proc_prompt(struct mg_tok_proc *p, size_t n_tokens, uint64_t seed,
+                       uint64_t prefix_id, int add_special, struct mg_buf *out,
+                       struct mg_err *err)
 {
   struct mg_buf text = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_buf cand = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -201,12 +192,12 @@ mg_tok_proc_prompt(struct mg_tok_proc *p, size_t n_tokens, uint64_t seed,
       cand.data[0] = '\0';
     if (mg_tok_proc_decode(p, e.ids, cut, 1, &cand, err)
         || mg_tok_proc_count(p, cand.data ? cand.data : "", cand.len, 0, &got,
-                            err))
+                             err))
       goto out;
     if (got == target) {
       size_t all;
-      if (mg_tok_proc_count(p, cand.data ? cand.data : "", cand.len, add_special,
-                           &all, err))
+      if (mg_tok_proc_count(p, cand.data ? cand.data : "", cand.len,
+                            add_special, &all, err))
         goto out;
       if (all == n_tokens) {
         rc = mg_buf_add(out, cand.data ? cand.data : "", cand.len, err);
@@ -235,9 +226,8 @@ out:
 
 /* ---- the command-line face ---- */
 
-static int
-read_ids(const struct mg_buf *in, const char *name, uint32_t **ids, size_t *n,
-         struct mg_err *err)
+static int read_ids(const struct mg_buf *in, const char *name, uint32_t **ids,
+                    size_t *n, struct mg_err *err)
 {
   struct mg_json *j = NULL;
   const struct mg_json *arr;
@@ -277,10 +267,9 @@ out:
   return rc;
 }
 
-int
-mg_tok_proc_cli(const char *processor, const char *server_url, int detokenize,
-                 int add_special, const char *in_path, const char *out_path,
-                 struct mg_err *err)
+int mg_tok_proc_cli(const char *processor, const char *server_url,
+                    int detokenize, int add_special, const char *in_path,
+                    const char *out_path, struct mg_err *err)
 {
   struct mg_buf in = MG_BUF_INIT(MAX_INPUT);
   struct mg_buf res = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -301,7 +290,7 @@ mg_tok_proc_cli(const char *processor, const char *server_url, int detokenize,
       goto out;
   } else {
     if (mg_tok_proc_encode(p, in.data ? in.data : "", in.len, add_special, &e,
-                          err)) {
+                           err)) {
       mg_err_prefix(err, "input '%s'", mg_io_name(in_path));
       goto out;
     }

@@ -28,22 +28,23 @@ struct mg_tok_proc;
  * mg_tok_proc_free.
  */
 int mg_tok_proc_open(const char *processor, const char *server_url,
-                    const char *model, const struct mg_http_opts *http,
-                    struct mg_tok_proc **out, struct mg_err *err);
+                     const char *model, const struct mg_http_opts *http,
+                     struct mg_tok_proc **out, struct mg_err *err);
 void mg_tok_proc_free(struct mg_tok_proc *p);
 int mg_tok_proc_is_remote(const struct mg_tok_proc *p);
 
 /* Token ids of text (out->ids, out->n). */
 int mg_tok_proc_encode(struct mg_tok_proc *p, const char *text, size_t len,
-                      int add_special, struct mg_tok_encoding *out,
-                      struct mg_err *err);
+                       int add_special, struct mg_tok_encoding *out,
+                       struct mg_err *err);
 /* Number of tokens of text; for counting output text. */
 int mg_tok_proc_count(struct mg_tok_proc *p, const char *text, size_t len,
-                     int add_special, size_t *count, struct mg_err *err);
+                      int add_special, size_t *count, struct mg_err *err);
 /* Appends the text of ids to out. skip_special applies to local
  * tokenizers only (servers decide for themselves). */
 int mg_tok_proc_decode(struct mg_tok_proc *p, const uint32_t *ids, size_t n,
-                      int skip_special, struct mg_buf *out, struct mg_err *err);
+                       int skip_special, struct mg_buf *out,
+                       struct mg_err *err);
 
 /*
  * A synthetic prompt that encodes to exactly n_tokens tokens (with the
@@ -59,8 +60,8 @@ int mg_tok_proc_decode(struct mg_tok_proc *p, const uint32_t *ids, size_t n,
  * than the special tokens alone) or the processor never lands on it.
  */
 int mg_tok_proc_prompt(struct mg_tok_proc *p, size_t n_tokens, uint64_t seed,
-                      uint64_t prefix_id, int add_special, struct mg_buf *out,
-                      struct mg_err *err);
+                       uint64_t prefix_id, int add_special, struct mg_buf *out,
+                       struct mg_err *err);
 
 /*
  * The command-line face, for `perf-run --tokenize` / `--detokenize`.
@@ -72,7 +73,7 @@ int mg_tok_proc_prompt(struct mg_tok_proc *p, size_t n_tokens, uint64_t seed,
  * (bad input or tokenizer), MG_ERR_REMOTE.
  */
 int mg_tok_proc_cli(const char *processor, const char *server_url,
-                     int detokenize, int add_special, const char *in_path,
-                     const char *out_path, struct mg_err *err);
+                    int detokenize, int add_special, const char *in_path,
+                    const char *out_path, struct mg_err *err);
 
 #endif

@@ -23,8 +23,7 @@ struct mg_tok_remote {
   struct mg_http_opts opts;
 };
 
-static void
-strip_suffix(char *s, const char *suf)
+static void strip_suffix(char *s, const char *suf)
 {
   size_t n = strlen(s), k = strlen(suf);
 
@@ -32,10 +31,9 @@ strip_suffix(char *s, const char *suf)
     s[n - k] = '\0';
 }
 
-int
-mg_tok_remote_new(const char *base_url, const char *model,
-                 const struct mg_http_opts *opts, struct mg_tok_remote **out,
-                 struct mg_err *err)
+int mg_tok_remote_new(const char *base_url, const char *model,
+                      const struct mg_http_opts *opts,
+                      struct mg_tok_remote **out, struct mg_err *err)
 {
   struct mg_tok_remote *r;
 
@@ -60,8 +58,7 @@ mg_tok_remote_new(const char *base_url, const char *model,
   return 0;
 }
 
-void
-mg_tok_remote_free(struct mg_tok_remote *r)
+void mg_tok_remote_free(struct mg_tok_remote *r)
 {
   if (!r)
     return;
@@ -71,9 +68,9 @@ mg_tok_remote_free(struct mg_tok_remote *r)
 }
 
 /* POSTs body to base + path and parses the JSON answer. */
-static int
-post(struct mg_tok_remote *r, const char *path, const struct mg_buf *body,
-     struct mg_json **answer, struct mg_err *err)
+static int post(struct mg_tok_remote *r, const char *path,
+                const struct mg_buf *body, struct mg_json **answer,
+                struct mg_err *err)
 {
   static const char *const headers[] = { "Content-Type: application/json",
                                          NULL };
@@ -111,8 +108,7 @@ out:
   return rc;
 }
 
-static void
-add_model(const struct mg_tok_remote *r, struct mg_buf *b)
+static void add_model(const struct mg_tok_remote *r, struct mg_buf *b)
 {
   if (!r->model)
     return;
@@ -121,10 +117,9 @@ add_model(const struct mg_tok_remote *r, struct mg_buf *b)
   mg_buf_addch(b, ',', NULL);
 }
 
-int
-mg_tok_remote_encode(struct mg_tok_remote *r, const char *text, size_t len,
-                    int add_special, struct mg_tok_encoding *out,
-                    struct mg_err *err)
+int mg_tok_remote_encode(struct mg_tok_remote *r, const char *text, size_t len,
+                         int add_special, struct mg_tok_encoding *out,
+                         struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_json *ans = NULL;
@@ -173,9 +168,8 @@ out:
   return rc;
 }
 
-int
-mg_tok_remote_decode(struct mg_tok_remote *r, const uint32_t *ids, size_t n,
-                    struct mg_buf *out, struct mg_err *err)
+int mg_tok_remote_decode(struct mg_tok_remote *r, const uint32_t *ids, size_t n,
+                         struct mg_buf *out, struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_json *ans = NULL;

@@ -31,19 +31,19 @@ struct mg_tok_remote;
  * mg_tok_remote_free.
  */
 int mg_tok_remote_new(const char *base_url, const char *model,
-                     const struct mg_http_opts *opts, struct mg_tok_remote **out,
-                     struct mg_err *err);
+                      const struct mg_http_opts *opts,
+                      struct mg_tok_remote **out, struct mg_err *err);
 void mg_tok_remote_free(struct mg_tok_remote *r);
 
 /* Fills out->ids / out->n (no token strings). MG_ERR_REMOTE when the
  * server cannot be reached or answers with an error status, MG_ERR_DATA
  * when its answer is not what either server sends. */
 int mg_tok_remote_encode(struct mg_tok_remote *r, const char *text, size_t len,
-                        int add_special, struct mg_tok_encoding *out,
-                        struct mg_err *err);
+                         int add_special, struct mg_tok_encoding *out,
+                         struct mg_err *err);
 
 /* Appends the server's text for ids to out. */
 int mg_tok_remote_decode(struct mg_tok_remote *r, const uint32_t *ids, size_t n,
-                        struct mg_buf *out, struct mg_err *err);
+                         struct mg_buf *out, struct mg_err *err);
 
 #endif

@@ -10,8 +10,7 @@
 
 #include "mg_mem.h"
 
-void
-mg_tok_util_str_grow(struct mg_tok_str *s, size_t extra)
+void mg_tok_util_str_grow(struct mg_tok_str *s, size_t extra)
 {
   size_t want = s->len + extra + 1;
 
@@ -25,25 +24,22 @@ mg_tok_util_str_grow(struct mg_tok_str *s, size_t extra)
   s->cap = want;
 }
 
-void
-mg_tok_util_str_addc(struct mg_tok_str *s, uint32_t cp)
+void mg_tok_util_str_addc(struct mg_tok_str *s, uint32_t cp)
 {
   char b[4];
 
   mg_tok_str_add(s, b, mg_tok_util_utf8_put(cp, b));
 }
 
-void
-mg_tok_util_str_release(struct mg_tok_str *s)
+void mg_tok_util_str_release(struct mg_tok_str *s)
 {
   free(s->p);
   s->p = NULL;
   s->len = s->cap = 0;
 }
 
-void
-mg_tok_util_pieces_push(struct mg_tok_pieces *ps, size_t off, size_t len,
-                   uint32_t id, int first)
+void mg_tok_util_pieces_push(struct mg_tok_pieces *ps, size_t off, size_t len,
+                             uint32_t id, int first)
 {
   struct mg_tok_piece *p;
 
@@ -58,23 +54,20 @@ mg_tok_util_pieces_push(struct mg_tok_pieces *ps, size_t off, size_t len,
   p->first = first ? 1 : 0;
 }
 
-void
-mg_tok_util_pieces_release(struct mg_tok_pieces *ps)
+void mg_tok_util_pieces_release(struct mg_tok_pieces *ps)
 {
   free(ps->v);
   ps->v = NULL;
   ps->n = ps->cap = 0;
 }
 
-void
-mg_tok_util_list_push(struct mg_tok_list *l, const char *s, size_t n)
+void mg_tok_util_list_push(struct mg_tok_list *l, const char *s, size_t n)
 {
   mg_tok_str_add(&l->text, s, n);
   mg_tok_util_list_close(l);
 }
 
-void
-mg_tok_util_list_close(struct mg_tok_list *l)
+void mg_tok_util_list_close(struct mg_tok_list *l)
 {
   if (l->n + 2 > l->cap) {
     l->cap = l->cap ? l->cap * 2 : 16;
@@ -85,8 +78,7 @@ mg_tok_util_list_close(struct mg_tok_list *l)
   l->off[++l->n] = l->text.len;
 }
 
-void
-mg_tok_util_list_reset(struct mg_tok_list *l)
+void mg_tok_util_list_reset(struct mg_tok_list *l)
 {
   l->n = 0;
   l->text.len = 0;
@@ -94,8 +86,7 @@ mg_tok_util_list_reset(struct mg_tok_list *l)
     l->off[0] = 0;
 }
 
-void
-mg_tok_util_list_release(struct mg_tok_list *l)
+void mg_tok_util_list_release(struct mg_tok_list *l)
 {
   mg_tok_util_str_release(&l->text);
   free(l->off);
@@ -105,8 +96,7 @@ mg_tok_util_list_release(struct mg_tok_list *l)
 
 /* ---- UTF-8 ---- */
 
-size_t
-mg_tok_util_utf8_clen(unsigned char b)
+size_t mg_tok_util_utf8_clen(unsigned char b)
 {
   if (b < 0x80)
     return 1;
@@ -117,8 +107,7 @@ mg_tok_util_utf8_clen(unsigned char b)
   return 4;
 }
 
-uint32_t
-mg_tok_util_utf8_next(const char *s, size_t n, size_t *len)
+uint32_t mg_tok_util_utf8_next(const char *s, size_t n, size_t *len)
 {
   const unsigned char *u = (const unsigned char *)s;
   size_t l = mg_tok_util_utf8_clen(u[0]);
@@ -140,8 +129,7 @@ mg_tok_util_utf8_next(const char *s, size_t n, size_t *len)
   }
 }
 
-size_t
-mg_tok_util_utf8_last(const char *s, size_t n)
+size_t mg_tok_util_utf8_last(const char *s, size_t n)
 {
   size_t i = n - 1;
 
@@ -150,8 +138,7 @@ mg_tok_util_utf8_last(const char *s, size_t n)
   return i;
 }
 
-size_t
-mg_tok_util_utf8_put(uint32_t cp, char *out)
+size_t mg_tok_util_utf8_put(uint32_t cp, char *out)
 {
   unsigned char *o = (unsigned char *)out;
 
@@ -183,8 +170,7 @@ mg_tok_util_utf8_put(uint32_t cp, char *out)
  * which is what one U+FFFD replaces (Unicode 3.9, "substitution of maximal
  * subparts", as Rust's from_utf8_lossy does).
  */
-static size_t
-utf8_seq(const unsigned char *s, size_t i, size_t n, size_t *bad)
+static size_t utf8_seq(const unsigned char *s, size_t i, size_t n, size_t *bad)
 {
   unsigned char b = s[i];
   unsigned char lo = 0x80, hi = 0xBF;
@@ -229,8 +215,7 @@ utf8_seq(const unsigned char *s, size_t i, size_t n, size_t *bad)
   return 0;
 }
 
-int
-mg_tok_util_utf8_valid(const char *s, size_t n)
+int mg_tok_util_utf8_valid(const char *s, size_t n)
 {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0, bad;
@@ -250,8 +235,7 @@ mg_tok_util_utf8_valid(const char *s, size_t n)
   return 1;
 }
 
-void
-mg_tok_util_utf8_lossy(struct mg_tok_str *out, const char *s, size_t n)
+void mg_tok_util_utf8_lossy(struct mg_tok_str *out, const char *s, size_t n)
 {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0, run = 0, bad = 0;
@@ -434,8 +418,7 @@ static const struct {
   } while (0)
 
 /* The Unicode 8.0 class of cp where it differs for these classes, or -1. */
-static int
-old_cat(uint32_t cp)
+static int old_cat(uint32_t cp)
 {
   int k;
 
@@ -445,8 +428,7 @@ old_cat(uint32_t cp)
   return k >= 0 ? (int)old_ucd[k].cat : -1;
 }
 
-int
-mg_tok_util_is_whitespace(uint32_t cp)
+int mg_tok_util_is_whitespace(uint32_t cp)
 {
   int c;
 
@@ -459,8 +441,7 @@ mg_tok_util_is_whitespace(uint32_t cp)
          || c == UTF8PROC_CATEGORY_ZP;
 }
 
-int
-mg_tok_util_is_numeric(uint32_t cp)
+int mg_tok_util_is_numeric(uint32_t cp)
 {
   int c;
 
@@ -471,8 +452,7 @@ mg_tok_util_is_numeric(uint32_t cp)
          || c == UTF8PROC_CATEGORY_NO;
 }
 
-int
-mg_tok_util_is_punct(uint32_t cp)
+int mg_tok_util_is_punct(uint32_t cp)
 {
   int c;
 
@@ -489,8 +469,7 @@ mg_tok_util_is_punct(uint32_t cp)
   return c >= UTF8PROC_CATEGORY_PC && c <= UTF8PROC_CATEGORY_PO;
 }
 
-int
-mg_tok_util_is_other(uint32_t cp)
+int mg_tok_util_is_other(uint32_t cp)
 {
   int c = utf8proc_category((utf8proc_int32_t)cp);
 
@@ -500,8 +479,7 @@ mg_tok_util_is_other(uint32_t cp)
          || c == UTF8PROC_CATEGORY_CS;
 }
 
-int
-mg_tok_util_is_mn(uint32_t cp)
+int mg_tok_util_is_mn(uint32_t cp)
 {
   if (cp < 0x300)
     return 0;
@@ -509,8 +487,7 @@ mg_tok_util_is_mn(uint32_t cp)
          && old_cat(cp) < 0;
 }
 
-int
-mg_tok_util_is_mark(uint32_t cp)
+int mg_tok_util_is_mark(uint32_t cp)
 {
   int c, k;
 
@@ -526,8 +503,7 @@ mg_tok_util_is_mark(uint32_t cp)
 }
 
 /* 1 if cp is one of the characters the reference does not normalize. */
-static int
-norm_inert(uint32_t cp)
+static int norm_inert(uint32_t cp)
 {
   int k;
 
@@ -537,8 +513,7 @@ norm_inert(uint32_t cp)
   return k >= 0;
 }
 
-int
-mg_tok_util_is_word(uint32_t cp)
+int mg_tok_util_is_word(uint32_t cp)
 {
   int c;
 
@@ -551,8 +526,7 @@ mg_tok_util_is_word(uint32_t cp)
          || cp == 0x200C || cp == 0x200D;
 }
 
-void
-mg_tok_util_lower(struct mg_tok_str *out, uint32_t cp)
+void mg_tok_util_lower(struct mg_tok_str *out, uint32_t cp)
 {
   if (cp < 0x80) {
     char c = (char)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
@@ -568,8 +542,7 @@ mg_tok_util_lower(struct mg_tok_str *out, uint32_t cp)
   mg_tok_util_str_addc(out, (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp));
 }
 
-static void
-unorm_run(struct mg_tok_str *out, const char *s, size_t n, int opt)
+static void unorm_run(struct mg_tok_str *out, const char *s, size_t n, int opt)
 {
   utf8proc_uint8_t *dst = NULL;
   utf8proc_ssize_t r;
@@ -588,8 +561,8 @@ unorm_run(struct mg_tok_str *out, const char *s, size_t n, int opt)
 }
 
 /* Normalizes one region, cut at the characters of old_norm. */
-static void
-unorm_region(struct mg_tok_str *out, const char *s, size_t n, int opt)
+static void unorm_region(struct mg_tok_str *out, const char *s, size_t n,
+                         int opt)
 {
   size_t run = 0, l;
 
@@ -613,8 +586,8 @@ unorm_region(struct mg_tok_str *out, const char *s, size_t n, int opt)
  * ASCII is copied. Same result, without sending mostly-ASCII text through
  * utf8proc.
  */
-void
-mg_tok_util_unorm(struct mg_tok_str *out, const char *s, size_t n, const char *form)
+void mg_tok_util_unorm(struct mg_tok_str *out, const char *s, size_t n,
+                       const char *form)
 {
   int opt = UTF8PROC_STABLE;
   size_t i = 0;
@@ -644,8 +617,7 @@ mg_tok_util_unorm(struct mg_tok_str *out, const char *s, size_t n, const char *f
 
 /* ---- the GPT-2 byte table ---- */
 
-uint32_t
-mg_tok_util_byte_char(unsigned char b)
+uint32_t mg_tok_util_byte_char(unsigned char b)
 {
   if (b <= 32)
     return 256u + b;
@@ -656,8 +628,7 @@ mg_tok_util_byte_char(unsigned char b)
   return b;
 }
 
-int
-mg_tok_util_char_byte(uint32_t cp)
+int mg_tok_util_char_byte(uint32_t cp)
 {
   if (cp < 256)
     return (cp <= 32 || (cp >= 127 && cp <= 160) || cp == 173) ? -1 : (int)cp;
@@ -672,14 +643,12 @@ mg_tok_util_char_byte(uint32_t cp)
 
 /* ---- hashing and the vocabulary ---- */
 
-static uint64_t
-rotl64(uint64_t x, int r)
+static uint64_t rotl64(uint64_t x, int r)
 {
   return (x << r) | (x >> (64 - r));
 }
 
-uint64_t
-mg_tok_util_hash(const void *p, size_t n)
+uint64_t mg_tok_util_hash(const void *p, size_t n)
 {
   const unsigned char *s = p;
   uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xFF51AFD7ED558CCDULL);
@@ -701,8 +670,8 @@ mg_tok_util_hash(const void *p, size_t n)
   return h;
 }
 
-const char *
-mg_tok_util_find(const char *hay, size_t hn, const char *needle, size_t nn)
+const char *mg_tok_util_find(const char *hay, size_t hn, const char *needle,
+                             size_t nn)
 {
   const char *p = hay, *end = hay + hn;
 
@@ -717,8 +686,7 @@ mg_tok_util_find(const char *hay, size_t hn, const char *needle, size_t nn)
   return NULL;
 }
 
-static uint32_t
-table_size(size_t n)
+static uint32_t table_size(size_t n)
 {
   uint32_t sz = 16;
 
@@ -727,8 +695,7 @@ table_size(size_t n)
   return sz;
 }
 
-void
-mg_tok_util_vocab_init(struct mg_tok_vocab *v, size_t expect)
+void mg_tok_util_vocab_init(struct mg_tok_vocab *v, size_t expect)
 {
   memset(v, 0, sizeof(*v));
   v->ent_cap = (uint32_t)(expect ? expect : 16);
@@ -740,8 +707,7 @@ mg_tok_util_vocab_init(struct mg_tok_vocab *v, size_t expect)
   memset(v->slots, 0xFF, ((size_t)v->mask + 1) * sizeof(*v->slots));
 }
 
-void
-mg_tok_util_vocab_release(struct mg_tok_vocab *v)
+void mg_tok_util_vocab_release(struct mg_tok_vocab *v)
 {
   free(v->str);
   free(v->ent);
@@ -750,8 +716,8 @@ mg_tok_util_vocab_release(struct mg_tok_vocab *v)
   memset(v, 0, sizeof(*v));
 }
 
-static uint32_t *
-vocab_slot(const struct mg_tok_vocab *v, const char *s, size_t n)
+static uint32_t *vocab_slot(const struct mg_tok_vocab *v, const char *s,
+                            size_t n)
 {
   uint32_t i = (uint32_t)mg_tok_util_hash(s, n) & v->mask;
 
@@ -765,8 +731,7 @@ vocab_slot(const struct mg_tok_vocab *v, const char *s, size_t n)
   }
 }
 
-static void
-vocab_rehash(struct mg_tok_vocab *v)
+static void vocab_rehash(struct mg_tok_vocab *v)
 {
   uint32_t size = (v->mask + 1) * 2;
 
@@ -780,8 +745,7 @@ vocab_rehash(struct mg_tok_vocab *v)
   }
 }
 
-static void
-vocab_set_id(struct mg_tok_vocab *v, uint32_t id, uint32_t e)
+static void vocab_set_id(struct mg_tok_vocab *v, uint32_t id, uint32_t e)
 {
   if (id >= v->nids) {
     uint32_t n = v->nids ? v->nids : 16;
@@ -795,8 +759,8 @@ vocab_set_id(struct mg_tok_vocab *v, uint32_t id, uint32_t e)
   v->by_id[id] = e;
 }
 
-void
-mg_tok_util_vocab_add(struct mg_tok_vocab *v, const char *s, size_t n, uint32_t id)
+void mg_tok_util_vocab_add(struct mg_tok_vocab *v, const char *s, size_t n,
+                           uint32_t id)
 {
   uint32_t *slot;
   struct mg_tok_vocab_ent *en;
@@ -834,8 +798,8 @@ mg_tok_util_vocab_add(struct mg_tok_vocab *v, const char *s, size_t n, uint32_t 
   v->count++;
 }
 
-uint32_t
-mg_tok_util_vocab_get(const struct mg_tok_vocab *v, const char *s, size_t n)
+uint32_t mg_tok_util_vocab_get(const struct mg_tok_vocab *v, const char *s,
+                               size_t n)
 {
   uint32_t e;
 
@@ -845,8 +809,8 @@ mg_tok_util_vocab_get(const struct mg_tok_vocab *v, const char *s, size_t n)
   return e == MG_TOK_NONE ? MG_TOK_NONE : v->ent[e].id;
 }
 
-const char *
-mg_tok_util_vocab_str(const struct mg_tok_vocab *v, uint32_t id, size_t *len)
+const char *mg_tok_util_vocab_str(const struct mg_tok_vocab *v, uint32_t id,
+                                  size_t *len)
 {
   uint32_t e;
 

@@ -76,8 +76,7 @@ struct tinfo {
   uint64_t offset, nbytes;
 };
 
-static int
-need(struct cur *c, uint64_t k, const char *what)
+static int need(struct cur *c, uint64_t k, const char *what)
 {
   if (k > c->n - c->pos)
     return mg_err_set(c->err, MG_ERR_DATA, "truncated %s at byte %llu", what,
@@ -85,8 +84,7 @@ need(struct cur *c, uint64_t k, const char *what)
   return 0;
 }
 
-static int
-rd_u32(struct cur *c, uint32_t *v, const char *what)
+static int rd_u32(struct cur *c, uint32_t *v, const char *what)
 {
   if (need(c, 4, what) < 0)
     return -1;
@@ -97,8 +95,7 @@ rd_u32(struct cur *c, uint32_t *v, const char *what)
   return 0;
 }
 
-static int
-rd_u64(struct cur *c, uint64_t *v, const char *what)
+static int rd_u64(struct cur *c, uint64_t *v, const char *what)
 {
   if (need(c, 8, what) < 0)
     return -1;
@@ -109,8 +106,7 @@ rd_u64(struct cur *c, uint64_t *v, const char *what)
   return 0;
 }
 
-static int
-rd_str(struct cur *c, struct span *s, const char *what)
+static int rd_str(struct cur *c, struct span *s, const char *what)
 {
   if (rd_u64(c, &s->len, what) < 0)
     return -1;
@@ -124,16 +120,14 @@ rd_str(struct cur *c, struct span *s, const char *what)
   return 0;
 }
 
-static int
-span_is(const struct span *s, const char *lit)
+static int span_is(const struct span *s, const char *lit)
 {
   size_t n = strlen(lit);
 
   return s->len == n && memcmp(s->p, lit, n) == 0;
 }
 
-static int
-cmp_span(const void *a, const void *b)
+static int cmp_span(const void *a, const void *b)
 {
   const struct span *x = a, *y = b;
   uint64_t n = x->len < y->len ? x->len : y->len;
@@ -144,8 +138,7 @@ cmp_span(const void *a, const void *b)
   return x->len < y->len ? -1 : x->len > y->len;
 }
 
-static int
-cmp_tinfo(const void *a, const void *b)
+static int cmp_tinfo(const void *a, const void *b)
 {
   const struct tinfo *x = a, *y = b;
 
@@ -154,16 +147,14 @@ cmp_tinfo(const void *a, const void *b)
   return 0;
 }
 
-static unsigned
-scalar_size(uint32_t t)
+static unsigned scalar_size(uint32_t t)
 {
   static const unsigned sz[T_COUNT] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8 };
 
   return t < T_COUNT ? sz[t] : 0;
 }
 
-static int
-skip_value(struct cur *c, uint32_t type, const struct span *key)
+static int skip_value(struct cur *c, uint32_t type, const struct span *key)
 {
   if (type >= T_COUNT)
     return mg_err_set(c->err, MG_ERR_DATA,
@@ -209,8 +200,7 @@ skip_value(struct cur *c, uint32_t type, const struct span *key)
   return 0;
 }
 
-static int
-add_template(struct mg_buf *tpl, const struct span *s)
+static int add_template(struct mg_buf *tpl, const struct span *s)
 {
   if (tpl->len && mg_buf_addch(tpl, '\n', NULL) < 0)
     return 0;
@@ -220,9 +210,8 @@ add_template(struct mg_buf *tpl, const struct span *s)
   return 0;
 }
 
-static int
-read_kv(struct cur *c, struct span *keys, uint64_t n_kv,
-        struct mg_gguf_info *info, struct mg_buf *tpl)
+static int read_kv(struct cur *c, struct span *keys, uint64_t n_kv,
+                   struct mg_gguf_info *info, struct mg_buf *tpl)
 {
   for (uint64_t i = 0; i < n_kv; i++) {
     struct span *key = &keys[i];
@@ -276,8 +265,8 @@ read_kv(struct cur *c, struct span *keys, uint64_t n_kv,
   return 0;
 }
 
-static int
-read_tensor(struct cur *c, struct tinfo *t, const struct mg_gguf_info *info)
+static int read_tensor(struct cur *c, struct tinfo *t,
+                       const struct mg_gguf_info *info)
 {
   uint32_t nd, type;
   uint64_t ne[MAX_DIMS], nel = 1, rows = 1, row_bytes;
@@ -336,9 +325,8 @@ read_tensor(struct cur *c, struct tinfo *t, const struct mg_gguf_info *info)
   return 0;
 }
 
-static int
-check_tensors(struct cur *c, struct tinfo *ts, uint64_t nt,
-              struct mg_gguf_info *info)
+static int check_tensors(struct cur *c, struct tinfo *ts, uint64_t nt,
+                         struct mg_gguf_info *info)
 {
   uint64_t data_size, end = 0, used = 0;
   struct span *names;
@@ -392,9 +380,8 @@ out:
   return rc;
 }
 
-int
-mg_gguf_check(const unsigned char *p, size_t n, struct mg_gguf_info *info,
-              struct mg_err *err)
+int mg_gguf_check(const unsigned char *p, size_t n, struct mg_gguf_info *info,
+                  struct mg_err *err)
 {
   struct mg_gguf_info dummy;
   struct cur c = { p, n, 0, err };
@@ -452,9 +439,8 @@ out:
   return rc;
 }
 
-int
-mg_gguf_check_file(const char *path, struct mg_gguf_info *info,
-                   struct mg_err *err)
+int mg_gguf_check_file(const char *path, struct mg_gguf_info *info,
+                       struct mg_err *err)
 {
   struct stat sb;
   void *map;
@@ -483,8 +469,7 @@ mg_gguf_check_file(const char *path, struct mg_gguf_info *info,
   return rc;
 }
 
-void
-mg_gguf_info_release(struct mg_gguf_info *info)
+void mg_gguf_info_release(struct mg_gguf_info *info)
 {
   if (!info)
     return;

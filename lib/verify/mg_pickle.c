@@ -134,8 +134,8 @@ struct scan {
   size_t hn, hcap;
   struct val *el; /* tuple elements */
   size_t eln, elcap;
-  size_t frame_end;  /* end of the current protocol 4 frame, 0: none */
-  int joblib;        /* joblib.load's semantics: arrays follow BUILD */
+  size_t frame_end;    /* end of the current protocol 4 frame, 0: none */
+  int joblib;          /* joblib.load's semantics: arrays follow BUILD */
   size_t lenient_from; /* plain pass over a joblib file: from here on the
                           bytes are array data to pickle.load */
   size_t first_array;  /* where the first joblib array's data starts */
@@ -144,8 +144,7 @@ struct scan {
 static int fail(struct scan *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static int
-fail(struct scan *s, const char *fmt, ...)
+static int fail(struct scan *s, const char *fmt, ...)
 {
   struct mg_pickle_report *r = s->rep;
   va_list ap;
@@ -167,8 +166,7 @@ fail(struct scan *s, const char *fmt, ...)
 static int soft_fail(struct scan *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static int
-soft_fail(struct scan *s, const char *fmt, ...)
+static int soft_fail(struct scan *s, const char *fmt, ...)
 {
   struct mg_pickle_report *r = s->rep;
   va_list ap;
@@ -184,24 +182,21 @@ soft_fail(struct scan *s, const char *fmt, ...)
   return -2;
 }
 
-static int
-perr(struct scan *s, const char *what)
+static int perr(struct scan *s, const char *what)
 {
   (void)snprintf(s->rep->error, sizeof(s->rep->error), "%s at byte %zu", what,
                  s->op_pos);
   return -1;
 }
 
-static int
-need(struct scan *s, size_t k)
+static int need(struct scan *s, size_t k)
 {
   if (k > s->n - s->pos)
     return perr(s, "truncated pickle");
   return 0;
 }
 
-static uint64_t
-le(const unsigned char *p, int k)
+static uint64_t le(const unsigned char *p, int k)
 {
   uint64_t v = 0;
 
@@ -210,8 +205,7 @@ le(const unsigned char *p, int k)
   return v;
 }
 
-static int
-push(struct scan *s, struct val v)
+static int push(struct scan *s, struct val v)
 {
   if (s->sp == s->scap) {
     if (s->scap >= STACK_MAX)
@@ -223,8 +217,7 @@ push(struct scan *s, struct val v)
   return 0;
 }
 
-static int
-push_kind(struct scan *s, enum kind k)
+static int push_kind(struct scan *s, enum kind k)
 {
   struct val v;
 
@@ -233,8 +226,7 @@ push_kind(struct scan *s, enum kind k)
   return push(s, v);
 }
 
-static int
-push_int(struct scan *s, int64_t n)
+static int push_int(struct scan *s, int64_t n)
 {
   struct val v;
 
@@ -245,8 +237,7 @@ push_int(struct scan *s, int64_t n)
 }
 
 /* A new tracked object of kind k; *v gets its value. -2 at the limit. */
-static int
-heap_new(struct scan *s, enum kind k, struct val *v)
+static int heap_new(struct scan *s, enum kind k, struct val *v)
 {
   struct hobj *o;
 
@@ -268,8 +259,7 @@ heap_new(struct scan *s, enum kind k, struct val *v)
 }
 
 /* The tracked object behind v when it is of kind k, else NULL. */
-static struct hobj *
-hobj_of(struct scan *s, const struct val *v, enum kind k)
+static struct hobj *hobj_of(struct scan *s, const struct val *v, enum kind k)
 {
   if (v->kind != k || !v->h || v->h > s->hn)
     return NULL;
@@ -278,8 +268,7 @@ hobj_of(struct scan *s, const struct val *v, enum kind k)
 
 /* Index of the first value above the topmost mark (the mark is at i-1),
  * or -1. */
-static int
-mark_index(struct scan *s, size_t *i)
+static int mark_index(struct scan *s, size_t *i)
 {
   size_t k = s->sp;
 
@@ -292,8 +281,7 @@ mark_index(struct scan *s, size_t *i)
 }
 
 /* Replaces stack[from..sp) (and drop more values below) by one tuple. */
-static int
-make_tuple(struct scan *s, size_t from, size_t drop)
+static int make_tuple(struct scan *s, size_t from, size_t drop)
 {
   size_t n = s->sp - from, k = n < TUP_KEEP ? n : TUP_KEEP;
   struct val v;
@@ -319,9 +307,8 @@ make_tuple(struct scan *s, size_t from, size_t drop)
 }
 
 /* dict[key] = value, or setattr, for the entries joblib reads. */
-static void
-track_item(struct scan *s, const struct val *target, const struct val *k,
-           const struct val *v)
+static void track_item(struct scan *s, const struct val *target,
+                       const struct val *k, const struct val *v)
 {
   struct hobj *o = hobj_of(s, target, K_DICT);
   const char *key;
@@ -340,8 +327,7 @@ track_item(struct scan *s, const struct val *target, const struct val *k,
 }
 
 /* Pops one value that must not be a mark. */
-static int
-pop(struct scan *s, struct val *out)
+static int pop(struct scan *s, struct val *out)
 {
   if (!s->sp || s->stack[s->sp - 1].kind == K_MARK)
     return perr(s, "stack underflow");
@@ -351,8 +337,7 @@ pop(struct scan *s, struct val *out)
   return 0;
 }
 
-static struct val *
-top(struct scan *s)
+static struct val *top(struct scan *s)
 {
   if (!s->sp || s->stack[s->sp - 1].kind == K_MARK)
     return NULL;
@@ -361,8 +346,7 @@ top(struct scan *s)
 
 /* Pops back to and including the topmost mark; *first gets the value just
  * above the mark (kind K_MARK when there is none). */
-static int
-pop_mark(struct scan *s, struct val *first)
+static int pop_mark(struct scan *s, struct val *first)
 {
   size_t i = s->sp;
 
@@ -379,8 +363,7 @@ pop_mark(struct scan *s, struct val *first)
   return 0;
 }
 
-static int
-push_str(struct scan *s, const unsigned char *p, size_t n)
+static int push_str(struct scan *s, const unsigned char *p, size_t n)
 {
   struct val v = { K_LONGSTR, 0, 0, 0, 0, 0 };
 
@@ -394,14 +377,12 @@ push_str(struct scan *s, const unsigned char *p, size_t n)
   return push(s, v);
 }
 
-static const char *
-str_of(const struct scan *s, const struct val *v)
+static const char *str_of(const struct scan *s, const struct val *v)
 {
   return s->strs.data + v->ref;
 }
 
-static int
-allowed(const struct scan *s, const char *module, const char *name)
+static int allowed(const struct scan *s, const char *module, const char *name)
 {
   size_t ml = strlen(module);
 
@@ -418,8 +399,7 @@ allowed(const struct scan *s, const char *module, const char *name)
   return 0;
 }
 
-static int
-is_printable(const char *p, size_t n)
+static int is_printable(const char *p, size_t n)
 {
   for (size_t i = 0; i < n; i++)
     if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
@@ -428,8 +408,7 @@ is_printable(const char *p, size_t n)
 }
 
 /* A Python dotted name: identifier characters and dots. */
-static int
-dotted_len(const char *s, size_t n)
+static int dotted_len(const char *s, size_t n)
 {
   if (!n || (*s >= '0' && *s <= '9') || *s == '.')
     return 0;
@@ -441,9 +420,8 @@ dotted_len(const char *s, size_t n)
 }
 
 /* Records an import and pushes it. */
-static int
-add_global(struct scan *s, const char *module, size_t ml, const char *name,
-           size_t nl, const char *opcode)
+static int add_global(struct scan *s, const char *module, size_t ml,
+                      const char *name, size_t nl, const char *opcode)
 {
   struct mg_pickle_report *r = s->rep;
   struct val v = { K_GLOBAL, 0, 0, 0, 0, 0 };
@@ -488,8 +466,7 @@ add_global(struct scan *s, const char *module, size_t ml, const char *name,
 }
 
 /* Memo: open addressing on the 64-bit key. */
-static struct memo_slot *
-memo_find(struct scan *s, uint64_t key, int insert)
+static struct memo_slot *memo_find(struct scan *s, uint64_t key, int insert)
 {
   size_t mask, i;
 
@@ -525,8 +502,7 @@ memo_find(struct scan *s, uint64_t key, int insert)
   }
 }
 
-static int
-memo_put(struct scan *s, uint64_t key)
+static int memo_put(struct scan *s, uint64_t key)
 {
   struct val *t = top(s);
   struct memo_slot *m;
@@ -540,8 +516,7 @@ memo_put(struct scan *s, uint64_t key)
   return 0;
 }
 
-static int
-memo_get(struct scan *s, uint64_t key)
+static int memo_get(struct scan *s, uint64_t key)
 {
   struct memo_slot *m = memo_find(s, key, 0);
 
@@ -551,8 +526,7 @@ memo_get(struct scan *s, uint64_t key)
 }
 
 /* A protocol 0 text argument: the bytes up to the next newline. */
-static int
-line(struct scan *s, const unsigned char **out, size_t *len)
+static int line(struct scan *s, const unsigned char **out, size_t *len)
 {
   const unsigned char *nl = memchr(s->p + s->pos, '\n', s->n - s->pos);
 
@@ -564,8 +538,7 @@ line(struct scan *s, const unsigned char **out, size_t *len)
   return 0;
 }
 
-static int
-line_uint(struct scan *s, uint64_t *v)
+static int line_uint(struct scan *s, uint64_t *v)
 {
   const unsigned char *p;
   size_t n, i = 0;
@@ -585,8 +558,7 @@ line_uint(struct scan *s, uint64_t *v)
   return 0;
 }
 
-static int
-hexval(unsigned char c)
+static int hexval(unsigned char c)
 {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -597,8 +569,7 @@ hexval(unsigned char c)
   return -1;
 }
 
-static void
-put_utf8(struct mg_buf *b, uint32_t cp)
+static void put_utf8(struct mg_buf *b, uint32_t cp)
 {
   char u[4];
   size_t k;
@@ -626,8 +597,7 @@ put_utf8(struct mg_buf *b, uint32_t cp)
 }
 
 /* STRING: a quoted Python literal, escapes decoded as escape_decode does. */
-static int
-op_string(struct scan *s)
+static int op_string(struct scan *s)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   const unsigned char *p;
@@ -701,8 +671,7 @@ op_string(struct scan *s)
 }
 
 /* UNICODE: raw-unicode-escape text (latin-1 plus \uXXXX / \UXXXXXXXX). */
-static int
-op_unicode(struct scan *s)
+static int op_unicode(struct scan *s)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   const unsigned char *p;
@@ -745,8 +714,7 @@ op_unicode(struct scan *s)
 }
 
 /* GLOBAL and INST: two text lines, module and name. */
-static int
-op_global_lines(struct scan *s, const char *opcode)
+static int op_global_lines(struct scan *s, const char *opcode)
 {
   const unsigned char *m, *nm;
   size_t ml, nl;
@@ -756,8 +724,7 @@ op_global_lines(struct scan *s, const char *opcode)
   return add_global(s, (const char *)m, ml, (const char *)nm, nl, opcode);
 }
 
-static int
-op_stack_global(struct scan *s)
+static int op_stack_global(struct scan *s)
 {
   struct val name, module;
   int rc;
@@ -774,8 +741,8 @@ op_stack_global(struct scan *s)
 }
 
 /* The callable of REDUCE / NEWOBJ / OBJ must be an imported global. */
-static int
-check_callable(struct scan *s, const struct val *c, const char *opcode)
+static int check_callable(struct scan *s, const struct val *c,
+                          const char *opcode)
 {
   if (c->kind != K_GLOBAL)
     return soft_fail(s, "%s calls a value that is not an imported global",
@@ -783,8 +750,7 @@ check_callable(struct scan *s, const struct val *c, const char *opcode)
   return 0;
 }
 
-static int
-check_target(struct scan *s, const char *opcode)
+static int check_target(struct scan *s, const char *opcode)
 {
   struct val *t = top(s);
 
@@ -796,8 +762,7 @@ check_target(struct scan *s, const char *opcode)
   return 0;
 }
 
-static int
-skip_bytes(struct scan *s, uint64_t len, enum kind k)
+static int skip_bytes(struct scan *s, uint64_t len, enum kind k)
 {
   if (len > s->n - s->pos)
     return perr(s, "truncated pickle");
@@ -805,10 +770,8 @@ skip_bytes(struct scan *s, uint64_t len, enum kind k)
   return push_kind(s, k);
 }
 
-
-static int
-is_global(const struct scan *s, const struct val *v, const char *module,
-          const char *name)
+static int is_global(const struct scan *s, const struct val *v,
+                     const char *module, const char *name)
 {
   const struct mg_pickle_global *g;
 
@@ -818,16 +781,15 @@ is_global(const struct scan *s, const struct val *v, const char *module,
   return strcmp(g->module, module) == 0 && strcmp(g->name, name) == 0;
 }
 
-static int
-is_wrapper_class(const struct scan *s, const struct val *v)
+static int is_wrapper_class(const struct scan *s, const struct val *v)
 {
   return is_global(s, v, "joblib.numpy_pickle", "NumpyArrayWrapper");
 }
 
 /* numpy.dtype(("f8" | "U10" | "O8" ...), False, True), as numpy pickles
  * a dtype; anything else stays opaque. */
-static int
-reduce_result(struct scan *s, const struct val *fn, const struct val *args)
+static int reduce_result(struct scan *s, const struct val *fn,
+                         const struct val *args)
 {
   struct hobj *t = hobj_of(s, args, K_TUP), *d;
   const struct val *e0;
@@ -858,8 +820,7 @@ reduce_result(struct scan *s, const struct val *fn, const struct val *args)
 
 /* BUILD on a dtype: numpy's state (3|4, byteorder, subarray, names,
  * fields, elsize, alignment, flags[, metadata]). */
-static void
-dtype_state(struct scan *s, struct hobj *d, const struct val *st)
+static void dtype_state(struct scan *s, struct hobj *d, const struct val *st)
 {
   struct hobj *t = hobj_of(s, st, K_TUP);
   const struct val *e;
@@ -878,8 +839,8 @@ dtype_state(struct scan *s, struct hobj *d, const struct val *st)
 
 /* BUILD's state merged into a NumpyArrayWrapper's attributes, as
  * pickle's load_build does for an object without __setstate__. */
-static int
-wrapper_state(struct scan *s, const struct val *w, const struct val *st)
+static int wrapper_state(struct scan *s, const struct val *w,
+                         const struct val *st)
 {
   struct hobj *o = hobj_of(s, w, K_WRAP), *d = hobj_of(s, st, K_DICT);
   struct hobj *t = hobj_of(s, st, K_TUP);
@@ -918,8 +879,7 @@ static void scan_free(struct scan *s);
 
 /* The nested pickle joblib writes for an object array (pickle.dump, read
  * back with pickle.load: plain semantics, its own memo). */
-static int
-nested_pickle(struct scan *s)
+static int nested_pickle(struct scan *s)
 {
   struct scan c;
   int r;
@@ -947,8 +907,7 @@ nested_pickle(struct scan *s)
  * raw bytes, or for an object dtype a nested pickle. Whatever joblib's
  * reader would not read exactly so is refused.
  */
-static int
-joblib_array(struct scan *s, struct hobj *w)
+static int joblib_array(struct scan *s, struct hobj *w)
 {
   struct hobj *sh = hobj_of(s, &w->shape, K_TUP);
   struct hobj *d = hobj_of(s, &w->dtype, K_DTYPE);
@@ -975,8 +934,7 @@ joblib_array(struct scan *s, struct hobj *w)
   itemsize = d->dnum;
   if (d->dkind == 'U')
     itemsize *= 4;
-  if ((d->dkind == 'S' || d->dkind == 'U' || d->dkind == 'V')
-      && d->elsize >= 0)
+  if ((d->dkind == 'S' || d->dkind == 'U' || d->dkind == 'V') && d->elsize >= 0)
     itemsize = (uint64_t)d->elsize;
   if (w->align.kind != K_MARK && w->align.kind != K_NONE) {
     if (need(s, 1) < 0 || need(s, 1 + (size_t)s->p[s->pos]) < 0)
@@ -992,8 +950,7 @@ joblib_array(struct scan *s, struct hobj *w)
   return 0;
 }
 
-static int
-build(struct scan *s)
+static int build(struct scan *s)
 {
   struct val st, *t;
   struct hobj *o;
@@ -1024,8 +981,7 @@ build(struct scan *s)
   return check_target(s, "BUILD");
 }
 
-static int
-setitems(struct scan *s)
+static int setitems(struct scan *s)
 {
   size_t i;
 
@@ -1040,8 +996,7 @@ setitems(struct scan *s)
   return check_target(s, "SETITEMS");
 }
 
-static int
-dict_from_mark(struct scan *s)
+static int dict_from_mark(struct scan *s)
 {
   struct val v;
   size_t i;
@@ -1061,8 +1016,7 @@ dict_from_mark(struct scan *s)
 }
 
 /* An object made by calling cls: a NumpyArrayWrapper is tracked. */
-static int
-new_object(struct scan *s, const struct val *cls)
+static int new_object(struct scan *s, const struct val *cls)
 {
   struct val v;
   int rc;
@@ -1073,8 +1027,7 @@ new_object(struct scan *s, const struct val *cls)
   return rc < 0 ? rc : push(s, v);
 }
 
-static int
-text_int(struct scan *s, int is_long)
+static int text_int(struct scan *s, int is_long)
 {
   const unsigned char *lp;
   size_t ll, i = 0;
@@ -1103,8 +1056,7 @@ text_int(struct scan *s, int is_long)
  * One opcode. Returns 0, 1 after STOP, -1 on a parse error, -2 when a
  * resource limit made the scan unsafe to continue.
  */
-static int
-step(struct scan *s)
+static int step(struct scan *s)
 {
   unsigned char op;
   struct val a, b, c;
@@ -1220,9 +1172,9 @@ step(struct scan *s)
   case 0x83:
   case 0x84: /* EXT1, EXT2, EXT4 */
     soft_fail(s, "extension registry opcode EXT%d imports an unknown global",
-         op == 0x82   ? 1
-         : op == 0x83 ? 2
-                      : 4);
+              op == 0x82   ? 1
+              : op == 0x83 ? 2
+                           : 4);
     if (need(s, op == 0x82 ? 1 : op == 0x83 ? 2 : 4) < 0)
       return -1;
     s->pos += op == 0x82 ? 1 : op == 0x83 ? 2 : 4;
@@ -1379,8 +1331,7 @@ step(struct scan *s)
   }
 }
 
-static void
-scan_reset(struct scan *s)
+static void scan_reset(struct scan *s)
 {
   s->sp = 0;
   free(s->memo);
@@ -1390,8 +1341,7 @@ scan_reset(struct scan *s)
   s->frame_end = 0;
 }
 
-static void
-scan_free(struct scan *s)
+static void scan_free(struct scan *s)
 {
   scan_reset(s);
   free(s->stack);
@@ -1401,8 +1351,7 @@ scan_free(struct scan *s)
 }
 
 /* Runs one pickle to its STOP: 1 done, -1 parse error, -2 limit. */
-static int
-one_pickle(struct scan *s)
+static int one_pickle(struct scan *s)
 {
   for (;;) {
     int r = step(s);
@@ -1419,10 +1368,10 @@ one_pickle(struct scan *s)
  * struct scan. Returns 0, or -1 when the first pickle did not parse or a
  * limit stopped the scan; rep->unsafe tells whether it is unsafe.
  */
-static int
-scan_pass(const unsigned char *p, size_t n, const char *const *extra_allow,
-          unsigned flags, int joblib, size_t lenient_from,
-          struct mg_pickle_report *rep, size_t *first_array)
+static int scan_pass(const unsigned char *p, size_t n,
+                     const char *const *extra_allow, unsigned flags, int joblib,
+                     size_t lenient_from, struct mg_pickle_report *rep,
+                     size_t *first_array)
 {
   struct scan s;
   int rc = 0;
@@ -1465,9 +1414,9 @@ scan_pass(const unsigned char *p, size_t n, const char *const *extra_allow,
   return rc;
 }
 
-int
-mg_pickle_scan(const unsigned char *p, size_t n, const char *const *extra_allow,
-               unsigned flags, struct mg_pickle_report *rep, struct mg_err *err)
+int mg_pickle_scan(const unsigned char *p, size_t n,
+                   const char *const *extra_allow, unsigned flags,
+                   struct mg_pickle_report *rep, struct mg_err *err)
 {
   size_t first = 0;
   int rc = scan_pass(p, n, extra_allow, flags, 1, SIZE_MAX, rep, &first);
@@ -1512,8 +1461,7 @@ mg_pickle_scan(const unsigned char *p, size_t n, const char *const *extra_allow,
   return rc;
 }
 
-void
-mg_pickle_report_release(struct mg_pickle_report *rep)
+void mg_pickle_report_release(struct mg_pickle_report *rep)
 {
   if (!rep)
     return;
@@ -1526,8 +1474,7 @@ mg_pickle_report_release(struct mg_pickle_report *rep)
   rep->n_globals = 0;
 }
 
-int
-mg_pickle_sniff(const unsigned char *p, size_t n)
+int mg_pickle_sniff(const unsigned char *p, size_t n)
 {
   static const char starts[] = "(cNIJKMFLSVUTX}])lgdp";
   struct mg_pickle_report rep;
@@ -1549,8 +1496,7 @@ mg_pickle_sniff(const unsigned char *p, size_t n)
   return r;
 }
 
-int
-mg_pickle_default_allowed(const char *module, const char *name)
+int mg_pickle_default_allowed(const char *module, const char *name)
 {
   size_t ml = strlen(module);
 

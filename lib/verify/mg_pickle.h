@@ -60,7 +60,7 @@ struct mg_pickle_report {
   size_t n_pickles; /* complete pickles (ending in STOP) */
   int protocol;     /* highest PROTO seen, 0 if none */
   uint64_t n_opcodes;
-  uint64_t end; /* offset just past the last complete pickle */
+  uint64_t end;    /* offset just past the last complete pickle */
   size_t n_arrays; /* joblib arrays whose data was skipped (or scanned) */
   int unsafe;
   char reason[200]; /* first reason it is unsafe, "" if safe */

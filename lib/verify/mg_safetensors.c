@@ -29,8 +29,7 @@ static const struct {
   { "U64", 64 },
 };
 
-int
-mg_safetensors_utf8_valid(const unsigned char *p, size_t len)
+int mg_safetensors_utf8_valid(const unsigned char *p, size_t len)
 {
   size_t i = 0;
 
@@ -70,8 +69,7 @@ mg_safetensors_utf8_valid(const unsigned char *p, size_t len)
   return 1;
 }
 
-static int
-get_u64(const struct mg_json *v, uint64_t *out)
+static int get_u64(const struct mg_json *v, uint64_t *out)
 {
   double d;
 
@@ -90,8 +88,7 @@ struct tensor {
   uint64_t nbits;
 };
 
-static int
-cmp_tensor(const void *a, const void *b)
+static int cmp_tensor(const void *a, const void *b)
 {
   const struct tensor *x = a, *y = b;
 
@@ -102,14 +99,12 @@ cmp_tensor(const void *a, const void *b)
   return 0;
 }
 
-static int
-cmp_str(const void *a, const void *b)
+static int cmp_str(const void *a, const void *b)
 {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void
-note_dtype(struct mg_safetensors_info *info, const char *name)
+static void note_dtype(struct mg_safetensors_info *info, const char *name)
 {
   size_t n = strlen(info->dtypes), k = strlen(name);
   const char *p = info->dtypes;
@@ -126,9 +121,9 @@ note_dtype(struct mg_safetensors_info *info, const char *name)
   memcpy(info->dtypes + n, name, k + 1);
 }
 
-static int
-check_tensor(const char *key, const struct mg_json *t, struct tensor *out,
-             struct mg_safetensors_info *info, struct mg_err *err)
+static int check_tensor(const char *key, const struct mg_json *t,
+                        struct tensor *out, struct mg_safetensors_info *info,
+                        struct mg_err *err)
 {
   const struct mg_json *dt = mg_json_get(t, "dtype");
   const struct mg_json *shape = mg_json_get(t, "shape");
@@ -186,8 +181,7 @@ check_tensor(const char *key, const struct mg_json *t, struct tensor *out,
   return 0;
 }
 
-static int
-check_metadata(const struct mg_json *m, struct mg_err *err)
+static int check_metadata(const struct mg_json *m, struct mg_err *err)
 {
   if (!mg_json_is_object(m))
     return mg_err_set(err, MG_ERR_DATA, "__metadata__ is not an object");
@@ -199,10 +193,9 @@ check_metadata(const struct mg_json *m, struct mg_err *err)
   return 0;
 }
 
-int
-mg_safetensors_check(const unsigned char *head, size_t head_len,
-                     uint64_t file_size, struct mg_safetensors_info *info,
-                     struct mg_err *err)
+int mg_safetensors_check(const unsigned char *head, size_t head_len,
+                         uint64_t file_size, struct mg_safetensors_info *info,
+                         struct mg_err *err)
 {
   struct mg_safetensors_info dummy;
   struct mg_json *hdr = NULL;
@@ -296,9 +289,8 @@ out:
 
 /* Reads the header of a file and validates it; *hdr (may be NULL) keeps
  * the bytes read (8 + N when the header is well formed). */
-static int
-check_file(const char *path, struct mg_safetensors_info *info,
-           unsigned char **hdr, size_t *hdr_len, struct mg_err *err)
+static int check_file(const char *path, struct mg_safetensors_info *info,
+                      unsigned char **hdr, size_t *hdr_len, struct mg_err *err)
 {
   unsigned char *buf = NULL;
   unsigned char len8[8];
@@ -350,16 +342,15 @@ out:
   return rc;
 }
 
-int
-mg_safetensors_check_file(const char *path, struct mg_safetensors_info *info,
-                          struct mg_err *err)
+int mg_safetensors_check_file(const char *path,
+                              struct mg_safetensors_info *info,
+                              struct mg_err *err)
 {
   return check_file(path, info, NULL, NULL, err);
 }
 
-int
-mg_safetensors_names_file(const char *path, char ***names, size_t *n,
-                          struct mg_err *err)
+int mg_safetensors_names_file(const char *path, char ***names, size_t *n,
+                              struct mg_err *err)
 {
   struct mg_safetensors_info info;
   unsigned char *hdr = NULL;
@@ -371,7 +362,8 @@ mg_safetensors_names_file(const char *path, char ***names, size_t *n,
   if (check_file(path, &info, &hdr, &len, err) < 0)
     return -1;
   if (mg_json_parse((const char *)hdr + 8, len - 8, "safetensors header", &j,
-                    err) < 0) {
+                    err)
+      < 0) {
     free(hdr);
     return -1;
   }
@@ -387,8 +379,7 @@ mg_safetensors_names_file(const char *path, char ***names, size_t *n,
   return 0;
 }
 
-void
-mg_safetensors_names_free(char **names, size_t n)
+void mg_safetensors_names_free(char **names, size_t n)
 {
   for (size_t i = 0; i < n; i++)
     free(names[i]);

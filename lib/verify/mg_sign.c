@@ -24,9 +24,8 @@
 #define PRED_V01 "https://model_signing/Digests/v0.1"
 #define DEFAULT_SHARD 1000000000ULL
 
-void
-mg_sign_pae(const char *type, const unsigned char *payload, size_t n,
-            unsigned char **out, size_t *out_len)
+void mg_sign_pae(const char *type, const unsigned char *payload, size_t n,
+                 unsigned char **out, size_t *out_len)
 {
   char *head = mg_xasprintf("DSSEv1 %zu %s %zu ", strlen(type), type, n);
   size_t hl = strlen(head);
@@ -61,8 +60,7 @@ struct ctx {
 static void problem(struct ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static void
-problem(struct ctx *c, const char *fmt, ...)
+static void problem(struct ctx *c, const char *fmt, ...)
 {
   char msg[512];
   va_list ap;
@@ -73,31 +71,28 @@ problem(struct ctx *c, const char *fmt, ...)
   mg_json_append(c->problems, mg_json_new_string(msg));
 }
 
-static int
-cmp_res(const void *a, const void *b)
+static int cmp_res(const void *a, const void *b)
 {
   return strcmp(((const struct res *)a)->name, ((const struct res *)b)->name);
 }
 
-static struct res *
-find_res(struct ctx *c, const char *name)
+static struct res *find_res(struct ctx *c, const char *name)
 {
   struct res key = { (char *)name, NULL, 0 };
 
   return bsearch(&key, c->signed_res, c->n_signed, sizeof(key), cmp_res);
 }
 
-static int
-read_small(const char *path, size_t max, struct mg_buf *b, struct mg_err *err)
+static int read_small(const char *path, size_t max, struct mg_buf *b,
+                      struct mg_err *err)
 {
   mg_buf_init(b, max);
   return mg_io_read_file(path, b, err);
 }
 
 /* Hex digest of a byte range [start, end) of a file (end 0: whole). */
-static int
-hash_range(const char *path, const char *alg, uint64_t start, uint64_t end,
-           int whole, char *hex, struct mg_err *err)
+static int hash_range(const char *path, const char *alg, uint64_t start,
+                      uint64_t end, int whole, char *hex, struct mg_err *err)
 {
   unsigned char buf[1 << 16];
   struct mg_digest_md *h = mg_digest_md_new(alg);
@@ -137,8 +132,7 @@ hash_range(const char *path, const char *alg, uint64_t start, uint64_t end,
   return 0;
 }
 
-static void
-check_one(struct ctx *c, const char *name, const char *hex)
+static void check_one(struct ctx *c, const char *name, const char *hex)
 {
   struct res *r = find_res(c, name);
 
@@ -151,8 +145,7 @@ check_one(struct ctx *c, const char *name, const char *hex)
     problem(c, "file '%s' does not match its signed digest%s", name, "");
 }
 
-static int
-ignored(const struct ctx *c, const char *path)
+static int ignored(const struct ctx *c, const char *path)
 {
   static const char *const always[] = { ".gitattributes", ".gitignore" };
 
@@ -167,8 +160,8 @@ ignored(const struct ctx *c, const char *path)
   return 0;
 }
 
-static int
-rehash(struct ctx *c, const char *dir, unsigned flags, struct mg_err *err)
+static int rehash(struct ctx *c, const char *dir, unsigned flags,
+                  struct mg_err *err)
 {
   static const char *const skip[] = { ".git", ".github", NULL };
   struct mg_tree t;
@@ -251,8 +244,7 @@ rehash(struct ctx *c, const char *dir, unsigned flags, struct mg_err *err)
 }
 
 /* Loads the resources of a v1.0 predicate and checks the root digest. */
-static int
-load_v1(struct ctx *c, const struct mg_json *st, struct mg_err *err)
+static int load_v1(struct ctx *c, const struct mg_json *st, struct mg_err *err)
 {
   const struct mg_json *subj = mg_json_get(st, "subject");
   const struct mg_json *pred = mg_json_get(st, "predicate");
@@ -358,8 +350,7 @@ load_v1(struct ctx *c, const struct mg_json *st, struct mg_err *err)
 }
 
 /* Legacy v0.1: one subject per file, sha256 of the whole file. */
-static int
-load_v01(struct ctx *c, const struct mg_json *st, struct mg_err *err)
+static int load_v01(struct ctx *c, const struct mg_json *st, struct mg_err *err)
 {
   const struct mg_json *subj = mg_json_get(st, "subject");
 
@@ -386,8 +377,7 @@ load_v01(struct ctx *c, const struct mg_json *st, struct mg_err *err)
 }
 
 /* The signature file's path relative to dir, if it lies inside. */
-static char *
-rel_inside(const char *dir, const char *path)
+static char *rel_inside(const char *dir, const char *path)
 {
   char *rd = realpath(dir, NULL), *rp = realpath(path, NULL), *out = NULL;
   size_t n;
@@ -402,10 +392,9 @@ rel_inside(const char *dir, const char *path)
   return out;
 }
 
-static int
-check_envelope(struct ctx *c, const struct mg_json *bundle,
-               const char *key_path, struct mg_json **statement,
-               struct mg_err *err)
+static int check_envelope(struct ctx *c, const struct mg_json *bundle,
+                          const char *key_path, struct mg_json **statement,
+                          struct mg_err *err)
 {
   const struct mg_json *env = mg_json_get(bundle, "dsseEnvelope");
   const struct mg_json *sigs = mg_json_get(env, "signatures");
@@ -463,8 +452,8 @@ check_envelope(struct ctx *c, const struct mg_json *bundle,
   if (!hint)
     problem(c, "bundle has no key hint");
   mg_sign_pae(ptype, payload, payload_len, &pae, &pae_len);
-  if (mg_digest_ecdsa_verify(key.data, key.len, pae, pae_len, sig, sig_len, &curve,
-                      err)
+  if (mg_digest_ecdsa_verify(key.data, key.len, pae, pae_len, sig, sig_len,
+                             &curve, err)
       < 0)
     goto out;
   mg_json_set_string(c->report, "curve", curve);
@@ -482,9 +471,8 @@ out:
   return rc;
 }
 
-int
-mg_sign_verify(const char *sig_path, const char *key_path, const char *dir,
-               unsigned flags, struct mg_json **report, struct mg_err *err)
+int mg_sign_verify(const char *sig_path, const char *key_path, const char *dir,
+                   unsigned flags, struct mg_json **report, struct mg_err *err)
 {
   struct ctx c;
   struct mg_buf b;

@@ -15,17 +15,17 @@
 #include "mg_buf.h"
 #include "mg_digest.h"
 #include "mg_err.h"
-#include "verify/mg_gguf.h"
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "verify/mg_pickle.h"
-#include "py/mg_pv.h"
-#include "verify/mg_safetensors.h"
-#include "verify/mg_sign.h"
 #include "mg_time.h"
 #include "mg_tree.h"
+#include "py/mg_pv.h"
 #include "py/mg_yaml.h"
+#include "verify/mg_gguf.h"
+#include "verify/mg_pickle.h"
+#include "verify/mg_safetensors.h"
+#include "verify/mg_sign.h"
 
 #define HEAD_LEN 4096
 #define TEXT_SNIFF ((size_t)1 << 20)
@@ -70,9 +70,8 @@ static void add_finding(struct findings *f, enum sev sev, const char *check,
                         const char *path, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-static void
-add_finding(struct findings *f, enum sev sev, const char *check,
-            const char *path, const char *fmt, ...)
+static void add_finding(struct findings *f, enum sev sev, const char *check,
+                        const char *path, const char *fmt, ...)
 {
   char msg[512];
   va_list ap;
@@ -88,8 +87,7 @@ add_finding(struct findings *f, enum sev sev, const char *check,
   f->n++;
 }
 
-static void
-findings_release(struct findings *f)
+static void findings_release(struct findings *f)
 {
   for (size_t i = 0; i < f->n; i++) {
     free(f->v[i].path);
@@ -102,23 +100,20 @@ findings_release(struct findings *f)
 
 /* ---- policy ---- */
 
-void
-mg_verify_policy_init(struct mg_verify_policy *p)
+void mg_verify_policy_init(struct mg_verify_policy *p)
 {
   memset(p, 0, sizeof(*p));
   p->pickle = 1;
 }
 
-static void
-free_list(char **l)
+static void free_list(char **l)
 {
   for (char **s = l; s && *s; s++)
     free(*s);
   free(l);
 }
 
-void
-mg_verify_policy_release(struct mg_verify_policy *p)
+void mg_verify_policy_release(struct mg_verify_policy *p)
 {
   free_list(p->formats);
   free_list(p->pickle_allow);
@@ -127,9 +122,8 @@ mg_verify_policy_release(struct mg_verify_policy *p)
   mg_verify_policy_init(p);
 }
 
-static int
-get_list(const struct mg_json *v, const char *key, int lower, char ***out,
-         struct mg_err *err)
+static int get_list(const struct mg_json *v, const char *key, int lower,
+                    char ***out, struct mg_err *err)
 {
   size_t n = 0;
 
@@ -151,8 +145,8 @@ get_list(const struct mg_json *v, const char *key, int lower, char ***out,
   return 0;
 }
 
-static int
-get_bool(const struct mg_json *v, const char *key, int *out, struct mg_err *err)
+static int get_bool(const struct mg_json *v, const char *key, int *out,
+                    struct mg_err *err)
 {
   if (!mg_json_is_bool(v))
     return mg_err_set(err, MG_ERR_DATA, "policy field '%s' is not a boolean",
@@ -161,9 +155,8 @@ get_bool(const struct mg_json *v, const char *key, int *out, struct mg_err *err)
   return 0;
 }
 
-static int
-apply_policy(const struct mg_json *j, struct mg_verify_policy *p,
-             struct mg_err *err)
+static int apply_policy(const struct mg_json *j, struct mg_verify_policy *p,
+                        struct mg_err *err)
 {
   if (!mg_json_is_object(j))
     return mg_err_set(err, MG_ERR_DATA, "policy is not an object");
@@ -219,9 +212,8 @@ apply_policy(const struct mg_json *j, struct mg_verify_policy *p,
   return 0;
 }
 
-int
-mg_verify_policy_load(const char *path, struct mg_verify_policy *p,
-                      struct mg_err *err)
+int mg_verify_policy_load(const char *path, struct mg_verify_policy *p,
+                          struct mg_err *err)
 {
   struct mg_buf b = MG_BUF_INIT(16 << 20);
   struct mg_json *j = NULL;
@@ -255,8 +247,7 @@ out:
   return rc;
 }
 
-static struct mg_json *
-list_json(char **l)
+static struct mg_json *list_json(char **l)
 {
   struct mg_json *a;
 
@@ -268,8 +259,7 @@ list_json(char **l)
   return a;
 }
 
-struct mg_json *
-mg_verify_policy_json(const struct mg_verify_policy *p)
+struct mg_json *mg_verify_policy_json(const struct mg_verify_policy *p)
 {
   struct mg_json *j = mg_json_new_object();
 
@@ -292,15 +282,13 @@ mg_verify_policy_json(const struct mg_verify_policy *p)
 
 /* ---- chat templates ---- */
 
-static int
-word_char(char c)
+static int word_char(char c)
 {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
          || (c >= '0' && c <= '9') || c == '_';
 }
 
-const char *
-mg_verify_template_marker(const char *tpl)
+const char *mg_verify_template_marker(const char *tpl)
 {
   /* Attribute walks that reach Python internals, and the names a
    * sandbox escape ends in (CVE-2024-34359 and its successors). */
@@ -328,8 +316,7 @@ mg_verify_template_marker(const char *tpl)
   return NULL;
 }
 
-static void
-check_template(struct fres *r, const char *tpl, const char *where)
+static void check_template(struct fres *r, const char *tpl, const char *where)
 {
   const char *m = mg_verify_template_marker(tpl);
 
@@ -343,8 +330,8 @@ check_template(struct fres *r, const char *tpl, const char *where)
 
 /* ---- per-format checks ---- */
 
-static const char *
-detect(const unsigned char *h, size_t hl, uint64_t size, const char *path)
+static const char *detect(const unsigned char *h, size_t hl, uint64_t size,
+                          const char *path)
 {
   size_t pl = strlen(path);
   uint64_t n = 0;
@@ -394,8 +381,7 @@ detect(const unsigned char *h, size_t hl, uint64_t size, const char *path)
   return NULL;
 }
 
-static const char *
-text_kind(const char *path)
+static const char *text_kind(const char *path)
 {
   size_t n = strlen(path);
 
@@ -410,8 +396,7 @@ text_kind(const char *path)
 
 /* Whether n bytes look like text: UTF-8, no NUL (a cut-off character at
  * the end of a sniffed prefix is tolerated). */
-static int
-looks_text(const unsigned char *p, size_t n, int prefix)
+static int looks_text(const unsigned char *p, size_t n, int prefix)
 {
   if (memchr(p, 0, n))
     return 0;
@@ -428,8 +413,8 @@ struct map {
   size_t n;
 };
 
-static int
-map_file(const char *path, uint64_t size, struct map *m, struct mg_err *err)
+static int map_file(const char *path, uint64_t size, struct map *m,
+                    struct mg_err *err)
 {
   int fd;
 
@@ -449,17 +434,16 @@ map_file(const char *path, uint64_t size, struct map *m, struct mg_err *err)
   return 0;
 }
 
-static void
-unmap_file(struct map *m)
+static void unmap_file(struct map *m)
 {
   if (m->p)
     munmap(m->p, m->n);
 }
 
-static void
-pickle_findings(struct fres *r, const char *what, const unsigned char *p,
-                size_t n, const struct mg_verify_policy *pol,
-                struct mg_json *list)
+static void pickle_findings(struct fres *r, const char *what,
+                            const unsigned char *p, size_t n,
+                            const struct mg_verify_policy *pol,
+                            struct mg_json *list)
 {
   struct mg_pickle_report rep;
   struct mg_err e = MG_ERR_INIT;
@@ -497,9 +481,9 @@ pickle_findings(struct fres *r, const char *what, const unsigned char *p,
 }
 
 /* numpy .npy: header, and the pickle behind an object dtype. */
-static void
-check_npy(struct fres *r, const char *what, const unsigned char *p, size_t n,
-          const struct mg_verify_policy *pol, struct mg_json *list)
+static void check_npy(struct fres *r, const char *what, const unsigned char *p,
+                      size_t n, const struct mg_verify_policy *pol,
+                      struct mg_json *list)
 {
   size_t hl, off;
   char *hdr, *d;
@@ -558,17 +542,15 @@ struct member_ctx {
   int torch, torchscript, npz;
 };
 
-static int
-ends_with(const char *s, const char *suf)
+static int ends_with(const char *s, const char *suf)
 {
   size_t n = strlen(s), k = strlen(suf);
 
   return n >= k && strcmp(s + n - k, suf) == 0;
 }
 
-static int
-member_want(void *arg, const char *name, uint64_t size,
-            const unsigned char *head, size_t hl)
+static int member_want(void *arg, const char *name, uint64_t size,
+                       const unsigned char *head, size_t hl)
 {
   struct member_ctx *c = arg;
 
@@ -593,9 +575,8 @@ member_want(void *arg, const char *name, uint64_t size,
   return hl > 0 && mg_pickle_sniff(head, hl) != 0;
 }
 
-static int
-member_got(void *arg, const char *name, const unsigned char *data, size_t len,
-           struct mg_err *err)
+static int member_got(void *arg, const char *name, const unsigned char *data,
+                      size_t len, struct mg_err *err)
 {
   struct member_ctx *c = arg;
   char *what = mg_xasprintf("member '%s'", name);
@@ -613,15 +594,13 @@ member_got(void *arg, const char *name, const unsigned char *data, size_t len,
   return 0;
 }
 
-static int
-cmp_json_str(const void *a, const void *b)
+static int cmp_json_str(const void *a, const void *b)
 {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void
-check_archive(struct fres *r, const char *full,
-              const struct mg_verify_policy *pol)
+static void check_archive(struct fres *r, const char *full,
+                          const struct mg_verify_policy *pol)
 {
   struct member_ctx c;
   struct mg_archive_member_cb cb = { member_want, member_got, &c };
@@ -666,9 +645,8 @@ check_archive(struct fres *r, const char *full,
   mg_json_free(c.names);
 }
 
-static void
-check_json_file(struct fres *r, const char *full,
-                const struct mg_verify_policy *pol)
+static void check_json_file(struct fres *r, const char *full,
+                            const struct mg_verify_policy *pol)
 {
   struct mg_buf b = MG_BUF_INIT(64 << 20);
   struct mg_json *j = NULL;
@@ -701,9 +679,8 @@ out:
   mg_buf_release(&b);
 }
 
-static void
-check_text_file(struct fres *r, const char *full,
-                const struct mg_verify_policy *pol)
+static void check_text_file(struct fres *r, const char *full,
+                            const struct mg_verify_policy *pol)
 {
   if (strcmp(r->format, "python") == 0) {
     add_finding(&r->f, pol->allow_code ? SEV_WARN : SEV_ERROR, "code",
@@ -719,9 +696,9 @@ check_text_file(struct fres *r, const char *full,
   }
 }
 
-static void
-check_format(struct fres *r, const char *full, const unsigned char *head,
-             size_t hl, const struct mg_verify_policy *pol)
+static void check_format(struct fres *r, const char *full,
+                         const unsigned char *head, size_t hl,
+                         const struct mg_verify_policy *pol)
 {
   struct mg_err e = MG_ERR_INIT;
 
@@ -811,8 +788,7 @@ check_format(struct fres *r, const char *full, const unsigned char *head,
   }
 }
 
-static void
-check_file(const struct mg_verify_opts *o, struct fres *r)
+static void check_file(const struct mg_verify_opts *o, struct fres *r)
 {
   const struct mg_verify_policy *pol = o->policy;
   const struct mg_tree_entry *e = r->e;
@@ -868,8 +844,7 @@ out:
   free(full);
 }
 
-static void *
-worker(void *arg)
+static void *worker(void *arg)
 {
   struct job *j = arg;
 
@@ -893,15 +868,13 @@ struct expect {
   double size;
 };
 
-static int
-cmp_expect(const void *a, const void *b)
+static int cmp_expect(const void *a, const void *b)
 {
   return strcmp(((const struct expect *)a)->path,
                 ((const struct expect *)b)->path);
 }
 
-static struct fres *
-find_res(struct fres *res, size_t n, const char *path)
+static struct fres *find_res(struct fres *res, size_t n, const char *path)
 {
   size_t lo = 0, hi = n;
 
@@ -918,9 +891,8 @@ find_res(struct fres *res, size_t n, const char *path)
   return NULL;
 }
 
-static int
-check_integrity(const struct mg_verify_opts *o, struct fres *res, size_t n,
-                struct findings *f, struct mg_err *err)
+static int check_integrity(const struct mg_verify_opts *o, struct fres *res,
+                           size_t n, struct findings *f, struct mg_err *err)
 {
   struct expect *ex;
   size_t ne = 0;
@@ -989,8 +961,7 @@ out:
 }
 
 /* The license(s) from README.md's YAML front matter, lowercased. */
-static struct mg_json *
-card_licenses(const char *dir)
+static struct mg_json *card_licenses(const char *dir)
 {
   char *path = mg_tree_join(dir, "README.md");
   struct mg_buf b = MG_BUF_INIT(4 << 20);
@@ -1034,8 +1005,7 @@ struct tloc {
   const char *shard; /* its shard, relative to the index's directory */
 };
 
-static int
-cmp_tloc(const void *a, const void *b)
+static int cmp_tloc(const void *a, const void *b)
 {
   const struct tloc *x = a, *y = b;
   int c = strcmp(x->name, y->name);
@@ -1043,8 +1013,7 @@ cmp_tloc(const void *a, const void *b)
   return c ? c : strcmp(x->shard, y->shard);
 }
 
-static struct tloc *
-find_tloc(struct tloc *v, size_t n, const char *name)
+static struct tloc *find_tloc(struct tloc *v, size_t n, const char *name)
 {
   size_t lo = 0, hi = n;
 
@@ -1074,9 +1043,8 @@ find_tloc(struct tloc *v, size_t n, const char *name)
  * every shard must be listed, for that shard. metadata.total_size, when
  * present, should equal the shards' tensor bytes (a warning otherwise).
  */
-static void
-check_shard_index(const struct mg_verify_opts *o, struct fres *res, size_t n,
-                  const char *index, struct findings *f)
+static void check_shard_index(const struct mg_verify_opts *o, struct fres *res,
+                              size_t n, const char *index, struct findings *f)
 {
   char *path = mg_tree_join(o->dir, index);
   const char *slash = strrchr(index, '/');
@@ -1126,8 +1094,8 @@ check_shard_index(const struct mg_verify_opts *o, struct fres *res, size_t n,
     }
   }
   for (size_t k = 0; k < ns; k++) {
-    char *rel = dir ? mg_xasprintf("%s/%s", dir, shards[k])
-                    : mg_xstrdup(shards[k]);
+    char *rel =
+        dir ? mg_xasprintf("%s/%s", dir, shards[k]) : mg_xstrdup(shards[k]);
     char *full = mg_tree_join(o->dir, rel);
     struct mg_safetensors_info info;
     char **names = NULL;
@@ -1228,9 +1196,8 @@ out:
   free(path);
 }
 
-static void
-check_shard_indexes(const struct mg_verify_opts *o, struct fres *res,
-                    size_t n, struct findings *f)
+static void check_shard_indexes(const struct mg_verify_opts *o,
+                                struct fres *res, size_t n, struct findings *f)
 {
   for (size_t i = 0; i < n; i++)
     if (res[i].e->type == MG_TREE_FILE
@@ -1238,9 +1205,8 @@ check_shard_indexes(const struct mg_verify_opts *o, struct fres *res,
       check_shard_index(o, res, n, res[i].e->path, f);
 }
 
-static void
-check_policy(const struct mg_verify_opts *o, struct fres *res, size_t n,
-             struct findings *f, struct mg_json *sec)
+static void check_policy(const struct mg_verify_opts *o, struct fres *res,
+                         size_t n, struct findings *f, struct mg_json *sec)
 {
   const struct mg_verify_policy *p = o->policy;
   uint64_t total = 0;
@@ -1274,9 +1240,8 @@ check_policy(const struct mg_verify_opts *o, struct fres *res, size_t n,
   check_shard_indexes(o, res, n, f);
 }
 
-static void
-check_signature(const struct mg_verify_opts *o, struct findings *f,
-                struct mg_json *sec)
+static void check_signature(const struct mg_verify_opts *o, struct findings *f,
+                            struct mg_json *sec)
 {
   const struct mg_verify_policy *p = o->policy;
   char *def = mg_tree_join(o->dir, "model.sig");
@@ -1317,8 +1282,7 @@ check_signature(const struct mg_verify_opts *o, struct findings *f,
   free(def);
 }
 
-static struct mg_json *
-finding_json(const struct finding *x)
+static struct mg_json *finding_json(const struct finding *x)
 {
   struct mg_json *j = mg_json_new_object();
 
@@ -1330,9 +1294,8 @@ finding_json(const struct finding *x)
   return j;
 }
 
-int
-mg_verify_run(const struct mg_verify_opts *o, struct mg_json **section,
-              int *passed, struct mg_err *err)
+int mg_verify_run(const struct mg_verify_opts *o, struct mg_json **section,
+                  int *passed, struct mg_err *err)
 {
   struct mg_tree tree;
   struct findings global = { NULL, 0 };

@@ -3,13 +3,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include "mg_archive.h"
 #include "mg_err.h"
@@ -20,8 +20,8 @@ static char dir[64];
 
 /* A ustar entry: type '0' file, '1' hard link, '2' symlink, '3' char
  * device, '5' directory. */
-static void
-entry(FILE *f, const char *name, char type, const char *link, const char *data)
+static void entry(FILE *f, const char *name, char type, const char *link,
+                  const char *data)
 {
   char h[512];
   size_t n = data ? strlen(data) : 0;
@@ -51,14 +51,12 @@ entry(FILE *f, const char *name, char type, const char *link, const char *data)
   }
 }
 
-static char *
-tar_path(const char *name)
+static char *tar_path(const char *name)
 {
   return mg_xasprintf("%s/%s", dir, name);
 }
 
-static void
-finish(FILE *f)
+static void finish(FILE *f)
 {
   char z[1024] = { 0 };
 
@@ -66,24 +64,22 @@ finish(FILE *f)
   fclose(f);
 }
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
   (void)state;
   (void)snprintf(dir, sizeof(dir), "/tmp/test_mg_archive.XXXXXX");
   return mkdtemp(dir) ? 0 : -1;
 }
 
-static int
-teardown(void **state)
+static int teardown(void **state)
 {
   (void)state;
   return mg_tree_remove(dir, NULL);
 }
 
-static int
-extract(const char *tarname, const char *out, const char *prefix,
-        unsigned flags, const struct mg_archive_limits *lim, struct mg_err *err)
+static int extract(const char *tarname, const char *out, const char *prefix,
+                   unsigned flags, const struct mg_archive_limits *lim,
+                   struct mg_err *err)
 {
   char *t = tar_path(tarname), *o = tar_path(out);
   uint64_t n;
@@ -96,8 +92,7 @@ extract(const char *tarname, const char *out, const char *prefix,
   return rc;
 }
 
-static void
-test_clean_path(void **state)
+static void test_clean_path(void **state)
 {
   static const struct {
     const char *in, *out;
@@ -126,8 +121,7 @@ test_clean_path(void **state)
   }
 }
 
-static void
-test_hostile_tars(void **state)
+static void test_hostile_tars(void **state)
 {
   static const struct {
     const char *name;
@@ -162,8 +156,7 @@ test_hostile_tars(void **state)
   }
 }
 
-static void
-test_write_through_link_refused(void **state)
+static void test_write_through_link_refused(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   char *t = tar_path("link.tar");
@@ -179,8 +172,7 @@ test_write_through_link_refused(void **state)
   assert_non_null(strstr(err.msg, "not a directory"));
 }
 
-static void
-test_limits_and_duplicates(void **state)
+static void test_limits_and_duplicates(void **state)
 {
   struct mg_archive_limits lim;
   struct mg_err err = MG_ERR_INIT;
@@ -214,9 +206,8 @@ test_limits_and_duplicates(void **state)
   assert_non_null(strstr(err.msg, "duplicate entry"));
 }
 
-static int
-count_file(void *arg, const char *path, uint64_t size, const char *sha,
-           struct mg_err *err)
+static int count_file(void *arg, const char *path, uint64_t size,
+                      const char *sha, struct mg_err *err)
 {
   int *n = arg;
 
@@ -230,8 +221,7 @@ count_file(void *arg, const char *path, uint64_t size, const char *sha,
   return 0;
 }
 
-static void
-test_layer_round_trip(void **state)
+static void test_layer_round_trip(void **state)
 {
   char hex[MG_DIGEST_SHA256_HEX_LEN + 1], hex2[MG_DIGEST_SHA256_HEX_LEN + 1];
   struct mg_err err = MG_ERR_INIT;
@@ -267,8 +257,7 @@ test_layer_round_trip(void **state)
   free(out);
 }
 
-static void
-test_whiteout_refused(void **state)
+static void test_whiteout_refused(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   char *t = tar_path("wh.tar");
@@ -284,8 +273,7 @@ test_whiteout_refused(void **state)
   assert_non_null(strstr(err.msg, "whiteout"));
 }
 
-static void
-test_corrupt(void **state)
+static void test_corrupt(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   char *t = tar_path("junk.tar");
@@ -299,8 +287,7 @@ test_corrupt(void **state)
   assert_int_equal(err.cat, MG_ERR_DATA);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_clean_path),

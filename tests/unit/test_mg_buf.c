@@ -3,16 +3,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_buf.h"
 #include "mg_err.h"
 
 /* The invariants mg_buf.h promises, checked after every operation. */
-static void
-check_invariants(const struct mg_buf *b)
+static void check_invariants(const struct mg_buf *b)
 {
   assert_true(b->len <= b->max);
   if (b->data) {
@@ -24,8 +23,7 @@ check_invariants(const struct mg_buf *b)
   }
 }
 
-static void
-test_add_and_detach(void **state)
+static void test_add_and_detach(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(1024);
   struct mg_err err = MG_ERR_INIT;
@@ -49,8 +47,7 @@ test_add_and_detach(void **state)
   free(s);
 }
 
-static void
-test_detach_empty_gives_string(void **state)
+static void test_detach_empty_gives_string(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(10);
   char *s = mg_buf_detach(&b, NULL);
@@ -61,8 +58,7 @@ test_detach_empty_gives_string(void **state)
   free(s);
 }
 
-static void
-test_max_is_enforced(void **state)
+static void test_max_is_enforced(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(8);
   struct mg_err err = MG_ERR_INIT;
@@ -84,8 +80,7 @@ test_max_is_enforced(void **state)
   check_invariants(&b);
 }
 
-static void
-test_binary_and_consume(void **state)
+static void test_binary_and_consume(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_err err = MG_ERR_INIT;
@@ -110,8 +105,7 @@ test_binary_and_consume(void **state)
   mg_buf_release(&b);
 }
 
-static void
-test_growth_many(void **state)
+static void test_growth_many(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(1 << 20);
   struct mg_err err = MG_ERR_INIT;
@@ -130,8 +124,7 @@ test_growth_many(void **state)
   mg_buf_release(&b);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_add_and_detach),

@@ -3,21 +3,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include "mg_buf.h"
 #include "mg_cli.h"
 #include "mg_err.h"
 #include "mg_io.h"
 
-static void
-test_parse_uint(void **state)
+static void test_parse_uint(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   uint64_t v = 0;
@@ -27,12 +26,12 @@ test_parse_uint(void **state)
   assert_int_equal(v, 42);
   assert_int_equal(mg_parse_uint("0", 0, 100, &v, "--n", &err), 0);
   assert_int_equal(v, 0);
-  assert_int_equal(mg_parse_uint("18446744073709551615", 0, UINT64_MAX, &v,
-                                 "--n", &err),
-                   0);
+  assert_int_equal(
+      mg_parse_uint("18446744073709551615", 0, UINT64_MAX, &v, "--n", &err), 0);
   assert_true(v == UINT64_MAX);
-  static const char *bad[] = { "", "-1", "+1", " 1", "1 ", "1x", "0x10",
-                               "1e3", "18446744073709551616" };
+  static const char *bad[] = { "",     "-1",  "+1",
+                               " 1",   "1 ",  "1x",
+                               "0x10", "1e3", "18446744073709551616" };
   for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
     mg_err_clear(&err);
     if (mg_parse_uint(bad[i], 0, UINT64_MAX, &v, "--n", &err) != -1)
@@ -48,8 +47,7 @@ test_parse_uint(void **state)
                       "invalid value 'abc' for --port: not a whole number");
 }
 
-static void
-test_parse_double(void **state)
+static void test_parse_double(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   double v = 0;
@@ -70,8 +68,8 @@ test_parse_double(void **state)
 
 /* Runs fn in a child with stderr (and stdout) captured; returns its exit
  * status and fills out with what it wrote on stderr. */
-static int
-run_child(void (*fn)(void), struct mg_buf *errout, const char *stdout_path)
+static int run_child(void (*fn)(void), struct mg_buf *errout,
+                     const char *stdout_path)
 {
   int pfd[2];
   pid_t pid;
@@ -100,20 +98,17 @@ run_child(void (*fn)(void), struct mg_buf *errout, const char *stdout_path)
   return WEXITSTATUS(status);
 }
 
-static void
-die_data(void)
+static void die_data(void)
 {
   mg_die(MG_EXIT_DATA, "cannot parse '%s'", "x.json");
 }
 
-static void
-usage_err(void)
+static void usage_err(void)
 {
   mg_usage_error("unknown option '%s'", "--bogus");
 }
 
-static void
-die_from_err(void)
+static void die_from_err(void)
 {
   struct mg_err err = MG_ERR_INIT;
 
@@ -121,8 +116,7 @@ die_from_err(void)
   mg_die_err(&err);
 }
 
-static void
-quiet_warn_then_finish(void)
+static void quiet_warn_then_finish(void)
 {
   mg_set_verbosity(MG_QUIET);
   mg_warn("hidden");
@@ -131,15 +125,13 @@ quiet_warn_then_finish(void)
   exit(mg_finish(MG_EXIT_OK));
 }
 
-static void
-write_to_full_stdout(void)
+static void write_to_full_stdout(void)
 {
   printf("some output that cannot be written\n");
   exit(mg_finish(MG_EXIT_OK));
 }
 
-static void
-test_messages_and_codes(void **state)
+static void test_messages_and_codes(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(4096);
 
@@ -165,8 +157,7 @@ test_messages_and_codes(void **state)
   mg_buf_release(&b);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse_uint),

@@ -3,18 +3,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include "mg_digest.h"
 #include "mg_err.h"
 
 /* FIPS 180-2 test vectors. */
-static void
-test_vectors(void **state)
+static void test_vectors(void **state)
 {
   char hex[MG_DIGEST_SHA256_HEX_LEN + 1];
 
@@ -27,8 +26,7 @@ test_vectors(void **state)
                            "b00361a396177a9cb410ff61f20015ad");
 }
 
-static void
-test_streaming_equals_oneshot(void **state)
+static void test_streaming_equals_oneshot(void **state)
 {
   static char block[1000000];
   struct mg_digest_sha256 *h = mg_digest_sha256_new();
@@ -54,8 +52,7 @@ test_streaming_equals_oneshot(void **state)
   mg_digest_sha256_free(NULL);
 }
 
-static void
-test_file(void **state)
+static void test_file(void **state)
 {
   char path[] = "/tmp/mg-digest-test.XXXXXX";
   int fd = mkstemp(path);
@@ -77,13 +74,12 @@ test_file(void **state)
   assert_int_equal(err.cat, MG_ERR_IO);
   assert_false(mg_digest_sha256_hex_valid("ABC"));
   assert_false(mg_digest_sha256_hex_valid("e3b0c44298fc1c149afbf4c8996fb924"
-                                   "27ae41e4649b934ca495991b7852b85"));
+                                          "27ae41e4649b934ca495991b7852b85"));
   assert_false(mg_digest_sha256_hex_valid("E3B0C44298FC1C149AFBF4C8996FB924"
-                                   "27AE41E4649B934CA495991B7852B855"));
+                                          "27AE41E4649B934CA495991B7852B855"));
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_vectors),

@@ -3,16 +3,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_err.h"
 #include "mg_mem.h"
 
-static void
-test_set_and_prefix(void **state)
+static void test_set_and_prefix(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
 
@@ -31,8 +30,7 @@ test_set_and_prefix(void **state)
   assert_int_equal(mg_err_set(NULL, MG_ERR_IO, "x"), -1);
 }
 
-static void
-test_errno_and_truncation(void **state)
+static void test_errno_and_truncation(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   char longname[600];
@@ -50,8 +48,7 @@ test_errno_and_truncation(void **state)
   assert_int_equal(strlen(err.msg), MG_ERR_MSG_MAX - 1);
 }
 
-static void
-test_mem(void **state)
+static void test_mem(void **state)
 {
   char *s = mg_xasprintf("%s-%d", "a", 7);
   char *t = mg_xstrndup("hello", 3);
@@ -70,8 +67,7 @@ test_mem(void **state)
   free(arr);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_set_and_prefix),

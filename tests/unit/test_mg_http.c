@@ -2,9 +2,9 @@
  * Unit tests for mg_http against a real HTTP server on loopback
  * (libmicrohttpd, one thread per connection, inside this process).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -38,8 +38,7 @@ static unsigned long upload_sum;
 
 /* Server side. */
 
-static void
-nap_ms(long ms)
+static void nap_ms(long ms)
 {
   struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
   nanosleep(&ts, NULL);
@@ -49,8 +48,7 @@ struct stream_state {
   int n, ms, i;
 };
 
-static ssize_t
-stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
+static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
   struct stream_state *s = cls;
   int len;
@@ -67,19 +65,18 @@ stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
   return len;
 }
 
-static int
-qint(struct MHD_Connection *c, const char *k, int def)
+static int qint(struct MHD_Connection *c, const char *k, int def)
 {
   const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
   return v ? (int)strtol(v, NULL, 10) : def;
 }
 
-static enum MHD_Result
-reply(struct MHD_Connection *c, unsigned code, const char *body,
-      const char *hname, const char *hval)
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
+                             const char *body, const char *hname,
+                             const char *hval)
 {
   struct MHD_Response *r = MHD_create_response_from_buffer(
-    strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+      strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
   enum MHD_Result ret;
 
   if (hname)
@@ -90,10 +87,10 @@ reply(struct MHD_Connection *c, unsigned code, const char *body,
   return ret;
 }
 
-static enum MHD_Result
-handler(void *cls, struct MHD_Connection *c, const char *url,
-        const char *method, const char *version, const char *data,
-        size_t *data_size, void **con_cls)
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+                               const char *url, const char *method,
+                               const char *version, const char *data,
+                               size_t *data_size, void **con_cls)
 {
   (void)cls;
   (void)version;
@@ -154,8 +151,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     enum MHD_Result ret;
     s->n = qint(c, "n", 5);
     s->ms = qint(c, "ms", 50);
-    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256, stream_cb,
-                                          s, free);
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256, stream_cb, s,
+                                          free);
     MHD_add_response_header(r, "Content-Type", "text/event-stream");
     ret = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
@@ -165,8 +162,8 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     memset(big, 'x', sizeof(big) - 1);
     return reply(c, 200, big, NULL, NULL);
   } else if (strcmp(url, "/auth") == 0) {
-    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                "Authorization");
+    const char *a =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (a && strcmp(a, "Bearer " TOKEN) == 0)
       return reply(c, 200, "welcome\n", "Set-Cookie", "session=cookie123");
     return reply(c, 401, "who are you\n", "WWW-Authenticate",
@@ -194,8 +191,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
   return reply(c, 404, "unknown\n", NULL, NULL);
 }
 
-static int
-server_up(void **state)
+static int server_up(void **state)
 {
   struct sockaddr_in sa;
   const union MHD_DaemonInfo *info;
@@ -207,10 +203,9 @@ server_up(void **state)
   memset(&sa, 0, sizeof(sa));
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-                               MHD_USE_THREAD_PER_CONNECTION,
-                             0, NULL, NULL, handler, NULL,
-                             MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
+  daemon_ = MHD_start_daemon(
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
+      NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
   if (!daemon_)
     return -1;
   info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
@@ -219,8 +214,7 @@ server_up(void **state)
   return 0;
 }
 
-static int
-server_down(void **state)
+static int server_down(void **state)
 {
   (void)state;
   stopping = 1;
@@ -231,16 +225,14 @@ server_down(void **state)
 
 /* Client helpers. */
 
-static char *
-url(const char *path)
+static char *url(const char *path)
 {
   static char buf[256];
   snprintf(buf, sizeof(buf), "%s%s", base, path);
   return buf;
 }
 
-static void
-fast_opts(struct mg_http_opts *o)
+static void fast_opts(struct mg_http_opts *o)
 {
   mg_http_opts_init(o);
   o->retry_base_ms = 5;
@@ -248,16 +240,14 @@ fast_opts(struct mg_http_opts *o)
   o->connect_timeout_ms = 2000;
 }
 
-static double
-secs_since(long long t0)
+static double secs_since(long long t0)
 {
   return (double)(mg_time_now_ns() - t0) / 1e9;
 }
 
 /* Easy API. */
 
-static void
-test_get_200(void **state)
+static void test_get_200(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -284,8 +274,7 @@ test_get_200(void **state)
   mg_http_response_release(&resp);
 }
 
-static void
-test_404_not_retried(void **state)
+static void test_404_not_retried(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -310,8 +299,7 @@ test_404_not_retried(void **state)
   mg_http_response_release(&resp);
 }
 
-static void
-test_500_then_200(void **state)
+static void test_500_then_200(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -341,8 +329,7 @@ test_500_then_200(void **state)
   mg_http_response_release(&resp);
 }
 
-static void
-test_503_retries_exhausted(void **state)
+static void test_503_retries_exhausted(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -361,8 +348,7 @@ test_503_retries_exhausted(void **state)
   mg_http_response_release(&resp);
 }
 
-static void
-test_429_retry_after(void **state)
+static void test_429_retry_after(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -386,8 +372,7 @@ test_429_retry_after(void **state)
   mg_http_response_release(&resp);
 }
 
-static void
-test_429_retry_after_capped(void **state)
+static void test_429_retry_after_capped(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -410,8 +395,7 @@ test_429_retry_after_capped(void **state)
   mg_http_response_release(&resp);
 }
 
-static void
-test_connection_refused(void **state)
+static void test_connection_refused(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -448,8 +432,7 @@ test_connection_refused(void **state)
   mg_http_response_release(&resp);
 }
 
-static void
-test_timeout(void **state)
+static void test_timeout(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -472,8 +455,7 @@ test_timeout(void **state)
   mg_http_response_release(&resp);
 }
 
-static void
-test_body_cap(void **state)
+static void test_body_cap(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -502,8 +484,7 @@ struct sink {
   int stop_after;
 };
 
-static int
-sink_data(void *arg, const char *p, size_t n)
+static int sink_data(void *arg, const char *p, size_t n)
 {
   struct sink *s = arg;
   (void)p;
@@ -514,8 +495,7 @@ sink_data(void *arg, const char *p, size_t n)
   return 0;
 }
 
-static void
-test_on_data_stream(void **state)
+static void test_on_data_stream(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -546,8 +526,7 @@ test_on_data_stream(void **state)
   mg_http_response_release(&resp);
 }
 
-static void
-test_bearer_redacted_in_log(void **state)
+static void test_bearer_redacted_in_log(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -594,8 +573,7 @@ test_bearer_redacted_in_log(void **state)
   mg_http_response_release(&resp);
 }
 
-static void
-test_redact_url(void **state)
+static void test_redact_url(void **state)
 {
   char *r;
 
@@ -613,8 +591,7 @@ test_redact_url(void **state)
   free(r);
 }
 
-static void
-test_secret_file_and_env(void **state)
+static void test_secret_file_and_env(void **state)
 {
   char path[] = "/tmp/mg_http_secretXXXXXX";
   int fd = mkstemp(path);
@@ -652,8 +629,7 @@ test_secret_file_and_env(void **state)
   mg_http_secret_free(NULL);
 }
 
-static void
-test_upload_and_methods(void **state)
+static void test_upload_and_methods(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -715,8 +691,7 @@ test_upload_and_methods(void **state)
   mg_http_response_release(&resp);
 }
 
-static void
-test_range_and_redirect(void **state)
+static void test_range_and_redirect(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_request req = { 0 };
@@ -761,8 +736,7 @@ struct rec {
   long id;
 };
 
-static void
-rec_headers(void *arg, long status, long long t)
+static void rec_headers(void *arg, long status, long long t)
 {
   struct rec *r = arg;
   r->headers++;
@@ -770,8 +744,7 @@ rec_headers(void *arg, long status, long long t)
   r->t_headers = t;
 }
 
-static int
-rec_data(void *arg, const char *p, size_t n, long long t)
+static int rec_data(void *arg, const char *p, size_t n, long long t)
 {
   struct rec *r = arg;
   if (!r->chunks)
@@ -784,8 +757,8 @@ rec_data(void *arg, const char *p, size_t n, long long t)
   return 0;
 }
 
-static void
-rec_done(void *arg, int ok, long status, const char *msg, long long t)
+static void rec_done(void *arg, int ok, long status, const char *msg,
+                     long long t)
 {
   struct rec *r = arg;
   (void)t;
@@ -798,8 +771,7 @@ rec_done(void *arg, int ok, long status, const char *msg, long long t)
 static const struct mg_http_stream_cb rec_cb = { NULL, rec_headers, rec_data,
                                                  rec_done };
 
-static long
-add(struct mg_http_multi *m, const char *path, struct rec *r)
+static long add(struct mg_http_multi *m, const char *path, struct rec *r)
 {
   struct mg_http_request req = { 0 };
   struct mg_http_stream_cb cb = rec_cb;
@@ -811,16 +783,14 @@ add(struct mg_http_multi *m, const char *path, struct rec *r)
   return mg_http_multi_add(m, &req, &cb, &err);
 }
 
-static void
-run_all(struct mg_http_multi *m, double limit_s)
+static void run_all(struct mg_http_multi *m, double limit_s)
 {
   long long t0 = mg_time_now_ns();
   while (mg_http_multi_running(m) > 0 && secs_since(t0) < limit_s)
     mg_http_multi_run(m, 50);
 }
 
-static void
-test_multi_stream_timestamps(void **state)
+static void test_multi_stream_timestamps(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_multi *m;
@@ -850,8 +820,7 @@ test_multi_stream_timestamps(void **state)
   mg_http_multi_free(m);
 }
 
-static void
-test_multi_cancel(void **state)
+static void test_multi_cancel(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_multi *m;
@@ -898,11 +867,10 @@ struct chain {
   int limit;
 };
 
-static void
-chain_done(void *arg, int ok, long status, const char *msg, long long t);
+static void chain_done(void *arg, int ok, long status, const char *msg,
+                       long long t);
 
-static void
-chain_start(struct chain *c)
+static void chain_start(struct chain *c)
 {
   struct mg_http_request req = { 0 };
   struct mg_http_stream_cb cb = { 0 };
@@ -915,8 +883,8 @@ chain_start(struct chain *c)
   c->started++;
 }
 
-static void
-chain_done(void *arg, int ok, long status, const char *msg, long long t)
+static void chain_done(void *arg, int ok, long status, const char *msg,
+                       long long t)
 {
   struct chain *c = arg;
   (void)msg;
@@ -928,8 +896,7 @@ chain_done(void *arg, int ok, long status, const char *msg, long long t)
     chain_start(c);
 }
 
-static void
-test_multi_concurrent_chain(void **state)
+static void test_multi_concurrent_chain(void **state)
 {
   struct mg_http_opts o;
   struct chain c = { 0 };
@@ -948,8 +915,7 @@ test_multi_concurrent_chain(void **state)
   mg_http_multi_free(c.m);
 }
 
-static void
-test_multi_refused_and_run_until(void **state)
+static void test_multi_refused_and_run_until(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_multi *m;
@@ -991,8 +957,7 @@ struct redir_rec {
   char *location;
 };
 
-static void
-redir_headers(void *arg, long status, long long t)
+static void redir_headers(void *arg, long status, long long t)
 {
   struct redir_rec *rr = arg;
 
@@ -1003,27 +968,24 @@ redir_headers(void *arg, long status, long long t)
   rr->location = mg_http_multi_header(rr->r.m, rr->r.id, "Location");
 }
 
-static int
-redir_data(void *arg, const char *p, size_t n, long long t)
+static int redir_data(void *arg, const char *p, size_t n, long long t)
 {
   return rec_data(&((struct redir_rec *)arg)->r, p, n, t);
 }
 
-static void
-redir_done(void *arg, int ok, long status, const char *msg, long long t)
+static void redir_done(void *arg, int ok, long status, const char *msg,
+                       long long t)
 {
   rec_done(&((struct redir_rec *)arg)->r, ok, status, msg, t);
 }
 
-static void
-test_multi_redirect_final_headers(void **state)
+static void test_multi_redirect_final_headers(void **state)
 {
   struct mg_http_opts o;
   struct mg_http_multi *m;
   struct redir_rec rr;
   struct mg_http_request req = { 0 };
-  struct mg_http_stream_cb cb = { NULL, redir_headers, redir_data,
-                                  redir_done };
+  struct mg_http_stream_cb cb = { NULL, redir_headers, redir_data, redir_done };
   struct mg_err err = MG_ERR_INIT;
 
   (void)state;
@@ -1065,8 +1027,7 @@ test_multi_redirect_final_headers(void **state)
   }
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_get_200),

@@ -3,7 +3,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include "mg_buf.h"
 #include "mg_err.h"
@@ -20,16 +20,14 @@
 
 static char tmpdir[64];
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
   (void)state;
   (void)snprintf(tmpdir, sizeof(tmpdir), "/tmp/mg-io-test.XXXXXX");
   return mkdtemp(tmpdir) ? 0 : -1;
 }
 
-static int
-teardown(void **state)
+static int teardown(void **state)
 {
   DIR *d = opendir(tmpdir);
   struct dirent *e;
@@ -49,8 +47,7 @@ teardown(void **state)
   return 0;
 }
 
-static size_t
-count_entries(void)
+static size_t count_entries(void)
 {
   DIR *d = opendir(tmpdir);
   struct dirent *e;
@@ -63,8 +60,7 @@ count_entries(void)
   return n;
 }
 
-static void
-test_atomic_write_and_read(void **state)
+static void test_atomic_write_and_read(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_buf b = MG_BUF_INIT(1 << 20);
@@ -84,8 +80,7 @@ test_atomic_write_and_read(void **state)
   free(path);
 }
 
-static void
-test_atomic_abort_keeps_old(void **state)
+static void test_atomic_abort_keeps_old(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_buf b = MG_BUF_INIT(1 << 20);
@@ -108,8 +103,7 @@ test_atomic_abort_keeps_old(void **state)
   free(path);
 }
 
-static void
-test_read_cap(void **state)
+static void test_read_cap(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_buf b = MG_BUF_INIT(4);
@@ -131,8 +125,7 @@ test_read_cap(void **state)
   free(path);
 }
 
-static void
-test_errors_name_the_path(void **state)
+static void test_errors_name_the_path(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_buf b = MG_BUF_INIT(16);
@@ -150,8 +143,7 @@ test_errors_name_the_path(void **state)
   free(path);
 }
 
-static void
-test_mkdirs(void **state)
+static void test_mkdirs(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   char *d = mg_xasprintf("%s/a", tmpdir);
@@ -171,8 +163,7 @@ test_mkdirs(void **state)
   free(dd);
 }
 
-static void
-test_clock(void **state)
+static void test_clock(void **state)
 {
   char t[40];
   long long a = mg_time_now_ns(), b = mg_time_now_ns();
@@ -185,8 +176,7 @@ test_clock(void **state)
   assert_int_equal(t[23], 'Z');
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_atomic_write_and_read),

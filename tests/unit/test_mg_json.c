@@ -3,16 +3,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "mg_json.h"
 
-static struct mg_json *
-parse_ok(const char *s)
+static struct mg_json *parse_ok(const char *s)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *j = NULL;
@@ -22,8 +21,7 @@ parse_ok(const char *s)
   return j;
 }
 
-static void
-expect_parse_error(const char *s, size_t len, const char *want)
+static void expect_parse_error(const char *s, size_t len, const char *want)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *j = (struct mg_json *)1;
@@ -35,8 +33,7 @@ expect_parse_error(const char *s, size_t len, const char *want)
     fail_msg("message '%s' lacks '%s'", err.msg, want);
 }
 
-static void
-test_parse_errors(void **state)
+static void test_parse_errors(void **state)
 {
   (void)state;
   expect_parse_error("", 0, "malformed JSON in 'in.json': empty input");
@@ -54,8 +51,7 @@ test_parse_errors(void **state)
   }
 }
 
-static void
-test_trailing_whitespace_ok(void **state)
+static void test_trailing_whitespace_ok(void **state)
 {
   struct mg_json *j = parse_ok("  {\"a\": 1}\n\t \r\n");
 
@@ -64,8 +60,7 @@ test_trailing_whitespace_ok(void **state)
   mg_json_free(j);
 }
 
-static void
-test_getters(void **state)
+static void test_getters(void **state)
 {
   struct mg_json *j = parse_ok("{\"s\":\"x\",\"n\":2.5,\"i\":7,\"b\":true,"
                                "\"o\":{\"k\":[1,2,3]},\"z\":null}");
@@ -101,8 +96,7 @@ test_getters(void **state)
   assert_null(mg_json_get_path(j, "o.missing"));
 
   mg_err_clear(&err);
-  assert_int_equal(mg_json_req_string(j, "missing", "section 'perf'", &s,
-                                      &err),
+  assert_int_equal(mg_json_req_string(j, "missing", "section 'perf'", &s, &err),
                    -1);
   assert_int_equal(err.cat, MG_ERR_DATA);
   assert_string_equal(err.msg, "missing field 'missing' in section 'perf'");
@@ -116,8 +110,7 @@ test_getters(void **state)
   mg_json_free(j);
 }
 
-static void
-test_build_and_print_is_deterministic(void **state)
+static void test_build_and_print_is_deterministic(void **state)
 {
   struct mg_json *o = mg_json_new_object();
   struct mg_json *arr = mg_json_new_array();
@@ -151,8 +144,7 @@ test_build_and_print_is_deterministic(void **state)
   mg_json_free(o);
 }
 
-static void
-test_roundtrip_and_equal(void **state)
+static void test_roundtrip_and_equal(void **state)
 {
   const char *text = "{\"b\":[1,2,{\"c\":\"\\u00e9\\n\"}],\"a\":-1.5e-7}";
   struct mg_json *j = parse_ok(text), *k, *d;
@@ -172,11 +164,10 @@ test_roundtrip_and_equal(void **state)
   mg_json_free(d);
 }
 
-static void
-test_nul_in_strings(void **state)
+static void test_nul_in_strings(void **state)
 {
-  struct mg_json *j =
-    parse_ok("{\"k\":\"a\\\\u0000\",\"t\":\"x\\u0000y\",\"u\":[\"\\u0000\"]}");
+  struct mg_json *j = parse_ok(
+      "{\"k\":\"a\\\\u0000\",\"t\":\"x\\u0000y\",\"u\":[\"\\u0000\"]}");
   struct mg_json *s;
 
   (void)state;
@@ -184,16 +175,14 @@ test_nul_in_strings(void **state)
   assert_int_equal(mg_json_string_len(mg_json_get(j, "k")), 7);
   assert_int_equal(mg_json_string_len(mg_json_get(j, "t")), 3);
   assert_memory_equal(mg_json_string(mg_json_get(j, "t")), "x\0y", 3);
-  assert_int_equal(mg_json_string_len(mg_json_at(mg_json_get(j, "u"), 0)),
-                   1);
+  assert_int_equal(mg_json_string_len(mg_json_at(mg_json_get(j, "u"), 0)), 1);
   mg_json_free(j);
   s = mg_json_new_stringn("p\0q", 3);
   assert_int_equal(mg_json_string_len(s), 3);
   mg_json_free(s);
 }
 
-static void
-test_iteration(void **state)
+static void test_iteration(void **state)
 {
   struct mg_json *j = parse_ok("{\"x\":1,\"y\":2,\"z\":3}");
   char seen[8] = "";
@@ -209,8 +198,7 @@ test_iteration(void **state)
   mg_json_free(j);
 }
 
-static void
-test_quote(void **state)
+static void test_quote(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(1024);
   struct mg_err err = MG_ERR_INIT;
@@ -230,8 +218,7 @@ test_quote(void **state)
   mg_buf_release(&b);
 }
 
-static void
-test_deep_nesting_is_bounded(void **state)
+static void test_deep_nesting_is_bounded(void **state)
 {
   size_t n = 5000;
   char *s = malloc(2 * n);
@@ -246,8 +233,7 @@ test_deep_nesting_is_bounded(void **state)
   free(s);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse_errors),

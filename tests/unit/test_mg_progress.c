@@ -1,7 +1,7 @@
 /* Unit tests for mg_progress: what reaches the stream, and when. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -17,8 +17,7 @@
 static char text[4096];
 
 /* Everything written to f so far. */
-static const char *
-contents(FILE *f)
+static const char *contents(FILE *f)
 {
   size_t n;
 
@@ -29,8 +28,7 @@ contents(FILE *f)
   return text;
 }
 
-static int
-count(const char *s, char c)
+static int count(const char *s, char c)
 {
   int n = 0;
   for (; *s; s++)
@@ -38,8 +36,7 @@ count(const char *s, char c)
   return n;
 }
 
-static int
-reset_env(void **state)
+static int reset_env(void **state)
 {
   (void)state;
   unsetenv("NO_COLOR");
@@ -48,8 +45,7 @@ reset_env(void **state)
   return 0;
 }
 
-static void
-test_format(void **state)
+static void test_format(void **state)
 {
   char b[32];
 
@@ -72,8 +68,7 @@ test_format(void **state)
   assert_string_equal(b, "--:--");
 }
 
-static void
-test_plain_lines_every_5s(void **state)
+static void test_plain_lines_every_5s(void **state)
 {
   FILE *f = tmpfile();
   struct mg_progress p;
@@ -102,8 +97,7 @@ test_plain_lines_every_5s(void **state)
   fclose(f);
 }
 
-static void
-test_tty_redraw_with_color(void **state)
+static void test_tty_redraw_with_color(void **state)
 {
   FILE *f = tmpfile();
   struct mg_progress p;
@@ -129,8 +123,7 @@ test_tty_redraw_with_color(void **state)
   fclose(f);
 }
 
-static void
-test_no_color_and_unknown_total(void **state)
+static void test_no_color_and_unknown_total(void **state)
 {
   FILE *f = tmpfile();
   struct mg_progress p;
@@ -146,8 +139,7 @@ test_no_color_and_unknown_total(void **state)
   fclose(f);
 }
 
-static void
-test_quiet(void **state)
+static void test_quiet(void **state)
 {
   FILE *f = tmpfile();
   struct mg_progress p;
@@ -162,15 +154,15 @@ test_quiet(void **state)
   fclose(f);
 }
 
-static void
-test_default_stream(void **state)
+static void test_default_stream(void **state)
 {
   struct mg_progress p;
 
   (void)state;
   mg_set_verbosity(MG_QUIET);
-  mg_progress_init(&p, "a-very-long-label-that-goes-on-and-on-and-on-beyond-"
-                       "the-sixty-four-byte-limit",
+  mg_progress_init(&p,
+                   "a-very-long-label-that-goes-on-and-on-and-on-beyond-"
+                   "the-sixty-four-byte-limit",
                    0);
   assert_ptr_equal(p.out, stderr);
   assert_int_equal(strlen(p.label), 63);
@@ -178,8 +170,7 @@ test_default_stream(void **state)
   mg_progress_end(&p);
 }
 
-static void
-test_status_line(void **state)
+static void test_status_line(void **state)
 {
   FILE *f = tmpfile();
   struct mg_progress p;
@@ -204,8 +195,7 @@ test_status_line(void **state)
   fclose(f);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup(test_format, reset_env),

@@ -3,12 +3,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include "mg_err.h"
 #include "mg_io.h"
@@ -16,8 +16,7 @@
 #include "mg_mem.h"
 #include "mg_record.h"
 
-static struct mg_json *
-parse(const char *s)
+static struct mg_json *parse(const char *s)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *j;
@@ -26,8 +25,7 @@ parse(const char *s)
   return j;
 }
 
-static void
-expect_check_fails(const char *doc, const char *want)
+static void expect_check_fails(const char *doc, const char *want)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *j = parse(doc);
@@ -39,8 +37,7 @@ expect_check_fails(const char *doc, const char *want)
   mg_json_free(j);
 }
 
-static void
-test_check(void **state)
+static void test_check(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *j = parse("{\"schema\":\"modelgate.record/v1\"}");
@@ -61,8 +58,7 @@ test_check(void **state)
                      "unsupported record version");
 }
 
-static void
-test_sections_pass_through(void **state)
+static void test_sections_pass_through(void **state)
 {
   struct mg_json *rec = parse("{\"schema\":\"modelgate.record/v1\","
                               "\"future\":{\"x\":[1,{\"y\":null}]},"
@@ -84,8 +80,7 @@ test_sections_pass_through(void **state)
   mg_json_free(rec);
 }
 
-static void
-test_write_read_and_sidefile(void **state)
+static void test_write_read_and_sidefile(void **state)
 {
   char dir[] = "/tmp/mg-rec-test.XXXXXX";
   struct mg_err err = MG_ERR_INIT;
@@ -122,8 +117,7 @@ test_write_read_and_sidefile(void **state)
   free(sp);
 }
 
-static void
-test_read_rejects_garbage(void **state)
+static void test_read_rejects_garbage(void **state)
 {
   char dir[] = "/tmp/mg-rec-test.XXXXXX";
   struct mg_err err = MG_ERR_INIT;
@@ -133,8 +127,7 @@ test_read_rejects_garbage(void **state)
   (void)state;
   assert_non_null(mkdtemp(dir));
   path = mg_xasprintf("%s/bad.json", dir);
-  assert_int_equal(mg_io_write_atomic(path, "{\"schema\":", 10, 0644, &err),
-                   0);
+  assert_int_equal(mg_io_write_atomic(path, "{\"schema\":", 10, 0644, &err), 0);
   assert_int_equal(mg_record_read(path, 1 << 20, &back, &err), -1);
   assert_int_equal(err.cat, MG_ERR_DATA);
   assert_non_null(strstr(err.msg, "malformed JSON in"));
@@ -144,8 +137,7 @@ test_read_rejects_garbage(void **state)
   free(path);
 }
 
-static void
-test_redact_url(void **state)
+static void test_redact_url(void **state)
 {
   static const char *const cases[][2] = {
     { "https://user:pw@host:8443/v1?a=1", "https://host:8443/v1?a=1" },
@@ -164,8 +156,7 @@ test_redact_url(void **state)
   }
 }
 
-static void
-test_provenance(void **state)
+static void test_provenance(void **state)
 {
   struct mg_json *rec = mg_record_new();
   char a0[] = "perf-run", a1[] = "--target", a2[] = "http://u:secret@h:1/v1";
@@ -194,8 +185,7 @@ test_provenance(void **state)
   mg_json_free(rec);
 }
 
-static void
-test_read_or_new(void **state)
+static void test_read_or_new(void **state)
 {
   char path[] = "/tmp/mg-rec-empty.XXXXXX";
   int fd = mkstemp(path), saved = dup(0), nul;
@@ -228,8 +218,7 @@ test_read_or_new(void **state)
   unlink(path);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_check),

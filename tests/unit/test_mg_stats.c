@@ -1,9 +1,9 @@
 /* Unit tests for mg_stats: summaries, percentiles, histograms, rates
  * and concurrency, against values worked out by hand or by the reference
  * formulas (GuideLLM's searchsorted over cumsum, numpy's linear). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -16,15 +16,14 @@
 
 #define CLOSE(a, b) assert_true(fabs((a) - (b)) < 1e-9)
 
-static void
-test_nearest_rank_unweighted(void **state)
+static void test_nearest_rank_unweighted(void **state)
 {
   struct mg_stats_dist d = MG_STATS_DIST_INIT;
   struct mg_stats_summary s;
   /* searchsorted(cumsum([.1]*10), q, 'left') over 1..10, float sums and
    * all: p90 lands on 10 because the 9th partial sum is 0.8999... */
-  static const double want[MG_STATS_NPCT] = { 1, 1, 1, 1, 3, 5,
-                                             8, 10, 10, 10, 10 };
+  static const double want[MG_STATS_NPCT] = { 1, 1,  1,  1,  3, 5,
+                                              8, 10, 10, 10, 10 };
 
   (void)state;
   for (int i = 10; i >= 1; i--)
@@ -42,8 +41,7 @@ test_nearest_rank_unweighted(void **state)
   mg_stats_dist_release(&d);
 }
 
-static void
-test_linear(void **state)
+static void test_linear(void **state)
 {
   struct mg_stats_dist d = MG_STATS_DIST_INIT;
   struct mg_stats_summary s;
@@ -66,8 +64,7 @@ test_linear(void **state)
   mg_stats_dist_release(&d);
 }
 
-static void
-test_weighted_and_std(void **state)
+static void test_weighted_and_std(void **state)
 {
   struct mg_stats_dist d = MG_STATS_DIST_INIT;
   struct mg_stats_summary s;
@@ -101,8 +98,7 @@ test_weighted_and_std(void **state)
   CLOSE(s.mean, 0);
 }
 
-static void
-test_hist_accuracy(void **state)
+static void test_hist_accuracy(void **state)
 {
   (void)state;
   assert_int_equal(mg_stats_hist_index(1.0), 0);
@@ -113,8 +109,7 @@ test_hist_accuracy(void **state)
   }
 }
 
-static void
-test_json_and_hist_merge(void **state)
+static void test_json_and_hist_merge(void **state)
 {
   struct mg_stats_dist a = MG_STATS_DIST_INIT, b = MG_STATS_DIST_INIT;
   struct mg_json *ja, *jb, *bins;
@@ -144,15 +139,15 @@ test_json_and_hist_merge(void **state)
   jb = mg_stats_dist_json(&b, MG_STATS_PCT_NEAREST_RANK, 1);
   assert_int_equal((int)mg_json_number(mg_json_get(jb, "count")), 5);
   assert_true(mg_json_number(mg_json_at(
-                mg_json_at(mg_json_get_path(jb, "hist.bins"), 1), 1)) == 2);
+                  mg_json_at(mg_json_get_path(jb, "hist.bins"), 1), 1))
+              == 2);
   mg_json_free(ja);
   mg_json_free(jb);
   mg_stats_dist_release(&a);
   mg_stats_dist_release(&b);
 }
 
-static int
-cmp_d(const void *a, const void *b)
+static int cmp_d(const void *a, const void *b)
 {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -161,8 +156,7 @@ cmp_d(const void *a, const void *b)
 /* The radix sort, the one-pass percentiles and the histogram shortcut
  * against the direct definitions on many values, negatives and bucket
  * edges included. */
-static void
-test_large_against_reference(void **state)
+static void test_large_against_reference(void **state)
 {
   struct mg_stats_dist d = MG_STATS_DIST_INIT, w = MG_STATS_DIST_INIT;
   struct mg_stats_summary s;
@@ -180,7 +174,7 @@ test_large_against_reference(void **state)
     if (i % 7 == 0)
       v = pow(g, (int)(i % 300) - 100); /* on a bucket edge */
     if (i % 11 == 0)
-      v = 3.25;                         /* duplicates */
+      v = 3.25; /* duplicates */
     ref[i] = v;
     mg_stats_dist_add(&d, v);
     mg_stats_dist_addw(&w, v, 1 + (double)(i % 5));
@@ -190,18 +184,18 @@ test_large_against_reference(void **state)
   for (size_t i = 0; i < n; i++)
     assert_true(d.v[i] == ref[i]);
   for (int i = 0; i < MG_STATS_NPCT; i++)
-    assert_true(s.pct[i] ==
-                mg_stats_dist_quantile(&d, mg_stats_pct_q[i],
-                                      MG_STATS_PCT_NEAREST_RANK));
-  assert_true(s.median == mg_stats_dist_quantile(&d, 0.5,
-                                                MG_STATS_PCT_NEAREST_RANK));
+    assert_true(s.pct[i]
+                == mg_stats_dist_quantile(&d, mg_stats_pct_q[i],
+                                          MG_STATS_PCT_NEAREST_RANK));
+  assert_true(s.median
+              == mg_stats_dist_quantile(&d, 0.5, MG_STATS_PCT_NEAREST_RANK));
   mg_stats_dist_summarize(&w, MG_STATS_PCT_NEAREST_RANK, &s);
   for (size_t i = 0; i < n; i++)
     assert_true(w.v[i] == ref[i]);
   for (int i = 0; i < MG_STATS_NPCT; i++)
-    assert_true(s.pct[i] ==
-                mg_stats_dist_quantile(&w, mg_stats_pct_q[i],
-                                      MG_STATS_PCT_NEAREST_RANK));
+    assert_true(s.pct[i]
+                == mg_stats_dist_quantile(&w, mg_stats_pct_q[i],
+                                          MG_STATS_PCT_NEAREST_RANK));
   j = mg_stats_dist_json(&d, MG_STATS_PCT_NEAREST_RANK, 1);
   bins = mg_json_get_path(j, "hist.bins");
   for (size_t i = 0; i < n; i++) {
@@ -228,8 +222,7 @@ test_large_against_reference(void **state)
   free(ref);
 }
 
-static void
-test_rate_dist(void **state)
+static void test_rate_dist(void **state)
 {
   struct mg_stats_dist d = MG_STATS_DIST_INIT;
   struct mg_stats_summary s;
@@ -246,8 +239,7 @@ test_rate_dist(void **state)
   mg_stats_dist_release(&d);
 }
 
-static void
-test_concurrency(void **state)
+static void test_concurrency(void **state)
 {
   struct mg_stats_dist d = MG_STATS_DIST_INIT;
   struct mg_stats_summary s;
@@ -267,8 +259,7 @@ test_concurrency(void **state)
   mg_stats_dist_release(&d);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_nearest_rank_unweighted),

@@ -3,17 +3,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "eval/mg_bleu.h"
 
 /* Expected values from sacreBLEU 2.x's algorithm as re-implemented in
  * tests/tools/eval-run-sacre.py (Python's re for the 13a expressions). */
 
-static void
-tok_is(const char *in, const char *want)
+static void tok_is(const char *in, const char *want)
 {
   size_t n;
   char *t = mg_bleu_tokenize_13a(in, strlen(in), &n);
@@ -23,8 +22,7 @@ tok_is(const char *in, const char *want)
   free(t);
 }
 
-static void
-test_tokenize_13a(void **state)
+static void test_tokenize_13a(void **state)
 {
   (void)state;
   tok_is("Wait... what?! e.g., x,y and .5 or 5. or a..b ,,",
@@ -38,15 +36,13 @@ test_tokenize_13a(void **state)
   tok_is("  \t", "");
 }
 
-static void
-sum_into(double *acc, const double *row, size_t w)
+static void sum_into(double *acc, const double *row, size_t w)
 {
   for (size_t i = 0; i < w; i++)
     acc[i] += row[i];
 }
 
-static void
-test_scores(void **state)
+static void test_scores(void **state)
 {
   static const char *const pairs[][2] = {
     { "The cat sat on the mat.", "The cat sat on a mat." },
@@ -72,7 +68,7 @@ test_scores(void **state)
       assert_true(row[k] == bleu_rows[i][k]);
     sum_into(b, row, MG_BLEU_NSTATS);
     mg_bleu_chrf_segment(pairs[i][0], strlen(pairs[i][0]), pairs[i][1],
-                    strlen(pairs[i][1]), row);
+                         strlen(pairs[i][1]), row);
     if (i == 0)
       for (size_t k = 0; k < MG_CHRF_NSTATS; k++)
         assert_true(row[k] == chrf_row0[k]);
@@ -90,8 +86,7 @@ test_scores(void **state)
   assert_true(mg_bleu_chrf_score(row) == 100.0);
 }
 
-static void
-ter_is(const char *h, const char *r, double edits, double reflen)
+static void ter_is(const char *h, const char *r, double edits, double reflen)
 {
   double st[MG_TER_NSTATS];
 
@@ -100,8 +95,7 @@ ter_is(const char *h, const char *r, double edits, double reflen)
   assert_true(st[1] == reflen);
 }
 
-static void
-test_ter(void **state)
+static void test_ter(void **state)
 {
   double st[MG_TER_NSTATS];
 
@@ -125,8 +119,7 @@ test_ter(void **state)
   assert_true(mg_bleu_ter_score(st) == 0.0);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tokenize_13a),

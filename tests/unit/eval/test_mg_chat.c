@@ -3,11 +3,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include "eval/mg_chat.h"
 #include "mg_err.h"
@@ -20,8 +20,7 @@
 
 static char dir[64];
 
-static void
-put(const char *name, const char *text)
+static void put(const char *name, const char *text)
 {
   char *p = mg_xasprintf("%s/%s", dir, name);
   struct mg_err err = MG_ERR_INIT;
@@ -30,8 +29,7 @@ put(const char *name, const char *text)
   free(p);
 }
 
-static void
-drop(const char *name)
+static void drop(const char *name)
 {
   char *p = mg_xasprintf("%s/%s", dir, name);
 
@@ -39,16 +37,14 @@ drop(const char *name)
   free(p);
 }
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
   (void)state;
   (void)snprintf(dir, sizeof(dir), "/tmp/test_mg_chat.XXXXXX");
   return mkdtemp(dir) ? 0 : -1;
 }
 
-static int
-teardown(void **state)
+static int teardown(void **state)
 {
   (void)state;
   drop("tokenizer_config.json");
@@ -58,8 +54,7 @@ teardown(void **state)
   return rmdir(dir);
 }
 
-static struct mg_pv *
-msgs(const char *json)
+static struct mg_pv *msgs(const char *json)
 {
   struct mg_pv *v;
   struct mg_err err = MG_ERR_INIT;
@@ -69,9 +64,8 @@ msgs(const char *json)
   return v;
 }
 
-static void
-render_is(const struct mg_chat *c, const char *m, int gen, int cont,
-          const char *want)
+static void render_is(const struct mg_chat *c, const char *m, int gen, int cont,
+                      const char *want)
 {
   struct mg_pv *ml = msgs(m), *out;
   struct mg_err err = MG_ERR_INIT;
@@ -83,8 +77,7 @@ render_is(const struct mg_chat *c, const char *m, int gen, int cont,
   mg_pv_unref(ml);
 }
 
-static void
-test_load_and_render(void **state)
+static void test_load_and_render(void **state)
 {
   struct mg_chat *c;
   struct mg_err err = MG_ERR_INIT;
@@ -134,8 +127,7 @@ test_load_and_render(void **state)
   free(tok);
 }
 
-static void
-test_errors(void **state)
+static void test_errors(void **state)
 {
   struct mg_chat *c;
   struct mg_err err = MG_ERR_INIT;
@@ -185,8 +177,7 @@ test_errors(void **state)
   mg_chat_free(c);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_load_and_render),

@@ -3,17 +3,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
-#include "mg_buf.h"
 #include "eval/mg_dataset.h"
+#include "mg_buf.h"
 #include "mg_err.h"
 #include "py/mg_pv.h"
 
-static char *
-repr(const struct mg_pv *v)
+static char *repr(const struct mg_pv *v)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -21,8 +20,7 @@ repr(const struct mg_pv *v)
   return mg_buf_detach(&b, NULL);
 }
 
-static void
-test_jsonl_columns(void **state)
+static void test_jsonl_columns(void **state)
 {
   /* pyarrow's json builder: union of keys in first-seen order, missing
    * keys None, a column with ints and floats becomes float */
@@ -45,8 +43,7 @@ test_jsonl_columns(void **state)
   mg_pv_unref(docs);
 }
 
-static void
-test_json_array_and_errors(void **state)
+static void test_json_array_and_errors(void **state)
 {
   struct mg_pv *docs = NULL;
   struct mg_err err = MG_ERR_INIT;
@@ -72,8 +69,7 @@ test_json_array_and_errors(void **state)
   assert_non_null(strstr(err.msg, "malformed JSON in 'c.jsonl:2'"));
 }
 
-static void
-test_csv(void **state)
+static void test_csv(void **state)
 {
   static const char text[] = "q,n,x,e\n\"a, \"\"b\"\"\nc\",1,1.5,\n"
                              "d,2,3,z\r\n";
@@ -103,8 +99,7 @@ test_csv(void **state)
   assert_non_null(strstr(err.msg, "unterminated quoted field"));
 }
 
-static void
-test_hellaswag(void **state)
+static void test_hellaswag(void **state)
 {
   /* lm-eval's utils.preprocess: strip, " [title]" -> ". ", drop [..],
    * "  " -> " "; ctx_b capitalized */
@@ -128,8 +123,7 @@ test_hellaswag(void **state)
   mg_pv_unref(docs);
 }
 
-static void
-test_mirror_errors(void **state)
+static void test_mirror_errors(void **state)
 {
   struct mg_dataset_spec spec;
   struct mg_pv *docs;
@@ -150,8 +144,7 @@ test_mirror_errors(void **state)
   assert_non_null(strstr(err.msg, "never downloads"));
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_jsonl_columns),

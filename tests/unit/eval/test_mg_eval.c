@@ -3,27 +3,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cmocka.h>
 
-#include "mg_buf.h"
-#include "mg_err.h"
 #include "eval/mg_eval.h"
 #include "eval/mg_eval_out.h"
+#include "eval/mg_metrics.h"
+#include "eval/mg_task.h"
+#include "mg_buf.h"
+#include "mg_err.h"
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "eval/mg_metrics.h"
 #include "py/mg_pv.h"
-#include "eval/mg_task.h"
 
 static char dir[] = "/tmp/test_mg_eval.XXXXXX";
 
-static void
-put(const char *name, const char *text)
+static void put(const char *name, const char *text)
 {
   char *p = mg_xasprintf("%s/%s", dir, name);
   FILE *f = fopen(p, "w");
@@ -34,8 +33,7 @@ put(const char *name, const char *text)
   free(p);
 }
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
   (void)state;
   if (!mkdtemp(dir))
@@ -52,8 +50,7 @@ setup(void **state)
   return 0;
 }
 
-static int
-teardown(void **state)
+static int teardown(void **state)
 {
   char *cmd = mg_xasprintf("rm -rf '%s'", dir);
   int rc = system(cmd);
@@ -63,8 +60,7 @@ teardown(void **state)
   return rc == 0 ? 0 : -1;
 }
 
-static struct mg_task_set *
-load(struct mg_task_opts *o)
+static struct mg_task_set *load(struct mg_task_opts *o)
 {
   static const char *inc[1];
   const char *name = "yn";
@@ -79,8 +75,7 @@ load(struct mg_task_opts *o)
   return ts;
 }
 
-static void
-test_defaults(void **state)
+static void test_defaults(void **state)
 {
   struct mg_eval_opts o;
 
@@ -97,8 +92,7 @@ test_defaults(void **state)
   assert_int_equal(o.bootstrap_iters, 100000);
 }
 
-static void
-test_answer_key(void **state)
+static void test_answer_key(void **state)
 {
   struct mg_task_opts o;
   struct mg_task_set *ts = load(&o);
@@ -121,8 +115,7 @@ test_answer_key(void **state)
   mg_task_set_free(ts);
 }
 
-static void
-test_no_endpoint(void **state)
+static void test_no_endpoint(void **state)
 {
   struct mg_task_opts o;
   struct mg_task_set *ts = load(&o);
@@ -138,8 +131,7 @@ test_no_endpoint(void **state)
   mg_task_set_free(ts);
 }
 
-static void
-test_outputs(void **state)
+static void test_outputs(void **state)
 {
   struct mg_task_opts o;
   struct mg_task_set *ts = load(&o);
@@ -209,8 +201,7 @@ test_outputs(void **state)
   mg_task_set_free(ts);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_defaults),

@@ -3,24 +3,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cmocka.h>
 
+#include "eval/mg_metrics.h"
+#include "eval/mg_task.h"
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "mg_mem.h"
-#include "eval/mg_metrics.h"
 #include "py/mg_pv.h"
-#include "eval/mg_task.h"
 
 /* Expected numbers: CPython with lm-eval's formulas (metrics.py). */
 
-static void
-test_mean_and_stderr(void **state)
+static void test_mean_and_stderr(void **state)
 {
   double x[] = { 1, 0, 1, 1, 0, 1, 1, 0 }, se;
   int ok;
@@ -35,8 +34,7 @@ test_mean_and_stderr(void **state)
   assert_false(ok);
 }
 
-static void
-test_pooled(void **state)
+static void test_pooled(void **state)
 {
   double se[] = { 0.05, 0.04, 0.1 };
   size_t n[] = { 100, 135, 20 };
@@ -47,8 +45,7 @@ test_pooled(void **state)
               < 1e-17);
 }
 
-static struct mg_pv *
-strs(const char *a, const char *b)
+static struct mg_pv *strs(const char *a, const char *b)
 {
   struct mg_pv *l = mg_pv_list();
 
@@ -58,8 +55,7 @@ strs(const char *a, const char *b)
   return l;
 }
 
-static void
-test_gsm8k_filters_and_exact_match(void **state)
+static void test_gsm8k_filters_and_exact_match(void **state)
 {
   struct mg_task_filter_step strict[2], flex[2];
   struct mg_task_filter fs = { (char *)"strict-match", strict, 2 };
@@ -119,8 +115,7 @@ test_gsm8k_filters_and_exact_match(void **state)
   }
 }
 
-static void
-test_other_filters(void **state)
+static void test_other_filters(void **state)
 {
   struct mg_task_filter_step st[3];
   struct mg_task_filter f = { (char *)"mv", st, 3 };
@@ -146,8 +141,7 @@ test_other_filters(void **state)
   mg_pv_unref(resps);
 }
 
-static void
-test_exact_match_options(void **state)
+static void test_exact_match_options(void **state)
 {
   struct mg_pv *kw = mg_pv_dict(), *p = mg_pv_str("Hello, World 42!");
   struct mg_pv *r = mg_pv_str("hello world"), *refs = mg_pv_list();
@@ -175,8 +169,7 @@ test_exact_match_options(void **state)
 
 static char dir[] = "/tmp/test_mg_metrics.XXXXXX";
 
-static void
-test_task_scoring_and_groups(void **state)
+static void test_task_scoring_and_groups(void **state)
 {
   /* 4 docs, 2 choices; lls pick: right, wrong, right (only by acc_norm),
    * right */
@@ -267,8 +260,8 @@ test_task_scoring_and_groups(void **state)
 
 static char bdir[] = "/tmp/test_mg_metrics_b.XXXXXX";
 
-static struct mg_task_set *
-load_one(const char *yaml, const char *data, const char *name)
+static struct mg_task_set *load_one(const char *yaml, const char *data,
+                                    const char *name)
 {
   struct mg_task_opts o;
   const char *inc[1];
@@ -294,8 +287,7 @@ load_one(const char *yaml, const char *data, const char *name)
   return ts;
 }
 
-static void
-test_bootstrap_like_cpython(void **state)
+static void test_bootstrap_like_cpython(void **state)
 {
   /* boot.py: lm-eval's bootstrap_stderr with CPython's random, iters
    * 2000 (2 chunks seeded 0 and 1) */
@@ -373,8 +365,7 @@ test_bootstrap_like_cpython(void **state)
   free(cmd);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_mean_and_stderr),

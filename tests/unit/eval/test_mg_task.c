@@ -3,22 +3,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cmocka.h>
 
+#include "eval/mg_task.h"
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "mg_mem.h"
 #include "py/mg_pv.h"
-#include "eval/mg_task.h"
 
 static char dir[] = "/tmp/test_mg_task.XXXXXX";
 
-static void
-put(const char *name, const char *text)
+static void put(const char *name, const char *text)
 {
   char *p = mg_xasprintf("%s/%s", dir, name);
   FILE *f = fopen(p, "w");
@@ -29,8 +28,7 @@ put(const char *name, const char *text)
   free(p);
 }
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
   (void)state;
   if (!mkdtemp(dir))
@@ -72,8 +70,7 @@ setup(void **state)
   return 0;
 }
 
-static int
-teardown(void **state)
+static int teardown(void **state)
 {
   char *cmd = mg_xasprintf("rm -rf '%s'", dir);
   int rc;
@@ -84,8 +81,8 @@ teardown(void **state)
   return rc == 0 ? 0 : -1;
 }
 
-static struct mg_task_set *
-load(const char *name, long nshot, double limit, struct mg_err *err)
+static struct mg_task_set *load(const char *name, long nshot, double limit,
+                                struct mg_err *err)
 {
   struct mg_task_opts o;
   const char *inc[1] = { dir };
@@ -101,8 +98,7 @@ load(const char *name, long nshot, double limit, struct mg_err *err)
   return ts;
 }
 
-static void
-test_config_and_prompts(void **state)
+static void test_config_and_prompts(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_task_set *ts = load("mc", -1, -1, &err);
@@ -137,8 +133,7 @@ test_config_and_prompts(void **state)
   mg_task_set_free(ts);
 }
 
-static void
-test_num_fewshot_and_limit(void **state)
+static void test_num_fewshot_and_limit(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_task_set *ts = load("mc", 1, 0.5, &err);
@@ -157,8 +152,7 @@ test_num_fewshot_and_limit(void **state)
   mg_task_set_free(ts);
 }
 
-static void
-test_generation_task(void **state)
+static void test_generation_task(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_task_set *ts = load("gen", -1, -1, &err);
@@ -184,8 +178,7 @@ test_generation_task(void **state)
   mg_task_set_free(ts);
 }
 
-static void
-test_groups_and_tags(void **state)
+static void test_groups_and_tags(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_task_set *ts = load("grp", -1, -1, &err);
@@ -204,8 +197,7 @@ test_groups_and_tags(void **state)
   mg_task_set_free(ts);
 }
 
-static void
-test_refusals(void **state)
+static void test_refusals(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
 
@@ -220,8 +212,7 @@ test_refusals(void **state)
   assert_non_null(strstr(err.msg, "--data-dir"));
 }
 
-static void
-test_builtin_list(void **state)
+static void test_builtin_list(void **state)
 {
   struct mg_task_opts o;
   struct mg_pv *l;
@@ -243,8 +234,7 @@ test_builtin_list(void **state)
   mg_pv_unref(l);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_config_and_prompts),

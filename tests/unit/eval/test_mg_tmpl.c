@@ -3,22 +3,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
+#include "eval/mg_tmpl.h"
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "py/mg_pv.h"
-#include "eval/mg_tmpl.h"
 
 /* Expected renderings were produced by jinja2 3.1.6 with lm-eval's
  * environment (StrictUndefined, keep_trailing_newline). */
 
 static struct mg_pv *doc;
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
   static const char src[] =
       "{\"question\": \"  What is 2+2? \", \"choices\": [\"3\", \"4\", \"5\", "
@@ -31,16 +30,14 @@ setup(void **state)
   return mg_pv_parse(src, strlen(src), MG_PV_JSON, "doc", &doc, &err);
 }
 
-static int
-teardown(void **state)
+static int teardown(void **state)
 {
   (void)state;
   mg_pv_unref(doc);
   return 0;
 }
 
-static void
-check(const char *tmpl, const char *want)
+static void check(const char *tmpl, const char *want)
 {
   struct mg_tmpl *t;
   struct mg_err err = MG_ERR_INIT;
@@ -55,8 +52,7 @@ check(const char *tmpl, const char *want)
   mg_tmpl_free(t);
 }
 
-static void
-check_err(const char *tmpl, const char *want)
+static void check_err(const char *tmpl, const char *want)
 {
   struct mg_tmpl *t;
   struct mg_err err = MG_ERR_INIT;
@@ -72,8 +68,7 @@ check_err(const char *tmpl, const char *want)
   mg_buf_release(&b);
 }
 
-static void
-test_lm_eval_prompts(void **state)
+static void test_lm_eval_prompts(void **state)
 {
   (void)state;
   check("{{question.strip()}}\nA. {{choices[0]}}\nB. {{choices[1]}}\nAnswer:",
@@ -86,8 +81,7 @@ test_lm_eval_prompts(void **state)
   check("{{[question, answerKey]}}", "['  What is 2+2? ', 'B']");
 }
 
-static void
-test_expressions(void **state)
+static void test_expressions(void **state)
 {
   (void)state;
   check("{{ f }} {{ n }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 / 2 }} {{ -7 % 3 }}"
@@ -113,8 +107,7 @@ test_expressions(void **state)
         "a and 2 True");
 }
 
-static void
-test_strict_undefined(void **state)
+static void test_strict_undefined(void **state)
 {
   (void)state;
   check_err("{{ missing }}", "template 't' line 1 column 4: 'missing' is "
@@ -129,8 +122,7 @@ test_strict_undefined(void **state)
   check_err("{{ enumerate(choices) }}", "'enumerate' is undefined");
 }
 
-static void
-test_single_expression(void **state)
+static void test_single_expression(void **state)
 {
   struct mg_tmpl *t;
   struct mg_err err = MG_ERR_INIT;
@@ -151,8 +143,7 @@ test_single_expression(void **state)
   assert_false(mg_tmpl_has_syntax("answer"));
 }
 
-static void
-check_flags(const char *tmpl, unsigned flags, const char *want)
+static void check_flags(const char *tmpl, unsigned flags, const char *want)
 {
   struct mg_tmpl *t;
   struct mg_err err = MG_ERR_INIT;
@@ -170,8 +161,7 @@ check_flags(const char *tmpl, unsigned flags, const char *want)
 /* transformers' chat-template environment (ImmutableSandboxedEnvironment,
  * trim_blocks, lstrip_blocks, loopcontrols, its tojson); expected values
  * from jinja2 3.1.6 */
-static void
-test_hf_environment(void **state)
+static void test_hf_environment(void **state)
 {
   struct mg_tmpl *t;
   struct mg_err err = MG_ERR_INIT;
@@ -255,8 +245,7 @@ test_hf_environment(void **state)
   mg_buf_release(&b);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_lm_eval_prompts),

@@ -3,15 +3,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
-#include "mg_err.h"
 #include "fetch/mg_hf.h"
+#include "mg_err.h"
 
-static void
-test_parse(void **state)
+static void test_parse(void **state)
 {
   struct mg_hf_ref r;
   struct mg_err err = MG_ERR_INIT;
@@ -37,8 +36,7 @@ test_parse(void **state)
   }
 }
 
-static void
-test_urls(void **state)
+static void test_urls(void **state)
 {
   struct mg_hf_ref r = { (char *)"org/m", (char *)"refs/pr/1", 1 };
   char *u;
@@ -64,8 +62,7 @@ test_urls(void **state)
   free(u);
 }
 
-static void
-test_patterns(void **state)
+static void test_patterns(void **state)
 {
   static const char *const inc[] = { "*.json", "tokenizer/", NULL };
   static const char *const exc[] = { "config.json", NULL };
@@ -83,8 +80,7 @@ test_patterns(void **state)
   assert_true(mg_hf_match("anything", NULL, NULL));
 }
 
-static void
-test_listing(void **state)
+static void test_listing(void **state)
 {
   static const char good[] =
       "{\"sha\":\"c0ffee\",\"siblings\":["
@@ -124,8 +120,7 @@ test_listing(void **state)
   }
 }
 
-static void
-test_errors(void **state)
+static void test_errors(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
 
@@ -149,8 +144,7 @@ test_errors(void **state)
   assert_non_null(strstr(err.msg, "HTTP 500"));
 }
 
-static void
-test_gitsha(void **state)
+static void test_gitsha(void **state)
 {
   struct mg_hf_gitsha *g = mg_hf_gitsha_new(6);
   char out[41];
@@ -163,8 +157,7 @@ test_gitsha(void **state)
   assert_string_equal(out, "ce013625030ba8dba906f756967f9e9ca394464a");
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse),    cmocka_unit_test(test_urls),

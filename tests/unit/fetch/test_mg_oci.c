@@ -14,18 +14,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fetch/mg_oci.h"
 #include "mg_buf.h"
 #include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_http.h"
 #include "mg_io.h"
 #include "mg_json.h"
-#include "fetch/mg_oci.h"
 
 #define HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-static void
-test_parse(void **state)
+static void test_parse(void **state)
 {
   struct mg_oci_ref r;
   struct mg_err err = MG_ERR_INIT;
@@ -64,8 +63,7 @@ test_parse(void **state)
   }
 }
 
-static void
-test_challenge(void **state)
+static void test_challenge(void **state)
 {
   char *scheme, *realm, *service, *scope;
 
@@ -97,7 +95,6 @@ test_challenge(void **state)
       mg_oci_parse_challenge(NULL, &scheme, &realm, &service, &scope), -1);
 }
 
-
 /*
  * A fake distribution-spec registry (libmicrohttpd, in process) with a
  * Bearer token service, for what the Debian registry cannot show here:
@@ -113,8 +110,8 @@ test_challenge(void **state)
 static struct MHD_Daemon *reg;
 static int reg_port;
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct mg_buf upload;   /* the one upload in progress */
-static char blobs[16][80];     /* digests stored */
+static struct mg_buf upload; /* the one upload in progress */
+static char blobs[16][80];   /* digests stored */
 static int n_blobs, n_patch, n_status, n_token, lose_patch, patch_seen;
 static char token_scope[256], manifest_digest[80];
 
@@ -122,9 +119,8 @@ struct conn {
   struct mg_buf body;
 };
 
-static enum MHD_Result
-answer(struct MHD_Connection *c, unsigned code, const char *body,
-       const char *const *hdrs)
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned code,
+                              const char *body, const char *const *hdrs)
 {
   struct MHD_Response *r = MHD_create_response_from_buffer(
       strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -137,9 +133,8 @@ answer(struct MHD_Connection *c, unsigned code, const char *body,
   return ret;
 }
 
-static void
-conn_done(void *cls, struct MHD_Connection *c, void **con_cls,
-          enum MHD_RequestTerminationCode toe)
+static void conn_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
 {
   struct conn *k = *con_cls;
 
@@ -153,8 +148,7 @@ conn_done(void *cls, struct MHD_Connection *c, void **con_cls,
   *con_cls = NULL;
 }
 
-static int
-have_blob(const char *d)
+static int have_blob(const char *d)
 {
   for (int i = 0; i < n_blobs; i++)
     if (strcmp(blobs[i], d) == 0)
@@ -162,10 +156,10 @@ have_blob(const char *d)
   return 0;
 }
 
-static enum MHD_Result
-reg_handler(void *cls, struct MHD_Connection *c, const char *url,
-            const char *method, const char *version, const char *data,
-            size_t *data_size, void **con_cls)
+static enum MHD_Result reg_handler(void *cls, struct MHD_Connection *c,
+                                   const char *url, const char *method,
+                                   const char *version, const char *data,
+                                   size_t *data_size, void **con_cls)
 {
   struct conn *k = *con_cls;
   const char *auth, *cr, *dg;
@@ -195,8 +189,9 @@ reg_handler(void *cls, struct MHD_Connection *c, const char *url,
     pthread_mutex_unlock(&reg_lock);
     if (!auth || strcmp(auth, BASIC) != 0)
       return answer(c, 401, "{}", NULL);
-    return answer(c, 200, "{\"access_token\": \"" TOKEN "\", "
-                          "\"expires_in\": 300}",
+    return answer(c, 200,
+                  "{\"access_token\": \"" TOKEN "\", "
+                  "\"expires_in\": 300}",
                   NULL);
   }
   snprintf(realm, sizeof(realm),
@@ -209,8 +204,7 @@ reg_handler(void *cls, struct MHD_Connection *c, const char *url,
                   "\"message\":\"authentication required\"}]}",
                   (const char *const[]){ "WWW-Authenticate", realm, NULL });
   pthread_mutex_lock(&reg_lock);
-  snprintf(loc, sizeof(loc), "/v2/t/m/blobs/uploads/u1?state=%zu",
-           upload.len);
+  snprintf(loc, sizeof(loc), "/v2/t/m/blobs/uploads/u1?state=%zu", upload.len);
   snprintf(range, sizeof(range), "0-%zd", (ssize_t)upload.len - 1);
   if (strncmp(url, "/v2/t/m/blobs/sha256:", 21) == 0) {
     ret = answer(c, have_blob(url + 14) ? 200 : 404, "", NULL);
@@ -220,8 +214,7 @@ reg_handler(void *cls, struct MHD_Connection *c, const char *url,
     ret = answer(c, 202, "",
                  (const char *const[]){ "Location",
                                         "/v2/t/m/blobs/uploads/u1?state=0",
-                                        "OCI-Chunk-Min-Length", "1024",
-                                        NULL });
+                                        "OCI-Chunk-Min-Length", "1024", NULL });
   } else if (strcmp(url, "/v2/t/m/blobs/uploads/u1") == 0
              && strcmp(method, "PATCH") == 0) {
     unsigned long long a = 0, b = 0;
@@ -238,16 +231,16 @@ reg_handler(void *cls, struct MHD_Connection *c, const char *url,
       if (lose_patch && ++patch_seen == 2)
         ret = answer(c, 500, "", NULL); /* stored, answer lost */
       else
-        ret = answer(c, 202, "",
-                     (const char *const[]){ "Location", loc, "Range", range,
-                                            NULL });
+        ret = answer(
+            c, 202, "",
+            (const char *const[]){ "Location", loc, "Range", range, NULL });
     }
   } else if (strcmp(url, "/v2/t/m/blobs/uploads/u1") == 0
              && strcmp(method, "GET") == 0) {
     n_status++;
-    ret = answer(c, 204, "",
-                 (const char *const[]){ "Location", loc, "Range", range,
-                                        NULL });
+    ret =
+        answer(c, 204, "",
+               (const char *const[]){ "Location", loc, "Range", range, NULL });
   } else if (strcmp(url, "/v2/t/m/blobs/uploads/u1") == 0
              && strcmp(method, "PUT") == 0) {
     char hex[MG_DIGEST_SHA256_HEX_LEN + 1], want[80];
@@ -256,8 +249,8 @@ reg_handler(void *cls, struct MHD_Connection *c, const char *url,
     snprintf(want, sizeof(want), "sha256:%s", hex);
     dg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "digest");
     if (!dg || strcmp(dg, want) != 0 || n_blobs == 16) {
-      ret = answer(c, 400, "{\"errors\":[{\"code\":\"DIGEST_INVALID\"}]}",
-                   NULL);
+      ret =
+          answer(c, 400, "{\"errors\":[{\"code\":\"DIGEST_INVALID\"}]}", NULL);
     } else {
       snprintf(blobs[n_blobs++], sizeof(blobs[0]), "%s", want);
       ret = answer(c, 201, "", NULL);
@@ -277,8 +270,7 @@ reg_handler(void *cls, struct MHD_Connection *c, const char *url,
   return ret;
 }
 
-static int
-reg_up(void **state)
+static int reg_up(void **state)
 {
   struct sockaddr_in sa;
   struct mg_err err = MG_ERR_INIT;
@@ -290,20 +282,17 @@ reg_up(void **state)
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   mg_buf_init(&upload, 64 << 20);
-  reg = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-                             MHD_USE_THREAD_PER_CONNECTION,
-                         0, NULL, NULL, reg_handler, NULL,
-                         MHD_OPTION_SOCK_ADDR, &sa,
-                         MHD_OPTION_NOTIFY_COMPLETED, conn_done, NULL,
-                         MHD_OPTION_END);
+  reg = MHD_start_daemon(
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
+      NULL, reg_handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+      MHD_OPTION_NOTIFY_COMPLETED, conn_done, NULL, MHD_OPTION_END);
   if (!reg)
     return -1;
   reg_port = MHD_get_daemon_info(reg, MHD_DAEMON_INFO_BIND_PORT)->port;
   return 0;
 }
 
-static int
-reg_down(void **state)
+static int reg_down(void **state)
 {
   (void)state;
   MHD_stop_daemon(reg);
@@ -313,8 +302,7 @@ reg_down(void **state)
 }
 
 /* A model directory with a 20 KB weight file and a model card. */
-static char *
-model_dir(struct mg_json **files)
+static char *model_dir(struct mg_json **files)
 {
   char tmpl[] = "/tmp/test-mg-oci-XXXXXX";
   char *dir = mkdtemp(tmpl) ? strdup(tmpl) : NULL;
@@ -329,8 +317,7 @@ model_dir(struct mg_json **files)
   snprintf(path, sizeof(path), "%s/w.bin", dir);
   assert_int_equal(mg_io_write_atomic(path, w, sizeof(w), 0644, NULL), 0);
   snprintf(path, sizeof(path), "%s/README.md", dir);
-  assert_int_equal(mg_io_write_atomic(path, card, strlen(card), 0644, NULL),
-                   0);
+  assert_int_equal(mg_io_write_atomic(path, card, strlen(card), 0644, NULL), 0);
   *files = mg_json_new_array();
   f = mg_json_new_object();
   mg_json_set_string(f, "path", "README.md");
@@ -345,8 +332,7 @@ model_dir(struct mg_json **files)
   return dir;
 }
 
-static void
-remove_dir(char *dir)
+static void remove_dir(char *dir)
 {
   char path[128];
 
@@ -358,8 +344,7 @@ remove_dir(char *dir)
   free(dir);
 }
 
-static void
-test_push_bearer_chunked(void **state)
+static void test_push_bearer_chunked(void **state)
 {
   struct mg_http_opts ho;
   struct mg_oci_client *c;
@@ -377,8 +362,8 @@ test_push_bearer_chunked(void **state)
 
   /* Wrong credentials: the token service says no. */
   c = mg_oci_client_new(&ho, "alice:nope", 0);
-  assert_int_equal(mg_oci_push_modelcar(c, &ref, dir, files, NULL, &info,
-                                        &err), -1);
+  assert_int_equal(mg_oci_push_modelcar(c, &ref, dir, files, NULL, &info, &err),
+                   -1);
   assert_int_equal(err.cat, MG_ERR_REMOTE);
   assert_non_null(strstr(err.msg, "token request"));
   assert_non_null(strstr(err.msg, "401"));
@@ -390,8 +375,8 @@ test_push_bearer_chunked(void **state)
   lose_patch = 1;
   c = mg_oci_client_new(&ho, "alice:pw", 0);
   mg_oci_client_set_chunk_size(c, 4096);
-  assert_int_equal(mg_oci_push_modelcar(c, &ref, dir, files, NULL, &info,
-                                        &err), 0);
+  assert_int_equal(mg_oci_push_modelcar(c, &ref, dir, files, NULL, &info, &err),
+                   0);
   assert_true(n_token >= 1);
   /* Our own scope is asked for, not only the challenge's. */
   assert_string_equal(token_scope, "repository:t/m:pull,push");
@@ -414,8 +399,7 @@ test_push_bearer_chunked(void **state)
   remove_dir(dir);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse),

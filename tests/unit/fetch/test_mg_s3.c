@@ -6,9 +6,9 @@
  * The signature itself is verified end to end by the fake S3 server of
  * tests/tools/model-fetch.sh.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -21,10 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fetch/mg_s3.h"
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "mg_http.h"
-#include "fetch/mg_s3.h"
 
 static struct MHD_Daemon *daemon_;
 static char base[64];
@@ -32,8 +32,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char last_auth[512], last_sha[128], last_query[512];
 static int requests;
 
-static enum MHD_Result
-reply(struct MHD_Connection *c, unsigned code, const char *body)
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
+                             const char *body)
 {
   struct MHD_Response *r = MHD_create_response_from_buffer(
       strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -45,8 +45,8 @@ reply(struct MHD_Connection *c, unsigned code, const char *body)
   return ret;
 }
 
-static enum MHD_Result
-record_arg(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
+static enum MHD_Result record_arg(void *cls, enum MHD_ValueKind kind,
+                                  const char *k, const char *v)
 {
   struct mg_buf *b = cls;
 
@@ -55,10 +55,10 @@ record_arg(void *cls, enum MHD_ValueKind kind, const char *k, const char *v)
   return MHD_YES;
 }
 
-static enum MHD_Result
-handler(void *cls, struct MHD_Connection *c, const char *url,
-        const char *method, const char *version, const char *data,
-        size_t *data_size, void **con_cls)
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+                               const char *url, const char *method,
+                               const char *version, const char *data,
+                               size_t *data_size, void **con_cls)
 {
   const char *a, *sha, *tok;
   struct mg_buf q = MG_BUF_INIT(4096);
@@ -74,8 +74,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     return MHD_YES;
   }
   a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-  sha = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                    "x-amz-content-sha256");
+  sha = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-amz-content-sha256");
   tok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
                                     "continuation-token");
   MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, record_arg, &q);
@@ -113,8 +112,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
                "</ListBucketResult>");
 }
 
-static int
-server_up(void **state)
+static int server_up(void **state)
 {
   struct sockaddr_in sa;
   const union MHD_DaemonInfo *info;
@@ -126,10 +124,9 @@ server_up(void **state)
   memset(&sa, 0, sizeof(sa));
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-                                 MHD_USE_THREAD_PER_CONNECTION,
-                             0, NULL, NULL, handler, NULL,
-                             MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
+  daemon_ = MHD_start_daemon(
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
+      NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
   if (!daemon_)
     return -1;
   info = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT);
@@ -137,8 +134,7 @@ server_up(void **state)
   return 0;
 }
 
-static int
-server_down(void **state)
+static int server_down(void **state)
 {
   (void)state;
   MHD_stop_daemon(daemon_);
@@ -146,13 +142,12 @@ server_down(void **state)
   return 0;
 }
 
-static void
-clear_env(void)
+static void clear_env(void)
 {
   static const char *const v[] = {
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", NULL,
+    "AWS_ACCESS_KEY_ID",   "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_REGION",          "AWS_DEFAULT_REGION",    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3", "AWS_PROFILE",           NULL,
   };
 
   for (int i = 0; v[i]; i++)
@@ -161,8 +156,7 @@ clear_env(void)
   setenv("AWS_CONFIG_FILE", "/nonexistent", 1);
 }
 
-static void
-test_parse(void **state)
+static void test_parse(void **state)
 {
   struct mg_s3_ref r;
   struct mg_err err = MG_ERR_INIT;
@@ -183,8 +177,7 @@ test_parse(void **state)
   assert_int_equal(mg_s3_parse("https://abc/x", &r, &err), -1);
 }
 
-static void
-test_encode_and_url(void **state)
+static void test_encode_and_url(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(1024);
   struct mg_http_opts ho;
@@ -211,8 +204,8 @@ test_encode_and_url(void **state)
   assert_string_equal(u, "https://bucket.s3.eu-central-1.amazonaws.com/k%20ey");
   free(u);
   u = mg_s3_url(s, "dotted.bucket", "k", "a=1");
-  assert_string_equal(u,
-                      "https://s3.eu-central-1.amazonaws.com/dotted.bucket/k?a=1");
+  assert_string_equal(
+      u, "https://s3.eu-central-1.amazonaws.com/dotted.bucket/k?a=1");
   free(u);
   mg_s3_free(s);
 
@@ -231,8 +224,7 @@ test_encode_and_url(void **state)
   clear_env();
 }
 
-static void
-test_settings_from_files(void **state)
+static void test_settings_from_files(void **state)
 {
   char dir[] = "/tmp/test-mg-s3-XXXXXX", cred[128], conf[128];
   struct mg_http_opts ho;
@@ -310,15 +302,14 @@ test_settings_from_files(void **state)
   clear_env();
 }
 
-static void
-test_digest_from(void **state)
+static void test_digest_from(void **state)
 {
   struct mg_s3_digest d;
 
   (void)state;
   /* sha256("") in base64 */
-  mg_s3_digest_from("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
-                    "00", "\"0123456789abcdef0123456789abcdef\"", &d);
+  mg_s3_digest_from("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", "00",
+                    "\"0123456789abcdef0123456789abcdef\"", &d);
   assert_string_equal(d.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e464"
                                 "9b934ca495991b7852b855");
   assert_string_equal(d.sha256_from, "x-amz-checksum-sha256");
@@ -338,8 +329,7 @@ test_digest_from(void **state)
   assert_string_equal(d.md5, "");
 }
 
-static struct mg_s3 *
-local_client(int sign)
+static struct mg_s3 *local_client(int sign)
 {
   struct mg_http_opts ho;
   struct mg_s3_settings st = { 0 };
@@ -360,8 +350,7 @@ local_client(int sign)
   return s;
 }
 
-static void
-test_list_pages(void **state)
+static void test_list_pages(void **state)
 {
   struct mg_s3 *s = local_client(1);
   struct mg_s3_ref r;
@@ -407,8 +396,7 @@ test_list_pages(void **state)
   mg_s3_free(s);
 }
 
-static void
-test_list_errors(void **state)
+static void test_list_errors(void **state)
 {
   struct mg_s3 *s = local_client(1);
   struct mg_s3_ref r;
@@ -432,8 +420,7 @@ test_list_errors(void **state)
   mg_s3_free(s);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse),

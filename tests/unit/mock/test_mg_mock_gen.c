@@ -1,7 +1,7 @@
 /* Unit tests for mg_mock_req and mg_mock_gen: parsing, planning, replies. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -23,8 +23,8 @@ static struct mg_mock_model model = {
   .max_model_len = 4096,
 };
 
-static void
-expect_parse_error(enum mg_mock_api api, const char *body, const char *msg)
+static void expect_parse_error(enum mg_mock_api api, const char *body,
+                               const char *msg)
 {
   struct mg_mock_req r;
   struct mg_err err = MG_ERR_INIT;
@@ -36,8 +36,7 @@ expect_parse_error(enum mg_mock_api api, const char *body, const char *msg)
     fail_msg("message '%s' lacks '%s'", err.msg, msg);
 }
 
-static void
-test_parse_errors(void **state)
+static void test_parse_errors(void **state)
 {
   (void)state;
   expect_parse_error(MG_MOCK_COMPLETIONS, "{bad", "malformed JSON");
@@ -82,8 +81,7 @@ test_parse_errors(void **state)
                      "'logprobs'");
 }
 
-static void
-test_parse_shapes(void **state)
+static void test_parse_shapes(void **state)
 {
   struct mg_mock_req r;
   struct mg_err err = MG_ERR_INIT;
@@ -132,9 +130,9 @@ test_parse_shapes(void **state)
   mg_mock_req_release(&r);
 }
 
-static void
-plan(const char *body, enum mg_mock_api api, const struct mg_mock_model *m,
-     struct mg_mock_req *r, struct mg_mock_gen_resp *resp)
+static void plan(const char *body, enum mg_mock_api api,
+                 const struct mg_mock_model *m, struct mg_mock_req *r,
+                 struct mg_mock_gen_resp *resp)
 {
   struct mg_err err = MG_ERR_INIT;
 
@@ -144,8 +142,8 @@ plan(const char *body, enum mg_mock_api api, const struct mg_mock_model *m,
 }
 
 /* Parses the non-streamed body of body's reply. */
-static struct mg_json *
-reply(const char *body, enum mg_mock_api api, const struct mg_mock_model *m)
+static struct mg_json *reply(const char *body, enum mg_mock_api api,
+                             const struct mg_mock_model *m)
 {
   struct mg_mock_req r;
   struct mg_mock_gen_resp resp;
@@ -163,21 +161,18 @@ reply(const char *body, enum mg_mock_api api, const struct mg_mock_model *m)
   return j;
 }
 
-static double
-num(const struct mg_json *j, const char *path)
+static double num(const struct mg_json *j, const char *path)
 {
   return mg_json_number(mg_json_get_path(j, path));
 }
 
-static const char *
-choice_text(const struct mg_json *j, size_t i)
+static const char *choice_text(const struct mg_json *j, size_t i)
 {
   return mg_json_string(
       mg_json_get(mg_json_at(mg_json_get(j, "choices"), i), "text"));
 }
 
-static void
-test_lengths(void **state)
+static void test_lengths(void **state)
 {
   struct mg_json *j;
   struct mg_mock_req r;
@@ -217,8 +212,7 @@ test_lengths(void **state)
 
 /* Stops at stop (a piece of t, the same output without stop strings):
  * every filler token is 4 bytes, so the counts follow from the position. */
-static void
-check_stop(const char *t, const char *stop)
+static void check_stop(const char *t, const char *stop)
 {
   struct mg_mock_req r;
   struct mg_mock_gen_resp resp;
@@ -243,8 +237,7 @@ check_stop(const char *t, const char *stop)
   mg_mock_req_release(&r);
 }
 
-static void
-test_length_spread(void **state)
+static void test_length_spread(void **state)
 {
   struct mg_mock_model m = model;
   struct mg_mock_req r;
@@ -273,8 +266,7 @@ test_length_spread(void **state)
   mg_mock_req_release(&r);
 }
 
-static void
-test_stop(void **state)
+static void test_stop(void **state)
 {
   struct mg_json *j;
   const char *t;
@@ -297,8 +289,7 @@ test_stop(void **state)
   mg_json_free(j);
 }
 
-static void
-test_wrong_answer(void **state)
+static void test_wrong_answer(void **state)
 {
   size_t n;
   char *w;
@@ -313,8 +304,7 @@ test_wrong_answer(void **state)
   free(w);
 }
 
-static struct mg_mock_key *
-make_key(double accuracy)
+static struct mg_mock_key *make_key(double accuracy)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_mock_key *k;
@@ -329,9 +319,8 @@ make_key(double accuracy)
 
 /* lm-eval's reading of one loglikelihood reply: sum of the continuation
  * logprobs, and whether each was the top alternative. */
-static double
-loglik(const struct mg_mock_model *m, const char *ctx, const char *cont,
-       int *greedy)
+static double loglik(const struct mg_mock_model *m, const char *ctx,
+                     const char *cont, int *greedy)
 {
   char body[512], prompt[256];
   struct mg_json *j, *lp, *tl, *top;
@@ -376,8 +365,7 @@ loglik(const struct mg_mock_model *m, const char *ctx, const char *cont,
   return sum;
 }
 
-static void
-check_mc(double accuracy, int want_correct)
+static void check_mc(double accuracy, int want_correct)
 {
   static const char *const choices[] = { " London", " Paris", " Rome",
                                          " Berlin and Bonn, historically" };
@@ -420,16 +408,14 @@ check_mc(double accuracy, int want_correct)
   mg_mock_key_free((struct mg_mock_key *)m.key);
 }
 
-static void
-test_loglikelihood(void **state)
+static void test_loglikelihood(void **state)
 {
   (void)state;
   check_mc(1.0, 1);
   check_mc(0.0, 0);
 }
 
-static void
-test_generate_from_key(void **state)
+static void test_generate_from_key(void **state)
 {
   struct mg_mock_model m = model;
   struct mg_json *j;
@@ -458,8 +444,7 @@ test_generate_from_key(void **state)
   mg_mock_key_free((struct mg_mock_key *)m.key);
 }
 
-static void
-test_stream(void **state)
+static void test_stream(void **state)
 {
   struct mg_mock_req r;
   struct mg_mock_gen_resp resp;
@@ -516,8 +501,7 @@ test_stream(void **state)
   mg_mock_req_release(&r);
 }
 
-static void
-test_tokenize_endpoints(void **state)
+static void test_tokenize_endpoints(void **state)
 {
   struct mg_buf out = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_err err = MG_ERR_INIT;
@@ -551,12 +535,12 @@ test_tokenize_endpoints(void **state)
   assert_int_equal(mg_mock_gen_detokenize("{\"tokens\":[128]}", 16, &out), 400);
   assert_non_null(strstr(out.data, "\"code\":400"));
   mg_buf_reset(&out);
-  assert_int_equal(mg_mock_gen_tokenize(&model, "{\"prompt\":5}", 12, &out), 400);
+  assert_int_equal(mg_mock_gen_tokenize(&model, "{\"prompt\":5}", 12, &out),
+                   400);
   mg_buf_release(&out);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse_errors),

@@ -1,7 +1,7 @@
 /* Unit tests for mg_mock_key: loading, decisions and matching. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -20,8 +20,7 @@ static const char key_text[] =
     "{\"context\": \"Q: 2+2?\\nA:\", \"continuation\": \" 5\"}\n"
     "{\"context\": \"Q:\", \"continuation\": \" short\"}\n";
 
-static void
-test_parse(void **state)
+static void test_parse(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_mock_key *k;
@@ -43,8 +42,7 @@ test_parse(void **state)
   mg_mock_key_free(k);
 }
 
-static void
-test_match(void **state)
+static void test_match(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_mock_key *k;
@@ -75,8 +73,7 @@ test_match(void **state)
   mg_mock_key_free(k);
 }
 
-static void
-test_decisions(void **state)
+static void test_decisions(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_err err = MG_ERR_INIT;
@@ -120,8 +117,7 @@ test_decisions(void **state)
   mg_buf_release(&b);
 }
 
-static void
-test_errors(void **state)
+static void test_errors(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_mock_key *k = NULL;
@@ -152,8 +148,7 @@ test_errors(void **state)
   mg_mock_key_free(k);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse),

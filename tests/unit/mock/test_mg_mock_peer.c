@@ -1,7 +1,7 @@
 /* Unit tests for mg_mock_peer_gone: is the client of a TCP socket gone? */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -18,8 +18,7 @@
 static const char pipelined[] = "POST /v1/completions HTTP/1.1\r\n\r\n";
 
 /* A connected loopback TCP pair: *cli the client side, *srv the server's. */
-static void
-tcp_pair(int *cli, int *srv)
+static void tcp_pair(int *cli, int *srv)
 {
   struct sockaddr_in a;
   socklen_t len = sizeof(a);
@@ -41,8 +40,7 @@ tcp_pair(int *cli, int *srv)
 }
 
 /* Waits up to 2 s for fd to have something to read (data or an end). */
-static void
-wait_readable(int fd)
+static void wait_readable(int fd)
 {
   struct pollfd p = { .fd = fd, .events = POLLIN };
 
@@ -51,8 +49,7 @@ wait_readable(int fd)
 
 /* Waits up to 2 s for mg_mock_peer_gone(fd) to say 1; returns its last
  * answer. The peer's FIN or RST reaches the socket asynchronously. */
-static int
-becomes_gone(int fd)
+static int becomes_gone(int fd)
 {
   struct timespec ts = { 0, 10000000L };
 
@@ -65,8 +62,7 @@ becomes_gone(int fd)
 }
 
 /* The pipelined bytes are still there to read, unconsumed. */
-static void
-assert_unread(int fd)
+static void assert_unread(int fd)
 {
   char buf[64];
   ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -75,8 +71,7 @@ assert_unread(int fd)
   assert_memory_equal(buf, pipelined, (size_t)n);
 }
 
-static void
-test_open_idle(void **state)
+static void test_open_idle(void **state)
 {
   int cli, srv;
 
@@ -88,8 +83,7 @@ test_open_idle(void **state)
   close(srv);
 }
 
-static void
-test_open_pipelined(void **state)
+static void test_open_pipelined(void **state)
 {
   int cli, srv;
 
@@ -105,8 +99,7 @@ test_open_pipelined(void **state)
   close(srv);
 }
 
-static void
-test_closed(void **state)
+static void test_closed(void **state)
 {
   int cli, srv;
 
@@ -118,8 +111,7 @@ test_closed(void **state)
   close(srv);
 }
 
-static void
-test_closed_after_pipelined(void **state)
+static void test_closed_after_pipelined(void **state)
 {
   int cli, srv;
 
@@ -134,8 +126,7 @@ test_closed_after_pipelined(void **state)
   close(srv);
 }
 
-static void
-test_reset(void **state)
+static void test_reset(void **state)
 {
   struct linger lg = { .l_onoff = 1, .l_linger = 0 };
   int cli, srv;
@@ -148,8 +139,7 @@ test_reset(void **state)
   close(srv);
 }
 
-static void
-test_half_closed(void **state)
+static void test_half_closed(void **state)
 {
   int cli, srv;
 
@@ -161,8 +151,7 @@ test_half_closed(void **state)
   close(srv);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_open_idle),

@@ -1,7 +1,7 @@
 /* Unit tests for mg_mock_sched: schedules, random draws and the heap. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -12,8 +12,7 @@
 
 #define MS 1000000LL
 
-static void
-test_fixed_schedule(void **state)
+static void test_fixed_schedule(void **state)
 {
   struct mg_mock_timing t = { .ttft_ms = 100,
                               .itl_ms = 10,
@@ -37,8 +36,7 @@ test_fixed_schedule(void **state)
   assert_int_equal(mg_mock_sched_end(&s, &t), 2500 * MS);
 }
 
-static void
-test_stall(void **state)
+static void test_stall(void **state)
 {
   struct mg_mock_timing t = { .ttft_ms = 10, .itl_ms = 1 };
   struct mg_mock_sched s;
@@ -56,8 +54,7 @@ test_stall(void **state)
   assert_int_equal(mg_mock_sched_due(&s), 510 * MS);
 }
 
-static void
-test_spread_is_deterministic(void **state)
+static void test_spread_is_deterministic(void **state)
 {
   struct mg_mock_timing t = {
     .ttft_ms = 50, .ttft_std_ms = 20, .itl_ms = 5, .itl_std_ms = 3
@@ -86,8 +83,7 @@ test_spread_is_deterministic(void **state)
   assert_true(mg_mock_sched_due(&a) != mg_mock_sched_due(&b));
 }
 
-static void
-test_normal_moments(void **state)
+static void test_normal_moments(void **state)
 {
   struct mg_mock_sched_rng r;
   double sum = 0, sq = 0;
@@ -107,19 +103,20 @@ test_normal_moments(void **state)
   assert_int_equal(mg_mock_sched_ms_to_ns(1.5), 1500000);
 }
 
-static void
-test_hash_unit(void **state)
+static void test_hash_unit(void **state)
 {
   (void)state;
-  assert_true(mg_mock_sched_hash(1, "abc", 3) == mg_mock_sched_hash(1, "abc", 3));
-  assert_true(mg_mock_sched_hash(1, "abc", 3) != mg_mock_sched_hash(2, "abc", 3));
-  assert_true(mg_mock_sched_hash(1, "abc", 3) != mg_mock_sched_hash(1, "abd", 3));
+  assert_true(mg_mock_sched_hash(1, "abc", 3)
+              == mg_mock_sched_hash(1, "abc", 3));
+  assert_true(mg_mock_sched_hash(1, "abc", 3)
+              != mg_mock_sched_hash(2, "abc", 3));
+  assert_true(mg_mock_sched_hash(1, "abc", 3)
+              != mg_mock_sched_hash(1, "abd", 3));
   assert_true(mg_mock_sched_unit(0) == 0);
   assert_true(mg_mock_sched_unit(UINT64_MAX) < 1);
 }
 
-static void
-test_heap(void **state)
+static void test_heap(void **state)
 {
   struct mg_mock_sched_heap h;
   struct mg_mock_timer t[200];
@@ -158,8 +155,7 @@ test_heap(void **state)
   mg_mock_sched_heap_release(&h);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_fixed_schedule),

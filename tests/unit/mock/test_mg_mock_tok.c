@@ -1,7 +1,7 @@
 /* Unit tests for mg_mock_tok: the mock tokenizer's round trip and shape. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -12,8 +12,7 @@
 #include "mock/mg_mock_tok.h"
 
 /* Encodes s, checks ids, offsets and token validity, decodes it back. */
-static size_t
-round_trip(const char *s, size_t n)
+static size_t round_trip(const char *s, size_t n)
 {
   struct mg_mock_tok_list t = MG_MOCK_TOKS_INIT;
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -46,8 +45,7 @@ round_trip(const char *s, size_t n)
   return count;
 }
 
-static void
-test_ascii(void **state)
+static void test_ascii(void **state)
 {
   const char *s = "The quick brown fox jumps over the lazy dog.";
   struct mg_mock_tok_list t = MG_MOCK_TOKS_INIT;
@@ -72,8 +70,7 @@ test_ascii(void **state)
   mg_mock_tok_list_release(&t);
 }
 
-static void
-test_context_is_prefix(void **state)
+static void test_context_is_prefix(void **state)
 {
   /* With the continuation starting at a space, tokens of the context are
    * a prefix of the tokens of context + continuation. */
@@ -91,8 +88,7 @@ test_context_is_prefix(void **state)
   mg_mock_tok_list_release(&b);
 }
 
-static void
-test_tricky_utf8(void **state)
+static void test_tricky_utf8(void **state)
 {
   static const char *const cases[] = {
     "h\xC3\xA9llo w\xC3\xB6rld",            /* 2-byte letters */
@@ -113,8 +109,7 @@ test_tricky_utf8(void **state)
   round_trip("a\0b", 3);
 }
 
-static void
-test_invalid_utf8(void **state)
+static void test_invalid_utf8(void **state)
 {
   static const char *const cases[] = {
     "\xFF\xFE",         /* never valid */
@@ -137,8 +132,7 @@ test_invalid_utf8(void **state)
   mg_mock_tok_list_release(&t);
 }
 
-static void
-test_bad_ids(void **state)
+static void test_bad_ids(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_err err = MG_ERR_INIT;
@@ -156,8 +150,7 @@ test_bad_ids(void **state)
   mg_buf_release(&b);
 }
 
-static void
-test_chars(void **state)
+static void test_chars(void **state)
 {
   (void)state;
   assert_int_equal(mg_mock_tok_utf8_chars("h\xC3\xA9!", 4), 3);
@@ -165,8 +158,7 @@ test_chars(void **state)
   assert_int_equal(mg_mock_tok_utf8_chars("", 0), 0);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_ascii),

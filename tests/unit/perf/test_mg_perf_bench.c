@@ -3,9 +3,9 @@
  * server running in a thread of this process (the same code as the
  * mock-llm program), with deterministic timing and injected faults.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -18,8 +18,8 @@
 #include "mg_err.h"
 #include "mg_http.h"
 #include "mock/mg_mock.h"
-#include "perf/mg_perf_data.h"
 #include "perf/mg_perf_bench.h"
+#include "perf/mg_perf_data.h"
 
 static volatile sig_atomic_t mock_stop;
 static struct mg_mock_server *srv;
@@ -27,15 +27,13 @@ static pthread_t thr;
 static sigset_t waitmask;
 static char url[128];
 
-static void
-on_usr1(int sig)
+static void on_usr1(int sig)
 {
   (void)sig;
   mock_stop = 1;
 }
 
-static void *
-serve(void *arg)
+static void *serve(void *arg)
 {
   struct mg_err err = MG_ERR_INIT;
   (void)arg;
@@ -44,8 +42,7 @@ serve(void *arg)
 }
 
 /* Starts the mock with ttft 20 ms, itl 5 ms and the faults given. */
-static void
-mock_up(const struct mg_mock_faults *f, const char *path)
+static void mock_up(const struct mg_mock_faults *f, const char *path)
 {
   struct mg_mock_opts o;
   struct mg_err err = MG_ERR_INIT;
@@ -61,14 +58,13 @@ mock_up(const struct mg_mock_faults *f, const char *path)
   if (f)
     o.faults = *f;
   assert_int_equal(mg_mock_server_new(&o, &srv, &err), 0);
-  snprintf(url, sizeof(url), "http://127.0.0.1:%u%s",
-           mg_mock_server_port(srv), path);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", mg_mock_server_port(srv),
+           path);
   mock_stop = 0;
   assert_int_equal(pthread_create(&thr, NULL, serve, NULL), 0);
 }
 
-static void
-mock_down(void)
+static void mock_down(void)
 {
   mock_stop = 1;
   pthread_kill(thr, SIGUSR1);
@@ -77,8 +73,7 @@ mock_down(void)
   srv = NULL;
 }
 
-static int
-group_up(void **state)
+static int group_up(void **state)
 {
   struct sigaction sa;
   sigset_t block;
@@ -95,16 +90,14 @@ group_up(void **state)
   return mg_http_global_init(&err);
 }
 
-static int
-group_down(void **state)
+static int group_down(void **state)
 {
   (void)state;
   mg_http_global_cleanup();
   return 0;
 }
 
-static void
-target(struct mg_perf_target *t, int chat)
+static void target(struct mg_perf_target *t, int chat)
 {
   memset(t, 0, sizeof(*t));
   t->url = url;
@@ -115,8 +108,7 @@ target(struct mg_perf_target *t, int chat)
   t->body.chat = chat;
 }
 
-static void
-synth(struct mg_perf_data *d, const char *spec)
+static void synth(struct mg_perf_data *d, const char *spec)
 {
   struct mg_perf_data_synth s;
   struct mg_err err = MG_ERR_INIT;
@@ -126,20 +118,17 @@ synth(struct mg_perf_data *d, const char *spec)
   mg_perf_data_synth(d, &s);
 }
 
-static void
-run(const struct mg_perf_target *t, const struct mg_perf_data *d,
-    const struct mg_perf_profile *p, const struct mg_perf_limits *l,
-    volatile sig_atomic_t *stop, mg_perf_status_fn *fn,
-    struct mg_perf_bench *b)
+static void run(const struct mg_perf_target *t, const struct mg_perf_data *d,
+                const struct mg_perf_profile *p, const struct mg_perf_limits *l,
+                volatile sig_atomic_t *stop, mg_perf_status_fn *fn,
+                struct mg_perf_bench *b)
 {
   struct mg_err err = MG_ERR_INIT;
 
-  assert_int_equal(mg_perf_bench_run(t, d, p, l, stop, fn, NULL, b, &err),
-                   0);
+  assert_int_equal(mg_perf_bench_run(t, d, p, l, stop, fn, NULL, b, &err), 0);
 }
 
-static void
-test_constant_rate_streams(void **state)
+static void test_constant_rate_streams(void **state)
 {
   struct mg_perf_target t;
   struct mg_perf_data d;
@@ -174,8 +163,7 @@ test_constant_rate_streams(void **state)
     /* Emissions are on the mock's absolute schedule: the 4th token is
      * never before 20 + 3 * 5 ms after the request arrived. */
     assert_true(r->t_last_tok - r->t_sent >= 34000000LL);
-    assert_true(r->t_first_tok <= r->t_last_tok &&
-                r->t_last_tok <= r->t_end);
+    assert_true(r->t_first_tok <= r->t_last_tok && r->t_last_tok <= r->t_end);
     /* A chat stream: a role chunk with choices comes first. */
     assert_true(r->t_vllm_first <= r->t_first_tok);
     assert_true(r->nev >= 6);
@@ -186,8 +174,7 @@ test_constant_rate_streams(void **state)
   mock_down();
 }
 
-static void
-test_closed_loops(void **state)
+static void test_closed_loops(void **state)
 {
   struct mg_perf_target t;
   struct mg_perf_data d;
@@ -206,8 +193,8 @@ test_closed_loops(void **state)
   assert_int_equal(b.peak_inflight, 1);
   /* Each request is scheduled when the previous one ended. */
   for (long long i = 1; i < b.n; i++)
-    assert_true(mg_perf_bench_rec(&b, i)->t_sched ==
-                mg_perf_bench_rec(&b, i - 1)->t_end);
+    assert_true(mg_perf_bench_rec(&b, i)->t_sched
+                == mg_perf_bench_rec(&b, i - 1)->t_end);
   mg_perf_bench_release(&b);
 
   p.kind = MG_PERF_CONCURRENT;
@@ -239,8 +226,7 @@ test_closed_loops(void **state)
   mock_down();
 }
 
-static void
-test_max_seconds_cancels(void **state)
+static void test_max_seconds_cancels(void **state)
 {
   struct mg_perf_target t;
   struct mg_perf_data d;
@@ -274,9 +260,8 @@ test_max_seconds_cancels(void **state)
 
 static volatile sig_atomic_t user_stop;
 
-static void
-stop_after_two(void *arg, const struct mg_perf_bench *b, int inflight,
-               long long now)
+static void stop_after_two(void *arg, const struct mg_perf_bench *b,
+                           int inflight, long long now)
 {
   (void)arg;
   (void)inflight;
@@ -285,8 +270,7 @@ stop_after_two(void *arg, const struct mg_perf_bench *b, int inflight,
     user_stop = 1;
 }
 
-static void
-test_interrupt(void **state)
+static void test_interrupt(void **state)
 {
   struct mg_perf_target t;
   struct mg_perf_data d;
@@ -312,9 +296,8 @@ test_interrupt(void **state)
 }
 
 /* Runs 6 requests against a mock that always injects fault f. */
-static void
-faulty(const struct mg_mock_faults *f, const char *want, int stream,
-       long long max_errors)
+static void faulty(const struct mg_mock_faults *f, const char *want, int stream,
+                   long long max_errors)
 {
   struct mg_perf_target t;
   struct mg_perf_data d;
@@ -350,8 +333,7 @@ faulty(const struct mg_mock_faults *f, const char *want, int stream,
   mock_down();
 }
 
-static void
-test_error_buckets(void **state)
+static void test_error_buckets(void **state)
 {
   struct mg_mock_faults f;
 
@@ -376,8 +358,7 @@ test_error_buckets(void **state)
   faulty(NULL, "not an event stream", 0, 0);
 }
 
-static void
-test_refused(void **state)
+static void test_refused(void **state)
 {
   struct mg_perf_target t;
   struct mg_perf_data d;
@@ -399,8 +380,7 @@ test_refused(void **state)
   mg_perf_data_release(&d);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_constant_rate_streams),

@@ -1,8 +1,8 @@
 /* Unit tests for mg_perf_data (synthetic specs, files, column detection)
  * and mg_perf_req (request bodies). */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -13,25 +13,23 @@
 
 #include "mg_buf.h"
 #include "mg_err.h"
-#include "perf/mg_perf_data.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "perf/mg_perf_data.h"
 #include "perf/mg_perf_req.h"
 #include "tok/mg_tok.h"
 #include "tok/mg_tok_proc.h"
 
 static char dir[64];
 
-static int
-mkdir_tmp(void **state)
+static int mkdir_tmp(void **state)
 {
   (void)state;
   snprintf(dir, sizeof(dir), "/tmp/mg_perf_dataXXXXXX");
   return mkdtemp(dir) ? 0 : -1;
 }
 
-static int
-rm_tmp(void **state)
+static int rm_tmp(void **state)
 {
   char cmd[128];
   (void)state;
@@ -39,8 +37,7 @@ rm_tmp(void **state)
   return system(cmd) == 0 ? 0 : -1;
 }
 
-static const char *
-put(const char *name, const char *text)
+static const char *put(const char *name, const char *text)
 {
   static char path[128];
   FILE *f;
@@ -52,8 +49,7 @@ put(const char *name, const char *text)
   return path;
 }
 
-static int
-words(const char *s)
+static int words(const char *s)
 {
   int n = 1;
   for (; *s; s++)
@@ -61,28 +57,31 @@ words(const char *s)
   return n;
 }
 
-static void
-test_spec_parse(void **state)
+static void test_spec_parse(void **state)
 {
   struct mg_perf_data_synth s;
   struct mg_err err = MG_ERR_INIT;
 
   (void)state;
-  assert_int_equal(mg_perf_data_synth_parse("prompt_tokens=256,output_tokens=128",
-                                       &s, &err), 0);
+  assert_int_equal(
+      mg_perf_data_synth_parse("prompt_tokens=256,output_tokens=128", &s, &err),
+      0);
   assert_int_equal(s.prompt_tokens, 256);
   assert_int_equal(s.output_tokens, 128);
   assert_int_equal(s.samples, 1000);
   assert_true(s.seed == 42);
-  assert_int_equal(mg_perf_data_synth_parse("{\"prompt_tokens\": 8, \"samples\": "
-                                       "3, \"seed\": 7, \"prefix_tokens\": "
-                                       "4}", &s, &err), 0);
+  assert_int_equal(
+      mg_perf_data_synth_parse("{\"prompt_tokens\": 8, \"samples\": "
+                               "3, \"seed\": 7, \"prefix_tokens\": "
+                               "4}",
+                               &s, &err),
+      0);
   assert_int_equal(s.samples, 3);
   assert_true(s.seed == 7);
   assert_int_equal(s.prefix_tokens, 4);
   assert_int_equal(s.output_tokens, -1);
-  assert_int_equal(mg_perf_data_synth_parse("prompt_tokens=8,bogus=1", &s, &err),
-                   -1);
+  assert_int_equal(
+      mg_perf_data_synth_parse("prompt_tokens=8,bogus=1", &s, &err), -1);
   assert_int_equal(err.cat, MG_ERR_USAGE);
   assert_non_null(strstr(err.msg, "unknown key 'bogus'"));
   assert_int_equal(mg_perf_data_synth_parse("prompt_tokens=x", &s, &err), -1);
@@ -90,16 +89,15 @@ test_spec_parse(void **state)
   assert_non_null(strstr(err.msg, "prompt_tokens must be"));
   assert_int_equal(mg_perf_data_synth_parse("prompt_tokens=0", &s, &err), -1);
   assert_int_equal(mg_perf_data_synth_parse("prompt_tokens", &s, &err), -1);
-  assert_int_equal(mg_perf_data_synth_parse("{\"prompt_tokens\":\"1\"}", &s, &err),
-                   -1);
+  assert_int_equal(
+      mg_perf_data_synth_parse("{\"prompt_tokens\":\"1\"}", &s, &err), -1);
   assert_true(mg_perf_data_synth_is_spec("prompt_tokens=1"));
   assert_true(mg_perf_data_synth_is_spec("{\"prompt_tokens\":1}"));
   assert_false(mg_perf_data_synth_is_spec("data/prompts.jsonl"));
   assert_false(mg_perf_data_synth_is_spec("prompts.csv"));
 }
 
-static void
-test_synth_lengths(void **state)
+static void test_synth_lengths(void **state)
 {
   struct mg_perf_data_synth s;
   struct mg_perf_data d;
@@ -109,13 +107,15 @@ test_synth_lengths(void **state)
   static const long long want_o[] = { 10, 14, 12, 17 };
 
   (void)state;
-  assert_int_equal(mg_perf_data_synth_parse("prompt_tokens=100,prompt_tokens_stdev"
-                                       "=10,prompt_tokens_min=50,"
-                                       "prompt_tokens_max=150,output_tokens="
-                                       "15,output_tokens_min=10,"
-                                       "output_tokens_max=20,samples=4,"
-                                       "prefix_tokens=5",
-                                       &s, &err), 0);
+  assert_int_equal(
+      mg_perf_data_synth_parse("prompt_tokens=100,prompt_tokens_stdev"
+                               "=10,prompt_tokens_min=50,"
+                               "prompt_tokens_max=150,output_tokens="
+                               "15,output_tokens_min=10,"
+                               "output_tokens_max=20,samples=4,"
+                               "prefix_tokens=5",
+                               &s, &err),
+      0);
   mg_perf_data_init(&d);
   mg_perf_data_synth(&d, &s);
   assert_int_equal(d.n, 4);
@@ -131,8 +131,8 @@ test_synth_lengths(void **state)
   mg_perf_data_release(&d);
 
   /* Constant lengths without output_tokens: no max_tokens. */
-  assert_int_equal(mg_perf_data_synth_parse("prompt_tokens=3,samples=2", &s, &err),
-                   0);
+  assert_int_equal(
+      mg_perf_data_synth_parse("prompt_tokens=3,samples=2", &s, &err), 0);
   mg_perf_data_init(&d);
   mg_perf_data_synth(&d, &s);
   assert_int_equal(d.items[1].prompt_tokens, 3);
@@ -141,8 +141,7 @@ test_synth_lengths(void **state)
   mg_perf_data_release(&d);
 }
 
-static void
-test_files(void **state)
+static void test_files(void **state)
 {
   struct mg_perf_data d;
   struct mg_err err = MG_ERR_INIT;
@@ -199,8 +198,7 @@ test_files(void **state)
   mg_perf_data_release(&d);
 }
 
-static void
-test_file_errors(void **state)
+static void test_file_errors(void **state)
 {
   struct mg_perf_data d;
   struct mg_err err = MG_ERR_INIT;
@@ -208,18 +206,17 @@ test_file_errors(void **state)
 
   (void)state;
   mg_perf_data_init(&d);
-  assert_int_equal(mg_perf_data_load(&d, put("e.txt", "\n\n"), 42, &err),
-                   -1);
+  assert_int_equal(mg_perf_data_load(&d, put("e.txt", "\n\n"), 42, &err), -1);
   assert_int_equal(err.cat, MG_ERR_DATA);
   assert_non_null(strstr(err.msg, "no prompts in"));
-  assert_int_equal(mg_perf_data_load(&d, put("f.jsonl", "{\"a\": 1}\n"), 42,
-                                     &err), -1);
+  assert_int_equal(
+      mg_perf_data_load(&d, put("f.jsonl", "{\"a\": 1}\n"), 42, &err), -1);
   assert_non_null(strstr(err.msg, "no prompt column"));
-  assert_int_equal(mg_perf_data_load(&d, put("g.jsonl", "{\"prompt\": \n"),
-                                     42, &err), -1);
+  assert_int_equal(
+      mg_perf_data_load(&d, put("g.jsonl", "{\"prompt\": \n"), 42, &err), -1);
   assert_int_equal(err.cat, MG_ERR_DATA);
-  assert_int_equal(mg_perf_data_load(&d, put("h.csv", "prompt\n\"open\n"),
-                                     42, &err), -1);
+  assert_int_equal(
+      mg_perf_data_load(&d, put("h.csv", "prompt\n\"open\n"), 42, &err), -1);
   assert_non_null(strstr(err.msg, "unterminated quote"));
   snprintf(path, sizeof(path), "%s/missing.txt", dir);
   assert_int_equal(mg_perf_data_load(&d, path, 42, &err), -1);
@@ -229,8 +226,8 @@ test_file_errors(void **state)
   assert_int_equal(d.n, 0);
 }
 
-static char *
-body(const struct mg_perf_req_body_opts *o, const struct mg_perf_item *it)
+static char *body(const struct mg_perf_req_body_opts *o,
+                  const struct mg_perf_item *it)
 {
   struct mg_perf_req_body b;
   struct mg_buf out = MG_BUF_INIT(1 << 20);
@@ -245,8 +242,7 @@ body(const struct mg_perf_req_body_opts *o, const struct mg_perf_item *it)
 /* Exact lengths with a local tokenizer: every synthetic prompt encodes
  * to its length, prompts differ from their first words, a given text gets
  * its own count. */
-static void
-test_exact(void **state)
+static void test_exact(void **state)
 {
   const char *sh = getenv("MG_SHARED"), *top = getenv("MG_TOP");
   char *path = sh && *sh ? mg_xasprintf("%s/data/tokenizers/gpt2", sh)
@@ -260,21 +256,22 @@ test_exact(void **state)
 
   (void)state;
   assert_int_equal(mg_tok_proc_open(path, NULL, NULL, NULL, &p, &err), 0);
-  assert_int_equal(mg_perf_data_synth_parse("prompt_tokens=40,prompt_tokens_stdev"
-                                       "=10,samples=12,prefix_tokens=6",
-                                       &spec, &err), 0);
+  assert_int_equal(
+      mg_perf_data_synth_parse("prompt_tokens=40,prompt_tokens_stdev"
+                               "=10,samples=12,prefix_tokens=6",
+                               &spec, &err),
+      0);
   mg_perf_data_init(&d);
   mg_perf_data_synth(&d, &spec);
   assert_int_equal(mg_perf_data_exact(&d, p, 0, &err), 0);
   assert_true(d.exact);
   for (size_t i = 0; i < d.n; i++) {
     assert_int_equal(mg_tok_proc_encode(p, d.items[i].text,
-                                       strlen(d.items[i].text), 0, &e, &err),
+                                        strlen(d.items[i].text), 0, &e, &err),
                      0);
     assert_int_equal((long long)e.n, d.items[i].prompt_tokens);
     assert_int_equal(mg_tok_proc_encode(p, d.items[i].prefix,
-                                       strlen(d.items[i].prefix), 0, &e,
-                                       &err),
+                                        strlen(d.items[i].prefix), 0, &e, &err),
                      0);
     assert_int_equal(e.n, 6);
     if (i > 0)
@@ -296,8 +293,7 @@ test_exact(void **state)
 }
 
 /* Every byte that JSON escapes, round trip through a parser. */
-static void
-test_body_escapes(void **state)
+static void test_body_escapes(void **state)
 {
   struct mg_perf_req_body_opts o;
   char text[] = "a\"b\\c\nd\re\tf\bg\fh\x01i\x1fj \xc3\xa9";
@@ -314,20 +310,19 @@ test_body_escapes(void **state)
   assert_int_equal(mg_perf_req_body_init(&b, &o, &err), 0);
   assert_int_equal(mg_perf_req_body_build(&b, &it, 12345, &out, &err), 0);
   assert_int_equal(mg_json_parse(out.data, out.len, "body", &j, &err), 0);
-  assert_string_equal(mg_json_string(mg_json_get_path(
-                        mg_json_at(mg_json_get(mg_json_at(
-                                     mg_json_get(j, "messages"), 0),
-                                                 "content"),
-                                   0),
-                        "text")),
-                      "12345 a\"b\\c\nd\re\tf\bg\fh\x01i\x1fj \xc3\xa9");
+  assert_string_equal(
+      mg_json_string(mg_json_get_path(
+          mg_json_at(
+              mg_json_get(mg_json_at(mg_json_get(j, "messages"), 0), "content"),
+              0),
+          "text")),
+      "12345 a\"b\\c\nd\re\tf\bg\fh\x01i\x1fj \xc3\xa9");
   mg_json_free(j);
   mg_buf_release(&out);
   mg_perf_req_body_release(&b);
 }
 
-static void
-test_bodies(void **state)
+static void test_bodies(void **state)
 {
   struct mg_perf_req_body_opts o;
   char text[] = "say \"hi\"", sys[] = "sys";
@@ -349,13 +344,14 @@ test_bodies(void **state)
   o.chat = 1;
   it.prefix = sys;
   s = body(&o, &it);
-  assert_string_equal(s, "{\"model\":\"m1\",\"messages\":[{\"role\":\"system\","
-                         "\"content\":\"sys\"},{\"role\":\"user\",\"content\":"
-                         "[{\"type\":\"text\",\"text\":\"7 say \\\"hi\\\"\"}]}],"
-                         "\"max_completion_tokens\":16,\"stop\":null,"
-                         "\"ignore_eos\":true,\"stream\":true,"
-                         "\"stream_options\":{\"include_usage\":true,"
-                         "\"continuous_usage_stats\":true}}");
+  assert_string_equal(s,
+                      "{\"model\":\"m1\",\"messages\":[{\"role\":\"system\","
+                      "\"content\":\"sys\"},{\"role\":\"user\",\"content\":"
+                      "[{\"type\":\"text\",\"text\":\"7 say \\\"hi\\\"\"}]}],"
+                      "\"max_completion_tokens\":16,\"stop\":null,"
+                      "\"ignore_eos\":true,\"stream\":true,"
+                      "\"stream_options\":{\"include_usage\":true,"
+                      "\"continuous_usage_stats\":true}}");
   free(s);
 
   /* Text content, no unique prefix, both max fields, extra body wins. */
@@ -388,16 +384,12 @@ test_bodies(void **state)
   assert_int_equal(err.cat, MG_ERR_USAGE);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_spec_parse),
-    cmocka_unit_test(test_synth_lengths),
-    cmocka_unit_test(test_files),
-    cmocka_unit_test(test_file_errors),
-    cmocka_unit_test(test_exact),
-    cmocka_unit_test(test_body_escapes),
+    cmocka_unit_test(test_spec_parse), cmocka_unit_test(test_synth_lengths),
+    cmocka_unit_test(test_files),      cmocka_unit_test(test_file_errors),
+    cmocka_unit_test(test_exact),      cmocka_unit_test(test_body_escapes),
     cmocka_unit_test(test_bodies),
   };
 

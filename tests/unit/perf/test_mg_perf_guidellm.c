@@ -2,9 +2,9 @@
  * and concurrency distributions. Expected values come from GuideLLM's
  * schemas/statistics.py algorithms transcribed to plain Python and run on
  * the same inputs. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -12,15 +12,14 @@
 #include <string.h>
 
 #include "mg_json.h"
-#include "perf/mg_perf_guidellm.h"
 #include "mg_stats.h"
+#include "perf/mg_perf_guidellm.h"
 
-#define CLOSE(a, b)                                                         \
-  assert_true(fabs((double)(a) - (double)(b)) <=                             \
-              1e-12 * (1 + fabs((double)(b))))
+#define CLOSE(a, b)                                                            \
+  assert_true(fabs((double)(a) - (double)(b))                                  \
+              <= 1e-12 * (1 + fabs((double)(b))))
 
-static double
-num(const struct mg_json *j, const char *path)
+static double num(const struct mg_json *j, const char *path)
 {
   const struct mg_json *v = mg_json_get_path(j, path);
 
@@ -28,14 +27,14 @@ num(const struct mg_json *j, const char *path)
   return mg_json_number(v);
 }
 
-static void
-check(const struct mg_json *j, double mean, double median, double mode,
-      double var, double mn, double mx, double count, const double *pct)
+static void check(const struct mg_json *j, double mean, double median,
+                  double mode, double var, double mn, double mx, double count,
+                  const double *pct)
 {
   static const char *const keys[11] = {
-    "percentiles.p001", "percentiles.p01", "percentiles.p05",
-    "percentiles.p10",  "percentiles.p25", "percentiles.p50",
-    "percentiles.p75",  "percentiles.p90", "percentiles.p95",
+    "percentiles.p001", "percentiles.p01",  "percentiles.p05",
+    "percentiles.p10",  "percentiles.p25",  "percentiles.p50",
+    "percentiles.p75",  "percentiles.p90",  "percentiles.p95",
     "percentiles.p99",  "percentiles.p999",
   };
 
@@ -53,8 +52,7 @@ check(const struct mg_json *j, double mean, double median, double mode,
   assert_true(mg_json_is_null(mg_json_get(j, "pdf")));
 }
 
-static void
-test_summary(void **state)
+static void test_summary(void **state)
 {
   struct mg_stats_dist d = MG_STATS_DIST_INIT;
   struct mg_json *j;
@@ -87,15 +85,22 @@ test_summary(void **state)
   mg_json_free(j);
 }
 
-static void
-test_rate(void **state)
+static void test_rate(void **state)
 {
   /* Events 0.05 ms apart merge; the one after the window is dropped. */
   static const double t[] = { 0.10, 0.10005, 0.3, 0.30002, 0.9, 1.5 };
   static const double w[] = { 1, 1, 1, 2, 1, 1 };
-  static const double p[11] = { 0, 0, 0, 2.857142857142857,
-                                2.857142857142857, 7.500000000000001,
-                                7.500000000000001, 16, 16, 16, 16 };
+  static const double p[11] = { 0,
+                                0,
+                                0,
+                                2.857142857142857,
+                                2.857142857142857,
+                                7.500000000000001,
+                                7.500000000000001,
+                                16,
+                                16,
+                                16,
+                                16 };
   struct mg_json *j;
 
   (void)state;
@@ -109,8 +114,7 @@ test_rate(void **state)
   mg_json_free(j);
 }
 
-static void
-test_concurrency(void **state)
+static void test_concurrency(void **state)
 {
   static const double s[] = { 0.0, 0.2, 0.25, 0.6, 1.5 };
   static const double e[] = { 0.5, 0.7, 0.25005, 1.2, 2.0 };
@@ -126,8 +130,7 @@ test_concurrency(void **state)
   mg_json_free(j);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_summary),

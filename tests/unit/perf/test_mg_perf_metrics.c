@@ -1,9 +1,9 @@
 /* Unit tests for mg_perf_metrics on hand-made request records, so every
  * formula of docs/metrics.md is checked against a value worked out by
  * hand. Times are in milliseconds from B. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -13,15 +13,15 @@
 
 #include "mg_buf.h"
 #include "mg_json.h"
-#include "perf/mg_perf_metrics.h"
 #include "perf/mg_perf_bench.h"
+#include "perf/mg_perf_metrics.h"
 
 #define B 1000000000LL
-#define MS(x) (B + (long long)((x) * 1000000.0))
+#define MS(x) (B + (long long)((x)*1000000.0))
 #define CLOSE(a, b) assert_true(fabs((a) - (b)) < 1e-5)
 
-static void
-events(struct mg_perf_rec *r, double from, double step, int n, int flags)
+static void events(struct mg_perf_rec *r, double from, double step, int n,
+                   int flags)
 {
   r->ev_t = calloc((size_t)n, sizeof(long long));
   r->ev_f = calloc((size_t)n, 1);
@@ -32,8 +32,7 @@ events(struct mg_perf_rec *r, double from, double step, int n, int flags)
   }
 }
 
-static void
-make_bench(struct mg_perf_bench *b)
+static void make_bench(struct mg_perf_bench *b)
 {
   struct mg_perf_rec *r;
   int tok = MG_PERF_EV_CHOICES | MG_PERF_EV_TOKEN | MG_PERF_EV_TEXT;
@@ -94,16 +93,14 @@ make_bench(struct mg_perf_bench *b)
   events(r, 350, 10, 2, tok);
 }
 
-static double
-num(const struct mg_json *j, const char *path)
+static double num(const struct mg_json *j, const char *path)
 {
   const struct mg_json *v = mg_json_get_path(j, path);
   assert_non_null(v);
   return mg_json_number(v);
 }
 
-static void
-test_formulas(void **state)
+static void test_formulas(void **state)
 {
   struct mg_perf_bench b;
   struct mg_perf_metrics_opts o;
@@ -165,8 +162,7 @@ test_formulas(void **state)
   mg_perf_bench_release(&b);
 }
 
-static void
-test_window_rules(void **state)
+static void test_window_rules(void **state)
 {
   struct mg_perf_bench b;
   struct mg_perf_phase_opts ph;
@@ -212,8 +208,7 @@ test_window_rules(void **state)
   mg_perf_bench_release(&b);
 }
 
-static void
-test_linear_method_and_samples(void **state)
+static void test_linear_method_and_samples(void **state)
 {
   struct mg_perf_bench b;
   struct mg_perf_metrics_opts o;
@@ -236,19 +231,21 @@ test_linear_method_and_samples(void **state)
 
   assert_int_equal(mg_perf_metrics_samples_jsonl(&b, 5, &o.phase, &s), 0);
   line2 = strchr(s.data, '\n') + 1;
-  assert_true(strncmp(s.data, "{\"run\":5,\"i\":0,\"status\":\"successful\","
-                              "\"item\":0,\"http_status\":0,\"scheduled\":"
-                              "0.000,\"sent\":1.000,\"first_token\":101.000",
-                      109) == 0);
+  assert_true(strncmp(s.data,
+                      "{\"run\":5,\"i\":0,\"status\":\"successful\","
+                      "\"item\":0,\"http_status\":0,\"scheduled\":"
+                      "0.000,\"sent\":1.000,\"first_token\":101.000",
+                      109)
+              == 0);
   assert_non_null(strstr(s.data, "\"events\":[[101.000,7],[111.000,7],"));
   assert_true(strncmp(strstr(strstr(line2, "\n") + 1, "\"reason\""),
-                      "\"reason\":\"http 500\"", 19) == 0);
+                      "\"reason\":\"http 500\"", 19)
+              == 0);
   mg_buf_release(&s);
   mg_perf_bench_release(&b);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_formulas),

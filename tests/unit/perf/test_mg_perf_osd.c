@@ -1,9 +1,9 @@
 /* Unit tests for mg_perf_osd: over-saturation detection. Expected values
  * come from GuideLLM's formulas (scheduler/constraints/saturation.py) run
  * in CPython 3.11 with the same inputs and random.Random(1) draws. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -15,8 +15,7 @@
 #include "perf/mg_perf_osd.h"
 #include "perf/mg_perf_rand.h"
 
-static void
-test_t_ppf(void **state)
+static void test_t_ppf(void **state)
 {
   (void)state;
   assert_true(mg_perf_osd_t_ppf(0.975, 10) == 2.2192073919054045);
@@ -25,8 +24,7 @@ test_t_ppf(void **state)
   assert_true(isnan(mg_perf_osd_t_ppf(0.975, 0)));
 }
 
-static void
-test_slope(void **state)
+static void test_slope(void **state)
 {
   struct mg_perf_osd_slope s;
   static const double x[] = { 1, 2, 3, 4, 5 };
@@ -53,8 +51,7 @@ test_slope(void **state)
   assert_int_equal(mg_perf_osd_slope_check(&s, 10, 2.0, 0.95), 0);
 }
 
-static void
-test_detector(void **state)
+static void test_detector(void **state)
 {
   struct mg_perf_osd_opts o;
   struct mg_perf_osd d;
@@ -105,8 +102,7 @@ test_detector(void **state)
   mg_perf_osd_release(&d);
 }
 
-static void
-test_parse(void **state)
+static void test_parse(void **state)
 {
   struct mg_perf_osd_opts o;
   struct mg_err err = MG_ERR_INIT;
@@ -115,14 +111,16 @@ test_parse(void **state)
   mg_perf_osd_opts_init(&o);
   assert_int_equal(mg_perf_osd_opts_parse("min_seconds=5,mode=monitor,"
                                           "minimum_ttft=0.5,"
-                                          "minimum_window_size=7", &o, &err),
+                                          "minimum_window_size=7",
+                                          &o, &err),
                    0);
   assert_true(o.min_seconds == 5 && o.minimum_ttft == 0.5);
   assert_int_equal(o.enforce, 0);
   assert_int_equal(o.min_window_size, 7);
   assert_int_equal(mg_perf_osd_opts_parse("{\"enabled\": true, "
                                           "\"max_window_seconds\": 60, "
-                                          "\"confidence\": 0.9}", &o, &err),
+                                          "\"confidence\": 0.9}",
+                                          &o, &err),
                    0);
   assert_int_equal(o.enforce, 1);
   assert_true(o.max_window_seconds == 60 && o.confidence == 0.9);
@@ -135,8 +133,7 @@ test_parse(void **state)
   assert_int_equal(mg_perf_osd_opts_parse("[1]", &o, &err), -1);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_t_ppf),

@@ -1,8 +1,8 @@
 /* Unit tests for mg_perf_report: URL handling, the summaries, and the
  * preflight checks against mock-llm's server in a thread. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -17,9 +17,9 @@
 #include "mg_http.h"
 #include "mg_json.h"
 #include "mock/mg_mock.h"
+#include "perf/mg_perf_bench.h"
 #include "perf/mg_perf_data.h"
 #include "perf/mg_perf_report.h"
-#include "perf/mg_perf_bench.h"
 
 static volatile sig_atomic_t mock_stop;
 static struct mg_mock_server *srv;
@@ -27,15 +27,13 @@ static pthread_t thr;
 static sigset_t waitmask;
 static char base[96], url[160];
 
-static void
-on_usr1(int sig)
+static void on_usr1(int sig)
 {
   (void)sig;
   mock_stop = 1;
 }
 
-static void *
-serve(void *arg)
+static void *serve(void *arg)
 {
   struct mg_err err = MG_ERR_INIT;
   (void)arg;
@@ -43,8 +41,7 @@ serve(void *arg)
   return NULL;
 }
 
-static int
-up(void **state)
+static int up(void **state)
 {
   struct sigaction sa;
   sigset_t block;
@@ -67,13 +64,11 @@ up(void **state)
   o.model.max_model_len = 100000;
   if (mg_mock_server_new(&o, &srv, &err) < 0)
     return -1;
-  snprintf(base, sizeof(base), "http://127.0.0.1:%u",
-           mg_mock_server_port(srv));
+  snprintf(base, sizeof(base), "http://127.0.0.1:%u", mg_mock_server_port(srv));
   return pthread_create(&thr, NULL, serve, NULL);
 }
 
-static int
-down(void **state)
+static int down(void **state)
 {
   (void)state;
   mock_stop = 1;
@@ -84,8 +79,7 @@ down(void **state)
   return 0;
 }
 
-static void
-test_base_url(void **state)
+static void test_base_url(void **state)
 {
   char *u;
 
@@ -101,16 +95,15 @@ test_base_url(void **state)
   free(u);
 }
 
-static void
-test_summary_and_csv(void **state)
+static void test_summary_and_csv(void **state)
 {
   static const char run[] =
-    "[{\"id\":0,\"kind\":\"constant\",\"rate\":4,\"requests_per_s\":3.5,"
-    "\"output_tokens_per_s\":70,\"concurrency_mean\":1.25,"
-    "\"requests\":{\"successful\":7,\"errored\":1,\"incomplete\":0},"
-    "\"metrics\":{\"successful\":{\"ttft_ms\":{\"mean\":51,\"percentiles\":"
-    "{\"p50\":50.5,\"p99\":60}}}},\"client\":{\"achieved_rate\":4}},"
-    "{\"id\":1,\"kind\":\"synchronous\",\"rate\":null}]";
+      "[{\"id\":0,\"kind\":\"constant\",\"rate\":4,\"requests_per_s\":3.5,"
+      "\"output_tokens_per_s\":70,\"concurrency_mean\":1.25,"
+      "\"requests\":{\"successful\":7,\"errored\":1,\"incomplete\":0},"
+      "\"metrics\":{\"successful\":{\"ttft_ms\":{\"mean\":51,\"percentiles\":"
+      "{\"p50\":50.5,\"p99\":60}}}},\"client\":{\"achieved_rate\":4}},"
+      "{\"id\":1,\"kind\":\"synchronous\",\"rate\":null}]";
   struct mg_json *j = NULL;
   struct mg_buf b = MG_BUF_INIT(1 << 16);
   char line[512];
@@ -135,9 +128,8 @@ test_summary_and_csv(void **state)
   mg_json_free(j);
 }
 
-static void
-setup_target(struct mg_perf_target *t, struct mg_perf_data *d,
-             const char *path)
+static void setup_target(struct mg_perf_target *t, struct mg_perf_data *d,
+                         const char *path)
 {
   struct mg_perf_data_synth s;
   struct mg_err err = MG_ERR_INIT;
@@ -149,13 +141,12 @@ setup_target(struct mg_perf_target *t, struct mg_perf_data *d,
   mg_perf_req_body_opts_init(&t->body);
   t->body.chat = 1;
   mg_perf_data_init(d);
-  assert_int_equal(mg_perf_data_synth_parse("prompt_tokens=4,samples=1", &s,
-                                       &err), 0);
+  assert_int_equal(
+      mg_perf_data_synth_parse("prompt_tokens=4,samples=1", &s, &err), 0);
   mg_perf_data_synth(d, &s);
 }
 
-static void
-test_preflight(void **state)
+static void test_preflight(void **state)
 {
   struct mg_perf_target t;
   struct mg_perf_data d;
@@ -193,15 +184,15 @@ test_preflight(void **state)
   free(model);
   model = NULL;
   t.http.retries = 0;
-  assert_int_equal(mg_perf_report_preflight(&t, "http://127.0.0.1:1", &d, 0, &model,
-                                     &err), -1);
+  assert_int_equal(
+      mg_perf_report_preflight(&t, "http://127.0.0.1:1", &d, 0, &model, &err),
+      -1);
   assert_int_equal(err.cat, MG_ERR_REMOTE);
   assert_null(model);
   mg_perf_data_release(&d);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_base_url),

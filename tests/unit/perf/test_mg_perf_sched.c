@@ -1,8 +1,8 @@
 /* Unit tests for mg_perf_sched and mg_perf_rand. Expected random values
  * come from CPython 3.11's random.Random with the same seeds. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -14,8 +14,7 @@
 
 #define CLOSE(a, b) assert_true(fabs((a) - (b)) < 1e-12)
 
-static void
-test_rand_matches_cpython(void **state)
+static void test_rand_matches_cpython(void **state)
 {
   struct mg_perf_rand r;
 
@@ -44,8 +43,7 @@ test_rand_matches_cpython(void **state)
   assert_true(mg_perf_rand_random(&r) == 0.8444218515250481);
 }
 
-static void
-test_gamma_mean(void **state)
+static void test_gamma_mean(void **state)
 {
   struct mg_perf_rand r;
   double sum = 0, sum2 = 0;
@@ -67,8 +65,7 @@ test_gamma_mean(void **state)
   assert_true(fabs(sum / n - 1.0) < 0.03);
 }
 
-static void
-test_constant_and_rampup(void **state)
+static void test_constant_and_rampup(void **state)
 {
   struct mg_perf_profile p;
   struct mg_perf_sched s;
@@ -102,8 +99,7 @@ test_constant_and_rampup(void **state)
   assert_true(mg_perf_sched_kind_open_loop(p.kind));
 }
 
-static void
-test_poisson_matches_guidellm(void **state)
+static void test_poisson_matches_guidellm(void **state)
 {
   struct mg_perf_profile p;
   struct mg_perf_sched s;
@@ -128,8 +124,7 @@ test_poisson_matches_guidellm(void **state)
   assert_true(fabs(20000 / t - 4) < 0.1);
 }
 
-static void
-test_gamma_profile_rate(void **state)
+static void test_gamma_profile_rate(void **state)
 {
   struct mg_perf_profile p;
   struct mg_perf_sched s;
@@ -147,8 +142,7 @@ test_gamma_profile_rate(void **state)
   assert_true(fabs(20000 / t - 10) < 0.4);
 }
 
-static void
-test_closed_loop_profiles(void **state)
+static void test_closed_loop_profiles(void **state)
 {
   struct mg_perf_profile p;
   struct mg_perf_sched s;
@@ -181,8 +175,7 @@ test_closed_loop_profiles(void **state)
   CLOSE(mg_perf_sched_next(&s, 3.0), 1.5);
 }
 
-static void
-test_names_and_sweep(void **state)
+static void test_names_and_sweep(void **state)
 {
   double r[8];
 
@@ -202,8 +195,7 @@ test_names_and_sweep(void **state)
   assert_int_equal(mg_perf_sched_sweep_rates(1, 10, 2, r), 0);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_rand_matches_cpython),

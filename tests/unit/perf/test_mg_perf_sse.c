@@ -1,7 +1,7 @@
 /* Unit tests for mg_perf_sse: the event-stream parser and chunk scanner. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
@@ -17,8 +17,7 @@ struct got {
   int stop_at;
 };
 
-static int
-collect(void *arg, const char *data, size_t len, int nth)
+static int collect(void *arg, const char *data, size_t len, int nth)
 {
   struct got *g = arg;
 
@@ -27,17 +26,15 @@ collect(void *arg, const char *data, size_t len, int nth)
   return g->stop_at && g->n >= g->stop_at ? -1 : 0;
 }
 
-static const char stream[] =
-  "data: a\n\n"
-  "data: b\r\n\r\n"
-  ": a comment\n\n"
-  "event: message\nid: 7\ndata: c\rdata:d\r\r"
-  "data\n\n"
-  "data: {\"x\": 1}\n\n"
-  "data: [DONE]\n\n";
+static const char stream[] = "data: a\n\n"
+                             "data: b\r\n\r\n"
+                             ": a comment\n\n"
+                             "event: message\nid: 7\ndata: c\rdata:d\r\r"
+                             "data\n\n"
+                             "data: {\"x\": 1}\n\n"
+                             "data: [DONE]\n\n";
 
-static void
-check_events(const struct got *g)
+static void check_events(const struct got *g)
 {
   assert_int_equal(g->n, 6);
   assert_string_equal(g->ev[0], "a");
@@ -48,8 +45,7 @@ check_events(const struct got *g)
   assert_string_equal(g->ev[5], "[DONE]");
 }
 
-static void
-test_whole_and_bytewise(void **state)
+static void test_whole_and_bytewise(void **state)
 {
   struct mg_perf_sse s;
   struct got g;
@@ -78,8 +74,7 @@ test_whole_and_bytewise(void **state)
 }
 
 /* Every split of the stream into two reads gives the same events. */
-static void
-test_every_split(void **state)
+static void test_every_split(void **state)
 {
   size_t len = strlen(stream);
 
@@ -91,16 +86,15 @@ test_every_split(void **state)
     memset(&g, 0, sizeof(g));
     mg_perf_sse_init(&s, 1024);
     assert_int_equal(mg_perf_sse_feed(&s, stream, cut, collect, &g), 0);
-    assert_int_equal(mg_perf_sse_feed(&s, stream + cut, len - cut, collect,
-                                      &g), 0);
+    assert_int_equal(mg_perf_sse_feed(&s, stream + cut, len - cut, collect, &g),
+                     0);
     check_events(&g);
     assert_false(mg_perf_sse_pending(&s));
     mg_perf_sse_release(&s);
   }
 }
 
-static void
-test_pending_cap_and_stop(void **state)
+static void test_pending_cap_and_stop(void **state)
 {
   struct mg_perf_sse s;
   struct got g;
@@ -125,14 +119,12 @@ test_pending_cap_and_stop(void **state)
   mg_perf_sse_release(&s);
 }
 
-static int
-scan(const char *s, struct mg_perf_sse_chunk *c)
+static int scan(const char *s, struct mg_perf_sse_chunk *c)
 {
   return mg_perf_sse_chunk_scan(s, strlen(s), c);
 }
 
-static void
-test_chunks(void **state)
+static void test_chunks(void **state)
 {
   struct mg_perf_sse_chunk c;
 
@@ -153,31 +145,39 @@ test_chunks(void **state)
 
   /* A chat role chunk has choices but no token. */
   assert_int_equal(scan("{\"choices\":[{\"delta\":{\"role\":\"assistant\","
-                        "\"content\":\"\"}}]}", &c), 0);
+                        "\"content\":\"\"}}]}",
+                        &c),
+                   0);
   assert_true(c.choices);
   assert_false(c.text);
   assert_int_equal(c.prompt_tokens, -1);
   assert_false(c.usage);
 
   assert_int_equal(scan("{\"choices\":[{\"delta\":{\"reasoning_content\":"
-                        "\"hmm\",\"content\":null}}]}", &c), 0);
+                        "\"hmm\",\"content\":null}}]}",
+                        &c),
+                   0);
   assert_true(c.reasoning);
   assert_false(c.text);
   assert_int_equal(scan("{\"choices\":[{\"delta\":{\"tool_calls\":[{\"id\":"
-                        "\"t\"}]}}]}", &c), 0);
+                        "\"t\"}]}}]}",
+                        &c),
+                   0);
   assert_true(c.tool_calls);
-  assert_int_equal(scan("{\"choices\":[{\"message\":{\"content\":\"x\"}}]}",
-                        &c), 0);
+  assert_int_equal(
+      scan("{\"choices\":[{\"message\":{\"content\":\"x\"}}]}", &c), 0);
   assert_true(c.text);
 
   /* The final usage chunk: empty choices. */
   assert_int_equal(scan("{\"choices\":[],\"usage\":{\"prompt_tokens\":7,"
-                        "\"completion_tokens\":64}}", &c), 0);
+                        "\"completion_tokens\":64}}",
+                        &c),
+                   0);
   assert_false(c.choices);
   assert_int_equal(c.completion_tokens, 64);
 
-  assert_int_equal(scan("{\"error\":{\"message\":\"boom\",\"code\":500}}",
-                        &c), 0);
+  assert_int_equal(scan("{\"error\":{\"message\":\"boom\",\"code\":500}}", &c),
+                   0);
   assert_true(c.error);
   assert_string_equal(c.error_msg, "boom");
   assert_int_equal(scan("{\"error\":\"plain\"}", &c), 0);
@@ -190,8 +190,7 @@ test_chunks(void **state)
   assert_false(c.choices || c.text);
 }
 
-static void
-test_malformed(void **state)
+static void test_malformed(void **state)
 {
   struct mg_perf_sse_chunk c;
   char deep[300];
@@ -247,8 +246,8 @@ test_malformed(void **state)
  * previous chunk was: every one-byte change of a realistic chunk, fed
  * after the original, and a stream of chunks that share prefixes.
  */
-static void
-check_cached(struct mg_perf_sse_chunk_cache *cc, const char *doc, size_t n)
+static void check_cached(struct mg_perf_sse_chunk_cache *cc, const char *doc,
+                         size_t n)
 {
   struct mg_perf_sse_chunk a, b;
   int ra = mg_perf_sse_chunk_scan(doc, n, &a);
@@ -259,8 +258,7 @@ check_cached(struct mg_perf_sse_chunk_cache *cc, const char *doc, size_t n)
     assert_memory_equal(&a, &b, sizeof(a));
 }
 
-static void
-test_cached_scan(void **state)
+static void test_cached_scan(void **state)
 {
   static const char *const docs[] = {
     "{\"id\":\"c-1\",\"object\":\"chat.completion.chunk\",\"created\":1,"
@@ -305,8 +303,7 @@ test_cached_scan(void **state)
   mg_perf_sse_chunk_cache_release(&cc);
 }
 
-static void
-test_unescape(void **state)
+static void test_unescape(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(1024);
   static const char in[] = "a\\\"b\\\\c\\n\\t\\u00e9\\u20ac"
@@ -319,8 +316,7 @@ test_unescape(void **state)
   mg_buf_release(&b);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_whole_and_bytewise),

@@ -3,21 +3,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_err.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "publish/mg_merge.h"
 #include "mg_stats.h"
+#include "publish/mg_merge.h"
 #include "publish/mg_results.h"
 
-static struct mg_json *
-parse(const char *s)
+static struct mg_json *parse(const char *s)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *j;
@@ -27,8 +26,7 @@ parse(const char *s)
   return j;
 }
 
-static double
-num(const struct mg_json *o, const char *path)
+static double num(const struct mg_json *o, const char *path)
 {
   struct mg_json *v = mg_json_get_path(o, path);
 
@@ -38,8 +36,7 @@ num(const struct mg_json *o, const char *path)
 }
 
 /* A deterministic skewed sample: latencies with a tail. */
-static double
-sample(unsigned *s)
+static double sample(unsigned *s)
 {
   double u;
 
@@ -54,8 +51,7 @@ sample(unsigned *s)
  * exact, and its percentiles are those of the single process's histogram
  * (and within alpha of the exact ones).
  */
-static void
-test_split_distribution(void **state)
+static void test_split_distribution(void **state)
 {
   struct mg_stats_dist all = MG_STATS_DIST_INIT, part[3];
   struct mg_json *single, *pj[3], *merged, *empty, *hist_only;
@@ -118,9 +114,9 @@ test_split_distribution(void **state)
   mg_stats_dist_release(&all);
 }
 
-static int
-merge(const char *a, const char *b, const char *allow, struct mg_json **out,
-      struct mg_json *notes, struct mg_err *err)
+static int merge(const char *a, const char *b, const char *allow,
+                 struct mg_json **out, struct mg_json *notes,
+                 struct mg_err *err)
 {
   struct mg_json *ra = parse(a), *rb = parse(b);
   struct mg_json *al = allow ? parse(allow) : NULL;
@@ -133,8 +129,7 @@ merge(const char *a, const char *b, const char *allow, struct mg_json **out,
   return rc;
 }
 
-static void
-test_sections(void **state)
+static void test_sections(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *out, *notes = mg_json_new_array();
@@ -192,8 +187,7 @@ test_sections(void **state)
   mg_json_free(notes);
 }
 
-static void
-test_eval_union(void **state)
+static void test_eval_union(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *out;
@@ -248,8 +242,7 @@ test_eval_union(void **state)
  * merged leaves (size-weighted mean, pooled stderr, "N/A" propagation,
  * nested groups), in both section shapes.
  */
-static void
-test_eval_groups(void **state)
+static void test_eval_groups(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *out, *notes = mg_json_new_array();
@@ -327,8 +320,7 @@ test_eval_groups(void **state)
   mg_json_free(notes);
 }
 
-static void
-test_perf_pods(void **state)
+static void test_perf_pods(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *out, *notes = mg_json_new_array();
@@ -383,8 +375,7 @@ test_perf_pods(void **state)
   mg_json_free(notes);
 }
 
-static void
-test_compare(void **state)
+static void test_compare(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *sums = parse(
@@ -443,8 +434,7 @@ test_compare(void **state)
   mg_json_free(sums);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_split_distribution),

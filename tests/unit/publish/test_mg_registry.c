@@ -3,12 +3,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include "mg_err.h"
 #include "mg_http.h"
@@ -16,8 +16,7 @@
 #include "mg_mem.h"
 #include "publish/mg_registry.h"
 
-static struct mg_json *
-parse(const char *s)
+static struct mg_json *parse(const char *s)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *j;
@@ -27,8 +26,7 @@ parse(const char *s)
   return j;
 }
 
-static void
-assert_json(const struct mg_json *j, const char *want)
+static void assert_json(const struct mg_json *j, const char *want)
 {
   char *got = mg_json_print(j, 0);
 
@@ -37,8 +35,7 @@ assert_json(const struct mg_json *j, const char *want)
   free(got);
 }
 
-static void
-test_values(void **state)
+static void test_values(void **state)
 {
   struct mg_json *v;
 
@@ -77,8 +74,7 @@ test_values(void **state)
   mg_json_free(v);
 }
 
-static void
-test_value_plain(void **state)
+static void test_value_plain(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *in, *out;
@@ -106,8 +102,7 @@ test_value_plain(void **state)
   mg_json_free(in);
 }
 
-static void
-test_keys(void **state)
+static void test_keys(void **state)
 {
   const char *p1[] = { "eval", "my label", "gsm8k", "acc,none" };
   const char *p2[] = { "perf", "", "x.y" };
@@ -135,8 +130,7 @@ test_keys(void **state)
   free(k2);
 }
 
-static void
-test_props_merge(void **state)
+static void test_props_merge(void **state)
 {
   struct mg_json *theirs =
       parse("{\"a\":{\"metadataType\":\"MetadataIntValue\","
@@ -173,8 +167,7 @@ test_props_merge(void **state)
   mg_json_free(ours2);
 }
 
-static char *
-tmpdir(void)
+static char *tmpdir(void)
 {
   char tmpl[] = "/tmp/mg-registry-test-XXXXXX";
   char *d = mkdtemp(tmpl);
@@ -183,8 +176,7 @@ tmpdir(void)
   return mg_xstrdup(d);
 }
 
-static void
-rmtree(const char *dir)
+static void rmtree(const char *dir)
 {
   char *p = mg_xasprintf("%s/registry.json", dir);
 
@@ -196,8 +188,8 @@ rmtree(const char *dir)
   rmdir(dir);
 }
 
-static struct mg_json *
-push(const char *spec, const char *props_json, const char *uri)
+static struct mg_json *push(const char *spec, const char *props_json,
+                            const char *uri)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_http_opts http;
@@ -220,8 +212,7 @@ push(const char *spec, const char *props_json, const char *uri)
   return sec;
 }
 
-static struct mg_json *
-list(const char *spec)
+static struct mg_json *list(const char *spec)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_http_opts http;
@@ -244,8 +235,7 @@ list(const char *spec)
   "{\"perf.custom.ttft_p50_ms\":{\"metadataType\":\"MetadataDoubleValue\","    \
   "\"double_value\":200}}"
 
-static void
-test_dir_push_idempotent(void **state)
+static void test_dir_push_idempotent(void **state)
 {
   char *dir = tmpdir();
   char *spec = mg_xasprintf("dir:%s", dir);
@@ -299,8 +289,7 @@ test_dir_push_idempotent(void **state)
  * every one of them. */
 /* registry-push --get: the model, artifact and our properties of a
  * version; the latest version when none is named; others' keys left out. */
-static void
-test_dir_get(void **state)
+static void test_dir_get(void **state)
 {
   char *dir = tmpdir();
   char *spec = mg_xasprintf("dir:%s", dir);
@@ -351,8 +340,7 @@ test_dir_get(void **state)
   free(dir);
 }
 
-static void
-test_dir_concurrent(void **state)
+static void test_dir_concurrent(void **state)
 {
   char *dir = tmpdir();
   char *spec = mg_xasprintf("dir:%s", dir);
@@ -393,8 +381,7 @@ test_dir_concurrent(void **state)
   free(dir);
 }
 
-static void
-test_open_errors(void **state)
+static void test_open_errors(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_http_opts http;
@@ -416,8 +403,7 @@ test_open_errors(void **state)
   assert_int_equal(err.cat, MG_ERR_IO);
 }
 
-static void
-test_target_from_record(void **state)
+static void test_target_from_record(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_registry_target t = { 0 };
@@ -496,8 +482,7 @@ test_target_from_record(void **state)
   mg_json_free(rec);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_values),

@@ -3,10 +3,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_buf.h"
 #include "mg_err.h"
@@ -14,8 +14,7 @@
 #include "publish/mg_merge.h"
 #include "publish/mg_report.h"
 
-static struct mg_json *
-parse(const char *s)
+static struct mg_json *parse(const char *s)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *j;
@@ -67,8 +66,7 @@ struct fixture {
   struct mg_report_in in;
 };
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
   static struct fixture f;
   struct mg_err err = MG_ERR_INIT;
@@ -84,8 +82,7 @@ setup(void **state)
   return 0;
 }
 
-static int
-teardown(void **state)
+static int teardown(void **state)
 {
   struct fixture *f = *state;
 
@@ -94,15 +91,13 @@ teardown(void **state)
   return 0;
 }
 
-static void
-must(const char *hay, const char *needle)
+static void must(const char *hay, const char *needle)
 {
   if (!strstr(hay, needle))
     fail_msg("output lacks '%s'", needle);
 }
 
-static void
-test_html(void **state)
+static void test_html(void **state)
 {
   struct fixture *f = *state;
   struct mg_err err = MG_ERR_INIT;
@@ -132,8 +127,7 @@ test_html(void **state)
   mg_buf_release(&b);
 }
 
-static void
-test_markdown_csv(void **state)
+static void test_markdown_csv(void **state)
 {
   struct fixture *f = *state;
   struct mg_err err = MG_ERR_INIT;
@@ -166,8 +160,7 @@ test_markdown_csv(void **state)
  * compared too, in every report; each input's limit is marked on the
  * sweep charts in its colour.
  */
-static void
-test_same_load(void **state)
+static void test_same_load(void **state)
 {
   struct fixture *f = *state;
   struct mg_json *sums = mg_json_dup(f->sums), *cmp;
@@ -205,8 +198,7 @@ test_same_load(void **state)
   mg_json_free(sums);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_html),

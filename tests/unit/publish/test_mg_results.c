@@ -3,17 +3,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_err.h"
 #include "mg_json.h"
 #include "publish/mg_results.h"
 
-static struct mg_json *
-parse(const char *s)
+static struct mg_json *parse(const char *s)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *j;
@@ -49,8 +48,7 @@ static const char rec_text[] =
                                       "\"n-samples\":{\"gsm8k\":{\"effective\":"
                                       "1319}}}}";
 
-static void
-test_summarize(void **state)
+static void test_summarize(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *rec = parse(rec_text), *out = mg_json_new_array();
@@ -102,8 +100,7 @@ test_summarize(void **state)
 
 /* Flattened into registry properties and read back: the headline figures
  * survive. */
-static void
-test_flatten_roundtrip(void **state)
+static void test_flatten_roundtrip(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *rec = parse(rec_text), *sums = mg_json_new_array();
@@ -154,8 +151,7 @@ test_flatten_roundtrip(void **state)
 
 /* A registry listing (registry-push --list) yields one summary per version
  * and label. */
-static void
-test_listing(void **state)
+static void test_listing(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *rec = parse(
@@ -178,8 +174,7 @@ test_listing(void **state)
 
 /* eval-run's shape: a task list with a metrics object per task, and
  * lm-eval-style group aggregates. */
-static void
-test_eval_run_shape(void **state)
+static void test_eval_run_shape(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *rec = parse(
@@ -211,8 +206,7 @@ test_eval_run_shape(void **state)
   mg_json_free(rec);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_summarize),

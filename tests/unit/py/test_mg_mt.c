@@ -3,9 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "py/mg_mt.h"
 
@@ -15,8 +15,7 @@
  * tests/tools/eval-run.sh cross-checks more cases live when python3 exists.
  */
 
-static void
-test_seed_1234_words(void **state)
+static void test_seed_1234_words(void **state)
 {
   static const uint32_t want[] = { 4150886329U, 3342196574U, 1892932127U,
                                    501869158U, 32175636U };
@@ -28,8 +27,7 @@ test_seed_1234_words(void **state)
     assert_int_equal(mg_mt_u32(&r), want[i]);
 }
 
-static void
-test_random_double(void **state)
+static void test_random_double(void **state)
 {
   struct mg_mt r;
 
@@ -39,8 +37,7 @@ test_random_double(void **state)
   assert_true(mg_mt_random(&r) == 0.4407325991753527);
 }
 
-static void
-test_seed_zero_and_big(void **state)
+static void test_seed_zero_and_big(void **state)
 {
   struct mg_mt r;
 
@@ -53,8 +50,8 @@ test_seed_zero_and_big(void **state)
   assert_true(mg_mt_getrandbits(&r, 64) == 17077747508935831298ULL);
 }
 
-static void
-check_sample(struct mg_mt *r, size_t n, size_t k, const size_t *want)
+static void check_sample(struct mg_mt *r, size_t n, size_t k,
+                         const size_t *want)
 {
   size_t out[64];
 
@@ -63,8 +60,7 @@ check_sample(struct mg_mt *r, size_t n, size_t k, const size_t *want)
     assert_int_equal(out[i], want[i]);
 }
 
-static void
-test_sample_large_population(void **state)
+static void test_sample_large_population(void **state)
 {
   /* GSM8K's train split has 7473 docs: the set-based branch. */
   static const size_t a[] = { 6374, 3610, 957, 61, 742 };
@@ -77,8 +73,7 @@ test_sample_large_population(void **state)
   check_sample(&r, 7473, 5, b);
 }
 
-static void
-test_sample_pool_branch(void **state)
+static void test_sample_pool_branch(void **state)
 {
   static const size_t a[] = { 7, 1, 0, 9, 4 };
   static const size_t b[] = { 1, 21, 22, 2, 3, 24, 11, 7 };
@@ -93,8 +88,7 @@ test_sample_pool_branch(void **state)
   check_sample(&r, 100, 25, c);
 }
 
-static void
-test_shuffle_and_choices(void **state)
+static void test_shuffle_and_choices(void **state)
 {
   static const size_t want[] = { 8, 3, 1, 4, 7, 0, 9, 6, 2, 5 };
   static const size_t ch[] = { 237, 544, 369, 603, 625 };
@@ -113,8 +107,7 @@ test_shuffle_and_choices(void **state)
     assert_int_equal(mg_mt_choice(&r, 1000), ch[i]);
 }
 
-static void
-test_randbelow_bounds(void **state)
+static void test_randbelow_bounds(void **state)
 {
   struct mg_mt r;
 
@@ -127,8 +120,7 @@ test_randbelow_bounds(void **state)
   assert_true(mg_mt_getrandbits(&r, 0) == 0);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_seed_1234_words),

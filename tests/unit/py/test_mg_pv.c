@@ -3,10 +3,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_buf.h"
 #include "mg_err.h"
@@ -15,8 +15,7 @@
 
 /* Expected texts come from CPython 3.11 (repr(), json.dumps). */
 
-static void
-check_float(double f, const char *want)
+static void check_float(double f, const char *want)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -25,8 +24,7 @@ check_float(double f, const char *want)
   mg_buf_release(&b);
 }
 
-static void
-test_float_repr(void **state)
+static void test_float_repr(void **state)
 {
   (void)state;
   check_float(1.0, "1.0");
@@ -44,8 +42,7 @@ test_float_repr(void **state)
   check_float(NAN, "nan");
 }
 
-static char *
-repr_of(const char *s)
+static char *repr_of(const char *s)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct mg_pv *v = mg_pv_str(s);
@@ -55,8 +52,7 @@ repr_of(const char *s)
   return mg_buf_detach(&b, NULL);
 }
 
-static void
-test_str_repr(void **state)
+static void test_str_repr(void **state)
 {
   char *r;
 
@@ -75,8 +71,7 @@ test_str_repr(void **state)
   free(r);
 }
 
-static void
-test_dumps_like_python(void **state)
+static void test_dumps_like_python(void **state)
 {
   static const char src[] = "{\"q\": \"\xc3\xa9\\n\\\"\", \"l\": [1, 2.0, "
                             "null, true, []], \"d\": {}, "
@@ -104,8 +99,7 @@ test_dumps_like_python(void **state)
   mg_pv_unref(v);
 }
 
-static void
-test_parse_errors(void **state)
+static void test_parse_errors(void **state)
 {
   struct mg_pv *v = NULL;
   struct mg_err err = MG_ERR_INIT;
@@ -120,8 +114,7 @@ test_parse_errors(void **state)
   assert_int_equal(mg_pv_parse("'a'", 3, MG_PV_JSON, "z", &v, &err), -1);
 }
 
-static void
-test_literal_eval(void **state)
+static void test_literal_eval(void **state)
 {
   static const char src[] = "['a', \"b\", 1, -2.5, True, None, (1,), ()]";
   struct mg_pv *v;
@@ -137,8 +130,7 @@ test_literal_eval(void **state)
   mg_pv_unref(v);
 }
 
-static void
-test_equality_and_dicts(void **state)
+static void test_equality_and_dicts(void **state)
 {
   struct mg_pv *i = mg_pv_int(1), *f = mg_pv_float(1.0), *t = mg_pv_bool(1);
   struct mg_pv *l = mg_pv_list(), *tu = mg_pv_tuple(), *d = mg_pv_dict();
@@ -166,8 +158,7 @@ test_equality_and_dicts(void **state)
   mg_pv_unref(d);
 }
 
-static void
-test_strings(void **state)
+static void test_strings(void **state)
 {
   struct mg_pv *s = mg_pv_str(" \t\xc2\xa0h\xc3\xa9llo W\n"), *x;
 
@@ -188,8 +179,7 @@ test_strings(void **state)
   assert_int_equal(mg_pv_utf8_offset("a\xc3\xa9z", 4, 2), 3);
 }
 
-static void
-test_json_interop(void **state)
+static void test_json_interop(void **state)
 {
   struct mg_json *j = NULL, *back;
   struct mg_pv *v;
@@ -207,8 +197,7 @@ test_json_interop(void **state)
   mg_pv_unref(v);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_float_repr),

@@ -3,9 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_buf.h"
 #include "mg_err.h"
@@ -14,8 +14,7 @@
 
 /* Expected values from CPython 3.11's re module. */
 
-static char *
-findall(const char *pat, const char *s)
+static char *findall(const char *pat, const char *s)
 {
   struct mg_regex *re;
   struct mg_err err = MG_ERR_INIT;
@@ -30,8 +29,7 @@ findall(const char *pat, const char *s)
   return mg_buf_detach(&b, NULL);
 }
 
-static char *
-sub(const char *pat, const char *repl, const char *s, long count)
+static char *sub(const char *pat, const char *repl, const char *s, long count)
 {
   struct mg_regex *re;
   struct mg_err err = MG_ERR_INIT;
@@ -43,8 +41,7 @@ sub(const char *pat, const char *repl, const char *s, long count)
   return mg_buf_detach(&b, NULL);
 }
 
-static void
-test_findall(void **state)
+static void test_findall(void **state)
 {
   char *r;
 
@@ -66,8 +63,7 @@ test_findall(void **state)
   free(r);
 }
 
-static void
-test_sub(void **state)
+static void test_sub(void **state)
 {
   char *r;
 
@@ -89,8 +85,7 @@ test_sub(void **state)
   free(r);
 }
 
-static void
-test_errors(void **state)
+static void test_errors(void **state)
 {
   struct mg_regex *re = NULL;
   struct mg_err err = MG_ERR_INIT;
@@ -109,8 +104,7 @@ test_errors(void **state)
   mg_regex_free(re);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_findall),

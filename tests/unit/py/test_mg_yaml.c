@@ -3,9 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_buf.h"
 #include "mg_err.h"
@@ -14,8 +14,7 @@
 
 /* Expected values follow PyYAML 6 (yaml.safe_load) on the same text. */
 
-static struct mg_pv *
-load(const char *text)
+static struct mg_pv *load(const char *text)
 {
   struct mg_pv *v = NULL;
   struct mg_err err = MG_ERR_INIT;
@@ -24,8 +23,7 @@ load(const char *text)
   return v;
 }
 
-static char *
-repr(const struct mg_pv *v)
+static char *repr(const struct mg_pv *v)
 {
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
@@ -33,8 +31,7 @@ repr(const struct mg_pv *v)
   return mg_buf_detach(&b, NULL);
 }
 
-static void
-test_scalars_yaml11(void **state)
+static void test_scalars_yaml11(void **state)
 {
   struct mg_pv *v = load("a: yes\nb: 'yes'\nc: 1e3\nd: 1.0\ne: 1.5e+3\n"
                          "f: 0x10\ng: 010\nh: ~\ni:\nj: -.inf\nk: 1_000\n"
@@ -50,8 +47,7 @@ test_scalars_yaml11(void **state)
   mg_pv_unref(v);
 }
 
-static void
-test_strings_and_lists(void **state)
+static void test_strings_and_lists(void **state)
 {
   struct mg_pv *v = load(
       "doc_to_text: \"{{question.strip()}}\\nA. {{choices[0]}}\\nAnswer:\"\n"
@@ -69,8 +65,7 @@ test_strings_and_lists(void **state)
   mg_pv_unref(v);
 }
 
-static void
-test_tags_anchors_merge(void **state)
+static void test_tags_anchors_merge(void **state)
 {
   struct mg_pv *v = load("process_docs: !function utils.process_docs\n"
                          "base: &b {x: 1, y: 2}\n"
@@ -89,8 +84,7 @@ test_tags_anchors_merge(void **state)
   mg_pv_unref(v);
 }
 
-static void
-test_errors(void **state)
+static void test_errors(void **state)
 {
   struct mg_pv *v = NULL;
   struct mg_err err = MG_ERR_INIT;
@@ -111,8 +105,7 @@ test_errors(void **state)
   mg_pv_unref(v);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_scalars_yaml11),

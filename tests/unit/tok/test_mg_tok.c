@@ -8,10 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_buf.h"
 #include "mg_err.h"
@@ -20,8 +20,7 @@
 #include "mg_mem.h"
 #include "tok/mg_tok.h"
 
-static char *
-shared_path(const char *rel)
+static char *shared_path(const char *rel)
 {
   const char *sh = getenv("MG_SHARED");
   const char *top = getenv("MG_TOP");
@@ -31,8 +30,7 @@ shared_path(const char *rel)
   return mg_xasprintf("%s/../shared/%s", top && *top ? top : ".", rel);
 }
 
-static int
-str_eq(const struct mg_json *j, const char *s, size_t n)
+static int str_eq(const struct mg_json *j, const char *s, size_t n)
 {
   return mg_json_is_string(j) && mg_json_string_len(j) == n
          && !memcmp(mg_json_string(j), s, n);
@@ -43,9 +41,8 @@ struct counts {
 };
 
 /* Checks one golden line; returns 1 when all four fields match. */
-static int
-check_line(struct mg_tok *t, const struct mg_json *g, struct counts *c,
-           int verbose)
+static int check_line(struct mg_tok *t, const struct mg_json *g,
+                      struct counts *c, int verbose)
 {
   const struct mg_json *text = mg_json_get(g, "text");
   const struct mg_json *ids = mg_json_get(g, "ids");
@@ -60,8 +57,7 @@ check_line(struct mg_tok *t, const struct mg_json *g, struct counts *c,
 
   assert_int_equal(
       mg_tok_encode(t, mg_json_string(text), mg_json_string_len(text),
-                          MG_TOK_TOKENS | (add ? MG_TOK_ADD_SPECIAL : 0), &e,
-                          &err),
+                    MG_TOK_TOKENS | (add ? MG_TOK_ADD_SPECIAL : 0), &e, &err),
       0);
   ok_ids = e.n == ng;
   for (size_t i = 0; ok_ids && i < ng; i++)
@@ -104,8 +100,7 @@ check_line(struct mg_tok *t, const struct mg_json *g, struct counts *c,
   return ok_ids && ok_toks && ok_d && ok_ds;
 }
 
-static void
-run_golden(const char *name, unsigned flags)
+static void run_golden(const char *name, unsigned flags)
 {
   char *dir = mg_xasprintf("data/tokenizers/%s", name);
   char *tpath = shared_path(dir);
@@ -151,59 +146,51 @@ run_golden(const char *name, unsigned flags)
   free(dir);
 }
 
-static void
-test_gpt2(void **state)
+static void test_gpt2(void **state)
 {
   (void)state;
   run_golden("gpt2", 0);
 }
 
-static void
-test_phi2(void **state)
+static void test_phi2(void **state)
 {
   (void)state;
   run_golden("phi-2", 0);
 }
 
-static void
-test_falcon(void **state)
+static void test_falcon(void **state)
 {
   (void)state;
   run_golden("falcon", 0);
 }
 
-static void
-test_smollm(void **state)
+static void test_smollm(void **state)
 {
   (void)state;
   run_golden("smollm-135m", 0);
 }
 
-static void
-test_llama(void **state)
+static void test_llama(void **state)
 {
   (void)state;
   run_golden("llama", 0);
   run_golden("llama", MG_TOK_NO_CONFIG);
 }
 
-static void
-test_phi3(void **state)
+static void test_phi3(void **state)
 {
   (void)state;
   run_golden("phi-3-mini", 0);
   run_golden("phi-3-mini", MG_TOK_NO_CONFIG);
 }
 
-static void
-test_bert(void **state)
+static void test_bert(void **state)
 {
   (void)state;
   run_golden("bert-base-uncased", 0);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_gpt2),   cmocka_unit_test(test_phi2),

@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_buf.h"
 #include "mg_err.h"
@@ -22,8 +22,7 @@
 #include "mg_mem.h"
 #include "tok/mg_tok.h"
 
-static char *
-shared_path(const char *rel)
+static char *shared_path(const char *rel)
 {
   const char *sh = getenv("MG_SHARED");
   const char *top = getenv("MG_TOP");
@@ -33,8 +32,7 @@ shared_path(const char *rel)
   return mg_xasprintf("%s/../shared/%s", top && *top ? top : ".", rel);
 }
 
-static char *
-fixture_path(const char *rel)
+static char *fixture_path(const char *rel)
 {
   const char *top = getenv("MG_TOP");
 
@@ -42,8 +40,7 @@ fixture_path(const char *rel)
                       rel);
 }
 
-static struct mg_json *
-read_json_file(const char *path)
+static struct mg_json *read_json_file(const char *path)
 {
   struct mg_buf b = MG_BUF_INIT(64 << 20);
   struct mg_err err = MG_ERR_INIT;
@@ -56,8 +53,7 @@ read_json_file(const char *path)
   return j;
 }
 
-static struct mg_json *
-shared_doc(const char *name)
+static struct mg_json *shared_doc(const char *name)
 {
   char *rel = mg_xasprintf("data/tokenizers/%s/tokenizer.json", name);
   char *p = shared_path(rel);
@@ -68,8 +64,7 @@ shared_doc(const char *name)
   return j;
 }
 
-static struct mg_tok *
-load_shared(const char *name)
+static struct mg_tok *load_shared(const char *name)
 {
   char *rel = mg_xasprintf("data/tokenizers/%s", name);
   char *p = shared_path(rel);
@@ -83,16 +78,14 @@ load_shared(const char *name)
   return t;
 }
 
-static int
-str_eq(const struct mg_json *j, const char *s, size_t n)
+static int str_eq(const struct mg_json *j, const char *s, size_t n)
 {
   return mg_json_is_string(j) && mg_json_string_len(j) == n
          && !memcmp(mg_json_string(j), s, n);
 }
 
 /* One expected line: encode the text, decode the expected ids. */
-static int
-check_line(struct mg_tok *t, const struct mg_json *g)
+static int check_line(struct mg_tok *t, const struct mg_json *g)
 {
   const struct mg_json *text = mg_json_get(g, "text");
   const struct mg_json *ids = mg_json_get(g, "ids");
@@ -107,8 +100,7 @@ check_line(struct mg_tok *t, const struct mg_json *g)
 
   assert_int_equal(
       mg_tok_encode(t, mg_json_string(text), mg_json_string_len(text),
-                          MG_TOK_TOKENS | (add ? MG_TOK_ADD_SPECIAL : 0), &e,
-                          &err),
+                    MG_TOK_TOKENS | (add ? MG_TOK_ADD_SPECIAL : 0), &e, &err),
       0);
   ok = e.n == ng && e.n == mg_json_size(toks);
   for (size_t i = 0; ok && i < ng; i++)
@@ -138,9 +130,8 @@ check_line(struct mg_tok *t, const struct mg_json *g)
 }
 
 /* Runs the lines of a JSONL fixture whose key field equals want. */
-static void
-run_fixture(const char *file, const char *key, const char *want,
-            struct mg_tok *t)
+static void run_fixture(const char *file, const char *key, const char *want,
+                        struct mg_tok *t)
 {
   char *path = fixture_path(file);
   struct mg_buf b = MG_BUF_INIT(64 << 20);
@@ -171,8 +162,7 @@ run_fixture(const char *file, const char *key, const char *want,
   free(path);
 }
 
-static void
-test_hardcases(void **state)
+static void test_hardcases(void **state)
 {
   static const char *const names[] = {
     "gpt2",  "phi-2",      "falcon",           "smollm-135m",
@@ -188,8 +178,7 @@ test_hardcases(void **state)
 }
 
 /* Applies one entry of variants.json to a copy of its base file. */
-static struct mg_json *
-derive(const struct mg_json *v)
+static struct mg_json *derive(const struct mg_json *v)
 {
   struct mg_json *d = shared_doc(mg_json_string(mg_json_get(v, "base")));
   struct mg_json *model = mg_json_get(d, "model");
@@ -223,8 +212,7 @@ derive(const struct mg_json *v)
   return d;
 }
 
-static void
-test_variants(void **state)
+static void test_variants(void **state)
 {
   char *path = fixture_path("variants.json");
   struct mg_json *spec = read_json_file(path);
@@ -248,23 +236,20 @@ test_variants(void **state)
 }
 
 /* Encodes text and compares the ids with want[0..n). */
-static void
-expect_ids(struct mg_tok *t, const char *text, unsigned flags,
-           const uint32_t *want, size_t n)
+static void expect_ids(struct mg_tok *t, const char *text, unsigned flags,
+                       const uint32_t *want, size_t n)
 {
   struct mg_tok_encoding e = MG_TOK_ENCODING_INIT;
   struct mg_err err = MG_ERR_INIT;
 
-  assert_int_equal(mg_tok_encode(t, text, strlen(text), flags, &e, &err),
-                   0);
+  assert_int_equal(mg_tok_encode(t, text, strlen(text), flags, &e, &err), 0);
   assert_int_equal(e.n, n);
   for (size_t i = 0; i < n; i++)
     assert_int_equal(e.ids[i], want[i]);
   mg_tok_encoding_release(&e);
 }
 
-static struct mg_json *
-parse(const char *s)
+static struct mg_json *parse(const char *s)
 {
   struct mg_json *j = NULL;
   struct mg_err err = MG_ERR_INIT;
@@ -274,8 +259,7 @@ parse(const char *s)
   return j;
 }
 
-static void
-test_config(void **state)
+static void test_config(void **state)
 {
   struct mg_json *llama = shared_doc("llama"), *gpt2 = shared_doc("gpt2");
   struct mg_json *c;
@@ -339,16 +323,16 @@ test_config(void **state)
 }
 
 /* Replaces key of the gpt2 document with json and expects a load error. */
-static void
-expect_load_error(const char *key, const char *json, const char *msg)
+static void expect_load_error(const char *key, const char *json,
+                              const char *msg)
 {
   struct mg_json *d = shared_doc("gpt2");
   struct mg_tok *t = NULL;
   struct mg_err err = MG_ERR_INIT;
 
   mg_json_set(d, key, parse(json));
-  assert_int_equal(
-      mg_tok_from_json(d, NULL, "some/tokenizer.json", &t, &err), -1);
+  assert_int_equal(mg_tok_from_json(d, NULL, "some/tokenizer.json", &t, &err),
+                   -1);
   assert_null(t);
   assert_int_equal(err.cat, MG_ERR_DATA);
   if (!strstr(err.msg, msg))
@@ -356,8 +340,7 @@ expect_load_error(const char *key, const char *json, const char *msg)
   mg_json_free(d);
 }
 
-static void
-test_unsupported(void **state)
+static void test_unsupported(void **state)
 {
   (void)state;
   expect_load_error("model", "{\"type\": \"Unigram\", \"vocab\": [[\"a\", 0]]}",
@@ -400,8 +383,7 @@ test_unsupported(void **state)
                     "vocabulary");
 }
 
-static void
-test_wordlevel_no_unk(void **state)
+static void test_wordlevel_no_unk(void **state)
 {
   struct mg_json *d = parse(
       "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\"hello\": 0, \"a\": "
@@ -423,16 +405,15 @@ test_wordlevel_no_unk(void **state)
   mg_json_free(d);
 }
 
-static void
-test_load_errors(void **state)
+static void test_load_errors(void **state)
 {
   struct mg_tok *t = NULL;
   struct mg_err err = MG_ERR_INIT;
   char *p = fixture_path("hard-texts.json");
 
   (void)state;
-  assert_int_equal(
-      mg_tok_load("/nonexistent/dir/tokenizer.json", 0, &t, &err), -1);
+  assert_int_equal(mg_tok_load("/nonexistent/dir/tokenizer.json", 0, &t, &err),
+                   -1);
   assert_int_equal(err.cat, MG_ERR_IO);
   assert_non_null(strstr(err.msg, "/nonexistent/dir/tokenizer.json"));
   /* a JSON file that is no tokenizer */
@@ -448,8 +429,7 @@ test_load_errors(void **state)
   free(p);
 }
 
-static void
-test_api(void **state)
+static void test_api(void **state)
 {
   struct mg_tok *t = load_shared("phi-3-mini");
   struct mg_tok_encoding e = MG_TOK_ENCODING_INIT;
@@ -476,8 +456,7 @@ test_api(void **state)
   assert_true(mg_tok_memory(t) < 8 << 20);
 
   /* empty input */
-  assert_int_equal(mg_tok_encode(t, "", 0, MG_TOK_ADD_SPECIAL, &e, &err),
-                   0);
+  assert_int_equal(mg_tok_encode(t, "", 0, MG_TOK_ADD_SPECIAL, &e, &err), 0);
   assert_int_equal(e.n, 0);
   /* invalid UTF-8 is refused with its offset */
   assert_int_equal(mg_tok_encode(t, "ab\xC3(", 4, 0, &e, &err), -1);
@@ -497,8 +476,7 @@ test_api(void **state)
   mg_tok_free(t);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_hardcases),        cmocka_unit_test(test_variants),

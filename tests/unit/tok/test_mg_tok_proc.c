@@ -8,13 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include "mg_buf.h"
 #include "mg_err.h"
@@ -30,8 +30,7 @@ static const char *const names[] = {
   "llama", "phi-3-mini", "bert-base-uncased"
 };
 
-static char *
-tok_dir(const char *name)
+static char *tok_dir(const char *name)
 {
   const char *sh = getenv("MG_SHARED");
   const char *top = getenv("MG_TOP");
@@ -42,8 +41,7 @@ tok_dir(const char *name)
                       top && *top ? top : ".", name);
 }
 
-static struct mg_tok_proc *
-open_proc(const char *processor)
+static struct mg_tok_proc *open_proc(const char *processor)
 {
   struct mg_tok_proc *p = NULL;
   struct mg_err err = MG_ERR_INIT;
@@ -54,9 +52,8 @@ open_proc(const char *processor)
 }
 
 /* Builds a prompt of n tokens and checks its count with the processor. */
-static void
-check_prompt(struct mg_tok_proc *p, size_t n, uint64_t seed, uint64_t id,
-             int add, struct mg_buf *out)
+static void check_prompt(struct mg_tok_proc *p, size_t n, uint64_t seed,
+                         uint64_t id, int add, struct mg_buf *out)
 {
   struct mg_err err = MG_ERR_INIT;
   size_t got;
@@ -65,14 +62,13 @@ check_prompt(struct mg_tok_proc *p, size_t n, uint64_t seed, uint64_t id,
   if (mg_tok_proc_prompt(p, n, seed, id, add, out, &err))
     fail_msg("prompt of %zu tokens: %s", n, err.msg);
   assert_int_equal(mg_tok_proc_count(p, out->data ? out->data : "", out->len,
-                                    add, &got, &err),
+                                     add, &got, &err),
                    0);
   if (got != n)
     fail_msg("prompt of %zu tokens has %zu: '%.80s'", n, got, out->data);
 }
 
-static void
-test_prompt_lengths(void **state)
+static void test_prompt_lengths(void **state)
 {
   static const size_t lengths[] = { 1, 2, 3, 7, 31, 128, 800, 2048 };
   struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
@@ -107,8 +103,7 @@ test_prompt_lengths(void **state)
   mg_buf_release(&b);
 }
 
-static void
-test_prompt_properties(void **state)
+static void test_prompt_properties(void **state)
 {
   char *dir = tok_dir("llama");
   struct mg_tok_proc *p = open_proc(dir);
@@ -139,8 +134,7 @@ test_prompt_properties(void **state)
   free(dir);
 }
 
-static char *
-scratch(const char *name)
+static char *scratch(const char *name)
 {
   const char *b = getenv("MG_BUILD");
   char *dir = mg_xasprintf("%s/trash/test_mg_tokproc", b && *b ? b : "/tmp");
@@ -153,16 +147,14 @@ scratch(const char *name)
   return p;
 }
 
-static void
-write_file(const char *path, const char *s)
+static void write_file(const char *path, const char *s)
 {
   struct mg_err err = MG_ERR_INIT;
 
   assert_int_equal(mg_io_write_atomic(path, s, strlen(s), 0644, &err), 0);
 }
 
-static char *
-read_all(const char *path)
+static char *read_all(const char *path)
 {
   struct mg_buf b = MG_BUF_INIT(1 << 24);
   struct mg_err err = MG_ERR_INIT;
@@ -171,8 +163,7 @@ read_all(const char *path)
   return mg_buf_detach(&b, NULL);
 }
 
-static void
-test_cli(void **state)
+static void test_cli(void **state)
 {
   char *dir = tok_dir("llama");
   char *in = scratch("in.txt"), *ids = scratch("ids.json");
@@ -232,8 +223,7 @@ struct mock {
   char url[64];
 };
 
-static int
-start_mock(void **state)
+static int start_mock(void **state)
 {
   const char *b = getenv("MG_BUILD");
   char *bin = mg_xasprintf("%s/bin/mock-llm", b && *b ? b : "build");
@@ -271,8 +261,7 @@ start_mock(void **state)
   return 0;
 }
 
-static int
-stop_mock(void **state)
+static int stop_mock(void **state)
 {
   struct mock *m = *state;
 
@@ -285,8 +274,7 @@ stop_mock(void **state)
   return 0;
 }
 
-static void
-test_remote(void **state)
+static void test_remote(void **state)
 {
   struct mock *m = *state;
   struct mg_tok_proc *p = NULL;
@@ -328,8 +316,7 @@ test_remote(void **state)
   mg_tok_encoding_release(&e);
 }
 
-static void
-test_remote_down(void **state)
+static void test_remote_down(void **state)
 {
   struct mg_http_opts o;
   struct mg_tok_proc *p = NULL;
@@ -351,8 +338,7 @@ test_remote_down(void **state)
   assert_int_equal(mg_tok_proc_open("ftp://x", NULL, NULL, NULL, &p, &err), -1);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_prompt_lengths),

@@ -3,37 +3,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "verify/mg_gguf.h"
 
-static void
-u32(struct mg_buf *b, uint32_t v)
+static void u32(struct mg_buf *b, uint32_t v)
 {
   for (int i = 0; i < 4; i++)
     mg_buf_addch(b, (char)(v >> (8 * i)), NULL);
 }
 
-static void
-u64(struct mg_buf *b, uint64_t v)
+static void u64(struct mg_buf *b, uint64_t v)
 {
   for (int i = 0; i < 8; i++)
     mg_buf_addch(b, (char)(v >> (8 * i)), NULL);
 }
 
-static void
-str(struct mg_buf *b, const char *s)
+static void str(struct mg_buf *b, const char *s)
 {
   u64(b, strlen(s));
   mg_buf_addstr(b, s, NULL);
 }
 
-static void
-header(struct mg_buf *b, uint32_t version, uint64_t nt, uint64_t nkv)
+static void header(struct mg_buf *b, uint32_t version, uint64_t nt,
+                   uint64_t nkv)
 {
   mg_buf_addstr(b, "GGUF", NULL);
   u32(b, version);
@@ -41,9 +38,8 @@ header(struct mg_buf *b, uint32_t version, uint64_t nt, uint64_t nkv)
   u64(b, nkv);
 }
 
-static void
-tensor(struct mg_buf *b, const char *name, uint32_t nd, const uint64_t *ne,
-       uint32_t type, uint64_t off)
+static void tensor(struct mg_buf *b, const char *name, uint32_t nd,
+                   const uint64_t *ne, uint32_t type, uint64_t off)
 {
   str(b, name);
   u32(b, nd);
@@ -53,8 +49,7 @@ tensor(struct mg_buf *b, const char *name, uint32_t nd, const uint64_t *ne,
   u64(b, off);
 }
 
-static void
-pad_data(struct mg_buf *b, size_t data)
+static void pad_data(struct mg_buf *b, size_t data)
 {
   while (b->len % 32)
     mg_buf_addch(b, 0, NULL);
@@ -62,8 +57,7 @@ pad_data(struct mg_buf *b, size_t data)
     mg_buf_addch(b, 0, NULL);
 }
 
-static int
-run(struct mg_buf *b, const char *want, struct mg_gguf_info *info)
+static int run(struct mg_buf *b, const char *want, struct mg_gguf_info *info)
 {
   struct mg_err err = MG_ERR_INIT;
   int rc = mg_gguf_check((const unsigned char *)b->data, b->len, info, &err);
@@ -79,8 +73,7 @@ run(struct mg_buf *b, const char *want, struct mg_gguf_info *info)
   return rc;
 }
 
-static void
-test_valid(void **state)
+static void test_valid(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(1 << 20);
   struct mg_gguf_info info;
@@ -112,8 +105,7 @@ test_valid(void **state)
   mg_gguf_info_release(&info);
 }
 
-static void
-test_known_bad(void **state)
+static void test_known_bad(void **state)
 {
   struct mg_buf b = MG_BUF_INIT(1 << 20);
   uint64_t ne[5] = { 4, 4, 1, 1, 1 }, zero[2] = { 4, 0 };
@@ -205,8 +197,7 @@ test_known_bad(void **state)
   run(&b, "tensor name", NULL);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_valid),

@@ -3,9 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_err.h"
 #include "verify/mg_pickle.h"
@@ -19,17 +19,15 @@ struct scanned {
   struct mg_pickle_report rep;
 };
 
-static void
-scan(struct scanned *s, const unsigned char *p, size_t n,
-     const char *const *extra)
+static void scan(struct scanned *s, const unsigned char *p, size_t n,
+                 const char *const *extra)
 {
   mg_err_clear(&s->err);
   s->rc = mg_pickle_scan(p, n, extra, MG_PICKLE_STACKED, &s->rep, &s->err);
 }
 
-static int
-has_global(const struct mg_pickle_report *r, const char *m, const char *n,
-           int allowed)
+static int has_global(const struct mg_pickle_report *r, const char *m,
+                      const char *n, int allowed)
 {
   for (size_t i = 0; i < r->n_globals; i++)
     if (strcmp(r->globals[i].module, m) == 0
@@ -38,8 +36,7 @@ has_global(const struct mg_pickle_report *r, const char *m, const char *n,
   return 0;
 }
 
-static void
-test_state_dict_allowed(void **state)
+static void test_state_dict_allowed(void **state)
 {
   /* OrderedDict() with a tensor rebuilt through _rebuild_tensor_v2 and a
    * memoized global fetched back with BINGET, as torch.save writes. */
@@ -68,8 +65,7 @@ test_state_dict_allowed(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
-static void
-test_global_os_system(void **state)
+static void test_global_os_system(void **state)
 {
   struct scanned s;
 
@@ -83,8 +79,7 @@ test_global_os_system(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
-static void
-test_stack_global_through_memo(void **state)
+static void test_stack_global_through_memo(void **state)
 {
   /* Module and name memoized, popped, and fetched back later: the
    * operands of STACK_GLOBAL are not the two previous opcodes. */
@@ -106,8 +101,7 @@ test_stack_global_through_memo(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
-static void
-test_memoize_after_put_shifts_index(void **state)
+static void test_memoize_after_put_shifts_index(void **state)
 {
   /* PUT 5 then MEMOIZE stores at len(memo) == 1, not at 6. */
   static const char pk[] = "\x80\x04\x8c\x02"
@@ -123,8 +117,7 @@ test_memoize_after_put_shifts_index(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
-static void
-test_non_string_operand(void **state)
+static void test_non_string_operand(void **state)
 {
   /* STACK_GLOBAL over bytes (not str) cannot be resolved: unsafe. */
   static const char pk[] = "\x80\x04"
@@ -138,8 +131,7 @@ test_non_string_operand(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
-static void
-test_ext_and_calls(void **state)
+static void test_ext_and_calls(void **state)
 {
   struct scanned s;
 
@@ -168,8 +160,7 @@ test_ext_and_calls(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
-static void
-test_inst_and_obj(void **state)
+static void test_inst_and_obj(void **state)
 {
   struct scanned s;
 
@@ -184,8 +175,7 @@ test_inst_and_obj(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
-static void
-test_extra_allowlist(void **state)
+static void test_extra_allowlist(void **state)
 {
   static const char *const extra[] = { "sklearn.pipeline.*", "mylib.Thing",
                                        NULL };
@@ -221,8 +211,7 @@ test_extra_allowlist(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
-static void
-test_malformed(void **state)
+static void test_malformed(void **state)
 {
   static const char *const bad[] = {
     "\x80\x02", /* no STOP */
@@ -250,8 +239,7 @@ test_malformed(void **state)
   }
 }
 
-static void
-test_stacked(void **state)
+static void test_stacked(void **state)
 {
   /* Legacy torch: several pickles, then raw bytes; the hostile one is
    * the third. */
@@ -273,8 +261,7 @@ test_stacked(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
-static void
-test_sniff(void **state)
+static void test_sniff(void **state)
 {
   (void)state;
   assert_int_equal(mg_pickle_sniff(P("\x80\x04N.")), 2);
@@ -286,8 +273,7 @@ test_sniff(void **state)
   assert_int_equal(mg_pickle_sniff(P("{\"a\": 1}")), 0);
 }
 
-static void
-test_default_allowlist(void **state)
+static void test_default_allowlist(void **state)
 {
   (void)state;
   assert_true(mg_pickle_default_allowed("torch._utils", "_rebuild_tensor_v2"));
@@ -304,8 +290,7 @@ struct pk {
   size_t n;
 };
 
-static void
-raw(struct pk *k, const void *p, size_t n)
+static void raw(struct pk *k, const void *p, size_t n)
 {
   assert_true(k->n + n <= sizeof(k->b));
   memcpy(k->b + k->n, p, n);
@@ -315,8 +300,7 @@ raw(struct pk *k, const void *p, size_t n)
 #define RAW(k, s) raw(k, s, sizeof(s) - 1)
 
 /* BINUNICODE */
-static void
-ustr(struct pk *k, const char *s)
+static void ustr(struct pk *k, const char *s)
 {
   unsigned char h[5] = { 'X', 0, 0, 0, 0 };
   size_t n = strlen(s);
@@ -329,8 +313,8 @@ ustr(struct pk *k, const char *s)
 /* The wrapper and its state up to (not including) BUILD: shape (3,),
  * dtype dtype_str with a version 3 state whose names are names_none ? None
  * : a tuple; alignment when align. */
-static void
-wrapper(struct pk *k, const char *dtype_str, int names_none, int align)
+static void wrapper(struct pk *k, const char *dtype_str, int names_none,
+                    int align)
 {
   RAW(k, "cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81}(");
   ustr(k, "shape");
@@ -352,8 +336,7 @@ wrapper(struct pk *k, const char *dtype_str, int names_none, int align)
   RAW(k, "u");
 }
 
-static void
-test_joblib_array_skipped(void **state)
+static void test_joblib_array_skipped(void **state)
 {
   struct scanned s;
   struct pk k = { { 0 }, 0 };
@@ -376,8 +359,8 @@ test_joblib_array_skipped(void **state)
   assert_int_equal(s.rep.n_arrays, 1);
   assert_int_equal(s.rep.n_pickles, 1);
   assert_true(s.rep.end == k.n);
-  assert_true(has_global(&s.rep, "joblib.numpy_pickle", "NumpyArrayWrapper",
-                         1));
+  assert_true(
+      has_global(&s.rep, "joblib.numpy_pickle", "NumpyArrayWrapper", 1));
   mg_pickle_report_release(&s.rep);
 
   /* joblib < 1.2: no padding; the same bytes are now the first thing a
@@ -409,8 +392,7 @@ test_joblib_array_skipped(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
-static void
-test_joblib_refusals(void **state)
+static void test_joblib_refusals(void **state)
 {
   struct scanned s;
   struct pk k = { { 0 }, 0 };
@@ -453,8 +435,7 @@ test_joblib_refusals(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
-static void
-test_joblib_identity(void **state)
+static void test_joblib_identity(void **state)
 {
   struct scanned s;
   struct pk k = { { 0 }, 0 };
@@ -463,7 +444,8 @@ test_joblib_identity(void **state)
   /* The state dict is memoized empty, filled through the memo copy
    * (SETITEM on GET), then used by BUILD through another GET: one object,
    * as in Python. The shape comes last and is 2 elements. */
-  RAW(&k, "\x80\x02" "cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81}q\x01");
+  RAW(&k, "\x80\x02"
+          "cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81}q\x01");
   RAW(&k, "0h\x01");
   ustr(&k, "dtype");
   RAW(&k, "cnumpy\ndtype\n");
@@ -472,7 +454,8 @@ test_joblib_identity(void **state)
   ustr(&k, "<");
   RAW(&k, "NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tbs0h\x01");
   ustr(&k, "shape");
-  RAW(&k, "K\x02K\x02\x86s0h\x01" "b");
+  RAW(&k, "K\x02K\x02\x86s0h\x01"
+          "b");
   memset(k.b + k.n, 0x63, 16); /* 2x2 int32: 16 bytes of 'c' */
   k.n += 16;
   RAW(&k, ".");
@@ -485,15 +468,16 @@ test_joblib_identity(void **state)
   k.n = 0;
   RAW(&k, "\x80\x02");
   wrapper(&k, "O8", 1, 0);
-  RAW(&k, "b\x80\x02" "cposix\nsystem\nX\x02\x00\x00\x00" "id\x85R..");
+  RAW(&k, "b\x80\x02"
+          "cposix\nsystem\nX\x02\x00\x00\x00"
+          "id\x85R..");
   scan(&s, k.b, k.n, NULL);
   assert_int_equal(s.rc, -1);
   assert_true(has_global(&s.rep, "posix", "system", 0));
   mg_pickle_report_release(&s.rep);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_state_dict_allowed),

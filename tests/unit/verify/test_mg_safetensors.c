@@ -3,9 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_err.h"
 #include "verify/mg_safetensors.h"
@@ -13,8 +13,7 @@
 /* Builds "<u64 len><header><data_len zero bytes>" in a static buffer. */
 static unsigned char img[4096];
 
-static size_t
-build(const char *header, size_t data_len)
+static size_t build(const char *header, size_t data_len)
 {
   size_t n = strlen(header);
 
@@ -25,8 +24,7 @@ build(const char *header, size_t data_len)
   return 8 + n + data_len;
 }
 
-static int
-check(const char *header, size_t data_len, const char *want_msg)
+static int check(const char *header, size_t data_len, const char *want_msg)
 {
   struct mg_safetensors_info info;
   struct mg_err err = MG_ERR_INIT;
@@ -44,8 +42,7 @@ check(const char *header, size_t data_len, const char *want_msg)
   return rc;
 }
 
-static void
-test_valid(void **state)
+static void test_valid(void **state)
 {
   struct mg_safetensors_info info;
   struct mg_err err = MG_ERR_INIT;
@@ -66,8 +63,7 @@ test_valid(void **state)
   assert_non_null(strstr(info.dtypes, "F16"));
 }
 
-static void
-test_known_bad(void **state)
+static void test_known_bad(void **state)
 {
   (void)state;
   check("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
@@ -102,8 +98,7 @@ test_known_bad(void **state)
   check("{\"\xff\":1}", 0, "UTF-8");
 }
 
-static void
-test_header_bounds(void **state)
+static void test_header_bounds(void **state)
 {
   struct mg_err err = MG_ERR_INIT;
   unsigned char h[16] = { 0 };
@@ -122,8 +117,7 @@ test_header_bounds(void **state)
   assert_non_null(strstr(err.msg, "passes the end"));
 }
 
-static void
-test_utf8(void **state)
+static void test_utf8(void **state)
 {
   (void)state;
   assert_true(mg_safetensors_utf8_valid((const unsigned char *)"h\xc3\xa9", 3));
@@ -133,8 +127,7 @@ test_utf8(void **state)
   assert_false(mg_safetensors_utf8_valid((const unsigned char *)"\xe2\x82", 2));
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_valid),

@@ -3,17 +3,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cmocka.h>
 
 #include "mg_base64.h"
 #include "mg_digest.h"
 #include "mg_err.h"
 #include "verify/mg_sign.h"
 
-static void
-test_pae(void **state)
+static void test_pae(void **state)
 {
   unsigned char *out;
   size_t n;
@@ -29,8 +28,7 @@ test_pae(void **state)
   free(out);
 }
 
-static void
-test_base64(void **state)
+static void test_base64(void **state)
 {
   static const char *const vec[][2] = {
     { "", "" },        { "f", "Zg==" },        { "fo", "Zm8=" },
@@ -61,25 +59,24 @@ test_base64(void **state)
   assert_int_equal(mg_base64_decode("Zm9v=", 5, &d, &n, &err), -1);
 }
 
-static void
-test_ecdsa_key_errors(void **state)
+static void test_ecdsa_key_errors(void **state)
 {
   static const char not_pem[] = "hello";
   struct mg_err err = MG_ERR_INIT;
   char *canon;
 
   (void)state;
-  assert_int_equal(mg_digest_ecdsa_verify(not_pem, strlen(not_pem),
-                                   (const unsigned char *)"m", 1,
-                                   (const unsigned char *)"s", 1, NULL, &err),
+  assert_int_equal(mg_digest_ecdsa_verify(
+                       not_pem, strlen(not_pem), (const unsigned char *)"m", 1,
+                       (const unsigned char *)"s", 1, NULL, &err),
                    -1);
   assert_int_equal(err.cat, MG_ERR_DATA);
-  assert_int_equal(mg_digest_pubkey_pem(not_pem, strlen(not_pem), &canon, &err), -1);
+  assert_int_equal(mg_digest_pubkey_pem(not_pem, strlen(not_pem), &canon, &err),
+                   -1);
   assert_null(canon);
 }
 
-static void
-test_md(void **state)
+static void test_md(void **state)
 {
   struct mg_digest_md *h = mg_digest_md_new("sha1");
   char hex[2 * MG_MD_MAX + 1];
@@ -101,8 +98,7 @@ test_md(void **state)
   mg_digest_md_free(h);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_pae),

@@ -10,11 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cmocka.h>
 
 #include "mg_digest.h"
 #include "mg_err.h"
@@ -25,8 +25,7 @@
 
 static char dir[64];
 
-static void
-put(const char *rel, const void *p, size_t n)
+static void put(const char *rel, const void *p, size_t n)
 {
   char *path = mg_tree_join(dir, rel);
 
@@ -34,15 +33,14 @@ put(const char *rel, const void *p, size_t n)
   free(path);
 }
 
-static void
-put_str(const char *rel, const char *s)
+static void put_str(const char *rel, const char *s)
 {
   put(rel, s, strlen(s));
 }
 
 /* A valid safetensors file: one F32 tensor per name, 2 elements each. */
-static size_t
-safetensors(unsigned char *out, size_t cap, const char *const *names)
+static size_t safetensors(unsigned char *out, size_t cap,
+                          const char *const *names)
 {
   char hdr[512];
   size_t n = 0, k = 0, len;
@@ -65,24 +63,21 @@ safetensors(unsigned char *out, size_t cap, const char *const *names)
   return len;
 }
 
-static int
-setup(void **state)
+static int setup(void **state)
 {
   (void)state;
   snprintf(dir, sizeof(dir), "/tmp/test-mg-verify-XXXXXX");
   return mkdtemp(dir) ? 0 : -1;
 }
 
-static int
-teardown(void **state)
+static int teardown(void **state)
 {
   (void)state;
   return mg_tree_remove(dir, NULL);
 }
 
 /* Empties the model directory between tests. */
-static void
-fresh(void)
+static void fresh(void)
 {
   assert_int_equal(mg_tree_remove(dir, NULL), 0);
   assert_int_equal(mg_io_mkdirs(dir, NULL), 0);
@@ -93,9 +88,8 @@ struct run {
   int passed;
 };
 
-static void
-run(struct run *r, const struct mg_json *expected,
-    const struct mg_verify_policy *pol)
+static void run(struct run *r, const struct mg_json *expected,
+                const struct mg_verify_policy *pol)
 {
   struct mg_verify_policy def;
   struct mg_verify_opts o = { 0 };
@@ -111,8 +105,7 @@ run(struct run *r, const struct mg_json *expected,
 }
 
 /* Whether an error finding of check mentions needle. */
-static int
-has_error(const struct run *r, const char *check, const char *needle)
+static int has_error(const struct run *r, const char *check, const char *needle)
 {
   const struct mg_json *f = mg_json_get(r->sec, "findings");
 
@@ -124,8 +117,7 @@ has_error(const struct run *r, const char *check, const char *needle)
   return 0;
 }
 
-static void
-test_policy_load(void **state)
+static void test_policy_load(void **state)
 {
   struct mg_verify_policy p;
   struct mg_err err = MG_ERR_INIT;
@@ -150,13 +142,11 @@ test_policy_load(void **state)
   assert_int_equal(p.require_signature, 1);
   j = mg_verify_policy_json(&p);
   assert_string_equal(mg_json_string(mg_json_get(j, "pickle")), "deny");
-  assert_string_equal(mg_json_string(mg_json_at(mg_json_get(j, "formats"),
-                                                1)),
+  assert_string_equal(mg_json_string(mg_json_at(mg_json_get(j, "formats"), 1)),
                       "json");
-  assert_string_equal(mg_json_string(mg_json_at(mg_json_get(j,
-                                                            "pickle_allow"),
-                                                0)),
-                      "sklearn.*");
+  assert_string_equal(
+      mg_json_string(mg_json_at(mg_json_get(j, "pickle_allow"), 0)),
+      "sklearn.*");
   mg_json_free(j);
   mg_verify_policy_release(&p);
 
@@ -173,15 +163,14 @@ test_policy_load(void **state)
   free(path);
 }
 
-static void
-test_template_marker(void **state)
+static void test_template_marker(void **state)
 {
   (void)state;
   assert_null(mg_verify_template_marker(
       "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}"
       "{% endfor %}"));
-  assert_string_equal(
-      mg_verify_template_marker("{{ ''.__class__.__mro__ }}"), "__class__");
+  assert_string_equal(mg_verify_template_marker("{{ ''.__class__.__mro__ }}"),
+                      "__class__");
   assert_non_null(mg_verify_template_marker(
       "{{ cycler.__init__.__globals__.os.popen('id') }}"));
   assert_non_null(mg_verify_template_marker("{% import os %}"));
@@ -189,8 +178,7 @@ test_template_marker(void **state)
   assert_null(mg_verify_template_marker("{{ important }}"));
 }
 
-static void
-test_clean_and_hostile(void **state)
+static void test_clean_and_hostile(void **state)
 {
   static const char *const names[] = { "w", "b", NULL };
   unsigned char st[512];
@@ -208,8 +196,9 @@ test_clean_and_hostile(void **state)
 
   /* A pickle importing os.system under an innocent name. */
   {
-    static const char evil[] =
-        "\x80\x02" "cos\nsystem\nX\x02\x00\x00\x00" "id\x85R.";
+    static const char evil[] = "\x80\x02"
+                               "cos\nsystem\nX\x02\x00\x00\x00"
+                               "id\x85R.";
     put("weights.bin", evil, sizeof(evil) - 1);
   }
   run(&r, NULL, NULL);
@@ -237,13 +226,13 @@ test_clean_and_hostile(void **state)
   }
   run(&r, NULL, NULL);
   assert_int_equal(r.passed, 0);
-  assert_true(has_error(&r, "safetensors", "overlapping offsets for tensor "
-                                           "'b'"));
+  assert_true(has_error(&r, "safetensors",
+                        "overlapping offsets for tensor "
+                        "'b'"));
   mg_json_free(r.sec);
 }
 
-static void
-test_integrity_and_policy(void **state)
+static void test_integrity_and_policy(void **state)
 {
   struct mg_json *exp = mg_json_new_array(), *f;
   struct mg_verify_policy p;
@@ -299,8 +288,7 @@ test_integrity_and_policy(void **state)
   mg_verify_policy_release(&p);
 }
 
-static void
-test_shard_index(void **state)
+static void test_shard_index(void **state)
 {
   static const char *const s1[] = { "a", "b", NULL };
   static const char *const s2[] = { "b", "c", "z", NULL };
@@ -327,8 +315,9 @@ test_shard_index(void **state)
   assert_true(has_error(&r, "safetensors",
                         "tensor 'd' is not in shard "
                         "'model-00002-of-00002.safetensors'"));
-  assert_true(has_error(&r, "safetensors", "holds tensor 'z', which the "
-                                           "index does not list"));
+  assert_true(has_error(&r, "safetensors",
+                        "holds tensor 'z', which the "
+                        "index does not list"));
   mg_json_free(r.sec);
 
   /* Consistent again: passes. */
@@ -345,8 +334,7 @@ test_shard_index(void **state)
   mg_json_free(r.sec);
 }
 
-int
-main(void)
+int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_policy_load),
