@@ -262,3 +262,34 @@ double mg_opt_double(const char *arg, double min, double max, const char *name)
     mg_usage_error("%s", err.msg);
   return v;
 }
+
+int mg_cli_std_option(int c, const char *arg, const char *usage,
+                      struct mg_cli_std *std)
+{
+  switch (c) {
+  case 'h':
+    mg_print_usage(usage);
+  case 'i':
+    std->input = arg;
+    return 1;
+  case 'o':
+    std->output = arg;
+    return 1;
+  case 'q':
+    mg_set_verbosity(MG_QUIET);
+    return 1;
+  case 'v':
+    mg_set_verbosity(verbosity < MG_VERBOSE ? MG_VERBOSE : MG_DEBUG);
+    return 1;
+  case MG_CLI_OPT_MAX_INPUT:
+    std->max_input =
+        (size_t)mg_opt_uint(arg, 1, (uint64_t)1 << 40, "--max-input");
+    return 1;
+  case MG_CLI_OPT_PRETTY:
+    std->pretty = 1;
+    return 1;
+  case MG_CLI_OPT_VERSION:
+    mg_print_version();
+  }
+  return 0;
+}

@@ -1,6 +1,7 @@
 #ifndef MG_CLI_H
 #define MG_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mg_banned.h"
@@ -89,5 +90,78 @@ int mg_parse_double(const char *arg, double min, double max, double *out,
 uint64_t mg_opt_uint(const char *arg, uint64_t min, uint64_t max,
                      const char *name);
 double mg_opt_double(const char *arg, double min, double max, const char *name);
+
+/*
+ * The standard options every tool has (STYLE.md rule 12), with one
+ * meaning everywhere:
+ *
+ *   -h, --help            usage on stdout, exit 0
+ *   -i, --input FILE      the input document ("-": standard input)
+ *   -o, --output FILE     the output document ("-": standard output)
+ *   -q, --quiet           no messages but errors
+ *   -v, --verbose         more messages; given twice, the HTTP exchange
+ *                         too (secrets redacted): mg_verbosity() >= MG_DEBUG
+ *       --version         "<prog> (modelgate) <version>" on stdout, exit 0
+ *       --pretty          indent the output document
+ *       --max-input BYTES cap on the input document (default 64 MiB)
+ *
+ * A tool splices MG_CLI_STD_LONGOPTS (which needs <getopt.h>) at the top
+ * of its longopts[], then its own options sorted, and
+ * MG_CLI_STD_SHORTOPTS into its short-option string, handles its own
+ * options in its switch, and passes everything else to mg_cli_std_option()
+ * in the default branch. A tool that gives a standard letter an extra
+ * reading (results-merge's repeatable -i) handles that case itself first.
+ */
+struct mg_cli_std {
+  const char *input;  /* borrowed from argv; "-" by default */
+  const char *output; /* borrowed from argv; "-" by default */
+  size_t max_input;   /* bytes */
+  int pretty;
+};
+
+#define MG_CLI_DEFAULT_MAX_INPUT ((size_t)64 << 20)
+/* clang-format off */
+#define MG_CLI_STD_INIT { "-", "-", MG_CLI_DEFAULT_MAX_INPUT, 0 }
+/* clang-format on */
+
+/* getopt values of the long-only standard options (tools use 256 and up). */
+enum {
+  MG_CLI_OPT_MAX_INPUT = 240,
+  MG_CLI_OPT_PRETTY,
+  MG_CLI_OPT_VERSION,
+};
+
+#define MG_CLI_STD_SHORTOPTS "hi:o:qv"
+/* clang-format off */
+#define MG_CLI_STD_LONGOPTS                                           \
+  { "help", no_argument, NULL, 'h' },                                 \
+  { "input", required_argument, NULL, 'i' },                          \
+  { "max-input", required_argument, NULL, MG_CLI_OPT_MAX_INPUT },     \
+  { "output", required_argument, NULL, 'o' },                         \
+  { "pretty", no_argument, NULL, MG_CLI_OPT_PRETTY },                 \
+  { "quiet", no_argument, NULL, 'q' },                                \
+  { "verbose", no_argument, NULL, 'v' },                              \
+  { "version", no_argument, NULL, MG_CLI_OPT_VERSION }
+/* clang-format on */
+
+/* The usage lines of the standard options but -i and -o, which each tool
+ * describes in its own words (what its input and output are). */
+#define MG_CLI_STD_USAGE                                                       \
+  "      --max-input BYTES   cap on the input document (default: 64 MiB)\n"    \
+  "      --pretty            indent the output document\n"                     \
+  "  -q, --quiet             no messages but errors\n"                         \
+  "  -v, --verbose           more messages; twice: the HTTP exchange too,\n"   \
+  "                          secrets redacted\n"                               \
+  "  -h, --help              show this help\n"                                 \
+  "      --version           show the version\n"
+
+/*
+ * Handles getopt's result c when it is a standard option and returns 1;
+ * returns 0 for anything else (the caller's usage error). -h prints usage
+ * and --version the version, and both exit 0; a bad --max-input is a
+ * usage error.
+ */
+int mg_cli_std_option(int c, const char *arg, const char *usage,
+                      struct mg_cli_std *std);
 
 #endif

@@ -164,6 +164,17 @@ common_negative_tests() {
     expect_exit 0 $tool --version >out &&
     must_contain out '^$tool \\(modelgate\\) '
   "
+  test_expect_success "$tool: the standard options (mg_cli) are all there" "
+    expect_exit 0 $tool --help >out &&
+    for o in --input --output --max-input --pretty --quiet --verbose \\
+      --help --version; do
+      must_contain out \"\$o\" || return 1
+    done &&
+    expect_exit 2 $tool --max-input 0 >out 2>err &&
+    must_contain err \"invalid value '0' for --max-input\" &&
+    expect_exit 0 $tool -q -v -v --pretty --max-input 1024 --version >out &&
+    must_contain out '^$tool \\(modelgate\\) '
+  "
   test_expect_success "$tool: --help to /dev/full exits 4" "
     expect_exit 4 $tool --help >/dev/full 2>err &&
     must_contain err 'cannot write'

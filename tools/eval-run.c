@@ -79,15 +79,14 @@ static const char usage_text[] =
     "  --bootstrap-iters N     for f1/mcc/perplexity stderr (100000)\n"
     "  --label NAME            dataset label of the results (eval.label)\n"
     "  -i, --input FILE        input record (default: stdin if not a tty)\n"
-    "  -o, --output FILE       output record (default: stdout)\n"
-    "  --pretty, -q, -v, -h, --version\n"
+    "  -o, --output FILE       output record (default: "
+    "stdout)\n" MG_CLI_STD_USAGE
     "lm-eval spellings are accepted: --model_args, --include_path,\n"
     "--num_fewshot, --log_samples, --output_path, --batch_size, --gen_kwargs,\n"
     "--apply_chat_template, --system_instruction, --fewshot_as_multiturn.\n";
 
 struct eval_opts {
-  const char *input;
-  const char *output;
+  struct mg_cli_std std; /* -i -o --max-input --pretty */
   const char *base_url;
   const char *model;
   const char *model_kind;
@@ -125,7 +124,6 @@ struct eval_opts {
   const char *answer_key;
   long bootstrap_iters;
   long batch_size;
-  int pretty;
   int argc;
   char **argv;
 };
@@ -157,7 +155,6 @@ enum {
   OPT_NUM_FEWSHOT,
   OPT_OUTPUT_LM_EVAL,
   OPT_OUTPUT_PATH,
-  OPT_PRETTY,
   OPT_RETRY_WAIT,
   OPT_SAMPLES_DIR,
   OPT_SEED,
@@ -166,7 +163,6 @@ enum {
   OPT_TASKS,
   OPT_TIMEOUT,
   OPT_TOKENIZER,
-  OPT_VERSION,
   OPT_ANSWER_KEY,
 };
 
@@ -219,7 +215,10 @@ static struct mg_pv *parse_kv(const char *s, const char *what)
 
 static void parse_args(int argc, char **argv, struct eval_opts *o)
 {
+  static const char shortopts[] = MG_CLI_STD_SHORTOPTS;
+
   static const struct option longopts[] = {
+    MG_CLI_STD_LONGOPTS,
     { "api-key-env", required_argument, NULL, OPT_API_KEY_ENV },
     { "api-key-file", required_argument, NULL, OPT_API_KEY_FILE },
     { "apply-chat-template", no_argument, NULL, OPT_APPLY_CHAT },
@@ -235,10 +234,8 @@ static void parse_args(int argc, char **argv, struct eval_opts *o)
     { "fewshot_as_multiturn", no_argument, NULL, OPT_FS_MULTITURN },
     { "gen-kwargs", required_argument, NULL, OPT_GEN_KWARGS },
     { "gen_kwargs", required_argument, NULL, OPT_GEN_KWARGS },
-    { "help", no_argument, NULL, 'h' },
     { "include-path", required_argument, NULL, OPT_INCLUDE },
     { "include_path", required_argument, NULL, OPT_INCLUDE },
-    { "input", required_argument, NULL, 'i' },
     { "insecure", no_argument, NULL, OPT_INSECURE },
     { "label", required_argument, NULL, OPT_LABEL },
     { "limit", required_argument, NULL, OPT_LIMIT },
@@ -254,12 +251,9 @@ static void parse_args(int argc, char **argv, struct eval_opts *o)
     { "num-concurrent", required_argument, NULL, OPT_NUM_CONCURRENT },
     { "num-fewshot", required_argument, NULL, OPT_NUM_FEWSHOT },
     { "num_fewshot", required_argument, NULL, OPT_NUM_FEWSHOT },
-    { "output", required_argument, NULL, 'o' },
     { "output-lm-eval", required_argument, NULL, OPT_OUTPUT_LM_EVAL },
     { "output-path", required_argument, NULL, OPT_OUTPUT_PATH },
     { "output_path", required_argument, NULL, OPT_OUTPUT_PATH },
-    { "pretty", no_argument, NULL, OPT_PRETTY },
-    { "quiet", no_argument, NULL, 'q' },
     { "retry-wait", required_argument, NULL, OPT_RETRY_WAIT },
     { "samples-dir", required_argument, NULL, OPT_SAMPLES_DIR },
     { "seed", required_argument, NULL, OPT_SEED },
@@ -269,30 +263,13 @@ static void parse_args(int argc, char **argv, struct eval_opts *o)
     { "tasks", required_argument, NULL, OPT_TASKS },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "tokenizer", required_argument, NULL, OPT_TOKENIZER },
-    { "verbose", no_argument, NULL, 'v' },
-    { "version", no_argument, NULL, OPT_VERSION },
     { "write-answer-key", required_argument, NULL, OPT_ANSWER_KEY },
     { NULL, 0, NULL, 0 },
   };
-  int c, verbosity = MG_NORMAL;
+  int c;
 
-  while ((c = getopt_long(argc, argv, "hi:o:qv", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
     switch (c) {
-    case 'h':
-      mg_print_usage(usage_text);
-      break;
-    case 'i':
-      o->input = optarg;
-      break;
-    case 'o':
-      o->output = optarg;
-      break;
-    case 'q':
-      verbosity = MG_QUIET;
-      break;
-    case 'v':
-      verbosity++;
-      break;
     case OPT_API_KEY_ENV:
       o->api_key_env = optarg;
       break;
@@ -386,9 +363,6 @@ static void parse_args(int argc, char **argv, struct eval_opts *o)
     case OPT_OUTPUT_PATH:
       o->output_path = optarg;
       break;
-    case OPT_PRETTY:
-      o->pretty = 1;
-      break;
     case OPT_RETRY_WAIT:
       o->retry_wait_ms = (long)mg_opt_uint(optarg, 1, 600000, "--retry-wait");
       break;
@@ -422,17 +396,14 @@ static void parse_args(int argc, char **argv, struct eval_opts *o)
     case OPT_TOKENIZER:
       o->tokenizer = optarg;
       break;
-    case OPT_VERSION:
-      mg_print_version();
-      break;
     case OPT_ANSWER_KEY:
       o->answer_key = optarg;
       break;
     default:
-      mg_usage_error("unknown option");
+      if (!mg_cli_std_option(c, optarg, usage_text, &o->std))
+        mg_usage_error("unknown option");
     }
   }
-  mg_set_verbosity(verbosity);
   if (optind < argc)
     mg_usage_error("unexpected argument '%s'", argv[optind]);
   if (!o->tasks && !o->list_tasks)
@@ -600,12 +571,6 @@ static int write_outputs(const struct eval_opts *o, const struct mg_eval_run *r,
   return 0;
 }
 
-static int read_input(const char *path, struct mg_json **out,
-                      struct mg_err *err)
-{
-  return mg_record_read_or_new(path, MG_JSON_DEFAULT_MAX, out, err);
-}
-
 static int run(const struct eval_opts *o)
 {
   struct mg_err err = MG_ERR_INIT;
@@ -674,7 +639,8 @@ static int run(const struct eval_opts *o)
     mg_err_set(&err, MG_ERR_USAGE, "no tasks in '%s'", o->tasks);
     goto fail;
   }
-  if (!o->answer_key && read_input(o->input, &rec, &err) < 0)
+  if (!o->answer_key
+      && mg_record_read_or_new(o->std.input, o->std.max_input, &rec, &err) < 0)
     goto fail;
   /* endpoint: record, then model_args, then flags */
   mg_eval_opts_init(&eo);
@@ -812,10 +778,10 @@ static int run(const struct eval_opts *o)
     err = r->failure;
     if (err.cat == MG_ERR_NONE)
       mg_err_set(&err, MG_ERR_REMOTE, "the run did not complete");
-    if (strcmp(o->output, "-") != 0) {
+    if (strcmp(o->std.output, "-") != 0) {
       struct mg_err e2 = MG_ERR_INIT;
 
-      if (mg_record_write(rec, o->output, o->pretty, &e2) < 0)
+      if (mg_record_write(rec, o->std.output, o->std.pretty, &e2) < 0)
         mg_report_err(&e2);
     }
     mg_warn("partial results (complete: false): %zu of %zu requests "
@@ -823,7 +789,7 @@ static int run(const struct eval_opts *o)
             r->requests_sent + r->requests_cached, r->requests_total);
     goto fail;
   }
-  if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
+  if (mg_record_write(rec, o->std.output, o->std.pretty, &err) < 0)
     goto fail;
   mg_verbose("%zu requests (%zu sent, %zu cached, %zu tokenize calls) in "
              "%.2f s, %.1f in flight on average",
@@ -855,8 +821,7 @@ out:
 
 int main(int argc, char **argv)
 {
-  struct eval_opts opts = { .input = "-",
-                            .output = "-",
+  struct eval_opts opts = { .std = MG_CLI_STD_INIT,
                             .num_fewshot = -1,
                             .limit = -1,
                             .seed = -1,

@@ -66,12 +66,12 @@ static const char usage_text[] =
     "      --slots N               concurrent generations, the rest queue;\n"
     "                              0 = unlimited (0)\n"
     "Answer key:\n"
-    "  -i, --answer-key FILE       JSON Lines of {\"context\", "
+    "  -i, --answer-key FILE       (also --input) JSON Lines of {\"context\", "
     "\"continuation\"}\n"
     "      --answer-accuracy P     fraction of contexts the mock knows (1)\n"
     "      --answer-expect         print {\"contexts\", \"known\"} and exit\n"
-    "  -o, --output FILE           where --answer-expect writes (-)\n"
-    "      --pretty                indent that output\n"
+    "  -o, --output FILE           where --answer-expect writes "
+    "(-)\n"
     "Faults (fractions of generation requests, 0..1; deterministic per seed):\n"
     "      --fail-429 F            answer 429 (with Retry-After)\n"
     "      --fail-500 F            answer 500\n"
@@ -82,11 +82,8 @@ static const char usage_text[] =
     "      --stall-ms MS           length of a stall (2000)\n"
     "      --malformed-rate F      send one malformed SSE line mid-way\n"
     "      --stream-error-rate F   send an {\"error\": ...} event mid-way\n"
-    "Common:\n"
-    "  -h, --help                  show this help\n"
-    "  -q, --quiet                 no messages but errors\n"
-    "  -v, --verbose               log every request on stderr\n"
-    "      --version               print the version\n";
+    "Common (-v logs every request; --max-input caps the answer key, 256 "
+    "MiB):\n" MG_CLI_STD_USAGE;
 
 enum {
   OPT_ACCURACY = 256,
@@ -109,7 +106,6 @@ enum {
   OPT_PORT,
   OPT_PORT_FILE,
   OPT_PREFILL,
-  OPT_PRETTY,
   OPT_LATENCY,
   OPT_RETRY_AFTER,
   OPT_SEED,
@@ -121,10 +117,12 @@ enum {
   OPT_TLS_KEY,
   OPT_TTFT,
   OPT_TTFT_STD,
-  OPT_VERSION,
 };
 
+static const char shortopts[] = MG_CLI_STD_SHORTOPTS;
+
 static const struct option longopts[] = {
+  MG_CLI_STD_LONGOPTS,
   { "answer-accuracy", required_argument, NULL, OPT_ACCURACY },
   { "answer-expect", no_argument, NULL, OPT_EXPECT },
   { "answer-key", required_argument, NULL, 'i' },
@@ -133,9 +131,7 @@ static const struct option longopts[] = {
   { "fail-429", required_argument, NULL, OPT_F429 },
   { "fail-500", required_argument, NULL, OPT_F500 },
   { "fail-503", required_argument, NULL, OPT_F503 },
-  { "help", no_argument, NULL, 'h' },
   { "host", required_argument, NULL, OPT_HOST },
-  { "input", required_argument, NULL, 'i' },
   { "itl-ms", required_argument, NULL, OPT_ITL },
   { "itl-ms-std", required_argument, NULL, OPT_ITL_STD },
   { "malformed-rate", required_argument, NULL, OPT_MALFORMED },
@@ -143,14 +139,11 @@ static const struct option longopts[] = {
   { "max-connections", required_argument, NULL, OPT_MAX_CONN },
   { "max-model-len", required_argument, NULL, OPT_MAX_LEN },
   { "model", required_argument, NULL, OPT_MODEL },
-  { "output", required_argument, NULL, 'o' },
   { "output-tokens", required_argument, NULL, OPT_OUT_TOKENS },
   { "output-tokens-std", required_argument, NULL, OPT_OUT_STD },
   { "port", required_argument, NULL, OPT_PORT },
   { "port-file", required_argument, NULL, OPT_PORT_FILE },
   { "prefill-ms-per-token", required_argument, NULL, OPT_PREFILL },
-  { "pretty", no_argument, NULL, OPT_PRETTY },
-  { "quiet", no_argument, NULL, 'q' },
   { "request-latency", required_argument, NULL, OPT_LATENCY },
   { "retry-after", required_argument, NULL, OPT_RETRY_AFTER },
   { "seed", required_argument, NULL, OPT_SEED },
@@ -162,8 +155,6 @@ static const struct option longopts[] = {
   { "tls-key", required_argument, NULL, OPT_TLS_KEY },
   { "ttft-ms", required_argument, NULL, OPT_TTFT },
   { "ttft-ms-std", required_argument, NULL, OPT_TTFT_STD },
-  { "verbose", no_argument, NULL, 'v' },
-  { "version", no_argument, NULL, OPT_VERSION },
   { NULL, 0, NULL, 0 },
 };
 
@@ -172,8 +163,7 @@ struct mock_opts {
   const char *answer_key;
   double accuracy;
   int expect;
-  const char *output;
-  int pretty;
+  struct mg_cli_std std; /* -i -o --max-input --pretty */
   const char *port_file;
   const char *arrival_log;
   const char *tls_cert;
@@ -217,33 +207,20 @@ static void set_defaults(struct mock_opts *o)
   o->srv.faults.stall_ms = 2000;
   o->srv.faults.retry_after_s = 1;
   o->accuracy = 1;
-  o->output = "-";
+  o->std = (struct mg_cli_std)MG_CLI_STD_INIT;
+  o->std.max_input = 4 * MG_CLI_DEFAULT_MAX_INPUT; /* answer keys are big */
 }
 
 static void parse_args(int argc, char **argv, struct mock_opts *o)
 {
   struct mg_mock_faults *f = &o->srv.faults;
   struct mg_mock_timing *t = &o->srv.timing;
-  int c, verbosity = MG_NORMAL;
+  int c;
 
   set_defaults(o);
 
-  while ((c = getopt_long(argc, argv, "hi:o:qv", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
     switch (c) {
-    case 'h':
-      mg_print_usage(usage_text);
-    case 'i':
-      o->answer_key = optarg;
-      break;
-    case 'o':
-      o->output = optarg;
-      break;
-    case 'q':
-      verbosity = MG_QUIET;
-      break;
-    case 'v':
-      verbosity = MG_VERBOSE;
-      break;
     case OPT_ACCURACY:
       o->accuracy = frac(optarg, "--answer-accuracy");
       break;
@@ -312,9 +289,6 @@ static void parse_args(int argc, char **argv, struct mock_opts *o)
       t->prefill_ms_per_token =
           mg_opt_double(optarg, 0, 1e4, "--prefill-ms-per-token");
       break;
-    case OPT_PRETTY:
-      o->pretty = 1;
-      break;
     case OPT_LATENCY:
       t->request_latency_s =
           mg_opt_double(optarg, 0, 86400, "--request-latency");
@@ -350,10 +324,12 @@ static void parse_args(int argc, char **argv, struct mock_opts *o)
     case OPT_TTFT_STD:
       t->ttft_std_ms = mg_opt_double(optarg, 0, 3.6e6, "--ttft-ms-std");
       break;
-    case OPT_VERSION:
-      mg_print_version();
+    case 'i': /* the input document of mock-llm is its answer key */
+      o->answer_key = optarg;
+      break;
     default:
-      mg_usage_error("unknown option");
+      if (!mg_cli_std_option(c, optarg, usage_text, &o->std))
+        mg_usage_error("unknown option");
     }
   }
   if (optind < argc)
@@ -368,7 +344,6 @@ static void parse_args(int argc, char **argv, struct mock_opts *o)
     mg_usage_error("--answer-expect needs --answer-key");
   if (!o->tls_cert != !o->tls_key)
     mg_usage_error("--tls-cert and --tls-key go together");
-  mg_set_verbosity(verbosity);
 }
 
 static int answer_expect(const struct mock_opts *o,
@@ -378,7 +353,7 @@ static int answer_expect(const struct mock_opts *o,
   struct mg_json *j = mg_json_new_object();
   struct mg_buf out = MG_BUF_INIT(MG_BUF_UNLIMITED);
   size_t n = mg_mock_key_count(key), k = mg_mock_key_known(key);
-  unsigned flags = MG_JSON_NEWLINE | (o->pretty ? MG_JSON_PRETTY : 0);
+  unsigned flags = MG_JSON_NEWLINE | (o->std.pretty ? MG_JSON_PRETTY : 0);
   char *s;
   int rc = MG_EXIT_OK;
 
@@ -402,7 +377,7 @@ static int answer_expect(const struct mock_opts *o,
     free(s);
     mg_json_free(j);
   }
-  if (mg_io_write_atomic(o->output, out.data, out.len, 0644, &err) < 0)
+  if (mg_io_write_atomic(o->std.output, out.data, out.len, 0644, &err) < 0)
     rc = mg_report_err(&err);
   mg_buf_release(&out);
   return rc;
@@ -509,8 +484,8 @@ static int run(struct mock_opts *o)
   int rc;
 
   if (o->answer_key
-      && mg_mock_key_load(o->answer_key, o->srv.model.seed, o->accuracy, &key,
-                          &err)
+      && mg_mock_key_load(o->answer_key, o->std.max_input, o->srv.model.seed,
+                          o->accuracy, &key, &err)
              < 0)
     return mg_report_err(&err);
   o->srv.model.key = key;

@@ -100,22 +100,14 @@ static const char usage_text[] =
     "                          multipart upload part size (default: 64 MiB)\n"
     "      --s3-multipart-threshold BYTES\n"
     "                          upload files this large in parts (default:\n"
-    "                          256 MiB)\n"
-    "      --pretty            indent the output\n"
-    "  -q, --quiet             no progress or warnings on stderr\n"
-    "  -v, --verbose           more detail on stderr; twice: the HTTP\n"
-    "                          exchange too (secrets redacted)\n"
-    "  -h, --help              show this help\n"
-    "      --version           show the version\n"
-    "\n"
+    "                          256 MiB)\n" MG_CLI_STD_USAGE "\n"
     "Exit: 0 ok, 2 usage, 3 bad input, 4 local I/O, 5 network, registry or\n"
     "Hub failure (a digest mismatch is 5: the source served bad bytes).\n";
 
 struct fetch_opts {
   int argc;
   char **argv;
-  const char *input;
-  const char *output;
+  struct mg_cli_std std; /* -i -o --max-input --pretty */
   const char *source;
   const char *dest;
   const char **include;
@@ -144,9 +136,6 @@ struct fetch_opts {
   int s3_path_style;
   uint64_t s3_part_size;
   uint64_t s3_multipart_from;
-  size_t max_input;
-  int pretty;
-  int verbose;
 };
 
 enum {
@@ -165,7 +154,6 @@ enum {
   OPT_OCI_AUTH_FILE,
   OPT_OCI_CHUNK_SIZE,
   OPT_PLAIN_HTTP,
-  OPT_PRETTY,
   OPT_RETRIES,
   OPT_S3_ENDPOINT,
   OPT_S3_MULTIPART_THRESHOLD,
@@ -175,19 +163,19 @@ enum {
   OPT_SHA256,
   OPT_TIMEOUT,
   OPT_TOKEN_FILE,
-  OPT_VERSION,
 };
 
+static const char shortopts[] = MG_CLI_STD_SHORTOPTS "j:";
+
 static const struct option longopts[] = {
+  MG_CLI_STD_LONGOPTS,
   { "base", required_argument, NULL, OPT_BASE },
   { "cacert", required_argument, NULL, OPT_CACERT },
   { "endpoint", required_argument, NULL, OPT_ENDPOINT },
   { "exclude", required_argument, NULL, OPT_EXCLUDE },
   { "extract", no_argument, NULL, OPT_EXTRACT },
   { "force", no_argument, NULL, OPT_FORCE },
-  { "help", no_argument, NULL, 'h' },
   { "include", required_argument, NULL, OPT_INCLUDE },
-  { "input", required_argument, NULL, 'i' },
   { "insecure", no_argument, NULL, OPT_INSECURE },
   { "jobs", required_argument, NULL, 'j' },
   { "keep-top-dir", no_argument, NULL, OPT_KEEP_TOP_DIR },
@@ -196,10 +184,7 @@ static const struct option longopts[] = {
   { "no-extract", no_argument, NULL, OPT_NO_EXTRACT },
   { "oci-auth-file", required_argument, NULL, OPT_OCI_AUTH_FILE },
   { "oci-chunk-size", required_argument, NULL, OPT_OCI_CHUNK_SIZE },
-  { "output", required_argument, NULL, 'o' },
   { "plain-http", no_argument, NULL, OPT_PLAIN_HTTP },
-  { "pretty", no_argument, NULL, OPT_PRETTY },
-  { "quiet", no_argument, NULL, 'q' },
   { "retries", required_argument, NULL, OPT_RETRIES },
   { "s3-endpoint", required_argument, NULL, OPT_S3_ENDPOINT },
   { "s3-multipart-threshold", required_argument, NULL,
@@ -210,8 +195,6 @@ static const struct option longopts[] = {
   { "sha256", required_argument, NULL, OPT_SHA256 },
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
   { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
-  { "verbose", no_argument, NULL, 'v' },
-  { "version", no_argument, NULL, OPT_VERSION },
   { NULL, 0, NULL, 0 },
 };
 
@@ -231,31 +214,14 @@ static void free_patterns(struct fetch_opts *o)
 
 static void parse_args(int argc, char **argv, struct fetch_opts *o)
 {
-  int c, verbosity = MG_NORMAL;
+  int c;
 
   o->argc = argc;
   o->argv = argv;
-  while ((c = getopt_long(argc, argv, "hi:j:o:qv", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
     switch (c) {
-    case 'h':
-      free_patterns(o);
-      mg_print_usage(usage_text);
-    case 'i':
-      o->input = optarg;
-      break;
     case 'j':
       o->jobs = (int)mg_opt_uint(optarg, 1, 64, "--jobs");
-      break;
-    case 'o':
-      o->output = optarg;
-      break;
-    case 'q':
-      verbosity = MG_QUIET;
-      break;
-    case 'v':
-      /* Twice: the HTTP exchange too, with secrets redacted. */
-      verbosity = verbosity >= MG_VERBOSE ? MG_DEBUG : MG_VERBOSE;
-      o->verbose = 1;
       break;
     case OPT_BASE:
       o->base = optarg;
@@ -303,9 +269,6 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
     case OPT_PLAIN_HTTP:
       o->plain_http = 1;
       break;
-    case OPT_PRETTY:
-      o->pretty = 1;
-      break;
     case OPT_RETRIES:
       o->retries = (int)mg_opt_uint(optarg, 0, 100, "--retries");
       break;
@@ -335,10 +298,9 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
     case OPT_TOKEN_FILE:
       o->token_file = optarg;
       break;
-    case OPT_VERSION:
-      free_patterns(o);
-      mg_print_version();
     default:
+      if (mg_cli_std_option(c, optarg, usage_text, &o->std))
+        break;
       free_patterns(o);
       mg_usage_error("unknown option");
     }
@@ -360,14 +322,13 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
                    "digits",
                    o->sha256);
   }
-  mg_set_verbosity(verbosity);
 }
 
 /* The input record: -i FILE, a non-empty piped stdin, or a new one. */
 static int read_input(const struct fetch_opts *o, struct mg_json **rec,
                       struct mg_err *err)
 {
-  return mg_record_read_or_new(o->input, o->max_input, rec, err);
+  return mg_record_read_or_new(o->std.input, o->std.max_input, rec, err);
 }
 
 /* The Hub token, in huggingface_hub's order. */
@@ -518,7 +479,7 @@ static int run(const struct fetch_opts *o)
   keep_origin(mg_record_section(rec, "model"), model, o->source);
   mg_record_set_section(rec, "model", model);
   mg_record_add_provenance(rec, started, o->argc, o->argv);
-  if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
+  if (mg_record_write(rec, o->std.output, o->std.pretty, &err) < 0)
     goto fail;
   rc = MG_EXIT_OK;
   goto out;
@@ -535,13 +496,11 @@ out:
 
 int main(int argc, char **argv)
 {
-  struct fetch_opts opts = { .input = "-",
-                             .output = "-",
+  struct fetch_opts opts = { .std = MG_CLI_STD_INIT,
                              .extract = -1,
                              .jobs = 4,
                              .retries = 5,
-                             .timeout_s = 60,
-                             .max_input = MG_JSON_DEFAULT_MAX };
+                             .timeout_s = 60 };
   int rc;
 
   mg_init(argv[0]);

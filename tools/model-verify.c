@@ -45,95 +45,57 @@ static const char usage_text[] =
     "      --public-key PEM    verify the signature with this EC public key\n"
     "      --signature FILE    signature bundle (default: DIR/model.sig)\n"
     "      --require-signature fail unless a valid signature is present\n"
-    "  -j, --jobs N            files checked in parallel (default: 2)\n"
-    "      --max-input BYTES   cap on the input record (default: 64 MiB)\n"
-    "      --pretty            indent the output\n"
-    "  -q, --quiet             no progress or warnings on stderr\n"
-    "  -v, --verbose           more detail on stderr\n"
-    "  -h, --help              show this help\n"
-    "      --version           show the version\n"
-    "\n"
+    "  -j, --jobs N            files checked in parallel (default: "
+    "2)\n" MG_CLI_STD_USAGE "\n"
     "Exit: 0 pass, 1 fail, 2 usage, 3 bad record or policy, 4 local I/O.\n";
 
 struct verify_opts {
   int argc;
   char **argv;
-  const char *input;
-  const char *output;
+  struct mg_cli_std std; /* -i -o --max-input --pretty */
   const char *dir;
   const char *policy;
   const char *public_key;
   const char *signature;
   int require_signature;
   int jobs;
-  size_t max_input;
-  int pretty;
 };
 
 enum {
-  OPT_MAX_INPUT = 256,
-  OPT_PRETTY,
-  OPT_PUBLIC_KEY,
+  OPT_PUBLIC_KEY = 256,
   OPT_REQUIRE_SIGNATURE,
   OPT_SIGNATURE,
-  OPT_VERSION,
 };
 
+static const char shortopts[] = MG_CLI_STD_SHORTOPTS "d:j:p:";
+
 static const struct option longopts[] = {
+  MG_CLI_STD_LONGOPTS,
   { "dir", required_argument, NULL, 'd' },
-  { "help", no_argument, NULL, 'h' },
-  { "input", required_argument, NULL, 'i' },
   { "jobs", required_argument, NULL, 'j' },
-  { "max-input", required_argument, NULL, OPT_MAX_INPUT },
-  { "output", required_argument, NULL, 'o' },
   { "policy", required_argument, NULL, 'p' },
-  { "pretty", no_argument, NULL, OPT_PRETTY },
   { "public-key", required_argument, NULL, OPT_PUBLIC_KEY },
-  { "quiet", no_argument, NULL, 'q' },
   { "require-signature", no_argument, NULL, OPT_REQUIRE_SIGNATURE },
   { "signature", required_argument, NULL, OPT_SIGNATURE },
-  { "verbose", no_argument, NULL, 'v' },
-  { "version", no_argument, NULL, OPT_VERSION },
   { NULL, 0, NULL, 0 },
 };
 
 static void parse_args(int argc, char **argv, struct verify_opts *o)
 {
-  int c, verbosity = MG_NORMAL;
+  int c;
 
   o->argc = argc;
   o->argv = argv;
-  while ((c = getopt_long(argc, argv, "d:hi:j:o:p:qv", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
     switch (c) {
     case 'd':
       o->dir = optarg;
       break;
-    case 'h':
-      mg_print_usage(usage_text);
-    case 'i':
-      o->input = optarg;
-      break;
     case 'j':
       o->jobs = (int)mg_opt_uint(optarg, 1, 16, "--jobs");
       break;
-    case 'o':
-      o->output = optarg;
-      break;
     case 'p':
       o->policy = optarg;
-      break;
-    case 'q':
-      verbosity = MG_QUIET;
-      break;
-    case 'v':
-      verbosity = MG_VERBOSE;
-      break;
-    case OPT_MAX_INPUT:
-      o->max_input =
-          (size_t)mg_opt_uint(optarg, 1, (uint64_t)1 << 32, "--max-input");
-      break;
-    case OPT_PRETTY:
-      o->pretty = 1;
       break;
     case OPT_PUBLIC_KEY:
       o->public_key = optarg;
@@ -144,15 +106,13 @@ static void parse_args(int argc, char **argv, struct verify_opts *o)
     case OPT_SIGNATURE:
       o->signature = optarg;
       break;
-    case OPT_VERSION:
-      mg_print_version();
     default:
-      mg_usage_error("unknown option");
+      if (!mg_cli_std_option(c, optarg, usage_text, &o->std))
+        mg_usage_error("unknown option");
     }
   }
   if (optind < argc)
     mg_usage_error("unexpected operand '%s'", argv[optind]);
-  mg_set_verbosity(verbosity);
 }
 
 /*
@@ -163,8 +123,8 @@ static int read_input(const struct verify_opts *o, struct mg_json **rec,
                       struct mg_err *err)
 {
   if (!o->dir)
-    return mg_record_read(o->input, o->max_input, rec, err);
-  return mg_record_read_or_new(o->input, o->max_input, rec, err);
+    return mg_record_read(o->std.input, o->std.max_input, rec, err);
+  return mg_record_read_or_new(o->std.input, o->std.max_input, rec, err);
 }
 
 static int run(const struct verify_opts *o)
@@ -220,7 +180,7 @@ static int run(const struct verify_opts *o)
   }
   mg_record_set_section(rec, "verification", sec);
   mg_record_add_provenance(rec, started, o->argc, o->argv);
-  if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
+  if (mg_record_write(rec, o->std.output, o->std.pretty, &err) < 0)
     goto fail;
   rc = passed ? MG_EXIT_OK : MG_EXIT_FAIL;
   goto out;
@@ -234,9 +194,7 @@ out:
 
 int main(int argc, char **argv)
 {
-  struct verify_opts opts = {
-    .input = "-", .output = "-", .jobs = 2, .max_input = MG_JSON_DEFAULT_MAX
-  };
+  struct verify_opts opts = { .std = MG_CLI_STD_INIT, .jobs = 2 };
 
   mg_init(argv[0]);
   parse_args(argc, argv, &opts);

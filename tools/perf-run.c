@@ -87,8 +87,7 @@ static const char usage_text[] =
     "  --percentile-method nearest-rank|linear\n"
     "  --label NAME            dataset label the results are filed under\n"
     "                          (baseline, or the use case); K=V adds a\n"
-    "                          GuideLLM metadata label\n"
-    "  --pretty, -q, -v, -h, --version\n"
+    "                          GuideLLM metadata label\n" MG_CLI_STD_USAGE
     "GuideLLM flags (docs/tools/perf-run.md): v0.3 --rate-type,\n"
     "  --backend-type, --backend-args, --warmup-percent, --cooldown-percent,\n"
     "  --random-seed, --output-path, --output-sampling, --disable-progress;\n"
@@ -99,10 +98,8 @@ static const char usage_text[] =
     "  'benchmark', 'benchmark run' or 'run' is ignored\n";
 
 struct perf_opts {
-  const char *input;
-  const char *output;
-  int pretty;
-  int tokenize; /* 1 --tokenize, 2 --detokenize */
+  struct mg_cli_std std; /* -i -o --max-input --pretty */
+  int tokenize;          /* 1 --tokenize, 2 --detokenize */
   struct mg_perf_config cfg;
   char **argv;
   int argc;
@@ -159,7 +156,6 @@ enum {
   OPT_OUTPUTS,
   OPT_OVER_SATURATION,
   OPT_PERCENTILE_METHOD,
-  OPT_PRETTY,
   OPT_PROCESSOR,
   OPT_PROFILE,
   OPT_RAMPUP,
@@ -176,12 +172,14 @@ enum {
   OPT_TOKENIZE,
   OPT_TOKENIZER,
   OPT_UNSUPPORTED,
-  OPT_VERSION,
   OPT_WARMUP,
   OPT_WARMUP_PERCENT,
 };
 
+static const char shortopts[] = MG_CLI_STD_SHORTOPTS;
+
 static const struct option longopts[] = {
+  MG_CLI_STD_LONGOPTS,
   { "add-special-tokens", no_argument, NULL, OPT_ADD_SPECIAL_TOKENS },
   { "api-key-file", required_argument, NULL, OPT_API_KEY_FILE },
   { "backend", required_argument, NULL, OPT_BACKEND },
@@ -212,9 +210,7 @@ static const struct option longopts[] = {
   { "extra-body", required_argument, NULL, OPT_EXTRA_BODY },
   { "guidellm-json", required_argument, NULL, OPT_GUIDELLM_JSON },
   { "header", required_argument, NULL, OPT_HEADER },
-  { "help", no_argument, NULL, 'h' },
   { "http2", no_argument, NULL, OPT_HTTP2 },
-  { "input", required_argument, NULL, 'i' },
   { "insecure", no_argument, NULL, OPT_INSECURE },
   { "label", required_argument, NULL, OPT_LABEL },
   { "max-concurrency", required_argument, NULL, OPT_MAX_CONCURRENCY },
@@ -230,7 +226,6 @@ static const struct option longopts[] = {
   { "no-ignore-eos", no_argument, NULL, OPT_NO_IGNORE_EOS },
   { "no-unique-prefix", no_argument, NULL, OPT_NO_UNIQUE_PREFIX },
   { "no-warm-connections", no_argument, NULL, OPT_NO_WARM },
-  { "output", required_argument, NULL, 'o' },
   { "output-dir", required_argument, NULL, OPT_OUTPUT_DIR },
   { "output-extras", required_argument, NULL, OPT_UNSUPPORTED },
   { "output-path", required_argument, NULL, OPT_OUTPUT_PATH },
@@ -240,11 +235,9 @@ static const struct option longopts[] = {
   { "override", required_argument, NULL, OPT_UNSUPPORTED },
   { "percentile-method", required_argument, NULL, OPT_PERCENTILE_METHOD },
   { "prefer-response-metrics", no_argument, NULL, OPT_IGNORED },
-  { "pretty", no_argument, NULL, OPT_PRETTY },
   { "processor", required_argument, NULL, OPT_PROCESSOR },
   { "processor-args", required_argument, NULL, OPT_UNSUPPORTED },
   { "profile", required_argument, NULL, OPT_PROFILE },
-  { "quiet", no_argument, NULL, 'q' },
   { "rampup", required_argument, NULL, OPT_RAMPUP },
   { "random-seed", required_argument, NULL, OPT_SEED },
   { "rate", required_argument, NULL, OPT_RATE },
@@ -263,8 +256,6 @@ static const struct option longopts[] = {
   { "time-scale", required_argument, NULL, OPT_TIME_SCALE },
   { "tokenize", no_argument, NULL, OPT_TOKENIZE },
   { "tokenizer", required_argument, NULL, OPT_TOKENIZER },
-  { "verbose", no_argument, NULL, 'v' },
-  { "version", no_argument, NULL, OPT_VERSION },
   { "warmup", required_argument, NULL, OPT_WARMUP },
   { "warmup-percent", required_argument, NULL, OPT_WARMUP_PERCENT },
   { NULL, 0, NULL, 0 },
@@ -283,27 +274,8 @@ static void parse_args(int argc, char **argv, struct perf_opts *o)
   struct mg_err err = MG_ERR_INIT;
   int ch, li = 0;
 
-  while ((ch = getopt_long(argc, argv, "hi:o:qv", longopts, &li)) != -1) {
+  while ((ch = getopt_long(argc, argv, shortopts, longopts, &li)) != -1) {
     switch (ch) {
-    case 'h':
-      mg_print_usage(usage_text);
-    case 'i':
-      o->input = optarg;
-      break;
-    case 'o':
-      /* GuideLLM v0.7's --output kind=...,path=... shares the name. */
-      if (strncmp(optarg, "kind=", 5) == 0
-          || strncmp(optarg, "{\"kind\"", 7) == 0)
-        check(mg_perf_cfg_output(c, optarg, &err), &err);
-      else
-        o->output = optarg;
-      break;
-    case 'q':
-      mg_set_verbosity(MG_QUIET);
-      break;
-    case 'v':
-      mg_set_verbosity(mg_verbosity() + 1);
-      break;
     case OPT_ADD_SPECIAL_TOKENS:
       c->add_special = 1;
       break;
@@ -455,9 +427,6 @@ static void parse_args(int argc, char **argv, struct perf_opts *o)
                        "expected nearest-rank or linear",
                        optarg);
       break;
-    case OPT_PRETTY:
-      o->pretty = 1;
-      break;
     case OPT_PROCESSOR:
       c->processor = optarg;
       break;
@@ -512,16 +481,23 @@ static void parse_args(int argc, char **argv, struct perf_opts *o)
     case OPT_UNSUPPORTED:
       mg_usage_error("option '--%s' is not supported by perf-run",
                      longopts[li].name);
-    case OPT_VERSION:
-      mg_print_version();
     case OPT_WARMUP:
       check(mg_perf_cfg_phase(&c->warmup, optarg, "--warmup", &err), &err);
       break;
     case OPT_WARMUP_PERCENT:
       c->warmup = mg_opt_double(optarg, 0, 0.999999, "--warmup-percent");
       break;
+    case 'o':
+      /* GuideLLM v0.7's --output kind=...,path=... shares the name. */
+      if (strncmp(optarg, "kind=", 5) == 0
+          || strncmp(optarg, "{\"kind\"", 7) == 0)
+        check(mg_perf_cfg_output(c, optarg, &err), &err);
+      else
+        o->std.output = optarg;
+      break;
     default:
-      mg_usage_error("unknown option");
+      if (!mg_cli_std_option(ch, optarg, usage_text, &o->std))
+        mg_usage_error("unknown option");
     }
   }
   /* GuideLLM's subcommand words, so its command lines run unchanged. */
@@ -564,7 +540,7 @@ static int tokenize(const struct perf_opts *o)
 
   if (mg_http_global_init(&err) < 0
       || mg_tok_proc_cli(c->processor, base, o->tokenize == 2, c->add_special,
-                         o->input, o->output, &err)
+                         o->std.input, o->std.output, &err)
              < 0)
     rc = mg_report_err(&err);
   free(base);
@@ -596,7 +572,7 @@ static int run(const struct perf_opts *o)
   mg_time_rfc3339(started, sizeof(started));
   (void)snprintf(run_id, sizeof(run_id), "perf-run-%s", started);
   mg_perf_data_init(&data);
-  if (mg_perf_cfg_read_record(o->input, &rec, &err) < 0
+  if (mg_record_read_or_new(o->std.input, o->std.max_input, &rec, &err) < 0
       || mg_perf_cfg_load_data(c, &data, &err) < 0)
     goto fail;
   if (mg_http_global_init(&err) < 0
@@ -747,7 +723,7 @@ static int run(const struct perf_opts *o)
     gl = NULL;
     mg_json_free(spec);
   }
-  if (mg_perf_cfg_write_outputs(c, runs, report, o->pretty, &err) < 0)
+  if (mg_perf_cfg_write_outputs(c, runs, report, o->std.pretty, &err) < 0)
     goto fail;
   ep = mg_json_new_object();
   shown = mg_http_redact_url(base);
@@ -759,7 +735,7 @@ static int run(const struct perf_opts *o)
   mg_record_set_section(rec, "perf", perf);
   perf = NULL;
   mg_record_add_provenance(rec, started, o->argc, o->argv);
-  if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
+  if (mg_record_write(rec, o->std.output, o->std.pretty, &err) < 0)
     goto fail;
   if (interrupted) {
     mg_warn("interrupted: the record holds what was measured");
@@ -796,8 +772,7 @@ int main(int argc, char **argv)
   int rc;
 
   memset(&opts, 0, sizeof(opts));
-  opts.input = "-";
-  opts.output = "-";
+  opts.std = (struct mg_cli_std)MG_CLI_STD_INIT;
   mg_perf_cfg_init(&opts.cfg);
 
   mg_init(argv[0]);

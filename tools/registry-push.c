@@ -95,19 +95,12 @@ static const char usage_text[] =
     "      --retries N         retries on 5xx and connection errors (3)\n"
     "      --retry-delay MS    first backoff step (500)\n"
     "      --timeout SEC       per-request timeout (60)\n"
-    "      --page-size N       pageSize of list calls (100)\n"
-    "      --max-input BYTES   cap on the input record (64 MiB)\n"
-    "      --pretty            indent the output\n"
-    "  -q, --quiet             no warnings\n"
-    "  -v, --verbose           log requests (tokens redacted)\n"
-    "  -h, --help              this help\n"
-    "      --version           program version\n";
+    "      --page-size N       pageSize of list calls (100)\n" MG_CLI_STD_USAGE;
 
 #define SA_TOKEN "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 struct push_opts {
-  const char *input;
-  const char *output;
+  struct mg_cli_std std; /* -i -o --max-input --pretty */
   const char *registry;
   const char *model;
   const char *version;
@@ -124,7 +117,6 @@ struct push_opts {
   const char *token_file;
   const char *cacert;
   struct mg_json *links; /* [{"name", "uri"}] */
-  unsigned long long max_input;
   unsigned long long retries;
   unsigned long long retry_delay;
   unsigned long long timeout;
@@ -133,8 +125,6 @@ struct push_opts {
   int insecure;
   int list;
   int per_rate;
-  int pretty;
-  int verbose;
   int argc;
   char **argv;
 };
@@ -150,12 +140,10 @@ enum {
   OPT_LABEL,
   OPT_LINK,
   OPT_LIST,
-  OPT_MAX_INPUT,
   OPT_MODEL,
   OPT_OWNER,
   OPT_PAGE_SIZE,
   OPT_PER_RATE,
-  OPT_PRETTY,
   OPT_REGISTRY,
   OPT_REGISTRY_DIR,
   OPT_RETRIES,
@@ -166,32 +154,28 @@ enum {
   OPT_TIMEOUT,
   OPT_TOKEN_FILE,
   OPT_URI,
-  OPT_VERSION,
   OPT_VERSION_NAME,
 };
 
+static const char shortopts[] = MG_CLI_STD_SHORTOPTS;
+
 static const struct option longopts[] = {
+  MG_CLI_STD_LONGOPTS,
   { "author", required_argument, NULL, OPT_AUTHOR },
   { "cacert", required_argument, NULL, OPT_CACERT },
   { "description", required_argument, NULL, OPT_DESCRIPTION },
   { "format-name", required_argument, NULL, OPT_FORMAT_NAME },
   { "format-version", required_argument, NULL, OPT_FORMAT_VERSION },
   { "get", no_argument, NULL, OPT_GET },
-  { "help", no_argument, NULL, 'h' },
-  { "input", required_argument, NULL, 'i' },
   { "insecure", no_argument, NULL, OPT_INSECURE },
   { "label", required_argument, NULL, OPT_LABEL },
   { "link", required_argument, NULL, OPT_LINK },
   { "list", no_argument, NULL, OPT_LIST },
-  { "max-input", required_argument, NULL, OPT_MAX_INPUT },
   { "model", required_argument, NULL, OPT_MODEL },
   { "model-version", required_argument, NULL, OPT_VERSION_NAME },
-  { "output", required_argument, NULL, 'o' },
   { "owner", required_argument, NULL, OPT_OWNER },
   { "page-size", required_argument, NULL, OPT_PAGE_SIZE },
   { "per-rate", no_argument, NULL, OPT_PER_RATE },
-  { "pretty", no_argument, NULL, OPT_PRETTY },
-  { "quiet", no_argument, NULL, 'q' },
   { "registry", required_argument, NULL, OPT_REGISTRY },
   { "registry-dir", required_argument, NULL, OPT_REGISTRY_DIR },
   { "retries", required_argument, NULL, OPT_RETRIES },
@@ -202,8 +186,6 @@ static const struct option longopts[] = {
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
   { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
   { "uri", required_argument, NULL, OPT_URI },
-  { "verbose", no_argument, NULL, 'v' },
-  { "version", no_argument, NULL, OPT_VERSION },
   { NULL, 0, NULL, 0 },
 };
 
@@ -222,29 +204,13 @@ static void add_link(struct push_opts *o, const char *arg)
 
 static void parse_args(int argc, char **argv, struct push_opts *o)
 {
-  int c, verbosity = MG_NORMAL;
+  int c;
   char *dirspec = NULL;
 
   o->argc = argc;
   o->argv = argv;
-  while ((c = getopt_long(argc, argv, "hi:o:qv", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
     switch (c) {
-    case 'h':
-      mg_json_free(o->links);
-      mg_print_usage(usage_text);
-    case 'i':
-      o->input = optarg;
-      break;
-    case 'o':
-      o->output = optarg;
-      break;
-    case 'q':
-      verbosity = MG_QUIET;
-      break;
-    case 'v':
-      verbosity = MG_VERBOSE;
-      o->verbose = 1;
-      break;
     case OPT_AUTHOR:
       o->author = optarg;
       break;
@@ -275,9 +241,6 @@ static void parse_args(int argc, char **argv, struct push_opts *o)
     case OPT_LIST:
       o->list = 1;
       break;
-    case OPT_MAX_INPUT:
-      o->max_input = mg_opt_uint(optarg, 1, (uint64_t)1 << 40, "--max-input");
-      break;
     case OPT_MODEL:
       o->model = optarg;
       break;
@@ -289,9 +252,6 @@ static void parse_args(int argc, char **argv, struct push_opts *o)
       break;
     case OPT_PER_RATE:
       o->per_rate = 1;
-      break;
-    case OPT_PRETTY:
-      o->pretty = 1;
       break;
     case OPT_REGISTRY:
       o->registry = optarg;
@@ -324,17 +284,14 @@ static void parse_args(int argc, char **argv, struct push_opts *o)
     case OPT_URI:
       o->uri = optarg;
       break;
-    case OPT_VERSION:
-      mg_json_free(o->links);
-      mg_print_version();
     case OPT_VERSION_NAME:
       o->version = optarg;
       break;
     default:
-      mg_usage_error("unknown option '%s'", argv[optind - 1]);
+      if (!mg_cli_std_option(c, optarg, usage_text, &o->std))
+        mg_usage_error("unknown option '%s'", argv[optind - 1]);
     }
   }
-  mg_set_verbosity(verbosity);
   if (optind < argc)
     mg_usage_error("unexpected operand '%s'", argv[optind]);
   if (dirspec && o->registry)
@@ -403,7 +360,7 @@ static int run(const struct push_opts *o)
 
   mg_time_rfc3339(started, sizeof(started));
   if (!reading) {
-    if (mg_record_read(o->input, o->max_input, &rec, &err) < 0)
+    if (mg_record_read(o->std.input, o->std.max_input, &rec, &err) < 0)
       goto fail;
     t.model_name = o->model;
     t.version_name = o->version;
@@ -434,7 +391,7 @@ static int run(const struct push_opts *o)
     http.retry_base_ms = (long)o->retry_delay;
     http.timeout_ms = (long)o->timeout * 1000;
     http.bearer = token;
-    http.verbose = o->verbose;
+    http.verbose = mg_verbosity() >= MG_DEBUG;
     if (o->insecure)
       mg_warn("TLS verification is off (--insecure)");
   }
@@ -479,7 +436,7 @@ static int run(const struct push_opts *o)
     mg_record_set_section(rec, "registry", section);
     mg_record_add_provenance(rec, started, o->argc, o->argv);
   }
-  if (mg_record_write(rec, o->output, o->pretty, &err) < 0)
+  if (mg_record_write(rec, o->std.output, o->std.pretty, &err) < 0)
     goto fail;
   goto out;
 fail:
@@ -497,12 +454,9 @@ out:
 
 int main(int argc, char **argv)
 {
-  struct push_opts opts = { .input = "-",
-                            .output = "-",
-                            .max_input = MG_JSON_DEFAULT_MAX,
-                            .retries = 3,
-                            .retry_delay = 500,
-                            .timeout = 60 };
+  struct push_opts opts = {
+    .std = MG_CLI_STD_INIT, .retries = 3, .retry_delay = 500, .timeout = 60
+  };
   int rc;
 
   mg_init(argv[0]);

@@ -51,27 +51,20 @@ static const char usage_text[] =
     "      --title TEXT        report title\n"
     "      --markdown FILE     write a Markdown report\n"
     "      --csv FILE          write a CSV report (long format)\n"
-    "      --html FILE         write a self-contained HTML report with charts\n"
-    "      --max-input BYTES   cap on each input record (64 MiB)\n"
-    "      --pretty            indent the output\n"
-    "  -q, --quiet             no warnings\n"
-    "  -v, --verbose           more messages\n"
-    "  -h, --help              this help\n"
-    "      --version           program version\n";
+    "      --html FILE         write a self-contained HTML report with "
+    "charts\n" MG_CLI_STD_USAGE;
 
 struct merge_opts {
   const char **inputs;
   size_t ninputs;
-  const char *output;
+  struct mg_cli_std std; /* -i -o --max-input --pretty */
   const char *title;
   const char *markdown;
   const char *csv;
   const char *html;
   struct mg_json *allow;  /* section -> "first" | "last" */
   struct mg_json *labels; /* array of strings */
-  unsigned long long max_input;
   int compare;
-  int pretty;
   int argc;
   char **argv;
 };
@@ -83,28 +76,20 @@ enum {
   OPT_HTML,
   OPT_LABEL,
   OPT_MARKDOWN,
-  OPT_MAX_INPUT,
-  OPT_PRETTY,
   OPT_TITLE,
-  OPT_VERSION,
 };
 
+static const char shortopts[] = MG_CLI_STD_SHORTOPTS;
+
 static const struct option longopts[] = {
+  MG_CLI_STD_LONGOPTS,
   { "allow", required_argument, NULL, OPT_ALLOW },
   { "compare", no_argument, NULL, OPT_COMPARE },
   { "csv", required_argument, NULL, OPT_CSV },
-  { "help", no_argument, NULL, 'h' },
   { "html", required_argument, NULL, OPT_HTML },
-  { "input", required_argument, NULL, 'i' },
   { "label", required_argument, NULL, OPT_LABEL },
   { "markdown", required_argument, NULL, OPT_MARKDOWN },
-  { "max-input", required_argument, NULL, OPT_MAX_INPUT },
-  { "output", required_argument, NULL, 'o' },
-  { "pretty", no_argument, NULL, OPT_PRETTY },
-  { "quiet", no_argument, NULL, 'q' },
   { "title", required_argument, NULL, OPT_TITLE },
-  { "verbose", no_argument, NULL, 'v' },
-  { "version", no_argument, NULL, OPT_VERSION },
   { NULL, 0, NULL, 0 },
 };
 
@@ -131,29 +116,14 @@ static void add_allow(struct merge_opts *o, const char *arg)
 
 static void parse_args(int argc, char **argv, struct merge_opts *o)
 {
-  int c, verbosity = MG_NORMAL;
+  int c;
   const char **dash_i = NULL;
   size_t ndash_i = 0;
 
   o->argc = argc;
   o->argv = argv;
-  while ((c = getopt_long(argc, argv, "hi:o:qv", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
     switch (c) {
-    case 'h':
-      mg_print_usage(usage_text);
-    case 'i':
-      dash_i = mg_xreallocarray(dash_i, ndash_i + 1, sizeof(*dash_i));
-      dash_i[ndash_i++] = optarg;
-      break;
-    case 'o':
-      o->output = optarg;
-      break;
-    case 'q':
-      verbosity = MG_QUIET;
-      break;
-    case 'v':
-      verbosity = MG_VERBOSE;
-      break;
     case OPT_ALLOW:
       add_allow(o, optarg);
       break;
@@ -174,22 +144,18 @@ static void parse_args(int argc, char **argv, struct merge_opts *o)
     case OPT_MARKDOWN:
       o->markdown = optarg;
       break;
-    case OPT_MAX_INPUT:
-      o->max_input = mg_opt_uint(optarg, 1, (uint64_t)1 << 40, "--max-input");
-      break;
-    case OPT_PRETTY:
-      o->pretty = 1;
-      break;
     case OPT_TITLE:
       o->title = optarg;
       break;
-    case OPT_VERSION:
-      mg_print_version();
+    case 'i': /* repeatable here: each names one input record */
+      dash_i = mg_xreallocarray(dash_i, ndash_i + 1, sizeof(*dash_i));
+      dash_i[ndash_i++] = optarg;
+      break;
     default:
-      mg_usage_error("unknown option '%s'", argv[optind - 1]);
+      if (!mg_cli_std_option(c, optarg, usage_text, &o->std))
+        mg_usage_error("unknown option '%s'", argv[optind - 1]);
     }
   }
-  mg_set_verbosity(verbosity);
   for (int i = optind; i < argc; i++)
     add_input(o, argv[i]);
   for (size_t i = 0; i < ndash_i; i++)
@@ -288,7 +254,7 @@ static int run(const struct merge_opts *o)
 
   mg_time_rfc3339(started, sizeof(started));
   for (size_t i = 0; i < o->ninputs; i++) {
-    if (mg_record_read(o->inputs[i], o->max_input, &recs[i], &err) < 0)
+    if (mg_record_read(o->inputs[i], o->std.max_input, &recs[i], &err) < 0)
       goto fail;
     /* our own output section: replaced, never merged */
     mg_json_remove(recs[i], "report");
@@ -336,7 +302,7 @@ static int run(const struct merge_opts *o)
     report = NULL;
   }
   mg_record_add_provenance(out, started, o->argc, o->argv);
-  if (mg_record_write(out, o->output, o->pretty, &err) < 0)
+  if (mg_record_write(out, o->std.output, o->std.pretty, &err) < 0)
     goto fail;
   goto out;
 fail:
@@ -357,7 +323,7 @@ out:
 
 int main(int argc, char **argv)
 {
-  struct merge_opts opts = { .output = "-", .max_input = MG_JSON_DEFAULT_MAX };
+  struct merge_opts opts = { .std = MG_CLI_STD_INIT };
   int rc;
 
   mg_init(argv[0]);

@@ -173,10 +173,11 @@ int mg_mock_key_parse(const char *text, size_t len, const char *name,
   return 0;
 }
 
-int mg_mock_key_load(const char *path, uint64_t seed, double accuracy,
-                     struct mg_mock_key **out, struct mg_err *err)
+int mg_mock_key_load(const char *path, size_t max, uint64_t seed,
+                     double accuracy, struct mg_mock_key **out,
+                     struct mg_err *err)
 {
-  struct mg_buf b = MG_BUF_INIT(MG_JSON_DEFAULT_MAX * 4);
+  struct mg_buf b = MG_BUF_INIT(max);
   int rc;
 
   *out = NULL;

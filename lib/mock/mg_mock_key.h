@@ -42,9 +42,11 @@ int mg_mock_key_decide(uint64_t seed, double accuracy, const char *context,
 int mg_mock_key_parse(const char *text, size_t len, const char *name,
                       uint64_t seed, double accuracy, struct mg_mock_key **out,
                       struct mg_err *err);
-/* Reads and parses a file (MG_ERR_IO when it cannot be read). */
-int mg_mock_key_load(const char *path, uint64_t seed, double accuracy,
-                     struct mg_mock_key **out, struct mg_err *err);
+/* Reads and parses a file of at most max bytes (MG_ERR_IO when it cannot
+ * be read, MG_ERR_DATA when it is larger). */
+int mg_mock_key_load(const char *path, size_t max, uint64_t seed,
+                     double accuracy, struct mg_mock_key **out,
+                     struct mg_err *err);
 /* Accepts NULL. */
 void mg_mock_key_free(struct mg_mock_key *k);
 

@@ -1309,12 +1309,6 @@ struct mg_json *mg_perf_cfg_gl_spec(const struct mg_perf_config *c,
 
 /* Running. */
 
-int mg_perf_cfg_read_record(const char *path, struct mg_json **out,
-                            struct mg_err *err)
-{
-  return mg_record_read_or_new(path, MG_JSON_DEFAULT_MAX, out, err);
-}
-
 int mg_perf_cfg_load_data(const struct mg_perf_config *c,
                           struct mg_perf_data *data, struct mg_err *err)
 {

@@ -192,10 +192,6 @@ struct mg_json *mg_perf_cfg_json(const struct mg_perf_config *c,
 struct mg_json *mg_perf_cfg_gl_spec(const struct mg_perf_config *c,
                                     const char *url, const char *model);
 
-/* Reads the input record: path, or stdin; a terminal or an empty stdin
- * gives a new record. caller owns *out. */
-int mg_perf_cfg_read_record(const char *path, struct mg_json **out,
-                            struct mg_err *err);
 /* Loads --data (synthetic spec or file), then --data-samples and the
  * backend's max_tokens. */
 int mg_perf_cfg_load_data(const struct mg_perf_config *c,

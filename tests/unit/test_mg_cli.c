@@ -157,12 +157,59 @@ static void test_messages_and_codes(void **state)
   mg_buf_release(&b);
 }
 
+static void bad_max_input(void)
+{
+  struct mg_cli_std std = MG_CLI_STD_INIT;
+
+  mg_cli_std_option(MG_CLI_OPT_MAX_INPUT, "0", "usage: mytool\n", &std);
+}
+
+/* The standard options mean the same in every tool (STYLE.md rule 12). */
+static void test_std_options(void **state)
+{
+  struct mg_cli_std std = MG_CLI_STD_INIT;
+  struct mg_buf b = MG_BUF_INIT(4096);
+
+  (void)state;
+  assert_string_equal(std.input, "-");
+  assert_string_equal(std.output, "-");
+  assert_int_equal(std.max_input, (size_t)64 << 20);
+  assert_int_equal(std.pretty, 0);
+  assert_int_equal(mg_cli_std_option('i', "in.json", "", &std), 1);
+  assert_int_equal(mg_cli_std_option('o', "out.json", "", &std), 1);
+  assert_int_equal(mg_cli_std_option(MG_CLI_OPT_PRETTY, NULL, "", &std), 1);
+  assert_int_equal(mg_cli_std_option(MG_CLI_OPT_MAX_INPUT, "1024", "", &std),
+                   1);
+  assert_string_equal(std.input, "in.json");
+  assert_string_equal(std.output, "out.json");
+  assert_int_equal(std.pretty, 1);
+  assert_int_equal(std.max_input, 1024);
+  /* -v once is verbose, twice debug (the HTTP exchange), and stays there */
+  mg_set_verbosity(MG_NORMAL);
+  assert_int_equal(mg_cli_std_option('v', NULL, "", &std), 1);
+  assert_int_equal(mg_verbosity(), MG_VERBOSE);
+  assert_int_equal(mg_cli_std_option('v', NULL, "", &std), 1);
+  assert_int_equal(mg_verbosity(), MG_DEBUG);
+  assert_int_equal(mg_cli_std_option('v', NULL, "", &std), 1);
+  assert_int_equal(mg_verbosity(), MG_DEBUG);
+  assert_int_equal(mg_cli_std_option('q', NULL, "", &std), 1);
+  assert_int_equal(mg_verbosity(), MG_QUIET);
+  mg_set_verbosity(MG_NORMAL);
+  /* not standard: the tool's own */
+  assert_int_equal(mg_cli_std_option('j', "2", "", &std), 0);
+  assert_int_equal(mg_cli_std_option(256, NULL, "", &std), 0);
+  assert_int_equal(run_child(bad_max_input, &b, NULL), MG_EXIT_USAGE);
+  assert_non_null(strstr(b.data, "invalid value '0' for --max-input"));
+  mg_buf_release(&b);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parse_uint),
     cmocka_unit_test(test_parse_double),
     cmocka_unit_test(test_messages_and_codes),
+    cmocka_unit_test(test_std_options),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -138,8 +138,8 @@ static void test_errors(void **state)
   assert_int_equal(
       mg_mock_key_parse(notobj, strlen(notobj), "k", 0, 1, &k, &err), -1);
   assert_non_null(strstr(err.msg, "not a JSON object"));
-  assert_int_equal(mg_mock_key_load("/nonexistent/key.jsonl", 0, 1, &k, &err),
-                   -1);
+  assert_int_equal(
+      mg_mock_key_load("/nonexistent/key.jsonl", 1 << 20, 0, 1, &k, &err), -1);
   assert_int_equal(err.cat, MG_ERR_IO);
   /* An empty key is valid and matches nothing. */
   assert_int_equal(mg_mock_key_parse("", 0, "k", 0, 1, &k, &err), 0);
