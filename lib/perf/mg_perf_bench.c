@@ -11,7 +11,7 @@
 #include "perf/mg_perf_sse.h"
 #include "tok/mg_tok_proc.h"
 
-#define BLOCK 1024
+#define BLOCK MG_PERF_BENCH_BLOCK
 #define BODY_KEEP 512 /* bytes of a response kept for messages */
 #define SSE_MAX ((size_t)4 << 20)
 #define STATUS_NS 100000000LL /* status callback period */
@@ -53,12 +53,6 @@ struct slot {
   char *fail_detail;
   struct slot *next;
 };
-
-struct mg_perf_rec *mg_perf_bench_rec(const struct mg_perf_bench *b,
-                                      long long i)
-{
-  return &b->blocks[i / BLOCK][i % BLOCK];
-}
 
 void mg_perf_bench_release(struct mg_perf_bench *b)
 {

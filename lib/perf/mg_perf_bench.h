@@ -128,9 +128,16 @@ struct mg_tok_proc;
 int mg_perf_bench_count_text(struct mg_perf_bench *b, struct mg_tok_proc *p,
                              struct mg_err *err);
 
-/* Record i (0 <= i < b->n), borrowed. */
-struct mg_perf_rec *mg_perf_bench_rec(const struct mg_perf_bench *b,
-                                      long long i);
+/* Records are kept in blocks of this many. */
+#define MG_PERF_BENCH_BLOCK 1024
+
+/* Record i (0 <= i < b->n), borrowed. Inline, so that reading records
+ * (mg_perf_metrics) does not link the run loop. */
+static inline struct mg_perf_rec *
+mg_perf_bench_rec(const struct mg_perf_bench *b, long long i)
+{
+  return &b->blocks[i / MG_PERF_BENCH_BLOCK][i % MG_PERF_BENCH_BLOCK];
+}
 void mg_perf_bench_release(struct mg_perf_bench *b);
 
 /*

@@ -9,6 +9,87 @@ struct mg_json;
 struct mg_perf_bench;
 
 /*
+ * The per-request metrics, each formula in this one place (docs/metrics.md):
+ * every request of a benchmark goes into an accumulator as a row; the
+ * accumulator then gives the request counts and the "metrics" object of
+ * docs/record-perf.md. perf-run makes its rows from the records it
+ * measured (mg_perf_metrics_json below), results-merge from the lines of
+ * the samples side files (mg_perf_metrics_add_sample), so a merge of
+ * several processes' samples is what one process would have computed.
+ * This part needs only the core (mg_stats, mg_json).
+ */
+enum mg_perf_metrics_bucket {
+  MG_PERF_METRICS_SUCCESSFUL,
+  MG_PERF_METRICS_INCOMPLETE,
+  MG_PERF_METRICS_ERRORED,
+  MG_PERF_METRICS_TOTAL,
+  MG_PERF_METRICS_NBUCKET,
+};
+
+/* Bit of an event flag that marks a non-empty "choices" array (vLLM's
+ * chunk); equals MG_PERF_EV_CHOICES. */
+#define MG_PERF_METRICS_EV_CHOICES 1
+
+struct mg_perf_metrics_row {
+  enum mg_perf_metrics_bucket bucket; /* successful, incomplete, errored */
+  const char *reason;                 /* not successful: why (NULL: unknown) */
+  int in_window;                      /* inside the measurement window */
+  /* ns on one clock; 0: did not happen */
+  long long t_sched, t_sent, t_first_tok, t_first_out, t_last_tok, t_end;
+  long long t_vllm_first, t_vllm_last;
+  long long prompt_tokens; /* -1: unknown */
+  long long output_tokens;
+  long long iterations;  /* token-bearing events */
+  const long long *ev_t; /* every SSE event: its time and flags */
+  const unsigned char *ev_f;
+  int nev;
+};
+
+struct mg_perf_metrics;
+
+struct mg_perf_metrics *mg_perf_metrics_new(void);
+void mg_perf_metrics_free(struct mg_perf_metrics *m);
+
+/* Adds one request: counted in its bucket; its metrics (when in the
+ * window) and its schedule delay (always). */
+void mg_perf_metrics_add(struct mg_perf_metrics *m,
+                         const struct mg_perf_metrics_row *r);
+
+/*
+ * Adds one line of a samples side file (mg_perf_metrics_samples_jsonl:
+ * times in ms on the writer's clock, "status", "reason", "in_window",
+ * token counts, "events"), as mg_perf_metrics_add would have the request.
+ */
+void mg_perf_metrics_add_sample(struct mg_perf_metrics *m,
+                                const struct mg_json *line);
+
+/* Requests counted (in the window / all) so far in bucket b. */
+long long mg_perf_metrics_count(const struct mg_perf_metrics *m,
+                                enum mg_perf_metrics_bucket b, int all);
+
+/*
+ * Sets the counts in requests (an object): "successful", "incomplete",
+ * "errored", "total" (in the window), "outside_window", "errors" and
+ * "incomplete_reasons" (counts by reason, in order of first appearance)
+ * and "all" (the four counts, window or not).
+ */
+void mg_perf_metrics_requests(const struct mg_perf_metrics *m,
+                              struct mg_json *requests);
+
+/*
+ * The "metrics" object: per bucket, every non-empty distribution by
+ * method (weighted ones always by weighted nearest rank), with histograms
+ * if hist. The total bucket is the union of the others. caller owns it.
+ */
+struct mg_json *mg_perf_metrics_dists(struct mg_perf_metrics *m,
+                                      enum mg_stats_pct method, int hist);
+
+/* The schedule delay (sent - scheduled) of every request, window or not,
+ * as a distribution (the record's "client.delay_ms"). caller owns it. */
+struct mg_json *mg_perf_metrics_delay(struct mg_perf_metrics *m,
+                                      enum mg_stats_pct method, int hist);
+
+/*
  * From one benchmark's request records to its entry in the record's
  * "perf" section (docs/record-perf.md; formulas in docs/metrics.md).
  */

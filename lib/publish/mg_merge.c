@@ -16,6 +16,7 @@
 #include "mg_mem.h"
 #include "mg_record.h"
 #include "mg_stats.h"
+#include "perf/mg_perf_metrics.h"
 #include "publish/mg_results.h"
 
 /* One value and the input it came from. */
@@ -478,135 +479,10 @@ static void recompute_rates(struct mg_json *run)
 
 /*
  * perf-run's samples side file has one JSON line per request (times in ms
- * from that process's benchmark start), and every per-request metric of
- * docs/metrics.md is a function of one line. The distributions of the
- * union of the processes' lines are the single-process distributions of
- * the same requests. Formulas and metric order follow docs/metrics.md and
- * the "metrics" member of docs/record-perf.md.
+ * from that process's benchmark start). The distributions of the union of
+ * the processes' lines are the single-process distributions of the same
+ * requests: perf's own accumulator (perf/mg_perf_metrics.h) computes them.
  */
-enum {
-  S_LAT,
-  S_TTFT,
-  S_TTFOT,
-  S_ITL,
-  S_TPOT,
-  S_TPOT03,
-  S_VTTFT,
-  S_VE2EL,
-  S_VTPOT,
-  S_VITL,
-  S_LATSCHED,
-  S_TTFTSCHED,
-  S_DELAY,
-  S_PROMPT,
-  S_OUTPUT,
-  S_TOTAL,
-  S_ITER,
-  S_OUTPS,
-  S_NMETRIC
-};
-static const char *const s_names[S_NMETRIC] = {
-  "latency_ms",
-  "ttft_ms",
-  "ttfot_ms",
-  "itl_ms",
-  "tpot_ms",
-  "tpot_v03_ms",
-  "vllm_ttft_ms",
-  "vllm_e2el_ms",
-  "vllm_tpot_ms",
-  "vllm_itl_ms",
-  "latency_from_scheduled_ms",
-  "ttft_from_scheduled_ms",
-  "schedule_delay_ms",
-  "prompt_tokens",
-  "output_tokens",
-  "total_tokens",
-  "streaming_iterations",
-  "output_tokens_per_s",
-};
-enum { SB_OK, SB_INC, SB_ERR, SB_TOTAL, SB_N };
-static const char *const sb_names[SB_N] = { "successful", "incomplete",
-                                            "errored", "total" };
-
-/* A time of the line in ns (0: absent), as perf-run's clock had it to the
- * precision the file keeps. */
-static long long line_ns(const struct mg_json *l, const char *k)
-{
-  struct mg_json *v = mg_json_get(l, k);
-
-  return mg_json_is_number(v) ? llround(mg_json_number(v) * 1e6) : 0;
-}
-
-static double dms(long long a, long long b)
-{
-  return (double)(a - b) / 1e6;
-}
-
-static void add_line(struct mg_stats_dist *d, const struct mg_json *l)
-{
-  long long sched = line_ns(l, "scheduled"), sent = line_ns(l, "sent");
-  long long end = line_ns(l, "end"), ft = line_ns(l, "first_token");
-  long long fo = line_ns(l, "first_output_token");
-  long long lt = line_ns(l, "last_token"), vf = line_ns(l, "vllm_first");
-  long long vl = line_ns(l, "vllm_last");
-  long long out = (long long)mg_json_number(mg_json_get(l, "output_tokens"));
-  struct mg_json *pv = mg_json_get(l, "prompt_tokens");
-  long long in = mg_json_is_number(pv) ? (long long)mg_json_number(pv) : -1;
-  double lat = dms(end, sent);
-
-  mg_stats_dist_add(&d[S_LAT], lat);
-  mg_stats_dist_add(&d[S_LATSCHED], dms(end, sched));
-  mg_stats_dist_add(&d[S_DELAY], dms(sent, sched));
-  if (ft) {
-    mg_stats_dist_add(&d[S_TTFT], dms(ft, sent));
-    mg_stats_dist_add(&d[S_TTFTSCHED], dms(ft, sched));
-  }
-  if (fo)
-    mg_stats_dist_add(&d[S_TTFOT], dms(fo, sent));
-  if (ft && out > 1)
-    mg_stats_dist_addw(&d[S_ITL], dms(lt, ft) / (double)(out - 1),
-                       (double)(out - 1));
-  if (lt && out > 0) {
-    mg_stats_dist_addw(&d[S_TPOT], dms(lt, sent) / (double)out, (double)out);
-    mg_stats_dist_addw(&d[S_TPOT03], dms(lt, ft) / (double)out, (double)out);
-  }
-  if (vf) {
-    double vt = dms(vf, sent), ve = dms(vl, sent);
-    long long prev = 0;
-
-    mg_stats_dist_add(&d[S_VTTFT], vt);
-    mg_stats_dist_add(&d[S_VE2EL], ve);
-    if (out > 1)
-      mg_stats_dist_add(&d[S_VTPOT], (ve - vt) / (double)(out - 1));
-    for (struct mg_json *e = mg_json_first(mg_json_get(l, "events")); e;
-         e = mg_json_next(e)) {
-      long long t = llround(mg_json_number(mg_json_at(e, 0)) * 1e6);
-      int f = (int)mg_json_number(mg_json_at(e, 1));
-
-      if (!(f & 1))
-        continue;
-      if (prev)
-        mg_stats_dist_add(&d[S_VITL], dms(t, prev));
-      prev = t;
-    }
-  }
-  if (in >= 0)
-    mg_stats_dist_add(&d[S_PROMPT], (double)in);
-  mg_stats_dist_add(&d[S_OUTPUT], (double)out);
-  if (in >= 0)
-    mg_stats_dist_add(&d[S_TOTAL], (double)(in + out));
-  mg_stats_dist_add(&d[S_ITER], mg_json_number(mg_json_get(l, "iterations")));
-  if (lat > 0)
-    mg_stats_dist_add(&d[S_OUTPS], (double)out / (lat / 1e3));
-}
-
-static void count_key(struct mg_json *o, const char *k)
-{
-  struct mg_json *v = mg_json_get(o, k ? k : "unknown");
-
-  mg_json_set_number(o, k ? k : "unknown", v ? mg_json_number(v) + 1 : 1);
-}
 
 /* Appends the parsed lines of one samples side file to lines. */
 static int load_one(const struct mg_json *sf, const char *name,
@@ -693,75 +569,25 @@ static void exact_run(struct mg_json *run, double id,
                       struct mg_json *const *lines, size_t k,
                       enum mg_stats_pct method)
 {
-  struct mg_stats_dist d[SB_N][S_NMETRIC];
-  double cnt[SB_N] = { 0 }, all[SB_N] = { 0 }, outside = 0;
-  struct mg_json *errors = mg_json_new_object();
-  struct mg_json *inc = mg_json_new_object();
-  struct mg_json *req, *alls, *metrics, *client;
+  struct mg_perf_metrics *m = mg_perf_metrics_new();
+  struct mg_json *req, *client;
 
-  for (int b = 0; b < SB_N; b++)
-    for (int m = 0; m < S_NMETRIC; m++)
-      mg_stats_dist_init(&d[b][m]);
   for (size_t i = 0; i < k; i++)
-    for (struct mg_json *l = mg_json_first(lines[i]); l; l = mg_json_next(l)) {
-      const char *st = mg_json_string(mg_json_get(l, "status"));
-      int b = st && strcmp(st, "successful") == 0   ? SB_OK
-              : st && strcmp(st, "incomplete") == 0 ? SB_INC
-                                                    : SB_ERR;
-
-      if (mg_json_number(mg_json_get(l, "run")) != id)
-        continue;
-      all[b]++;
-      all[SB_TOTAL]++;
-      if (!mg_json_bool(mg_json_get(l, "in_window"))) {
-        outside++;
-        continue;
-      }
-      cnt[b]++;
-      cnt[SB_TOTAL]++;
-      add_line(d[b], l);
-      add_line(d[SB_TOTAL], l);
-      if (b == SB_ERR)
-        count_key(errors, mg_json_string(mg_json_get(l, "reason")));
-      else if (b == SB_INC)
-        count_key(inc, mg_json_string(mg_json_get(l, "reason")));
-    }
+    for (struct mg_json *l = mg_json_first(lines[i]); l; l = mg_json_next(l))
+      if (mg_json_number(mg_json_get(l, "run")) == id)
+        mg_perf_metrics_add_sample(m, l);
   req = mg_json_get(run, "requests");
   if (!mg_json_is_object(req)) {
     req = mg_json_new_object();
     mg_json_set(run, "requests", req);
   }
-  for (int b = 0; b < SB_N; b++)
-    mg_json_set_number(req, sb_names[b], cnt[b]);
-  mg_json_set_number(req, "outside_window", outside);
-  mg_json_set(req, "errors", errors);
-  mg_json_set(req, "incomplete_reasons", inc);
-  alls = mg_json_new_object();
-  for (int b = 0; b < SB_N; b++)
-    mg_json_set_number(alls, sb_names[b], all[b]);
-  mg_json_set(req, "all", alls);
-  metrics = mg_json_new_object();
-  for (int b = 0; b < SB_N; b++) {
-    struct mg_json *bk = mg_json_new_object();
-
-    for (int m = 0; m < S_NMETRIC; m++) {
-      /* weighted metrics use the weighted nearest rank, as perf-run */
-      enum mg_stats_pct meth = d[b][m].w ? MG_STATS_PCT_NEAREST_RANK : method;
-
-      if (d[b][m].n)
-        mg_json_set(bk, s_names[m], mg_stats_dist_json(&d[b][m], meth, 1));
-    }
-    mg_json_set(metrics, sb_names[b], bk);
-  }
-  mg_json_set(run, "metrics", metrics);
+  mg_perf_metrics_requests(m, req);
+  mg_json_set(run, "metrics", mg_perf_metrics_dists(m, method, 1));
   client = mg_json_get(run, "client");
   if (mg_json_is_object(client) && mg_json_get(client, "delay_ms"))
-    mg_json_set(client, "delay_ms",
-                mg_stats_dist_json(&d[SB_TOTAL][S_DELAY], method, 1));
+    mg_json_set(client, "delay_ms", mg_perf_metrics_delay(m, method, 1));
   mg_json_set_string(run, "metrics_from", "samples");
-  for (int b = 0; b < SB_N; b++)
-    for (int m = 0; m < S_NMETRIC; m++)
-      mg_stats_dist_release(&d[b][m]);
+  mg_perf_metrics_free(m);
 }
 
 static const char *run_id(const struct mg_json *r, size_t i, char *buf,
