@@ -121,6 +121,7 @@ LIB_OBJS_MOCK = \
 # publish/: results, merge, report, registry
 LIB_OBJS_PUBLISH = \
 	lib/publish/mg_merge.o \
+	lib/publish/mg_propkey.o \
 	lib/publish/mg_registry.o \
 	lib/publish/mg_report.o \
 	lib/publish/mg_results.o

@@ -17,6 +17,7 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "publish/mg_propkey.h"
 #include "publish/mg_results.h"
 
 /* ---- typed values ---------------------------------------------------- */
@@ -138,38 +139,7 @@ int mg_registry_value_plain(const struct mg_json *v, const char *what,
   return 0;
 }
 
-/* ---- keys and property merging ---------------------------------------- */
-
-static int key_char_ok(int c)
-{
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-         || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '+';
-}
-
-char *mg_registry_key(const char *const *parts, size_t n)
-{
-  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
-  char hex[MG_DIGEST_SHA256_HEX_LEN + 1];
-  char *key;
-
-  for (size_t i = 0; i < n; i++) {
-    const char *p = parts[i] ? parts[i] : "";
-
-    if (i)
-      mg_buf_addch(&b, '.', NULL);
-    if (!*p)
-      mg_buf_addch(&b, '_', NULL);
-    for (; *p; p++)
-      mg_buf_addch(&b, key_char_ok((unsigned char)*p) ? *p : '_', NULL);
-  }
-  if (b.len > MG_REGISTRY_KEY_MAX) {
-    mg_digest_sha256_hex(b.data, b.len, hex);
-    mg_buf_truncate(&b, MG_REGISTRY_KEY_MAX - 9);
-    mg_buf_printf(&b, NULL, "~%.8s", hex);
-  }
-  key = mg_buf_detach(&b, NULL);
-  return key;
-}
+/* ---- property merging ---------------------------------------- */
 
 int mg_registry_props_merge(const struct mg_json *theirs,
                             const struct mg_json *ours, struct mg_json **merged,
@@ -1811,7 +1781,7 @@ int mg_registry_target_from_record(const struct mg_json *rec, const char *label,
 
     if (!n || !u)
       continue;
-    key = mg_registry_key(parts, 3);
+    key = mg_propkey_join(parts, 3);
     mg_json_set(props, key, mg_registry_value_string(u));
     d = mg_json_new_object();
     mg_json_set_string(d, "name", key + 5);

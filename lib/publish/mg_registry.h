@@ -21,9 +21,6 @@ struct mg_json;
  */
 #define MG_REGISTRY_API_PATH "/api/model_registry/v1alpha3"
 #define MG_REGISTRY_DIR_SCHEMA "modelgate.registry-dir/v1"
-/* Property keys are kept this short: the registry's property-option views
- * only index values of at most 100 characters. */
-#define MG_REGISTRY_KEY_MAX 100
 /* Largest magnitude written as MetadataIntValue: at most 9 digits, as the
  * int32 pattern of the current spec demands. Larger integers are written
  * as MetadataDoubleValue. */
@@ -49,15 +46,6 @@ struct mg_json *mg_registry_value_bool(int v);
  */
 int mg_registry_value_plain(const struct mg_json *v, const char *what,
                             struct mg_json **out, struct mg_err *err);
-
-/*
- * Builds a property key by joining parts with '.', each part sanitised:
- * characters other than [A-Za-z0-9_+-] become '_'. A key longer than
- * MG_REGISTRY_KEY_MAX is cut and ended with '~' and 8 hex digits of the
- * SHA-256 of the full key, so distinct long keys stay distinct.
- * caller owns the result; free with free().
- */
-char *mg_registry_key(const char *const *parts, size_t n);
 
 /*
  * Merges ours into theirs the way registry-push must before a PATCH (the

@@ -8,7 +8,7 @@
 #include "mg_err.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "publish/mg_registry.h"
+#include "publish/mg_propkey.h"
 
 /*
  * Section readers. The perf and eval sections are owned by perf-run and
@@ -704,7 +704,7 @@ int mg_results_key_is_count(const char *key)
 static void put(struct mg_json *o, const char *const *parts, size_t n,
                 struct mg_json *v)
 {
-  char *k = mg_registry_key(parts, n);
+  char *k = mg_propkey_join(parts, n);
 
   if (v)
     mg_json_set(o, k, v);

@@ -52,7 +52,7 @@ int mg_results_summarize(const struct mg_json *rec, const char *name,
 
 /*
  * The summary flattened into registry properties: an object mapping
- * property keys (mg_registry_key rules) to plain values (number, string,
+ * property keys (mg_propkey_join rules) to plain values (number, string,
  * bool) in a fixed order. Integers that are counts are marked by the key
  * ending (".n", ".requests", ".errors", ".findings"), which the registry
  * writes as MetadataIntValue. per_rate adds every run's figures under

@@ -102,34 +102,6 @@ static void test_value_plain(void **state)
   mg_json_free(in);
 }
 
-static void test_keys(void **state)
-{
-  const char *p1[] = { "eval", "my label", "gsm8k", "acc,none" };
-  const char *p2[] = { "perf", "", "x.y" };
-  char longpart[200];
-  const char *p3[] = { "eval", longpart };
-  const char *p4[] = { "eval", longpart, "b" };
-  char *k, *k2;
-
-  (void)state;
-  k = mg_registry_key(p1, 4);
-  assert_string_equal(k, "eval.my_label.gsm8k.acc_none");
-  free(k);
-  k = mg_registry_key(p2, 3);
-  assert_string_equal(k, "perf._.x_y");
-  free(k);
-  memset(longpart, 'a', sizeof(longpart) - 1);
-  longpart[sizeof(longpart) - 1] = '\0';
-  k = mg_registry_key(p3, 2);
-  k2 = mg_registry_key(p4, 3);
-  assert_int_equal(strlen(k), MG_REGISTRY_KEY_MAX);
-  assert_int_equal(strlen(k2), MG_REGISTRY_KEY_MAX);
-  assert_int_equal(k[MG_REGISTRY_KEY_MAX - 9], '~');
-  assert_string_not_equal(k, k2);
-  free(k);
-  free(k2);
-}
-
 static void test_props_merge(void **state)
 {
   struct mg_json *theirs =
@@ -487,7 +459,6 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_values),
     cmocka_unit_test(test_value_plain),
-    cmocka_unit_test(test_keys),
     cmocka_unit_test(test_props_merge),
     cmocka_unit_test(test_dir_push_idempotent),
     cmocka_unit_test(test_dir_get),
