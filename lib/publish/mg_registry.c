@@ -177,8 +177,40 @@ static const char *const kind_name[] = {
   "doc artifact",
 };
 
+/*
+ * A backend: the entity operations registry-push needs, on the REST
+ * service or on a directory, as git's ref_storage_be or curl's Curl_ssl.
+ * Entities go in and out shaped as the REST API shapes them.
+ */
+struct registry_be {
+  const char *kind; /* mg_registry_kind */
+  /* where: the spec without "dir:" (directory) or the URL (REST) */
+  int (*open)(struct mg_registry *r, const char *where,
+              const struct mg_http_opts *http, int readonly, int create,
+              struct mg_err *err);
+  void (*close)(struct mg_registry *r);
+  /* The entity of kind k named name under parent (a registered model's
+   * id for versions, a version's id for artifacts); *out NULL if none. */
+  int (*find)(struct mg_registry *r, enum kind k, const char *name,
+              const char *parent, struct mg_json **out, struct mg_err *err);
+  /* Creates it (artifacts under version mv_id); *found when it existed. */
+  int (*create)(struct mg_registry *r, enum kind k, const char *mv_id,
+                const struct mg_json *body, struct mg_json **out, int *found,
+                struct mg_err *err);
+  /* GET by id, or PATCH with body when body is not NULL. */
+  int (*entity)(struct mg_registry *r, enum kind k, const char *id,
+                const struct mg_json *body, struct mg_json **out,
+                struct mg_err *err);
+  /* Appends the registered models (parent NULL), a model's versions or a
+   * version's artifacts to items. */
+  int (*list)(struct mg_registry *r, enum kind k, const char *parent,
+              struct mg_json *items, struct mg_err *err);
+  /* Makes the changes so far durable (the REST service already has). */
+  int (*save)(struct mg_registry *r, struct mg_err *err);
+};
+
 struct mg_registry {
-  int is_dir;
+  const struct registry_be *be;
   char *url; /* for display and the record */
   long writes;
   unsigned page_size;
@@ -195,7 +227,7 @@ struct mg_registry {
 
 const char *mg_registry_kind(const struct mg_registry *r)
 {
-  return r->is_dir ? "dir" : "kubeflow";
+  return r->be->kind;
 }
 
 const char *mg_registry_url(const struct mg_registry *r)
@@ -212,12 +244,7 @@ void mg_registry_free(struct mg_registry *r)
 {
   if (!r)
     return;
-  if (r->lock_fd >= 0)
-    close(r->lock_fd);
-  mg_json_free(r->db);
-  free(r->db_path);
-  free(r->dir);
-  free(r->base);
+  r->be->close(r);
   free(r->url);
   free(r);
 }
@@ -480,9 +507,9 @@ static int rest_create(struct mg_registry *r, enum kind k, const char *mv_id,
   return rc;
 }
 
-static int rest_get_or_patch(struct mg_registry *r, enum kind k, const char *id,
-                             const struct mg_json *body, struct mg_json **out,
-                             struct mg_err *err)
+static int rest_entity(struct mg_registry *r, enum kind k, const char *id,
+                       const struct mg_json *body, struct mg_json **out,
+                       struct mg_err *err)
 {
   char *path = entity_path(k, id);
   long st;
@@ -499,8 +526,8 @@ static int rest_get_or_patch(struct mg_registry *r, enum kind k, const char *id,
 }
 
 /* Appends every item of every page of path to items. */
-static int rest_list(struct mg_registry *r, const char *path,
-                     struct mg_json *items, struct mg_err *err)
+static int rest_pages(struct mg_registry *r, const char *path,
+                      struct mg_json *items, struct mg_err *err)
 {
   char *token = NULL;
   int rc = -1;
@@ -632,10 +659,12 @@ static struct mg_json *dir_lookup(struct mg_registry *r, enum kind k,
 }
 
 static int dir_find(struct mg_registry *r, enum kind k, const char *name,
-                    const char *parent, struct mg_json **out)
+                    const char *parent, struct mg_json **out,
+                    struct mg_err *err)
 {
   struct mg_json *list;
 
+  (void)err;
   *out = NULL;
   if (k == K_RM) {
     list = dir_models(r);
@@ -721,9 +750,9 @@ static int dir_create(struct mg_registry *r, enum kind k, const char *mv_id,
   return 0;
 }
 
-static int dir_get_or_patch(struct mg_registry *r, enum kind k, const char *id,
-                            const struct mg_json *body, struct mg_json **out,
-                            struct mg_err *err)
+static int dir_entity(struct mg_registry *r, enum kind k, const char *id,
+                      const struct mg_json *body, struct mg_json **out,
+                      struct mg_err *err)
 {
   static const char *const fixed[] = { "id",
                                        "name",
@@ -841,77 +870,12 @@ static int dir_save(struct mg_registry *r, struct mg_err *err)
   return rc;
 }
 
-/* ---- backend dispatch ---------------------------------------------------- */
-
-static int ent_find(struct mg_registry *r, enum kind k, const char *name,
-                    const char *parent, struct mg_json **out,
-                    struct mg_err *err)
-{
-  if (r->is_dir)
-    return dir_find(r, k, name, parent, out);
-  return rest_find(r, k, name, parent, out, err);
-}
-
-static int ent_create(struct mg_registry *r, enum kind k, const char *mv_id,
-                      const struct mg_json *body, struct mg_json **out,
-                      int *found, struct mg_err *err)
-{
-  if (r->is_dir)
-    return dir_create(r, k, mv_id, body, out, found, err);
-  return rest_create(r, k, mv_id, body, out, found, err);
-}
-
-static int ent_get(struct mg_registry *r, enum kind k, const char *id,
-                   struct mg_json **out, struct mg_err *err)
-{
-  if (r->is_dir)
-    return dir_get_or_patch(r, k, id, NULL, out, err);
-  return rest_get_or_patch(r, k, id, NULL, out, err);
-}
-
-static int ent_patch(struct mg_registry *r, enum kind k, const char *id,
-                     const struct mg_json *body, struct mg_json **out,
-                     struct mg_err *err)
-{
-  if (r->is_dir)
-    return dir_get_or_patch(r, k, id, body, out, err);
-  return rest_get_or_patch(r, k, id, body, out, err);
-}
-
-/* Lists registered models (parent NULL), the versions of a registered
- * model, or the artifacts of a model version. */
-static int ent_list(struct mg_registry *r, enum kind k, const char *parent,
-                    struct mg_json *items, struct mg_err *err)
-{
-  char *path;
-  int rc;
-
-  if (r->is_dir) {
-    struct mg_json *list =
-        k == K_RM   ? dir_models(r)
-        : k == K_MV ? mg_json_get(dir_rm_by_id(r, parent), "versions")
-                    : mg_json_get(dir_mv_by_id(r, parent), "artifacts");
-
-    for (struct mg_json *e = mg_json_first(list); e; e = mg_json_next(e))
-      mg_json_append(items, dir_public(e));
-    return 0;
-  }
-  if (k == K_RM)
-    path = mg_xstrdup("/registered_models");
-  else if (k == K_MV)
-    path = mg_xasprintf("/registered_models/%s/versions", parent);
-  else
-    path = mg_xasprintf("/model_versions/%s/artifacts", parent);
-  rc = rest_list(r, path, items, err);
-  free(path);
-  return rc;
-}
-
 /* ---- opening ---------------------------------------------------------------
  */
 
-static int open_rest(struct mg_registry *r, const char *url,
-                     const struct mg_http_opts *http, struct mg_err *err)
+static int rest_open(struct mg_registry *r, const char *url,
+                     const struct mg_http_opts *http, int readonly, int create,
+                     struct mg_err *err)
 {
   size_t n = strlen(url), ap = strlen(MG_REGISTRY_API_PATH);
   struct mg_json *items = mg_json_new_array();
@@ -919,6 +883,8 @@ static int open_rest(struct mg_registry *r, const char *url,
   long st;
   int rc;
 
+  (void)readonly;
+  (void)create;
   if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
     mg_json_free(items);
     return mg_err_set(err, MG_ERR_USAGE,
@@ -942,15 +908,16 @@ static int open_rest(struct mg_registry *r, const char *url,
   return rc;
 }
 
-static int open_dir(struct mg_registry *r, const char *path, int readonly,
-                    int create, struct mg_err *err)
+static int dir_open(struct mg_registry *r, const char *path,
+                    const struct mg_http_opts *http, int readonly, int create,
+                    struct mg_err *err)
 {
   struct stat sb;
 
+  (void)http;
   if (!*path)
     return mg_err_set(err, MG_ERR_USAGE,
                       "invalid registry 'dir:': the path is empty");
-  r->is_dir = 1;
   r->dir = mg_xstrdup(path);
   r->url = mg_xasprintf("dir:%s", path);
   r->db_path = mg_xasprintf("%s/registry.json", path);
@@ -968,6 +935,80 @@ static int open_dir(struct mg_registry *r, const char *path, int readonly,
   return dir_load(r, err);
 }
 
+static void rest_close(struct mg_registry *r)
+{
+  free(r->base);
+}
+
+static int rest_list(struct mg_registry *r, enum kind k, const char *parent,
+                     struct mg_json *items, struct mg_err *err)
+{
+  char *path;
+  int rc;
+
+  if (k == K_RM)
+    path = mg_xstrdup("/registered_models");
+  else if (k == K_MV)
+    path = mg_xasprintf("/registered_models/%s/versions", parent);
+  else
+    path = mg_xasprintf("/model_versions/%s/artifacts", parent);
+  rc = rest_pages(r, path, items, err);
+  free(path);
+  return rc;
+}
+
+static int rest_save(struct mg_registry *r, struct mg_err *err)
+{
+  (void)r;
+  (void)err;
+  return 0;
+}
+
+static void dir_close(struct mg_registry *r)
+{
+  if (r->lock_fd >= 0)
+    close(r->lock_fd);
+  mg_json_free(r->db);
+  free(r->db_path);
+  free(r->dir);
+}
+
+static int dir_list(struct mg_registry *r, enum kind k, const char *parent,
+                    struct mg_json *items, struct mg_err *err)
+{
+  struct mg_json *list =
+      k == K_RM   ? dir_models(r)
+      : k == K_MV ? mg_json_get(dir_rm_by_id(r, parent), "versions")
+                  : mg_json_get(dir_mv_by_id(r, parent), "artifacts");
+
+  (void)err;
+  for (struct mg_json *e = mg_json_first(list); e; e = mg_json_next(e))
+    mg_json_append(items, dir_public(e));
+  return 0;
+}
+
+static const struct registry_be rest_be = {
+  .kind = "kubeflow",
+  .open = rest_open,
+  .close = rest_close,
+  .find = rest_find,
+  .create = rest_create,
+  .entity = rest_entity,
+  .list = rest_list,
+  .save = rest_save,
+};
+
+static const struct registry_be dir_be = {
+  .kind = "dir",
+  .open = dir_open,
+  .close = dir_close,
+  .find = dir_find,
+  .create = dir_create,
+  .entity = dir_entity,
+  .list = dir_list,
+  .save = dir_save,
+};
+
 int mg_registry_open(const char *spec, const struct mg_http_opts *http,
                      int readonly, int create, unsigned page_size,
                      struct mg_registry **out, struct mg_err *err)
@@ -978,10 +1019,9 @@ int mg_registry_open(const char *spec, const struct mg_http_opts *http,
   *out = NULL;
   r->lock_fd = -1;
   r->page_size = page_size ? page_size : 100;
-  if (strncmp(spec, "dir:", 4) == 0)
-    rc = open_dir(r, spec + 4, readonly, create, err);
-  else
-    rc = open_rest(r, spec, http, err);
+  r->be = strncmp(spec, "dir:", 4) == 0 ? &dir_be : &rest_be;
+  rc = r->be->open(r, r->be == &dir_be ? spec + 4 : spec, http, readonly,
+                   create, err);
   if (rc < 0) {
     mg_registry_free(r);
     return -1;
@@ -1039,7 +1079,7 @@ static int push_version(struct mg_registry *r,
 
   if (!props)
     props = empty = mg_json_new_object();
-  if (ent_find(r, K_MV, t->version_name, rm_id, &mv, err) < 0)
+  if (r->be->find(r, K_MV, t->version_name, rm_id, &mv, err) < 0)
     goto out;
   if (!mv) {
     body = mg_json_new_object();
@@ -1048,7 +1088,7 @@ static int push_version(struct mg_registry *r,
     opt_set(body, "author", t->author);
     opt_set(body, "description", t->description);
     mg_json_set(body, "customProperties", mg_json_dup(props));
-    rc = ent_create(r, K_MV, NULL, body, &mv, &found, err);
+    rc = r->be->create(r, K_MV, NULL, body, &mv, &found, err);
     mg_json_free(body);
     if (rc < 0)
       goto out;
@@ -1089,14 +1129,14 @@ static int push_version(struct mg_registry *r,
     }
     body = mg_json_new_object();
     mg_json_set(body, "customProperties", merged);
-    rc = ent_patch(r, K_MV, id_of(mv), body, &after, err);
+    rc = r->be->entity(r, K_MV, id_of(mv), body, &after, err);
     mg_json_free(body);
     mg_json_free(after);
     if (rc < 0)
       goto out;
     if (attempt == 0)
       mg_json_append(updated, mg_json_new_string("model_version"));
-    rc = ent_get(r, K_MV, id_of(mv), &after, err);
+    rc = r->be->entity(r, K_MV, id_of(mv), NULL, &after, err);
     if (rc < 0)
       goto out;
     mg_json_free(mv);
@@ -1133,7 +1173,7 @@ static int push_artifact(struct mg_registry *r, enum kind k, const char *mv_id,
   int rc, found = 0;
 
   *art_out = NULL;
-  if (ent_find(r, k, name, mv_id, &art, err) < 0)
+  if (r->be->find(r, k, name, mv_id, &art, err) < 0)
     return -1;
   if (!art) {
     body = mg_json_new_object();
@@ -1143,7 +1183,7 @@ static int push_artifact(struct mg_registry *r, enum kind k, const char *mv_id,
       mg_json_set(body, mg_json_key(f), mg_json_dup(f));
     /* The model was fetched and verified before: it exists. */
     mg_json_set_string(body, "state", "LIVE");
-    rc = ent_create(r, k, mv_id, body, &art, &found, err);
+    rc = r->be->create(r, k, mv_id, body, &art, &found, err);
     mg_json_free(body);
     if (rc < 0)
       return -1;
@@ -1164,7 +1204,7 @@ static int push_artifact(struct mg_registry *r, enum kind k, const char *mv_id,
   }
   rc = 0;
   if (mg_json_size(body) > 1) {
-    rc = ent_patch(r, k, id_of(art), body, &out, err);
+    rc = r->be->entity(r, k, id_of(art), body, &out, err);
     if (rc == 0) {
       mg_json_free(art);
       art = out;
@@ -1198,13 +1238,13 @@ int mg_registry_push(struct mg_registry *r, const struct mg_registry_target *t,
   if (printable_name(t->model_name, "model name", err) < 0
       || printable_name(t->version_name, "version name", err) < 0)
     goto out;
-  if (ent_find(r, K_RM, t->model_name, NULL, &rm, err) < 0)
+  if (r->be->find(r, K_RM, t->model_name, NULL, &rm, err) < 0)
     goto out;
   if (!rm) {
     body = mg_json_new_object();
     mg_json_set_string(body, "name", t->model_name);
     opt_set(body, "owner", t->owner);
-    rc = ent_create(r, K_RM, NULL, body, &rm, &found, err);
+    rc = r->be->create(r, K_RM, NULL, body, &rm, &found, err);
     mg_json_free(body);
     if (rc < 0)
       goto out;
@@ -1257,7 +1297,7 @@ int mg_registry_push(struct mg_registry *r, const struct mg_registry_target *t,
     mg_json_set_string(docs_out, name, id_of(art));
     mg_json_free(art);
   }
-  if (r->is_dir && dir_save(r, err) < 0)
+  if (r->be->save(r, err) < 0)
     goto out;
 
   for (struct mg_json *p = mg_json_first(t->props); p; p = mg_json_next(p))
@@ -1325,7 +1365,7 @@ static int list_versions(struct mg_registry *r, struct mg_json *rm,
   struct mg_json *mv = NULL;
 
   if (version_name) {
-    if (ent_find(r, K_MV, version_name, id_of(rm), &mv, err) < 0)
+    if (r->be->find(r, K_MV, version_name, id_of(rm), &mv, err) < 0)
       goto fail;
     if (!mv) {
       mg_err_set(err, MG_ERR_REMOTE,
@@ -1335,13 +1375,13 @@ static int list_versions(struct mg_registry *r, struct mg_json *rm,
       goto fail;
     }
     mg_json_append(versions, mv);
-  } else if (ent_list(r, K_MV, id_of(rm), versions, err) < 0) {
+  } else if (r->be->list(r, K_MV, id_of(rm), versions, err) < 0) {
     goto fail;
   }
   for (struct mg_json *v = mg_json_first(versions); v; v = mg_json_next(v)) {
     struct mg_json *arts = mg_json_new_array(), *plain;
 
-    if (ent_list(r, K_MA, id_of(v), arts, err) < 0
+    if (r->be->list(r, K_MA, id_of(v), arts, err) < 0
         || plain_props(mg_json_get(v, "customProperties"), &plain, err) < 0) {
       mg_json_free(arts);
       goto fail;
@@ -1365,7 +1405,7 @@ int mg_registry_list(struct mg_registry *r, const char *model_name,
 
   *out = NULL;
   if (model_name) {
-    if (ent_find(r, K_RM, model_name, NULL, &rm, err) < 0)
+    if (r->be->find(r, K_RM, model_name, NULL, &rm, err) < 0)
       goto fail;
     if (!rm) {
       mg_err_set(err, MG_ERR_REMOTE,
@@ -1374,7 +1414,7 @@ int mg_registry_list(struct mg_registry *r, const char *model_name,
       goto fail;
     }
     mg_json_append(models, rm);
-  } else if (ent_list(r, K_RM, NULL, models, err) < 0) {
+  } else if (r->be->list(r, K_RM, NULL, models, err) < 0) {
     goto fail;
   }
   for (struct mg_json *m = mg_json_first(models); m; m = mg_json_next(m))
@@ -1427,7 +1467,7 @@ static int latest_version(struct mg_registry *r, const struct mg_json *rm,
   struct mg_json *best = NULL;
 
   *out = NULL;
-  if (ent_list(r, K_MV, id_of(rm), versions, err) < 0) {
+  if (r->be->list(r, K_MV, id_of(rm), versions, err) < 0) {
     mg_json_free(versions);
     return -1;
   }
@@ -1461,12 +1501,12 @@ static int version_artifact(struct mg_registry *r, const char *model_name,
 {
   struct mg_json *arts;
 
-  if (ent_find(r, K_MA, model_name, id_of(mv), out, err) < 0)
+  if (r->be->find(r, K_MA, model_name, id_of(mv), out, err) < 0)
     return -1;
   if (*out)
     return 0;
   arts = mg_json_new_array();
-  if (ent_list(r, K_MA, id_of(mv), arts, err) < 0) {
+  if (r->be->list(r, K_MA, id_of(mv), arts, err) < 0) {
     mg_json_free(arts);
     return -1;
   }
@@ -1551,7 +1591,7 @@ int mg_registry_get(struct mg_registry *r, const char *model_name,
       || (version_name
           && printable_name(version_name, "version name", err) < 0))
     return -1;
-  if (ent_find(r, K_RM, model_name, NULL, &rm, err) < 0)
+  if (r->be->find(r, K_RM, model_name, NULL, &rm, err) < 0)
     goto out;
   if (!rm) {
     mg_err_set(err, MG_ERR_REMOTE,
@@ -1560,7 +1600,7 @@ int mg_registry_get(struct mg_registry *r, const char *model_name,
     goto out;
   }
   if (version_name) {
-    if (ent_find(r, K_MV, version_name, id_of(rm), &mv, err) < 0)
+    if (r->be->find(r, K_MV, version_name, id_of(rm), &mv, err) < 0)
       goto out;
     if (!mv) {
       mg_err_set(err, MG_ERR_REMOTE,
