@@ -57,8 +57,8 @@ int mg_verbosity(void)
   return verbosity;
 }
 
-static void vmsg(const char *level, const char *fmt, va_list ap, int with_errno,
-                 int e)
+__attribute__((format(printf, 2, 0))) static void
+vmsg(const char *level, const char *fmt, va_list ap, int with_errno, int e)
 {
   char line[1024];
   int n;

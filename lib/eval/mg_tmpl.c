@@ -148,8 +148,9 @@ static void line_col(const char *src, size_t pos, size_t *line, size_t *col)
   }
 }
 
-static int verr_at(struct mg_err *err, const char *name, const char *src,
-                   size_t pos, const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static int
+verr_at(struct mg_err *err, const char *name, const char *src, size_t pos,
+        const char *fmt, va_list ap)
 {
   char msg[200];
   size_t line, col;

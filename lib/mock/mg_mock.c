@@ -151,7 +151,9 @@ static void logf_(struct mg_mock_server *s, const char *fmt, ...)
   s->o.log(s->o.log_arg, line);
 }
 
-static void mhd_logger(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER callback: fmt is its own. */
+__attribute__((format(printf, 2, 0))) static void
+mhd_logger(void *cls, const char *fmt, va_list ap)
 {
   struct mg_mock_server *s = cls;
   char line[512];

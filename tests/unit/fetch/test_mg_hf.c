@@ -94,8 +94,8 @@ static void test_listing(void **state)
     "{\"sha\":\"x\",\"siblings\":[{\"rfilename\":\"../etc/passwd\"}]}",
     "{\"sha\":\"x\",\"siblings\":[{\"rfilename\":\"/abs\"}]}",
     "{\"sha\":\"x\",\"siblings\":[{\"rfilename\":\"a//b\"}]}",
-    "{\"sha\":\"x\",\"siblings\":[{\"rfilename\":\"a\",\"lfs\":"
-    "{\"sha256\":\"zz\"}}]}",
+    ("{\"sha\":\"x\",\"siblings\":[{\"rfilename\":\"a\",\"lfs\":"
+     "{\"sha256\":\"zz\"}}]}"),
     "[1]",
   };
   struct mg_hf_listing l;

@@ -30,9 +30,9 @@ static void test_parse(void **state)
   struct mg_err err = MG_ERR_INIT;
   char *s;
   static const char *const bad[] = {
-    "oci://host",         "oci:///repo",    "oci://h/Repo",
-    "oci://h/a..b",       "oci://h/a:-tag", "oci://h/a@sha256:abc",
-    "oci://h/a@md5:" HEX, "oci://h/a_",     "oci://h/a/",
+    "oci://host",           "oci:///repo",    "oci://h/Repo",
+    "oci://h/a..b",         "oci://h/a:-tag", "oci://h/a@sha256:abc",
+    ("oci://h/a@md5:" HEX), "oci://h/a_",     "oci://h/a/",
     "oci://h/a b",
   };
 

@@ -215,8 +215,8 @@ static void test_malformed(void **state)
 {
   static const char *const bad[] = {
     "\x80\x02", /* no STOP */
-    "\x80\x02X\xff\xff\x00\x00"
-    "ab.",            /* length past the end */
+    ("\x80\x02X\xff\xff\x00\x00"
+     "ab."),          /* length past the end */
     "\x80\x09N.",     /* protocol 9 */
     "\x80\x02h\x03.", /* GET of a missing memo key */
     "\x80\x02t.",     /* TUPLE without a mark */
