@@ -2,6 +2,7 @@
 #
 #   make            build lib/libmodelgate.a and every tool into $(O)/bin
 #   make deps       install the Debian packages the build and tests need
+#                   (the check targets only check, and say what to run)
 #   make check      unit, tool and pipeline tests; ends "N passed, N failed"
 #   make check-asan the same under ASan+UBSan+LSan (in build-asan/)
 #   make demo       the main job end to end on embedded defaults
@@ -178,6 +179,11 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(LIB)
 deps:
 	@sh scripts/deps.sh
 
+# The test targets never run apt-get (CI's .ci/run and make deps do); they
+# stop and say what to install. make demo installs as root, like make deps.
+deps-check:
+	@sh scripts/deps.sh --check
+
 tests: $(BINS) $(UNIT_BINS) $(O)/tests/mock-registry
 
 # The fake Kubeflow Model Registry the registry-push tests run against.
@@ -186,15 +192,15 @@ $(O)/tests/mock-registry: $(O)/tests/fixtures/registry/mock-registry.o $(LIB)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
-check: deps
+check: deps-check
 	@$(MAKE) --no-print-directory tests
 	@sh tests/run $(O)
 
-check-unit check-tools check-pipelines: deps
+check-unit check-tools check-pipelines: deps-check
 	@$(MAKE) --no-print-directory tests
 	@sh tests/run $(O) $(patsubst check-%,%,$@)
 
-check-asan: deps
+check-asan: deps-check
 	@$(MAKE) --no-print-directory O=build-asan SANITIZE=1 tests
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -248,7 +254,7 @@ clean:
 	rm -rf build build-asan
 
 .PHONY: all bench check check-asan check-pipelines check-tools check-unit \
-        clean demo deps format format-check install lint report-screenshot \
+        clean demo deps deps-check format format-check install lint report-screenshot \
         tests
 .SECONDARY:
 

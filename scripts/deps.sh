@@ -1,6 +1,14 @@
 #!/bin/sh
-# Installs the Debian packages modelgate needs to build, test and run its
-# demo. As root it runs apt-get; otherwise it prints the command and stops.
+# The Debian packages modelgate needs to build, test and run its demo.
+#
+#   scripts/deps.sh           install what is missing (as root, apt-get);
+#                             otherwise print the command and fail
+#   scripts/deps.sh --check   never install: print what is missing and the
+#                             command that installs it, and fail
+#
+# make deps and .ci/run install; make check and make demo only check.
+mode=install
+[ "${1:-}" = --check ] && mode=check
 pkgs="build-essential pkg-config curl ca-certificates
 libcurl4-openssl-dev libcjson-dev libarchive-dev libssl-dev libyaml-dev
 libpcre2-dev libutf8proc-dev libmicrohttpd-dev libcmocka-dev python3
@@ -16,8 +24,9 @@ for p in $pkgs; do
 done
 [ -z "$missing" ] && exit 0
 
-if [ "$(id -u)" != 0 ]; then
-  echo "modelgate needs these Debian packages; install them with:" >&2
+if [ "$mode" = check ] || [ "$(id -u)" != 0 ]; then
+  echo "modelgate needs these Debian packages:$missing" >&2
+  echo "install them with 'sudo make deps', or:" >&2
   echo "  sudo apt-get install -y$missing" >&2
   exit 1
 fi

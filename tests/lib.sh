@@ -62,6 +62,15 @@ test_expect_success() {
   fi
 }
 
+# test_skip TITLE REASON: a case that cannot run on this machine. Printed
+# as a TAP skip, "ok N - TITLE # SKIP REASON"; tests/run counts it as
+# skipped (not passed) and lists the reason. Use it only for a missing
+# tool or privilege, never to detect whether a feature of ours exists.
+test_skip() {
+  test_count=$((test_count + 1))
+  echo "ok $test_count - $1 # SKIP $2"
+}
+
 test_done() {
   echo "1..$test_count"
   [ "$test_failed" -eq 0 ]

@@ -1,16 +1,9 @@
 #!/bin/bash
 # perf-run --tokenize / --detokenize: the command-line face of the
 # tokenizer (lib/tok/mg_tok_proc.c) with a local tokenizer and with a server.
-# Skipped while perf-run has no --tokenize.
 . "$(dirname "$0")/../lib.sh"
 
 T=$SHARED/data/tokenizers
-
-if ! perf-run --help 2>/dev/null | grep -q -- '--tokenize'; then
-  echo "ok 1 - # SKIP perf-run has no --tokenize yet"
-  echo "1..1"
-  exit 0
-fi
 
 test_expect_success 'tokenize with a model directory, special tokens on' '
   printf "Hello world" >in &&
