@@ -196,7 +196,7 @@ check: deps-check
 	@$(MAKE) --no-print-directory tests
 	@sh tests/run $(O)
 
-check-unit check-tools check-pipelines: deps-check
+check-unit check-tools check-pipelines check-lint: deps-check
 	@$(MAKE) --no-print-directory tests
 	@sh tests/run $(O) $(patsubst check-%,%,$@)
 
@@ -246,14 +246,25 @@ format:
 format-check:
 	@clang-format --dry-run --Werror $(FORMAT_SRCS)
 
-lint: format-check
+# lint: the formatter, the banned functions, the layer table and the
+# symbol names (docs/layout.md), each a check that fails on a violation.
+lint: format-check check-banned check-layers check-names
+
+check-banned:
 	@! grep -nE '\b(strcpy|strcat|strncpy|strncat|sprintf|vsprintf|strtok|atoi|atol|gets|gmtime|localtime|ctime|asctime)\(' \
 	  lib/*.c lib/*/*.c tools/*.c | grep -v 'MG_BANNED'
+
+check-layers:
+	@sh scripts/check-layers .
+
+check-names: $(LIB)
+	@sh scripts/check-names $(O)/lib
 
 clean:
 	rm -rf build build-asan
 
-.PHONY: all bench check check-asan check-pipelines check-tools check-unit \
+.PHONY: all bench check check-asan check-banned check-layers check-lint \
+        check-names check-pipelines check-tools check-unit \
         clean demo deps deps-check format format-check install lint report-screenshot \
         tests
 .SECONDARY:
