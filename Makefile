@@ -63,6 +63,7 @@ LIB_OBJS_PY = \
 LIB_OBJS_TOK = \
 	lib/tok/mg_tok.o \
 	lib/tok/mg_tok_dec.o \
+	lib/tok/mg_tok_find.o \
 	lib/tok/mg_tok_model.o \
 	lib/tok/mg_tok_norm.o \
 	lib/tok/mg_tok_pre.o \

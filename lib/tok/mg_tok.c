@@ -65,6 +65,7 @@ struct mg_tok {
   int has_post;
   struct special_seq pre_seq, post_seq;
   uint64_t max_length;
+  int clean_up; /* tokenizer_config.json clean_up_tokenization_spaces */
   /* scratch */
   struct mg_tok_str arena;
   struct mg_tok_str scratch;
@@ -217,6 +218,11 @@ size_t mg_tok_vocab_size(const struct mg_tok *t)
 uint64_t mg_tok_max_length(const struct mg_tok *t)
 {
   return t->max_length;
+}
+
+int mg_tok_clean_up_spaces(const struct mg_tok *t)
+{
+  return t->clean_up;
 }
 
 size_t mg_tok_memory(const struct mg_tok *t)
@@ -586,6 +592,10 @@ static int apply_config(struct mg_tok *t, const struct mg_json *cfg,
   if (mg_json_is_number(ml) && mg_json_number(ml) > 0
       && mg_json_number(ml) < 1e15)
     t->max_length = (uint64_t)mg_json_number(ml);
+  /* a value that is not a bool (null) is falsy, as in Python */
+  t->clean_up =
+      mg_json_is_bool(mg_json_get(cfg, "clean_up_tokenization_spaces"))
+      && mg_json_bool(mg_json_get(cfg, "clean_up_tokenization_spaces"));
   for (size_t i = 0; cls && i < sizeof(classes) / sizeof(*classes); i++)
     if (!strcmp(cls, classes[i].cls))
       k = i;
@@ -986,4 +996,60 @@ int mg_tok_decode(struct mg_tok *t, const uint32_t *ids, size_t n,
   }
   rc = mg_buf_add(out, t->scratch.p ? t->scratch.p : "", t->scratch.len, err);
   return rc;
+}
+
+void mg_tok_clean_up_tokenization(struct mg_buf *b, size_t start)
+{
+  /* transformers' list, applied in this order, each pass over the
+   * previous one's output */
+  static const struct {
+    const char *pat;
+    size_t n, drop; /* the replacement is pat without its first drop */
+  } rep[] = {
+    { " .", 2, 1 },   { " ?", 2, 1 },   { " !", 2, 1 },  { " ,", 2, 1 },
+    { " ' ", 3, 2 },  { " n't", 4, 1 }, { " 'm", 3, 1 }, { " 's", 3, 1 },
+    { " 've", 4, 1 }, { " 're", 4, 1 },
+  };
+
+  if (start >= b->len)
+    return;
+  for (size_t k = 0; k < sizeof(rep) / sizeof(*rep); k++) {
+    char *s = b->data + start;
+    size_t n = b->len - start, r = 0, w = 0;
+
+    if (!memchr(s, rep[k].pat[1], n))
+      continue;
+    /* str.replace: non-overlapping matches, left to right, on the
+     * input; every replacement only deletes, so it is done in place */
+    while (r < n) {
+      if (s[r] == ' ' && n - r >= rep[k].n
+          && !memcmp(s + r, rep[k].pat, rep[k].n)) {
+        if (rep[k].pat[rep[k].n - 1] == ' ') {
+          /* " ' " -> "'": the apostrophe stays, both spaces go */
+          s[w++] = '\'';
+        } else {
+          memmove(s + w, s + r + rep[k].drop, rep[k].n - rep[k].drop);
+          w += rep[k].n - rep[k].drop;
+        }
+        r += rep[k].n;
+      } else {
+        s[w++] = s[r++];
+      }
+    }
+    b->len = start + w;
+  }
+  if (b->data)
+    b->data[b->len] = '\0';
+}
+
+int mg_tok_decode_hf(struct mg_tok *t, const uint32_t *ids, size_t n,
+                     int skip_special, struct mg_buf *out, struct mg_err *err)
+{
+  size_t start = out->len;
+
+  if (mg_tok_decode(t, ids, n, skip_special, out, err) < 0)
+    return -1;
+  if (t->clean_up)
+    mg_tok_clean_up_tokenization(out, start);
+  return 0;
 }

@@ -112,6 +112,32 @@ int mg_tok_encode(struct mg_tok *t, const char *text, size_t len,
 int mg_tok_decode(struct mg_tok *t, const uint32_t *ids, size_t n,
                   int skip_special, struct mg_buf *out, struct mg_err *err);
 
+/*
+ * Decodes as transformers' PreTrainedTokenizerFast.decode(ids,
+ * skip_special_tokens) with clean_up_tokenization_spaces left at None: the
+ * tokenizer.json decoder (mg_tok_decode), then, when the tokenizer's
+ * clean_up_tokenization_spaces is true, mg_tok_clean_up_tokenization on
+ * the appended text. That flag is tokenizer_config.json's
+ * clean_up_tokenization_spaces; without the key it is false, the default
+ * of transformers 4.45 and later (4.48 is what lm-eval 0.4.8's image
+ * pins; tokenizer classes whose constructor sets their own default are
+ * not modelled).
+ */
+int mg_tok_decode_hf(struct mg_tok *t, const uint32_t *ids, size_t n,
+                     int skip_special, struct mg_buf *out, struct mg_err *err);
+
+/* tokenizer_config.json's clean_up_tokenization_spaces (0 when absent). */
+int mg_tok_clean_up_spaces(const struct mg_tok *t);
+
+/*
+ * transformers 4.x PreTrainedTokenizerBase.clean_up_tokenization on
+ * b->data[start..len), in place: Python str.replace of " ." -> ".",
+ * " ?" -> "?", " !" -> "!", " ," -> ",", " ' " -> "'", " n't" -> "n't",
+ * " 'm" -> "'m", " 's" -> "'s", " 've" -> "'ve", " 're" -> "'re", in that
+ * order, each over the previous one's result. Keeps b NUL-terminated.
+ */
+void mg_tok_clean_up_tokenization(struct mg_buf *b, size_t start);
+
 /* The string of one id (added tokens first), borrowed until the tokenizer
  * is freed; NULL if the id is unknown. */
 const char *mg_tok_id_to_token(const struct mg_tok *t, uint32_t id,

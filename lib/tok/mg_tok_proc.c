@@ -13,6 +13,7 @@
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "tok/mg_tok.h"
+#include "tok/mg_tok_find.h"
 #include "tok/mg_tok_remote.h"
 
 #define MAX_INPUT ((size_t)64 << 20)
@@ -92,6 +93,83 @@ int mg_tok_proc_decode(struct mg_tok_proc *p, const uint32_t *ids, size_t n,
   if (p->remote)
     return mg_tok_remote_decode(p->remote, ids, n, out, err);
   return mg_tok_decode(p->local, ids, n, skip_special, out, err);
+}
+
+/* ---- resolution of a name (path, HF cache, mirror, server) ---- */
+
+static int is_url(const char *s)
+{
+  return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+static void add_tried(struct mg_tok_find *w, const char *msg)
+{
+  char *t = mg_xasprintf("%s%s%s", w->tried ? w->tried : "",
+                         w->tried && *w->tried ? "; " : "", msg);
+
+  free(w->tried);
+  w->tried = t;
+}
+
+int mg_tok_proc_resolve(const char *name, const struct mg_tok_resolve_opts *o,
+                        struct mg_tok_proc **out, struct mg_tok_find *w,
+                        struct mg_err *err)
+{
+  struct mg_tok_remote *r = NULL;
+  struct mg_tok_encoding enc = MG_TOK_ENCODING_INIT;
+  struct mg_err e2 = MG_ERR_INIT;
+  int rc;
+
+  if (out)
+    *out = NULL;
+  if (name && (is_url(name) || !strcmp(name, "server"))) {
+    w->found = MG_TOK_FIND_SERVER;
+    w->path = NULL;
+    w->tried = mg_xstrdup("");
+    return out ? mg_tok_proc_open(name, o->server_url, o->model, o->http, out,
+                                  err)
+               : 0;
+  }
+  rc = mg_tok_find(name, o->revision, o->mirrors, w, err);
+  if (rc < 0)
+    return -1;
+  if (rc == 0) {
+    struct mg_tok_proc *p;
+
+    if (!out)
+      return 0;
+    p = mg_xcalloc(1, sizeof(*p));
+    if (mg_tok_load(w->path, 0, &p->local, err) < 0) {
+      free(p);
+      return -1;
+    }
+    *out = p;
+    return 0;
+  }
+  if (!o->server_url || !*o->server_url)
+    return 1;
+  /* the server: usable when it tokenizes a probe */
+  if (mg_tok_remote_new(o->server_url, o->model, o->http, &r, &e2) < 0
+      || mg_tok_remote_encode(r, "Hello world", 11, 0, &enc, &e2) < 0
+      || enc.n == 0) {
+    char *msg = mg_xasprintf("the server does not tokenize (%s)",
+                             e2.msg[0] ? e2.msg : "no tokens");
+
+    add_tried(w, msg);
+    free(msg);
+    mg_tok_remote_free(r);
+    mg_tok_encoding_release(&enc);
+    return 1;
+  }
+  mg_tok_encoding_release(&enc);
+  w->found = MG_TOK_FIND_SERVER;
+  if (!out) {
+    mg_tok_remote_free(r);
+    return 0;
+  }
+  *out = mg_xcalloc(1, sizeof(**out));
+  (*out)->remote = r;
+  return 0;
 }
 
 /* ---- synthetic prompts ---- */

@@ -33,6 +33,40 @@ int mg_tok_proc_open(const char *processor, const char *server_url,
 void mg_tok_proc_free(struct mg_tok_proc *p);
 int mg_tok_proc_is_remote(const struct mg_tok_proc *p);
 
+struct mg_tok_find;
+
+struct mg_tok_resolve_opts {
+  const char *revision;   /* Hub revision; NULL: "main" */
+  const char *mirrors;    /* ':'-separated mirror directories, or NULL */
+  const char *server_url; /* asked for /tokenize when nothing local holds
+                             the tokenizer; NULL: not asked */
+  const char *model;      /* sent to the server as "model"; may be NULL */
+  const struct mg_http_opts *http; /* NULL: defaults */
+};
+
+/*
+ * The one resolution of a tokenizer name that perf-run's --processor and
+ * eval-run's tokenizer= share (issue 12, items 6 and 13):
+ *   - "http://...", "https://..." or "server": that server, as
+ *     mg_tok_proc_open (no probe);
+ *   - else mg_tok_find (the name as a path, the local Hugging Face cache,
+ *     the mirror directories o->mirrors), loaded with mg_tok_load;
+ *   - else, when o->server_url is set, the server's /tokenize if it
+ *     answers a probe (one tokenize call of a short text).
+ * Returns 0 with w->found (PATH, HF_CACHE, MIRROR or SERVER) and *out set
+ * (out NULL: nothing is loaded or kept, only located and probed), or 1
+ * when none of them holds it (w->found NONE, *out NULL, w->tried lists
+ * what was looked at and why the server did not do): the caller's
+ * fallback (perf-run: words, eval-run: echoed offsets) and its warning
+ * come next. -1 with err when the tokenizer was found but cannot be used
+ * (MG_ERR_DATA/IO from mg_tok_load) or the name is empty. Remote use needs
+ * mg_http_global_init() first. w is overwritten; release it with
+ * mg_tok_find_release. caller owns *out; free with mg_tok_proc_free.
+ */
+int mg_tok_proc_resolve(const char *name, const struct mg_tok_resolve_opts *o,
+                        struct mg_tok_proc **out, struct mg_tok_find *w,
+                        struct mg_err *err);
+
 /* Token ids of text (out->ids, out->n). */
 int mg_tok_proc_encode(struct mg_tok_proc *p, const char *text, size_t len,
                        int add_special, struct mg_tok_encoding *out,

@@ -47,6 +47,8 @@ int mg_tok_remote_new(const char *base_url, const char *model,
   strip_suffix(r->base, "/");
   strip_suffix(r->base, "/tokenize");
   strip_suffix(r->base, "/detokenize");
+  strip_suffix(r->base, "/v1/completions");
+  strip_suffix(r->base, "/v1/chat/completions");
   strip_suffix(r->base, "/v1");
   strip_suffix(r->base, "/");
   r->model = model ? mg_xstrdup(model) : NULL;
