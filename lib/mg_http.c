@@ -724,7 +724,8 @@ struct mg_http_multi {
   long long timer_at; /* curl's timeout (mg_time_now_ns), -1: none */
   CURL **pool;        /* reset handles ready for reuse */
   int npool, cappool;
-  struct hdr_list *hl; /* the current header list */
+  struct hdr_list *hl;    /* the current header list */
+  unsigned long done_seq; /* on_done calls so far */
 };
 
 static void hdr_list_free(struct hdr_list *h)
@@ -946,11 +947,13 @@ static void xfer_free(struct xfer *x)
 /* Removes x and then reports it (so on_done may add or cancel others). */
 static void xfer_done(struct xfer *x, int ok, long status, const char *msg)
 {
+  struct mg_http_multi *m = x->m;
   struct mg_http_stream_cb cb = x->cb;
   char buf[CURL_ERROR_SIZE];
 
   if (msg)
     (void)snprintf(buf, sizeof(buf), "%s", msg);
+  m->done_seq++;
   xfer_free(x);
   if (cb.on_done)
     cb.on_done(cb.arg, ok, status, msg ? buf : NULL, mg_time_now_ns());
@@ -1175,22 +1178,32 @@ static void wait_and_act(struct mg_http_multi *m, long timeout_ms,
   timers_due(m);
 }
 
+/*
+ * A transfer that finished in the steps before the wait (curl can send a
+ * request and read the whole answer of a fast server inside the timer
+ * step) has run its on_done, which the caller wants to act on (a closed
+ * loop starts the next request): waiting then would stall it until the
+ * deadline. So the wait happens only when nothing finished.
+ */
 int mg_http_multi_run(struct mg_http_multi *m, long timeout_ms)
 {
+  unsigned long seq = m->done_seq;
+
   timers_due(m);
   wait_and_act(m, 0, 0);
-  if (m->count > 0 && timeout_ms > 0)
+  if (m->count > 0 && timeout_ms > 0 && m->done_seq == seq)
     wait_and_act(m, timeout_ms, 0);
   return m->count;
 }
 
 int mg_http_multi_run_until(struct mg_http_multi *m, long long deadline_ns)
 {
+  unsigned long seq = m->done_seq;
   long long now;
 
   timers_due(m);
   now = mg_time_now_ns();
-  if (deadline_ns <= now) {
+  if (deadline_ns <= now || m->done_seq != seq) {
     wait_and_act(m, 0, 0);
     return m->count;
   }

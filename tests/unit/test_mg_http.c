@@ -949,6 +949,39 @@ static void test_multi_refused_and_run_until(void **state)
   mg_http_multi_free(m);
 }
 
+/* A transfer that ends inside the first step (here a URL curl refuses
+ * before any I/O, as a fast server's whole answer can arrive in the step
+ * that sends the request) makes run_until return at once: the caller
+ * acts on on_done instead of sleeping to the deadline (issue 12 item 8:
+ * closed-loop profiles stalled 100 ms). */
+static void test_multi_run_until_returns_after_done(void **state)
+{
+  struct mg_http_opts o;
+  struct mg_http_multi *m;
+  struct mg_http_request req = { 0 };
+  struct mg_http_stream_cb cb = rec_cb;
+  struct mg_err err = MG_ERR_INIT;
+  struct rec r = { 0 };
+  long long t0, dl;
+
+  (void)state;
+  fast_opts(&o);
+  m = mg_http_multi_new(&o, 0);
+  req.url = "http://[/";
+  cb.arg = &r;
+  mg_buf_init(&r.body, 100);
+  assert_true(mg_http_multi_add(m, &req, &cb, &err) > 0);
+  t0 = mg_time_now_ns();
+  dl = t0 + 20000000000LL;
+  mg_http_multi_run_until(m, dl);
+  assert_int_equal(r.done, 1);
+  assert_int_equal(r.ok, 0);
+  /* Returned long before the deadline (a stall waits all 20 s). */
+  assert_true(mg_time_now_ns() < t0 + 10000000000LL);
+  mg_buf_release(&r.body);
+  mg_http_multi_free(m);
+}
+
 /* Redirects followed in the multi path: on_headers sees only the final
  * response (its status and headers), and no redirect body leaks. */
 struct redir_rec {
@@ -1049,6 +1082,7 @@ int main(void)
     cmocka_unit_test(test_multi_cancel),
     cmocka_unit_test(test_multi_concurrent_chain),
     cmocka_unit_test(test_multi_refused_and_run_until),
+    cmocka_unit_test(test_multi_run_until_returns_after_done),
     cmocka_unit_test(test_multi_redirect_final_headers),
   };
 
