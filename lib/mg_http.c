@@ -700,12 +700,13 @@ struct xfer {
   struct hdr_list *hl;
   struct mg_http_stream_cb cb;
   FILE *upload;
-  int added;        /* handed to curl_multi */
-  int hdr_done;     /* on_headers was called */
-  int saw_location; /* the current header block has a Location */
-  int in_redirect;  /* a redirect being followed: skip its body */
-  int cancelled;    /* mg_http_multi_cancel or on_data -1 */
-  int cancel_req;   /* cancel asked from inside a callback */
+  int added;         /* handed to curl_multi */
+  int hdr_done;      /* on_headers was called */
+  int saw_location;  /* the current header block has a Location */
+  int in_redirect;   /* a redirect being followed: skip its body */
+  int cancelled;     /* mg_http_multi_cancel or on_data -1 */
+  int cancel_req;    /* cancel asked from inside a callback */
+  long long last_io; /* added, or the last header or body bytes */
   struct xfer *prev, *next;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -724,8 +725,10 @@ struct mg_http_multi {
   long long timer_at; /* curl's timeout (mg_time_now_ns), -1: none */
   CURL **pool;        /* reset handles ready for reuse */
   int npool, cappool;
-  struct hdr_list *hl;    /* the current header list */
-  unsigned long done_seq; /* on_done calls so far */
+  struct hdr_list *hl;      /* the current header list */
+  unsigned long done_seq;   /* on_done calls so far */
+  unsigned long freed;      /* transfers removed so far */
+  long long next_idle_scan; /* idle_timeout_ms: when to look again */
 };
 
 static void hdr_list_free(struct hdr_list *h)
@@ -866,6 +869,8 @@ static size_t multi_header_cb(char *p, size_t size, size_t nitems, void *arg)
 
   if (x->hdr_done || x->cancelled)
     return n;
+  if (x->m->o.idle_timeout_ms > 0)
+    x->last_io = mg_time_now_ns();
   if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     x->saw_location = x->in_redirect = 0;
     return n;
@@ -899,6 +904,7 @@ static size_t multi_write_cb(char *p, size_t size, size_t nmemb, void *arg)
 
   if (x->cancelled || x->cancel_req)
     return 0;
+  x->last_io = t;
   if (x->in_redirect)
     return n;
   if (!x->hdr_done) {
@@ -919,6 +925,7 @@ static void xfer_free(struct xfer *x)
 {
   struct mg_http_multi *m = x->m;
 
+  m->freed++;
   if (x->added)
     curl_multi_remove_handle(m->cm, x->h);
   if (x->prev)
@@ -989,6 +996,7 @@ long mg_http_multi_add(struct mg_http_multi *m,
     return -1;
   }
   x->id = ++m->next_id;
+  x->last_io = mg_time_now_ns();
   x->next = m->head;
   if (m->head)
     m->head->prev = x;
@@ -1080,7 +1088,14 @@ static void drain_info(struct mg_http_multi *m)
     } else if (rc == CURLE_OK) {
       xfer_done(x, 1, status, NULL);
     } else {
+      char tbuf[CURL_ERROR_SIZE + 16];
       em = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+      /* libcurl's low-speed abort says "Operation too slow": callers
+       * tell a timeout by "timed out" at the start. */
+      if (rc == CURLE_OPERATION_TIMEDOUT && !strstr(em, "timed out")) {
+        (void)snprintf(tbuf, sizeof(tbuf), "timed out: %s", em);
+        em = tbuf;
+      }
       xfer_done(x, 0, status, em);
     }
   }
@@ -1178,6 +1193,61 @@ static void wait_and_act(struct mg_http_multi *m, long timeout_ms,
   timers_due(m);
 }
 
+/* Scan period of the idle timeout: an eighth of it, 10 ms to 1 s. */
+static long long idle_period_ns(const struct mg_http_multi *m)
+{
+  long long p = (long long)m->o.idle_timeout_ms * 125000;
+
+  return p < 10000000LL ? 10000000LL : p > 1000000000LL ? 1000000000LL : p;
+}
+
+/*
+ * Ends the transfers that received nothing for idle_timeout_ms (httpx's
+ * read timeout, as GuideLLM applies it). Transfers that on_done adds go
+ * to the head, behind the scan; one that on_done removes may be the
+ * next one, so the scan then starts again.
+ */
+static void idle_scan(struct mg_http_multi *m)
+{
+  long long now, lim;
+  char msg[96];
+
+  if (m->o.idle_timeout_ms <= 0 || m->in_perform)
+    return;
+  now = mg_time_now_ns();
+  if (now < m->next_idle_scan)
+    return;
+  m->next_idle_scan = now + idle_period_ns(m);
+  lim = now - (long long)m->o.idle_timeout_ms * 1000000;
+  (void)snprintf(msg, sizeof(msg), "timed out: nothing received for %ld ms",
+                 m->o.idle_timeout_ms);
+  for (struct xfer *x = m->head, *nx; x; x = nx) {
+    unsigned long f = m->freed;
+    long status = 0;
+    nx = x->next;
+    if (x->cancelled || x->cancel_req || x->last_io > lim)
+      continue;
+    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+    x->cancelled = 1;
+    xfer_done(x, 0, status, msg);
+    if (m->freed != f + 1)
+      nx = m->head;
+  }
+}
+
+/* The wait in ms, shortened to the next idle scan when one is due. */
+static long idle_cap(const struct mg_http_multi *m, long timeout_ms)
+{
+  long long left;
+
+  if (m->o.idle_timeout_ms <= 0 || m->count == 0 || timeout_ms <= 0)
+    return timeout_ms;
+  left = (m->next_idle_scan - mg_time_now_ns()) / 1000000 + 1;
+  if (left < 1)
+    left = 1;
+  return left < timeout_ms ? (long)left : timeout_ms;
+}
+
 /*
  * A transfer that finished in the steps before the wait (curl can send a
  * request and read the whole answer of a fast server inside the timer
@@ -1189,10 +1259,11 @@ int mg_http_multi_run(struct mg_http_multi *m, long timeout_ms)
 {
   unsigned long seq = m->done_seq;
 
+  idle_scan(m);
   timers_due(m);
   wait_and_act(m, 0, 0);
   if (m->count > 0 && timeout_ms > 0 && m->done_seq == seq)
-    wait_and_act(m, timeout_ms, 0);
+    wait_and_act(m, idle_cap(m, timeout_ms), 0);
   return m->count;
 }
 
@@ -1201,6 +1272,7 @@ int mg_http_multi_run_until(struct mg_http_multi *m, long long deadline_ns)
   unsigned long seq = m->done_seq;
   long long now;
 
+  idle_scan(m);
   timers_due(m);
   now = mg_time_now_ns();
   if (deadline_ns <= now || m->done_seq != seq) {
@@ -1209,7 +1281,8 @@ int mg_http_multi_run_until(struct mg_http_multi *m, long long deadline_ns)
   }
   /* Milliseconds rounded up, plus one: the timerfd wakes at the
    * nanosecond, the epoll timeout is only the backstop. */
-  wait_and_act(m, (long)((deadline_ns - now) / 1000000) + 1, deadline_ns);
+  wait_and_act(m, idle_cap(m, (long)((deadline_ns - now) / 1000000) + 1),
+               deadline_ns);
   return m->count;
 }
 

@@ -46,7 +46,10 @@ static const char usage_text[] =
     "$OPENAI_API_KEY)\n"
     "  --header 'K: V'         extra request header (repeatable)\n"
     "  --extra-body JSON       members merged into every request body\n"
-    "  --cacert FILE, --insecure, --http2, --request-timeout S\n"
+    "  --cacert FILE, --insecure, --http2\n"
+    "  --request-timeout S     error a request that receives nothing for S\n"
+    "                          seconds (default 300, as GuideLLM)\n"
+    "  --connect-timeout S, --check-timeout S   (defaults 10, 30)\n"
     "  --no-ignore-eos, --max-tokens-field F, --chat-content text|parts,\n"
     "  --no-unique-prefix, --no-warm-connections, --skip-check\n"
     "Load:\n"
@@ -121,6 +124,8 @@ enum {
   OPT_BURSTINESS,
   OPT_CACERT,
   OPT_CHAT_CONTENT,
+  OPT_CHECK_TIMEOUT,
+  OPT_CONNECT_TIMEOUT,
   OPT_CONSTRAINT,
   OPT_COOLDOWN,
   OPT_COOLDOWN_PERCENT,
@@ -189,7 +194,9 @@ static const struct option longopts[] = {
   { "burstiness", required_argument, NULL, OPT_BURSTINESS },
   { "cacert", required_argument, NULL, OPT_CACERT },
   { "chat-content", required_argument, NULL, OPT_CHAT_CONTENT },
+  { "check-timeout", required_argument, NULL, OPT_CHECK_TIMEOUT },
   { "config", required_argument, NULL, OPT_UNSUPPORTED },
+  { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
   { "constraint", required_argument, NULL, OPT_CONSTRAINT },
   { "cooldown", required_argument, NULL, OPT_COOLDOWN },
   { "cooldown-percent", required_argument, NULL, OPT_COOLDOWN_PERCENT },
@@ -300,6 +307,13 @@ static void parse_args(int argc, char **argv, struct perf_opts *o)
                        "text or parts",
                        optarg);
       c->content_parts = strcmp(optarg, "parts") == 0;
+      break;
+    case OPT_CHECK_TIMEOUT:
+      c->check_timeout = mg_opt_double(optarg, 1e-3, 1e6, "--check-timeout");
+      break;
+    case OPT_CONNECT_TIMEOUT:
+      c->connect_timeout =
+          mg_opt_double(optarg, 1e-3, 1e6, "--connect-timeout");
       break;
     case OPT_CONSTRAINT:
       check(mg_perf_cfg_constraint(c, optarg, &err), &err);
@@ -568,6 +582,7 @@ static int run(const struct perf_opts *o)
   char *model = NULL, *shown;
   char started[40], finished[40], run_id[64];
   int rc = MG_EXIT_OK, nprof, all_ok = 1;
+  long long n_all = 0, n_err = 0;
 
   mg_time_rfc3339(started, sizeof(started));
   (void)snprintf(run_id, sizeof(run_id), "perf-run-%s", started);
@@ -679,6 +694,8 @@ static int run(const struct perf_opts *o)
       mg_json_append(gl, mg_perf_guidellm_benchmark(&b, i, &go));
     if (b.successful == 0)
       all_ok = 0;
+    n_all += b.successful + b.errored + b.incomplete;
+    n_err += b.errored;
     mg_perf_report_summary_text(rj, line, sizeof(line));
     mg_info("%s", line);
     /* Sweep: after synchronous and throughput, GuideLLM's rates. */
@@ -707,6 +724,10 @@ static int run(const struct perf_opts *o)
   mg_time_rfc3339(finished, sizeof(finished));
   mg_json_set_string(perf, "finished", finished);
   mg_json_set_bool(perf, "interrupted", interrupted != 0);
+  /* More than half of the requests errored: the run measured a failing
+   * endpoint, not its performance (a negative verdict). */
+  if (2 * n_err > n_all)
+    all_ok = 0;
   mg_json_set_bool(perf, "ok", !interrupted && all_ok);
   if (c->samples) {
     struct mg_json *ref = NULL;
@@ -739,6 +760,9 @@ static int run(const struct perf_opts *o)
     goto fail;
   if (interrupted) {
     mg_warn("interrupted: the record holds what was measured");
+    rc = MG_EXIT_FAIL;
+  } else if (2 * n_err > n_all) {
+    mg_warn("%lld of %lld requests failed", n_err, n_all);
     rc = MG_EXIT_FAIL;
   } else if (!all_ok) {
     mg_warn("a benchmark had no successful request");

@@ -87,6 +87,7 @@ struct mg_perf_target {
   /* Keep the output text of requests whose server sends no usage, for
    * mg_perf_bench_count_text. */
   int collect_text;
+  long check_timeout_ms; /* each check request before the run; 0: 30 s */
 };
 
 struct mg_perf_limits {

@@ -398,7 +398,7 @@ static int backend_fields(struct mg_perf_config *c, const struct mg_json *o,
                         what);
     } else if (strcmp(key, "timeout") == 0) {
       if (mg_json_is_null(x))
-        c->request_timeout = 0;
+        c->request_timeout = -1;
       else if (field_number(x, 1e-3, 1e6, &c->request_timeout, what, err) < 0)
         return -1;
     } else if (strcmp(key, "timeout_connect") == 0) {
@@ -1352,10 +1352,16 @@ void mg_perf_cfg_target(const struct mg_perf_config *c, const char *base,
   t->http.no_follow = c->no_follow;
   t->http.bearer = bearer;
   t->http.verbose = verbose;
-  if (c->request_timeout > 0)
-    t->http.timeout_ms = (long)(c->request_timeout * 1000);
+  /* GuideLLM's request timeout (httpx's, per connect and per read):
+   * a request that receives nothing for that long is errored "timeout".
+   * 0: its default, 300 s; < 0 (timeout null): none. */
+  if (c->request_timeout >= 0)
+    t->http.idle_timeout_ms =
+        (long)((c->request_timeout > 0 ? c->request_timeout : 300.0) * 1000);
   if (c->connect_timeout > 0)
     t->http.connect_timeout_ms = (long)(c->connect_timeout * 1000);
+  t->check_timeout_ms =
+      (long)((c->check_timeout > 0 ? c->check_timeout : 30.0) * 1000);
   mg_perf_req_body_opts_init(&t->body);
   t->body.chat = strstr(*url, "chat") != NULL;
   t->body.ignore_eos = c->ignore_eos;

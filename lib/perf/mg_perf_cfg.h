@@ -54,7 +54,10 @@ struct mg_perf_config {
   const char *cacert;
   int insecure, http2, skip_check, no_follow;
   int warm; /* open the streams' connections first (1) */
-  double request_timeout, connect_timeout; /* seconds, 0: default */
+  double request_timeout, connect_timeout; /* seconds, 0: default; request
+                                              < 0: none */
+  double check_timeout;                    /* seconds, 0: 30 */
+  double start_at;                         /* Unix time, 0: now */
   int ignore_eos, unique_prefix, content_parts;
   enum mg_perf_max_field max_field;
   long long default_max_tokens; /* output length for rows without one */

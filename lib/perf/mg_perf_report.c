@@ -51,7 +51,7 @@ int mg_perf_report_preflight(const struct mg_perf_target *t, const char *base,
 
   ho.retries = 2;
   ho.retry_base_ms = 200;
-  ho.timeout_ms = 30000;
+  ho.timeout_ms = t->check_timeout_ms > 0 ? t->check_timeout_ms : 30000;
   memset(&req, 0, sizeof(req));
   req.url = url;
   mg_http_response_init(&resp, (size_t)16 << 20);

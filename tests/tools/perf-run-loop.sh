@@ -25,4 +25,67 @@ print(len(late), \"requests waited >= 50 ms\")
 sys.exit(len(late) > 5)'
 "
 
+# wait_conns PORT N: waits (10 s at most) until N TCP connections to
+# loopback PORT are established, read from /proc/net/tcp.
+wait_conns() {
+  python3 - "$1" "$2" <<'PY'
+import sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+for _ in range(400):
+    c = 0
+    for line in open("/proc/net/tcp").readlines()[1:]:
+        f = line.split()
+        if f[3] == "01" and int(f[2].split(":")[1], 16) == port:
+            c += 1
+    if c >= n:
+        sys.exit(0)
+    time.sleep(0.025)
+sys.exit(1)
+PY
+}
+
+# A server that stops answering for good (SIGSTOP) after the checks:
+# every request ends at the request timeout as errored "timeout", the
+# record is written and, with more than half failed, the verdict is
+# negative (exit 1) (issue 12 item 9).
+start_mock p --ttft-ms 3000 --itl-ms 5 ||
+  { echo "not ok - mock-llm did not start"; exit 1; }
+test_expect_success 'a paused server: requests time out, exit 1, record kept' "
+  (timeout 60 perf-run --target $p_URL --data prompt_tokens=8,output_tokens=4 \
+    --profile concurrent --rate 4 --max-requests 8 --request-timeout 1 \
+    --samples s.jsonl </dev/null >rec.json 2>err; echo \$? >rc) &
+  wait_conns ${p_URL##*:} 4 && kill -STOP $p_PID &&
+  wait && kill -CONT $p_PID &&
+  test \$(cat rc) = 1 &&
+  must_contain err '^perf-run: warning: 8 of 8 requests failed' &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"ok\"]')\" = False &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"errored\"]')\" = 8 &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"errors\"]')\" = '{\"timeout\": 8}'
+"
+
+test_expect_success 'a paused server: the check request has its own timeout' "
+  kill -STOP $p_PID &&
+  { timeout 60 perf-run --target $p_URL --check-timeout 0.5 \
+      --profile synchronous --max-requests 1 </dev/null >out 2>err
+    echo \$? >rc; kill -CONT $p_PID; } &&
+  test \$(cat rc) = 5 && must_be_empty out &&
+  must_contain err '^perf-run: error: request to .*/v1/models.* timed out'
+"
+
+# A server killed mid-run: requests in flight are cut, new ones refused;
+# 8 of 8 failed is a negative verdict, not ok:true.
+start_mock k --ttft-ms 3000 --itl-ms 5 ||
+  { echo "not ok - mock-llm did not start"; exit 1; }
+test_expect_success 'a killed server: exit 1, errors counted, record kept' "
+  (timeout 60 perf-run --target $k_URL --data prompt_tokens=8,output_tokens=4 \
+    --profile concurrent --rate 4 --max-requests 8 \
+    </dev/null >rec.json 2>err; echo \$? >rc) &
+  wait_conns ${k_URL##*:} 4 && kill -KILL $k_PID &&
+  wait &&
+  test \$(cat rc) = 1 &&
+  must_contain err '^perf-run: warning: 8 of 8 requests failed' &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"ok\"]')\" = False &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"errored\"]')\" = 8
+"
+
 test_done
