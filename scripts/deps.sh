@@ -12,7 +12,7 @@ mode=install
 pkgs="build-essential pkg-config curl ca-certificates
 libcurl4-openssl-dev libcjson-dev libarchive-dev libssl-dev libyaml-dev
 libpcre2-dev libutf8proc-dev libmicrohttpd-dev libcmocka-dev python3
-python3-jinja2 python3-yaml chromium docker-registry openssl apache2-utils"
+python3-jinja2 python3-regex python3-yaml chromium docker-registry openssl apache2-utils"
 
 missing=
 for p in $pkgs; do

@@ -30,6 +30,8 @@
 #include "mg_record.h"
 #include "mg_time.h"
 #include "py/mg_pv.h"
+#include "tok/mg_tok_find.h"
+#include "tok/mg_tok_proc.h"
 
 static const char usage_text[] =
     "usage: eval-run --tasks LIST [options] [-i record] [-o record]\n"
@@ -49,8 +51,11 @@ static const char usage_text[] =
     "                          variable named by --api-key-env)\n"
     "  --cacert FILE, --insecure\n"
     "  --tokenizer SRC         remote (server /tokenize, default), offsets\n"
-    "                          (echoed text_offset), or a tokenizer.json\n"
-    "                          file or model directory\n"
+    "                          (echoed text_offset), a tokenizer.json file\n"
+    "                          or model directory, or a Hub id (HF cache,\n"
+    "                          --processor-dir, then the server)\n"
+    "  --processor-dir DIR     mirror of tokenizers: DIR/ORG/NAME (':'-list;\n"
+    "                          also $MG_TOKENIZERS)\n"
     "  --string-prompts        send text, not token ids (tokenized_requests\n"
     "                          False)\n"
     "  --num-concurrent N      requests in flight (default 1)\n"
@@ -96,6 +101,7 @@ struct eval_opts {
   const char *cacert;
   int insecure;
   const char *tokenizer;
+  const char *processor_dir;
   int string_prompts;
   long num_concurrent;
   long max_retries;
@@ -155,6 +161,7 @@ enum {
   OPT_NUM_FEWSHOT,
   OPT_OUTPUT_LM_EVAL,
   OPT_OUTPUT_PATH,
+  OPT_PROCESSOR_DIR,
   OPT_RETRY_WAIT,
   OPT_SAMPLES_DIR,
   OPT_SEED,
@@ -254,6 +261,7 @@ static void parse_args(int argc, char **argv, struct eval_opts *o)
     { "output-lm-eval", required_argument, NULL, OPT_OUTPUT_LM_EVAL },
     { "output-path", required_argument, NULL, OPT_OUTPUT_PATH },
     { "output_path", required_argument, NULL, OPT_OUTPUT_PATH },
+    { "processor-dir", required_argument, NULL, OPT_PROCESSOR_DIR },
     { "retry-wait", required_argument, NULL, OPT_RETRY_WAIT },
     { "samples-dir", required_argument, NULL, OPT_SAMPLES_DIR },
     { "seed", required_argument, NULL, OPT_SEED },
@@ -362,6 +370,9 @@ static void parse_args(int argc, char **argv, struct eval_opts *o)
       break;
     case OPT_OUTPUT_PATH:
       o->output_path = optarg;
+      break;
+    case OPT_PROCESSOR_DIR:
+      o->processor_dir = optarg;
       break;
     case OPT_RETRY_WAIT:
       o->retry_wait_ms = (long)mg_opt_uint(optarg, 1, 600000, "--retry-wait");
@@ -483,6 +494,76 @@ static int load_secret(const struct eval_opts *o, struct endpoint *ep,
                              &ep->api_key, err);
 }
 
+/*
+ * tokenizer= or --tokenizer as a path or Hub id (issue 12 items 6, 13): the
+ * local copy (the path, the HF cache, --processor-dir and $MG_TOKENIZERS),
+ * else the server's /tokenize (when probe), else the echoed text_offset.
+ * *use is what the engine's tokenizer option gets; caller frees it.
+ */
+static int resolve_tokenizer(const struct eval_opts *o, const char *name,
+                             const struct endpoint *ep, int probe, char **use,
+                             struct mg_err *err)
+{
+  struct mg_tok_resolve_opts ro;
+  struct mg_tok_find w = MG_TOK_FIND_INIT;
+  struct mg_http_opts ho;
+  const char *envm = getenv("MG_TOKENIZERS");
+  char *mirrors;
+  int rc;
+
+  mirrors = mg_xasprintf("%s%s%s", o->processor_dir ? o->processor_dir : "",
+                         o->processor_dir && envm ? ":" : "", envm ? envm : "");
+  memset(&ro, 0, sizeof(ro));
+  mg_http_opts_init(&ho);
+  ho.bearer = ep->api_key;
+  ho.cacert = o->cacert;
+  ho.insecure = o->insecure;
+  ho.retries = 0;
+  ro.mirrors = mirrors;
+  ro.server_url = probe ? ep->url : NULL;
+  ro.model = ep->model;
+  ro.http = &ho;
+  *use = NULL;
+  rc = mg_tok_proc_resolve(name, &ro, NULL, &w, err);
+  if (rc < 0)
+    goto out;
+  switch (w.found) {
+  case MG_TOK_FIND_PATH:
+  case MG_TOK_FIND_HF_CACHE:
+  case MG_TOK_FIND_MIRROR:
+    *use = mg_xstrdup(w.path);
+    if (w.found != MG_TOK_FIND_PATH)
+      mg_info("tokenizer '%s': '%s' (%s)", name, w.path,
+              mg_tok_find_how_name(w.found));
+    break;
+  case MG_TOK_FIND_SERVER:
+    *use = mg_xstrdup("remote");
+    mg_warn("tokenizer '%s' is not here (%s): ctxlen comes from the "
+            "server's /tokenize, string prompts from its /detokenize",
+            name, w.tried);
+    break;
+  default:
+    if (!mg_tok_find_is_hub_id(name)) {
+      rc = mg_err_set(err, MG_ERR_IO, "cannot find tokenizer '%s': %s", name,
+                      w.tried);
+      goto out;
+    }
+    *use = mg_xstrdup("offsets");
+    if (probe)
+      mg_warn("tokenizer '%s' is not here (%s): ctxlen comes from the "
+              "echoed text_offset, which counts a token spanning the "
+              "context/continuation boundary in the continuation (scores "
+              "differ from lm-eval's only for such tokens), and string "
+              "prompts are sent as the text, not cut to max_length",
+              name, w.tried);
+  }
+  rc = 0;
+out:
+  mg_tok_find_release(&w);
+  free(mirrors);
+  return rc;
+}
+
 /* ---- progress (tqdm-shaped, for people and TrustyAI's parser) ---- */
 
 struct prog {
@@ -586,7 +667,7 @@ static int run(const struct eval_opts *o)
   struct prog prog;
   const char **names = NULL;
   size_t nnames = 0;
-  char *tasks = NULL, started[40];
+  char *tasks = NULL, *tokpath = NULL, started[40];
   int rc = MG_EXIT_OK, http = 0;
 
   memset(&ep, 0, sizeof(ep));
@@ -668,6 +749,21 @@ static int run(const struct eval_opts *o)
     ep.chat = strstr(o->model_kind, "chat") != NULL;
   if (o->tokenizer)
     eo.tokenizer = o->tokenizer;
+  if (!o->answer_key) {
+    if (load_secret(o, &ep, &err) < 0)
+      goto fail;
+    if (mg_http_global_init(&err) < 0)
+      goto fail;
+    http = 1;
+  }
+  if (eo.tokenizer && strcmp(eo.tokenizer, "remote")
+      && strcmp(eo.tokenizer, "offsets")) {
+    if (resolve_tokenizer(o, eo.tokenizer, &ep, http && ep.url && !ep.chat,
+                          &tokpath, &err)
+        < 0)
+      goto fail;
+    eo.tokenizer = tokpath;
+  }
   if (ep.chat && !o->apply_chat_template) {
     mg_err_set(&err, MG_ERR_USAGE,
                "local-chat-completions needs --apply-chat-template (the "
@@ -714,11 +810,6 @@ static int run(const struct eval_opts *o)
     mg_info("wrote %zu contexts to '%s'", n, o->answer_key);
     goto out;
   }
-  if (load_secret(o, &ep, &err) < 0)
-    goto fail;
-  if (mg_http_global_init(&err) < 0)
-    goto fail;
-  http = 1;
   eo.url = ep.url;
   eo.model = ep.model;
   eo.chat = ep.chat;
@@ -772,6 +863,12 @@ static int run(const struct eval_opts *o)
   if (write_outputs(o, r, &meta, rec, &err) < 0)
     goto fail;
   mg_record_add_provenance(rec, started, o->argc, o->argv);
+  if (r->retokenized)
+    mg_warn("%zu loglikelihood replies echoed another number of prompt "
+            "tokens than the tokenizer gives (the server tokenizes string "
+            "prompts its own way): scored as lm-eval does, from "
+            "token_logprobs[ctxlen:-1]",
+            r->retokenized);
   if (!r->complete) {
     /* partial results: kept in the files, the cache and -o FILE; a
      * failing run writes nothing to stdout */
@@ -813,6 +910,7 @@ out:
   free(prog.finished);
   free(names);
   free(tasks);
+  free(tokpath);
   free(o->tasks);
   if (http)
     mg_http_global_cleanup();

@@ -144,12 +144,16 @@ enum rkind { RK_LL, RK_GEN, RK_WIN };
 enum rstate { RS_NEW, RS_WAIT, RS_READY, RS_FLIGHT, RS_BACKOFF, RS_DONE };
 enum tstate { TS_NEW, TS_QUEUED, TS_FLIGHT, TS_BACKOFF, TS_DONE, TS_FREED };
 
+/* A /tokenize job (text -> ids) or, with detok, a /detokenize job (ids
+ * -> text: the string prompt of a remote tokenizer) */
 struct tokjob {
-  char *s; /* the text, until it is tokenized */
+  char *s; /* tokenize: the text, until it is tokenized; detokenize: the
+              answer */
   size_t n;
-  size_t refs; /* requests still needing the ids */
-  uint32_t *ids;
+  size_t refs;   /* requests still needing the answer */
+  uint32_t *ids; /* tokenize: the answer; detokenize: the ids to send */
   size_t nids;
+  int detok;
   enum tstate state;
   int attempts;
   long long not_before;
@@ -175,6 +179,7 @@ struct req {
   int empty_ctx;         /* context "": [prefix token] + tok(cont) */
   uint32_t *wids;        /* RK_WIN: context + continuation ids */
   long tj_ctx, tj_whole; /* tokjob index or -1 */
+  long tj_detok;         /* remote string prompt: its /detokenize job */
   int tj_made;           /* the tokjobs were asked for */
   size_t ctxlen, nprompt;
   char *body; /* built once, kept for retries until answered */
@@ -202,21 +207,21 @@ struct eng {
   struct mg_eval_run *run;
   struct mg_http_opts hopts;
   struct mg_http_multi *multi;
-  char *url_comp; /* completions or chat URL */
-  char *url_tok;  /* /tokenize URL */
+  char *url_comp;  /* completions or chat URL */
+  char *url_tok;   /* /tokenize URL */
+  char *url_detok; /* /detokenize URL */
   const char *const *headers;
   char *auth;
   struct mg_tok *tok;   /* local tokenizer or NULL */
   struct mg_pv *lc_ctx; /* local: the context last encoded (a ref) */
   uint32_t *lc_ids;     /* and its ids */
   size_t lc_n;
-  char *url_base;    /* server root (for /tokenizer_info) */
-  long long prefix;  /* prefix token id for empty contexts, or -1 */
-  char *prefix_text; /* its text (string prompts) */
-  char *eos;         /* EOS string for generation stops, or NULL */
-  int eos_in_stop;   /* append eos to stop (synchronous path) */
-  int offsets;       /* offsets mode */
-  int remote;        /* remote tokenizer */
+  char *url_base;   /* server root (for /tokenizer_info) */
+  long long prefix; /* prefix token id for empty contexts, or -1 */
+  char *eos;        /* EOS string for generation stops, or NULL */
+  int eos_in_stop;  /* append eos to stop (synchronous path) */
+  int offsets;      /* offsets mode */
+  int remote;       /* remote tokenizer */
   struct req *r;
   size_t nr;
   size_t cursor; /* next request not yet looked at */
@@ -298,6 +303,7 @@ static void make_urls(struct eng *e)
     e->url_comp = mg_xasprintf("%s/v1%s", base, path);
   }
   e->url_tok = mg_xasprintf("%s/tokenize", base);
+  e->url_detok = mg_xasprintf("%s/detokenize", base);
   e->url_base = base;
 }
 
@@ -517,8 +523,38 @@ static void tokjob_release(struct eng *e, long j)
     free(t->ids);
     t->ids = NULL;
     t->nids = 0;
+    if (t->detok) {
+      free(t->s);
+      t->s = NULL;
+      t->n = 0;
+    }
     t->state = TS_FREED;
   }
+}
+
+/* The /detokenize job of a prompt's ids (a string prompt with the remote
+ * tokenizer: lm-eval's remote backend decodes with the server). Takes
+ * ownership of ids. */
+static long detokjob_for(struct eng *e, uint32_t *ids, size_t n, size_t req)
+{
+  struct tokjob *t;
+  size_t j;
+
+  if (e->ntj == e->captj) {
+    e->captj = e->captj ? 2 * e->captj : 1024;
+    e->tj = mg_xreallocarray(e->tj, e->captj, sizeof(*e->tj));
+  }
+  j = e->ntj++;
+  t = &e->tj[j];
+  memset(t, 0, sizeof(*t));
+  t->detok = 1;
+  t->ids = ids;
+  t->nids = n;
+  t->refs = 1;
+  t->waiters = mg_xreallocarray(NULL, 1, sizeof(*t->waiters));
+  t->waiters[t->nwaiters++] = req;
+  push_tok(e, j);
+  return (long)j;
 }
 
 /* ---- bodies ---- */
@@ -698,16 +734,17 @@ static int local_encode(struct eng *e, const char *s, size_t n, uint32_t **ids,
   return 0;
 }
 
-/* Builds the body of a request whose token ids are known:
- * inp = (ctx_enc + whole[len(ctx_enc):])[-L:], ctxlen = len(ctx_enc) -
- * max(0, len(inp before cutting) - L) (api_models.py). */
-static int build_ll(struct eng *e, size_t i, const uint32_t *cids, size_t nc,
-                    const uint32_t *wids, size_t nw, char **body)
+/* The prompt of a loglikelihood request whose token ids are known, as
+ * api_models.py cuts it: inp = (ctx_enc + whole[len(ctx_enc):])[-L:],
+ * ctxlen = len(ctx_enc) - max(0, len(ctx_enc) + len(cont_enc) - L), with
+ * L = max_length - 1. Sets q->ctxlen and q->nprompt; caller frees *inp. */
+static int ll_prompt(struct eng *e, size_t i, const uint32_t *cids, size_t nc,
+                     const uint32_t *wids, size_t nw, uint32_t **inp)
 {
   struct req *q = &e->r[i];
   size_t L = (size_t)(e->o->max_length - 1), ncont, total, cut;
 
-  *body = NULL;
+  *inp = NULL;
   ncont = nw > nc ? nw - nc : 0;
   if (ncont == 0)
     return fail(e, MG_ERR_DATA,
@@ -723,27 +760,48 @@ static int build_ll(struct eng *e, size_t i, const uint32_t *cids, size_t nc,
                 task_name(e, q->task), q->doc, e->o->max_length);
   q->ctxlen = nc - cut;
   q->nprompt = total - cut;
+  *inp = mg_xreallocarray(NULL, q->nprompt, sizeof(uint32_t));
+  for (size_t k = 0; k < q->nprompt; k++) {
+    size_t at = cut + k;
+
+    (*inp)[k] = at < nc ? cids[at] : wids[at];
+  }
+  return 0;
+}
+
+/*
+ * Builds the body of a request whose token ids are known. Token-id
+ * prompts send inp; string prompts (tokenized_requests=False) send
+ * tokenizer.decode(inp), as lm-eval's create_message does for every
+ * loglikelihood request, cut or not: with a local tokenizer transformers'
+ * decode (clean_up_tokenization_spaces included); the remote tokenizer's
+ * text comes from a /detokenize job (advance_req).
+ */
+static int build_ll(struct eng *e, size_t i, const uint32_t *cids, size_t nc,
+                    const uint32_t *wids, size_t nw, char **body)
+{
+  uint32_t *inp = NULL;
+  struct mg_err err = MG_ERR_INIT;
+  struct req *q = &e->r[i];
+
+  *body = NULL;
+  if (ll_prompt(e, i, cids, nc, wids, nw, &inp) < 0)
+    return -1;
   if (e->o->tokenized_requests) {
-    uint32_t *inp = mg_xreallocarray(NULL, q->nprompt, sizeof(uint32_t));
-
-    for (size_t k = 0; k < q->nprompt; k++) {
-      size_t at = cut + k;
-
-      inp[k] = at < nc ? cids[at] : wids[at];
-    }
     *body = ll_body(e, inp, q->nprompt, NULL, 0);
-    free(inp);
-  } else if (q->empty_ctx) {
-    /* the decoded prompt: the prefix token's text, then the continuation */
+  } else {
     struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
-    mg_buf_addstr(&b, e->prefix_text ? e->prefix_text : "", NULL);
-    mg_buf_add(&b, q->w, q->wn, NULL);
+    if (mg_tok_decode_hf(e->tok, inp, q->nprompt, 0, &b, &err) < 0) {
+      mg_buf_release(&b);
+      free(inp);
+      return fail(e, MG_ERR_DATA, "task '%s' document %zu: %s",
+                  task_name(e, q->task), q->doc, err.msg);
+    }
     *body = ll_body(e, NULL, 0, b.data ? b.data : "", b.len);
     mg_buf_release(&b);
-  } else {
-    *body = ll_body(e, NULL, 0, q->w, q->wn);
   }
+  free(inp);
   return 0;
 }
 
@@ -902,7 +960,32 @@ static int advance_req(struct eng *e, size_t i)
     }
   }
   if ((q->tj_ctx < 0 || e->tj[q->tj_ctx].state == TS_DONE)
-      && (q->tj_whole < 0 || e->tj[q->tj_whole].state == TS_DONE)) {
+      && (q->tj_whole < 0 || e->tj[q->tj_whole].state == TS_DONE)
+      && q->kind == RK_LL && !e->o->tokenized_requests && q->tj_detok < 0) {
+    /* a string prompt: the server decodes the cut token list */
+    uint32_t *c = NULL, *w = NULL, *inp = NULL;
+    size_t nc = 0, nw = 0;
+    struct mg_err err = MG_ERR_INIT;
+    int rc;
+
+    if (ll_tokens(e, q, &c, &nc, &w, &nw, &err) < 0)
+      return fail(e, MG_ERR_DATA, "task '%s' document %zu: %s",
+                  task_name(e, q->task), q->doc, err.msg);
+    rc = ll_prompt(e, i, c, nc, w, nw, &inp);
+    free(c);
+    free(w);
+    if (rc < 0)
+      return -1;
+    if (q->tj_ctx >= 0)
+      tokjob_release(e, q->tj_ctx);
+    if (q->tj_whole >= 0)
+      tokjob_release(e, q->tj_whole);
+    q->tj_ctx = q->tj_whole = -1;
+    q->tj_detok = detokjob_for(e, inp, q->nprompt, i);
+  }
+  if ((q->tj_ctx < 0 || e->tj[q->tj_ctx].state == TS_DONE)
+      && (q->tj_whole < 0 || e->tj[q->tj_whole].state == TS_DONE)
+      && (q->tj_detok < 0 || e->tj[q->tj_detok].state == TS_DONE)) {
     if (q->state == RS_WAIT)
       e->waiting--;
     push_ready(e, i);
@@ -952,7 +1035,9 @@ static int start_xfer(struct eng *e, int is_tok, size_t index, char *body)
   mg_buf_init(&x->body, RESP_MAX);
   memset(&hr, 0, sizeof(hr));
   hr.method = "POST";
-  hr.url = is_tok ? e->url_tok : e->url_comp;
+  hr.url = !is_tok              ? e->url_comp
+           : e->tj[index].detok ? e->url_detok
+                                : e->url_tok;
   hr.headers = e->headers;
   hr.body = body;
   hr.body_len = strlen(body);
@@ -1008,6 +1093,27 @@ static int parse_tokens(const char *body, size_t n, uint32_t **ids,
   for (struct mg_json *c = mg_json_first(toks); c; c = mg_json_next(c))
     (*ids)[k++] = (uint32_t)mg_json_number(c);
   *nids = k;
+  mg_json_free(j);
+  return 0;
+}
+
+/* Parses a /detokenize reply {"prompt": text}. */
+static int parse_detok(const char *body, size_t n, char **text, size_t *len,
+                       struct mg_err *err)
+{
+  struct mg_json *j = NULL;
+  const struct mg_json *p;
+
+  if (mg_json_parse(body, n, "/detokenize reply", &j, err) < 0)
+    return -1;
+  p = mg_json_get(j, "prompt");
+  if (!mg_json_is_string(p)) {
+    mg_json_free(j);
+    return mg_err_set(err, MG_ERR_REMOTE,
+                      "the /detokenize reply has no 'prompt' text");
+  }
+  *len = mg_json_string_len(p);
+  *text = mg_xstrndup(mg_json_string(p), *len);
   mg_json_free(j);
   return 0;
 }
@@ -1496,14 +1602,43 @@ static int parse_completion(struct eng *e, struct req *q, const char *body,
       goto out;
     }
   }
-  if (mg_json_size(tl) != q->nprompt + 1
-      || mg_json_size(top) != q->nprompt + 1) {
-    (void)snprintf(why, whysz,
-                   "%zu token logprobs for a %zu-token prompt: the server "
-                   "ignores 'echo' or returns no prompt logprobs, so "
-                   "loglikelihood cannot be scored",
-                   mg_json_size(tl), q->nprompt);
-    goto out;
+  {
+    size_t ntl = mg_json_size(tl), end = q->nprompt;
+
+    if (ntl != mg_json_size(top)) {
+      (void)snprintf(why, whysz,
+                     "the reply has %zu token_logprobs but %zu top_logprobs",
+                     ntl, mg_json_size(top));
+      goto out;
+    }
+    if (ntl != q->nprompt + 1 && ntl >= 2 && !e->o->tokenized_requests
+        && ntl >= q->ctxlen + 2) {
+      /* A string prompt that the server tokenized into another number of
+       * tokens: lm-eval scores token_logprobs[ctxlen:-1] of whatever came
+       * back, and so does eval-run (counted, and warned about once). */
+      end = ntl - 1;
+      e->run->retokenized++;
+    } else if (ntl != q->nprompt + 1) {
+      if (ntl <= 1)
+        (void)snprintf(why, whysz,
+                       "the server returned %zu token logprob%s for a "
+                       "%zu-token prompt: the server ignores 'echo' or "
+                       "returns no prompt logprobs, so "
+                       "loglikelihood cannot be scored",
+                       ntl, ntl == 1 ? "" : "s", q->nprompt);
+      else
+        (void)snprintf(
+            why, whysz,
+            "the server echoed %zu prompt tokens where the tokenizer gives "
+            "%zu (context %zu): %s",
+            ntl - 1, q->nprompt, q->ctxlen,
+            ntl - 1 < q->nprompt
+                ? "it cut the prompt (a context shorter than max_length "
+                  "-1?) or uses another tokenizer"
+                : "it added tokens (a BOS?) or uses another tokenizer");
+      goto out;
+    }
+    q->nprompt = end;
   }
   {
     double sum = 0;
@@ -1572,15 +1707,24 @@ static void handle_done(struct eng *e, struct xfer *x)
       struct mg_err err = MG_ERR_INIT;
 
       e->run->tokenize_calls++;
-      if (fast_tokens(x->body.data ? x->body.data : "", x->body.len, &t->ids,
-                      &t->nids)
-              == 0
-          || parse_tokens(x->body.data ? x->body.data : "", x->body.len,
-                          &t->ids, &t->nids, &err)
-                 == 0) {
+      if (t->detok ? parse_detok(x->body.data ? x->body.data : "", x->body.len,
+                                 &t->s, &t->n, &err)
+                         == 0
+                   : (fast_tokens(x->body.data ? x->body.data : "", x->body.len,
+                                  &t->ids, &t->nids)
+                          == 0
+                      || parse_tokens(x->body.data ? x->body.data : "",
+                                      x->body.len, &t->ids, &t->nids, &err)
+                             == 0)) {
         t->state = TS_DONE;
-        free(t->s);
-        t->s = NULL;
+        if (t->detok) {
+          free(t->ids);
+          t->ids = NULL;
+          t->nids = 0;
+        } else {
+          free(t->s);
+          t->s = NULL;
+        }
         for (size_t k = 0; k < t->nwaiters; k++)
           advance_req(e, t->waiters[k]);
         free(t->waiters);
@@ -1637,10 +1781,11 @@ static void handle_done(struct eng *e, struct xfer *x)
     const struct req *q = t->nwaiters ? &e->r[t->waiters[0]] : NULL;
 
     fail(e, MG_ERR_REMOTE,
-         "tokenize request for task '%s' document %zu failed after %d "
+         "%s request for task '%s' document %zu failed after %d "
          "attempt%s at '%s': %s",
-         q ? task_name(e, q->task) : "?", q ? q->doc : 0, *attempts,
-         *attempts == 1 ? "" : "s", e->url_tok, why);
+         t->detok ? "detokenize" : "tokenize", q ? task_name(e, q->task) : "?",
+         q ? q->doc : 0, *attempts, *attempts == 1 ? "" : "s",
+         t->detok ? e->url_detok : e->url_tok, why);
   } else {
     const struct req *q = &e->r[x->index];
 
@@ -1710,6 +1855,12 @@ static char *make_body(struct eng *e, size_t i)
   } else if (e->offsets) {
     q->nprompt = 0;
     body = ll_body(e, NULL, 0, q->w, q->wn);
+  } else if (q->tj_detok >= 0) {
+    const struct tokjob *t = &e->tj[q->tj_detok];
+
+    body = ll_body(e, NULL, 0, t->s ? t->s : "", t->n);
+    tokjob_release(e, q->tj_detok);
+    q->tj_detok = -1;
   } else {
     uint32_t *c = NULL, *w = NULL;
     size_t nc = 0, nw = 0;
@@ -1783,9 +1934,15 @@ static void dispatch(struct eng *e)
         continue;
       t->attempts++;
       t->state = TS_FLIGHT;
-      mg_buf_addstr(&b, "{\"prompt\": ", NULL);
-      add_pystr(&b, t->s, t->n);
-      mg_buf_addstr(&b, ", \"add_special_tokens\": false}", NULL);
+      if (t->detok) {
+        mg_buf_addstr(&b, "{\"tokens\": ", NULL);
+        add_idlist(&b, t->ids, t->nids);
+        mg_buf_addch(&b, '}', NULL);
+      } else {
+        mg_buf_addstr(&b, "{\"prompt\": ", NULL);
+        add_pystr(&b, t->s, t->n);
+        mg_buf_addstr(&b, ", \"add_special_tokens\": false}", NULL);
+      }
       start_xfer(e, 1, j, mg_buf_detach(&b, NULL));
       progress = 1;
     }
@@ -1980,8 +2137,8 @@ static void eng_release(struct eng *e)
   mg_http_multi_free(e->multi);
   free(e->url_comp);
   free(e->url_tok);
+  free(e->url_detok);
   free(e->url_base);
-  free(e->prefix_text);
   free(e->eos);
   if (e->auth) {
     mg_wipe(e->auth, strlen(e->auth));
@@ -2164,7 +2321,6 @@ static int setup_specials(struct eng *e, int need_prefix, int need_eos,
 {
   const char *bos = NULL, *eos = NULL;
   char *ibos = NULL, *ieos = NULL;
-  const char *via = NULL;
   int rc = -1;
 
   e->prefix = -1;
@@ -2199,10 +2355,8 @@ static int setup_specials(struct eng *e, int need_prefix, int need_eos,
   } else if (e->tok) {
     int64_t id = bos ? mg_tok_token_to_id(e->tok, bos, strlen(bos)) : -1;
 
-    via = bos;
     if (id < 0 && eos) {
       id = mg_tok_token_to_id(e->tok, eos, strlen(eos));
-      via = eos;
     }
     e->prefix = id;
   } else {
@@ -2219,7 +2373,6 @@ static int setup_specials(struct eng *e, int need_prefix, int need_eos,
         goto out;
       if (n) {
         e->prefix = ids[0];
-        via = tokstr;
       }
       free(ids);
     }
@@ -2231,28 +2384,6 @@ static int setup_specials(struct eng *e, int need_prefix, int need_eos,
                "give --model-args custom_prefix_token_id=N",
                e->remote ? " (the server does not serve /tokenizer_info)" : "");
     goto out;
-  }
-  if (!e->o->tokenized_requests) {
-    /* string prompts: the prefix token's text starts them */
-    uint32_t id = (uint32_t)e->prefix;
-
-    if (e->tok) {
-      struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
-
-      if (mg_tok_decode(e->tok, &id, 1, 0, &b, err) < 0) {
-        mg_buf_release(&b);
-        goto out;
-      }
-      mg_buf_addch(&b, '\0', NULL);
-      e->prefix_text = mg_buf_detach(&b, NULL);
-    } else if (via) {
-      e->prefix_text = mg_xstrdup(via);
-    } else {
-      size_t len;
-
-      if (remote_decode(e, &id, 1, &e->prefix_text, &len, err) < 0)
-        goto out;
-    }
   }
   rc = 0;
 out:
@@ -2306,7 +2437,7 @@ static long add_windows(struct eng *e, size_t t, size_t d, struct mg_pv *text,
     q->doc = d;
     q->idx = nwin;
     q->kind = RK_WIN;
-    q->tj_ctx = q->tj_whole = -1;
+    q->tj_ctx = q->tj_whole = q->tj_detok = -1;
     q->ctx = mg_pv_ref(text);
     c = mg_pv_list();
     mg_pv_list_append(c, mg_pv_int((long long)nwin));
@@ -2327,7 +2458,7 @@ static long add_windows(struct eng *e, size_t t, size_t d, struct mg_pv *text,
       struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
       if (e->tok) {
-        if (mg_tok_decode(e->tok, q->wids, q->nprompt, 0, &b, err) < 0) {
+        if (mg_tok_decode_hf(e->tok, q->wids, q->nprompt, 0, &b, err) < 0) {
           mg_buf_release(&b);
           free(ids);
           return -1;
@@ -2523,7 +2654,7 @@ int mg_eval_run(struct mg_task_set *ts, const struct mg_task_opts *topts,
         q->kind = task->output == MG_OUT_GENERATE_UNTIL ? RK_GEN : RK_LL;
         q->ctx = mg_pv_ref(a->u.list.v[0]);
         q->cont = mg_pv_ref(a->u.list.v[1]);
-        q->tj_ctx = q->tj_whole = -1;
+        q->tj_ctx = q->tj_whole = q->tj_detok = -1;
         req_key(&e, q, q->kind == RK_GEN ? (int)k : 0);
       }
       e.doc_nreq[t][d] = args->u.list.n;

@@ -100,6 +100,8 @@ struct mg_eval_run {
   size_t tokenize_calls;
   size_t retries;
   size_t failed;
+  size_t retokenized;    /* string prompts the server tokenized into another
+                            number of tokens (scored as lm-eval does) */
   double mean_inflight;  /* completions in flight, time-weighted mean */
   int complete;          /* every request answered */
   int interrupted;       /* stopped by opts.stop */

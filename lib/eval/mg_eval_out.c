@@ -451,6 +451,7 @@ struct mg_json *mg_eval_out_section(const struct mg_eval_run *r,
   mg_json_set_number(o, "tokenize_calls", (double)r->tokenize_calls);
   mg_json_set_number(o, "retries", (double)r->retries);
   mg_json_set_number(o, "failed", (double)r->failed);
+  mg_json_set_number(o, "retokenized", (double)r->retokenized);
   mg_json_set(s, "requests", o);
   tasks = mg_json_new_array();
   nsamples = mg_json_new_object();

@@ -2,12 +2,15 @@
 """A recording OpenAI-style server for tests/tools/eval-run.sh (test only).
 
 It stands in for what mock-llm cannot show: the exact request bodies. It
-tokenizes one token per character (POST /tokenize -> {"tokens": [ord(c)]}),
+tokenizes one token per character (POST /tokenize -> {"tokens": [ord(c)]},
+POST /detokenize {"tokens": [...]} -> {"prompt": the characters}),
 echoes prompts with deterministic logprobs (token i of a prompt gets
 -(ord(c) % 7 + 1) / 8, the first is null, one extra generated token is
 appended) and appends every request body as a JSON line to LOG.
 
-usage: eval-run-fake.py PORT_FILE LOG [noecho]
+usage: eval-run-fake.py PORT_FILE LOG [noecho|notok|cut]
+  noecho: logprobs of the generated token only; notok: /tokenize and
+  /detokenize answer 404; cut: the echo drops the prompt's first 3 tokens
 """
 import http.server
 import json
@@ -28,7 +31,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = json.loads(raw)
         with open(sys.argv[2], "a") as f:
             f.write(json.dumps({"path": self.path, "body": body}) + "\n")
-        if self.path.endswith("/tokenize"):
+        mode = sys.argv[3] if len(sys.argv) > 3 else ""
+        if mode == "notok" and self.path.endswith("tokenize"):
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path.endswith("/detokenize"):
+            out = {"prompt": "".join(chr(i) for i in body["tokens"])}
+        elif self.path.endswith("/tokenize"):
             out = {"tokens": [ord(c) for c in body["prompt"]],
                    "count": len(body["prompt"])}
         elif "prompt" in body and body.get("echo"):
@@ -37,8 +48,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             toks = [chr(i) for i in ids] + ["!"]
             tl = [None] + [lp(i) for i in ids[1:]] + [-0.5]
             top = [None] + [{chr(i): lp(i)} for i in ids[1:]] + [{"!": -0.5}]
-            if len(sys.argv) > 3:
+            if mode == "noecho":
                 toks, tl, top = toks[-1:], tl[-1:], top[-1:]
+            elif mode == "cut":
+                toks, tl, top = toks[3:], [None] + tl[4:], [None] + top[4:]
             out = {"choices": [{"index": 0, "text": "!", "logprobs": {
                 "tokens": toks, "token_logprobs": tl, "top_logprobs": top,
                 "text_offset": list(range(len(toks)))}}]}

@@ -271,11 +271,11 @@ ROLL=$MG_TOP/tests/tools/eval-run-roll.py
 CHAT=$MG_TOP/tests/tools/eval-run-chat.py
 GPT2=$SHARED/data/tokenizers/gpt2
 
-# start_fake LOG: the recording server (eval-run-fake.py) on a new port;
-# sets FAKE_URL and FAKE_PID
+# start_fake LOG [MODE]: the recording server (eval-run-fake.py) on a new
+# port; sets FAKE_URL and FAKE_PID
 start_fake() {
   rm -f fake.port
-  python3 "$FAKE" fake.port "$1" & FAKE_PID=$!
+  python3 "$FAKE" fake.port "$@" & FAKE_PID=$!
   kill_at_exit $FAKE_PID
   while [ ! -s fake.port ]; do sleep 0.05; done
   FAKE_URL=http://127.0.0.1:$(cat fake.port)
@@ -713,6 +713,196 @@ test_expect_success 'lm-eval flags, --output-path layout, record pass-through' '
     must_contain keys "\"$k\"" || exit 1; done &&
   json_get "$f" "d[\"n-samples\"][\"tutorial_mc\"]" >ns &&
   must_contain ns "\"original\": 6, \"effective\": 3"
+'
+
+LMEVAL=$MG_TOP/tests/tools/eval-run-lmeval.py
+HAVE_REGEX=0
+[ "$HAVE_PY" = 1 ] && python3 -c 'import regex' 2>/dev/null && HAVE_REGEX=1
+GRANITE=ibm-granite/granite-3.3-8b-instruct
+
+# make_hf_cache DIR: DIR/hub holds the tutorial's tokenizer id in
+# huggingface_hub's layout (blobs, snapshot symlinks, refs/main). The
+# Granite files are not in the shared data; gpt2's stand in (same
+# byte-level BPE family; its tokenizer_config.json sets
+# clean_up_tokenization_spaces true, as the clean-up needs).
+make_hf_cache() {
+  r=$1/hub/models--ibm-granite--granite-3.3-8b-instruct &&
+  c=0123456789abcdef0123456789abcdef01234567 &&
+  mkdir -p "$r/blobs" "$r/refs" "$r/snapshots/$c" &&
+  cp "$GPT2/tokenizer.json" "$r/blobs/aaaa" &&
+  cp "$GPT2/tokenizer_config.json" "$r/blobs/bbbb" &&
+  ln -sf ../../blobs/aaaa "$r/snapshots/$c/tokenizer.json" &&
+  ln -sf ../../blobs/bbbb "$r/snapshots/$c/tokenizer_config.json" &&
+  printf %s $c >"$r/refs/main"
+}
+
+if [ "$HAVE_REGEX" = 1 ]; then
+test_expect_success 'string prompts: the last max_length-1 tokens, decoded with clean-up, byte for byte' '
+  start_fake bodies.jsonl &&
+  eval-run --tasks mmlu_jurisprudence --data-dir "$SHARED/data" \
+    --tokenizer "$GPT2" --string-prompts --max-length 96 \
+    --base-url "$FAKE_URL" --model m --num-concurrent 4 \
+    --output-lm-eval res.json --log-samples --samples-dir s >rec.json 2>err;
+  rc=$?; kill $FAKE_PID; test $rc = 0 &&
+  python3 "$REF" res.json mmlu_jurisprudence mmlu \
+    "$MMLU/test/jurisprudence_test.csv" "$MMLU/dev/jurisprudence_dev.csv" \
+    >ref.jsonl &&
+  python3 "$LMEVAL" ref.jsonl "$GPT2" m 96 strings bodies.jsonl \
+    s/samples_mmlu_jurisprudence.jsonl >out &&
+  cat out && must_contain out "bodies 432 truncated [1-9][0-9]* cleaned [1-9]" &&
+  ! grep -q "\"path\": \"/tokenize\"" bodies.jsonl &&
+  must_contain err "replies echoed another number of prompt tokens" &&
+  json_get rec.json "d[\"eval\"][\"requests\"][\"retokenized\"]" >n &&
+  echo 432 >want && test_cmp want n
+'
+
+test_expect_success 'token-id prompts: the same cut as lm-eval, no decoding' '
+  start_fake bodies.jsonl &&
+  eval-run --tasks mmlu_jurisprudence --data-dir "$SHARED/data" \
+    --tokenizer "$GPT2" --max-length 96 --base-url "$FAKE_URL" --model m \
+    --num-concurrent 4 -q --output-lm-eval res.json --log-samples \
+    --samples-dir s >rec.json;
+  rc=$?; kill $FAKE_PID; test $rc = 0 &&
+  python3 "$REF" res.json mmlu_jurisprudence mmlu \
+    "$MMLU/test/jurisprudence_test.csv" "$MMLU/dev/jurisprudence_dev.csv" \
+    >ref.jsonl &&
+  python3 "$LMEVAL" ref.jsonl "$GPT2" m 96 ids bodies.jsonl \
+    s/samples_mmlu_jurisprudence.jsonl >out &&
+  must_contain out "bodies 432 truncated [1-9]"
+'
+
+test_expect_success 'the tutorial LMEvalJob modelArgs: Hub-id tokenizer, string prompts, lm-eval bodies' '
+  make_hf_cache hf && mkdir t &&
+  cp "$SHARED/data/custom-task-example/task.yaml" \
+    "$SHARED/data/custom-task-example/data.jsonl" t/ &&
+  for ml in 2048 160; do
+    rm -f bodies.jsonl && start_fake bodies.jsonl &&
+    args="model=granite,base_url=$FAKE_URL/v1/completions,tokenizer=$GRANITE,tokenized_requests=False,num_concurrent=1,max_retries=6" &&
+    if [ $ml != 2048 ]; then args="$args,max_length=$ml"; fi &&
+    HF_HOME=$PWD/hf eval-run --model local-completions --model_args "$args" \
+      --tasks mmlu_jurisprudence,custom-lmeval-task --include_path t \
+      --data-dir "$SHARED/data" --batch_size 1 -q --output-lm-eval res.json \
+      --log_samples --samples-dir s >rec.json 2>err;
+    rc=$?; kill $FAKE_PID; test $rc = 0 || exit 1
+    python3 "$REF" res.json mmlu_jurisprudence mmlu \
+      "$MMLU/test/jurisprudence_test.csv" "$MMLU/dev/jurisprudence_dev.csv" \
+      >ref.jsonl &&
+    python3 "$REF" res.json custom-lmeval-task jsonl t/data.jsonl >>ref.jsonl &&
+    python3 "$LMEVAL" ref.jsonl "$GPT2" granite $ml strings bodies.jsonl \
+      >out.$ml 2>&1 || { cat out.$ml; exit 1; }
+    ! grep -q "\"path\": \"/tokenize\"" bodies.jsonl || exit 1
+  done &&
+  cat out.* && must_contain out.2048 "bodies 448 truncated 0 cleaned [1-9]" &&
+  must_contain out.160 "bodies 448 truncated [1-9][0-9]* cleaned [1-9]"
+'
+
+test_expect_success 'loglikelihood_rolling string prompts: windows decoded with clean-up' '
+  python3 - "$GPT2/golden.jsonl" <<-\EOF &&
+	import json, sys
+	want = ["contractions-027", "contractions-032", "code-021", "doc-002"]
+	with open("d.jsonl", "w") as f:
+	    for l in open(sys.argv[1]):
+	        r = json.loads(l)
+	        if r["id"] in want and not r["add_special_tokens"]:
+	            f.write(json.dumps({"text": r["text"]}) + "\n")
+	EOF
+  printf "task: roll\ndataset_path: json\ndataset_kwargs:\n  data_files: d.jsonl\ntest_split: train\noutput_type: loglikelihood_rolling\ndoc_to_text: \"\"\ndoc_to_target: text\n" >roll.yaml &&
+  for mode in ids strings; do
+    start_fake bodies.$mode.jsonl &&
+    if [ $mode = strings ]; then sp=--string-prompts; else sp=; fi &&
+    eval-run --tasks roll.yaml --tokenizer "$GPT2" --base-url "$FAKE_URL" \
+      --model m --max-length 40 $sp -q >rec.json;
+    rc=$?; kill $FAKE_PID; test $rc = 0 || exit 1
+  done &&
+  python3 - "$LMEVAL" "$GPT2" bodies.ids.jsonl bodies.strings.jsonl <<-\EOF
+	import json, sys
+	src = open(sys.argv[1]).read().replace("\nmain()\n", "\n")
+	ns = {}
+	exec(src, ns)
+	tok = ns["BPE"](sys.argv[2])
+	ids = [json.loads(l)["body"]["prompt"][0] for l in open(sys.argv[3])]
+	strs = [json.loads(l)["body"]["prompt"] for l in open(sys.argv[4])]
+	want = sorted(tok.decode(i) for i in ids)
+	assert sorted(strs) == want and len(want) > 8, (len(strs), len(want))
+	tok.clean = False
+	assert sorted(tok.decode(i) for i in ids) != want  # the clean-up shows
+	EOF
+'
+else
+test_skip 'loglikelihood_rolling string prompts: windows decoded with clean-up' "needs python3 with jinja2 and regex"
+test_skip 'string prompts: the last max_length-1 tokens, decoded with clean-up, byte for byte' "needs python3 with jinja2 and regex"
+test_skip 'token-id prompts: the same cut as lm-eval, no decoding' "needs python3 with jinja2 and regex"
+test_skip 'the tutorial LMEvalJob modelArgs: Hub-id tokenizer, string prompts, lm-eval bodies' "needs python3 with jinja2 and regex"
+fi
+
+test_expect_success 'a Hub-id tokenizer: HF cache, mirror, then the server, then offsets' '
+  make_hf_cache hf2 && mkdir -p mirror/$GRANITE &&
+  cp "$GPT2/tokenizer.json" mirror/$GRANITE/ &&
+  start_fake bodies.jsonl &&
+  HF_HOME=$PWD/hf2 eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "$FAKE_URL" --model m --tokenizer $GRANITE -v \
+    >rec.json 2>err &&
+  must_contain err "tokenizer .$GRANITE.: .*hf2/hub/models--ibm-granite--granite-3.3-8b-instruct/snapshots/0123456789abcdef0123456789abcdef01234567. \(hf-cache\)" &&
+  HF_HOME=$PWD/nothing eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "$FAKE_URL" --model m --tokenizer $GRANITE -v \
+    --processor-dir "$PWD/none:$PWD/mirror" >rec.json 2>err &&
+  must_contain err "\(mirror\)" &&
+  HF_HOME=$PWD/nothing MG_TOKENIZERS=$PWD/mirror eval-run --tasks tutorial_mc \
+    --include-path "$F/tasks" --base-url "$FAKE_URL" --model m -v \
+    --model-args tokenizer=$GRANITE >rec.json 2>err &&
+  must_contain err "\(mirror\)" &&
+  json_get rec.json "d[\"eval\"][\"requests\"][\"tokenize_calls\"]" >n &&
+  echo 0 >zero && test_cmp zero n &&
+  : >bodies.jsonl &&
+  HF_HOME=$PWD/nothing eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "$FAKE_URL" --model m --tokenizer $GRANITE >rec.json 2>err &&
+  must_contain err "warning: tokenizer .$GRANITE. is not here .*: ctxlen comes from the server.s /tokenize" &&
+  grep -q "\"/tokenize\"" bodies.jsonl;
+  rc=$?; kill $FAKE_PID; test $rc = 0 &&
+  start_fake bodies.jsonl notok &&
+  HF_HOME=$PWD/nothing eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "$FAKE_URL" --model m --tokenizer $GRANITE >rec.json 2>err;
+  rc=$?; kill $FAKE_PID; test $rc = 0 &&
+  must_contain err "the server does not tokenize .*HTTP 404.*: ctxlen comes from the echoed text_offset" &&
+  json_get rec.json "d[\"eval\"][\"endpoint\"][\"tokenizer\"]" >tk &&
+  must_contain tk offsets &&
+  expect_exit 4 eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "$FAKE_URL" --model m --tokenizer ./no/such/dir >out 2>err &&
+  must_be_empty out && must_contain err "cannot find tokenizer .\./no/such/dir."
+'
+
+test_expect_success 'remote string prompts: the cut ids decoded by the server' '
+  start_fake bodies.jsonl &&
+  eval-run --tasks tutorial_mc --include-path "$F/tasks" --limit 2 \
+    --string-prompts --max-length 40 --base-url "$FAKE_URL" --model m -q \
+    --log-samples --samples-dir s >rec.json;
+  rc=$?; kill $FAKE_PID; test $rc = 0 &&
+  python3 - bodies.jsonl s/samples_tutorial_mc.jsonl <<-\EOF
+	import json, sys
+	reqs = [json.loads(l) for l in open(sys.argv[1])]
+	detok = [r["body"]["tokens"] for r in reqs if r["path"] == "/detokenize"]
+	comp = [r["body"]["prompt"] for r in reqs if r["path"] == "/v1/completions"]
+	want = []
+	for line in open(sys.argv[2]):
+	    for a in json.loads(line)["arguments"].values():
+	        ctx, cont = a["arg_0"], a["arg_1"]
+	        c2 = ctx.rstrip()
+	        ids = [ord(c) for c in c2] + [ord(c) for c in (ctx + cont)[len(c2):]]
+	        want.append(ids[-39:])
+	assert sorted(detok) == sorted(want), (detok[:1], want[:1])
+	assert sorted(comp) == sorted("".join(map(chr, w)) for w in want)
+	assert any(len(w) == 39 for w in want)
+	EOF
+'
+
+test_expect_success 'a reply echoing another token count is named for what it is' '
+  start_fake bodies.jsonl cut &&
+  expect_exit 5 eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "$FAKE_URL" --model m >out 2>err;
+  rc=$?; kill $FAKE_PID; test $rc = 0 &&
+  must_be_empty out &&
+  must_contain err "the server echoed [0-9]+ prompt tokens where the tokenizer gives [0-9]+ \(context [0-9]+\): it cut the prompt" &&
+  must_not_contain err "ignores .echo."
 '
 
 test_done
