@@ -43,6 +43,7 @@ LIB_OBJS_CORE = \
 	lib/mg_digest.o \
 	lib/mg_err.o \
 	lib/mg_http.o \
+	lib/mg_http1.o \
 	lib/mg_io.o \
 	lib/mg_json.o \
 	lib/mg_mem.o \

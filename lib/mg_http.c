@@ -3,12 +3,16 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -17,6 +21,7 @@
 #include "mg_buf.h"
 #include "mg_cli.h"
 #include "mg_err.h"
+#include "mg_http1.h"
 #include "mg_io.h"
 #include "mg_mem.h"
 #include "mg_time.h"
@@ -707,6 +712,18 @@ struct xfer {
   int cancelled;     /* mg_http_multi_cancel or on_data -1 */
   int cancel_req;    /* cancel asked from inside a callback */
   long long last_io; /* added, or the last header or body bytes */
+  /* The raw HTTP/1.1 path (raw set; h is NULL). */
+  int raw;
+  int queued;  /* waiting in the start queue */
+  int no_body; /* HEAD */
+  int got;     /* bytes of the answer were read */
+  int retried; /* sent again on a fresh connection */
+  struct rconn *rc;
+  char *key;          /* "host:port" */
+  struct mg_buf wbuf; /* the request bytes */
+  size_t woff;
+  struct mg_http1_resp resp;
+  struct xfer *qnext; /* start queue */
   struct xfer *prev, *next;
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -729,6 +746,20 @@ struct mg_http_multi {
   unsigned long done_seq;   /* on_done calls so far */
   unsigned long freed;      /* transfers removed so far */
   long long next_idle_scan; /* idle_timeout_ms: when to look again */
+  /* The raw HTTP/1.1 path. */
+  int raw_on;
+  long connect_ms;
+  struct rconn *idle;  /* kept-alive connections */
+  struct rconn **byfd; /* connection of each fd, or NULL */
+  int nbyfd, nconns;
+  uint32_t gen;
+  char *rbuf; /* one read buffer for every connection */
+  size_t rbuf_len;
+  long long t_read;           /* when the bytes being handled were read */
+  struct xfer *qhead, *qtail; /* raw transfers to start */
+  char *addr_key;             /* the address cache: "host:port" */
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
 };
 
 static void hdr_list_free(struct hdr_list *h)
@@ -858,6 +889,24 @@ struct mg_http_multi *mg_http_multi_new(const struct mg_http_opts *o,
       }
     }
   }
+  /* The raw path only where libcurl would do nothing more than HTTP/1.1
+   * on a socket: no proxy, no debug log, no signing, no whole-transfer
+   * or low-speed limits (the idle timeout works on both paths);
+   * MG_HTTP_LIBCURL=1 turns it off (for comparisons). */
+  {
+    const char *env = getenv("MG_HTTP_LIBCURL");
+    m->raw_on = o->raw_http1 && m->epfd >= 0 && !o->verbose && !o->aws_sigv4
+                && !o->userpwd && o->timeout_ms <= 0 && o->low_speed_ms <= 0
+                && !getenv("http_proxy") && !getenv("all_proxy")
+                && !getenv("ALL_PROXY") && !(env && *env && *env != '0');
+  }
+  m->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
+  if (m->raw_on) {
+    m->rbuf_len = o->recv_buffer > 0 ? (size_t)o->recv_buffer : 65536;
+    if (m->rbuf_len < 4096)
+      m->rbuf_len = 4096;
+    m->rbuf = mg_xmalloc(m->rbuf_len);
+  }
   return m;
 }
 
@@ -921,13 +970,91 @@ static size_t multi_write_cb(char *p, size_t size, size_t nmemb, void *arg)
   return n;
 }
 
+/*
+ * The raw HTTP/1.1 path (opts.raw_http1): plain http:// transfers on the
+ * multi's own non-blocking sockets in the same epoll set, one read per
+ * readiness and mg_http1 for the framing, without libcurl's per-transfer
+ * state machine, timers and liveness polls; connections are kept alive
+ * and reused per host:port. A connection is registered with the epoll
+ * data (generation << 32 | fd), so an event queued for a socket closed
+ * and reopened within one wakeup is recognised as stale.
+ */
+struct rconn {
+  int fd;
+  uint32_t gen;
+  int connecting;     /* connect() in progress */
+  int reused;         /* has carried a complete response */
+  uint32_t events;    /* registered epoll events */
+  long long t_open;   /* connect() started */
+  char *key;          /* "host:port" */
+  struct xfer *x;     /* the transfer on it; NULL when idle */
+  struct rconn *next; /* idle list */
+};
+
+static void raw_events(struct mg_http_multi *m, struct rconn *c, uint32_t ev)
+{
+  struct epoll_event e;
+
+  if (c->events == ev)
+    return;
+  memset(&e, 0, sizeof(e));
+  e.events = ev;
+  e.data.u64 = ((uint64_t)c->gen << 32) | (uint32_t)c->fd;
+  (void)epoll_ctl(m->epfd, c->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd,
+                  &e);
+  c->events = ev;
+}
+
+static void raw_close(struct mg_http_multi *m, struct rconn *c)
+{
+  if (c->fd >= 0) {
+    if (c->fd < m->nbyfd)
+      m->byfd[c->fd] = NULL;
+    close(c->fd);
+  }
+  m->nconns--;
+  free(c->key);
+  free(c);
+}
+
+/* Unlinks c from the idle list. */
+static void raw_unidle(struct mg_http_multi *m, struct rconn *c)
+{
+  for (struct rconn **pp = &m->idle; *pp; pp = &(*pp)->next)
+    if (*pp == c) {
+      *pp = c->next;
+      c->next = NULL;
+      return;
+    }
+}
+
 static void xfer_free(struct xfer *x)
 {
   struct mg_http_multi *m = x->m;
 
   m->freed++;
-  if (x->added)
+  if (x->raw) {
+    if (x->rc)
+      raw_close(m, x->rc); /* mid-answer: the connection cannot carry more */
+    if (x->queued) {
+      struct xfer **pp = &m->qhead, *last = NULL;
+      while (*pp && *pp != x) {
+        last = *pp;
+        pp = &(*pp)->qnext;
+      }
+      if (*pp)
+        *pp = x->qnext;
+      if (m->qtail == x)
+        m->qtail = last;
+    }
+    mg_http1_resp_release(&x->resp);
+    if (x->wbuf.data)
+      mg_wipe(x->wbuf.data, x->wbuf.len); /* it may hold the bearer */
+    mg_buf_release(&x->wbuf);
+    free(x->key);
+  } else if (x->added) {
     curl_multi_remove_handle(m->cm, x->h);
+  }
   if (x->prev)
     x->prev->next = x->next;
   else
@@ -935,7 +1062,9 @@ static void xfer_free(struct xfer *x)
   if (x->next)
     x->next->prev = x->prev;
   m->count--;
-  if (m->npool < POOL_MAX) {
+  if (x->raw) {
+    /* no curl handle */
+  } else if (m->npool < POOL_MAX) {
     curl_easy_reset(x->h);
     if (m->npool == m->cappool) {
       m->cappool = m->cappool ? m->cappool * 2 : 64;
@@ -966,6 +1095,400 @@ static void xfer_done(struct xfer *x, int ok, long status, const char *msg)
     cb.on_done(cb.arg, ok, status, msg ? buf : NULL, mg_time_now_ns());
 }
 
+/* The authority of an http:// URL: host (brackets removed), port and
+ * the request target. 0, or -1 if the URL is not one the raw path takes
+ * (libcurl then does). */
+static int raw_split(const char *url, char *host, size_t hn, char *port,
+                     size_t pn, const char **target, size_t *tlen)
+{
+  const char *a, *e, *h, *he, *colon = NULL;
+
+  if (strncmp(url, "http://", 7) != 0)
+    return -1;
+  for (const char *p = url; *p; p++)
+    if ((unsigned char)*p <= ' ' || *p == 0x7f)
+      return -1;
+  a = url + 7;
+  e = a + strcspn(a, "/?#");
+  if (e == a || memchr(a, '@', (size_t)(e - a)))
+    return -1;
+  h = a;
+  he = e;
+  if (*a == '[') {
+    const char *rb = memchr(a, ']', (size_t)(e - a));
+    if (!rb)
+      return -1;
+    h = a + 1;
+    he = rb;
+    if (rb + 1 < e) {
+      if (rb[1] != ':')
+        return -1;
+      colon = rb + 1;
+    }
+  } else {
+    colon = memchr(a, ':', (size_t)(e - a));
+    if (colon)
+      he = colon;
+  }
+  if (he == h || (size_t)(he - h) >= hn)
+    return -1;
+  memcpy(host, h, (size_t)(he - h));
+  host[he - h] = '\0';
+  if (colon && colon + 1 < e) {
+    if ((size_t)(e - colon - 1) >= pn || (size_t)(e - colon - 1) > 5)
+      return -1;
+    for (const char *p = colon + 1; p < e; p++)
+      if (*p < '0' || *p > '9')
+        return -1;
+    memcpy(port, colon + 1, (size_t)(e - colon - 1));
+    port[e - colon - 1] = '\0';
+  } else {
+    (void)snprintf(port, pn, "80");
+  }
+  *target = e;
+  *tlen = strcspn(e, "#");
+  return 0;
+}
+
+/* Builds the request bytes of x into x->wbuf and its key. -1: not for
+ * the raw path. */
+static int raw_prepare(struct mg_http_multi *m, struct xfer *x,
+                       const struct mg_http_request *req)
+{
+  const char *method = req->method ? req->method : req->body ? "POST" : "GET";
+  const char *target, *auth = req->url + 7;
+  char host[256], port[8];
+  size_t tlen, alen = strcspn(auth, "/?#");
+  int accept = 0;
+  struct mg_buf *b = &x->wbuf;
+
+  if (raw_split(req->url, host, sizeof(host), port, sizeof(port), &target,
+                &tlen)
+      < 0)
+    return -1;
+  mg_buf_init(b, MG_BUF_UNLIMITED);
+  x->key = mg_xasprintf("%s:%s", host, port);
+  x->no_body = strcmp(method, "HEAD") == 0;
+  (void)mg_buf_printf(b, NULL, "%s %s%.*s HTTP/1.1\r\nHost: %.*s\r\n", method,
+                      tlen && *target == '/' ? "" : "/", (int)tlen, target,
+                      (int)alen, auth);
+  (void)mg_buf_printf(b, NULL, "User-Agent: %s\r\n",
+                      m->o.user_agent ? m->o.user_agent
+                                      : "modelgate/" MG_VERSION);
+  for (int i = 0; req->headers && req->headers[i]; i++) {
+    const char *h = req->headers[i], *c = strchr(h, ':');
+    size_t n = strlen(h);
+    if (!c || strpbrk(h, "\r\n"))
+      continue;
+    if (c[1 + strspn(c + 1, " \t")] == '\0')
+      continue; /* "Name:" removes a header, as in libcurl */
+    if ((size_t)(c - h) == 6 && strncasecmp(h, "accept", 6) == 0)
+      accept = 1;
+    (void)mg_buf_add(b, h, n, NULL);
+    (void)mg_buf_add(b, "\r\n", 2, NULL);
+  }
+  if (!accept)
+    (void)mg_buf_addstr(b, "Accept: */*\r\n", NULL);
+  if (m->o.bearer)
+    (void)mg_buf_printf(b, NULL, "Authorization: Bearer %s\r\n", m->o.bearer);
+  if (req->body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
+    (void)mg_buf_printf(b, NULL, "Content-Length: %zu\r\n", req->body_len);
+  (void)mg_buf_add(b, "\r\n", 2, NULL);
+  if (req->body && req->body_len)
+    (void)mg_buf_add(b, req->body, req->body_len, NULL);
+  return 0;
+}
+
+/* A new connection for x->key; *msg says why not. */
+static struct rconn *raw_connect(struct mg_http_multi *m, struct xfer *x,
+                                 char *msg, size_t msgn)
+{
+  struct rconn *c;
+  const char *colon = strrchr(x->key, ':');
+  char host[256];
+  int fd, one = 1;
+
+  if (!m->addr_key || strcmp(m->addr_key, x->key) != 0) {
+    struct addrinfo hints, *res = NULL;
+    int rc;
+    (void)snprintf(host, sizeof(host), "%.*s", (int)(colon - x->key), x->key);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    rc = getaddrinfo(host, colon + 1, &hints, &res);
+    if (rc != 0 || !res || res->ai_addrlen > sizeof(m->addr)) {
+      (void)snprintf(msg, msgn, "Could not resolve host: %s", host);
+      if (res)
+        freeaddrinfo(res);
+      return NULL;
+    }
+    memcpy(&m->addr, res->ai_addr, res->ai_addrlen);
+    m->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    free(m->addr_key);
+    m->addr_key = mg_xstrdup(x->key);
+  }
+  fd = socket(((struct sockaddr *)&m->addr)->sa_family,
+              SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    (void)snprintf(msg, msgn, "cannot open a socket: %s", strerror(errno));
+    return NULL;
+  }
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  c = mg_xcalloc(1, sizeof(*c));
+  c->fd = fd;
+  c->gen = ++m->gen ? m->gen : ++m->gen;
+  c->key = mg_xstrdup(x->key);
+  c->t_open = mg_time_now_ns();
+  m->nconns++;
+  if (fd >= m->nbyfd) {
+    int n = fd + 64;
+    m->byfd = mg_xreallocarray(m->byfd, (size_t)n, sizeof(*m->byfd));
+    memset(m->byfd + m->nbyfd, 0, (size_t)(n - m->nbyfd) * sizeof(*m->byfd));
+    m->nbyfd = n;
+  }
+  m->byfd[fd] = c;
+  if (connect(fd, (struct sockaddr *)&m->addr, m->addr_len) < 0) {
+    if (errno != EINPROGRESS) {
+      (void)snprintf(msg, msgn, "Failed to connect to %.*s port %s: %s",
+                     (int)(colon - x->key), x->key, colon + 1, strerror(errno));
+      raw_close(m, c);
+      return NULL;
+    }
+    c->connecting = 1;
+  }
+  return c;
+}
+static long xfer_status(struct xfer *x)
+{
+  long status = 0;
+
+  if (x->raw)
+    return x->resp.state != MG_HTTP1_HEAD ? x->resp.status : 0;
+  curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+  return status;
+}
+
+static void raw_start(struct mg_http_multi *m, struct xfer *x, int fresh);
+
+/* x's connection broke (errno e, or msg): a reused connection that
+ * carried nothing of the answer was closed by the server while idle, so
+ * the request goes once more on a new one; else the transfer fails. */
+static void raw_broken(struct mg_http_multi *m, struct xfer *x, int e,
+                       const char *msg)
+{
+  char buf[300];
+  struct rconn *c = x->rc;
+  int reused = c && c->reused;
+
+  x->rc = NULL;
+  if (c)
+    raw_close(m, c);
+  if (reused && !x->got && !x->retried) {
+    x->retried = 1;
+    x->woff = 0;
+    raw_start(m, x, 1);
+    return;
+  }
+  if (e)
+    (void)snprintf(buf, sizeof(buf), "%s: %s", msg, strerror(e));
+  else
+    (void)snprintf(buf, sizeof(buf), "%s", msg);
+  x->cancelled = 1;
+  xfer_done(x, 0, xfer_status(x), buf);
+}
+
+/* Writes what is left of the request; 0, or -1 if x is gone. */
+static int raw_send(struct mg_http_multi *m, struct xfer *x)
+{
+  struct rconn *c = x->rc;
+
+  while (x->woff < x->wbuf.len) {
+    ssize_t n = send(c->fd, x->wbuf.data + x->woff, x->wbuf.len - x->woff,
+                     MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      raw_events(m, c, EPOLLIN | EPOLLOUT);
+      return 0;
+    }
+    if (n < 0) {
+      raw_broken(m, x, errno, "Send failure");
+      return -1;
+    }
+    x->woff += (size_t)n;
+  }
+  raw_events(m, c, EPOLLIN);
+  return 0;
+}
+
+static void raw_start(struct mg_http_multi *m, struct xfer *x, int fresh)
+{
+  struct rconn *c = NULL;
+  char msg[300];
+
+  x->added = 1;
+  mg_http1_resp_reset(&x->resp, x->no_body);
+  if (!fresh)
+    for (struct rconn *i = m->idle; i; i = i->next)
+      if (strcmp(i->key, x->key) == 0) {
+        c = i;
+        raw_unidle(m, c);
+        break;
+      }
+  if (!c)
+    c = raw_connect(m, x, msg, sizeof(msg));
+  if (!c) {
+    x->cancelled = 1;
+    xfer_done(x, 0, 0, msg);
+    return;
+  }
+  c->x = x;
+  x->rc = c;
+  if (c->connecting)
+    raw_events(m, c, EPOLLOUT);
+  else
+    (void)raw_send(m, x);
+}
+
+static void raw_on_head(void *arg, const struct mg_http1_resp *r)
+{
+  struct xfer *x = arg;
+
+  x->hdr_done = 1;
+  if (x->cb.on_headers && !x->cancelled && !x->cancel_req)
+    x->cb.on_headers(x->cb.arg, r->status, x->m->t_read);
+}
+
+static int raw_on_body(void *arg, const char *p, size_t n)
+{
+  struct xfer *x = arg;
+
+  if (x->cancelled || x->cancel_req)
+    return -1;
+  if (x->cb.on_data && x->cb.on_data(x->cb.arg, p, n, x->m->t_read) < 0) {
+    x->cancelled = 1;
+    return -1;
+  }
+  return 0;
+}
+
+/* The answer of x is complete: its connection goes idle or closes. */
+static void raw_finish(struct mg_http_multi *m, struct xfer *x)
+{
+  struct rconn *c = x->rc;
+
+  x->rc = NULL;
+  c->x = NULL;
+  if (x->resp.keep_alive) {
+    c->reused = 1;
+    c->next = m->idle;
+    m->idle = c;
+    raw_events(m, c, EPOLLIN);
+  } else {
+    raw_close(m, c);
+  }
+  xfer_done(x, 1, x->resp.status, NULL);
+}
+
+static void raw_read(struct mg_http_multi *m, struct xfer *x)
+{
+  struct mg_err err = MG_ERR_INIT;
+  ssize_t n = recv(x->rc->fd, m->rbuf, m->rbuf_len, 0);
+  int rc;
+
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return;
+  if (n < 0) {
+    raw_broken(m, x, errno, "Recv failure");
+    return;
+  }
+  if (n == 0) {
+    if (mg_http1_resp_eof(&x->resp, &err) == 0)
+      raw_finish(m, x);
+    else
+      raw_broken(m, x, 0, err.msg);
+    return;
+  }
+  m->t_read = mg_time_now_ns();
+  x->last_io = m->t_read;
+  x->got = 1;
+  m->in_perform = 1;
+  rc = mg_http1_resp_feed(&x->resp, m->rbuf, (size_t)n, raw_on_head,
+                          raw_on_body, x, &err);
+  m->in_perform = 0;
+  if (x->cancel_req) {
+    x->cancel_req = 0;
+    x->cancelled = 1;
+    m->pending--;
+  }
+  if (x->cancelled) {
+    xfer_done(x, 0, xfer_status(x), "cancelled");
+  } else if (rc < 0) {
+    x->cancelled = 1;
+    xfer_done(x, 0, xfer_status(x), err.msg);
+  } else if (x->resp.state == MG_HTTP1_DONE) {
+    raw_finish(m, x);
+  }
+}
+
+/* Readiness of a raw connection. */
+static void raw_event(struct mg_http_multi *m, struct rconn *c, uint32_t ev)
+{
+  struct xfer *x = c->x;
+
+  if (!x) {
+    /* Idle: the server closed it (or sent what it should not). */
+    raw_unidle(m, c);
+    raw_close(m, c);
+    return;
+  }
+  if (c->connecting) {
+    int e = 0;
+    socklen_t l = sizeof(e);
+    if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+      return;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0)
+      e = errno;
+    if (e) {
+      const char *colon = strrchr(c->key, ':');
+      char msg[300];
+      (void)snprintf(msg, sizeof(msg), "Failed to connect to %.*s port %s",
+                     (int)(colon - c->key), c->key, colon + 1);
+      raw_broken(m, x, e, msg);
+      return;
+    }
+    c->connecting = 0;
+  }
+  if (x->woff < x->wbuf.len && raw_send(m, x) < 0)
+    return;
+  if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+    raw_read(m, x);
+}
+
+/* A raw transfer starts at the next run step (never inside add, whose
+ * caller cannot take on_done yet). */
+static long raw_add(struct mg_http_multi *m, struct xfer *x)
+{
+  x->raw = 1;
+  mg_http1_resp_init(&x->resp, x->no_body);
+  x->id = ++m->next_id;
+  x->last_io = mg_time_now_ns();
+  x->next = m->head;
+  if (m->head)
+    m->head->prev = x;
+  m->head = x;
+  m->count++;
+  x->queued = 1;
+  if (m->qtail)
+    m->qtail->qnext = x;
+  else
+    m->qhead = x;
+  m->qtail = x;
+  return x->id;
+}
+
 long mg_http_multi_add(struct mg_http_multi *m,
                        const struct mg_http_request *req,
                        const struct mg_http_stream_cb *cb, struct mg_err *err)
@@ -974,6 +1497,9 @@ long mg_http_multi_add(struct mg_http_multi *m,
 
   x->m = m;
   x->cb = *cb;
+  if (m->raw_on && !req->upload_path && req->resume_from <= 0
+      && raw_prepare(m, x, req) == 0)
+    return raw_add(m, x);
   x->h = m->npool ? m->pool[--m->npool] : curl_easy_init();
   if (!x->h) {
     free(x);
@@ -1040,18 +1566,26 @@ static void flush_pending(struct mg_http_multi *m)
   struct xfer *x;
 
 again:
+  while (m->qhead && !m->in_perform) {
+    x = m->qhead;
+    m->qhead = x->qnext;
+    if (!m->qhead)
+      m->qtail = NULL;
+    x->queued = 0;
+    x->qnext = NULL;
+    raw_start(m, x, 0);
+  }
   if (!m->pending)
     return;
   for (x = m->head; x; x = x->next) {
     if (x->cancel_req && !x->cancelled) {
-      long status = 0;
-      curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+      long status = xfer_status(x);
       x->cancelled = 1;
       m->pending--;
       xfer_done(x, 0, status, "cancelled");
       goto again;
     }
-    if (!x->added && !x->cancelled) {
+    if (!x->added && !x->cancelled && !x->raw) {
       m->pending--;
       if (curl_multi_add_handle(m->cm, x->h) == CURLM_OK) {
         x->added = 1;
@@ -1175,6 +1709,16 @@ static void wait_and_act(struct mg_http_multi *m, long timeout_ms,
   n = epoll_wait(m->epfd, ev, MAX_EVENTS, (int)timeout_ms);
   for (int i = 0; i < n; i++) {
     int fl = 0;
+    uint32_t gen = (uint32_t)(ev[i].data.u64 >> 32);
+    if (gen) {
+      int fd = (int)(uint32_t)ev[i].data.u64;
+      struct rconn *c = fd < m->nbyfd ? m->byfd[fd] : NULL;
+      if (c && c->gen == gen) {
+        raw_event(m, c, ev[i].events);
+        flush_pending(m);
+      }
+      continue;
+    }
     if (ev[i].data.fd == m->tfd) {
       uint64_t exp;
       ssize_t r = read(m->tfd, &exp, sizeof(exp));
@@ -1198,6 +1742,8 @@ static long long idle_period_ns(const struct mg_http_multi *m)
 {
   long long p = (long long)m->o.idle_timeout_ms * 125000;
 
+  if (m->nconns && (p <= 0 || p > (long long)m->connect_ms * 125000))
+    p = (long long)m->connect_ms * 125000;
   return p < 10000000LL ? 10000000LL : p > 1000000000LL ? 1000000000LL : p;
 }
 
@@ -1212,24 +1758,32 @@ static void idle_scan(struct mg_http_multi *m)
   long long now, lim;
   char msg[96];
 
-  if (m->o.idle_timeout_ms <= 0 || m->in_perform)
+  if ((m->o.idle_timeout_ms <= 0 && !m->nconns) || m->in_perform)
     return;
   now = mg_time_now_ns();
   if (now < m->next_idle_scan)
     return;
   m->next_idle_scan = now + idle_period_ns(m);
-  lim = now - (long long)m->o.idle_timeout_ms * 1000000;
-  (void)snprintf(msg, sizeof(msg), "timed out: nothing received for %ld ms",
-                 m->o.idle_timeout_ms);
+  lim = m->o.idle_timeout_ms > 0
+            ? now - (long long)m->o.idle_timeout_ms * 1000000
+            : -1;
   for (struct xfer *x = m->head, *nx; x; x = nx) {
     unsigned long f = m->freed;
-    long status = 0;
     nx = x->next;
-    if (x->cancelled || x->cancel_req || x->last_io > lim)
+    if (x->cancelled || x->cancel_req)
       continue;
-    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+    /* libcurl applies its own connect timeout; the raw path's is here. */
+    if (x->rc && x->rc->connecting
+        && now - x->rc->t_open > (long long)m->connect_ms * 1000000)
+      (void)snprintf(msg, sizeof(msg), "timed out: connect took over %ld ms",
+                     m->connect_ms);
+    else if (x->last_io <= lim)
+      (void)snprintf(msg, sizeof(msg), "timed out: nothing received for %ld ms",
+                     m->o.idle_timeout_ms);
+    else
+      continue;
     x->cancelled = 1;
-    xfer_done(x, 0, status, msg);
+    xfer_done(x, 0, xfer_status(x), msg);
     if (m->freed != f + 1)
       nx = m->head;
   }
@@ -1240,7 +1794,8 @@ static long idle_cap(const struct mg_http_multi *m, long timeout_ms)
 {
   long long left;
 
-  if (m->o.idle_timeout_ms <= 0 || m->count == 0 || timeout_ms <= 0)
+  if ((m->o.idle_timeout_ms <= 0 && !m->nconns) || m->count == 0
+      || timeout_ms <= 0)
     return timeout_ms;
   left = (m->next_idle_scan - mg_time_now_ns()) / 1000000 + 1;
   if (left < 1)
@@ -1259,6 +1814,7 @@ int mg_http_multi_run(struct mg_http_multi *m, long timeout_ms)
 {
   unsigned long seq = m->done_seq;
 
+  flush_pending(m);
   idle_scan(m);
   timers_due(m);
   wait_and_act(m, 0, 0);
@@ -1272,6 +1828,7 @@ int mg_http_multi_run_until(struct mg_http_multi *m, long long deadline_ns)
   unsigned long seq = m->done_seq;
   long long now;
 
+  flush_pending(m);
   idle_scan(m);
   timers_due(m);
   now = mg_time_now_ns();
@@ -1301,6 +1858,8 @@ char *mg_http_multi_header(struct mg_http_multi *m, long id, const char *name)
       break;
   if (!x || !x->hdr_done)
     return NULL;
+  if (x->raw)
+    return mg_http1_resp_header(&x->resp, name);
   if (curl_easy_header(x->h, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
     return NULL;
   if (h->amount > 1
@@ -1316,11 +1875,18 @@ void mg_http_multi_free(struct mg_http_multi *m)
     return;
   while (m->head) {
     struct xfer *x = m->head;
-    long status = 0;
-    curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+    long status = xfer_status(x);
     x->cancelled = 1;
     xfer_done(x, 0, status, "cancelled");
   }
+  while (m->idle) {
+    struct rconn *c = m->idle;
+    m->idle = c->next;
+    raw_close(m, c);
+  }
+  free(m->byfd);
+  free(m->rbuf);
+  free(m->addr_key);
   curl_multi_cleanup(m->cm);
   for (int i = 0; i < m->npool; i++)
     curl_easy_cleanup(m->pool[i]);

@@ -59,7 +59,15 @@ struct mg_http_opts {
    * A secret: never logged. Not owned. */
   const char *userpwd;
   long recv_buffer; /* receive buffer per transfer (bytes); 0:
-                       libcurl's 16 KiB */
+                       libcurl's 16 KiB (the raw path: one buffer of the
+                       multi, 64 KiB) */
+  /* multi only: plain http:// transfers (GET, POST, PUT, HEAD with a
+   * body in memory) go over the multi's own sockets as HTTP/1.1 instead
+   * of libcurl, when nothing else libcurl does is asked for (no proxy in
+   * the environment, no verbose log, no signing or userpwd, no timeout_ms
+   * or low_speed_ms) and MG_HTTP_LIBCURL is not set. Redirects are not
+   * followed there (a 3xx is the answer); max_conns does not apply. */
+  int raw_http1;
 };
 
 /* Defaults: verify TLS, 10 s connect, 3 retries from 500 ms capped at

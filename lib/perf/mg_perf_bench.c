@@ -552,6 +552,7 @@ int mg_perf_bench_run(const struct mg_perf_target *t,
   /* The receive buffer: large for a few fast streams (a whole burst of
    * events in one read), small for thousands of slow ones (memory). */
   L.http = t->http;
+  L.http.raw_http1 = 1; /* plain http:// on the loop's own sockets */
   if (!L.http.recv_buffer && limit > 0)
     L.http.recv_buffer = limit <= 256 ? 65536 : limit <= 2048 ? 16384 : 4096;
   L.m = mg_http_multi_new(&L.http, 0);
@@ -604,7 +605,9 @@ int mg_perf_bench_run(const struct mg_perf_target *t,
       cancel_all(&L, "max_seconds");
       break;
     }
-    wake = now + STATUS_NS;
+    /* The status tick is a fixed instant until it passes: a wake that
+     * moved with every loop turn re-armed the timer on every read. */
+    wake = next_status > now ? next_status : now + STATUS_NS;
     if (t_limit && t_limit < wake)
       wake = t_limit;
     while (max_create < 0 || created < max_create) {
@@ -652,8 +655,9 @@ int mg_perf_bench_run(const struct mg_perf_target *t,
     }
     if (L.stop_reason)
       continue;
-    if (status && now >= next_status) {
-      status(status_arg, out, L.nactive, now);
+    if (now >= next_status) {
+      if (status)
+        status(status_arg, out, L.nactive, now);
       next_status = now + STATUS_NS;
     }
     mg_http_multi_run_until(L.m, wake);

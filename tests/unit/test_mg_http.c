@@ -232,9 +232,13 @@ static char *url(const char *path)
   return buf;
 }
 
+/* 1: the multi tests run on the raw HTTP/1.1 path (opts.raw_http1). */
+static int raw_mode;
+
 static void fast_opts(struct mg_http_opts *o)
 {
   mg_http_opts_init(o);
+  o->raw_http1 = raw_mode;
   o->retry_base_ms = 5;
   o->retry_max_ms = 50;
   o->connect_timeout_ms = 2000;
@@ -982,6 +986,108 @@ static void test_multi_run_until_returns_after_done(void **state)
   mg_http_multi_free(m);
 }
 
+/* The raw path: POST bodies, the bearer, 404 answers, keep-alive reuse
+ * across many requests, and the idle timeout (both paths). */
+static void test_multi_raw_requests(void **state)
+{
+  struct mg_http_opts o;
+  struct mg_http_multi *m;
+  struct mg_http_request req = { 0 };
+  struct mg_http_stream_cb cb = rec_cb;
+  struct mg_err err = MG_ERR_INIT;
+  struct rec e = { 0 }, a = { 0 }, n = { 0 }, h = { 0 };
+  const char *hdrs[] = { "Content-Type: text/plain", "X-Drop:", NULL };
+
+  (void)state;
+  fast_opts(&o);
+  o.raw_http1 = 1;
+  o.bearer = TOKEN;
+  m = mg_http_multi_new(&o, 0);
+  req.url = url("/echo");
+  req.method = "POST";
+  req.body = "hello body";
+  req.body_len = 10;
+  req.headers = hdrs;
+  cb.arg = &e;
+  mg_buf_init(&e.body, 1000);
+  assert_true(mg_http_multi_add(m, &req, &cb, &err) > 0);
+  assert_true(add(m, "/auth", &a) > 0);
+  assert_true(add(m, "/404", &n) > 0);
+  run_all(m, 5);
+  assert_int_equal(e.done, 1);
+  assert_int_equal(e.ok, 1);
+  assert_int_equal(e.status, 200);
+  {
+    unsigned long sum = 0;
+    char want[64];
+    for (const char *q = "hello body"; *q; q++)
+      sum = sum * 31 + (unsigned char)*q;
+    snprintf(want, sizeof(want), "POST 10 %lu", sum);
+    assert_string_equal(e.body.data, want);
+  }
+  assert_int_equal(a.status, 200);
+  assert_string_equal(a.body.data, "welcome\n");
+  assert_int_equal(n.ok, 1);
+  assert_int_equal(n.status, 404);
+  assert_string_equal(n.body.data, "nope\n");
+  /* Sequential requests reuse the kept-alive connections. */
+  for (int i = 0; i < 30; i++) {
+    struct rec r = { 0 };
+    assert_true(add(m, "/ok", &r) > 0);
+    run_all(m, 5);
+    assert_int_equal(r.ok, 1);
+    assert_string_equal(r.body.data, "hello\n");
+    mg_buf_release(&r.body);
+  }
+  assert_true(add(m, "/big", &h) > 0);
+  run_all(m, 5);
+  assert_int_equal(h.ok, 1);
+  assert_int_equal(h.body.len, 100000);
+  mg_buf_release(&e.body);
+  mg_buf_release(&a.body);
+  mg_buf_release(&n.body);
+  mg_buf_release(&h.body);
+  mg_http_multi_free(m);
+}
+
+static void test_multi_idle_timeout(void **state)
+{
+  struct mg_http_opts o;
+  struct mg_http_multi *m;
+  struct rec r = { 0 }, s = { 0 };
+
+  (void)state;
+  fast_opts(&o);
+  o.idle_timeout_ms = 200;
+  m = mg_http_multi_new(&o, 0);
+  /* /slow answers after 2 s: nothing comes for 200 ms. The stream sends
+   * every 50 ms and never idles that long. */
+  assert_true(add(m, "/slow", &r) > 0);
+  assert_true(add(m, "/stream?n=8&ms=50", &s) > 0);
+  run_all(m, 5);
+  assert_int_equal(r.done, 1);
+  assert_int_equal(r.ok, 0);
+  assert_non_null(strstr(r.msg, "timed out"));
+  assert_int_equal(s.done, 1);
+  assert_int_equal(s.ok, 1);
+  mg_buf_release(&r.body);
+  mg_buf_release(&s.body);
+  mg_http_multi_free(m);
+}
+
+#define RAW(fn)                                                                \
+  static void fn##_raw(void **state)                                           \
+  {                                                                            \
+    raw_mode = 1;                                                              \
+    fn(state);                                                                 \
+    raw_mode = 0;                                                              \
+  }
+RAW(test_multi_stream_timestamps)
+RAW(test_multi_cancel)
+RAW(test_multi_concurrent_chain)
+RAW(test_multi_refused_and_run_until)
+RAW(test_multi_idle_timeout)
+
 /* Redirects followed in the multi path: on_headers sees only the final
  * response (its status and headers), and no redirect body leaks. */
 struct redir_rec {
@@ -1084,6 +1190,13 @@ int main(void)
     cmocka_unit_test(test_multi_refused_and_run_until),
     cmocka_unit_test(test_multi_run_until_returns_after_done),
     cmocka_unit_test(test_multi_redirect_final_headers),
+    cmocka_unit_test(test_multi_raw_requests),
+    cmocka_unit_test(test_multi_idle_timeout),
+    cmocka_unit_test(test_multi_stream_timestamps_raw),
+    cmocka_unit_test(test_multi_cancel_raw),
+    cmocka_unit_test(test_multi_concurrent_chain_raw),
+    cmocka_unit_test(test_multi_refused_and_run_until_raw),
+    cmocka_unit_test(test_multi_idle_timeout_raw),
   };
 
   return cmocka_run_group_tests(tests, server_up, server_down);
