@@ -196,6 +196,60 @@ char *mg_http_redact_url(const char *url)
   return mg_buf_detach(&b, NULL);
 }
 
+/* Length of the longest piece of secret that body starts with. */
+static size_t secret_piece(const char *body, size_t n, const char *secret,
+                           size_t sn)
+{
+  size_t best = 0;
+
+  for (size_t j = 0; j < sn; j++) {
+    size_t k = 0;
+
+    while (k < n && j + k < sn && body[k] == secret[j + k])
+      k++;
+    if (k > best)
+      best = k;
+  }
+  return best;
+}
+
+char *mg_http_redact_body(const char *body, size_t n, const char *secret,
+                          size_t cap)
+{
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  size_t sn = secret ? strlen(secret) : 0, cut;
+  /* a piece this long (or the whole of a shorter key) counts as the key */
+  size_t piece = sn < 8 ? sn : 8;
+  char *s;
+
+  if (n > ((size_t)64 << 10))
+    n = (size_t)64 << 10; /* what a message can show is far less */
+  for (size_t i = 0; i < n;) {
+    size_t k = sn ? secret_piece(body + i, n - i, secret, sn) : 0;
+
+    if (sn && k >= piece) {
+      (void)mg_buf_addstr(&b, "<redacted>", NULL);
+      i += k;
+      continue;
+    }
+    (void)mg_buf_addch(
+        &b, (unsigned char)body[i] < 0x20 || body[i] == 0x7f ? ' ' : body[i],
+        NULL);
+    i++;
+  }
+  s = mg_buf_detach(&b, &cut);
+  if (!s)
+    return mg_xstrdup("");
+  if (cut > cap) {
+    cut = cap;
+    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+      cut--;
+    s = mg_xrealloc(s, cut + 4);
+    memcpy(s + cut, "...", 4);
+  }
+  return s;
+}
+
 /* Debug log. */
 
 static void log_line(FILE *f, char dir, const char *s, size_t n)

@@ -93,6 +93,20 @@ void mg_http_secret_free(char *s);
  * "<redacted>", for messages. caller owns the result; free with free(). */
 char *mg_http_redact_url(const char *url);
 
+/*
+ * A server's reply body made fit for an error message: every occurrence
+ * of secret (the API key; NULL or "" for none), and every piece of it of
+ * 8 bytes or more (a key shown in part), replaced by "<redacted>" (before
+ * anything is cut, so a key is never half shown; only the first 64 KiB
+ * are looked at), control
+ * characters and line breaks turned into spaces, and the result cut to at
+ * most cap bytes on a UTF-8 boundary, with "..." appended when cut. A
+ * gateway that reflects the Authorization header then cannot put the key
+ * into a CI log. caller owns the result; free with free().
+ */
+char *mg_http_redact_body(const char *body, size_t n, const char *secret,
+                          size_t cap);
+
 struct mg_http_request {
   const char *method; /* NULL: GET, or POST when body is set */
   const char *url;

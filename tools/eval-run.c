@@ -13,6 +13,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -130,6 +131,7 @@ struct eval_opts {
   const char *answer_key;
   long bootstrap_iters;
   long batch_size;
+  const char *batch_size_arg;
   int argc;
   char **argv;
 };
@@ -291,6 +293,7 @@ static void parse_args(int argc, char **argv, struct eval_opts *o)
       o->base_url = optarg;
       break;
     case OPT_BATCH_SIZE:
+      o->batch_size_arg = optarg;
       if (strcmp(optarg, "auto") != 0)
         o->batch_size = (long)mg_opt_uint(optarg, 1, 1 << 20, "--batch-size");
       break;
@@ -634,6 +637,25 @@ static void on_progress(void *arg, const char *task, size_t done, size_t total,
 
 /* ---- outputs ---- */
 
+/* lm-eval's closing summary line and results table: on stdout when the
+ * record goes to a file, else on stderr (not with -q); a failed run keeps
+ * stdout empty. */
+static void print_table(const struct eval_opts *o, const struct mg_eval_run *r,
+                        const struct mg_eval_meta *meta, int ok)
+{
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  int to_stdout = ok && strcmp(o->std.output, "-") != 0;
+
+  if (!to_stdout && mg_verbosity() <= MG_QUIET)
+    return;
+  mg_eval_out_table(r, meta, &b);
+  if (!r->complete)
+    mg_buf_addstr(&b, "(partial results: see n-samples)\n", NULL);
+  if (b.data)
+    fputs(b.data, to_stdout ? stdout : stderr);
+  mg_buf_release(&b);
+}
+
 static int write_outputs(const struct eval_opts *o, const struct mg_eval_run *r,
                          const struct mg_eval_meta *meta, struct mg_json *rec,
                          struct mg_err *err)
@@ -858,6 +880,8 @@ static int run(const struct eval_opts *o)
   meta.fewshot_as_multiturn = o->fewshot_as_multiturn;
   meta.gen_kwargs = gk;
   meta.batch_size = o->batch_size ? o->batch_size : 1;
+  meta.batch_size_arg = o->batch_size_arg;
+  meta.gen_kwargs_arg = o->gen_kwargs;
   meta.label = o->label;
   meta.chat_template = to.chat ? mg_chat_template(to.chat) : NULL;
   if (write_outputs(o, r, &meta, rec, &err) < 0)
@@ -881,6 +905,7 @@ static int run(const struct eval_opts *o)
       if (mg_record_write(rec, o->std.output, o->std.pretty, &e2) < 0)
         mg_report_err(&e2);
     }
+    print_table(o, r, &meta, 0);
     mg_warn("partial results (complete: false): %zu of %zu requests "
             "answered",
             r->requests_sent + r->requests_cached, r->requests_total);
@@ -888,6 +913,7 @@ static int run(const struct eval_opts *o)
   }
   if (mg_record_write(rec, o->std.output, o->std.pretty, &err) < 0)
     goto fail;
+  print_table(o, r, &meta, 1);
   mg_verbose("%zu requests (%zu sent, %zu cached, %zu tokenize calls) in "
              "%.2f s, %.1f in flight on average",
              r->requests_total, r->requests_sent, r->requests_cached,

@@ -223,6 +223,11 @@ const char *mg_chat_eos(const struct mg_chat *c)
   return c ? mg_pv_cstr(mg_pv_dict_get(c->special, "eos_token")) : NULL;
 }
 
+const char *mg_chat_special(const struct mg_chat *c, const char *name)
+{
+  return c ? mg_pv_cstr(mg_pv_dict_get(c->special, name)) : NULL;
+}
+
 const char *mg_chat_template(const struct mg_chat *c)
 {
   return c ? c->template_src : NULL;

@@ -47,6 +47,9 @@ void mg_chat_free(struct mg_chat *c);
 /* The BOS / EOS token strings, or NULL; borrowed. */
 const char *mg_chat_bos(const struct mg_chat *c);
 const char *mg_chat_eos(const struct mg_chat *c);
+/* A special token by its config name ("pad_token", ...), or NULL;
+ * borrowed, valid until c is freed. */
+const char *mg_chat_special(const struct mg_chat *c, const char *name);
 /* The chat template source, or NULL; borrowed. */
 const char *mg_chat_template(const struct mg_chat *c);
 /* 0 if the template can render; else -1 with MG_ERR_DATA: no template,

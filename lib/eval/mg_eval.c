@@ -1745,13 +1745,13 @@ static void handle_done(struct eng *e, struct xfer *x)
       }
     }
   } else if (x->ok) {
-    size_t n = x->body.len < 160 ? x->body.len : 160;
+    /* the body, with the API key redacted (a gateway may echo it) */
+    char *shown = mg_http_redact_body(x->body.data ? x->body.data : "",
+                                      x->body.len, e->o->api_key, 160);
 
-    (void)snprintf(why, sizeof(why), "HTTP %ld%s%.*s", x->status, n ? ": " : "",
-                   (int)n, x->body.data ? x->body.data : "");
-    for (char *p = why; *p; p++)
-      if (*p == '\n' || *p == '\r')
-        *p = ' ';
+    (void)snprintf(why, sizeof(why), "HTTP %ld%s%s", x->status,
+                   shown[0] ? ": " : "", shown);
+    free(shown);
   } else {
     (void)snprintf(why, sizeof(why), "%s",
                    x->errmsg[0] ? x->errmsg : "transfer failed");
@@ -2106,6 +2106,9 @@ void mg_eval_run_free(struct mg_eval_run *r)
   free(r->url);
   free(r->model_name);
   free(r->eos_string);
+  free(r->tok_pad);
+  free(r->tok_eos);
+  free(r->tok_bos);
   free(r);
 }
 
@@ -2172,6 +2175,23 @@ static int setup_tokenizer(struct eng *e, struct mg_err *err)
   e->run->tokenizer_source = "local";
   if (mg_tok_load(t, 0, &e->tok, err) < 0)
     return mg_err_prefix(err, "tokenizer");
+  {
+    /* the tokens lm-eval's results name (add_tokenizer_info); a tokenizer
+     * given as tokenizer= gets no configure_pad_token */
+    const char *names[3] = { "pad_token", "eos_token", "bos_token" };
+    char **tok[3] = { &e->run->tok_pad, &e->run->tok_eos, &e->run->tok_bos };
+    long long *id[3] = { &e->run->tok_pad_id, &e->run->tok_eos_id,
+                         &e->run->tok_bos_id };
+
+    e->run->has_tokenizer_info = 1;
+    for (int k = 0; k < 3; k++) {
+      const char *s =
+          e->o->special ? mg_chat_special(e->o->special, names[k]) : NULL;
+
+      *tok[k] = s ? mg_xstrdup(s) : NULL;
+      *id[k] = s ? (long long)mg_tok_token_to_id(e->tok, s, strlen(s)) : -1;
+    }
+  }
   return 0;
 }
 
@@ -2564,6 +2584,7 @@ int mg_eval_run(struct mg_task_set *ts, const struct mg_task_opts *topts,
   make_urls(&e);
   r->url = mg_record_redact_url(e.url_comp);
   r->model_name = mg_xstrdup(o->model);
+  r->max_length = o->max_length;
   if (setup_tokenizer(&e, err) < 0)
     goto out;
   /* prompts */

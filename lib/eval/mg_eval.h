@@ -112,7 +112,14 @@ struct mg_eval_run {
   char *model_name;             /* the model sent in every body */
   const char *tokenizer_source; /* "remote", "offsets", "local" */
   long long prefix_token_id;    /* used for empty contexts, or -1 */
-  char *eos_string;             /* appended to generation stops, or NULL */
+  /* lm-eval's add_tokenizer_info, known with a local tokenizer only
+   * (has_tokenizer_info): the pad, EOS and BOS tokens (NULL: none) and
+   * their ids (-1: none) */
+  int has_tokenizer_info;
+  long max_length; /* the run's max_length (lm-eval reports it minus 1) */
+  char *tok_pad, *tok_eos, *tok_bos;
+  long long tok_pad_id, tok_eos_id, tok_bos_id;
+  char *eos_string; /* appended to generation stops, or NULL */
 };
 
 /*

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "eval/mg_eval.h"
+#include "eval/mg_eval_table.h"
 #include "eval/mg_metrics.h"
 #include "eval/mg_task.h"
 #include "mg_buf.h"
@@ -93,6 +94,13 @@ static void task_hash(const struct mg_pv *samples, char out[65])
   }
   mg_digest_sha256_hex(b.data, b.len, out);
   mg_buf_release(&b);
+}
+
+/* Documents of task t the results describe: all selected ones, or for a
+ * partial run the ones whose requests all answered (scored). */
+static size_t effective_docs(const struct mg_eval_run *r, size_t t)
+{
+  return r->complete ? r->ts->tasks[t]->docs->u.list.n : r->tres[t].n;
 }
 
 /* ---- lm-eval results JSON ---- */
@@ -193,15 +201,15 @@ static struct mg_pv *sanitized_model_name(const char *m)
   return mg_pv_str_buf(&b);
 }
 
-char *mg_eval_out_results_json(const struct mg_eval_run *r,
-                               const struct mg_eval_meta *meta, size_t *len)
+/* lm-eval's results dict (anchor 4.1), as a Python value */
+static struct mg_pv *results_dict(const struct mg_eval_run *r,
+                                  const struct mg_eval_meta *meta)
 {
   const struct mg_task_set *ts = r->ts;
   struct mg_pv *root = mg_pv_dict(), *results = mg_pv_dict(),
                *groups = mg_pv_dict(), *gs = mg_pv_dict(), *configs, *versions,
                *nshot, *hib, *nsamples = mg_pv_dict(), *cfg = mg_pv_dict(),
                *hashes = mg_pv_dict(), *ext;
-  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
   struct timespec now;
   double secs = (double)(r->t1_ns - r->t0_ns) / 1e9;
 
@@ -237,7 +245,7 @@ char *mg_eval_out_results_json(const struct mg_eval_run *r,
     mg_pv_dict_sets(hib, task->name, higher_is_better_of(&r->tres[t]));
     mg_pv_dict_sets(ns, "original", mg_pv_int((long long)task->n_original));
     mg_pv_dict_sets(ns, "effective",
-                    mg_pv_int((long long)task->docs->u.list.n));
+                    mg_pv_int((long long)effective_docs(r, t)));
     mg_pv_dict_sets(nsamples, task->name, ns);
     task_hash(r->samples ? r->samples[t] : NULL, h);
     if (h[0])
@@ -258,14 +266,16 @@ char *mg_eval_out_results_json(const struct mg_eval_run *r,
   mg_pv_dict_sets(cfg, "model", mg_pv_str(meta->model_kind));
   mg_pv_dict_sets(cfg, "model_args",
                   mg_pv_str(meta->model_args ? meta->model_args : ""));
-  mg_pv_dict_sets(cfg, "batch_size", mg_pv_int(meta->batch_size));
+  /* lm-eval 0.4.8's argparse: --batch_size is type=str, default int 1;
+   * --limit is type=float */
+  mg_pv_dict_sets(cfg, "batch_size",
+                  meta->batch_size_arg ? mg_pv_str(meta->batch_size_arg)
+                                       : mg_pv_int(meta->batch_size));
   mg_pv_dict_sets(cfg, "batch_sizes", mg_pv_list());
   mg_pv_dict_sets(cfg, "device", mg_pv_none());
   mg_pv_dict_sets(cfg, "use_cache", mg_pv_none());
   mg_pv_dict_sets(cfg, "limit",
-                  meta->limit < 0   ? mg_pv_none()
-                  : meta->limit < 1 ? mg_pv_float(meta->limit)
-                                    : mg_pv_int((long long)meta->limit));
+                  meta->limit < 0 ? mg_pv_none() : mg_pv_float(meta->limit));
   mg_pv_dict_sets(cfg, "bootstrap_iters", mg_pv_int(100000));
   mg_pv_dict_sets(cfg, "gen_kwargs",
                   meta->gen_kwargs ? mg_pv_ref((struct mg_pv *)meta->gen_kwargs)
@@ -287,6 +297,30 @@ char *mg_eval_out_results_json(const struct mg_eval_run *r,
   mg_pv_dict_sets(root, "transformers_version", mg_pv_none());
   mg_pv_dict_sets(root, "lm_eval_version", mg_pv_str("0.4.8"));
   mg_pv_dict_sets(root, "upper_git_hash", mg_pv_none());
+  if (r->has_tokenizer_info) {
+    /* add_tokenizer_info: [token, str(id)], eot_token_id, lm.max_length */
+    const char *keys[3] = { "tokenizer_pad_token", "tokenizer_eos_token",
+                            "tokenizer_bos_token" };
+    const char *toks[3] = { r->tok_pad, r->tok_eos, r->tok_bos };
+    const long long ids[3] = { r->tok_pad_id, r->tok_eos_id, r->tok_bos_id };
+
+    for (int k = 0; k < 3; k++) {
+      struct mg_pv *l = mg_pv_list();
+      char idbuf[32];
+
+      if (ids[k] >= 0)
+        (void)snprintf(idbuf, sizeof(idbuf), "%lld", ids[k]);
+      else
+        (void)snprintf(idbuf, sizeof(idbuf), "None");
+      mg_pv_list_append(l, toks[k] ? mg_pv_str(toks[k]) : mg_pv_none());
+      mg_pv_list_append(l, mg_pv_str(idbuf));
+      mg_pv_dict_sets(root, keys[k], l);
+    }
+    mg_pv_dict_sets(root, "eot_token_id",
+                    r->tok_eos_id >= 0 ? mg_pv_int(r->tok_eos_id)
+                                       : mg_pv_none());
+    mg_pv_dict_sets(root, "max_length", mg_pv_int(r->max_length - 1));
+  }
   mg_pv_dict_sets(root, "task_hashes", hashes);
   mg_pv_dict_sets(root, "model_source", mg_pv_str(meta->model_kind));
   {
@@ -333,13 +367,77 @@ char *mg_eval_out_results_json(const struct mg_eval_run *r,
   ext = mg_pv_dict();
   mg_pv_dict_sets(ext, "version", mg_pv_str(MG_VERSION));
   mg_pv_dict_sets(ext, "complete", mg_pv_bool(r->complete));
+  if (!r->complete) {
+    /* a partial run: n-samples.effective counts the scored documents;
+     * here the documents selected and the requests answered */
+    struct mg_pv *sel = mg_pv_dict(), *req = mg_pv_dict();
+
+    mg_pv_dict_sets(ext, "partial", mg_pv_bool(1));
+    for (size_t t = 0; t < ts->ntasks; t++) {
+      struct mg_pv *d = mg_pv_dict();
+
+      mg_pv_dict_sets(d, "selected",
+                      mg_pv_int((long long)ts->tasks[t]->docs->u.list.n));
+      mg_pv_dict_sets(d, "scored", mg_pv_int((long long)r->tres[t].n));
+      mg_pv_dict_sets(sel, ts->tasks[t]->name, d);
+    }
+    mg_pv_dict_sets(ext, "documents", sel);
+    mg_pv_dict_sets(req, "total", mg_pv_int((long long)r->requests_total));
+    mg_pv_dict_sets(
+        req, "answered",
+        mg_pv_int((long long)(r->requests_sent + r->requests_cached)));
+    mg_pv_dict_sets(ext, "requests", req);
+  }
   if (r->failure.cat != MG_ERR_NONE)
     mg_pv_dict_sets(ext, "error", mg_pv_str(r->failure.msg));
   mg_pv_dict_sets(root, "eval_run", ext);
+  return root;
+}
+
+char *mg_eval_out_results_json(const struct mg_eval_run *r,
+                               const struct mg_eval_meta *meta, size_t *len)
+{
+  struct mg_pv *root = results_dict(r, meta);
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+
   mg_pv_dumps(&b, root, 2);
   mg_buf_addch(&b, '\n', NULL);
   mg_pv_unref(root);
   return mg_buf_detach(&b, len);
+}
+
+void mg_eval_out_table(const struct mg_eval_run *r,
+                       const struct mg_eval_meta *meta, struct mg_buf *out)
+{
+  struct mg_pv *root = results_dict(r, meta);
+
+  /* cli_evaluate's summary line, its values as Python prints them */
+  mg_buf_printf(out, NULL,
+                "%s (%s), gen_kwargs: (%s), limit: ", meta->model_kind,
+                meta->model_args ? meta->model_args : "",
+                meta->gen_kwargs_arg ? meta->gen_kwargs_arg : "None");
+  if (meta->limit < 0)
+    mg_buf_addstr(out, "None", NULL);
+  else
+    mg_pv_float_repr(out, meta->limit);
+  mg_buf_addstr(out, ", num_fewshot: ", NULL);
+  if (meta->num_fewshot < 0)
+    mg_buf_addstr(out, "None", NULL);
+  else
+    mg_buf_printf(out, NULL, "%ld", meta->num_fewshot);
+  mg_buf_addstr(out, ", batch_size: ", NULL);
+  if (meta->batch_size_arg)
+    mg_buf_addstr(out, meta->batch_size_arg, NULL);
+  else
+    mg_buf_printf(out, NULL, "%ld", meta->batch_size);
+  mg_buf_addch(out, '\n', NULL);
+  /* print(make_table(results)): the table's own last line break, then
+   * print's */
+  mg_eval_table(root, "results", out);
+  mg_buf_addch(out, '\n', NULL);
+  if (mg_pv_dict_get(root, "groups") && mg_eval_table(root, "groups", out) == 0)
+    mg_buf_addch(out, '\n', NULL);
+  mg_pv_unref(root);
 }
 
 char *mg_eval_out_samples_jsonl(const struct mg_eval_run *r, size_t task,
@@ -470,7 +568,7 @@ struct mg_json *mg_eval_out_section(const struct mg_eval_run *r,
     mg_json_set_number(x, "n", (double)r->tres[t].n);
     ns = mg_json_new_object();
     mg_json_set_number(ns, "original", (double)task->n_original);
-    mg_json_set_number(ns, "effective", (double)task->docs->u.list.n);
+    mg_json_set_number(ns, "effective", (double)effective_docs(r, t));
     mg_json_set(x, "n_samples", ns);
     mg_json_set_string(x, "config_sha256", task->config_sha256);
     task_hash(r->samples ? r->samples[t] : NULL, th);
@@ -483,7 +581,7 @@ struct mg_json *mg_eval_out_section(const struct mg_eval_run *r,
     mg_json_append(tasks, x);
     ns = mg_json_new_object();
     mg_json_set_number(ns, "original", (double)task->n_original);
-    mg_json_set_number(ns, "effective", (double)task->docs->u.list.n);
+    mg_json_set_number(ns, "effective", (double)effective_docs(r, t));
     mg_json_set(nsamples, task->name, ns);
     h = mg_json_new_object();
     for (size_t m = 0; m < r->tres[t].nv; m++)

@@ -6,6 +6,7 @@
 
 #include "mg_banned.h"
 
+struct mg_buf;
 struct mg_err;
 struct mg_eval_run;
 struct mg_json;
@@ -26,9 +27,12 @@ struct mg_eval_meta {
   int apply_chat_template;
   int fewshot_as_multiturn;
   const struct mg_pv *gen_kwargs;
+  const char *gen_kwargs_arg; /* --gen_kwargs as given, or NULL */
   long batch_size;
-  const char *label;         /* dataset label (eval.label), or NULL */
-  const char *chat_template; /* rendered locally with it, or NULL */
+  const char *batch_size_arg; /* --batch_size as given (lm-eval 0.4.8 keeps
+                                 the CLI string), or NULL (the int 1) */
+  const char *label;          /* dataset label (eval.label), or NULL */
+  const char *chat_template;  /* rendered locally with it, or NULL */
 };
 
 /* The record's "eval" section (docs/record-eval.md). samples_files[i] is
@@ -42,6 +46,16 @@ struct mg_json *mg_eval_out_section(const struct mg_eval_run *r,
  * newline). caller owns the result; free with free(). */
 char *mg_eval_out_results_json(const struct mg_eval_run *r,
                                const struct mg_eval_meta *meta, size_t *len);
+
+/*
+ * What lm-eval's CLI prints at the end (cli_evaluate): the line
+ * "<model> (<model_args>), gen_kwargs: (<gen_kwargs>), limit: <limit>,
+ * num_fewshot: <n>, batch_size: <b>", then make_table of the results and,
+ * when there are aggregating groups, of the groups (mg_eval_table), each
+ * followed by an empty line. Appends to out.
+ */
+void mg_eval_out_table(const struct mg_eval_run *r,
+                       const struct mg_eval_meta *meta, struct mg_buf *out);
 
 /* Task i's samples as JSON Lines (lm-eval's samples_<task>_<ts>.jsonl).
  * caller owns the result. */

@@ -22,8 +22,9 @@
 /* ------------------------------------------------------------------ */
 /* Built-in task definitions, written in lm-eval's own YAML form       */
 
+/* lm-eval 0.4.8's MMLU reads hails/mmlu_no_train (cais/mmlu from 0.4.9) */
 static const char mmlu_template[] =
-    "dataset_path: cais/mmlu\n"
+    "dataset_path: hails/mmlu_no_train\n"
     "test_split: test\n"
     "fewshot_split: dev\n"
     "fewshot_config:\n"
@@ -117,7 +118,7 @@ static const char gsm8k_yaml[] =
     "tag:\n"
     "  - math_word_problems\n"
     "task: gsm8k\n"
-    "dataset_path: openai/gsm8k\n"
+    "dataset_path: gsm8k\n"
     "dataset_name: main\n"
     "output_type: generate_until\n"
     "training_split: train\n"
@@ -1057,7 +1058,9 @@ static struct mg_pv *dump_config(const struct mg_task *t,
       nv = mg_pv_int(t->repeats);
     else if (!strcmp(order[i], "generation_kwargs"))
       nv = t->gen_kwargs ? mg_pv_ref(t->gen_kwargs) : NULL;
-    else if (!strcmp(order[i], "should_decontaminate"))
+    else if (!strcmp(order[i], "should_decontaminate")
+             || !strcmp(order[i], "unsafe_code"))
+      /* bool fields with a default: always in lm-eval's to_dict */
       nv = v ? mg_pv_ref((struct mg_pv *)v) : mg_pv_bool(0);
     else if (!strcmp(order[i], "metric_list")) {
       nv = mg_pv_list();

@@ -94,9 +94,12 @@ static int post(struct mg_tok_remote *r, const char *path,
     goto out;
   }
   if (resp.status != 200) {
-    mg_err_set(err, MG_ERR_REMOTE,
-               "%s request to '%s' failed: HTTP %ld: %.120s", path + 1, shown,
-               resp.status, resp.body.data ? resp.body.data : "");
+    char *b = mg_http_redact_body(resp.body.data ? resp.body.data : "",
+                                  resp.body.len, r->opts.bearer, 120);
+
+    mg_err_set(err, MG_ERR_REMOTE, "%s request to '%s' failed: HTTP %ld: %s",
+               path + 1, shown, resp.status, b);
+    free(b);
     goto out;
   }
   if (mg_json_parse(resp.body.data ? resp.body.data : "", resp.body.len, shown,

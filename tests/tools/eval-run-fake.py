@@ -8,9 +8,11 @@ echoes prompts with deterministic logprobs (token i of a prompt gets
 -(ord(c) % 7 + 1) / 8, the first is null, one extra generated token is
 appended) and appends every request body as a JSON line to LOG.
 
-usage: eval-run-fake.py PORT_FILE LOG [noecho|notok|cut]
+usage: eval-run-fake.py PORT_FILE LOG [noecho|notok|cut|reflect]
   noecho: logprobs of the generated token only; notok: /tokenize and
-  /detokenize answer 404; cut: the echo drops the prompt's first 3 tokens
+  /detokenize answer 404; cut: the echo drops the prompt's first 3 tokens;
+  reflect: every request gets 401 with a long body that echoes the
+  Authorization header twice (whole, and its first 12 characters)
 """
 import http.server
 import json
@@ -32,6 +34,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with open(sys.argv[2], "a") as f:
             f.write(json.dumps({"path": self.path, "body": body}) + "\n")
         mode = sys.argv[3] if len(sys.argv) > 3 else ""
+        if mode == "reflect":
+            auth = self.headers.get("Authorization", "")
+            data = ("Unauthorized.\nYou sent: %s\nAlso known as %s...\n%s" % (
+                auth, auth[7:19], "x" * 5000)).encode()
+            self.send_response(401)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if mode == "notok" and self.path.endswith("tokenize"):
             self.send_response(404)
             self.send_header("Content-Length", "0")

@@ -905,4 +905,117 @@ test_expect_success 'a reply echoing another token count is named for what it is
   must_not_contain err "ignores .echo."
 '
 
+test_expect_success 'an error body that echoes the API key is redacted and capped' '
+  start_fake bodies.jsonl reflect &&
+  echo "sk-test-0123456789abcdefghij" >key &&
+  expect_exit 5 eval-run --tasks tutorial_mc --include-path "$F/tasks" \
+    --base-url "$FAKE_URL" --model m --api-key-file key --max-retries 1 \
+    --tokenizer "$GPT2" >out 2>err;
+  rc=$?; kill $FAKE_PID; test $rc = 0 &&
+  must_be_empty out &&
+  must_contain err "HTTP 401: Unauthorized. You sent: Bearer <redacted> Also known as <redacted>" &&
+  must_not_contain err "0123456789abcdef" && must_not_contain err "sk-test" &&
+  test "$(wc -c <err)" -lt 600 &&
+  must_contain err "\.\.\.$"
+'
+
+test_expect_success 'partial results: marked partial, with the true counts' '
+  start_mock P --model m --ttft-ms 0 --itl-ms 0 --request-latency 0.02 &&
+  (eval-run --tasks mmlu_stem --data-dir "$SHARED/data" --limit 20 \
+    --base-url "$P_URL" --model m --num-concurrent 2 -q -o part.json \
+    --output-lm-eval lm.json --log-samples --samples-dir s >out 2>err &
+   echo $! >pid) &&
+  sleep 1 && kill -INT $(cat pid) &&
+  i=0; while kill -0 $(cat pid) 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.05; i=$((i + 1)); done &&
+  must_be_empty out &&
+  python3 - lm.json part.json s <<-\EOF
+	import json, sys, glob
+	lm = json.load(open(sys.argv[1])); rec = json.load(open(sys.argv[2]))["eval"]
+	er = lm["eval_run"]
+	assert er["complete"] is False and er["partial"] is True, er
+	lines = {}
+	for f in glob.glob(sys.argv[3] + "/samples_*.jsonl"):
+	    lines[f.split("samples_")[1][:-6]] = sum(1 for _ in open(f))
+	short = 0
+	for t, ns in lm["n-samples"].items():
+	    d = er["documents"][t]
+	    assert ns["effective"] == d["scored"] == lines[t], (t, ns, d, lines[t])
+	    assert d["selected"] == 20 and ns["original"] >= 20, (t, d, ns)
+	    short += d["scored"] < 20
+	assert short > 0, "nothing was cut short"
+	assert er["requests"]["answered"] < er["requests"]["total"] == 19 * 20 * 4
+	for x in rec["tasks"]:
+	    assert x["n_samples"]["effective"] == x["n"] == lines[x["task"]], x
+	EOF
+'
+
+test_expect_success 'the results table: lm-eval'"'"'s summary on stdout when the record goes to a file' '
+  eval-run --tasks tutorial_suite --include-path "$F/tasks" --base-url "$M_URL" \
+    --model local-completions --model_args model=m --limit 2 --batch_size 1 \
+    -o rec.json --output-lm-eval res.json >out 2>err &&
+  head -1 out >first &&
+  echo "local-completions (model=m), gen_kwargs: (None), limit: 2.0, num_fewshot: None, batch_size: 1" >want &&
+  test_cmp want first &&
+  sed -n 2p out >hdr &&
+  must_contain hdr "^\| +Tasks +\|Version\|Filter\|n-shot\| +Metric +\|   \|Value\|   \|Stderr\|$" &&
+  sed -n 3p out >sep && must_contain sep "^\|-+\|-+:?\|-+\|-+:\|-+\|---\|-+:\|---\|-+:?\|$" &&
+  must_contain out "^\| +Groups +\|Version\|" &&
+  python3 - out res.json <<-\EOF &&
+	import json, sys
+	out = open(sys.argv[1]).read()
+	res = json.load(open(sys.argv[2]))
+	tables = out.split("\n\n")
+	assert len(tables) == 3 and tables[2] == "", [t[:40] for t in tables]
+	rows = [l.split("|")[1:-1] for l in tables[0].splitlines()[3:]]
+	seen = 0
+	for r in rows:
+	    name = r[0].strip() or name
+	    if r[4].strip() in ("", " "):
+	        continue
+	    key = [k for k, v in res["results"].items() if v.get("alias", k).strip() == name.strip()][0]
+	    v = res["results"][key]["%s,%s" % (r[4].strip(), r[2].strip())]
+	    assert abs(float(r[6]) - v) < 0.00051, (r, v)
+	    seen += 1
+	assert seen >= 3, rows
+	EOF
+  eval-run --tasks tutorial_suite --include-path "$F/tasks" --base-url "$M_URL" \
+    --model m --limit 2 >rec2.json 2>err2 &&
+  json_get rec2.json "d[\"eval\"][\"ok\"]" >ok && must_contain ok True &&
+  must_contain err2 "^\| +Tasks +\|Version" &&
+  eval-run --tasks tutorial_suite --include-path "$F/tasks" --base-url "$M_URL" \
+    --model m --limit 2 -q >rec3.json 2>err3 && must_be_empty err3
+'
+
+test_expect_success 'results metadata as lm-eval 0.4.8 writes it' '
+  eval-run --tasks mmlu_anatomy,tutorial_mc --include-path "$F/tasks" \
+    --data-dir "$SHARED/data" --limit 3 --base-url "$M_URL" --model m \
+    --tokenizer "$GPT2" --batch_size 1 -q --output-lm-eval res.json >rec.json &&
+  eval-run --tasks tutorial_mc --include-path "$F/tasks" --limit 0.5 \
+    --base-url "$M_URL" --model m -q --output-lm-eval res2.json >rec2.json &&
+  python3 - res.json res2.json <<-\EOF
+	import json, sys
+	r = json.load(open(sys.argv[1])); r2 = json.load(open(sys.argv[2]))
+	c = r["configs"]["mmlu_anatomy"]
+	assert c["dataset_path"] == "hails/mmlu_no_train", c["dataset_path"]
+	keys = list(c)
+	assert keys.index("doc_to_target") + 1 == keys.index("unsafe_code") and \
+	       keys.index("unsafe_code") + 1 == keys.index("doc_to_choice"), keys
+	assert c["unsafe_code"] is False
+	assert r["configs"]["tutorial_mc"]["unsafe_code"] is False
+	assert r["config"]["batch_size"] == "1" and r2["config"]["batch_size"] == 1
+	assert r["config"]["limit"] == 3.0 and isinstance(r["config"]["limit"], float)
+	assert r2["config"]["limit"] == 0.5
+	top = list(r)
+	i = top.index("upper_git_hash")
+	assert top[i + 1:i + 7] == ["tokenizer_pad_token", "tokenizer_eos_token",
+	    "tokenizer_bos_token", "eot_token_id", "max_length", "task_hashes"], top
+	assert r["tokenizer_pad_token"] == [None, "None"]
+	assert r["tokenizer_eos_token"] == ["<|endoftext|>", "50256"]
+	assert r["tokenizer_bos_token"] == ["<|endoftext|>", "50256"]
+	assert r["eot_token_id"] == 50256 and r["max_length"] == 2047
+	assert "tokenizer_pad_token" not in r2 and "eot_token_id" not in r2
+	EOF
+'
+
 test_done

@@ -595,6 +595,37 @@ static void test_redact_url(void **state)
   free(r);
 }
 
+static void test_redact_body(void **state)
+{
+  const char *key = "sk-0123456789abcdefXYZ";
+  char *s;
+
+  (void)state;
+  /* the whole key, a piece of 8+ bytes of it; lines flattened */
+  {
+    const char *b = "bad key 'Bearer sk-0123456789abcdefXYZ'\n"
+                    "hint: sk-01234567...";
+
+    s = mg_http_redact_body(b, strlen(b), key, 200);
+  }
+  assert_string_equal(s, "bad key 'Bearer <redacted>' hint: <redacted>...");
+  free(s);
+  /* redacted before cutting: a key at the cap is not half shown */
+  s = mg_http_redact_body("QWERTYUIOPsk-0123456789abcdefXYZ tail", 37, key, 14);
+  assert_string_equal(s, "QWERTYUIOP<red...");
+  free(s);
+  /* no key: only flattened and capped, on a UTF-8 boundary */
+  s = mg_http_redact_body("\xc3\xa9\xc3\xa9\xc3\xa9\r\n", 8, NULL, 5);
+  assert_string_equal(s, "\xc3\xa9\xc3\xa9...");
+  free(s);
+  s = mg_http_redact_body("short sk-0123", 13, key, 100);
+  assert_string_equal(s, "short sk-0123"); /* 7 bytes of it: kept */
+  free(s);
+  s = mg_http_redact_body("x", 0, key, 100);
+  assert_string_equal(s, "");
+  free(s);
+}
+
 static void test_secret_file_and_env(void **state)
 {
   char path[] = "/tmp/mg_http_secretXXXXXX";
@@ -1170,6 +1201,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_get_200),
+    cmocka_unit_test(test_redact_body),
     cmocka_unit_test(test_404_not_retried),
     cmocka_unit_test(test_500_then_200),
     cmocka_unit_test(test_503_retries_exhausted),
