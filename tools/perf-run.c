@@ -63,6 +63,8 @@ static const char usage_text[] =
     "  --max-seconds S, --max-requests N, --max-errors N, "
     "--max-error-rate F,\n"
     "  --max-global-error-rate F\n"
+    "  --start-at UNIX_TIME    start the first benchmark at this wall-clock\n"
+    "                          instant (several load generators together)\n"
     "  --warmup X, --cooldown X  fraction (< 1), seconds or requests\n"
     "  --over-saturation SPEC  stop when the server is over-saturated\n"
     "                          (mode=enforce|monitor,min_seconds=30,...);\n"
@@ -171,6 +173,7 @@ enum {
   OPT_SEED,
   OPT_SKIP_CHECK,
   OPT_SLO,
+  OPT_START_AT,
   OPT_SWEEP_TYPE,
   OPT_TARGET,
   OPT_TIME_SCALE,
@@ -258,6 +261,7 @@ static const struct option longopts[] = {
   { "seed", required_argument, NULL, OPT_SEED },
   { "skip-check", no_argument, NULL, OPT_SKIP_CHECK },
   { "slo", required_argument, NULL, OPT_SLO },
+  { "start-at", required_argument, NULL, OPT_START_AT },
   { "sweep-type", required_argument, NULL, OPT_SWEEP_TYPE },
   { "target", required_argument, NULL, OPT_TARGET },
   { "time-scale", required_argument, NULL, OPT_TIME_SCALE },
@@ -473,6 +477,9 @@ static void parse_args(int argc, char **argv, struct perf_opts *o)
     case OPT_SLO:
       check(mg_perf_cfg_slo(c, optarg, &err), &err);
       break;
+    case OPT_START_AT:
+      c->start_at = mg_opt_double(optarg, 0, 1e11, "--start-at");
+      break;
     case OPT_SWEEP_TYPE:
       c->sweep_kind = mg_perf_sched_kind_parse(optarg);
       if (c->sweep_kind != MG_PERF_CONSTANT && c->sweep_kind != MG_PERF_POISSON)
@@ -675,6 +682,12 @@ static int run(const struct perf_opts *o)
     mg_progress_init(&sc.prog, "perf-run", 0);
     if (!c->progress)
       sc.prog.quiet = 1;
+    lim.start_ns = 0;
+    if (i == 0 && c->start_at > 0) {
+      lim.start_ns = mg_time_mono_at(c->start_at);
+      if (lim.start_ns < mg_time_now_ns())
+        mg_warn("--start-at %.3f has passed: starting now", c->start_at);
+    }
     if (mg_perf_bench_run(&t, &data, &prof[i], &lim, &interrupted, show_status,
                           &sc, &b, &err)
         < 0) {

@@ -583,6 +583,8 @@ int mg_perf_bench_run(const struct mg_perf_target *t,
     }
   }
   out->t_start = mg_time_now_ns() + START_DELAY_NS;
+  if (l->start_ns > out->t_start)
+    out->t_start = l->start_ns;
   if (l->max_seconds > 0)
     t_limit = out->t_start + (long long)(l->max_seconds * 1e9);
   /* Closed loop: every slot is free at the start. */

@@ -101,6 +101,10 @@ struct mg_perf_limits {
   double max_global_error_rate;       /* 0: none; errored / finished, once
                                          global_min requests finished */
   int global_min;                     /* default 30 */
+  /* The benchmark's start (its clock's zero) on the monotonic clock,
+   * for load generators that start together (perf-run --start-at); 0,
+   * or a time too soon: 20 ms after the call's set-up. */
+  long long start_ns;
 };
 
 struct mg_perf_bench {

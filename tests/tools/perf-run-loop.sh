@@ -7,6 +7,8 @@
 
 start_mock z --ttft-ms 0 --itl-ms 0 ||
   { echo "not ok - mock-llm did not start"; exit 1; }
+start_mock m --ttft-ms 20 --itl-ms 5 ||
+  { echo "not ok - mock-llm did not start"; exit 1; }
 
 # A server that answers a whole stream within one loop turn: the next
 # request of a closed loop starts at once, never at the 100 ms status
@@ -86,6 +88,57 @@ test_expect_success 'a killed server: exit 1, errors counted, record kept' "
   must_contain err '^perf-run: warning: 8 of 8 requests failed' &&
   test \"\$(json_get rec.json 'd[\"perf\"][\"ok\"]')\" = False &&
   test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"errored\"]')\" = 8
+"
+
+# 1,000 streams at once (issue 15 item 6): every request completes, over
+# 1,000 warmed connections, against one mock-llm. Both ends need more
+# than 1,000 descriptors: raise the soft limit when the hard one allows.
+[ "$(ulimit -n)" -lt 2200 ] && ulimit -n 2200 2>/dev/null
+if [ "$(ulimit -n)" -ge 2200 ]; then
+  start_mock w --ttft-ms 20 --itl-ms 2 --max-connections 1200 ||
+    { echo "not ok - mock-llm did not start"; exit 1; }
+  test_expect_success '1,000 concurrent streams all complete' "
+    perf-run --target $w_URL --data prompt_tokens=8,output_tokens=8 \
+      --skip-check --profile concurrent --rate 1000 --max-requests 3000 -q \
+      </dev/null >rec.json &&
+    test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"successful\"]')\" = 3000 &&
+    test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"client\"][\"peak_in_flight\"]')\" = 1000 &&
+    test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"client\"][\"warmed_connections\"]')\" = 1000 &&
+    test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"metrics\"][\"successful\"][\"output_tokens\"][\"sum\"]')\" = 24000
+  "
+else
+  test_skip "1,000 concurrent streams all complete" \
+    "open files limited to $(ulimit -n)"
+fi
+
+# Load generators that start together (issue 15 item 5): two processes
+# given the same --start-at instant have the same benchmark start on the
+# wall clock, so results-merge unites their samples on one clock.
+test_expect_success '--start-at: two processes start at one instant and merge' "
+  at=\$(python3 -c 'import time; print(f\"{time.time() + 1:.3f}\")') &&
+  { perf-run --target $m_URL --data prompt_tokens=8,output_tokens=4 \
+      --skip-check --profile constant --rate 20 --max-requests 10 -q \
+      --start-at \$at --samples s1.jsonl </dev/null >r1.json &
+    perf-run --target $m_URL --data prompt_tokens=8,output_tokens=4 \
+      --skip-check --profile constant --rate 20 --max-requests 10 -q \
+      --start-at \$at --samples s2.jsonl </dev/null >r2.json; wait \$!; } &&
+  json_get r1.json \"abs(d['perf']['runs'][0]['start_unix'] - \$at) < 1e-6 or exit(1)\" &&
+  json_get r2.json \"abs(d['perf']['runs'][0]['start_unix'] - \$at) < 1e-6 or exit(1)\" &&
+  results-merge r1.json r2.json >m.json 2>err &&
+  must_be_empty err &&
+  test \"\$(json_get m.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"successful\"]')\" = 20 &&
+  test \"\$(json_get m.json 'd[\"perf\"][\"runs\"][0][\"metrics_from\"]')\" = samples &&
+  json_get m.json \"abs(d['perf']['runs'][0]['start_unix'] - \$at) < 1e-6 or exit(1)\"
+"
+
+test_expect_success '--start-at in the past: a warning, then the run' "
+  perf-run --target $m_URL --data prompt_tokens=8,output_tokens=4 \
+    --skip-check --profile synchronous --max-requests 2 --start-at 1000 \
+    </dev/null >rec.json 2>err &&
+  must_contain err '^perf-run: warning: --start-at 1000.000 has passed' &&
+  test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"successful\"]')\" = 2 &&
+  expect_exit 2 perf-run --target $m_URL --start-at soon </dev/null 2>err2 &&
+  must_contain err2 \"invalid value 'soon' for --start-at\"
 "
 
 test_done
