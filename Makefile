@@ -75,6 +75,7 @@ LIB_OBJS_TOK = \
 # fetch/: model-fetch sources and destinations
 LIB_OBJS_FETCH = \
 	lib/fetch/mg_fetch.o \
+	lib/fetch/mg_fetch_ds.o \
 	lib/fetch/mg_hf.o \
 	lib/fetch/mg_oci.o \
 	lib/fetch/mg_s3.o

@@ -13,15 +13,18 @@
  *         including a download whose digest does not match the source.
  */
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "fetch/mg_fetch.h"
+#include "fetch/mg_fetch_ds.h"
 #include "mg_buf.h"
 #include "mg_cli.h"
 #include "mg_err.h"
 #include "mg_http.h"
+#include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "mg_record.h"
@@ -41,6 +44,8 @@ static const char usage_text[] =
     "                   [--s3-path-style] [--s3-part-size BYTES]\n"
     "                   [--s3-multipart-threshold BYTES]\n"
     "                   SOURCE [DEST]\n"
+    "       model-fetch --dataset NAME[,NAME...]|all [--manifest FILE] DIR\n"
+    "       model-fetch --dataset list [--manifest FILE]\n"
     "\n"
     "Copies a model like cp copies a file and prints the record. SOURCE is\n"
     "hf://org/name[@revision], an http(s):// file or archive (.tar, .tar.gz,\n"
@@ -64,6 +69,13 @@ static const char usage_text[] =
     "                          $HUGGING_FACE_HUB_TOKEN, $HF_TOKEN_PATH or\n"
     "                          $HF_HOME/token)\n"
     "      --sha256 HEX        expected digest of an http(s) download\n"
+    "      --dataset NAMES     fetch the upstream sources of eval-run's\n"
+    "                          built-in tasks (mmlu, gsm8k, arc, hellaswag,\n"
+    "                          all) into DIR in eval-run's --data-dir\n"
+    "                          layout, each file checked against the pinned\n"
+    "                          sha256; 'list' prints the manifest\n"
+    "      --manifest FILE     use this dataset manifest instead of the\n"
+    "                          built-in one (e.g. internal mirror URLs)\n"
     "      --extract           extract the download whatever its name\n"
     "      --no-extract        never extract\n"
     "      --force             replace an existing destination directory\n"
@@ -110,6 +122,8 @@ struct fetch_opts {
   struct mg_cli_std std; /* -i -o --max-input --pretty */
   const char *source;
   const char *dest;
+  const char *dataset;
+  const char *manifest;
   const char **include;
   size_t n_include;
   const char **exclude;
@@ -141,6 +155,7 @@ struct fetch_opts {
 enum {
   OPT_BASE = 256,
   OPT_CACERT,
+  OPT_DATASET,
   OPT_ENDPOINT,
   OPT_EXCLUDE,
   OPT_EXTRACT,
@@ -149,6 +164,7 @@ enum {
   OPT_INSECURE,
   OPT_KEEP_TOP_DIR,
   OPT_MAX_BYTES,
+  OPT_MANIFEST,
   OPT_MAX_ENTRIES,
   OPT_NO_EXTRACT,
   OPT_OCI_AUTH_FILE,
@@ -171,6 +187,7 @@ static const struct option longopts[] = {
   MG_CLI_STD_LONGOPTS,
   { "base", required_argument, NULL, OPT_BASE },
   { "cacert", required_argument, NULL, OPT_CACERT },
+  { "dataset", required_argument, NULL, OPT_DATASET },
   { "endpoint", required_argument, NULL, OPT_ENDPOINT },
   { "exclude", required_argument, NULL, OPT_EXCLUDE },
   { "extract", no_argument, NULL, OPT_EXTRACT },
@@ -179,6 +196,7 @@ static const struct option longopts[] = {
   { "insecure", no_argument, NULL, OPT_INSECURE },
   { "jobs", required_argument, NULL, 'j' },
   { "keep-top-dir", no_argument, NULL, OPT_KEEP_TOP_DIR },
+  { "manifest", required_argument, NULL, OPT_MANIFEST },
   { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
   { "max-entries", required_argument, NULL, OPT_MAX_ENTRIES },
   { "no-extract", no_argument, NULL, OPT_NO_EXTRACT },
@@ -229,6 +247,9 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
     case OPT_CACERT:
       o->cacert = optarg;
       break;
+    case OPT_DATASET:
+      o->dataset = optarg;
+      break;
     case OPT_ENDPOINT:
       o->endpoint = optarg;
       break;
@@ -249,6 +270,9 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
       break;
     case OPT_KEEP_TOP_DIR:
       o->keep_top_dir = 1;
+      break;
+    case OPT_MANIFEST:
+      o->manifest = optarg;
       break;
     case OPT_MAX_BYTES:
       o->max_bytes = mg_opt_uint(optarg, 1, UINT64_MAX / 2, "--max-bytes");
@@ -305,6 +329,22 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
       mg_usage_error("unknown option");
     }
   }
+  if (o->dataset) {
+    /* --dataset NAMES DIR, or --dataset list */
+    if (!strcmp(o->dataset, "list")) {
+      if (optind < argc)
+        mg_usage_error("unexpected operand '%s'", argv[optind]);
+      return;
+    }
+    if (optind >= argc)
+      mg_usage_error("--dataset needs the directory to fill: DIR");
+    o->dest = argv[optind++];
+    if (optind < argc)
+      mg_usage_error("unexpected operand '%s'", argv[optind]);
+    return;
+  }
+  if (o->manifest)
+    mg_usage_error("--manifest goes with --dataset");
   if (optind >= argc) {
     free_patterns(o);
     mg_usage_error("missing SOURCE");
@@ -423,12 +463,42 @@ static int run(const struct fetch_opts *o)
   struct mg_fetch_opts fo;
   struct mg_http_opts http;
   struct mg_err err = MG_ERR_INIT;
-  struct mg_json *rec = NULL, *model = NULL;
+  struct mg_json *rec = NULL, *model = NULL, *manifest = NULL;
   char *token = NULL, *auth = NULL;
   int rc, http_up = 0;
   char started[40];
 
   mg_time_rfc3339(started, sizeof(started));
+  if (o->dataset) {
+    /* the manifest first: a bad one is refused before anything else */
+    struct mg_buf mb = MG_BUF_INIT((size_t)4 << 20);
+    const char *text = mg_fetch_ds_builtin();
+    size_t tn = strlen(text);
+
+    if (o->manifest) {
+      if (mg_io_read_file(o->manifest, &mb, &err) < 0) {
+        mg_buf_release(&mb);
+        goto fail;
+      }
+      text = mb.data ? mb.data : "";
+      tn = mb.len;
+    }
+    rc = mg_fetch_ds_parse(text, tn,
+                           o->manifest ? o->manifest : "built-in manifest",
+                           &manifest, &err);
+    if (rc == 0 && !strcmp(o->dataset, "list")) {
+      char *s = mg_json_print(manifest, MG_JSON_PRETTY | MG_JSON_NEWLINE);
+
+      fputs(s, stdout);
+      free(s);
+      mg_buf_release(&mb);
+      rc = MG_EXIT_OK;
+      goto out;
+    }
+    mg_buf_release(&mb);
+    if (rc < 0)
+      goto fail;
+  }
   if (read_input(o, &rec, &err) < 0)
     goto fail;
   if (load_token(o, &token, &err) < 0)
@@ -474,10 +544,16 @@ static int run(const struct fetch_opts *o)
   fo.s3.path_style = o->s3_path_style;
   fo.s3.part_size = o->s3_part_size;
   fo.s3.multipart_from = o->s3_multipart_from;
-  if (mg_fetch_run(&fo, &model, &err) < 0)
-    goto fail;
-  keep_origin(mg_record_section(rec, "model"), model, o->source);
-  mg_record_set_section(rec, "model", model);
+  if (o->dataset) {
+    if (mg_fetch_ds_run(manifest, o->dataset, o->dest, &fo, &model, &err) < 0)
+      goto fail;
+    mg_record_set_section(rec, "datasets", model);
+  } else {
+    if (mg_fetch_run(&fo, &model, &err) < 0)
+      goto fail;
+    keep_origin(mg_record_section(rec, "model"), model, o->source);
+    mg_record_set_section(rec, "model", model);
+  }
   mg_record_add_provenance(rec, started, o->argc, o->argv);
   if (mg_record_write(rec, o->std.output, o->std.pretty, &err) < 0)
     goto fail;
@@ -489,6 +565,7 @@ out:
   mg_http_secret_free(token);
   mg_http_secret_free(auth);
   mg_json_free(rec);
+  mg_json_free(manifest);
   if (http_up)
     mg_http_global_cleanup();
   return rc;

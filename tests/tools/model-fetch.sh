@@ -820,4 +820,129 @@ test_expect_success 'storing a fetched copy keeps the model name and its origina
   test "$(json_get r3.json "d[\"model\"][\"source\"][\"uri\"]")" = fetched
 '
 
+# The built-in tasks' datasets (issue 12 item 18): small files in the
+# upstream layouts (hendrycks data.tar, GSM8K JSONL, AI2's ARC zip, rowanz
+# HellaSwag JSONL) served over HTTPS on loopback, a manifest pointing at
+# them, and eval-run reading the result as its --data-dir.
+ER=$FIXTURES/eval-run/data
+make_upstream() {
+  u=$1 && mkdir -p "$u/src/data/dev" "$u/src/data/test" "$u/src/data/val" \
+    "$u/src/ARC-V1-Feb2018-2/ARC-Easy" "$u/src/ARC-V1-Feb2018-2/ARC-Challenge" \
+    "$u/www/arc" "$u/www/gsm" "$u/www/hs" &&
+  for sp in dev test val; do
+    head -5 "$SHARED/data/mmlu/$sp/jurisprudence_$sp.csv" \
+      >"$u/src/data/$sp/jurisprudence_$sp.csv" || return 1
+  done &&
+  (cd "$u/src" && tar cf ../www/data.tar data) &&
+  head -6 "$SHARED/data/gsm8k/test.jsonl" >"$u/www/gsm/test.jsonl" &&
+  sed -n "100,120p" "$SHARED/data/gsm8k/test.jsonl" >"$u/www/gsm/train.jsonl" &&
+  cp "$ER/arc/ARC-Easy/"* "$u/src/ARC-V1-Feb2018-2/ARC-Easy/" &&
+  cp "$ER/arc/ARC-Challenge/"* "$u/src/ARC-V1-Feb2018-2/ARC-Challenge/" &&
+  (cd "$u/src" && python3 -c "import shutil; shutil.make_archive(\"../www/arc/ARC-V1-Feb2018\", \"zip\", \".\", \"ARC-V1-Feb2018-2\")") &&
+  cp "$ER/hellaswag/hellaswag_val.jsonl" "$u/www/hs/" &&
+  head -3 "$ER/hellaswag/hellaswag_val.jsonl" >"$u/www/hs/hellaswag_train.jsonl"
+}
+
+# write_manifest URL WWW OUT: the manifest of those files at URL.
+write_manifest() {
+  python3 - "$1" "$2" "$3" <<'PYEOF'
+import hashlib, json, os, sys
+url, www, out = sys.argv[1:4]
+def f(rel, dest, lic, extract=False):
+    p = os.path.join(www, rel)
+    e = {"url": url + "/" + rel,
+         "sha256": hashlib.sha256(open(p, "rb").read()).hexdigest(),
+         "bytes": os.path.getsize(p), "license": lic, "dest": dest}
+    if extract:
+        e["extract"] = True
+    return e
+m = {"schema": "modelgate.dataset-manifest/v1", "datasets": [
+    {"name": "mmlu", "files": [f("data.tar", "mmlu", "MIT", True)]},
+    {"name": "gsm8k", "files": [f("gsm/test.jsonl", "gsm8k", "MIT"),
+                                f("gsm/train.jsonl", "gsm8k", "MIT")]},
+    {"name": "arc", "files": [f("arc/ARC-V1-Feb2018.zip", "arc", "CC BY-SA 4.0", True)]},
+    {"name": "hellaswag", "files": [f("hs/hellaswag_val.jsonl", "hellaswag", "MIT"),
+                                    f("hs/hellaswag_train.jsonl", "hellaswag", "MIT")]}]}
+json.dump(m, open(out, "w"), indent=1)
+PYEOF
+}
+
+test_expect_success 'the built-in dataset manifest pins URL, sha256 and license' '
+  model-fetch --dataset list >m.json &&
+  python3 - m.json <<-\EOF
+	import json, re, sys
+	m = json.load(open(sys.argv[1]))
+	assert m["schema"] == "modelgate.dataset-manifest/v1"
+	names = [d["name"] for d in m["datasets"]]
+	assert names == ["mmlu", "gsm8k", "arc", "hellaswag"], names
+	pins = {f["url"].rsplit("/", 1)[1]: f["sha256"] for d in m["datasets"] for f in d["files"]}
+	assert pins["data.tar"] == "bec563ba4bac1d6aaf04141cd7d1605d7a5ca833e38f994051e818489592989b"
+	assert pins["test.jsonl"] == "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14"
+	for d in m["datasets"]:
+	    for f in d["files"]:
+	        assert f["url"].startswith("https://") and f["license"], f
+	        assert re.fullmatch("[0-9a-f]{64}", f["sha256"]), f
+	EOF
+'
+
+DS=$TRASH_ROOT/datasets
+mkdir -p "$DS"
+if make_test_ca "$DS/ca" >/dev/null 2>&1 && make_upstream "$DS/up"; then
+  (python3 "$FIXTURES/model-fetch/tls_static.py" "$DS/up/www" \
+    "$DS/ca/server.pem" "$DS/ca/server.key" "$DS/tls.port" &
+   echo $! >"$DS/tls.pid")
+  kill_at_exit "$(cat "$DS/tls.pid")"
+  while [ ! -s "$DS/tls.port" ]; do sleep 0.05; done
+  DS_URL=https://127.0.0.1:$(cat "$DS/tls.port")
+  write_manifest "$DS_URL" "$DS/up/www" "$DS/man.json"
+fi
+
+test_expect_success 'model-fetch --dataset: upstream layouts over HTTPS into eval-run'"'"'s data dir' '
+  model-fetch -q --dataset all --manifest "$DS/man.json" \
+    --cacert "$DS/ca/ca.pem" mirror </dev/null >rec.json &&
+  test -f mirror/mmlu/test/jurisprudence_test.csv &&
+  test -f mirror/mmlu/dev/jurisprudence_dev.csv &&
+  cmp mirror/gsm8k/test.jsonl "$DS/up/www/gsm/test.jsonl" &&
+  test -f mirror/arc/ARC-Easy/ARC-Easy-Test.jsonl &&
+  test -f mirror/hellaswag/hellaswag_val.jsonl &&
+  test -z "$(ls -a mirror | grep modelgate-part)" &&
+  python3 - rec.json <<-\EOF &&
+	import json, sys
+	d = json.load(open(sys.argv[1]))["datasets"]
+	got = [(x["name"], len(x["files"]), x["files"][0]["license"]) for x in d["datasets"]]
+	assert got == [("mmlu", 1, "MIT"), ("gsm8k", 2, "MIT"),
+	               ("arc", 1, "CC BY-SA 4.0"), ("hellaswag", 2, "MIT")], got
+	assert all(len(f["sha256"]) == 64 for x in d["datasets"] for f in x["files"])
+	assert d["dir"].endswith("/mirror")
+	EOF
+  eval-run --tasks mmlu_jurisprudence,gsm8k,arc_easy,arc_challenge,hellaswag \
+    --data-dir mirror --write-answer-key key.jsonl 2>err &&
+  test "$(grep -c mmlu_jurisprudence key.jsonl)" = 5 &&
+  test "$(grep -c "\"gsm8k\"" key.jsonl)" = 6 &&
+  grep -q arc_easy key.jsonl && grep -q hellaswag key.jsonl &&
+  model-fetch -q --dataset gsm8k,mmlu --manifest "$DS/man.json" \
+    --cacert "$DS/ca/ca.pem" mirror </dev/null >rec2.json &&
+  json_get rec2.json "[f.get(\"already_present\") for d in d[\"datasets\"][\"datasets\"] for f in d[\"files\"]]" >again &&
+  must_contain again "true, true, true"
+'
+
+test_expect_success 'model-fetch --dataset refuses bad bytes, bad TLS, bad manifests' '
+  sed "s/\"sha256\": \"[0-9a-f]*\"/\"sha256\": \"$(printf %064d 0)\"/" \
+    "$DS/man.json" >bad.json &&
+  expect_exit 5 model-fetch -q --dataset gsm8k --manifest bad.json \
+    --cacert "$DS/ca/ca.pem" m2 </dev/null >out 2>err &&
+  must_be_empty out && must_contain err "dataset .gsm8k.: .*corrupt download" &&
+  test ! -e m2/gsm8k/test.jsonl &&
+  expect_exit 5 model-fetch -q --dataset gsm8k --manifest "$DS/man.json" m3 \
+    </dev/null >out 2>err && must_be_empty out &&
+  test ! -e m3/gsm8k/test.jsonl &&
+  expect_exit 2 model-fetch -q --dataset nosuch --manifest "$DS/man.json" m4 \
+    </dev/null 2>err && must_contain err "unknown dataset .nosuch." &&
+  echo "{\"schema\": \"modelgate.dataset-manifest/v1\", \"datasets\": [{\"name\": \"x\", \"files\": [{\"url\": \"$DS_URL/x\", \"sha256\": \"$(printf %064d 0)\", \"license\": \"MIT\", \"dest\": \"../up\"}]}]}" >evil.json &&
+  expect_exit 3 model-fetch -q --dataset x --manifest evil.json m5 </dev/null 2>err &&
+  must_contain err "malformed dataset manifest .evil.json.: dataset .x. file 0: .dest." &&
+  expect_exit 2 model-fetch --manifest "$DS/man.json" src dst 2>err &&
+  must_contain err "goes with --dataset"
+'
+
 test_done
