@@ -108,6 +108,7 @@ LIB_OBJS_EVAL = \
 	lib/eval/mg_chat.o \
 	lib/eval/mg_dataset.o \
 	lib/eval/mg_eval.o \
+	lib/eval/mg_eval_group.o \
 	lib/eval/mg_eval_out.o \
 	lib/eval/mg_eval_table.o \
 	lib/eval/mg_metrics.o \

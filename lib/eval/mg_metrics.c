@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "eval/mg_bleu.h"
+#include "eval/mg_eval_group.h"
 #include "eval/mg_task.h"
 #include "mg_buf.h"
 #include "mg_digest.h"
@@ -46,14 +47,7 @@ double mg_metrics_mean_stderr(const double *x, size_t n, int *ok)
 
 double mg_metrics_pooled_stderr(const double *se, const size_t *sizes, size_t k)
 {
-  double num = 0;
-  size_t total = 0;
-
-  for (size_t i = 0; i < k; i++) {
-    num += (double)(sizes[i] - 1) * pow(se[i], 2) * (double)sizes[i];
-    total += sizes[i];
-  }
-  return sqrt(num / (double)(total - k) / (double)total);
+  return mg_eval_group_pooled_stderr(se, sizes, k);
 }
 
 /* Aggregations over items. For (gold, pred) pair metrics items are
@@ -1264,11 +1258,11 @@ void mg_metrics_group(const struct mg_task_set *ts, size_t gi,
       qsort(filters, nf, sizeof(char *), cmp_cstr);
     }
     for (size_t f = 0; f < nf; f++) {
-      double num = 0, den = 0, *se = mg_xcalloc(nl + 1, sizeof(double));
-      size_t *sizes = mg_xcalloc(nl + 1, sizeof(size_t)), k = 0, nse = 0;
+      struct mg_eval_group ga;
       int hib = 1;
       struct mg_metric_value *mv;
 
+      mg_eval_group_init(&ga);
       for (size_t i = 0; i < nl; i++) {
         const struct mg_task_result *r = &results[leaves[i]];
         const struct mg_metric_value *v =
@@ -1277,28 +1271,19 @@ void mg_metrics_group(const struct mg_task_set *ts, size_t gi,
         if (!v)
           continue;
         hib = v->higher_is_better;
-        num += v->value * (double)(agg->weight_by_size ? r->n : 1);
-        den += (double)(agg->weight_by_size ? r->n : 1);
-        sizes[k] = r->n;
-        if (v->has_stderr)
-          se[nse++] = v->stderr_;
-        k++;
+        mg_eval_group_add(&ga, v->value, r->n, 1, v->has_stderr, v->stderr_);
       }
-      if (k) {
+      if (ga.k) {
         out->v = mg_xreallocarray(out->v, out->nv + 1, sizeof(*out->v));
         mv = &out->v[out->nv++];
         memset(mv, 0, sizeof(*mv));
         mv->metric = mg_xstrdup(agg->metric);
         mv->filter = mg_xstrdup(filters[f]);
         mv->higher_is_better = hib;
-        mv->value = num / den;
-        if (nse == k) {
-          mv->stderr_ = mg_metrics_pooled_stderr(se, sizes, k);
-          mv->has_stderr = 1;
-        }
+        mv->value = mg_eval_group_value(&ga, agg->weight_by_size);
+        mv->has_stderr = mg_eval_group_stderr(&ga, &mv->stderr_);
       }
-      free(se);
-      free(sizes);
+      mg_eval_group_release(&ga);
     }
     for (size_t f = 0; f < nf; f++)
       free(filters[f]);

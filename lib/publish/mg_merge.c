@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "eval/mg_metrics.h"
+#include "eval/mg_eval_group.h"
 #include "mg_buf.h"
 #include "mg_digest.h"
 #include "mg_err.h"
@@ -1111,48 +1111,18 @@ static struct mg_json *obj_member(struct mg_json *ev, const char *key)
   return o;
 }
 
-struct agg {
-  double num, den, unw; /* weighted sum, total size, plain sum */
-  size_t k;             /* leaves with a value */
-  int all_se, sized;
-  double *se;
-  size_t *sizes;
-};
-
-/* Aggregates key over the leaves of ev, in leaf order, as lm-eval sums. */
+/* Aggregates key over the leaves of ev, in leaf order (mg_eval_group). */
 static void aggregate(const struct mg_json *ev, const struct mg_json *leaves,
-                      const char *key, struct agg *a)
+                      const char *key, struct mg_eval_group *a)
 {
-  size_t nl = mg_json_size(leaves) + 1;
-
-  memset(a, 0, sizeof(*a));
-  a->all_se = a->sized = 1;
-  a->se = mg_xcalloc(nl, sizeof(double));
-  a->sizes = mg_xcalloc(nl, sizeof(size_t));
+  mg_eval_group_init(a);
   for (struct mg_json *l = mg_json_first(leaves); l; l = mg_json_next(l)) {
     double v, se, n;
     int has_se;
 
-    if (!leaf_value(ev, mg_json_string(l), key, &v, &se, &has_se, &n))
-      continue;
-    if (n < 1)
-      a->sized = 0;
-    else {
-      a->num += v * n;
-      a->den += n;
-    }
-    a->unw += v;
-    a->se[a->k] = se;
-    a->sizes[a->k] = n < 1 ? 0 : (size_t)n;
-    a->all_se &= has_se;
-    a->k++;
+    if (leaf_value(ev, mg_json_string(l), key, &v, &se, &has_se, &n))
+      mg_eval_group_add(a, v, n < 1 ? 0 : (size_t)n, n >= 1, has_se, se);
   }
-}
-
-static void agg_release(struct agg *a)
-{
-  free(a->se);
-  free(a->sizes);
 }
 
 static int close_to(double a, double b)
@@ -1191,7 +1161,8 @@ static int regroup(struct mg_json *ev, const char *g, const struct mg_json *gs,
        kk = mg_json_next(kk)) {
     const char *key = mg_json_string(kk);
     int says_w = 0, says_u = 0, weighted;
-    struct agg a;
+    struct mg_eval_group a;
+    double se;
     char *sek;
 
     /* weight_by_size is not in the record: read it off each input's own
@@ -1199,7 +1170,7 @@ static int regroup(struct mg_json *ev, const char *g, const struct mg_json *gs,
     for (size_t i = 0; i < k; i++) {
       const struct mg_json *r = mg_json_get(group_entry(p[i].v, g), key);
       struct mg_json *li;
-      struct agg ai;
+      struct mg_eval_group ai;
 
       if (!mg_json_is_number(r))
         continue;
@@ -1207,13 +1178,13 @@ static int regroup(struct mg_json *ev, const char *g, const struct mg_json *gs,
       leaves_of(mg_json_get(p[i].v, "group_subtasks"), g, li, 0);
       aggregate(p[i].v, li, key, &ai);
       if (ai.k && ai.sized) {
-        int w = close_to(ai.num / ai.den, mg_json_number(r));
-        int u = close_to(ai.unw / (double)ai.k, mg_json_number(r));
+        int w = close_to(mg_eval_group_value(&ai, 1), mg_json_number(r));
+        int u = close_to(mg_eval_group_value(&ai, 0), mg_json_number(r));
 
         says_w |= w && !u;
         says_u |= u && !w;
       }
-      agg_release(&ai);
+      mg_eval_group_release(&ai);
       mg_json_free(li);
     }
     if (says_w && says_u) {
@@ -1226,7 +1197,7 @@ static int regroup(struct mg_json *ev, const char *g, const struct mg_json *gs,
     weighted = !says_u;
     aggregate(ev, leaves, key, &a);
     if (!a.k || (weighted && !a.sized)) {
-      agg_release(&a);
+      mg_eval_group_release(&a);
       if (a.k) {
         rc = mg_err_set(err, MG_ERR_DATA,
                         "cannot recompute group 'eval.groups.%.60s': a "
@@ -1237,21 +1208,19 @@ static int regroup(struct mg_json *ev, const char *g, const struct mg_json *gs,
       continue;
     }
     if (!says_w && !says_u && a.sized
-        && !close_to(a.num / a.den, a.unw / (double)a.k))
+        && !close_to(mg_eval_group_value(&a, 1), mg_eval_group_value(&a, 0)))
       note(notes,
            "group '%s' ('%s'): the inputs do not tell whether it is "
            "weighted by size; weighted, as lm-eval's mmlu groups",
            g, key);
-    mg_json_set_number(entry, key,
-                       weighted ? a.num / a.den : a.unw / (double)a.k);
+    mg_json_set_number(entry, key, mg_eval_group_value(&a, weighted));
     sek = stderr_key(key);
-    if (a.all_se && a.sized)
-      mg_json_set_number(entry, sek,
-                         mg_metrics_pooled_stderr(a.se, a.sizes, a.k));
+    if (mg_eval_group_stderr(&a, &se))
+      mg_json_set_number(entry, sek, se);
     else
       mg_json_set_string(entry, sek, "N/A");
     free(sek);
-    agg_release(&a);
+    mg_eval_group_release(&a);
   }
   if (rc == 0 && mg_json_size(entry) > (alias ? 1u : 0u)) {
     if (in_groups || !in_results)
