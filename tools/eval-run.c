@@ -28,6 +28,7 @@
 #include "mg_http.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_progress.h"
 #include "mg_record.h"
 #include "mg_time.h"
 #include "py/mg_pv.h"
@@ -569,25 +570,12 @@ out:
 
 /* ---- progress (tqdm-shaped, for people and TrustyAI's parser) ---- */
 
+/* The task being drawn (mg_progress: redrawn on a terminal, every 5 s
+ * otherwise, nothing with -q). */
 struct prog {
-  int tty;
-  long long last_ns;
-  char **finished; /* tasks whose 100% line was printed */
-  size_t nfinished;
+  struct mg_progress p;
+  int active;
 };
-
-static int prog_finished(struct prog *p, const char *task, int mark)
-{
-  for (size_t i = 0; i < p->nfinished; i++)
-    if (!strcmp(p->finished[i], task))
-      return 1;
-  if (mark) {
-    p->finished =
-        mg_xreallocarray(p->finished, p->nfinished + 1, sizeof(*p->finished));
-    p->finished[p->nfinished++] = mg_xstrdup(task);
-  }
-  return 0;
-}
 
 static void fmt_hms(char *out, size_t n, double s)
 {
@@ -600,28 +588,24 @@ static void fmt_hms(char *out, size_t n, double s)
 }
 
 /* tqdm's line: "task:  45%|####      | 450/1000 [00:30<00:36, 15.00it/s]",
- * redrawn on a terminal, every 5 s otherwise, and once at 100% per task */
+ * ended at 100% */
 static void on_progress(void *arg, const char *task, size_t done, size_t total,
                         long long t0_ns, int final)
 {
   struct prog *p = arg;
-  long long now = mg_time_now_ns();
-  double el = (double)(now - t0_ns) / 1e9, rate, eta;
-  char bar[11], a[48], b[48];
+  double el = (double)(mg_time_now_ns() - t0_ns) / 1e9, rate, eta;
+  char bar[11], a[48], b[48], text[200];
   int pct, fill;
 
-  if (mg_verbosity() <= MG_QUIET || total == 0 || done == 0)
-    return;
-  if (done == total) {
-    if (prog_finished(p, task, 1))
-      return;
-  } else if (!final
-             && now - p->last_ns < (p->tty ? 200000000LL : 5000000000LL)) {
-    return;
-  } else if (final) {
-    return; /* an unfinished task at the end: the error says why */
+  (void) final;
+  if (p->active && strcmp(p->p.label, task)) {
+    mg_progress_end(&p->p);
+    p->active = 0;
   }
-  p->last_ns = now;
+  if (!p->active) {
+    mg_progress_init(&p->p, task, 0);
+    p->active = 1;
+  }
   rate = el > 0 ? (double)done / el : 0;
   eta = rate > 0 ? (double)(total - done) / rate : 0;
   pct = (int)(100.0 * (double)done / (double)total);
@@ -631,8 +615,13 @@ static void on_progress(void *arg, const char *task, size_t done, size_t total,
   bar[10] = '\0';
   fmt_hms(a, sizeof(a), el);
   fmt_hms(b, sizeof(b), eta);
-  fprintf(stderr, "%s: %3d%%|%s| %zu/%zu [%s<%s, %.2fit/s]%s", task, pct, bar,
-          done, total, a, b, rate, p->tty && done < total ? "\r" : "\n");
+  (void)snprintf(text, sizeof(text), "%3d%%|%s| %zu/%zu [%s<%s, %.2fit/s]", pct,
+                 bar, done, total, a, b, rate);
+  mg_progress_status(&p->p, text, done == total);
+  if (done == total) {
+    mg_progress_end(&p->p);
+    p->active = 0;
+  }
 }
 
 /* ---- outputs ---- */
@@ -863,7 +852,6 @@ static int run(const struct eval_opts *o)
   eo.log_samples = o->log_samples;
   eo.stop = &stop_flag;
   eo.verbose = mg_verbosity();
-  prog.tty = isatty(2);
   eo.progress = on_progress;
   eo.progress_arg = &prog;
   if (mg_eval_run(ts, &to, &eo, &r, &err) < 0)
@@ -931,9 +919,8 @@ out:
   mg_pv_unref(list);
   mg_json_free(rec);
   mg_http_secret_free(ep.api_key);
-  for (size_t i = 0; i < prog.nfinished; i++)
-    free(prog.finished[i]);
-  free(prog.finished);
+  if (prog.active)
+    mg_progress_end(&prog.p);
   free(names);
   free(tasks);
   free(tokpath);

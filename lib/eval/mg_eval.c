@@ -241,10 +241,11 @@ struct eng {
   size_t backoff;      /* requests/tokjobs sleeping */
   struct xfer *done_head;
   size_t *task_done, *task_total;
-  size_t *task_first;   /* first request of each task */
-  size_t **doc_first;   /* per task, per doc: first request */
-  size_t **doc_nreq;    /* per task, per doc: number of requests */
-  struct mg_pv ***args; /* per task, per doc: request args */
+  unsigned char *task_shown; /* its 100% progress was reported */
+  size_t *task_first;        /* first request of each task */
+  size_t **doc_first;        /* per task, per doc: first request */
+  size_t **doc_nreq;         /* per task, per doc: number of requests */
+  struct mg_pv ***args;      /* per task, per doc: request args */
   int failed;
   long long last_progress;
 };
@@ -1990,9 +1991,20 @@ static void report_progress(struct eng *e, int final)
   if (!final && now - e->last_progress < 200000000LL)
     return;
   e->last_progress = now;
-  for (size_t t = 0; t < e->run->ts->ntasks; t++)
-    e->o->progress(e->o->progress_arg, task_name(e, t), e->task_done[t],
-                   e->task_total[t], e->run->t0_ns, final);
+  /* each finished task once, then the first one under way */
+  for (size_t t = 0, current = 0; t < e->run->ts->ntasks; t++) {
+    int finished = e->task_total[t] && e->task_done[t] == e->task_total[t];
+
+    if (finished && !e->task_shown[t]) {
+      e->task_shown[t] = 1;
+      e->o->progress(e->o->progress_arg, task_name(e, t), e->task_done[t],
+                     e->task_total[t], e->run->t0_ns, final);
+    } else if (!finished && !current && !final && e->task_done[t]) {
+      current = 1;
+      e->o->progress(e->o->progress_arg, task_name(e, t), e->task_done[t],
+                     e->task_total[t], e->run->t0_ns, final);
+    }
+  }
 }
 
 static int all_done(const struct eng *e)
@@ -2153,6 +2165,7 @@ static void eng_release(struct eng *e)
   free(e->lc_ids);
   free(e->task_done);
   free(e->task_total);
+  free(e->task_shown);
   free(e->task_first);
 }
 
@@ -2612,6 +2625,7 @@ int mg_eval_run(struct mg_task_set *ts, const struct mg_task_opts *topts,
   /* requests: what lm-eval asks for each document */
   e.task_done = mg_xcalloc(ts->ntasks, sizeof(size_t));
   e.task_total = mg_xcalloc(ts->ntasks, sizeof(size_t));
+  e.task_shown = mg_xcalloc(ts->ntasks, 1);
   e.task_first = mg_xcalloc(ts->ntasks, sizeof(size_t));
   e.doc_first = mg_xcalloc(ts->ntasks, sizeof(*e.doc_first));
   e.doc_nreq = mg_xcalloc(ts->ntasks, sizeof(*e.doc_nreq));

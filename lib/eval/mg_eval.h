@@ -78,7 +78,9 @@ struct mg_eval_opts {
   long bootstrap_iters;              /* 100000 as lm-eval; 0: no bootstrap */
   int log_samples;                   /* keep per-document samples */
   const volatile sig_atomic_t *stop; /* set by a signal handler */
-  /* Progress per task: done and total requests; called often. */
+  /* Progress: done and total requests of the first task under way (at
+   * most every 200 ms), and of each task once when it is finished; final
+   * is set on the last call, at the end of the run. */
   void (*progress)(void *arg, const char *task, size_t done, size_t total,
                    long long t0_ns, int final);
   void *progress_arg;
