@@ -76,6 +76,7 @@ LIB_OBJS_TOK = \
 LIB_OBJS_FETCH = \
 	lib/fetch/mg_fetch.o \
 	lib/fetch/mg_fetch_ds.o \
+	lib/fetch/mg_hashq.o \
 	lib/fetch/mg_hf.o \
 	lib/fetch/mg_oci.o \
 	lib/fetch/mg_s3.o

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fetch/mg_hashq.h"
 #include "fetch/mg_hf.h"
 #include "fetch/mg_oci.h"
 #include "fetch/mg_s3.h"
@@ -532,12 +533,34 @@ struct xfer {
   const char **hdrs;
   char *auth;
   char *ifmatch;
-  char hf_code[48]; /* X-Error-Code of a failed Hub response */
-  char hf_msg[120]; /* X-Error-Message */
+  char hf_code[48];    /* X-Error-Code of a failed Hub response */
+  char hf_msg[120];    /* X-Error-Message */
+  struct mg_hashq *hq; /* the hashing worker, or NULL: inline */
+  struct mg_hashq_stream hs;
 };
+
+/* The digests of bytes p[0..n): on the hashing worker when there is one. */
+static void hash_bytes(void *arg, const void *p, size_t n)
+{
+  struct xfer *x = arg;
+
+  mg_digest_sha256_update(x->h, p, n);
+  if (x->g)
+    mg_hf_gitsha_update(x->g, p, n);
+  if (x->md5)
+    mg_digest_md_update(x->md5, p, n);
+}
+
+/* Every byte written so far is hashed: the contexts are ours again. */
+static void hash_sync(struct xfer *x)
+{
+  if (x->hq)
+    mg_hashq_sync(x->hq, &x->hs);
+}
 
 static void xfer_reset_hash(struct xfer *x)
 {
+  hash_sync(x);
   mg_digest_sha256_free(x->h);
   x->h = mg_digest_sha256_new();
   if (x->g) {
@@ -575,11 +598,7 @@ static int xfer_open(struct xfer *x, struct mg_err *err)
         return mg_err_errno(err, MG_ERR_IO, "cannot read '%s'", x->tmp);
       if (n == 0)
         break;
-      mg_digest_sha256_update(x->h, buf, (size_t)n);
-      if (x->g)
-        mg_hf_gitsha_update(x->g, buf, (size_t)n);
-      if (x->md5)
-        mg_digest_md_update(x->md5, buf, (size_t)n);
+      hash_bytes(x, buf, (size_t)n);
       x->bytes += (uint64_t)n;
     }
     mg_verbose("resuming '%s' at byte %llu", x->it->path,
@@ -674,11 +693,10 @@ static int on_data(void *arg, const char *p, size_t n, long long t)
     }
     off += (size_t)w;
   }
-  mg_digest_sha256_update(x->h, p, n);
-  if (x->g)
-    mg_hf_gitsha_update(x->g, p, n);
-  if (x->md5)
-    mg_digest_md_update(x->md5, p, n);
+  if (x->hq)
+    mg_hashq_add(x->hq, &x->hs, p, n);
+  else
+    hash_bytes(x, p, n);
   x->bytes += n;
   x->f->total += n;
   return 0;
@@ -905,6 +923,7 @@ static int xfer_finish(struct xfer *x, struct mg_err *err)
   struct item *it = x->it;
   char git[41];
 
+  hash_sync(x);
   mg_digest_sha256_final_hex(x->h, it->sha256);
   it->got = x->bytes;
   if (x->g) {
@@ -959,6 +978,7 @@ static int xfer_finish(struct xfer *x, struct mg_err *err)
 
 static void xfer_release(struct xfer *x)
 {
+  hash_sync(x);
   if (x->fd >= 0)
     close(x->fd);
   mg_digest_sha256_free(x->h);
@@ -986,6 +1006,11 @@ static int download_all(struct fetch *f, size_t first, const char *bearer,
   struct xfer *xs = mg_xcalloc(n + 1, sizeof(*xs));
   char *auth = bearer ? mg_xasprintf("Authorization: Bearer %s", bearer) : NULL;
   int running = 0, rc = -1;
+  /* SHA-256 (and the git and MD5 digests) on a worker thread, overlapping
+   * the download: 64 KiB blocks (they stay in the shared cache between
+   * the copy and the hash: 1 MiB blocks cost 0.4 s more CPU per GiB),
+   * 16 MiB in flight at most. */
+  struct mg_hashq *hq = mg_hashq_new((size_t)64 << 10, 256);
 
   /* Redirects are followed by libcurl, which reports only the final
    * response and drops the Authorization header when a redirect leaves the
@@ -1002,6 +1027,9 @@ static int download_all(struct fetch *f, size_t first, const char *bearer,
     xs[i].m = m;
     xs[i].fd = -1;
     xs[i].auth = auth;
+    xs[i].hq = hq;
+    xs[i].hs.fn = hash_bytes;
+    xs[i].hs.arg = &xs[i];
     xs[i].tmp = mg_xasprintf("%s" INCOMPLETE, xs[i].it->path);
     xs[i].hdrs = mg_xcalloc(nh + 5, sizeof(*xs[i].hdrs));
     if (xs[i].it->etag)
@@ -1056,6 +1084,7 @@ out:
   mg_http_multi_free(m);
   for (size_t i = 0; i < n; i++)
     xfer_release(&xs[i]);
+  mg_hashq_free(hq);
   free(xs);
   if (auth) {
     mg_wipe(auth, strlen(auth));
