@@ -47,6 +47,7 @@ LIB_OBJS_CORE = \
 	lib/mg_io.o \
 	lib/mg_json.o \
 	lib/mg_mem.o \
+	lib/mg_note.o \
 	lib/mg_progress.o \
 	lib/mg_record.o \
 	lib/mg_stats.o \

@@ -263,6 +263,12 @@ double mg_opt_double(const char *arg, double min, double max, const char *name)
   return v;
 }
 
+void mg_cli_note(void *arg, const char *msg)
+{
+  (void)arg;
+  mg_verbose("%s", msg);
+}
+
 int mg_cli_std_option(int c, const char *arg, const char *usage,
                       struct mg_cli_std *std)
 {

@@ -70,6 +70,9 @@ void mg_warn_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "<prog>: <msg>" only with -v. */
 void mg_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A struct mg_note sink (mg_note.h) that prints the library's notes as
+ * mg_verbose does; arg is unused. */
+void mg_cli_note(void *arg, const char *msg);
 
 /* Prints "<prog> (modelgate) <version>" to stdout and exits 0. */
 void mg_print_version(void) __attribute__((noreturn));

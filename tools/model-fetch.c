@@ -27,6 +27,8 @@
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_note.h"
+#include "mg_progress.h"
 #include "mg_record.h"
 #include "mg_time.h"
 
@@ -458,9 +460,32 @@ static void keep_origin(const struct mg_json *prev, struct mg_json *model,
   mg_json_set(model, "source", mg_json_dup(mg_json_get(prev, "source")));
 }
 
+/* The engine's progress, drawn on stderr by mg_progress. */
+struct show {
+  struct mg_progress p;
+  int started;
+};
+
+static void show_progress(void *arg, const char *label, uint64_t done,
+                          uint64_t expected, int final)
+{
+  struct show *s = arg;
+
+  if (!s->started) {
+    mg_progress_init(&s->p, label, 0);
+    s->started = 1;
+  }
+  s->p.total = (long long)expected;
+  if (final)
+    mg_progress_end(&s->p);
+  else
+    mg_progress_update(&s->p, (long long)done);
+}
+
 static int run(const struct fetch_opts *o)
 {
   struct mg_fetch_opts fo;
+  struct show show = { .started = 0 };
   struct mg_http_opts http;
   struct mg_err err = MG_ERR_INIT;
   struct mg_json *rec = NULL, *model = NULL, *manifest = NULL;
@@ -528,7 +553,11 @@ static int run(const struct fetch_opts *o)
   fo.jobs = o->jobs;
   fo.retries = o->retries;
   fo.force = o->force;
-  fo.progress = mg_verbosity() >= MG_NORMAL;
+  fo.note = (struct mg_note){ mg_cli_note, NULL };
+  if (mg_verbosity() >= MG_NORMAL) {
+    fo.progress = show_progress;
+    fo.progress_arg = &show;
+  }
   fo.http = &http;
   if (o->max_entries)
     fo.limits.max_entries = o->max_entries;

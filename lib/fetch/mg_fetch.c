@@ -16,14 +16,13 @@
 #include "fetch/mg_s3.h"
 #include "mg_archive.h"
 #include "mg_buf.h"
-#include "mg_cli.h"
 #include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_http.h"
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
-#include "mg_progress.h"
+#include "mg_note.h"
 #include "mg_time.h"
 #include "mg_tree.h"
 
@@ -150,14 +149,22 @@ struct fetch {
   int lockfd;
   struct item *items;
   size_t n, cap;
-  uint64_t total;
-  struct mg_progress prog;
-  int show;
-  const char *hf_repo;                /* for Hub error messages */
+  uint64_t total;      /* bytes received or copied so far */
+  uint64_t expected;   /* bytes the listing announced (0: unknown) */
+  const char *label;   /* what the progress reports name */
+  const char *hf_repo; /* for Hub error messages */
   const struct mg_http_opts *dl_http; /* downloads: NULL for o->http */
   char **dl_hdrs;                     /* extra download headers (S3) */
   const char *s3_bucket;              /* for S3 error messages */
 };
+
+/* Reports progress to the caller's callback, if any (the library never
+ * prints). */
+static void report_progress(const struct fetch *f, int final)
+{
+  if (f->o->progress)
+    f->o->progress(f->o->progress_arg, f->label, f->total, f->expected, final);
+}
 
 static struct item *add_item(struct fetch *f, const char *path)
 {
@@ -316,7 +323,8 @@ static int strip_top_dir(struct fetch *f, size_t first, struct mg_err *err)
     mg_tree_release(&t);
     free(full);
     if (links) {
-      mg_verbose("keeping the top-level directory '%s': it holds links", top);
+      mg_note_send(&f->o->note,
+                   "keeping the top-level directory '%s': it holds links", top);
       rc = 0;
       goto out;
     }
@@ -340,8 +348,9 @@ static int strip_top_dir(struct fetch *f, size_t first, struct mg_err *err)
         || strcmp(e->d_name, top) == 0)
       continue;
     if (fstatat(f->stagefd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
-      mg_verbose("keeping the top-level directory '%s': '%s' would collide",
-                 top, e->d_name);
+      mg_note_send(&f->o->note,
+                   "keeping the top-level directory '%s': '%s' would collide",
+                   top, e->d_name);
       rc = 0;
       goto out;
     }
@@ -376,7 +385,8 @@ static int strip_top_dir(struct fetch *f, size_t first, struct mg_err *err)
   for (size_t i = first; i < f->n; i++)
     memmove(f->items[i].path, f->items[i].path + tl + 1,
             strlen(f->items[i].path + tl + 1) + 1);
-  mg_verbose("stripped the archive's top-level directory '%s'", top);
+  mg_note_send(&f->o->note, "stripped the archive's top-level directory '%s'",
+               top);
   rc = 0;
 out:
   if (d)
@@ -437,8 +447,8 @@ static int copy_file(struct fetch *f, const char *src, const char *rel,
     if (mg_io_write_fd(out, rel, buf, (size_t)n, err) < 0)
       goto done;
     got += (uint64_t)n;
-    if (f->show)
-      mg_progress_update(&f->prog, (long long)(f->total += (uint64_t)n));
+    f->total += (uint64_t)n;
+    report_progress(f, 0);
   }
   if (close(out) < 0) {
     out = -1;
@@ -601,8 +611,8 @@ static int xfer_open(struct xfer *x, struct mg_err *err)
       hash_bytes(x, buf, (size_t)n);
       x->bytes += (uint64_t)n;
     }
-    mg_verbose("resuming '%s' at byte %llu", x->it->path,
-               (unsigned long long)x->bytes);
+    mg_note_send(&x->f->o->note, "resuming '%s' at byte %llu", x->it->path,
+                 (unsigned long long)x->bytes);
   } else if (sb.st_size > 0 && ftruncate(x->fd, 0) < 0) {
     return mg_err_errno(err, MG_ERR_IO, "cannot truncate '%s'", x->tmp);
   }
@@ -646,7 +656,8 @@ static void on_headers(void *arg, long status, long long t)
   x->status = status;
   if (status == 200 && x->bytes > 0) {
     /* The server ignored Range: start over. */
-    mg_verbose("server ignored Range for '%s': restarting", x->it->path);
+    mg_note_send(&x->f->o->note, "server ignored Range for '%s': restarting",
+                 x->it->path);
     x->f->total -= x->bytes;
     if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0)
       x->bad = 1;
@@ -1056,8 +1067,8 @@ static int download_all(struct fetch *f, size_t first, const char *bearer,
         if (xfer_finish(x, err) < 0)
           goto out;
       } else if (!x->running && x->retry_at > 0 && x->retry_at <= now) {
-        mg_verbose("retrying '%s' from byte %llu", x->it->path,
-                   (unsigned long long)x->bytes);
+        mg_note_send(&f->o->note, "retrying '%s' from byte %llu", x->it->path,
+                     (unsigned long long)x->bytes);
         if (xfer_start(x, err) < 0)
           goto out;
       }
@@ -1076,8 +1087,7 @@ static int download_all(struct fetch *f, size_t first, const char *bearer,
       running++;
     }
     mg_http_multi_run(m, 50);
-    if (f->show)
-      mg_progress_update(&f->prog, (long long)f->total);
+    report_progress(f, 0);
   }
   rc = 0;
 out:
@@ -1154,7 +1164,7 @@ static int fetch_hf(struct fetch *f, struct mg_json *src, struct mg_err *err)
     it->has_size = l.files[i].has_size;
     memcpy(it->want_sha256, l.files[i].sha256, sizeof(it->want_sha256));
     memcpy(it->want_git, l.files[i].git_sha1, sizeof(it->want_git));
-    f->prog.total += (long long)it->size;
+    f->expected += it->size;
   }
   mg_json_set_string(src, "revision", l.commit);
   mg_json_set_string(src, "requested_revision", ref.revision);
@@ -1265,7 +1275,7 @@ static int fetch_s3(struct fetch *f, struct mg_json *src, struct mg_err *err)
     memcpy(it->want_md5, d.md5, sizeof(it->want_md5));
     if (l.v[i].etag)
       it->etag = mg_xstrdup(l.v[i].etag);
-    f->prog.total += (long long)it->size;
+    f->expected += it->size;
   }
   if (!f->n) {
     mg_err_set(err, MG_ERR_DATA, "no objects below '%s'%s", o->source,
@@ -1303,6 +1313,7 @@ static int fetch_oci(struct fetch *f, struct mg_json *src, struct mg_err *err)
   if (mg_oci_parse(o->source, &ref, err) < 0)
     return -1;
   c = mg_oci_client_new(o->http, o->oci_auth, o->oci_plain_http);
+  mg_oci_client_set_note(c, &o->note);
   rc = mg_oci_pull(c, &ref, f->staging, &o->limits,
                    &(struct mg_archive_file_cb){ on_extracted, f }, &info, err);
   if (rc == 0) {
@@ -1310,8 +1321,7 @@ static int fetch_oci(struct fetch *f, struct mg_json *src, struct mg_err *err)
     /* Layers are verified and extracted in one pass: count the files. */
     for (size_t i = 0; i < f->n; i++)
       f->total += f->items[i].size;
-    if (f->show)
-      mg_progress_update(&f->prog, (long long)f->total);
+    report_progress(f, 0);
     if (d)
       mg_json_set_string(src, "revision", d);
     mg_json_set(src, "oci", info);
@@ -1397,6 +1407,7 @@ static int push_oci(const struct mg_fetch_opts *o, const char *dir,
   }
   c = mg_oci_client_new(o->http, o->oci_auth, o->oci_plain_http);
   mg_oci_client_set_chunk_size(c, o->oci_chunk_size);
+  mg_oci_client_set_note(c, &o->note);
   if (mg_oci_push_modelcar(c, &ref, dir, files, have_base ? &base : NULL, &info,
                            err)
       == 0) {
@@ -1442,8 +1453,8 @@ static int push_s3(const struct mg_fetch_opts *o, const char *dir,
     unsigned parts = 0;
     int r = mg_s3_put_file(s3, ref.bucket, key, full, (uint64_t)size, sha,
                            &parts, err);
-    mg_verbose("uploaded 's3://%s/%s'%s", ref.bucket, key,
-               parts ? " (multipart)" : "");
+    mg_note_send(&o->note, "uploaded 's3://%s/%s'%s", ref.bucket, key,
+                 parts ? " (multipart)" : "");
     free(full);
     free(key);
     if (r < 0)
@@ -1533,9 +1544,7 @@ int mg_fetch_run(const struct mg_fetch_opts *o, struct mg_json **model,
     if (strncmp(f.dest, "file://", 7) == 0)
       memmove(f.dest, f.dest + 7, strlen(f.dest + 7) + 1);
   }
-  f.show = o->progress;
-  if (f.show)
-    mg_progress_init(&f.prog, name, 0);
+  f.label = name;
   if (local_src_push) {
     /* Hash the source in place; no copy needed. */
     const char *s =
@@ -1608,8 +1617,7 @@ int mg_fetch_run(const struct mg_fetch_opts *o, struct mg_json **model,
     stage_close(&f, 0);
     dir = absolute(f.dest);
   }
-  if (f.show)
-    mg_progress_end(&f.prog);
+  report_progress(&f, 1);
   files = files_json(&f, &total);
   if (dk == K_OCI || dk == K_S3) {
     if ((dk == K_OCI ? push_oci : push_s3)(o, dir, files, dst, err) < 0) {

@@ -7,6 +7,7 @@
 #include "fetch/mg_s3.h"
 #include "mg_archive.h"
 #include "mg_banned.h"
+#include "mg_note.h"
 
 struct mg_err;
 struct mg_http_opts;
@@ -47,7 +48,6 @@ struct mg_fetch_opts {
   int jobs;                /* parallel downloads (default 4) */
   int retries;             /* per file, resuming (default 5) */
   int force;               /* replace an existing destination */
-  int progress;            /* show a progress line on stderr */
   const struct mg_http_opts *http;
   struct mg_archive_limits limits;
   const char *oci_base;    /* modelcar base image (oci://...) */
@@ -56,6 +56,16 @@ struct mg_fetch_opts {
   uint64_t oci_chunk_size; /* push larger blobs in chunks; 0: 64 MiB */
   struct mg_s3_settings s3;
   int keep_top_dir; /* keep an archive's single top-level directory */
+  /*
+   * What the engine reports while it works (the library never prints):
+   * notes for -v ("resuming 'x' at byte N"), and progress: bytes done of
+   * the bytes the source announced so far (0 while unknown), under a
+   * label (the model name); final is 1 on the last call. NULL: nothing.
+   */
+  struct mg_note note;
+  void (*progress)(void *arg, const char *label, uint64_t done,
+                   uint64_t expected, int final);
+  void *progress_arg;
 };
 
 /* Fills the defaults. Cannot fail. */

@@ -11,13 +11,13 @@
 #include "mg_archive.h"
 #include "mg_base64.h"
 #include "mg_buf.h"
-#include "mg_cli.h"
 #include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_http.h"
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_note.h"
 #include "mg_tree.h"
 
 #define MANIFEST_MAX ((size_t)4 << 20)
@@ -34,6 +34,7 @@ struct mg_oci_client {
   char *auth;  /* the header in use: Basic or Bearer */
   int plain;
   uint64_t chunk; /* blobs larger than this go up in PATCH chunks */
+  struct mg_note note;
 };
 
 /* ---- references ---- */
@@ -171,6 +172,11 @@ struct mg_oci_client *mg_oci_client_new(const struct mg_http_opts *http,
     free(b);
   }
   return c;
+}
+
+void mg_oci_client_set_note(struct mg_oci_client *c, const struct mg_note *note)
+{
+  c->note = note ? *note : (struct mg_note)MG_NOTE_NONE;
 }
 
 void mg_oci_client_set_chunk_size(struct mg_oci_client *c, uint64_t bytes)
@@ -678,11 +684,11 @@ int mg_oci_pull(struct mg_oci_client *c, const struct mg_oci_ref *ref,
       goto out;
     }
     if (!is_tar_layer(mt)) {
-      mg_verbose("skipping layer %s of type %s", d, mt ? mt : "?");
+      mg_note_send(&c->note, "skipping layer %s of type %s", d, mt ? mt : "?");
       continue;
     }
     n_layers++;
-    mg_verbose("pulling layer %s", d);
+    mg_note_send(&c->note, "pulling layer %s", d);
     if (get_blob(c, ref, scope, d, blob, err) < 0)
       goto out;
     if (mg_archive_extract(blob, destdir, "models/",
@@ -916,8 +922,8 @@ static int put_blob_chunked(struct mg_oci_client *c,
     }
     if ((sent < 0 || resp.status == 416 || resp.status >= 500)
         && resyncs++ < CHUNK_RESYNCS) {
-      mg_verbose("resuming the upload of '%s' (%s)", digest,
-                 sent < 0 ? err->msg : "HTTP status");
+      mg_note_send(&c->note, "resuming the upload of '%s' (%s)", digest,
+                   sent < 0 ? err->msg : "HTTP status");
       if (upload_status(c, scope, &loc, base, &off, err) < 0)
         goto cancel;
       continue;

@@ -61,6 +61,7 @@ void mg_oci_ref_release(struct mg_oci_ref *ref);
 /* "host/repo@sha256:..." or "host/repo:tag"; caller owns. */
 char *mg_oci_ref_string(const struct mg_oci_ref *ref, int by_digest);
 
+struct mg_note;
 struct mg_oci_client;
 
 /* caller owns the result; free with mg_oci_client_free. http is copied;
@@ -71,6 +72,9 @@ void mg_oci_client_free(struct mg_oci_client *c);
 /* Blobs larger than bytes are pushed in chunks of that size (0: the
  * default, 64 MiB); see mg_oci_push_modelcar. */
 void mg_oci_client_set_chunk_size(struct mg_oci_client *c, uint64_t bytes);
+/* Where the client's notes go ("pulling layer sha256:..."); copied. */
+void mg_oci_client_set_note(struct mg_oci_client *c,
+                            const struct mg_note *note);
 
 /*
  * Pulls ref and extracts the files below models/ of every tar layer into

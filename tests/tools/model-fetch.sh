@@ -148,6 +148,16 @@ test_expect_success 'local archive is extracted, its top directory stripped' '
   test ! -e x/tiny
 '
 
+test_expect_success 'the engine'"'"'s notes reach stderr with -v only, progress without -q' '
+  model-fetch -v "$W/static/tiny.tar.gz" x </dev/null >rec.json 2>err &&
+  must_contain err "^model-fetch: stripped the archive'"'"'s top-level directory '"'"'tiny'"'"'" &&
+  model-fetch "$W/static/tiny.tar.gz" y </dev/null >rec.json 2>err &&
+  must_not_contain err "stripped" &&
+  must_contain err "^tiny: .* in .* s" &&
+  model-fetch -q "$W/static/tiny.tar.gz" z </dev/null >rec.json 2>err &&
+  must_be_empty err
+'
+
 test_expect_success '--keep-top-dir keeps the archive top directory' '
   model-fetch -q --keep-top-dir "$W/static/tiny.tar.gz" x </dev/null \
     >rec.json &&
