@@ -104,7 +104,6 @@ static const char usage_text[] =
 
 struct perf_opts {
   struct mg_cli_std std; /* -i -o --max-input --pretty */
-  int tokenize;          /* 1 --tokenize, 2 --detokenize */
   struct mg_perf_config cfg;
   char **argv;
   int argc;
@@ -118,409 +117,52 @@ static void on_signal(int sig)
   interrupted = 1;
 }
 
-enum {
-  OPT_ADD_SPECIAL_TOKENS = 256,
-  OPT_API_KEY_FILE,
-  OPT_BACKEND,
-  OPT_BACKEND_ARGS,
-  OPT_BURSTINESS,
-  OPT_CACERT,
-  OPT_CHAT_CONTENT,
-  OPT_CHECK_TIMEOUT,
-  OPT_CONNECT_TIMEOUT,
-  OPT_CONSTRAINT,
-  OPT_COOLDOWN,
-  OPT_COOLDOWN_PERCENT,
-  OPT_CSV,
-  OPT_DATA,
-  OPT_DATA_LOADER,
-  OPT_DATA_SAMPLES,
-  OPT_DETECT_SATURATION,
-  OPT_DETOKENIZE,
-  OPT_DISABLE_PROGRESS,
-  OPT_ENDPOINT,
-  OPT_EXTRA_BODY,
-  OPT_GUIDELLM_JSON,
-  OPT_HEADER,
-  OPT_HTTP2,
-  OPT_IGNORED,
-  OPT_INSECURE,
-  OPT_LABEL,
-  OPT_MAX_CONCURRENCY,
-  OPT_MAX_ERROR_RATE,
-  OPT_MAX_ERRORS,
-  OPT_MAX_GLOBAL_ERROR_RATE,
-  OPT_MAX_REQUESTS,
-  OPT_MAX_SECONDS,
-  OPT_MAX_TOKENS_FIELD,
-  OPT_METRICS,
-  OPT_MODEL,
-  OPT_NO_IGNORE_EOS,
-  OPT_NO_UNIQUE_PREFIX,
-  OPT_NO_WARM,
-  OPT_OUTPUT_DIR,
-  OPT_OUTPUT_PATH,
-  OPT_OUTPUTS,
-  OPT_OVER_SATURATION,
-  OPT_PERCENTILE_METHOD,
-  OPT_PROCESSOR,
-  OPT_PROFILE,
-  OPT_RAMPUP,
-  OPT_RATE,
-  OPT_REQUEST_TIMEOUT,
-  OPT_SAMPLE_REQUESTS,
-  OPT_SAMPLES,
-  OPT_SEED,
-  OPT_SKIP_CHECK,
-  OPT_SLO,
-  OPT_START_AT,
-  OPT_SWEEP_TYPE,
-  OPT_TARGET,
-  OPT_TIME_SCALE,
-  OPT_TOKENIZE,
-  OPT_TOKENIZER,
-  OPT_UNSUPPORTED,
-  OPT_WARMUP,
-  OPT_WARMUP_PERCENT,
-};
+/* getopt value of row i of mg_perf_cfg_options. */
+#define OPT_CFG 256
 
 static const char shortopts[] = MG_CLI_STD_SHORTOPTS;
 
-static const struct option longopts[] = {
-  MG_CLI_STD_LONGOPTS,
-  { "add-special-tokens", no_argument, NULL, OPT_ADD_SPECIAL_TOKENS },
-  { "api-key-file", required_argument, NULL, OPT_API_KEY_FILE },
-  { "backend", required_argument, NULL, OPT_BACKEND },
-  { "backend-args", required_argument, NULL, OPT_BACKEND_ARGS },
-  { "backend-kwargs", required_argument, NULL, OPT_BACKEND_ARGS },
-  { "backend-type", required_argument, NULL, OPT_BACKEND },
-  { "burstiness", required_argument, NULL, OPT_BURSTINESS },
-  { "cacert", required_argument, NULL, OPT_CACERT },
-  { "chat-content", required_argument, NULL, OPT_CHAT_CONTENT },
-  { "check-timeout", required_argument, NULL, OPT_CHECK_TIMEOUT },
-  { "config", required_argument, NULL, OPT_UNSUPPORTED },
-  { "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
-  { "constraint", required_argument, NULL, OPT_CONSTRAINT },
-  { "cooldown", required_argument, NULL, OPT_COOLDOWN },
-  { "cooldown-percent", required_argument, NULL, OPT_COOLDOWN_PERCENT },
-  { "csv", required_argument, NULL, OPT_CSV },
-  { "data", required_argument, NULL, OPT_DATA },
-  { "data-args", required_argument, NULL, OPT_UNSUPPORTED },
-  { "data-column-mapper", required_argument, NULL, OPT_UNSUPPORTED },
-  { "data-loader", required_argument, NULL, OPT_DATA_LOADER },
-  { "data-samples", required_argument, NULL, OPT_DATA_SAMPLES },
-  { "detect-saturation", no_argument, NULL, OPT_DETECT_SATURATION },
-  { "detokenize", no_argument, NULL, OPT_DETOKENIZE },
-  { "disable-console", no_argument, NULL, OPT_DISABLE_PROGRESS },
-  { "disable-console-interactive", no_argument, NULL, OPT_DISABLE_PROGRESS },
-  { "disable-console-outputs", no_argument, NULL, OPT_IGNORED },
-  { "disable-progress", no_argument, NULL, OPT_DISABLE_PROGRESS },
-  { "display-scheduler-stats", no_argument, NULL, OPT_IGNORED },
-  { "endpoint", required_argument, NULL, OPT_ENDPOINT },
-  { "extra-body", required_argument, NULL, OPT_EXTRA_BODY },
-  { "guidellm-json", required_argument, NULL, OPT_GUIDELLM_JSON },
-  { "header", required_argument, NULL, OPT_HEADER },
-  { "http2", no_argument, NULL, OPT_HTTP2 },
-  { "insecure", no_argument, NULL, OPT_INSECURE },
-  { "label", required_argument, NULL, OPT_LABEL },
-  { "max-concurrency", required_argument, NULL, OPT_MAX_CONCURRENCY },
-  { "max-error-rate", required_argument, NULL, OPT_MAX_ERROR_RATE },
-  { "max-errors", required_argument, NULL, OPT_MAX_ERRORS },
-  { "max-global-error-rate", required_argument, NULL,
-    OPT_MAX_GLOBAL_ERROR_RATE },
-  { "max-requests", required_argument, NULL, OPT_MAX_REQUESTS },
-  { "max-seconds", required_argument, NULL, OPT_MAX_SECONDS },
-  { "max-tokens-field", required_argument, NULL, OPT_MAX_TOKENS_FIELD },
-  { "metrics", required_argument, NULL, OPT_METRICS },
-  { "model", required_argument, NULL, OPT_MODEL },
-  { "no-ignore-eos", no_argument, NULL, OPT_NO_IGNORE_EOS },
-  { "no-unique-prefix", no_argument, NULL, OPT_NO_UNIQUE_PREFIX },
-  { "no-warm-connections", no_argument, NULL, OPT_NO_WARM },
-  { "output-dir", required_argument, NULL, OPT_OUTPUT_DIR },
-  { "output-extras", required_argument, NULL, OPT_UNSUPPORTED },
-  { "output-path", required_argument, NULL, OPT_OUTPUT_PATH },
-  { "output-sampling", required_argument, NULL, OPT_SAMPLE_REQUESTS },
-  { "outputs", required_argument, NULL, OPT_OUTPUTS },
-  { "over-saturation", required_argument, NULL, OPT_OVER_SATURATION },
-  { "override", required_argument, NULL, OPT_UNSUPPORTED },
-  { "percentile-method", required_argument, NULL, OPT_PERCENTILE_METHOD },
-  { "prefer-response-metrics", no_argument, NULL, OPT_IGNORED },
-  { "processor", required_argument, NULL, OPT_PROCESSOR },
-  { "processor-args", required_argument, NULL, OPT_UNSUPPORTED },
-  { "profile", required_argument, NULL, OPT_PROFILE },
-  { "rampup", required_argument, NULL, OPT_RAMPUP },
-  { "random-seed", required_argument, NULL, OPT_SEED },
-  { "rate", required_argument, NULL, OPT_RATE },
-  { "rate-type", required_argument, NULL, OPT_PROFILE },
-  { "request-format", required_argument, NULL, OPT_ENDPOINT },
-  { "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
-  { "request-type", required_argument, NULL, OPT_ENDPOINT },
-  { "sample-requests", required_argument, NULL, OPT_SAMPLE_REQUESTS },
-  { "samples", required_argument, NULL, OPT_SAMPLES },
-  { "scenario", required_argument, NULL, OPT_UNSUPPORTED },
-  { "seed", required_argument, NULL, OPT_SEED },
-  { "skip-check", no_argument, NULL, OPT_SKIP_CHECK },
-  { "slo", required_argument, NULL, OPT_SLO },
-  { "start-at", required_argument, NULL, OPT_START_AT },
-  { "sweep-type", required_argument, NULL, OPT_SWEEP_TYPE },
-  { "target", required_argument, NULL, OPT_TARGET },
-  { "time-scale", required_argument, NULL, OPT_TIME_SCALE },
-  { "tokenize", no_argument, NULL, OPT_TOKENIZE },
-  { "tokenizer", required_argument, NULL, OPT_TOKENIZER },
-  { "warmup", required_argument, NULL, OPT_WARMUP },
-  { "warmup-percent", required_argument, NULL, OPT_WARMUP_PERCENT },
-  { NULL, 0, NULL, 0 },
-};
-
-/* A configuration call that failed is a usage error. */
-static void check(int rc, const struct mg_err *err)
+/* The standard options, then perf-run's table (lib/perf/mg_perf_cfg.c),
+ * both sorted. caller frees the result. */
+static struct option *build_longopts(void)
 {
-  if (rc < 0)
-    mg_usage_error("%s", err->msg);
+  static const struct option std[] = { MG_CLI_STD_LONGOPTS };
+  size_t nstd = sizeof(std) / sizeof(std[0]);
+  struct option *lo = mg_xcalloc(nstd + mg_perf_cfg_noptions + 1, sizeof(*lo));
+
+  memcpy(lo, std, sizeof(std));
+  for (size_t i = 0; i < mg_perf_cfg_noptions; i++) {
+    lo[nstd + i].name = mg_perf_cfg_options[i].name;
+    lo[nstd + i].has_arg =
+        mg_perf_cfg_options[i].has_arg ? required_argument : no_argument;
+    lo[nstd + i].val = OPT_CFG + (int)i;
+  }
+  return lo;
 }
 
 static void parse_args(int argc, char **argv, struct perf_opts *o)
 {
   struct mg_perf_config *c = &o->cfg;
   struct mg_err err = MG_ERR_INIT;
-  int ch, li = 0;
+  struct option *longopts = build_longopts();
+  int ch;
 
-  while ((ch = getopt_long(argc, argv, shortopts, longopts, &li)) != -1) {
-    switch (ch) {
-    case OPT_ADD_SPECIAL_TOKENS:
-      c->add_special = 1;
-      break;
-    case OPT_API_KEY_FILE:
-      c->api_key_file = optarg;
-      break;
-    case OPT_BACKEND:
-      check(mg_perf_cfg_backend(c, optarg, &err), &err);
-      break;
-    case OPT_BACKEND_ARGS:
-      check(mg_perf_cfg_backend_args(c, optarg, &err), &err);
-      break;
-    case OPT_BURSTINESS:
-      c->burstiness = mg_opt_double(optarg, 1e-6, 1e6, "--burstiness");
-      break;
-    case OPT_CACERT:
-      c->cacert = optarg;
-      break;
-    case OPT_CHAT_CONTENT:
-      if (strcmp(optarg, "text") && strcmp(optarg, "parts"))
-        mg_usage_error("invalid value '%s' for --chat-content: expected "
-                       "text or parts",
-                       optarg);
-      c->content_parts = strcmp(optarg, "parts") == 0;
-      break;
-    case OPT_CHECK_TIMEOUT:
-      c->check_timeout = mg_opt_double(optarg, 1e-3, 1e6, "--check-timeout");
-      break;
-    case OPT_CONNECT_TIMEOUT:
-      c->connect_timeout =
-          mg_opt_double(optarg, 1e-3, 1e6, "--connect-timeout");
-      break;
-    case OPT_CONSTRAINT:
-      check(mg_perf_cfg_constraint(c, optarg, &err), &err);
-      break;
-    case OPT_COOLDOWN:
-      check(mg_perf_cfg_phase(&c->cooldown, optarg, "--cooldown", &err), &err);
-      break;
-    case OPT_COOLDOWN_PERCENT:
-      c->cooldown = mg_opt_double(optarg, 0, 0.999999, "--cooldown-percent");
-      break;
-    case OPT_CSV:
-      c->csv = optarg;
-      break;
-    case OPT_DATA:
-      check(mg_perf_cfg_data(c, optarg, &err), &err);
-      break;
-    case OPT_DATA_LOADER:
-      check(mg_perf_cfg_data_loader(c, optarg, &err), &err);
-      break;
-    case OPT_DATA_SAMPLES:
-      c->data_samples =
-          (long long)mg_opt_uint(optarg, 1, UINT32_MAX, "--data-samples");
-      break;
-    case OPT_DETECT_SATURATION:
-      check(mg_perf_cfg_over_saturation(c, NULL, &err), &err);
-      break;
-    case OPT_DETOKENIZE:
-      o->tokenize = 2;
-      break;
-    case OPT_DISABLE_PROGRESS:
-      c->progress = 0;
-      break;
-    case OPT_ENDPOINT:
-      check(mg_perf_cfg_endpoint(c, optarg, &err), &err);
-      break;
-    case OPT_EXTRA_BODY:
-      c->extra_body = optarg;
-      break;
-    case OPT_GUIDELLM_JSON:
-      c->report = optarg;
-      break;
-    case OPT_HEADER:
-      check(mg_perf_cfg_header(c, optarg, &err), &err);
-      break;
-    case OPT_HTTP2:
-      c->http2 = 1;
-      break;
-    case OPT_IGNORED:
-      break;
-    case OPT_INSECURE:
-      c->insecure = 1;
-      break;
-    case OPT_LABEL:
-      check(mg_perf_cfg_label(c, optarg, &err), &err);
-      break;
-    case OPT_MAX_CONCURRENCY:
-      c->max_concurrency =
-          (int)mg_opt_uint(optarg, 1, 1000000, "--max-concurrency");
-      break;
-    case OPT_MAX_ERROR_RATE:
-      c->max_error_rate = mg_opt_double(optarg, 1e-9, 1, "--max-error-rate");
-      break;
-    case OPT_MAX_ERRORS:
-      c->max_errors =
-          (long long)mg_opt_uint(optarg, 1, UINT32_MAX, "--max-errors");
-      break;
-    case OPT_MAX_GLOBAL_ERROR_RATE:
-      c->max_global_error_rate =
-          mg_opt_double(optarg, 1e-9, 1, "--max-global-error-rate");
-      break;
-    case OPT_MAX_REQUESTS:
-      c->max_requests =
-          (long long)mg_opt_uint(optarg, 1, UINT32_MAX, "--max-requests");
-      break;
-    case OPT_MAX_SECONDS:
-      c->max_seconds = mg_opt_double(optarg, 1e-3, 1e7, "--max-seconds");
-      break;
-    case OPT_MAX_TOKENS_FIELD:
-      if (strcmp(optarg, "max_tokens") == 0)
-        c->max_field = MG_PERF_MAX_TOKENS;
-      else if (strcmp(optarg, "max_completion_tokens") == 0)
-        c->max_field = MG_PERF_MAX_COMPLETION;
-      else if (strcmp(optarg, "both") == 0)
-        c->max_field = MG_PERF_MAX_BOTH;
-      else
-        mg_usage_error("invalid value '%s' for --max-tokens-field: "
-                       "expected max_tokens, max_completion_tokens or "
-                       "both",
-                       optarg);
-      break;
-    case OPT_METRICS:
-      check(mg_perf_cfg_metrics(c, optarg, &err), &err);
-      break;
-    case OPT_MODEL:
-      c->model = optarg;
-      break;
-    case OPT_NO_IGNORE_EOS:
-      c->ignore_eos = 0;
-      break;
-    case OPT_NO_UNIQUE_PREFIX:
-      c->unique_prefix = 0;
-      break;
-    case OPT_NO_WARM:
-      c->warm = 0;
-      break;
-    case OPT_OUTPUT_DIR:
-      c->output_dir = optarg;
-      break;
-    case OPT_OUTPUT_PATH:
-      check(mg_perf_cfg_output_path(c, optarg, &err), &err);
-      break;
-    case OPT_OUTPUTS:
-      c->outputs = optarg;
-      break;
-    case OPT_OVER_SATURATION:
-      check(mg_perf_cfg_over_saturation(c, optarg, &err), &err);
-      break;
-    case OPT_PERCENTILE_METHOD:
-      if (strcmp(optarg, "nearest-rank") == 0)
-        c->method = MG_STATS_PCT_NEAREST_RANK;
-      else if (strcmp(optarg, "linear") == 0)
-        c->method = MG_STATS_PCT_LINEAR;
-      else
-        mg_usage_error("invalid value '%s' for --percentile-method: "
-                       "expected nearest-rank or linear",
-                       optarg);
-      break;
-    case OPT_PROCESSOR:
-      c->processor = optarg;
-      break;
-    case OPT_PROFILE:
-      check(mg_perf_cfg_profile(c, optarg, &err), &err);
-      break;
-    case OPT_RAMPUP:
-      c->rampup = mg_opt_double(optarg, 0, 1e6, "--rampup");
-      break;
-    case OPT_RATE:
-      c->rate_arg = optarg;
-      break;
-    case OPT_REQUEST_TIMEOUT:
-      c->request_timeout =
-          mg_opt_double(optarg, 1e-3, 1e6, "--request-timeout");
-      break;
-    case OPT_SAMPLE_REQUESTS:
-      c->sample_size =
-          (long long)mg_opt_uint(optarg, 0, UINT32_MAX, "--sample-requests");
-      break;
-    case OPT_SAMPLES:
-      c->samples = optarg;
-      break;
-    case OPT_SEED:
-      check(mg_perf_cfg_seed(c, optarg, &err), &err);
-      break;
-    case OPT_SKIP_CHECK:
-      c->skip_check = 1;
-      break;
-    case OPT_SLO:
-      check(mg_perf_cfg_slo(c, optarg, &err), &err);
-      break;
-    case OPT_START_AT:
-      c->start_at = mg_opt_double(optarg, 0, 1e11, "--start-at");
-      break;
-    case OPT_SWEEP_TYPE:
-      c->sweep_kind = mg_perf_sched_kind_parse(optarg);
-      if (c->sweep_kind != MG_PERF_CONSTANT && c->sweep_kind != MG_PERF_POISSON)
-        mg_usage_error("invalid value '%s' for --sweep-type: expected "
-                       "constant or poisson",
-                       optarg);
-      break;
-    case OPT_TARGET:
-      c->target = optarg;
-      break;
-    case OPT_TIME_SCALE:
-      c->time_scale = mg_opt_double(optarg, 1e-9, 1e9, "--time-scale");
-      break;
-    case OPT_TOKENIZE:
-      o->tokenize = 1;
-      break;
-    case OPT_TOKENIZER:
-      check(mg_perf_cfg_tokenizer(c, optarg, &err), &err);
-      break;
-    case OPT_UNSUPPORTED:
-      mg_usage_error("option '--%s' is not supported by perf-run",
-                     longopts[li].name);
-    case OPT_WARMUP:
-      check(mg_perf_cfg_phase(&c->warmup, optarg, "--warmup", &err), &err);
-      break;
-    case OPT_WARMUP_PERCENT:
-      c->warmup = mg_opt_double(optarg, 0, 0.999999, "--warmup-percent");
-      break;
-    case 'o':
+  while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    if (ch >= OPT_CFG && (size_t)(ch - OPT_CFG) < mg_perf_cfg_noptions) {
+      if (mg_perf_cfg_apply(c, &mg_perf_cfg_options[ch - OPT_CFG], optarg, &err)
+          < 0)
+        mg_usage_error("%s", err.msg);
+    } else if (ch == 'o'
+               && (strncmp(optarg, "kind=", 5) == 0
+                   || strncmp(optarg, "{\"kind\"", 7) == 0)) {
       /* GuideLLM v0.7's --output kind=...,path=... shares the name. */
-      if (strncmp(optarg, "kind=", 5) == 0
-          || strncmp(optarg, "{\"kind\"", 7) == 0)
-        check(mg_perf_cfg_output(c, optarg, &err), &err);
-      else
-        o->std.output = optarg;
-      break;
-    default:
-      if (!mg_cli_std_option(ch, optarg, usage_text, &o->std))
-        mg_usage_error("unknown option");
+      if (mg_perf_cfg_output(c, optarg, &err) < 0)
+        mg_usage_error("%s", err.msg);
+    } else if (!mg_cli_std_option(ch, optarg, usage_text, &o->std)) {
+      mg_usage_error("unknown option");
     }
   }
+  free(longopts);
   /* GuideLLM's subcommand words, so its command lines run unchanged. */
   if (optind < argc && strcmp(argv[optind], "benchmark") == 0)
     optind++;
@@ -528,11 +170,11 @@ static void parse_args(int argc, char **argv, struct perf_opts *o)
     optind++;
   if (optind < argc)
     mg_usage_error("unexpected operand '%s'", argv[optind]);
-  if (o->tokenize && !c->processor)
+  if (c->tokenize && !c->processor)
     mg_usage_error("--%s needs --processor",
-                   o->tokenize == 1 ? "tokenize" : "detokenize");
-  if (!o->tokenize)
-    check(mg_perf_cfg_finish(c, &err), &err);
+                   c->tokenize == 1 ? "tokenize" : "detokenize");
+  if (!c->tokenize && mg_perf_cfg_finish(c, &err) < 0)
+    mg_usage_error("%s", err.msg);
   o->argc = argc;
   o->argv = argv;
 }
@@ -560,7 +202,7 @@ static int tokenize(const struct perf_opts *o)
   int rc = MG_EXIT_OK;
 
   if (mg_http_global_init(&err) < 0
-      || mg_tok_proc_cli(c->processor, base, o->tokenize == 2, c->add_special,
+      || mg_tok_proc_cli(c->processor, base, c->tokenize == 2, c->add_special,
                          o->std.input, o->std.output, &err)
              < 0)
     rc = mg_report_err(&err);
@@ -814,7 +456,7 @@ int main(int argc, char **argv)
 
   mg_init(argv[0]);
   parse_args(argc, argv, &opts);
-  rc = opts.tokenize ? tokenize(&opts) : run(&opts);
+  rc = opts.cfg.tokenize ? tokenize(&opts) : run(&opts);
   mg_perf_cfg_release(&opts.cfg);
   return mg_finish(rc);
 }

@@ -1,6 +1,8 @@
 #include "perf/mg_perf_cfg.h"
 
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -1001,6 +1003,270 @@ int mg_perf_cfg_header(struct mg_perf_config *c, const char *arg,
                       "invalid value for --header: expected 'Name: value'");
   c->headers[c->nheaders++] = arg;
   return 0;
+}
+
+/* The option table. */
+
+static int set_chat_content(struct mg_perf_config *c, const char *arg,
+                            struct mg_err *err)
+{
+  if (strcmp(arg, "text") && strcmp(arg, "parts"))
+    return mg_err_set(err, MG_ERR_USAGE,
+                      "invalid value '%s' for --chat-content: expected "
+                      "text or parts",
+                      arg);
+  c->content_parts = strcmp(arg, "parts") == 0;
+  return 0;
+}
+
+static int set_cooldown(struct mg_perf_config *c, const char *arg,
+                        struct mg_err *err)
+{
+  return mg_perf_cfg_phase(&c->cooldown, arg, "--cooldown", err);
+}
+
+static int set_warmup(struct mg_perf_config *c, const char *arg,
+                      struct mg_err *err)
+{
+  return mg_perf_cfg_phase(&c->warmup, arg, "--warmup", err);
+}
+
+static int set_detect_saturation(struct mg_perf_config *c, const char *arg,
+                                 struct mg_err *err)
+{
+  (void)arg;
+  return mg_perf_cfg_over_saturation(c, NULL, err);
+}
+
+static int set_max_tokens_field(struct mg_perf_config *c, const char *arg,
+                                struct mg_err *err)
+{
+  if (strcmp(arg, "max_tokens") == 0)
+    c->max_field = MG_PERF_MAX_TOKENS;
+  else if (strcmp(arg, "max_completion_tokens") == 0)
+    c->max_field = MG_PERF_MAX_COMPLETION;
+  else if (strcmp(arg, "both") == 0)
+    c->max_field = MG_PERF_MAX_BOTH;
+  else
+    return mg_err_set(err, MG_ERR_USAGE,
+                      "invalid value '%s' for --max-tokens-field: "
+                      "expected max_tokens, max_completion_tokens or "
+                      "both",
+                      arg);
+  return 0;
+}
+
+static int set_percentile_method(struct mg_perf_config *c, const char *arg,
+                                 struct mg_err *err)
+{
+  if (strcmp(arg, "nearest-rank") == 0)
+    c->method = MG_STATS_PCT_NEAREST_RANK;
+  else if (strcmp(arg, "linear") == 0)
+    c->method = MG_STATS_PCT_LINEAR;
+  else
+    return mg_err_set(err, MG_ERR_USAGE,
+                      "invalid value '%s' for --percentile-method: "
+                      "expected nearest-rank or linear",
+                      arg);
+  return 0;
+}
+
+static int set_sweep_type(struct mg_perf_config *c, const char *arg,
+                          struct mg_err *err)
+{
+  c->sweep_kind = mg_perf_sched_kind_parse(arg);
+  if (c->sweep_kind != MG_PERF_CONSTANT && c->sweep_kind != MG_PERF_POISSON)
+    return mg_err_set(err, MG_ERR_USAGE,
+                      "invalid value '%s' for --sweep-type: expected "
+                      "constant or poisson",
+                      arg);
+  return 0;
+}
+
+#define F(field) offsetof(struct mg_perf_config, field)
+#define FLAG(name, field, v)                                                   \
+  {                                                                            \
+    name, 0, MG_PERF_CFG_FLAG, F(field), v, 0, NULL                            \
+  }
+#define STR(name, field)                                                       \
+  {                                                                            \
+    name, 1, MG_PERF_CFG_STRING, F(field), 0, 0, NULL                          \
+  }
+#define NUM(name, type, field, lo, hi)                                         \
+  {                                                                            \
+    name, 1, MG_PERF_CFG_##type, F(field), lo, hi, NULL                        \
+  }
+#define SET(name, fn)                                                          \
+  {                                                                            \
+    name, 1, MG_PERF_CFG_SET, 0, 0, 0, fn                                      \
+  }
+#define SET0(name, fn)                                                         \
+  {                                                                            \
+    name, 0, MG_PERF_CFG_SET, 0, 0, 0, fn                                      \
+  }
+#define IGNORED(name, arg)                                                     \
+  {                                                                            \
+    name, arg, MG_PERF_CFG_IGNORED, 0, 0, 0, NULL                              \
+  }
+#define UNSUPPORTED(name)                                                      \
+  {                                                                            \
+    name, 1, MG_PERF_CFG_UNSUPPORTED, 0, 0, 0, NULL                            \
+  }
+
+/* clang-format off */
+const struct mg_perf_cfg_option mg_perf_cfg_options[] = {
+  FLAG("add-special-tokens", add_special, 1),
+  STR("api-key-file", api_key_file),
+  SET("backend", mg_perf_cfg_backend),
+  SET("backend-args", mg_perf_cfg_backend_args),
+  SET("backend-kwargs", mg_perf_cfg_backend_args),
+  SET("backend-type", mg_perf_cfg_backend),
+  NUM("burstiness", DOUBLE, burstiness, 1e-6, 1e6),
+  STR("cacert", cacert),
+  SET("chat-content", set_chat_content),
+  NUM("check-timeout", DOUBLE, check_timeout, 1e-3, 1e6),
+  UNSUPPORTED("config"),
+  NUM("connect-timeout", DOUBLE, connect_timeout, 1e-3, 1e6),
+  SET("constraint", mg_perf_cfg_constraint),
+  SET("cooldown", set_cooldown),
+  NUM("cooldown-percent", DOUBLE, cooldown, 0, 0.999999),
+  STR("csv", csv),
+  SET("data", mg_perf_cfg_data),
+  UNSUPPORTED("data-args"),
+  UNSUPPORTED("data-column-mapper"),
+  SET("data-loader", mg_perf_cfg_data_loader),
+  NUM("data-samples", COUNT, data_samples, 1, 4294967295.0),
+  SET0("detect-saturation", set_detect_saturation),
+  FLAG("detokenize", tokenize, 2),
+  FLAG("disable-console", progress, 0),
+  FLAG("disable-console-interactive", progress, 0),
+  IGNORED("disable-console-outputs", 0),
+  FLAG("disable-progress", progress, 0),
+  IGNORED("display-scheduler-stats", 0),
+  SET("endpoint", mg_perf_cfg_endpoint),
+  STR("extra-body", extra_body),
+  STR("guidellm-json", report),
+  SET("header", mg_perf_cfg_header),
+  FLAG("http2", http2, 1),
+  FLAG("insecure", insecure, 1),
+  SET("label", mg_perf_cfg_label),
+  NUM("max-concurrency", INT, max_concurrency, 1, 1000000),
+  NUM("max-error-rate", DOUBLE, max_error_rate, 1e-9, 1),
+  NUM("max-errors", COUNT, max_errors, 1, 4294967295.0),
+  NUM("max-global-error-rate", DOUBLE, max_global_error_rate, 1e-9, 1),
+  NUM("max-requests", COUNT, max_requests, 1, 4294967295.0),
+  NUM("max-seconds", DOUBLE, max_seconds, 1e-3, 1e7),
+  SET("max-tokens-field", set_max_tokens_field),
+  SET("metrics", mg_perf_cfg_metrics),
+  STR("model", model),
+  FLAG("no-ignore-eos", ignore_eos, 0),
+  FLAG("no-unique-prefix", unique_prefix, 0),
+  FLAG("no-warm-connections", warm, 0),
+  STR("output-dir", output_dir),
+  UNSUPPORTED("output-extras"),
+  SET("output-path", mg_perf_cfg_output_path),
+  NUM("output-sampling", COUNT, sample_size, 0, 4294967295.0),
+  STR("outputs", outputs),
+  SET("over-saturation", mg_perf_cfg_over_saturation),
+  UNSUPPORTED("override"),
+  SET("percentile-method", set_percentile_method),
+  IGNORED("prefer-response-metrics", 0),
+  STR("processor", processor),
+  UNSUPPORTED("processor-args"),
+  SET("profile", mg_perf_cfg_profile),
+  NUM("rampup", DOUBLE, rampup, 0, 1e6),
+  SET("random-seed", mg_perf_cfg_seed),
+  STR("rate", rate_arg),
+  SET("rate-type", mg_perf_cfg_profile),
+  SET("request-format", mg_perf_cfg_endpoint),
+  NUM("request-timeout", DOUBLE, request_timeout, 1e-3, 1e6),
+  SET("request-type", mg_perf_cfg_endpoint),
+  NUM("sample-requests", COUNT, sample_size, 0, 4294967295.0),
+  STR("samples", samples),
+  UNSUPPORTED("scenario"),
+  SET("seed", mg_perf_cfg_seed),
+  FLAG("skip-check", skip_check, 1),
+  SET("slo", mg_perf_cfg_slo),
+  NUM("start-at", DOUBLE, start_at, 0, 1e11),
+  SET("sweep-type", set_sweep_type),
+  STR("target", target),
+  NUM("time-scale", DOUBLE, time_scale, 1e-9, 1e9),
+  FLAG("tokenize", tokenize, 1),
+  SET("tokenizer", mg_perf_cfg_tokenizer),
+  SET("warmup", set_warmup),
+  NUM("warmup-percent", DOUBLE, warmup, 0, 0.999999),
+};
+/* clang-format on */
+
+#undef F
+#undef FLAG
+#undef STR
+#undef NUM
+#undef SET
+#undef SET0
+#undef IGNORED
+#undef UNSUPPORTED
+
+const size_t mg_perf_cfg_noptions =
+    sizeof(mg_perf_cfg_options) / sizeof(mg_perf_cfg_options[0]);
+
+const struct mg_perf_cfg_option *mg_perf_cfg_option_find(const char *name)
+{
+  size_t lo = 0, hi = mg_perf_cfg_noptions;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int d = strcmp(name, mg_perf_cfg_options[mid].name);
+    if (d == 0)
+      return &mg_perf_cfg_options[mid];
+    if (d < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return NULL;
+}
+
+int mg_perf_cfg_apply(struct mg_perf_config *c,
+                      const struct mg_perf_cfg_option *o, const char *arg,
+                      struct mg_err *err)
+{
+  char *field = (char *)c + o->offset;
+  char name[64];
+  uint64_t u;
+  double d;
+
+  (void)snprintf(name, sizeof(name), "--%s", o->name);
+  switch (o->type) {
+  case MG_PERF_CFG_FLAG:
+    *(int *)(void *)field = (int)o->lo;
+    return 0;
+  case MG_PERF_CFG_STRING:
+    *(const char **)(void *)field = arg;
+    return 0;
+  case MG_PERF_CFG_DOUBLE:
+    if (mg_parse_double(arg, o->lo, o->hi, &d, name, err) < 0)
+      return -1;
+    *(double *)(void *)field = d;
+    return 0;
+  case MG_PERF_CFG_INT:
+  case MG_PERF_CFG_COUNT:
+    if (mg_parse_uint(arg, (uint64_t)o->lo, (uint64_t)o->hi, &u, name, err) < 0)
+      return -1;
+    if (o->type == MG_PERF_CFG_INT)
+      *(int *)(void *)field = (int)u;
+    else
+      *(long long *)(void *)field = (long long)u;
+    return 0;
+  case MG_PERF_CFG_SET:
+    return o->set(c, arg, err);
+  case MG_PERF_CFG_IGNORED:
+    return 0;
+  case MG_PERF_CFG_UNSUPPORTED:
+    break;
+  }
+  return mg_err_set(err, MG_ERR_USAGE,
+                    "option '%s' is not supported by perf-run", name);
 }
 
 /* After parsing. */

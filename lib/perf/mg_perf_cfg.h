@@ -91,6 +91,7 @@ struct mg_perf_config {
   struct mg_perf_slo slo;
   enum mg_stats_pct method;
   int progress;
+  int tokenize;           /* 1 --tokenize, 2 --detokenize: nothing runs */
   struct mg_json *labels; /* --label k=v, an object */
   /* Strings this configuration allocated. */
   char **owned;
@@ -174,6 +175,44 @@ int mg_perf_cfg_slo(struct mg_perf_config *c, const char *arg,
 /* --header 'Name: value'. */
 int mg_perf_cfg_header(struct mg_perf_config *c, const char *arg,
                        struct mg_err *err);
+
+/*
+ * perf-run's options as one table, sorted by long name (the standard
+ * options of lib/mg_cli.h are not in it). A row either stores its value
+ * in a field of struct mg_perf_config (offset) or calls a setter; the tool
+ * builds its getopt table from these rows and hands every match to
+ * mg_perf_cfg_apply. To add an option, add a row.
+ */
+enum mg_perf_cfg_opt_type {
+  MG_PERF_CFG_FLAG,        /* int field = lo (no argument) */
+  MG_PERF_CFG_STRING,      /* const char * field = the argument (borrowed) */
+  MG_PERF_CFG_DOUBLE,      /* double field, within [lo, hi] */
+  MG_PERF_CFG_INT,         /* int field, a whole number within [lo, hi] */
+  MG_PERF_CFG_COUNT,       /* long long field, a whole number in [lo, hi] */
+  MG_PERF_CFG_SET,         /* set(c, arg, err); arg NULL without argument */
+  MG_PERF_CFG_IGNORED,     /* accepted for GuideLLM, no effect */
+  MG_PERF_CFG_UNSUPPORTED, /* a usage error saying so */
+};
+
+struct mg_perf_cfg_option {
+  const char *name; /* long name without "--" */
+  int has_arg;      /* 0 or 1, as getopt's no_argument/required_argument */
+  enum mg_perf_cfg_opt_type type;
+  size_t offset; /* offsetof(struct mg_perf_config, field) */
+  double lo, hi;
+  int (*set)(struct mg_perf_config *c, const char *arg, struct mg_err *err);
+};
+
+extern const struct mg_perf_cfg_option mg_perf_cfg_options[];
+extern const size_t mg_perf_cfg_noptions;
+
+/* Applies one option (a row of mg_perf_cfg_options) with its argument
+ * (NULL for has_arg 0). */
+int mg_perf_cfg_apply(struct mg_perf_config *c,
+                      const struct mg_perf_cfg_option *o, const char *arg,
+                      struct mg_err *err);
+/* The row named name (without "--"), or NULL. */
+const struct mg_perf_cfg_option *mg_perf_cfg_option_find(const char *name);
 
 /* After all options: --rate against --profile, sweep needs a limit,
  * --outputs/--output-dir. */

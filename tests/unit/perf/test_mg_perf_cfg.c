@@ -140,11 +140,94 @@ static void test_generations(void **state)
   mg_perf_cfg_release(&c);
 }
 
+/* Applies "--name value" through the table, as perf-run's getopt loop. */
+static int apply(struct mg_perf_config *c, const char *name, const char *arg,
+                 struct mg_err *err)
+{
+  const struct mg_perf_cfg_option *o = mg_perf_cfg_option_find(name);
+
+  assert_non_null(o);
+  assert_int_equal(o->has_arg, arg != NULL);
+  return mg_perf_cfg_apply(c, o, arg, err);
+}
+
+static void test_option_table(void **state)
+{
+  static const char *const std[] = {
+    "help",   "input", "max-input", "output",
+    "pretty", "quiet", "verbose",   "version"
+  };
+  struct mg_perf_config c;
+  struct mg_err err = MG_ERR_INIT;
+
+  (void)state;
+  /* Sorted and unique (binary search, and STYLE.md rule 11), and no row
+   * shadows a standard option. */
+  assert_true(mg_perf_cfg_noptions > 50);
+  for (size_t i = 1; i < mg_perf_cfg_noptions; i++)
+    assert_true(
+        strcmp(mg_perf_cfg_options[i - 1].name, mg_perf_cfg_options[i].name)
+        < 0);
+  for (size_t i = 0; i < mg_perf_cfg_noptions; i++) {
+    const struct mg_perf_cfg_option *o = &mg_perf_cfg_options[i];
+    assert_ptr_equal(mg_perf_cfg_option_find(o->name), o);
+    assert_true(o->type != MG_PERF_CFG_SET || o->set);
+    assert_true(o->type != MG_PERF_CFG_FLAG || !o->has_arg);
+    for (size_t k = 0; k < sizeof(std) / sizeof(std[0]); k++)
+      assert_string_not_equal(o->name, std[k]);
+  }
+  assert_null(mg_perf_cfg_option_find("bogus"));
+  assert_null(mg_perf_cfg_option_find(""));
+
+  mg_perf_cfg_init(&c);
+  /* Each kind of row. */
+  assert_int_equal(apply(&c, "target", "http://h:1", &err), 0);
+  assert_string_equal(c.target, "http://h:1");
+  assert_int_equal(apply(&c, "http2", NULL, &err), 0);
+  assert_int_equal(apply(&c, "no-ignore-eos", NULL, &err), 0);
+  assert_true(c.http2 == 1 && c.ignore_eos == 0);
+  assert_int_equal(apply(&c, "detokenize", NULL, &err), 0);
+  assert_int_equal(c.tokenize, 2);
+  assert_int_equal(apply(&c, "max-seconds", "2.5", &err), 0);
+  assert_true(c.max_seconds == 2.5);
+  assert_int_equal(apply(&c, "max-seconds", "0", &err), -1);
+  assert_int_equal(err.cat, MG_ERR_USAGE);
+  assert_non_null(strstr(err.msg, "invalid value '0' for --max-seconds"));
+  assert_int_equal(apply(&c, "max-concurrency", "12", &err), 0);
+  assert_int_equal(c.max_concurrency, 12);
+  assert_int_equal(apply(&c, "max-concurrency", "1.5", &err), -1);
+  assert_int_equal(apply(&c, "max-requests", "4294967295", &err), 0);
+  assert_true(c.max_requests == 4294967295LL);
+  assert_int_equal(apply(&c, "output-sampling", "0", &err), 0);
+  assert_true(c.sample_size == 0);
+  assert_int_equal(apply(&c, "sample-requests", "-1", &err), -1);
+  assert_int_equal(apply(&c, "rate-type", "poisson", &err), 0);
+  assert_int_equal(c.kind, MG_PERF_POISSON);
+  assert_int_equal(apply(&c, "sweep-type", "throughput", &err), -1);
+  assert_non_null(strstr(err.msg, "for --sweep-type"));
+  assert_int_equal(apply(&c, "chat-content", "text", &err), 0);
+  assert_int_equal(c.content_parts, 0);
+  assert_int_equal(apply(&c, "max-tokens-field", "both", &err), 0);
+  assert_int_equal(c.max_field, MG_PERF_MAX_BOTH);
+  assert_int_equal(apply(&c, "percentile-method", "linear", &err), 0);
+  assert_int_equal(c.method, MG_STATS_PCT_LINEAR);
+  assert_int_equal(apply(&c, "warmup", "{\"value\": 3}", &err), 0);
+  assert_true(c.warmup == 3);
+  assert_int_equal(apply(&c, "detect-saturation", NULL, &err), 0);
+  assert_true(c.osd_on);
+  assert_int_equal(apply(&c, "display-scheduler-stats", NULL, &err), 0);
+  assert_int_equal(apply(&c, "scenario", "chat", &err), -1);
+  assert_string_equal(err.msg,
+                      "option '--scenario' is not supported by perf-run");
+  mg_perf_cfg_release(&c);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_regopt),
     cmocka_unit_test(test_generations),
+    cmocka_unit_test(test_option_table),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
