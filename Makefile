@@ -98,6 +98,7 @@ LIB_OBJS_PERF = \
 	lib/perf/mg_perf_guidellm.o \
 	lib/perf/mg_perf_metrics.o \
 	lib/perf/mg_perf_osd.o \
+	lib/perf/mg_perf_plan.o \
 	lib/perf/mg_perf_rand.o \
 	lib/perf/mg_perf_report.o \
 	lib/perf/mg_perf_req.o \

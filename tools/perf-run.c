@@ -32,6 +32,7 @@
 #include "perf/mg_perf_data.h"
 #include "perf/mg_perf_guidellm.h"
 #include "perf/mg_perf_metrics.h"
+#include "perf/mg_perf_plan.h"
 #include "perf/mg_perf_report.h"
 #include "tok/mg_tok_proc.h"
 
@@ -219,7 +220,8 @@ static int run(const struct perf_opts *o)
   struct mg_perf_limits lim;
   struct mg_perf_metrics_opts mo;
   struct mg_perf_guidellm_opts go;
-  struct mg_perf_profile prof[MG_PERF_MAX_RATES + 2];
+  struct mg_perf_plan plan = { 0 };
+  const struct mg_perf_profile *prof;
   struct mg_json *rec = NULL, *perf = NULL, *runs = NULL, *ep;
   struct mg_json *gl = NULL, *report = NULL;
   struct mg_tok_proc *tp = NULL;
@@ -230,7 +232,7 @@ static int run(const struct perf_opts *o)
   char *base = NULL, *url = NULL, *warm_url = NULL, *token = NULL;
   char *model = NULL, *shown;
   char started[40], finished[40], run_id[64];
-  int rc = MG_EXIT_OK, nprof, all_ok = 1;
+  int rc = MG_EXIT_OK, all_ok = 1;
   long long n_all = 0, n_err = 0;
 
   mg_time_rfc3339(started, sizeof(started));
@@ -313,13 +315,14 @@ static int run(const struct perf_opts *o)
                        mg_json_string(mg_json_get(c->labels, "dataset")));
   mg_json_set(perf, "config", mg_perf_cfg_json(c, url, model, &data));
   runs = mg_json_new_array();
-  nprof = mg_perf_cfg_plan(c, prof);
-  for (int i = 0; i < nprof && !interrupted; i++) {
+  mg_perf_plan_init(&plan, c);
+  while (!interrupted && (prof = mg_perf_plan_next(&plan))) {
+    int i = plan.next - 1;
     struct mg_perf_bench b;
     struct mg_json *rj;
     char label[64], line[512];
 
-    mg_perf_report_profile_label(&prof[i], label, sizeof(label));
+    mg_perf_report_profile_label(prof, label, sizeof(label));
     sc.label = label;
     mg_progress_init(&sc.prog, "perf-run", 0);
     if (!c->progress)
@@ -330,8 +333,8 @@ static int run(const struct perf_opts *o)
       if (lim.start_ns < mg_time_now_ns())
         mg_warn("--start-at %.3f has passed: starting now", c->start_at);
     }
-    if (mg_perf_bench_run(&t, &data, &prof[i], &lim, &interrupted, show_status,
-                          &sc, &b, &err)
+    if (mg_perf_bench_run(&t, &data, prof, &lim, &interrupted, show_status, &sc,
+                          &b, &err)
         < 0) {
       free(shown);
       goto fail;
@@ -353,24 +356,7 @@ static int run(const struct perf_opts *o)
     n_err += b.errored;
     mg_perf_report_summary_text(rj, line, sizeof(line));
     mg_info("%s", line);
-    /* Sweep: after synchronous and throughput, GuideLLM's rates. */
-    if (c->kind == MG_PERF_SWEEP && i == 1) {
-      double r_sync =
-          mg_perf_report_figure(mg_json_at(runs, 0), "requests_per_s");
-      double r_thr = mg_perf_report_figure(rj, "requests_per_s");
-      double rates[MG_PERF_MAX_RATES];
-      int nr =
-          mg_perf_sched_sweep_rates(r_sync, r_thr, (int)c->rates[0], rates);
-      for (int k = 0; k < nr && r_sync > 0 && r_thr > 0; k++) {
-        if (rates[k] <= 0)
-          break;
-        prof[nprof] = prof[0];
-        prof[nprof].kind = (enum mg_perf_kind)c->sweep_kind;
-        prof[nprof].rate = rates[k];
-        prof[nprof].max_concurrency = c->max_concurrency;
-        nprof++;
-      }
-    }
+    mg_perf_plan_done(&plan, mg_perf_report_figure(rj, "requests_per_s"));
     mg_json_append(runs, rj);
     mg_perf_bench_release(&b);
   }
@@ -434,6 +420,7 @@ out:
   mg_json_free(report);
   mg_json_free(rec);
   mg_buf_release(&samples);
+  mg_perf_plan_release(&plan);
   mg_perf_data_release(&data);
   mg_tok_proc_free(tp);
   mg_http_secret_free(token);
