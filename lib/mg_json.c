@@ -1,6 +1,7 @@
 #include "mg_json.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,135 +18,380 @@
 #define CCJ(j) ((const cJSON *)(j))
 #define MJ(c) ((struct mg_json *)(c))
 
+static cJSON *check(cJSON *c)
+{
+  if (!c)
+    MG_BUG("cJSON allocation failed");
+  return c;
+}
+
 /*
- * cJSON keeps strings NUL-terminated, so "\u0000" inside a string would cut
- * it short. When the input has such an escape we recover the true lengths
- * with a second scan and keep them in the string node's unused valueint
- * (as length + 1; 0 means "use strlen").
+ * The parser. cJSON keeps strings NUL-terminated and does not record their
+ * length, so a string that holds "\u0000" (or a raw NUL byte) would be cut
+ * short. We therefore parse the text ourselves, in one pass, and build the
+ * cJSON tree from it: the length of every string value comes from the same
+ * scan that decoded it and is kept in the string node's otherwise unused
+ * valueint (as length + 1; 0 means "use strlen").
+ *
+ * The grammar is RFC 8259, with two leniencies cJSON also had: a leading
+ * UTF-8 byte order mark is skipped, and raw control bytes inside a string
+ * are kept as they are. Object keys are C strings, so a key holding a NUL
+ * is refused rather than silently cut (two keys could otherwise collide).
  */
-static int has_nul_escape(const char *s, size_t n)
-{
-  for (size_t i = 0; i + 5 < n; i++)
-    if (s[i] == '\\' && s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0'
-        && s[i + 4] == '0' && s[i + 5] == '0') {
-      /* An escaped backslash before it means it is not an escape. */
-      size_t k = i, bs = 0;
-      while (k > 0 && s[k - 1] == '\\') {
-        k--;
-        bs++;
-      }
-      if (bs % 2 == 0)
-        return 1;
-    }
-  return 0;
-}
+#define JSON_MAX_DEPTH 1000
 
-/* Decoded byte length of the JSON string literal at s (after the quote). */
-static size_t literal_len(const char *s, const char *end, const char **after)
-{
-  size_t len = 0;
-
-  while (s < end && *s != '"') {
-    if (*s != '\\') {
-      len++;
-      s++;
-      continue;
-    }
-    if (s + 1 < end && s[1] == 'u' && s + 5 < end) {
-      unsigned long cp =
-          strtoul((char[5]){ s[2], s[3], s[4], s[5], 0 }, NULL, 16);
-      s += 6;
-      if (cp >= 0xD800 && cp <= 0xDBFF && s + 5 < end && s[0] == '\\'
-          && s[1] == 'u') {
-        len += 4;
-        s += 6;
-      } else {
-        len += cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
-      }
-      continue;
-    }
-    len++;
-    s += 2;
-  }
-  *after = s < end ? s + 1 : end;
-  return len;
-}
-
-struct lenscan {
-  const char *p, *end;
+struct jparse {
+  const char *s;
+  size_t n, i;
+  int depth;
+  const char *why; /* reason for the first error, at offset i */
 };
 
-/* The next string literal that is a value (not a key); its length. */
-static int next_value_len(struct lenscan *ls, size_t *len)
+static cJSON *jp_fail(struct jparse *p, const char *why)
 {
-  while (ls->p < ls->end) {
-    const char *q;
-    size_t l;
+  if (!p->why)
+    p->why = why;
+  return NULL;
+}
 
-    if (*ls->p != '"') {
-      ls->p++;
-      continue;
-    }
-    l = literal_len(ls->p + 1, ls->end, &q);
-    ls->p = q;
-    while (q < ls->end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
-      q++;
-    if (q < ls->end && *q == ':')
-      continue;
-    *len = l;
-    return 1;
+static void jp_ws(struct jparse *p)
+{
+  while (p->i < p->n
+         && (p->s[p->i] == ' ' || p->s[p->i] == '\t' || p->s[p->i] == '\n'
+             || p->s[p->i] == '\r'))
+    p->i++;
+}
+
+static int hex4(const char *s, unsigned *out)
+{
+  unsigned v = 0;
+
+  for (int k = 0; k < 4; k++) {
+    char c = s[k];
+    v <<= 4;
+    if (c >= '0' && c <= '9')
+      v |= (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      v |= (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      v |= (unsigned)(c - 'A' + 10);
+    else
+      return -1;
   }
+  *out = v;
   return 0;
 }
 
-static void fix_lengths(cJSON *c, struct lenscan *ls)
+static size_t put_utf8(char *o, unsigned cp)
 {
-  for (; c; c = c->next) {
-    size_t l;
+  if (cp < 0x80) {
+    o[0] = (char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    o[0] = (char)(0xC0 | (cp >> 6));
+    o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    o[0] = (char)(0xE0 | (cp >> 12));
+    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (char)(0xF0 | (cp >> 18));
+  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  o[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
 
-    if (cJSON_IsString(c)) {
-      if (next_value_len(ls, &l))
-        c->valueint = (int)(l + 1);
-    } else if (c->child) {
-      fix_lengths(c->child, ls);
+/*
+ * The string literal at p->i (which is '"'), decoded into a new buffer of
+ * cJSON's allocator; its byte length in *len. NULL on error.
+ */
+static char *jp_string(struct jparse *p, size_t *len)
+{
+  size_t start = ++p->i, end = start;
+  char *out, *o;
+
+  /* Find the closing quote; the decoded text is never longer. */
+  while (end < p->n && p->s[end] != '"')
+    end += p->s[end] == '\\' ? 2 : 1;
+  if (end >= p->n) {
+    p->i = p->n;
+    jp_fail(p, "unterminated string");
+    return NULL;
+  }
+  out = cJSON_malloc(end - start + 1);
+  if (!out)
+    MG_BUG("cJSON allocation failed");
+  o = out;
+  while (p->i < end) {
+    char c = p->s[p->i];
+    unsigned cp, lo;
+
+    if (c != '\\') {
+      *o++ = c;
+      p->i++;
+      continue;
     }
+    c = p->s[p->i + 1];
+    switch (c) {
+    case '"':
+    case '\\':
+    case '/':
+      *o++ = c;
+      break;
+    case 'b':
+      *o++ = '\b';
+      break;
+    case 'f':
+      *o++ = '\f';
+      break;
+    case 'n':
+      *o++ = '\n';
+      break;
+    case 'r':
+      *o++ = '\r';
+      break;
+    case 't':
+      *o++ = '\t';
+      break;
+    case 'u':
+      if (end - p->i < 6 || hex4(p->s + p->i + 2, &cp) < 0)
+        goto bad_u;
+      if (cp >= 0xDC00 && cp <= 0xDFFF)
+        goto bad_u;
+      if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (end - p->i < 12 || p->s[p->i + 6] != '\\' || p->s[p->i + 7] != 'u'
+            || hex4(p->s + p->i + 8, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+          goto bad_u;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        p->i += 6;
+      }
+      o += put_utf8(o, cp);
+      p->i += 6;
+      continue;
+    default:
+      cJSON_free(out);
+      jp_fail(p, "invalid escape in a string");
+      return NULL;
+    }
+    p->i += 2;
+  }
+  *o = '\0';
+  *len = (size_t)(o - out);
+  p->i = end + 1;
+  return out;
+bad_u:
+  cJSON_free(out);
+  jp_fail(p, "invalid \\u escape in a string");
+  return NULL;
+}
+
+static int is_digit(char c)
+{
+  return c >= '0' && c <= '9';
+}
+
+static cJSON *jp_number(struct jparse *p)
+{
+  size_t start = p->i, i = p->i, k;
+  char small[64], *buf;
+  double d;
+
+  if (i < p->n && p->s[i] == '-')
+    i++;
+  if (i >= p->n || !is_digit(p->s[i])) {
+    p->i = i;
+    return jp_fail(p, "invalid number");
+  }
+  if (p->s[i] == '0')
+    i++;
+  else
+    while (i < p->n && is_digit(p->s[i]))
+      i++;
+  if (i < p->n && p->s[i] == '.') {
+    i++;
+    if (i >= p->n || !is_digit(p->s[i])) {
+      p->i = i;
+      return jp_fail(p, "invalid number");
+    }
+    while (i < p->n && is_digit(p->s[i]))
+      i++;
+  }
+  if (i < p->n && (p->s[i] == 'e' || p->s[i] == 'E')) {
+    i++;
+    if (i < p->n && (p->s[i] == '+' || p->s[i] == '-'))
+      i++;
+    if (i >= p->n || !is_digit(p->s[i])) {
+      p->i = i;
+      return jp_fail(p, "invalid number");
+    }
+    while (i < p->n && is_digit(p->s[i]))
+      i++;
+  }
+  /* strtod wants a terminated string; the text is not. */
+  k = i - start;
+  buf = k < sizeof(small) ? small : mg_xmalloc(k + 1);
+  memcpy(buf, p->s + start, k);
+  buf[k] = '\0';
+  d = strtod(buf, NULL);
+  if (buf != small)
+    free(buf);
+  p->i = i;
+  return check(cJSON_CreateNumber(d));
+}
+
+static cJSON *jp_value(struct jparse *p);
+
+static cJSON *jp_container(struct jparse *p, int obj)
+{
+  char close = obj ? '}' : ']';
+  cJSON *c = check(obj ? cJSON_CreateObject() : cJSON_CreateArray());
+
+  if (++p->depth > JSON_MAX_DEPTH) {
+    cJSON_Delete(c);
+    return jp_fail(p, "nested too deeply");
+  }
+  p->i++;
+  jp_ws(p);
+  if (p->i < p->n && p->s[p->i] == close) {
+    p->i++;
+    p->depth--;
+    return c;
+  }
+  for (;;) {
+    char *key = NULL;
+    cJSON *v;
+
+    jp_ws(p);
+    if (obj) {
+      size_t klen, at = p->i;
+      if (p->i >= p->n || p->s[p->i] != '"') {
+        cJSON_Delete(c);
+        return jp_fail(p, "expected a string key");
+      }
+      key = jp_string(p, &klen);
+      if (!key) {
+        cJSON_Delete(c);
+        return NULL;
+      }
+      if (strlen(key) != klen) {
+        cJSON_free(key);
+        cJSON_Delete(c);
+        p->i = at;
+        return jp_fail(p, "an object key holds a NUL character");
+      }
+      jp_ws(p);
+      if (p->i >= p->n || p->s[p->i] != ':') {
+        cJSON_free(key);
+        cJSON_Delete(c);
+        return jp_fail(p, "expected ':'");
+      }
+      p->i++;
+    }
+    v = jp_value(p);
+    if (!v) {
+      cJSON_free(key);
+      cJSON_Delete(c);
+      return NULL;
+    }
+    v->string = key;
+    cJSON_AddItemToArray(c, v);
+    jp_ws(p);
+    if (p->i < p->n && p->s[p->i] == ',') {
+      p->i++;
+      continue;
+    }
+    if (p->i < p->n && p->s[p->i] == close) {
+      p->i++;
+      p->depth--;
+      return c;
+    }
+    cJSON_Delete(c);
+    return jp_fail(p, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+  }
+}
+
+static cJSON *jp_word(struct jparse *p, const char *w, cJSON *v)
+{
+  size_t k = strlen(w);
+
+  if (p->n - p->i < k || memcmp(p->s + p->i, w, k) != 0) {
+    cJSON_Delete(v);
+    return jp_fail(p, "expected a value");
+  }
+  p->i += k;
+  return v;
+}
+
+static cJSON *jp_value(struct jparse *p)
+{
+  jp_ws(p);
+  if (p->i >= p->n)
+    return jp_fail(p, "unexpected end of input");
+  switch (p->s[p->i]) {
+  case '{':
+    return jp_container(p, 1);
+  case '[':
+    return jp_container(p, 0);
+  case '"': {
+    size_t len;
+    char *s = jp_string(p, &len);
+    cJSON *c;
+
+    if (!s)
+      return NULL;
+    c = check(cJSON_CreateString(""));
+    cJSON_free(c->valuestring);
+    c->valuestring = s;
+    if (strlen(s) != len)
+      c->valueint = (int)(len + 1);
+    return c;
+  }
+  case 't':
+    return jp_word(p, "true", check(cJSON_CreateTrue()));
+  case 'f':
+    return jp_word(p, "false", check(cJSON_CreateFalse()));
+  case 'n':
+    return jp_word(p, "null", check(cJSON_CreateNull()));
+  default:
+    if (p->s[p->i] == '-' || is_digit(p->s[p->i]))
+      return jp_number(p);
+    return jp_fail(p, "expected a value");
   }
 }
 
 int mg_json_parse(const char *text, size_t len, const char *name,
                   struct mg_json **out, struct mg_err *err)
 {
-  const char *end = NULL;
+  struct jparse p = { text, len, 0, 0, NULL };
   cJSON *c;
 
   *out = NULL;
   if (len == 0)
     return mg_err_set(err, MG_ERR_DATA, "malformed JSON in '%s': empty input",
                       name);
-  c = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-  if (!c) {
-    size_t off =
-        end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
-    return mg_err_set(err, MG_ERR_DATA, "malformed JSON in '%s' at byte %zu",
-                      name, off);
-  }
-  for (const char *p = end; p < text + len; p++)
-    if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-      cJSON_Delete(c);
-      return mg_err_set(err, MG_ERR_DATA,
-                        "malformed JSON in '%s' at byte %zu: unexpected data "
-                        "after the document",
-                        name, (size_t)(p - text));
-    }
-  if (has_nul_escape(text, len)) {
-    struct lenscan ls = { text, text + len };
-    if (cJSON_IsString(c)) {
-      size_t l;
-      if (next_value_len(&ls, &l))
-        c->valueint = (int)(l + 1);
-    } else {
-      fix_lengths(c->child, &ls);
-    }
+  if (len > INT_MAX - 1)
+    return mg_err_set(err, MG_ERR_DATA,
+                      "malformed JSON in '%s': larger than %d bytes", name,
+                      INT_MAX - 1);
+  if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+    p.i = 3;
+  c = jp_value(&p);
+  if (!c)
+    return mg_err_set(err, MG_ERR_DATA,
+                      "malformed JSON in '%s' at byte %zu: %s", name, p.i,
+                      p.why);
+  jp_ws(&p);
+  if (p.i < len) {
+    cJSON_Delete(c);
+    return mg_err_set(err, MG_ERR_DATA,
+                      "malformed JSON in '%s' at byte %zu: unexpected data "
+                      "after the document",
+                      name, p.i);
   }
   *out = MJ(c);
   return 0;
@@ -154,13 +400,6 @@ int mg_json_parse(const char *text, size_t len, const char *name,
 void mg_json_free(struct mg_json *j)
 {
   cJSON_Delete(CJ(j));
-}
-
-static cJSON *check(cJSON *c)
-{
-  if (!c)
-    MG_BUG("cJSON allocation failed");
-  return c;
 }
 
 struct mg_json *mg_json_new_object(void)
@@ -207,9 +446,57 @@ struct mg_json *mg_json_new_null(void)
   return MJ(check(cJSON_CreateNull()));
 }
 
+/* Whether any string below c holds a NUL (which cJSON would print cut). */
+static int has_nul_string(const cJSON *c)
+{
+  for (; c; c = c->next) {
+    if (cJSON_IsString(c) && c->valueint > 0)
+      return 1;
+    if (c->child && has_nul_string(c->child))
+      return 1;
+  }
+  return 0;
+}
+
+/*
+ * cJSON_Duplicate copies strings with strdup, so a string that holds a NUL
+ * comes out cut while its length says otherwise. Copy those whole; the two
+ * trees have the same shape.
+ */
+static void dup_nul_strings(const cJSON *src, cJSON *dst)
+{
+  for (; src && dst; src = src->next, dst = dst->next) {
+    if (cJSON_IsString(src) && src->valueint > 0) {
+      size_t n = (size_t)src->valueint - 1;
+      char *p = cJSON_malloc(n + 1);
+
+      if (!p)
+        MG_BUG("cJSON allocation failed");
+      memcpy(p, src->valuestring, n + 1);
+      cJSON_free(dst->valuestring);
+      dst->valuestring = p;
+    } else if (src->child) {
+      dup_nul_strings(src->child, dst->child);
+    }
+  }
+}
+
+static cJSON *dup(const cJSON *src)
+{
+  cJSON *c = check(cJSON_Duplicate(src, 1));
+
+  if (cJSON_IsString(src) ? src->valueint > 0 : has_nul_string(src->child)) {
+    if (cJSON_IsString(src))
+      dup_nul_strings(src, c); /* c has no siblings; src's are not visited */
+    else
+      dup_nul_strings(src->child, c->child);
+  }
+  return c;
+}
+
 struct mg_json *mg_json_dup(const struct mg_json *j)
 {
-  return MJ(check(cJSON_Duplicate(CCJ(j), 1)));
+  return MJ(dup(CCJ(j)));
 }
 
 void mg_json_set(struct mg_json *obj, const char *key, struct mg_json *val)
@@ -548,12 +835,45 @@ int mg_json_equal(const struct mg_json *a, const struct mg_json *b)
   return cJSON_Compare(CCJ(a), CCJ(b), 1);
 }
 
+/* Turns such strings into raw nodes holding their full quoted literal. */
+static void raw_nul_strings(cJSON *c)
+{
+  for (; c; c = c->next) {
+    if (cJSON_IsString(c) && c->valueint > 0) {
+      struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+      char *lit;
+
+      if (mg_json_quote(&b, c->valuestring, (size_t)c->valueint - 1, NULL) < 0)
+        MG_BUG("cannot quote a string");
+      lit = mg_xstrndup(b.data, b.len);
+      mg_buf_release(&b);
+      cJSON_free(c->valuestring);
+      c->valuestring = lit;
+      c->valueint = 0;
+      c->type = cJSON_Raw | (c->type & ~0xff);
+    } else if (c->child) {
+      raw_nul_strings(c->child);
+    }
+  }
+}
+
 char *mg_json_print(const struct mg_json *j, unsigned flags)
 {
-  char *s = (flags & MG_JSON_PRETTY) ? cJSON_Print(CCJ(j))
-                                     : cJSON_PrintUnformatted(CCJ(j));
+  cJSON *tmp = NULL;
+  const cJSON *src = CCJ(j);
+  char *s;
   size_t n;
 
+  if (src
+      && (cJSON_IsString(src) ? src->valueint > 0
+                              : has_nul_string(src->child))) {
+    /* A duplicate has no siblings, so this converts only what is below j. */
+    tmp = dup(src);
+    raw_nul_strings(tmp);
+    src = tmp;
+  }
+  s = (flags & MG_JSON_PRETTY) ? cJSON_Print(src) : cJSON_PrintUnformatted(src);
+  cJSON_Delete(tmp);
   if (!s)
     MG_BUG("cJSON print failed");
   if (!(flags & MG_JSON_NEWLINE))

@@ -95,8 +95,8 @@ int mg_json_is_null(const struct mg_json *j);
 const char *mg_json_string(const struct mg_json *j);
 /*
  * Byte length of a string value. Differs from strlen() only when the string
- * holds NUL characters (parsed from "\u0000" or made by mg_json_new_stringn).
- * NEEDSWORK: mg_json_print still stops such a string at its first NUL.
+ * holds NUL characters (parsed from "\u0000" or a raw NUL, or made by
+ * mg_json_new_stringn); mg_json_print prints such a string whole.
  */
 size_t mg_json_string_len(const struct mg_json *j);
 double mg_json_number(const struct mg_json *j);

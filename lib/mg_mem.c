@@ -62,6 +62,16 @@ char *mg_xstrndup(const char *s, size_t n)
   return p;
 }
 
+char *mg_xmemdup(const void *s, size_t n)
+{
+  char *p = mg_xmalloc(n + 1);
+
+  if (n)
+    memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}
+
 char *mg_xasprintf(const char *fmt, ...)
 {
   va_list ap;

@@ -15,7 +15,13 @@ void *mg_xrealloc(void *p, size_t n);
 /* Grows an array of nmemb elements of size to at least want; overflow-safe. */
 void *mg_xreallocarray(void *p, size_t nmemb, size_t size);
 char *mg_xstrdup(const char *s);
+/* At most n bytes of s, up to its first NUL. */
 char *mg_xstrndup(const char *s, size_t n);
+/*
+ * Exactly n bytes of s (which may hold NULs), plus a terminating NUL: the
+ * copy for a string whose length is known, such as mg_json_string_len().
+ */
+char *mg_xmemdup(const void *s, size_t n);
 /* caller owns the result; free with free() */
 char *mg_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -496,13 +496,13 @@ static long tokjob_for(struct eng *e, const char *s, size_t n, size_t req)
     }
     t = &e->tj[e->ntj++];
     memset(t, 0, sizeof(*t));
-    t->s = mg_xstrndup(s, n);
+    t->s = mg_xmemdup(s, n);
     t->n = n;
     push_tok(e, j);
   }
   t = &e->tj[j];
   if (t->state == TS_FREED) {
-    t->s = mg_xstrndup(s, n);
+    t->s = mg_xmemdup(s, n);
     t->n = n;
     t->attempts = 0;
     push_tok(e, j);

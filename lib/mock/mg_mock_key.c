@@ -118,9 +118,9 @@ static int add_line(struct mg_mock_key *k, const char *line, size_t len,
     struct mg_mock_key_entry *e = &k->e[k->n];
 
     e->context_len = mg_json_string_len(c);
-    e->context = mg_xstrndup(mg_json_string(c), e->context_len);
+    e->context = mg_xmemdup(mg_json_string(c), e->context_len);
     e->continuation_len = mg_json_string_len(t);
-    e->continuation = mg_xstrndup(mg_json_string(t), e->continuation_len);
+    e->continuation = mg_xmemdup(mg_json_string(t), e->continuation_len);
     e->line = lineno;
     e->known = mg_mock_key_decide(seed, accuracy, e->context, e->context_len);
     k->hash[k->n] = h;

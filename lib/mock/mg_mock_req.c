@@ -76,9 +76,9 @@ static int text_prompt(struct mg_mock_req *r, const struct mg_json *s,
   if (!mg_mock_tok_utf8_valid(t, n))
     return mg_err_set(err, MG_ERR_DATA, "'prompt' is not valid UTF-8");
   p = add_prompt(r);
-  p->text = mg_xstrndup(t, n);
+  p->text = mg_xmemdup(t, n);
   p->len = n;
-  p->match = mg_xstrndup(t, n);
+  p->match = mg_xmemdup(t, n);
   p->match_len = n;
   mg_mock_tok_encode(p->text, p->len, &p->toks);
   return 0;
@@ -298,7 +298,7 @@ static int parse_stop(struct mg_mock_req *r, const struct mg_json *s,
     r->stop = mg_xmalloc(sizeof(*r->stop));
     r->stop_len = mg_xmalloc(sizeof(*r->stop_len));
     r->stop_len[0] = mg_json_string_len(s);
-    r->stop[0] = mg_xstrndup(mg_json_string(s), r->stop_len[0]);
+    r->stop[0] = mg_xmemdup(mg_json_string(s), r->stop_len[0]);
     r->nstop = 1;
     return 0;
   }
@@ -312,7 +312,7 @@ static int parse_stop(struct mg_mock_req *r, const struct mg_json *s,
     if (mg_json_string_len(v) == 0)
       continue;
     r->stop_len[r->nstop] = mg_json_string_len(v);
-    r->stop[r->nstop] = mg_xstrndup(mg_json_string(v), r->stop_len[r->nstop]);
+    r->stop[r->nstop] = mg_xmemdup(mg_json_string(v), r->stop_len[r->nstop]);
     r->nstop++;
   }
   return 0;

@@ -296,7 +296,7 @@ static int parse_added_one(const struct mg_json *e, const char *path,
       || mg_json_opt_bool(e, "normalized", "added token", !sp, &nm, err))
     return mg_err_prefix(err, "'%s'", path);
   a->len = mg_json_string_len(c);
-  a->content = mg_xstrndup(mg_json_string(c), a->len);
+  a->content = mg_xmemdup(mg_json_string(c), a->len);
   a->special = (unsigned char)sp;
   a->single_word = (unsigned char)sw;
   a->lstrip = (unsigned char)ls;

@@ -60,7 +60,7 @@ static int get_str(const struct mg_json *j, const char *key, const char *def,
 
   if (mg_json_is_string(v)) {
     *len = mg_json_string_len(v);
-    *out = mg_xstrndup(mg_json_string(v), *len);
+    *out = mg_xmemdup(mg_json_string(v), *len);
     return 0;
   }
   if (!def || (v && !mg_json_is_null(v)))
@@ -149,7 +149,7 @@ int mg_tok_dec_parse(const struct mg_json *j, const char *path,
     if ((s = mg_json_get(pat, "String")) && mg_json_is_string(s)
         && mg_json_string_len(s) > 0) {
       d->alen = mg_json_string_len(s);
-      d->a = mg_xstrndup(mg_json_string(s), d->alen);
+      d->a = mg_xmemdup(mg_json_string(s), d->alen);
     } else if ((s = mg_json_get(pat, "Regex")) && mg_json_is_string(s)) {
       rc = mg_tok_pre_re_new(mg_json_string(s), mg_json_string_len(s),
                              MG_TOK_RE_ONIG, path, &d->re, err);

@@ -174,7 +174,7 @@ static int opt_str(const struct mg_json *j, const char *key, const char *def,
   *len = 0;
   if (mg_json_is_string(v)) {
     *len = mg_json_string_len(v);
-    *out = mg_xstrndup(mg_json_string(v), *len);
+    *out = mg_xmemdup(mg_json_string(v), *len);
   } else if (v && !mg_json_is_null(v)) {
     return mg_err_set(err, MG_ERR_DATA,
                       "model field '%s' in '%s' is not a "

@@ -136,7 +136,7 @@ int mg_tok_norm_parse(const struct mg_json *j, const char *path,
       goto fail;
     }
     n->alen = mg_json_string_len(v);
-    n->a = mg_xstrndup(mg_json_string(v), n->alen);
+    n->a = mg_xmemdup(mg_json_string(v), n->alen);
   } else if (!strcmp(type, "Replace")) {
     const char *pat = NULL;
     size_t plen = 0;
@@ -153,7 +153,7 @@ int mg_tok_norm_parse(const struct mg_json *j, const char *path,
       goto fail;
     }
     n->blen = mg_json_string_len(v);
-    n->b = mg_xstrndup(mg_json_string(v), n->blen);
+    n->b = mg_xmemdup(mg_json_string(v), n->blen);
     if (regex || plen == 0) {
       if (mg_tok_pre_re_new(pat, plen,
                             regex ? MG_TOK_RE_ONIG : MG_TOK_RE_LITERAL, path,

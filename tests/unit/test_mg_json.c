@@ -233,6 +233,110 @@ static void test_deep_nesting_is_bounded(void **state)
   free(s);
 }
 
+/*
+ * J1: the 18-byte document of issue 14. The old length fix-up scanned the
+ * text a second time with other rules than cJSON's and gave later strings
+ * a wrong length, so callers read past the allocation. Now one scanner
+ * decides: a raw NUL between tokens is not whitespace, and a key holding a
+ * NUL is refused.
+ */
+static void test_j1_regression(void **state)
+{
+  static const char doc[] = "{\"\\u0000n\xfb\"\x00:[\"\"]}";
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_json *j = NULL;
+
+  (void)state;
+  assert_int_equal(sizeof(doc) - 1, 18);
+  assert_int_equal(mg_json_parse(doc, 18, "j1", &j, &err), -1);
+  assert_null(j);
+  assert_string_equal(err.msg, "malformed JSON in 'j1' at byte 1: an object "
+                               "key holds a NUL character");
+  /* The same bytes as values: the raw NUL is not whitespace. */
+  assert_int_equal(
+      mg_json_parse("[\"\\u0000n\xfb\"\x00,\"\"]", 14, "j1b", &j, &err), -1);
+  assert_string_equal(
+      err.msg, "malformed JSON in 'j1b' at byte 11: expected ',' or ']'");
+}
+
+/* Every string gets its own length, whatever comes before it. */
+static void test_string_lengths_exact(void **state)
+{
+  static const char doc[] =
+      "{\"a\":\"\\u0000n\xfb\", \"b\":[\"\", \"x\\u0000\"],"
+      "\"c\":\"r\x01\x00w\", \"d\":\"plain\","
+      "\"e\":\"\\ud83d\\ude00\\u00e9\"}";
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_json *j = NULL, *b;
+
+  (void)state;
+  assert_int_equal(mg_json_parse(doc, sizeof(doc) - 1, "t", &j, &err), 0);
+  assert_int_equal(mg_json_string_len(mg_json_get(j, "a")), 3);
+  assert_memory_equal(mg_json_string(mg_json_get(j, "a")), "\0n\xfb", 3);
+  b = mg_json_get(j, "b");
+  assert_int_equal(mg_json_string_len(mg_json_at(b, 0)), 0);
+  assert_int_equal(mg_json_string_len(mg_json_at(b, 1)), 2);
+  /* Raw control bytes, NUL included, are kept with their true length. */
+  assert_int_equal(mg_json_string_len(mg_json_get(j, "c")), 4);
+  assert_memory_equal(mg_json_string(mg_json_get(j, "c")), "r\x01\0w", 4);
+  assert_int_equal(mg_json_string_len(mg_json_get(j, "d")), 5);
+  assert_int_equal(mg_json_string_len(mg_json_get(j, "e")), 6);
+  assert_string_equal(mg_json_string(mg_json_get(j, "e")),
+                      "\xf0\x9f\x98\x80\xc3\xa9");
+  mg_json_free(j);
+}
+
+/* A string holding NULs prints whole, and reads back the same. */
+static void test_nul_strings_print_whole(void **state)
+{
+  struct mg_json *o = mg_json_new_object(), *a = mg_json_new_array(), *k;
+  struct mg_err err = MG_ERR_INIT;
+  char *s;
+
+  (void)state;
+  mg_json_append(a, mg_json_new_stringn("x\0y", 3));
+  mg_json_append(a, mg_json_new_string("z"));
+  mg_json_set(o, "a", a);
+  mg_json_set(o, "n", mg_json_new_stringn("\0", 1));
+  s = mg_json_print(o, 0);
+  assert_string_equal(s, "{\"a\":[\"x\\u0000y\",\"z\"],\"n\":\"\\u0000\"}");
+  assert_int_equal(mg_json_parse(s, strlen(s), "p", &k, &err), 0);
+  assert_int_equal(mg_json_string_len(mg_json_get(k, "n")), 1);
+  assert_memory_equal(mg_json_string(mg_json_at(mg_json_get(k, "a"), 0)),
+                      "x\0y", 3);
+  free(s);
+  /* The tree printed is unchanged. */
+  assert_int_equal(mg_json_type(mg_json_get(o, "n")), MG_JSON_STRING);
+  s = mg_json_print(mg_json_get(o, "n"), MG_JSON_PRETTY);
+  assert_string_equal(s, "\"\\u0000\"");
+  free(s);
+  mg_json_free(k);
+  mg_json_free(o);
+}
+
+static void test_grammar(void **state)
+{
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_json *j;
+  static const char *bad[] = {
+    "01",    "1.",        ".5",    "-",       "1e",          "+1",
+    "[1,]",  "{,}",       "tru",   "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"",
+    "\"abc", "{\"a\" 1}", "[1 2]", "\f1",     "nul"
+  };
+
+  (void)state;
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    if (mg_json_parse(bad[i], strlen(bad[i]), "g", &j, &err) != -1)
+      fail_msg("'%s' was accepted", bad[i]);
+    assert_int_equal(err.cat, MG_ERR_DATA);
+  }
+  j = parse_ok("\xEF\xBB\xBF [ -0.5e+2, 1E3, 0, true, false, null, \"\\/\" ] ");
+  assert_true(mg_json_number(mg_json_at(j, 0)) == -50);
+  assert_true(mg_json_number(mg_json_at(j, 1)) == 1000);
+  assert_string_equal(mg_json_string(mg_json_at(j, 6)), "/");
+  mg_json_free(j);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -245,6 +349,10 @@ int main(void)
     cmocka_unit_test(test_iteration),
     cmocka_unit_test(test_quote),
     cmocka_unit_test(test_deep_nesting_is_bounded),
+    cmocka_unit_test(test_j1_regression),
+    cmocka_unit_test(test_string_lengths_exact),
+    cmocka_unit_test(test_nul_strings_print_whole),
+    cmocka_unit_test(test_grammar),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
