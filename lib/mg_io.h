@@ -33,8 +33,16 @@ int mg_io_write_fd(int fd, const char *name, const void *p, size_t n,
 /*
  * Replaces path with data atomically: writes a temporary file in the same
  * directory, fsyncs it, renames it over path and fsyncs the directory. An
- * interrupted run leaves either the old file or the new one. For "-" the
- * data is written to stdout. mode is used for a new file (e.g. 0644).
+ * interrupted run leaves either the old file or the new one. Only a
+ * regular file or a missing path is replaced:
+ *   - a symbolic link is kept; the file its chain ends at is replaced (or
+ *     created) atomically;
+ *   - a device, a FIFO, a socket, or an entry of /proc/self/fd (hence
+ *     /dev/stdout, /dev/stderr, /dev/fd/N) is written straight through, as
+ *     the shell's '>' does: opened for writing and truncated, never
+ *     renamed over;
+ *   - "-" writes to stdout.
+ * mode is used for a new file (e.g. 0644).
  */
 int mg_io_write_atomic(const char *path, const void *data, size_t n, int mode,
                        struct mg_err *err);
@@ -42,10 +50,14 @@ int mg_io_write_atomic(const char *path, const void *data, size_t n, int mode,
 /*
  * An atomic file written in pieces: mg_io_atomic_open creates the temporary,
  * mg_io_atomic_commit fsyncs and renames it, mg_io_atomic_abort removes it.
- * For long jobs that stream a side file (per-request samples).
+ * For long jobs that stream a side file (per-request samples). The same
+ * rules as mg_io_write_atomic decide what is replaced; when the output is
+ * written straight through (direct), commit only closes it and abort
+ * cannot take back what was written.
  */
 struct mg_io_atomic {
   int fd;
+  int direct;
   char *path;
   char *tmp;
 };
