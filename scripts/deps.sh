@@ -6,13 +6,16 @@
 #   scripts/deps.sh --check   never install: print what is missing and the
 #                             command that installs it, and fail
 #
-# make deps and .ci/run install; make check and make demo only check.
+# make deps, make demo (as root) and .ci/run install; make check only
+# checks. clang, clang-format and libclang-rt are for make lint, the clang
+# build and the libFuzzer harnesses (CI runs all three).
 mode=install
 [ "${1:-}" = --check ] && mode=check
 pkgs="build-essential pkg-config curl ca-certificates
 libcurl4-openssl-dev libcjson-dev libarchive-dev libssl-dev libyaml-dev
 libpcre2-dev libutf8proc-dev libmicrohttpd-dev libcmocka-dev python3
-python3-jinja2 python3-regex python3-yaml chromium docker-registry openssl apache2-utils"
+python3-jinja2 python3-regex python3-yaml chromium docker-registry openssl apache2-utils
+clang clang-format libclang-rt-14-dev"
 
 missing=
 for p in $pkgs; do
