@@ -182,8 +182,8 @@ static void test_errors(void **state)
     "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
-    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-    "fffffffffffffffffff\r\n",
+    ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "fffffffffffffffffff\r\n"),
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc\r\n",
     "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nab",
     "HTTP/1.1 101 Switching Protocols\r\n\r\n",
