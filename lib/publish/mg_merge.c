@@ -324,6 +324,8 @@ static enum num_rule num_rule(const char *parent, const char *key)
   if (parent && strcmp(parent, "window") == 0)
     return strcmp(key, "start_s") == 0 || strcmp(key, "start") == 0 ? R_MIN
                                                                     : R_MAX;
+  if (strcmp(key, "start_unix") == 0)
+    return R_MIN; /* shards are re-based on the earliest start */
   if (strcmp(key, "duration_s") == 0 || strcmp(key, "vllm_duration_s") == 0)
     return R_MAX;
   if (strcmp(key, "slo_attainment") == 0)
@@ -561,21 +563,83 @@ static int load_samples(const struct part *p, size_t k, struct mg_json **lines,
 }
 
 /*
+ * Shards that started apart: each shard's times count from its own
+ * benchmark start (start_unix), so they move by (start_unix - the
+ * earliest start_unix) onto the union's clock.
+ */
+static void shift_ms(struct mg_json *o, const char *key, double by)
+{
+  struct mg_json *v = mg_json_get(o, key);
+
+  if (mg_json_is_number(v))
+    mg_json_set_number(o, key, mg_json_number(v) + by);
+}
+
+/* A samples line of a shard that started by_ms after the earliest. */
+static void shift_line(struct mg_json *l, double by_ms)
+{
+  static const char *const keys[] = {
+    "scheduled",  "sent", "headers",    "first_token", "first_output_token",
+    "last_token", "end",  "vllm_first", "vllm_last",   NULL
+  };
+  struct mg_json *ev = mg_json_get(l, "events"), *nev;
+
+  for (const char *const *k = keys; *k; k++)
+    shift_ms(l, *k, by_ms);
+  if (!mg_json_is_array(ev))
+    return;
+  /* [[t, flags], ...]: the same events at t + by_ms */
+  nev = mg_json_new_array();
+  for (struct mg_json *e = mg_json_first(ev); e; e = mg_json_next(e)) {
+    struct mg_json *t = mg_json_at(e, 0), *ne = mg_json_dup(e);
+    if (mg_json_is_number(t)) {
+      struct mg_json *pair = mg_json_new_array();
+      mg_json_append(pair, mg_json_new_number(mg_json_number(t) + by_ms));
+      for (size_t i = 1; mg_json_at(e, i); i++)
+        mg_json_append(pair, mg_json_dup(mg_json_at(e, i)));
+      mg_json_free(ne);
+      ne = pair;
+    }
+    mg_json_append(nev, ne);
+  }
+  mg_json_set(l, "events", nev);
+}
+
+/* A shard's run moved onto the union's clock (the caller frees it). */
+static struct mg_json *rebased_run(const struct mg_json *r, double t0)
+{
+  struct mg_json *d = mg_json_dup(r), *w = mg_json_get(d, "window");
+  double by =
+      round((mg_json_number(mg_json_get(r, "start_unix")) - t0) * 1e6) / 1e6;
+
+  if (mg_json_is_object(w)) {
+    shift_ms(w, "start_s", by);
+    shift_ms(w, "end_s", by);
+  }
+  mg_json_set_number(d, "start_unix", t0);
+  return d;
+}
+
+/*
  * Replaces the run's request counts and distributions by those of the
  * samples lines of run id (every input's), exactly as one process would
- * have computed them.
+ * have computed them. shift_ms[i]: how much later input i's run started
+ * than the earliest (0: together).
  */
 static void exact_run(struct mg_json *run, double id,
-                      struct mg_json *const *lines, size_t k,
-                      enum mg_stats_pct method)
+                      struct mg_json *const *lines, const double *shift,
+                      size_t k, enum mg_stats_pct method)
 {
   struct mg_perf_metrics *m = mg_perf_metrics_new();
   struct mg_json *req, *client;
 
   for (size_t i = 0; i < k; i++)
     for (struct mg_json *l = mg_json_first(lines[i]); l; l = mg_json_next(l))
-      if (mg_json_number(mg_json_get(l, "run")) == id)
+      if (mg_json_number(mg_json_get(l, "run")) == id) {
+        if (shift[i] != 0)
+          shift_line(l, shift[i]);
         mg_perf_metrics_add_sample(m, l);
+      }
   req = mg_json_get(run, "requests");
   if (!mg_json_is_object(req)) {
     req = mg_json_new_object();
@@ -623,8 +687,11 @@ static int merge_perf(const struct part *p, size_t k,
                       const struct mg_json *allow, struct mg_json **out,
                       struct mg_json *notes, struct mg_err *err)
 {
-  struct mg_json *o, *runs, *ids, **lines;
+  struct mg_json *o, *runs, *ids, **lines, **reb;
   struct part *c;
+  size_t *cin;
+  double *shift, t0;
+  int apart;
   const char *pol;
   char buf[32];
   enum mg_stats_pct method;
@@ -665,6 +732,9 @@ static int merge_perf(const struct part *p, size_t k,
   }
   o = mg_json_new_object();
   c = mg_xcalloc(k, sizeof(*c));
+  cin = mg_xcalloc(k, sizeof(*cin));
+  shift = mg_xcalloc(k, sizeof(*shift));
+  reb = mg_xcalloc(k, sizeof(*reb));
   for (size_t i = 0; i < k; i++)
     for (struct mg_json *m = mg_json_first(p[i].v); m; m = mg_json_next(m)) {
       const char *mk = mg_json_key(m);
@@ -741,6 +811,8 @@ static int merge_perf(const struct part *p, size_t k,
           if (strcmp(run_id(x, rj, b2, sizeof(b2)), id) == 0) {
             c[kc].v = x;
             c[kc].name = p[j].name;
+            cin[kc] = j;
+            reb[kc] = NULL;
             kc++;
             break;
           }
@@ -748,22 +820,50 @@ static int merge_perf(const struct part *p, size_t k,
         if (kc == k)
           break;
       }
+      /* Shards with start_unix that started apart: onto the earliest's
+       * clock, windows and samples alike, so the union is exact. */
+      t0 = 0;
+      apart = 0;
+      for (size_t j = 0; j < kc; j++) {
+        const struct mg_json *su = mg_json_get(c[j].v, "start_unix");
+        if (!mg_json_is_number(su)) {
+          apart = 0;
+          break;
+        }
+        if (j && mg_json_number(su) != t0)
+          apart = 1;
+        if (!j || mg_json_number(su) < t0)
+          t0 = mg_json_number(su);
+      }
+      memset(shift, 0, k * sizeof(*shift));
+      for (size_t j = 0; apart && j < kc; j++) {
+        shift[cin[j]] =
+            round((mg_json_number(mg_json_get(c[j].v, "start_unix")) - t0)
+                  * 1e6)
+            / 1e3;
+        c[j].v = reb[j] = rebased_run(c[j].v, t0);
+      }
       snprintf(path, sizeof(path), "perf.runs[%s]", id);
       mr = merge_run_tree(c, kc, "runs", NULL, path, notes);
       if (kc > 1) {
         recompute_rates(mr);
         mg_json_set_number(mr, "merged_from", (double)kc);
         if (exact && mg_json_is_number(mg_json_get(mr, "id"))) {
-          exact_run(mr, mg_json_number(mg_json_get(mr, "id")), lines, k,
+          exact_run(mr, mg_json_number(mg_json_get(mr, "id")), lines, shift, k,
                     method);
           mg_json_remove(mr, "percentiles_approx");
         }
       }
+      for (size_t j = 0; j < kc; j++)
+        mg_json_free(reb[j]);
       mg_json_append(runs, mr);
     }
   }
   mg_json_set(o, "runs", runs);
   mg_json_free(ids);
+  free(cin);
+  free(shift);
+  free(reb);
   for (size_t i = 0; i < k; i++)
     mg_json_free(lines[i]);
   free(lines);

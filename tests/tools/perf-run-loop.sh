@@ -141,4 +141,25 @@ test_expect_success '--start-at in the past: a warning, then the run' "
   must_contain err2 \"invalid value 'soon' for --start-at\"
 "
 
+# Shards that started apart (no common --start-at): results-merge moves
+# each onto the earliest start's clock (start_unix), windows and samples
+# alike, instead of keeping the first start_unix with a warning.
+test_expect_success 'results-merge: shards that started apart, one clock' "
+  at=\$(python3 -c 'import time; print(f\"{time.time() + 0.5:.3f}\")') &&
+  later=\$(python3 -c \"print(f'{\$at + 0.4:.3f}')\") &&
+  { perf-run --target $m_URL --data prompt_tokens=8,output_tokens=4 \
+      --skip-check --profile constant --rate 20 --max-requests 10 -q \
+      --start-at \$at --samples s1.jsonl </dev/null >r1.json &
+    perf-run --target $m_URL --data prompt_tokens=8,output_tokens=4 \
+      --skip-check --profile constant --rate 20 --max-requests 10 -q \
+      --start-at \$later --samples s2.jsonl </dev/null >r2.json; wait \$!; } &&
+  results-merge r1.json r2.json >m.json 2>err &&
+  must_be_empty err &&
+  json_get m.json \"abs(d['perf']['runs'][0]['start_unix'] - \$at) < 1e-6 or exit(1)\" &&
+  json_get m.json \"(lambda w2, w: abs(w['end_s'] - w2['end_s'] - 0.4) < 1e-6 or exit(1))(__import__('json').load(open('r2.json'))['perf']['runs'][0]['window'], d['perf']['runs'][0]['window'])\" &&
+  test \"\$(json_get m.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"successful\"]')\" = 20 &&
+  test \"\$(json_get m.json 'd[\"perf\"][\"runs\"][0][\"metrics_from\"]')\" = samples &&
+  json_get m.json \"d['perf']['runs'][0]['metrics']['successful']['latency_ms']['max'] < 200 or exit(1)\"
+"
+
 test_done
