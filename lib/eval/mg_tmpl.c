@@ -725,12 +725,13 @@ static struct node *parse_postfix(struct parser *p, struct node *n)
           add_kid(s, parts[j], NULL);
         n = s;
       } else {
-        struct node *it = new_node(N_ITEM, pos);
+        struct node *it;
 
         if (!parts[0]) {
           perr(p, pos, "empty subscript");
           goto fail_parts;
         }
+        it = new_node(N_ITEM, pos);
         add_kid(it, n, NULL);
         add_kid(it, parts[0], NULL);
         n = it;

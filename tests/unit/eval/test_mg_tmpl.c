@@ -68,6 +68,29 @@ static void check_err(const char *tmpl, const char *want)
   mg_buf_release(&b);
 }
 
+/* Syntax errors free what the parser built (checked by LeakSanitizer under
+ * make check-asan): an empty subscript used to leak its item node. */
+static void test_syntax_errors_free_everything(void **state)
+{
+  static const char *const bad[] = {
+    "{{ a[] }}", "{{ a.b[] }}", "{{ a[1:2:3:4] }}",
+    "{{ a[1 }}", "{{ f(a, }}",  "{% for x in y %}{{ y[] }}{% endfor %}",
+    "{{ a. }}",
+  };
+
+  (void)state;
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+    struct mg_tmpl *t = NULL;
+    struct mg_err err = MG_ERR_INIT;
+
+    assert_int_equal(mg_tmpl_compile(bad[i], strlen(bad[i]), "t", &t, &err),
+                     -1);
+    assert_null(t);
+    assert_int_equal(err.cat, MG_ERR_DATA);
+  }
+  check_err("{{ a[] }}", "empty subscript");
+}
+
 static void test_lm_eval_prompts(void **state)
 {
   (void)state;
@@ -249,6 +272,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_lm_eval_prompts),
+    cmocka_unit_test(test_syntax_errors_free_everything),
     cmocka_unit_test(test_expressions),
     cmocka_unit_test(test_strict_undefined),
     cmocka_unit_test(test_single_expression),
