@@ -116,7 +116,11 @@ LIB_OBJS_EVAL = \
 	lib/eval/mg_eval_table.o \
 	lib/eval/mg_metrics.o \
 	lib/eval/mg_task.o \
-	lib/eval/mg_tmpl.o
+	lib/eval/mg_tmpl.o \
+	lib/eval/mg_tmpl_filter.o \
+	lib/eval/mg_tmpl_lex.o \
+	lib/eval/mg_tmpl_parse.o \
+	lib/eval/mg_tmpl_run.o
 
 # mock/: the mock-llm engine
 LIB_OBJS_MOCK = \
