@@ -222,7 +222,7 @@ int mg_tmpl_run_test(struct rctx *r, const struct node *n, const char *t,
                      struct mg_pv *v, const struct args *a, int *out);
 struct mg_pv *mg_tmpl_run_to_str_pv(const struct mg_pv *v);
 
-/* mg_tmpl_filter.c */
+/* mg_tmpl_filter.c: the filter table (jq's function_list[] style) */
 int mg_tmpl_filter_apply(struct rctx *r, const struct node *n, const char *f,
                          struct mg_pv *v, const struct args *a,
                          struct mg_pv **out);

@@ -206,403 +206,584 @@ static int filter_selectattr(struct rctx *r, const struct node *n,
   return 0;
 }
 
-static int apply_filter2(struct rctx *r, const struct node *n, const char *f,
+static int f_default(struct rctx *r, const struct node *n, const char *f,
+                     struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  struct mg_pv *def = mg_tmpl_run_arg(a, 0, "default_value");
+  struct mg_pv *boolean = mg_tmpl_run_arg(a, 1, "boolean");
+
+  (void)r;
+  (void)n;
+  (void)f;
+
+  if (mg_tmpl_run_is_undef(v)
+      || (boolean && mg_pv_truthy(boolean) && !mg_pv_truthy(v)))
+    *out = def ? mg_pv_ref(def) : mg_pv_str("");
+  else
+    *out = mg_pv_ref(v);
+  return 0;
+}
+
+static int f_string(struct rctx *r, const struct node *n, const char *f,
+                    struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  (void)r;
+  (void)n;
+  (void)f;
+  (void)a;
+
+  *out = mg_tmpl_run_to_str_pv(v);
+  return 0;
+}
+
+static int f_trim(struct rctx *r, const struct node *n, const char *f,
+                  struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  struct mg_pv *a0 = mg_tmpl_run_arg(a, 0, NULL);
+  struct mg_pv *s = mg_tmpl_run_to_str_pv(v);
+
+  (void)r;
+  (void)n;
+  (void)f;
+
+  *out =
+      mg_tmpl_run_str_strip(s, a0 && a0->type == MG_PV_STR ? a0 : NULL, 1, 1);
+  mg_pv_unref(s);
+  return 0;
+}
+
+static int f_case(struct rctx *r, const struct node *n, const char *f,
+                  struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  struct mg_pv *s = mg_tmpl_run_to_str_pv(v);
+
+  (void)r;
+  (void)n;
+  (void)a;
+
+  *out = mg_tmpl_run_str_case(s, f[0] == 'l'   ? CASE_LOWER
+                                 : f[0] == 'u' ? CASE_UPPER
+                                 : f[0] == 'c' ? CASE_CAPITALIZE
+                                               : CASE_TITLE);
+  mg_pv_unref(s);
+  return 0;
+}
+
+static int f_replace(struct rctx *r, const struct node *n, const char *f,
+                     struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  struct mg_pv *a0 = mg_tmpl_run_arg(a, 0, NULL);
+
+  (void)f;
+
+  struct mg_pv *s = mg_tmpl_run_to_str_pv(v),
+               *c = mg_tmpl_run_arg(a, 2, "count");
+  long long count = -1;
+
+  if (mg_tmpl_run_need_str(r, n, a0, "replace old") < 0
+      || mg_tmpl_run_need_str(r, n, mg_tmpl_run_arg(a, 1, NULL), "replace new")
+             < 0
+      || (c && c->type != MG_PV_NONE
+          && mg_tmpl_run_need_int(r, n, c, "count", &count) < 0)) {
+    mg_pv_unref(s);
+    return -1;
+  }
+  *out =
+      mg_tmpl_run_str_replace(s, a0, mg_tmpl_run_arg(a, 1, NULL), (long)count);
+  mg_pv_unref(s);
+  return 0;
+}
+
+static int f_regex_replace(struct rctx *r, const struct node *n, const char *f,
+                           struct mg_pv *v, const struct args *a,
+                           struct mg_pv **out)
+{
+  (void)f;
+
+  struct mg_pv *s = mg_tmpl_run_to_str_pv(v),
+               *c = mg_tmpl_run_arg(a, 2, "count");
+  struct mg_regex *re;
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  long long count = 0;
+  int rc;
+
+  if (mg_tmpl_run_need_str(r, n, mg_tmpl_run_arg(a, 0, "pattern"), "pattern")
+          < 0
+      || mg_tmpl_run_need_str(r, n, mg_tmpl_run_arg(a, 1, "repl"), "repl") < 0
+      || (c && mg_tmpl_run_need_int(r, n, c, "count", &count) < 0)) {
+    mg_pv_unref(s);
+    return -1;
+  }
+  if (mg_regex_compile(mg_tmpl_run_arg(a, 0, "pattern")->u.str.s, &re, r->err)
+      < 0) {
+    mg_pv_unref(s);
+    return -1;
+  }
+  rc = mg_regex_sub(re, mg_tmpl_run_arg(a, 1, "repl")->u.str.s, s->u.str.s,
+                    s->u.str.len, (long)count, &b, r->err);
+  mg_regex_free(re);
+  mg_pv_unref(s);
+  if (rc < 0) {
+    mg_buf_release(&b);
+    return -1;
+  }
+  *out = mg_pv_str_buf(&b);
+  return 0;
+}
+
+static int f_length(struct rctx *r, const struct node *n, const char *f,
+                    struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  (void)f;
+  (void)a;
+
+  if (v->type != MG_PV_STR && v->type != MG_PV_LIST && v->type != MG_PV_DICT)
+    return mg_tmpl_run_rerr(r, n, "object of type '%s' has no len()",
+                            mg_pv_type_name(v));
+  *out = mg_pv_int((long long)mg_pv_len(v));
+  return 0;
+}
+
+static int f_wordcount(struct rctx *r, const struct node *n, const char *f,
+                       struct mg_pv *v, const struct args *a,
+                       struct mg_pv **out)
+{
+  (void)r;
+  (void)n;
+  (void)f;
+  (void)a;
+
+  struct mg_pv *s = mg_tmpl_run_to_str_pv(v),
+               *l = mg_tmpl_run_str_split(s, NULL, -1);
+
+  *out = mg_pv_int((long long)l->u.list.n);
+  mg_pv_unref(l);
+  mg_pv_unref(s);
+  return 0;
+}
+
+static int f_first_last(struct rctx *r, const struct node *n, const char *f,
+                        struct mg_pv *v, const struct args *a,
+                        struct mg_pv **out)
+{
+  struct mg_pv *items;
+  size_t cnt;
+
+  (void)a;
+
+  if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
+    return -1;
+  cnt = items->u.list.n;
+  if (cnt == 0)
+    *out = mg_tmpl_run_mk_undef("No %s item, sequence was empty.", f);
+  else
+    *out = mg_pv_ref(items->u.list.v[f[0] == 'f' ? 0 : cnt - 1]);
+  mg_pv_unref(items);
+  return 0;
+}
+
+static int f_int(struct rctx *r, const struct node *n, const char *f,
+                 struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  (void)r;
+  (void)n;
+  (void)f;
+
+  return to_int_filter(v, mg_tmpl_run_arg(a, 0, "default"), out);
+}
+
+static int f_float(struct rctx *r, const struct node *n, const char *f,
+                   struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  struct mg_pv *def = mg_tmpl_run_arg(a, 0, "default");
+
+  (void)r;
+  (void)n;
+  (void)f;
+
+  if (mg_pv_is_number(v)) {
+    *out = mg_pv_float(mg_pv_num(v));
+  } else if (v->type == MG_PV_STR) {
+    char *end;
+    double d = strtod(v->u.str.s, &end);
+
+    *out = v->u.str.len && !*end ? mg_pv_float(d)
+           : def                 ? mg_pv_ref(def)
+                                 : mg_pv_float(0);
+  } else {
+    *out = def ? mg_pv_ref(def) : mg_pv_float(0);
+  }
+  return 0;
+}
+
+static int f_abs(struct rctx *r, const struct node *n, const char *f,
+                 struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  (void)f;
+  (void)a;
+  if (v->type == MG_PV_INT || v->type == MG_PV_BOOL)
+    *out = mg_pv_int(llabs(v->type == MG_PV_INT ? v->u.i : v->u.b));
+  else if (v->type == MG_PV_FLOAT)
+    *out = mg_pv_float(fabs(v->u.f));
+  else
+    return mg_tmpl_run_rerr(r, n, "bad operand type for abs(): '%s'",
+                            mg_pv_type_name(v));
+  return 0;
+}
+
+static int f_round(struct rctx *r, const struct node *n, const char *f,
+                   struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  long long prec = 0;
+  double x, m;
+
+  (void)f;
+
+  if (mg_tmpl_run_arg(a, 0, "precision")
+      && mg_tmpl_run_need_int(r, n, mg_tmpl_run_arg(a, 0, "precision"),
+                              "precision", &prec)
+             < 0)
+    return -1;
+  if (!mg_pv_is_number(v))
+    return mg_tmpl_run_rerr(r, n, "round needs a number");
+  m = pow(10.0, (double)prec);
+  x = mg_pv_num(v) * m;
+  /* Jinja's 'common' method is Python's round(): half to even */
+  *out = mg_pv_float(rint(x) / m);
+  return 0;
+}
+
+static int f_join(struct rctx *r, const struct node *n, const char *f,
+                  struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+
+  (void)f;
+
+  struct mg_pv *items, *sep = mg_tmpl_run_arg(a, 0, "d"),
+                       *attr = mg_tmpl_run_arg(a, 1, "attribute");
+
+  if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
+    return -1;
+  for (size_t i = 0; i < items->u.list.n; i++) {
+    const struct mg_pv *it = items->u.list.v[i];
+
+    if (i && sep)
+      mg_pv_to_str(&b, sep);
+    if (attr) {
+      struct mg_pv *g = mg_tmpl_run_get_item(it, attr);
+
+      if (mg_tmpl_run_defined(r, n, g) < 0) {
+        mg_buf_release(&b);
+        mg_pv_unref(items);
+        return -1;
+      }
+      mg_pv_to_str(&b, g);
+      mg_pv_unref(g);
+    } else {
+      mg_pv_to_str(&b, it);
+    }
+  }
+  mg_pv_unref(items);
+  *out = mg_pv_str_buf(&b);
+  return 0;
+}
+
+static int f_list(struct rctx *r, const struct node *n, const char *f,
+                  struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  struct mg_pv *items;
+
+  (void)f;
+  (void)a;
+
+  if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
+    return -1;
+  *out = mg_pv_list();
+  for (size_t i = 0; i < items->u.list.n; i++)
+    mg_pv_list_append(*out, mg_pv_ref(items->u.list.v[i]));
+  mg_pv_unref(items);
+  return 0;
+}
+
+static int f_reverse(struct rctx *r, const struct node *n, const char *f,
+                     struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  (void)f;
+  (void)a;
+
+  if (v->type == MG_PV_STR) {
+    struct mg_pv *items, *rev;
+    struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+
+    if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
+      return -1;
+    for (size_t i = items->u.list.n; i-- > 0;)
+      mg_pv_to_str(&b, items->u.list.v[i]);
+    mg_pv_unref(items);
+    rev = mg_pv_str_buf(&b);
+    *out = rev;
+    return 0;
+  } else {
+    struct mg_pv *items, *l = mg_pv_list();
+
+    if (mg_tmpl_run_iter_items(r, n, v, &items) < 0) {
+      mg_pv_unref(l);
+      return -1;
+    }
+    for (size_t i = items->u.list.n; i-- > 0;)
+      mg_pv_list_append(l, mg_pv_ref(items->u.list.v[i]));
+    mg_pv_unref(items);
+    *out = l;
+    return 0;
+  }
+}
+
+static int f_sort_unique(struct rctx *r, const struct node *n, const char *f,
                          struct mg_pv *v, const struct args *a,
-                         struct mg_pv **out);
+                         struct mg_pv **out)
+{
+  struct mg_pv *items, *l;
+  int rev = mg_tmpl_run_arg(a, 0, "reverse")
+            && mg_pv_truthy(mg_tmpl_run_arg(a, 0, "reverse"));
+
+  if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
+    return -1;
+  l = mg_pv_copy(items);
+  mg_pv_unref(items);
+  if (f[0] == 'u') {
+    struct mg_pv *u = mg_pv_list();
+
+    for (size_t i = 0; i < l->u.list.n; i++) {
+      int seen = 0;
+
+      for (size_t j = 0; j < u->u.list.n; j++)
+        if (mg_pv_equal(u->u.list.v[j], l->u.list.v[i]))
+          seen = 1;
+      if (!seen)
+        mg_pv_list_append(u, mg_pv_ref(l->u.list.v[i]));
+    }
+    mg_pv_unref(l);
+    *out = u;
+    return 0;
+  }
+  /* insertion sort: stable, like Python's */
+  for (size_t i = 1; i < l->u.list.n; i++) {
+    struct mg_pv *x = l->u.list.v[i];
+    size_t j = i;
+
+    while (j > 0) {
+      int c;
+
+      if (mg_tmpl_run_compare(r, n, l->u.list.v[j - 1], x, &c) < 0) {
+        mg_pv_unref(l);
+        return -1;
+      }
+      if (rev ? c >= 0 : c <= 0)
+        break;
+      l->u.list.v[j] = l->u.list.v[j - 1];
+      j--;
+    }
+    l->u.list.v[j] = x;
+  }
+  *out = l;
+  return 0;
+}
+
+static int f_sum(struct rctx *r, const struct node *n, const char *f,
+                 struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  struct mg_pv *items, *acc = mg_pv_int(0);
+
+  (void)f;
+  (void)a;
+
+  if (mg_tmpl_run_iter_items(r, n, v, &items) < 0) {
+    mg_pv_unref(acc);
+    return -1;
+  }
+  for (size_t i = 0; i < items->u.list.n; i++) {
+    struct mg_pv *nx;
+
+    if (mg_tmpl_run_arith(r, n, OP_ADD, acc, items->u.list.v[i], &nx) < 0) {
+      mg_pv_unref(acc);
+      mg_pv_unref(items);
+      return -1;
+    }
+    mg_pv_unref(acc);
+    acc = nx;
+  }
+  mg_pv_unref(items);
+  *out = acc;
+  return 0;
+}
+
+static int f_items(struct rctx *r, const struct node *n, const char *f,
+                   struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  struct args none;
+
+  (void)f;
+  (void)a;
+  memset(&none, 0, sizeof(none));
+  if (v->type != MG_PV_DICT)
+    return mg_tmpl_run_rerr(r, n, "items filter needs a mapping");
+  return mg_tmpl_run_call_method(r, n, v, "items", &none, out);
+}
+
+static int f_map(struct rctx *r, const struct node *n, const char *f,
+                 struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  struct mg_pv *a0 = mg_tmpl_run_arg(a, 0, NULL);
+
+  (void)f;
+
+  struct mg_pv *attr = mg_tmpl_run_arg(a, (size_t)-1, "attribute"), *items, *l;
+
+  if (!attr && a0 && a0->type == MG_PV_STR) {
+    /* map('filter') */
+    struct args sub;
+
+    memset(&sub, 0, sizeof(sub));
+    for (size_t i = 1; i < a->npos; i++)
+      sub.pos[sub.npos++] = a->pos[i];
+    if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
+      return -1;
+    l = mg_pv_list();
+    for (size_t i = 0; i < items->u.list.n; i++) {
+      struct mg_pv *o;
+
+      if (mg_tmpl_filter_apply(r, n, a0->u.str.s, items->u.list.v[i], &sub, &o)
+          < 0) {
+        mg_pv_unref(items);
+        mg_pv_unref(l);
+        return -1;
+      }
+      mg_pv_list_append(l, o);
+    }
+    mg_pv_unref(items);
+    *out = l;
+    return 0;
+  }
+  if (!attr)
+    return mg_tmpl_run_rerr(r, n, "map needs attribute= or a filter name");
+  if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
+    return -1;
+  l = mg_pv_list();
+  for (size_t i = 0; i < items->u.list.n; i++)
+    mg_pv_list_append(l, mg_tmpl_run_get_item(items->u.list.v[i], attr));
+  mg_pv_unref(items);
+  *out = l;
+  return 0;
+}
+
+static int f_tojson(struct rctx *r, const struct node *n, const char *f,
+                    struct mg_pv *v, const struct args *a, struct mg_pv **out)
+{
+  (void)f;
+  return filter_tojson(r, n, v, a, out);
+}
+
+static int f_selectattr(struct rctx *r, const struct node *n, const char *f,
+                        struct mg_pv *v, const struct args *a,
+                        struct mg_pv **out)
+{
+  return filter_selectattr(r, n, v, a, f[0] == 'r', out);
+}
+
+/* What an undefined value is to a filter in lenient mode (jinja2.Undefined):
+ * an empty string, 0, an empty list, an error, or the value itself. */
+enum undef_as { U_EMPTY_STR, U_ZERO, U_LIST, U_ERROR, U_VALUE };
+
+/* The filters, sorted by name (bsearch). fn gets a defined value unless
+ * undef is U_VALUE; v is borrowed. */
+static const struct filter {
+  const char *name;
+  int (*fn)(struct rctx *r, const struct node *n, const char *f,
+            struct mg_pv *v, const struct args *a, struct mg_pv **out);
+  enum undef_as undef;
+} filters[] = {
+  { "abs", f_abs, U_EMPTY_STR },
+  { "capitalize", f_case, U_EMPTY_STR },
+  { "count", f_length, U_ZERO },
+  { "d", f_default, U_VALUE },
+  { "default", f_default, U_VALUE },
+  { "first", f_first_last, U_EMPTY_STR },
+  { "float", f_float, U_EMPTY_STR },
+  { "int", f_int, U_EMPTY_STR },
+  { "items", f_items, U_EMPTY_STR },
+  { "join", f_join, U_EMPTY_STR },
+  { "last", f_first_last, U_EMPTY_STR },
+  { "length", f_length, U_ZERO },
+  { "list", f_list, U_LIST },
+  { "lower", f_case, U_EMPTY_STR },
+  { "map", f_map, U_LIST },
+  { "regex_replace", f_regex_replace, U_EMPTY_STR },
+  { "rejectattr", f_selectattr, U_LIST },
+  { "replace", f_replace, U_EMPTY_STR },
+  { "reverse", f_reverse, U_EMPTY_STR },
+  { "round", f_round, U_EMPTY_STR },
+  { "selectattr", f_selectattr, U_LIST },
+  { "sort", f_sort_unique, U_EMPTY_STR },
+  { "string", f_string, U_EMPTY_STR },
+  { "sum", f_sum, U_EMPTY_STR },
+  { "title", f_case, U_EMPTY_STR },
+  { "tojson", f_tojson, U_ERROR },
+  { "trim", f_trim, U_EMPTY_STR },
+  { "unique", f_sort_unique, U_EMPTY_STR },
+  { "upper", f_case, U_EMPTY_STR },
+  { "wordcount", f_wordcount, U_EMPTY_STR },
+};
+
+static int cmp_filter(const void *key, const void *elem)
+{
+  return strcmp(key, ((const struct filter *)elem)->name);
+}
+
+/* A defined value into fl (unknown: after the defined check, an error). */
+static int call(struct rctx *r, const struct node *n, const struct filter *fl,
+                const char *f, struct mg_pv *v, const struct args *a,
+                struct mg_pv **out)
+{
+  if (!fl || fl->undef != U_VALUE) {
+    if (mg_tmpl_run_defined(r, n, mg_pv_ref(v)) < 0)
+      return -1;
+    mg_pv_unref(v);
+  }
+  if (!fl)
+    return mg_tmpl_run_rerr(r, n, "no filter named '%s'", f);
+  return fl->fn(r, n, f, v, a, out);
+}
 
 /* v is borrowed. */
 int mg_tmpl_filter_apply(struct rctx *r, const struct node *n, const char *f,
                          struct mg_pv *v, const struct args *a,
                          struct mg_pv **out)
 {
-  if (mg_tmpl_run_is_undef(v) && r->lenient && strcmp(f, "default")
-      && strcmp(f, "d")) {
-    /* jinja2.Undefined: empty as a string, a sequence, a length */
+  const struct filter *fl =
+      bsearch(f, filters, sizeof(filters) / sizeof(*filters), sizeof(*filters),
+              cmp_filter);
+  enum undef_as u = fl ? fl->undef : U_EMPTY_STR;
+
+  if (mg_tmpl_run_is_undef(v) && r->lenient && u != U_VALUE) {
     struct mg_pv *e;
     int rc;
 
-    if (!strcmp(f, "length") || !strcmp(f, "count")) {
+    switch (u) {
+    case U_ZERO:
       *out = mg_pv_int(0);
       return 0;
-    }
-    if (!strcmp(f, "list") || !strcmp(f, "selectattr")
-        || !strcmp(f, "rejectattr") || !strcmp(f, "map")) {
+    case U_LIST:
       *out = mg_pv_list();
       return 0;
-    }
-    if (!strcmp(f, "tojson"))
+    case U_ERROR:
       return mg_tmpl_run_defined(r, n, mg_pv_ref(v));
-    e = mg_pv_str("");
-    rc = apply_filter2(r, n, f, e, a, out);
-    mg_pv_unref(e);
-    return rc;
-  }
-  if (!strcmp(f, "tojson") || !strcmp(f, "selectattr")
-      || !strcmp(f, "rejectattr")) {
-    if (mg_tmpl_run_defined(r, n, mg_pv_ref(v)) < 0)
-      return -1;
-    mg_pv_unref(v);
-    if (f[0] == 't')
-      return filter_tojson(r, n, v, a, out);
-    return filter_selectattr(r, n, v, a, f[0] == 'r', out);
-  }
-  return apply_filter2(r, n, f, v, a, out);
-}
-
-static int apply_filter2(struct rctx *r, const struct node *n, const char *f,
-                         struct mg_pv *v, const struct args *a,
-                         struct mg_pv **out)
-{
-  struct mg_pv *a0 = mg_tmpl_run_arg(a, 0, NULL);
-
-  if (!strcmp(f, "default") || !strcmp(f, "d")) {
-    struct mg_pv *def = mg_tmpl_run_arg(a, 0, "default_value");
-    struct mg_pv *boolean = mg_tmpl_run_arg(a, 1, "boolean");
-
-    if (mg_tmpl_run_is_undef(v)
-        || (boolean && mg_pv_truthy(boolean) && !mg_pv_truthy(v)))
-      *out = def ? mg_pv_ref(def) : mg_pv_str("");
-    else
-      *out = mg_pv_ref(v);
-    return 0;
-  }
-  if (mg_tmpl_run_defined(r, n, mg_pv_ref(v)) < 0)
-    return -1;
-  mg_pv_unref(v);
-  if (!strcmp(f, "string")) {
-    *out = mg_tmpl_run_to_str_pv(v);
-    return 0;
-  }
-  if (!strcmp(f, "trim")) {
-    struct mg_pv *s = mg_tmpl_run_to_str_pv(v);
-
-    *out =
-        mg_tmpl_run_str_strip(s, a0 && a0->type == MG_PV_STR ? a0 : NULL, 1, 1);
-    mg_pv_unref(s);
-    return 0;
-  }
-  if (!strcmp(f, "lower") || !strcmp(f, "upper") || !strcmp(f, "capitalize")
-      || !strcmp(f, "title")) {
-    struct mg_pv *s = mg_tmpl_run_to_str_pv(v);
-
-    *out = mg_tmpl_run_str_case(s, f[0] == 'l'   ? CASE_LOWER
-                                   : f[0] == 'u' ? CASE_UPPER
-                                   : f[0] == 'c' ? CASE_CAPITALIZE
-                                                 : CASE_TITLE);
-    mg_pv_unref(s);
-    return 0;
-  }
-  if (!strcmp(f, "replace")) {
-    struct mg_pv *s = mg_tmpl_run_to_str_pv(v),
-                 *c = mg_tmpl_run_arg(a, 2, "count");
-    long long count = -1;
-
-    if (mg_tmpl_run_need_str(r, n, a0, "replace old") < 0
-        || mg_tmpl_run_need_str(r, n, mg_tmpl_run_arg(a, 1, NULL),
-                                "replace new")
-               < 0
-        || (c && c->type != MG_PV_NONE
-            && mg_tmpl_run_need_int(r, n, c, "count", &count) < 0)) {
-      mg_pv_unref(s);
-      return -1;
-    }
-    *out = mg_tmpl_run_str_replace(s, a0, mg_tmpl_run_arg(a, 1, NULL),
-                                   (long)count);
-    mg_pv_unref(s);
-    return 0;
-  }
-  if (!strcmp(f, "regex_replace")) {
-    struct mg_pv *s = mg_tmpl_run_to_str_pv(v),
-                 *c = mg_tmpl_run_arg(a, 2, "count");
-    struct mg_regex *re;
-    struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
-    long long count = 0;
-    int rc;
-
-    if (mg_tmpl_run_need_str(r, n, mg_tmpl_run_arg(a, 0, "pattern"), "pattern")
-            < 0
-        || mg_tmpl_run_need_str(r, n, mg_tmpl_run_arg(a, 1, "repl"), "repl") < 0
-        || (c && mg_tmpl_run_need_int(r, n, c, "count", &count) < 0)) {
-      mg_pv_unref(s);
-      return -1;
-    }
-    if (mg_regex_compile(mg_tmpl_run_arg(a, 0, "pattern")->u.str.s, &re, r->err)
-        < 0) {
-      mg_pv_unref(s);
-      return -1;
-    }
-    rc = mg_regex_sub(re, mg_tmpl_run_arg(a, 1, "repl")->u.str.s, s->u.str.s,
-                      s->u.str.len, (long)count, &b, r->err);
-    mg_regex_free(re);
-    mg_pv_unref(s);
-    if (rc < 0) {
-      mg_buf_release(&b);
-      return -1;
-    }
-    *out = mg_pv_str_buf(&b);
-    return 0;
-  }
-  if (!strcmp(f, "length") || !strcmp(f, "count")) {
-    if (v->type != MG_PV_STR && v->type != MG_PV_LIST && v->type != MG_PV_DICT)
-      return mg_tmpl_run_rerr(r, n, "object of type '%s' has no len()",
-                              mg_pv_type_name(v));
-    *out = mg_pv_int((long long)mg_pv_len(v));
-    return 0;
-  }
-  if (!strcmp(f, "wordcount")) {
-    struct mg_pv *s = mg_tmpl_run_to_str_pv(v),
-                 *l = mg_tmpl_run_str_split(s, NULL, -1);
-
-    *out = mg_pv_int((long long)l->u.list.n);
-    mg_pv_unref(l);
-    mg_pv_unref(s);
-    return 0;
-  }
-  if (!strcmp(f, "first") || !strcmp(f, "last")) {
-    struct mg_pv *items;
-    size_t cnt;
-
-    if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
-      return -1;
-    cnt = items->u.list.n;
-    if (cnt == 0)
-      *out = mg_tmpl_run_mk_undef("No %s item, sequence was empty.", f);
-    else
-      *out = mg_pv_ref(items->u.list.v[f[0] == 'f' ? 0 : cnt - 1]);
-    mg_pv_unref(items);
-    return 0;
-  }
-  if (!strcmp(f, "int"))
-    return to_int_filter(v, mg_tmpl_run_arg(a, 0, "default"), out);
-  if (!strcmp(f, "float")) {
-    struct mg_pv *def = mg_tmpl_run_arg(a, 0, "default");
-
-    if (mg_pv_is_number(v)) {
-      *out = mg_pv_float(mg_pv_num(v));
-    } else if (v->type == MG_PV_STR) {
-      char *end;
-      double d = strtod(v->u.str.s, &end);
-
-      *out = v->u.str.len && !*end ? mg_pv_float(d)
-             : def                 ? mg_pv_ref(def)
-                                   : mg_pv_float(0);
-    } else {
-      *out = def ? mg_pv_ref(def) : mg_pv_float(0);
-    }
-    return 0;
-  }
-  if (!strcmp(f, "abs")) {
-    if (v->type == MG_PV_INT || v->type == MG_PV_BOOL)
-      *out = mg_pv_int(llabs(v->type == MG_PV_INT ? v->u.i : v->u.b));
-    else if (v->type == MG_PV_FLOAT)
-      *out = mg_pv_float(fabs(v->u.f));
-    else
-      return mg_tmpl_run_rerr(r, n, "bad operand type for abs(): '%s'",
-                              mg_pv_type_name(v));
-    return 0;
-  }
-  if (!strcmp(f, "round")) {
-    long long prec = 0;
-    double x, m;
-
-    if (mg_tmpl_run_arg(a, 0, "precision")
-        && mg_tmpl_run_need_int(r, n, mg_tmpl_run_arg(a, 0, "precision"),
-                                "precision", &prec)
-               < 0)
-      return -1;
-    if (!mg_pv_is_number(v))
-      return mg_tmpl_run_rerr(r, n, "round needs a number");
-    m = pow(10.0, (double)prec);
-    x = mg_pv_num(v) * m;
-    /* Jinja's 'common' method is Python's round(): half to even */
-    *out = mg_pv_float(rint(x) / m);
-    return 0;
-  }
-  if (!strcmp(f, "join")) {
-    struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
-    struct mg_pv *items, *sep = mg_tmpl_run_arg(a, 0, "d"),
-                         *attr = mg_tmpl_run_arg(a, 1, "attribute");
-
-    if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
-      return -1;
-    for (size_t i = 0; i < items->u.list.n; i++) {
-      const struct mg_pv *it = items->u.list.v[i];
-
-      if (i && sep)
-        mg_pv_to_str(&b, sep);
-      if (attr) {
-        struct mg_pv *g = mg_tmpl_run_get_item(it, attr);
-
-        if (mg_tmpl_run_defined(r, n, g) < 0) {
-          mg_buf_release(&b);
-          mg_pv_unref(items);
-          return -1;
-        }
-        mg_pv_to_str(&b, g);
-        mg_pv_unref(g);
-      } else {
-        mg_pv_to_str(&b, it);
-      }
-    }
-    mg_pv_unref(items);
-    *out = mg_pv_str_buf(&b);
-    return 0;
-  }
-  if (!strcmp(f, "list")) {
-    struct mg_pv *items;
-
-    if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
-      return -1;
-    *out = mg_pv_list();
-    for (size_t i = 0; i < items->u.list.n; i++)
-      mg_pv_list_append(*out, mg_pv_ref(items->u.list.v[i]));
-    mg_pv_unref(items);
-    return 0;
-  }
-  if (!strcmp(f, "reverse")) {
-    if (v->type == MG_PV_STR) {
-      struct mg_pv *items, *rev;
-      struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
-
-      if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
-        return -1;
-      for (size_t i = items->u.list.n; i-- > 0;)
-        mg_pv_to_str(&b, items->u.list.v[i]);
-      mg_pv_unref(items);
-      rev = mg_pv_str_buf(&b);
-      *out = rev;
-      return 0;
-    } else {
-      struct mg_pv *items, *l = mg_pv_list();
-
-      if (mg_tmpl_run_iter_items(r, n, v, &items) < 0) {
-        mg_pv_unref(l);
-        return -1;
-      }
-      for (size_t i = items->u.list.n; i-- > 0;)
-        mg_pv_list_append(l, mg_pv_ref(items->u.list.v[i]));
-      mg_pv_unref(items);
-      *out = l;
-      return 0;
+    default:
+      e = mg_pv_str("");
+      rc = call(r, n, fl, f, e, a, out);
+      mg_pv_unref(e);
+      return rc;
     }
   }
-  if (!strcmp(f, "sort") || !strcmp(f, "unique")) {
-    struct mg_pv *items, *l;
-    int rev = mg_tmpl_run_arg(a, 0, "reverse")
-              && mg_pv_truthy(mg_tmpl_run_arg(a, 0, "reverse"));
-
-    if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
-      return -1;
-    l = mg_pv_copy(items);
-    mg_pv_unref(items);
-    if (f[0] == 'u') {
-      struct mg_pv *u = mg_pv_list();
-
-      for (size_t i = 0; i < l->u.list.n; i++) {
-        int seen = 0;
-
-        for (size_t j = 0; j < u->u.list.n; j++)
-          if (mg_pv_equal(u->u.list.v[j], l->u.list.v[i]))
-            seen = 1;
-        if (!seen)
-          mg_pv_list_append(u, mg_pv_ref(l->u.list.v[i]));
-      }
-      mg_pv_unref(l);
-      *out = u;
-      return 0;
-    }
-    /* insertion sort: stable, like Python's */
-    for (size_t i = 1; i < l->u.list.n; i++) {
-      struct mg_pv *x = l->u.list.v[i];
-      size_t j = i;
-
-      while (j > 0) {
-        int c;
-
-        if (mg_tmpl_run_compare(r, n, l->u.list.v[j - 1], x, &c) < 0) {
-          mg_pv_unref(l);
-          return -1;
-        }
-        if (rev ? c >= 0 : c <= 0)
-          break;
-        l->u.list.v[j] = l->u.list.v[j - 1];
-        j--;
-      }
-      l->u.list.v[j] = x;
-    }
-    *out = l;
-    return 0;
-  }
-  if (!strcmp(f, "sum")) {
-    struct mg_pv *items, *acc = mg_pv_int(0);
-
-    if (mg_tmpl_run_iter_items(r, n, v, &items) < 0) {
-      mg_pv_unref(acc);
-      return -1;
-    }
-    for (size_t i = 0; i < items->u.list.n; i++) {
-      struct mg_pv *nx;
-
-      if (mg_tmpl_run_arith(r, n, OP_ADD, acc, items->u.list.v[i], &nx) < 0) {
-        mg_pv_unref(acc);
-        mg_pv_unref(items);
-        return -1;
-      }
-      mg_pv_unref(acc);
-      acc = nx;
-    }
-    mg_pv_unref(items);
-    *out = acc;
-    return 0;
-  }
-  if (!strcmp(f, "items")) {
-    struct args none;
-
-    memset(&none, 0, sizeof(none));
-    if (v->type != MG_PV_DICT)
-      return mg_tmpl_run_rerr(r, n, "items filter needs a mapping");
-    return mg_tmpl_run_call_method(r, n, v, "items", &none, out);
-  }
-  if (!strcmp(f, "map")) {
-    struct mg_pv *attr = mg_tmpl_run_arg(a, (size_t)-1, "attribute"), *items,
-                 *l;
-
-    if (!attr && a0 && a0->type == MG_PV_STR) {
-      /* map('filter') */
-      struct args sub;
-
-      memset(&sub, 0, sizeof(sub));
-      for (size_t i = 1; i < a->npos; i++)
-        sub.pos[sub.npos++] = a->pos[i];
-      if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
-        return -1;
-      l = mg_pv_list();
-      for (size_t i = 0; i < items->u.list.n; i++) {
-        struct mg_pv *o;
-
-        if (mg_tmpl_filter_apply(r, n, a0->u.str.s, items->u.list.v[i], &sub,
-                                 &o)
-            < 0) {
-          mg_pv_unref(items);
-          mg_pv_unref(l);
-          return -1;
-        }
-        mg_pv_list_append(l, o);
-      }
-      mg_pv_unref(items);
-      *out = l;
-      return 0;
-    }
-    if (!attr)
-      return mg_tmpl_run_rerr(r, n, "map needs attribute= or a filter name");
-    if (mg_tmpl_run_iter_items(r, n, v, &items) < 0)
-      return -1;
-    l = mg_pv_list();
-    for (size_t i = 0; i < items->u.list.n; i++)
-      mg_pv_list_append(l, mg_tmpl_run_get_item(items->u.list.v[i], attr));
-    mg_pv_unref(items);
-    *out = l;
-    return 0;
-  }
-  return mg_tmpl_run_rerr(r, n, "no filter named '%s'", f);
+  return call(r, n, fl, f, v, a, out);
 }

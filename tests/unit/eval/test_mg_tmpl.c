@@ -10,6 +10,7 @@
 #include "eval/mg_tmpl.h"
 #include "mg_buf.h"
 #include "mg_err.h"
+#include "mg_mem.h"
 #include "py/mg_pv.h"
 
 /* Expected renderings were produced by jinja2 3.1.6 with lm-eval's
@@ -89,6 +90,36 @@ static void test_syntax_errors_free_everything(void **state)
     assert_int_equal(err.cat, MG_ERR_DATA);
   }
   check_err("{{ a[] }}", "empty subscript");
+}
+
+/* Every filter the engine has is found by name (the table is sorted for
+ * its binary search), and an unknown one is refused. */
+static void test_every_filter_is_found(void **state)
+{
+  static const char *const names[] = {
+    "abs",           "capitalize", "count",   "d",       "default",
+    "first",         "float",      "int",     "items",   "join",
+    "last",          "length",     "list",    "lower",   "map",
+    "regex_replace", "rejectattr", "replace", "reverse", "round",
+    "selectattr",    "sort",       "string",  "sum",     "title",
+    "tojson",        "trim",       "unique",  "upper",   "wordcount",
+  };
+
+  (void)state;
+  for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+    char *src = mg_xasprintf("{{ 1 | %s }}", names[i]);
+    struct mg_tmpl *t = NULL;
+    struct mg_err err = MG_ERR_INIT;
+    struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
+
+    assert_int_equal(mg_tmpl_compile(src, strlen(src), "t", &t, &err), 0);
+    if (mg_tmpl_render(t, doc, &b, &err) < 0 && strstr(err.msg, "no filter"))
+      fail_msg("filter '%s' not found: %s", names[i], err.msg);
+    mg_tmpl_free(t);
+    mg_buf_release(&b);
+    free(src);
+  }
+  check_err("{{ 1 | no_such_filter }}", "no filter named 'no_such_filter'");
 }
 
 static void test_lm_eval_prompts(void **state)
@@ -273,6 +304,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_lm_eval_prompts),
     cmocka_unit_test(test_syntax_errors_free_everything),
+    cmocka_unit_test(test_every_filter_is_found),
     cmocka_unit_test(test_expressions),
     cmocka_unit_test(test_strict_undefined),
     cmocka_unit_test(test_single_expression),
