@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "mg_err.h"
+#include "mg_version.h"
 
 static const char *progname = "modelgate";
 static int verbosity = MG_NORMAL;

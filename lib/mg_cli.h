@@ -23,8 +23,6 @@ enum mg_exit {
   MG_EXIT_REMOTE = 5, /* network, HTTP or registry failure */
 };
 
-#define MG_VERSION "0.1.0"
-
 enum mg_verbosity {
   MG_QUIET = 0,
   MG_NORMAL = 1,

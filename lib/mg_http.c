@@ -19,12 +19,12 @@
 #include <unistd.h>
 
 #include "mg_buf.h"
-#include "mg_cli.h"
 #include "mg_err.h"
 #include "mg_http1.h"
 #include "mg_io.h"
 #include "mg_mem.h"
 #include "mg_time.h"
+#include "mg_version.h"
 
 #define SECRET_MAX ((size_t)64 << 10)
 #define HEADERS_MAX ((size_t)256 << 10)

@@ -13,6 +13,7 @@
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "mg_time.h"
+#include "mg_version.h"
 
 struct mg_json *mg_record_new(void)
 {

@@ -27,6 +27,7 @@
 #include "mg_progress.h"
 #include "mg_record.h"
 #include "mg_time.h"
+#include "mg_version.h"
 #include "perf/mg_perf_bench.h"
 #include "perf/mg_perf_cfg.h"
 #include "perf/mg_perf_data.h"

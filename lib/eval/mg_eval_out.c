@@ -10,13 +10,13 @@
 #include "eval/mg_metrics.h"
 #include "eval/mg_task.h"
 #include "mg_buf.h"
-#include "mg_cli.h"
 #include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "mg_record.h"
+#include "mg_version.h"
 #include "py/mg_pv.h"
 
 /* ---- helpers ---- */

@@ -6,11 +6,11 @@
 #include <sys/utsname.h>
 #include <time.h>
 
-#include "mg_cli.h"
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "mg_stats.h"
 #include "mg_time.h"
+#include "mg_version.h"
 #include "perf/mg_perf_bench.h"
 #include "perf/mg_perf_metrics.h"
 #include "perf/mg_perf_sched.h"

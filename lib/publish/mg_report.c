@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "mg_buf.h"
-#include "mg_cli.h"
 #include "mg_err.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_version.h"
 #include "publish/mg_results.h"
 
 /* Okabe-Ito: distinguishable with the common colour-vision deficiencies. */
