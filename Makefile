@@ -13,15 +13,16 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 DEVELOPER ?= 1
 
-PKGS = libarchive libcjson libcrypto libcurl libmicrohttpd libpcre2-8 \
-       libutf8proc yaml-0.1
+PKGS = libarchive libcjson libcrypto libcurl liblzma libmicrohttpd \
+       libpcre2-8 libutf8proc yaml-0.1 zlib
 
 CC ?= cc
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 $(CFLAGS) -fno-strict-aliasing -MMD -MP \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 ALL_CPPFLAGS = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Ilib $(CPPFLAGS)
-LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+# libbz2 ships no pkg-config file in Debian.
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lm -lpthread
 
 ifeq ($(DEVELOPER),1)
 ALL_CFLAGS += -Werror -Wall -Wextra -pedantic -Wformat=2 -Wformat-security \
@@ -85,10 +86,14 @@ LIB_OBJS_FETCH = \
 # verify/: model-verify checks
 LIB_OBJS_VERIFY = \
 	lib/verify/mg_gguf.o \
+	lib/verify/mg_npy.o \
 	lib/verify/mg_pickle.o \
+	lib/verify/mg_protobuf.o \
 	lib/verify/mg_safetensors.o \
 	lib/verify/mg_sign.o \
-	lib/verify/mg_verify.o
+	lib/verify/mg_unpack.o \
+	lib/verify/mg_verify.o \
+	lib/verify/mg_zip.o
 
 # perf/: the perf-run engine
 LIB_OBJS_PERF = \

@@ -13,7 +13,8 @@ mode=install
 [ "${1:-}" = --check ] && mode=check
 pkgs="build-essential pkg-config curl ca-certificates
 libcurl4-openssl-dev libcjson-dev libarchive-dev libssl-dev libyaml-dev
-libpcre2-dev libutf8proc-dev libmicrohttpd-dev libcmocka-dev python3
+libpcre2-dev libutf8proc-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev
+libbz2-dev liblzma-dev python3
 python3-jinja2 python3-regex python3-yaml chromium docker-registry openssl apache2-utils
 clang clang-format libclang-rt-14-dev"
 
