@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -23,13 +24,15 @@
 #include "py/mg_pv.h"
 #include "py/mg_yaml.h"
 #include "verify/mg_gguf.h"
+#include "verify/mg_npy.h"
 #include "verify/mg_pickle.h"
+#include "verify/mg_protobuf.h"
 #include "verify/mg_safetensors.h"
 #include "verify/mg_sign.h"
+#include "verify/mg_unpack.h"
+#include "verify/mg_zip.h"
 
-#define HEAD_LEN 4096
-#define TEXT_SNIFF ((size_t)1 << 20)
-#define MEMBER_MAX ((size_t)512 << 20)
+#define UNPACK_MAX ((uint64_t)1 << 30)
 
 enum sev { SEV_INFO, SEV_WARN, SEV_ERROR };
 
@@ -104,6 +107,8 @@ void mg_verify_policy_init(struct mg_verify_policy *p)
 {
   memset(p, 0, sizeof(*p));
   p->pickle = 1;
+  p->unknown_fail = 1;
+  p->max_unpack_bytes = UNPACK_MAX;
 }
 
 static void free_list(char **l)
@@ -117,6 +122,7 @@ void mg_verify_policy_release(struct mg_verify_policy *p)
 {
   free_list(p->formats);
   free_list(p->pickle_allow);
+  free_list(p->unscanned_allow);
   free_list(p->licenses);
   free_list(p->required_files);
   mg_verify_policy_init(p);
@@ -183,6 +189,15 @@ static int apply_policy(const struct mg_json *j, struct mg_verify_policy *p,
                           "policy field 'unknown_formats' must be \"warn\" "
                           "or \"fail\"");
       p->unknown_fail = strcmp(s, "fail") == 0;
+      r = 0;
+    } else if (strcmp(k, "unscanned_allow") == 0) {
+      r = get_list(m, k, 0, &p->unscanned_allow, err);
+    } else if (strcmp(k, "max_unpack_bytes") == 0) {
+      double d = mg_json_number(m);
+      if (!mg_json_is_number(m) || d < 1 || d > 9e18)
+        return mg_err_set(err, MG_ERR_DATA,
+                          "policy field 'max_unpack_bytes' is not a size");
+      p->max_unpack_bytes = (uint64_t)d;
       r = 0;
     } else if (strcmp(k, "allow_code") == 0) {
       r = get_bool(m, k, &p->allow_code, err);
@@ -267,6 +282,8 @@ struct mg_json *mg_verify_policy_json(const struct mg_verify_policy *p)
   mg_json_set_string(j, "pickle", p->pickle ? "allowlist" : "deny");
   mg_json_set(j, "pickle_allow", list_json(p->pickle_allow));
   mg_json_set_string(j, "unknown_formats", p->unknown_fail ? "fail" : "warn");
+  mg_json_set(j, "unscanned_allow", list_json(p->unscanned_allow));
+  mg_json_set_number(j, "max_unpack_bytes", (double)p->max_unpack_bytes);
   mg_json_set_bool(j, "allow_code", p->allow_code);
   mg_json_set(j, "licenses", list_json(p->licenses));
   mg_json_set(j, "required_files", list_json(p->required_files));
@@ -330,82 +347,101 @@ static void check_template(struct fres *r, const char *tpl, const char *where)
 
 /* ---- per-format checks ---- */
 
-static const char *detect(const unsigned char *h, size_t hl, uint64_t size,
-                          const char *path)
-{
-  size_t pl = strlen(path);
-  uint64_t n = 0;
+/*
+ * Every byte stream (a file, an archive member, what a compressed stream
+ * holds) is classified by content: a known format, fully validated
+ * (safetensors, GGUF, numpy, SentencePiece, ONNX, text, JSON, a zip or
+ * tar whose members are classified in turn, a compressed stream whose
+ * content is), or else something a pickle loader could be given, which is
+ * scanned as a pickle stream from its first byte. What fits neither is an
+ * error, unless the policy relaxes it by name.
+ */
+struct cls {
+  struct fres *r;
+  const char *full; /* the file on disk */
+  const struct mg_verify_policy *pol;
+  struct mg_json *pickles; /* detail "pickles" */
+  int compressed;          /* top level: the file is a compressed stream */
+};
 
-  if (size == 0)
-    return "empty";
-  if (hl >= 4 && memcmp(h, "PK", 2) == 0
-      && ((h[2] == 3 && h[3] == 4) || (h[2] == 5 && h[3] == 6)))
-    return "zip";
-  if (hl >= 4 && memcmp(h, "GGUF", 4) == 0)
-    return "gguf";
-  if (hl >= 6 && memcmp(h, "\x93NUMPY", 6) == 0)
-    return "numpy";
-  if (hl >= 9) {
-    for (int i = 7; i >= 0; i--)
-      n = n << 8 | h[i];
-    if (n >= 2 && n <= MG_SAFETENSORS_MAX_HEADER && n + 8 <= size
-        && h[8] == '{')
-      return "safetensors";
-  }
-  /* A name can only make the checks stricter: a file that claims to be
-   * safetensors or GGUF is validated as one, and fails if it is not. */
-  if (pl > 12 && strcmp(path + pl - 12, ".safetensors") == 0)
-    return "safetensors";
-  if (pl > 5 && strcmp(path + pl - 5, ".gguf") == 0)
-    return "gguf";
-  if (hl >= 2 && h[0] == 0x80 && h[1] >= 2 && h[1] <= 5)
-    return "pickle";
-  if (hl >= 262 && memcmp(h + 257, "ustar", 5) == 0)
-    return "tar";
-  if ((hl >= 2 && h[0] == 0x1f && h[1] == 0x8b)
-      || (hl >= 3 && memcmp(h, "BZh", 3) == 0)
-      || (hl >= 6
-          && memcmp(h,
-                    "\xfd"
-                    "7zXZ\0",
-                    6)
-                 == 0)
-      || (hl >= 4 && memcmp(h, "\x28\xb5\x2f\xfd", 4) == 0)
-      || (hl >= 4 && memcmp(h, "\x04\x22\x4d\x18", 4) == 0)
-      || (hl >= 6 && memcmp(h, "7z\xbc\xaf\x27\x1c", 6) == 0)
-      || (hl >= 2 && h[0] == 0x78
-          && (h[1] == 0x01 || h[1] == 0x5e || h[1] == 0x9c || h[1] == 0xda)))
-    return "compressed";
-  if (pl > 5 && strcmp(path + pl - 5, ".onnx") == 0 && h[0] == 0x08)
-    return "onnx";
-  return NULL;
+#define DEPTH_MAX 4
+
+static void cfind(struct cls *c, enum sev sev, const char *check,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void cfind(struct cls *c, enum sev sev, const char *check,
+                  const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+
+  va_start(ap, fmt);
+  (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  add_finding(&c->r->f, sev, check, c->r->e->path, "%s", msg);
 }
 
-static const char *text_kind(const char *path)
+/* Whether the policy relaxes "not scanned" for this file: unknown_formats
+ * "warn", or a pattern of unscanned_allow (one without '/' matches the
+ * base name, one with '/' the whole path). */
+static int relaxed(const struct cls *c)
 {
-  size_t n = strlen(path);
+  const char *path = c->r->e->path, *base = strrchr(path, '/');
 
-  if (n > 3 && strcmp(path + n - 3, ".py") == 0)
+  if (!c->pol->unknown_fail)
+    return 1;
+  base = base ? base + 1 : path;
+  for (char **g = c->pol->unscanned_allow; g && *g; g++)
+    if (fnmatch(*g, strchr(*g, '/') ? path : base, 0) == 0)
+      return 1;
+  return 0;
+}
+
+/* Bytes that are neither a known format nor fully scanned. */
+static void unscanned(struct cls *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void unscanned(struct cls *c, const char *fmt, ...)
+{
+  char msg[512];
+  va_list ap;
+
+  va_start(ap, fmt);
+  (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  add_finding(&c->r->f, relaxed(c) ? SEV_WARN : SEV_ERROR, "format",
+              c->r->e->path, "%s", msg);
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+  size_t n = strlen(s), k = strlen(suf);
+
+  return n >= k && strcmp(s + n - k, suf) == 0;
+}
+
+static int ends_with_ci(const char *s, const char *suf)
+{
+  size_t n = strlen(s), k = strlen(suf);
+
+  return n >= k && strcasecmp(s + n - k, suf) == 0;
+}
+
+static const char *text_kind(const char *name)
+{
+  if (ends_with(name, ".py"))
     return "python";
-  if (n > 5 && strcmp(path + n - 5, ".json") == 0)
+  if (ends_with(name, ".json"))
     return "json";
-  if (n > 6 && strcmp(path + n - 6, ".jinja") == 0)
+  if (ends_with(name, ".jinja"))
     return "jinja";
   return "text";
 }
 
-/* Whether n bytes look like text: UTF-8, no NUL (a cut-off character at
- * the end of a sniffed prefix is tolerated). */
-static int looks_text(const unsigned char *p, size_t n, int prefix)
+/* Text: UTF-8 with no NUL. */
+static int looks_text(const unsigned char *p, size_t n)
 {
-  if (memchr(p, 0, n))
-    return 0;
-  if (mg_safetensors_utf8_valid(p, n))
-    return 1;
-  for (size_t cut = 1; prefix && cut <= 3 && cut < n; cut++)
-    if (mg_safetensors_utf8_valid(p, n - cut))
-      return 1;
-  return 0;
+  return !memchr(p, 0, n) && mg_safetensors_utf8_valid(p, n);
 }
 
 struct map {
@@ -440,343 +476,615 @@ static void unmap_file(struct map *m)
     munmap(m->p, m->n);
 }
 
-static void pickle_findings(struct fres *r, const char *what,
-                            const unsigned char *p, size_t n,
-                            const struct mg_verify_policy *pol,
-                            struct mg_json *list)
+static const char *pickle_stop_name(const struct mg_pickle_report *rep)
 {
+  static const char *const names[] = { "complete", "a loader stops",
+                                       "unfinished", "trailing data" };
+
+  return names[rep->stop];
+}
+
+/*
+ * Scans p as a pickle stream and reports it. Returns "pickle", or
+ * "unknown" when a loader would reject it before doing anything (it is
+ * then no pickle, and not a known format either). storages gets torch's
+ * persistent ids when not NULL (caller releases the report).
+ */
+static const char *scan_pickle(struct cls *c, const char *what,
+                               const unsigned char *p, size_t n, unsigned flags,
+                               struct mg_pickle_report *keep)
+{
+  const struct mg_verify_policy *pol = c->pol;
   struct mg_pickle_report rep;
   struct mg_err e = MG_ERR_INIT;
+  struct mg_json *o, *g;
   int rc = mg_pickle_scan(p, n, (const char *const *)pol->pickle_allow,
-                          MG_PICKLE_STACKED, &rep, &e);
-  struct mg_json *o = mg_json_new_object(), *g = mg_json_new_array();
+                          MG_PICKLE_STACKED | flags, &rep, &e);
 
+  (void)rc;
+  /* No pickle: a loader rejects it before building anything, and it
+   * does not even start with a PROTO header. */
+  if (!rep.n_pickles && !rep.acted && !rep.unsafe
+      && rep.stop == MG_PICKLE_LOADER_STOPS
+      && !(n >= 2 && p[0] == 0x80 && p[1] <= 5)) {
+    unscanned(c,
+              "%s: neither a known format nor a pickle (a pickle loader "
+              "stops at byte %llu: %s): not scanned",
+              what, (unsigned long long)rep.stop_at, rep.error);
+    mg_pickle_report_release(&rep);
+    return "unknown";
+  }
+  o = mg_json_new_object();
+  g = mg_json_new_array();
   mg_json_set_string(o, "name", what);
   mg_json_set_number(o, "protocol", rep.protocol);
   mg_json_set_number(o, "pickles", (double)rep.n_pickles);
+  if (rep.torch_legacy)
+    mg_json_set_bool(o, "torch_legacy", 1);
   for (size_t i = 0; i < rep.n_globals; i++) {
-    char *s = mg_xasprintf("%s.%s", rep.globals[i].module, rep.globals[i].name);
+    const struct mg_pickle_global *gl = &rep.globals[i];
+    char *s = mg_xasprintf("%s.%s", gl->module, gl->name);
+    char where[40] = "";
     mg_json_append(g, mg_json_new_string(s));
-    if (!rep.globals[i].allowed)
-      add_finding(&r->f, SEV_ERROR, "pickle", r->e->path,
-                  "%s imports '%.150s' (%s at byte %llu), which is not on "
-                  "the allowlist",
-                  what, s, rep.globals[i].opcode,
-                  (unsigned long long)rep.globals[i].offset);
+    if (gl->pickle > 1)
+      (void)snprintf(where, sizeof(where), ", pickle %zu", gl->pickle);
+    if (!gl->allowed)
+      cfind(c, SEV_ERROR, "pickle",
+            "%s imports '%.150s' (%s at byte %llu%s), which is not on the "
+            "allowlist",
+            what, s, gl->opcode, (unsigned long long)gl->offset, where);
     free(s);
   }
   mg_json_set(o, "globals", g);
-  if (rep.error[0])
+  if (rep.stop != MG_PICKLE_COMPLETE) {
     mg_json_set_string(o, "stopped", rep.error);
-  if (rc < 0 && e.cat == MG_ERR_DATA)
-    add_finding(&r->f, SEV_ERROR, "pickle", r->e->path, "%s: %s", what, e.msg);
-  else if (rc < 0 && !strstr(rep.reason, "is not allowed"))
-    add_finding(&r->f, SEV_ERROR, "pickle", r->e->path, "%s: %s", what,
-                rep.reason);
+    mg_json_set_string(o, "end", pickle_stop_name(&rep));
+  }
+  if (rep.unsafe && !strstr(rep.reason, "is not allowed")
+      && strcmp(rep.reason, rep.error) != 0)
+    cfind(c, SEV_ERROR, "pickle", "%s: %s", what, rep.reason);
+  switch (rep.stop) {
+  case MG_PICKLE_COMPLETE:
+    break;
+  case MG_PICKLE_LOADER_STOPS:
+    if (rep.n_pickles)
+      cfind(c, SEV_ERROR, "pickle",
+            "%s: malformed pickle stream: after %zu complete pickles a "
+            "loader stops at byte %llu (pickle %zu): %s",
+            what, rep.n_pickles, (unsigned long long)rep.stop_at,
+            rep.stop_pickle, rep.error);
+    else
+      cfind(c, SEV_ERROR, "pickle",
+            "%s: malformed pickle: a loader stops at byte %llu: %s", what,
+            (unsigned long long)rep.stop_at, rep.error);
+    break;
+  case MG_PICKLE_UNFINISHED:
+    cfind(c, SEV_ERROR, "pickle",
+          "%s: the pickle scan cannot finish at byte %llu (pickle %zu): %s",
+          what, (unsigned long long)rep.stop_at, rep.stop_pickle, rep.error);
+    break;
+  case MG_PICKLE_TRAILING:
+    cfind(c, SEV_ERROR, "pickle",
+          "%s: %s (from byte %llu), which no loader reads", what, rep.error,
+          (unsigned long long)rep.stop_at);
+    break;
+  }
   if (!pol->pickle)
-    add_finding(&r->f, SEV_ERROR, "policy", r->e->path,
-                "%s: pickle data is not allowed by the policy", what);
-  mg_json_append(list, o);
+    cfind(c, SEV_ERROR, "policy",
+          "%s: pickle data is not allowed by the policy", what);
+  mg_json_append(c->pickles, o);
+  if (keep)
+    *keep = rep;
+  else
+    mg_pickle_report_release(&rep);
+  return "pickle";
+}
+
+/* A known format's bytes read by pickle.load from the first byte: they
+ * must not get anywhere (polyglots). */
+static void probe(struct cls *c, const char *what, const char *format,
+                  const unsigned char *p, size_t n)
+{
+  struct mg_pickle_report rep;
+
+  mg_pickle_scan(p, n, NULL, 0, &rep, NULL);
+  if (rep.n_globals)
+    cfind(c, SEV_ERROR, "pickle",
+          "%s: valid %s, but a pickle loader reading it imports "
+          "'%.100s.%.100s' (byte %llu): a polyglot",
+          what, format, rep.globals[0].module, rep.globals[0].name,
+          (unsigned long long)rep.globals[0].offset);
+  else if (rep.acted || rep.unsafe)
+    cfind(c, SEV_ERROR, "pickle",
+          "%s: valid %s, but a pickle loader reading it %s: a polyglot", what,
+          format, rep.unsafe ? rep.reason : "calls a function");
+  else if (rep.n_pickles)
+    cfind(c, SEV_ERROR, "pickle",
+          "%s: valid %s, and also a complete pickle (%llu bytes): a "
+          "polyglot",
+          what, format, (unsigned long long)rep.end);
   mg_pickle_report_release(&rep);
 }
 
-/* numpy .npy: header, and the pickle behind an object dtype. */
-static void check_npy(struct fres *r, const char *what, const unsigned char *p,
-                      size_t n, const struct mg_verify_policy *pol,
-                      struct mg_json *list)
-{
-  size_t hl, off;
-  char *hdr, *d;
-  int object = 0;
+static const char *classify(struct cls *c, const unsigned char *p, size_t n,
+                            const char *what, const char *name, int depth);
 
-  if (n < 10 || (p[6] != 1 && p[6] != 2 && p[6] != 3)) {
-    add_finding(&r->f, SEV_ERROR, "numpy", r->e->path,
-                "%s: unsupported .npy header", what);
-    return;
+/* numpy .npy: the header by numpy's rules; plain data must fill the file
+ * exactly, object data is the pickle numpy.load unpickles. */
+static const char *check_npy(struct cls *c, const char *what,
+                             const unsigned char *p, size_t n)
+{
+  struct mg_npy_info info;
+  struct mg_err e = MG_ERR_INIT;
+
+  if (mg_npy_parse(p, n, &info, &e) < 0) {
+    cfind(c, SEV_ERROR, "numpy", "%s: %s", what, e.msg);
+    return "numpy";
   }
-  if (p[6] == 1) {
-    hl = (size_t)p[8] | (size_t)p[9] << 8;
-    off = 10;
-  } else {
-    if (n < 12) {
-      add_finding(&r->f, SEV_ERROR, "numpy", r->e->path,
-                  "%s: truncated .npy header", what);
-      return;
-    }
-    hl = (size_t)p[8] | (size_t)p[9] << 8 | (size_t)p[10] << 16
-         | (size_t)p[11] << 24;
-    off = 12;
+  if (info.objects) {
+    char *w = mg_xasprintf("%s (%s '%.60s', data read by pickle.load)", what,
+                           info.why, info.descr);
+    scan_pickle(c, w, p + info.data_offset, n - info.data_offset, 0, NULL);
+    free(w);
+  } else if (info.data_len != n - info.data_offset) {
+    cfind(c, SEV_ERROR, "numpy",
+          "%s: the header says %llu data bytes (dtype '%.60s'), the file "
+          "holds %zu",
+          what, (unsigned long long)info.data_len, info.descr,
+          n - info.data_offset);
   }
-  if (hl > n - off) {
-    add_finding(&r->f, SEV_ERROR, "numpy", r->e->path,
-                "%s: .npy header passes the end of the data", what);
-    return;
-  }
-  hdr = mg_xstrndup((const char *)p + off, hl);
-  d = strstr(hdr, "'descr'");
-  if (d) {
-    char *end = strstr(d, "'fortran_order'");
-    if (!end)
-      end = strstr(d, "'shape'");
-    if (end)
-      *end = '\0';
-    for (char *q = d + 7; *q; q++)
-      if (*q == 'O'
-          && (q[-1] == '\'' || q[-1] == '|' || q[-1] == '<' || q[-1] == '>'
-              || q[-1] == '='))
-        object = 1;
-  } else {
-    add_finding(&r->f, SEV_ERROR, "numpy", r->e->path,
-                "%s: .npy header has no descr", what);
-  }
-  free(hdr);
-  if (object)
-    pickle_findings(r, what, p + off + hl, n - off - hl, pol, list);
+  return "numpy";
 }
 
-struct member_ctx {
-  struct fres *r;
-  const struct mg_verify_policy *pol;
-  struct mg_json *pickles;
+static void check_json_bytes(struct cls *c, const char *what,
+                             const unsigned char *p, size_t n, const char *name)
+{
+  struct mg_json *j = NULL;
+  struct mg_err e = MG_ERR_INIT;
+  const char *base = strrchr(name, '/');
+  const struct mg_json *t;
+
+  base = base ? base + 1 : name;
+  if (mg_json_parse((const char *)p, n, what, &j, &e) < 0) {
+    cfind(c, SEV_WARN, "json", "%s", e.msg);
+    return;
+  }
+  if (strcmp(base, "config.json") == 0 && mg_json_get(j, "auto_map"))
+    cfind(c, c->pol->allow_code ? SEV_WARN : SEV_ERROR, "code",
+          "auto_map needs trust_remote_code: loading runs the "
+          "repository's Python code");
+  t = mg_json_get(j, "chat_template");
+  if (mg_json_is_string(t)) {
+    check_template(c->r, mg_json_string(t), "chat_template");
+  } else if (mg_json_is_array(t)) {
+    for (const struct mg_json *x = mg_json_first(t); x; x = mg_json_next(x))
+      if (mg_json_is_string(mg_json_get(x, "template")))
+        check_template(c->r, mg_json_string(mg_json_get(x, "template")),
+                       "chat_template");
+  }
+  mg_json_free(j);
+}
+
+static const char *check_text(struct cls *c, const char *what,
+                              const unsigned char *p, size_t n,
+                              const char *name)
+{
+  const char *kind = text_kind(name);
+
+  if (strcmp(kind, "python") == 0) {
+    cfind(c, c->pol->allow_code ? SEV_WARN : SEV_ERROR, "code",
+          "Python code: runs under trust_remote_code");
+  } else if (strcmp(kind, "jinja") == 0) {
+    char *s = mg_xstrndup((const char *)p, n);
+    check_template(c->r, s, "chat template file");
+    free(s);
+  } else if (strcmp(kind, "json") == 0) {
+    check_json_bytes(c, what, p, n, name);
+  }
+  return kind;
+}
+
+struct tar_ctx {
+  struct cls *c;
   struct mg_json *names;
-  int torch, torchscript, npz;
+  int depth;
 };
 
-static int ends_with(const char *s, const char *suf)
+static int tar_want(void *arg, const char *name, uint64_t size,
+                    const unsigned char *head, size_t hl)
 {
-  size_t n = strlen(s), k = strlen(suf);
-
-  return n >= k && strcmp(s + n - k, suf) == 0;
-}
-
-static int member_want(void *arg, const char *name, uint64_t size,
-                       const unsigned char *head, size_t hl)
-{
-  struct member_ctx *c = arg;
+  struct tar_ctx *t = arg;
 
   (void)size;
-  mg_json_append(c->names, mg_json_new_string(name));
-  if (ends_with(name, "data.pkl"))
-    c->torch = 1;
-  if (ends_with(name, "constants.pkl") || strstr(name, "/code/")
-      || strncmp(name, "code/", 5) == 0)
-    c->torchscript = 1;
-  if (ends_with(name, ".npy"))
-    c->npz = 1;
-  if (hl >= 6 && memcmp(head, "\x93NUMPY", 6) == 0)
-    return 1;
-  if (hl >= 2 && head[0] == 0x80 && head[1] <= 5)
-    return 1;
-  if (ends_with(name, ".pkl") || ends_with(name, ".pickle")
-      || ends_with(name, ".joblib"))
-    return 1;
-  /* Protocol 0/1 pickles have no magic: look at anything small enough
-   * that starts like one. */
-  return hl > 0 && mg_pickle_sniff(head, hl) != 0;
+  (void)head;
+  (void)hl;
+  mg_json_append(t->names, mg_json_new_string(name));
+  return 1;
 }
 
-static int member_got(void *arg, const char *name, const unsigned char *data,
-                      size_t len, struct mg_err *err)
+static int tar_got(void *arg, const char *name, const unsigned char *data,
+                   size_t len, struct mg_err *err)
 {
-  struct member_ctx *c = arg;
+  struct tar_ctx *t = arg;
   char *what = mg_xasprintf("member '%s'", name);
 
   (void)err;
   if (!data)
-    add_finding(&c->r->f, SEV_ERROR, "pickle", c->r->e->path,
-                "%s is larger than %zu bytes and was not scanned", what,
-                MEMBER_MAX);
-  else if (len >= 6 && memcmp(data, "\x93NUMPY", 6) == 0)
-    check_npy(c->r, what, data, len, c->pol, c->pickles);
-  else if ((len >= 2 && data[0] == 0x80) || mg_pickle_sniff(data, len))
-    pickle_findings(c->r, what, data, len, c->pol, c->pickles);
+    unscanned(t->c, "%s is larger than %llu bytes: not scanned", what,
+              (unsigned long long)t->c->pol->max_unpack_bytes);
+  else
+    classify(t->c, data, len, what, name, t->depth + 1);
   free(what);
   return 0;
 }
 
-static int cmp_json_str(const void *a, const void *b)
+static int cmp_str(const void *a, const void *b)
 {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void check_archive(struct fres *r, const char *full,
-                          const struct mg_verify_policy *pol)
+/* tar (and tar.gz ...): every member classified by content. */
+static void check_tar(struct cls *c, int depth)
 {
-  struct member_ctx c;
-  struct mg_archive_member_cb cb = { member_want, member_got, &c };
+  struct tar_ctx t = { c, mg_json_new_array(), depth };
+  struct mg_archive_member_cb cb = { tar_want, tar_got, &t };
   struct mg_err e = MG_ERR_INIT;
   const char **names;
   size_t n, k = 0;
+  uint64_t max = c->pol->max_unpack_bytes;
 
-  memset(&c, 0, sizeof(c));
-  c.r = r;
-  c.pol = pol;
-  c.pickles = mg_json_new_array();
-  c.names = mg_json_new_array();
-  if (mg_archive_members(full, MEMBER_MAX, &cb, &e) < 0)
-    add_finding(&r->f, SEV_ERROR, "archive", r->e->path,
-                "cannot be read whole, so it cannot be vouched for: %s", e.msg);
-  n = mg_json_size(c.names);
+  if (mg_archive_members(c->full, max > SIZE_MAX / 2 ? SIZE_MAX / 2 : max, &cb,
+                         &e)
+      < 0)
+    cfind(c, SEV_ERROR, "archive",
+          "cannot be read whole, so it cannot be vouched for: %s", e.msg);
+  n = mg_json_size(t.names);
   names = mg_xcalloc(n + 1, sizeof(*names));
-  for (struct mg_json *s = mg_json_first(c.names); s; s = mg_json_next(s))
+  for (struct mg_json *s = mg_json_first(t.names); s; s = mg_json_next(s))
     names[k++] = mg_json_string(s);
-  qsort(names, n, sizeof(*names), cmp_json_str);
+  qsort(names, n, sizeof(*names), cmp_str);
   for (size_t i = 1; i < n; i++)
     if (strcmp(names[i - 1], names[i]) == 0) {
-      add_finding(&r->f, SEV_ERROR, "archive", r->e->path,
-                  "duplicate member '%.200s': loaders disagree on which one "
-                  "counts",
-                  names[i]);
+      cfind(c, SEV_ERROR, "archive",
+            "duplicate member '%.200s': loaders disagree on which one counts",
+            names[i]);
       break;
     }
   free(names);
-  if (c.torchscript) {
-    r->format = "torchscript";
-    add_finding(&r->f, pol->allow_code ? SEV_WARN : SEV_ERROR, "code",
-                r->e->path,
-                "TorchScript archive: loading it runs the code it holds");
-  } else if (c.torch) {
-    r->format = "pytorch";
-  } else if (c.npz) {
-    r->format = "npz";
-  }
-  mg_json_set_number(r->detail, "members", (double)n);
-  mg_json_set(r->detail, "pickles", c.pickles);
-  mg_json_free(c.names);
+  mg_json_set_number(c->r->detail, "members", (double)n);
+  mg_json_free(t.names);
 }
 
-static void check_json_file(struct fres *r, const char *full,
-                            const struct mg_verify_policy *pol)
+/* The entry of a zip named root/rest (as miniz finds it: ASCII case
+ * ignored), or -1. */
+static long zip_find(const struct mg_zip *z, const char *root, const char *rest)
 {
-  struct mg_buf b = MG_BUF_INIT(64 << 20);
-  struct mg_json *j = NULL;
+  size_t rl = strlen(root);
+
+  for (size_t i = 0; i < z->n; i++) {
+    const char *nm = z->e[i].name;
+    if (strncasecmp(nm, root, rl) == 0 && nm[rl] == '/'
+        && strcasecmp(nm + rl + 1, rest) == 0)
+      return (long)i;
+  }
+  return -1;
+}
+
+/*
+ * A zip, by its central directory. torch.load (an archive whose first
+ * entry's folder holds data.pkl) reads data.pkl with a persistent_load
+ * and the storages data/<key> it names as raw bytes; every other member,
+ * and every member of any other zip, is classified by content.
+ */
+static const char *check_zip(struct cls *c, const char *what,
+                             const unsigned char *p, size_t n, int depth)
+{
+  struct mg_zip z;
   struct mg_err e = MG_ERR_INIT;
-  const char *base = strrchr(r->e->path, '/');
-  const struct mg_json *t;
+  struct mg_pickle_report rep;
+  struct mg_buf out = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  char *root = NULL;
+  long pkl = -1;
+  int torchscript = 0, npz = 1, have_rep = 0;
+  const char *format = "zip";
+  size_t max = c->pol->max_unpack_bytes > SIZE_MAX / 2
+                   ? SIZE_MAX / 2
+                   : (size_t)c->pol->max_unpack_bytes;
 
-  base = base ? base + 1 : r->e->path;
-  if (mg_io_read_file(full, &b, &e) < 0
-      || mg_json_parse(b.data, b.len, r->e->path, &j, &e) < 0) {
-    add_finding(&r->f, SEV_WARN, "json", r->e->path, "%s", e.msg);
-    goto out;
+  memset(&rep, 0, sizeof(rep));
+  if (mg_zip_open(p, n, &z, &e) < 0) {
+    cfind(c, SEV_ERROR, "archive", "%s: %s", what, e.msg);
+    mg_zip_release(&z);
+    return "zip";
   }
-  if (strcmp(base, "config.json") == 0 && mg_json_get(j, "auto_map"))
-    add_finding(&r->f, pol->allow_code ? SEV_WARN : SEV_ERROR, "code",
-                r->e->path,
-                "auto_map needs trust_remote_code: loading runs the "
-                "repository's Python code");
-  t = mg_json_get(j, "chat_template");
-  if (mg_json_is_string(t)) {
-    check_template(r, mg_json_string(t), "chat_template");
-  } else if (mg_json_is_array(t)) {
-    for (const struct mg_json *x = mg_json_first(t); x; x = mg_json_next(x))
-      if (mg_json_is_string(mg_json_get(x, "template")))
-        check_template(r, mg_json_string(mg_json_get(x, "template")),
-                       "chat_template");
+  if (z.n) {
+    const char *slash = strchr(z.e[0].name, '/');
+    if (slash)
+      root = mg_xstrndup(z.e[0].name, (size_t)(slash - z.e[0].name));
   }
-out:
-  mg_json_free(j);
-  mg_buf_release(&b);
+  if (root) {
+    pkl = zip_find(&z, root, "data.pkl");
+    torchscript = zip_find(&z, root, "constants.pkl") >= 0;
+  }
+  for (size_t i = 0; i < z.n; i++) {
+    if (!z.e[i].dir && !ends_with(z.e[i].name, ".npy"))
+      npz = 0;
+    if (root && strncasecmp(z.e[i].name, root, strlen(root)) == 0
+        && strncasecmp(z.e[i].name + strlen(root), "/code/", 6) == 0)
+      torchscript = 1;
+  }
+  if (pkl >= 0) {
+    const unsigned char *d;
+    size_t len;
+    char *w = mg_xasprintf("%s%smember '%s'", depth ? what : "",
+                           depth ? " > " : "", z.e[pkl].name);
+    format = "pytorch";
+    if (mg_zip_read(&z, (size_t)pkl, p, max, &out, &d, &len, &e) < 0) {
+      cfind(c, SEV_ERROR, "archive", "%s", e.msg);
+    } else {
+      scan_pickle(c, w, d, len, MG_PICKLE_PERSISTENT, &rep);
+      have_rep = 1;
+    }
+    free(w);
+  }
+  for (size_t i = 0; i < z.n; i++) {
+    const struct mg_zip_entry *ze = &z.e[i];
+    const unsigned char *d;
+    size_t len;
+    char *w;
+    if ((long)i == pkl || ze->dir)
+      continue;
+    if (have_rep && strncasecmp(ze->name, root, strlen(root)) == 0
+        && strncasecmp(ze->name + strlen(root), "/data/", 6) == 0) {
+      const char *key = ze->name + strlen(root) + 6;
+      const struct mg_pickle_storage *st = NULL;
+      for (size_t k = 0; k < rep.n_storages && !st; k++)
+        if (strcasecmp(rep.storages[k].key, key) == 0)
+          st = &rep.storages[k];
+      if (st) {
+        /* Raw tensor bytes, read by torch as a storage. */
+        if (st->elsize && ze->usize != st->numel * st->elsize)
+          cfind(c, SEV_ERROR, "archive",
+                "member '%.200s': %llu bytes, but data.pkl's storage '%.60s' "
+                "(%.60s, %llu elements) needs %llu",
+                ze->name, (unsigned long long)ze->usize, st->key, st->type,
+                (unsigned long long)st->numel,
+                (unsigned long long)(st->numel * st->elsize));
+        continue;
+      }
+    }
+    w = depth ? mg_xasprintf("%s > member '%s'", what, ze->name)
+              : mg_xasprintf("member '%s'", ze->name);
+    if (mg_zip_read(&z, i, p, max, &out, &d, &len, &e) < 0) {
+      if (ze->usize > max)
+        unscanned(c, "%s: not scanned", e.msg);
+      else
+        cfind(c, SEV_ERROR, "archive", "%s", e.msg);
+    } else {
+      classify(c, d, len, w, ze->name, depth + 1);
+    }
+    free(w);
+  }
+  if (torchscript) {
+    format = "torchscript";
+    cfind(c, c->pol->allow_code ? SEV_WARN : SEV_ERROR, "code",
+          "TorchScript archive: loading it runs the code it holds");
+  } else if (pkl < 0 && npz && z.n) {
+    format = "npz";
+  }
+  if (!depth)
+    mg_json_set_number(c->r->detail, "members", (double)z.n);
+  if (have_rep)
+    mg_pickle_report_release(&rep);
+  mg_buf_release(&out);
+  free(root);
+  mg_zip_release(&z);
+  return format;
 }
 
-static void check_text_file(struct fres *r, const char *full,
-                            const struct mg_verify_policy *pol)
+/* A name without the compression suffix its stream had. */
+static char *strip_suffix(const char *name)
 {
-  if (strcmp(r->format, "python") == 0) {
-    add_finding(&r->f, pol->allow_code ? SEV_WARN : SEV_ERROR, "code",
-                r->e->path, "Python code: runs under trust_remote_code");
-  } else if (strcmp(r->format, "jinja") == 0) {
-    struct mg_buf b = MG_BUF_INIT(16 << 20);
-    struct mg_err e = MG_ERR_INIT;
-    if (mg_io_read_file(full, &b, &e) == 0)
-      check_template(r, b.data ? b.data : "", "chat template file");
-    mg_buf_release(&b);
-  } else if (strcmp(r->format, "json") == 0) {
-    check_json_file(r, full, pol);
+  static const char *const suf[] = { ".gz",   ".bz2", ".xz",
+                                     ".lzma", ".z",   ".zlib" };
+
+  for (size_t i = 0; i < sizeof(suf) / sizeof(suf[0]); i++)
+    if (ends_with_ci(name, suf[i]) && strlen(name) > strlen(suf[i]))
+      return mg_xstrndup(name, strlen(name) - strlen(suf[i]));
+  return mg_xstrdup(name);
+}
+
+/* A compressed stream: 1 when it was one (handled), 0 when the magic lied
+ * (nothing decoded: classify the bytes as something else). */
+static int check_compressed(struct cls *c, int kind, const unsigned char *p,
+                            size_t n, const char *what, const char *name,
+                            int depth, const char **format)
+{
+  struct mg_buf out = MG_BUF_INIT(MG_BUF_UNLIMITED);
+  struct mg_unpack_info info;
+  struct mg_err e = MG_ERR_INIT;
+  const char *kname = mg_unpack_name(kind);
+  size_t max = c->pol->max_unpack_bytes > SIZE_MAX / 2
+                   ? SIZE_MAX / 2
+                   : (size_t)c->pol->max_unpack_bytes;
+  int rc;
+
+  *format = "compressed";
+  if (kind == MG_UNPACK_ZSTD || kind == MG_UNPACK_LZ4 || kind == MG_UNPACK_7Z) {
+    unscanned(c, "%s: %s data is not decompressed here: not scanned", what,
+              kname);
+    return 1;
   }
+  rc = mg_unpack(kind, p, n, 0, max, &out, &info, &e);
+  if (rc < 0 && !out.len && !info.streams
+      && (kind == MG_UNPACK_ZLIB || kind == MG_UNPACK_LZMA)) {
+    /* Two bytes that looked like a header: not a stream after all. */
+    mg_buf_release(&out);
+    return 0;
+  }
+  if (rc < 0) {
+    if (info.too_large)
+      unscanned(c, "%s: %s; not scanned past that", what, e.msg);
+    else
+      cfind(c, SEV_ERROR, "compressed", "%s: %s", what, e.msg);
+  }
+  if (out.len || rc == 0) {
+    char *w = depth ? mg_xasprintf("%s (%s)", what, kname)
+                    : mg_xasprintf("%s stream", kname);
+    char *inner = strip_suffix(name);
+    if (!depth) {
+      mg_json_set_string(c->r->detail, "compression", kname);
+      c->compressed = 1;
+    }
+    if (!depth && out.len >= 262 && memcmp(out.data + 257, "ustar", 5) == 0) {
+      check_tar(c, depth);
+      *format = "tar";
+    } else {
+      *format = classify(c, (const unsigned char *)out.data, out.len, w, inner,
+                         depth + 1);
+    }
+    free(inner);
+    free(w);
+  }
+  mg_buf_release(&out);
+  return 1;
+}
+
+static const char *classify(struct cls *c, const unsigned char *p, size_t n,
+                            const char *what, const char *name, int depth)
+{
+  struct mg_err e = MG_ERR_INIT;
+  uint64_t hlen = 0;
+  int kind;
+
+  if (!n)
+    return "empty";
+  if (depth > DEPTH_MAX) {
+    unscanned(c, "%s: nested deeper than %d containers: not scanned", what,
+              DEPTH_MAX);
+    return "unknown";
+  }
+  /* Containers and compressed streams. */
+  if (n >= 4 && memcmp(p, "PK", 2) == 0
+      && ((p[2] == 3 && p[3] == 4) || (p[2] == 5 && p[3] == 6)))
+    return check_zip(c, what, p, n, depth);
+  if (n >= 262 && memcmp(p + 257, "ustar", 5) == 0) {
+    if (depth) {
+      unscanned(c, "%s: a tar inside another container: not scanned", what);
+      return "tar";
+    }
+    check_tar(c, depth);
+    return "tar";
+  }
+  kind = mg_unpack_detect(p, n);
+  if (kind) {
+    const char *format;
+    if (check_compressed(c, kind, p, n, what, name, depth, &format))
+      return format;
+  }
+  /* Known formats, fully validated, that a pickle loader must not read
+   * anything out of. */
+  if (n >= 4 && memcmp(p, "GGUF", 4) == 0) {
+    struct mg_gguf_info info;
+    if (mg_gguf_check(p, n, &info, &e) < 0) {
+      cfind(c, SEV_ERROR, "gguf", "%s", e.msg);
+    } else if (!depth) {
+      mg_json_set_number(c->r->detail, "version", info.version);
+      mg_json_set_number(c->r->detail, "tensors", (double)info.n_tensors);
+      mg_json_set_number(c->r->detail, "metadata_keys", (double)info.n_kv);
+      mg_json_set_number(c->r->detail, "alignment", info.alignment);
+      if (info.architecture)
+        mg_json_set_string(c->r->detail, "architecture", info.architecture);
+    }
+    if (info.chat_template)
+      check_template(c->r, info.chat_template, "tokenizer.chat_template");
+    mg_gguf_info_release(&info);
+    probe(c, what, "GGUF", p, n);
+    return "gguf";
+  }
+  if (n >= 6 && memcmp(p, "\x93NUMPY", 6) == 0)
+    return check_npy(c, what, p, n);
+  for (int i = 7; n >= 9 && i >= 0; i--)
+    hlen = hlen << 8 | p[i];
+  if ((n >= 9 && hlen >= 2 && hlen <= MG_SAFETENSORS_MAX_HEADER && hlen + 8 <= n
+       && p[8] == '{')
+      || ends_with(name, ".safetensors")) {
+    struct mg_safetensors_info info;
+    if (mg_safetensors_check(p, n, n, &info, &e) < 0) {
+      cfind(c, SEV_ERROR, "safetensors", "%s", e.msg);
+    } else if (!depth) {
+      mg_json_set_number(c->r->detail, "tensors", (double)info.n_tensors);
+      mg_json_set_number(c->r->detail, "header_bytes", (double)info.header_len);
+      mg_json_set_string(c->r->detail, "dtypes", info.dtypes);
+    }
+    probe(c, what, "safetensors", p, n);
+    return "safetensors";
+  }
+  if (ends_with(name, ".gguf")) {
+    cfind(c, SEV_ERROR, "gguf", "%s: named .gguf but no GGUF magic", what);
+    return "gguf";
+  }
+  if (ends_with(name, ".onnx")) {
+    if (mg_protobuf_check(p, n, &mg_protobuf_onnx, &e) < 0)
+      cfind(c, SEV_ERROR, "format",
+            "%s: named .onnx but not an ONNX "
+            "protobuf: %s",
+            what, e.msg);
+    else
+      cfind(c, SEV_INFO, "format",
+            "ONNX: custom operators and external data are not checked");
+    probe(c, what, "ONNX", p, n);
+    return "onnx";
+  }
+  if (ends_with(name, ".model")
+      && mg_protobuf_check(p, n, &mg_protobuf_sentencepiece, &e) == 0) {
+    probe(c, what, "SentencePiece model", p, n);
+    return "sentencepiece";
+  }
+  if (looks_text(p, n)) {
+    /* Text, unless a pickle loader gets somewhere with it (protocol 0
+     * pickles are text too). */
+    struct mg_pickle_report rep;
+    int pickle;
+    mg_pickle_scan(p, n, NULL, 0, &rep, NULL);
+    pickle = rep.n_pickles || rep.acted || rep.unsafe;
+    mg_pickle_report_release(&rep);
+    if (!pickle)
+      return check_text(c, what, p, n, name);
+  }
+  /* Anything else a pickle loader could be handed. */
+  return scan_pickle(c, what, p, n, 0, NULL);
 }
 
 static void check_format(struct fres *r, const char *full,
-                         const unsigned char *head, size_t hl,
                          const struct mg_verify_policy *pol)
 {
   struct mg_err e = MG_ERR_INIT;
+  struct cls c;
+  struct map m;
+  const char *what;
 
-  r->format = detect(head, hl, r->size, r->e->path);
-  if (!r->format && hl && mg_pickle_sniff(head, hl) == 0
-      && looks_text(head, hl, hl < r->size)) {
-    /* Text so far; a protocol 0 pickle is text too, so sniff it whole. */
-    struct map m;
-    if (map_file(full, r->size, &m, &e) == 0) {
-      if (mg_pickle_sniff(m.p, m.n))
-        r->format = "pickle";
-      else if (looks_text(m.p, m.n < TEXT_SNIFF ? m.n : TEXT_SNIFF,
-                          m.n > TEXT_SNIFF))
-        r->format = text_kind(r->e->path);
-      unmap_file(&m);
-    }
-  } else if (!r->format && hl) {
-    struct map m;
-    if (map_file(full, r->size, &m, &e) == 0) {
-      if (mg_pickle_sniff(m.p, m.n))
-        r->format = "pickle";
-      unmap_file(&m);
-    }
-  }
-  if (!r->format)
+  memset(&c, 0, sizeof(c));
+  c.r = r;
+  c.full = full;
+  c.pol = pol;
+  c.pickles = mg_json_new_array();
+  if (map_file(full, r->size, &m, &e) < 0) {
+    add_finding(&r->f, SEV_ERROR, "io", r->e->path, "%s", e.msg);
     r->format = "unknown";
-  if (strcmp(r->format, "safetensors") == 0) {
-    struct mg_safetensors_info info;
-    if (mg_safetensors_check_file(full, &info, &e) < 0) {
-      add_finding(&r->f, SEV_ERROR, "safetensors", r->e->path, "%s", e.msg);
-    } else {
-      mg_json_set_number(r->detail, "tensors", (double)info.n_tensors);
-      mg_json_set_number(r->detail, "header_bytes", (double)info.header_len);
-      mg_json_set_string(r->detail, "dtypes", info.dtypes);
-    }
-  } else if (strcmp(r->format, "gguf") == 0) {
-    struct mg_gguf_info info;
-    if (mg_gguf_check_file(full, &info, &e) < 0) {
-      add_finding(&r->f, SEV_ERROR, "gguf", r->e->path, "%s", e.msg);
-    } else {
-      mg_json_set_number(r->detail, "version", info.version);
-      mg_json_set_number(r->detail, "tensors", (double)info.n_tensors);
-      mg_json_set_number(r->detail, "metadata_keys", (double)info.n_kv);
-      mg_json_set_number(r->detail, "alignment", info.alignment);
-      if (info.architecture)
-        mg_json_set_string(r->detail, "architecture", info.architecture);
-      if (info.chat_template)
-        check_template(r, info.chat_template, "tokenizer.chat_template");
-    }
-    mg_gguf_info_release(&info);
-  } else if (strcmp(r->format, "pickle") == 0
-             || strcmp(r->format, "numpy") == 0) {
-    struct map m;
-    struct mg_json *list = mg_json_new_array();
-    if (map_file(full, r->size, &m, &e) < 0) {
-      add_finding(&r->f, SEV_ERROR, "io", r->e->path, "%s", e.msg);
-    } else {
-      if (r->format[0] == 'p')
-        pickle_findings(r, "pickle", m.p, m.n, pol, list);
-      else
-        check_npy(r, "array", m.p, m.n, pol, list);
-      unmap_file(&m);
-    }
-    mg_json_set(r->detail, "pickles", list);
-  } else if (strcmp(r->format, "zip") == 0 || strcmp(r->format, "tar") == 0) {
-    check_archive(r, full, pol);
-  } else if (strcmp(r->format, "compressed") == 0
-             || strcmp(r->format, "unknown") == 0) {
-    add_finding(
-        &r->f, pol->unknown_fail ? SEV_ERROR : SEV_WARN, "format", r->e->path,
-        strcmp(r->format, "unknown") == 0 ? "unknown binary format: not scanned"
-                                          : "compressed data: not scanned");
-  } else if (strcmp(r->format, "onnx") == 0) {
-    add_finding(&r->f, SEV_INFO, "format", r->e->path,
-                "ONNX: custom operators and external data are not checked");
-  } else {
-    check_text_file(r, full, pol);
+    mg_json_free(c.pickles);
+    return;
   }
+  /* How the file is named in messages. */
+  what = m.n >= 6 && memcmp(m.p, "\x93NUMPY", 6) == 0 ? "array" : "pickle";
+  if (m.n >= 4 && memcmp(m.p, "PK", 2) == 0)
+    what = "zip";
+  r->format = classify(&c, m.p, m.n, what, r->e->path, 0);
+  unmap_file(&m);
+  if (mg_json_size(c.pickles))
+    mg_json_set(r->detail, "pickles", c.pickles);
+  else
+    mg_json_free(c.pickles);
   if (pol->formats && strcmp(r->format, "empty") != 0) {
     int ok = 0;
     for (char **f = pol->formats; *f; f++)
@@ -793,11 +1101,8 @@ static void check_file(const struct mg_verify_opts *o, struct fres *r)
   const struct mg_verify_policy *pol = o->policy;
   const struct mg_tree_entry *e = r->e;
   char *full = mg_tree_join(o->dir, e->path);
-  unsigned char head[HEAD_LEN];
   unsigned long long size = 0;
   struct mg_err err = MG_ERR_INIT;
-  ssize_t hl;
-  int fd;
 
   r->detail = mg_json_new_object();
   r->format = "unknown";
@@ -826,20 +1131,7 @@ static void check_file(const struct mg_verify_opts *o, struct fres *r)
   }
   r->hashed = 1;
   r->size = size;
-  fd = open(full, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    add_finding(&r->f, SEV_ERROR, "io", e->path, "cannot open: %s",
-                strerror(errno));
-    goto out;
-  }
-  hl = pread(fd, head, sizeof(head), 0);
-  close(fd);
-  if (hl < 0) {
-    add_finding(&r->f, SEV_ERROR, "io", e->path, "cannot read: %s",
-                strerror(errno));
-    goto out;
-  }
-  check_format(r, full, head, (size_t)hl, pol);
+  check_format(r, full, pol);
 out:
   free(full);
 }

@@ -14,13 +14,16 @@ struct mg_json;
  *
  *   1. integrity: every file re-hashed (sha256) and compared with the
  *      record's model.files; missing, extra and changed files reported;
- *   2. formats, detected by content: safetensors and GGUF fully validated
- *      (mg_safetensors, mg_gguf), pickles walked opcode by opcode against
- *      an allowlist (mg_pickle) whether plain, stacked (legacy torch),
- *      inside zip or tar archives (PyTorch, npz) or numpy object arrays;
+ *   2. formats, detected by content, fail-closed: every byte stream (a
+ *      file, a zip or tar member, what a compressed stream holds) is
+ *      either a known format, fully validated (safetensors, GGUF, numpy
+ *      headers, SentencePiece / ONNX protobufs, text, JSON, zip by its
+ *      central directory, tar, gzip / zlib / bz2 / xz / lzma streams
+ *      decompressed with a bound), or something a pickle loader could be
+ *      given, scanned as a pickle stream from its first byte (mg_pickle);
+ *      anything neither is an error unless the policy relaxes it by name;
  *      chat templates (GGUF, tokenizer_config.json, *.jinja) checked for
- *      sandbox-escape markers; code files and auto_map flagged; unknown
- *      binaries reported;
+ *      sandbox-escape markers; code files and auto_map flagged;
  *   3. signature: OpenSSF model signing bundle verified with a key
  *      (mg_sign);
  *   4. policy: formats, pickles, licenses (model card front matter),
@@ -29,32 +32,38 @@ struct mg_json;
  * The verdict is "fail" when any finding has severity "error".
  */
 struct mg_verify_policy {
-  char **formats;           /* allowed formats; NULL: every known format */
-  int pickle;               /* 1: pickles allowed when the allowlist passes */
-  char **pickle_allow;      /* extra "module.name" / "module.*" entries */
-  int unknown_fail;         /* 1: unknown binaries are errors, else warnings */
-  int allow_code;           /* 1: *.py files and auto_map only warn */
-  char **licenses;          /* allowed licenses (lowercase); NULL: any */
-  char **required_files;    /* relative paths that must exist */
-  uint64_t max_total_bytes; /* 0: no limit */
+  char **formats;            /* allowed formats; NULL: every known format */
+  int pickle;                /* 1: pickles allowed when the allowlist passes */
+  char **pickle_allow;       /* extra "module.name" / "module.*" entries */
+  int unknown_fail;          /* 1 (default): what is neither a known format
+                                nor fully scanned is an error, else a
+                                warning */
+  char **unscanned_allow;    /* paths (globs) for which it only warns */
+  uint64_t max_unpack_bytes; /* bound on a decompressed stream or a copied
+                                archive member (default 1 GiB) */
+  int allow_code;            /* 1: *.py files and auto_map only warn */
+  char **licenses;           /* allowed licenses (lowercase); NULL: any */
+  char **required_files;     /* relative paths that must exist */
+  uint64_t max_total_bytes;  /* 0: no limit */
   int require_signature;
   int allow_symlinks;    /* links that stay inside the directory */
   int allow_extra_files; /* files on disk that the record does not list */
 };
 
-/* The safe defaults: pickles only with the allowlist, unknown binaries
- * warn, no code, no symlinks, no extra files, no size or license limit,
- * signature verified when present. Cannot fail. */
+/* The safe defaults: pickles only with the allowlist, anything neither a
+ * known format nor fully scanned an error, no code, no symlinks, no extra
+ * files, no size or license limit, signature verified when present.
+ * Cannot fail. */
 void mg_verify_policy_init(struct mg_verify_policy *p);
 void mg_verify_policy_release(struct mg_verify_policy *p);
 
 /*
  * Loads a policy file (JSON, or YAML when it does not start with '{') over
  * the defaults. Keys: formats, pickle ("allowlist" | "deny"),
- * pickle_allow, unknown_formats ("warn" | "fail"), allow_code, licenses,
- * required_files, max_total_bytes, require_signature, allow_symlinks,
- * allow_extra_files. An unknown key is an error (MG_ERR_DATA), so a typo
- * never weakens the gate.
+ * pickle_allow, unknown_formats ("fail" | "warn"), unscanned_allow,
+ * max_unpack_bytes, allow_code, licenses, required_files, max_total_bytes,
+ * require_signature, allow_symlinks, allow_extra_files. An unknown key is
+ * an error (MG_ERR_DATA), so a typo never weakens the gate.
  */
 int mg_verify_policy_load(const char *path, struct mg_verify_policy *p,
                           struct mg_err *err);

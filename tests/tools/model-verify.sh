@@ -238,14 +238,21 @@ test_expect_success 'a symlink out of the model fails' '
   errors rec.json >e && must_contain e "leaves the model directory"
 '
 
-test_expect_success 'unknown binaries warn by default, fail by policy' '
-  model-verify -q -d "$FX/unknown-binary" </dev/null >rec.json &&
+test_expect_success 'unknown binaries fail by default, warn when the policy relaxes them' '
+  expect_exit 1 model-verify -q -d "$FX/unknown-binary" </dev/null >rec.json &&
+  errors rec.json >e &&
+  must_contain e "^format blob.dat pickle: neither a known format nor a pickle" &&
+  printf "unknown_formats: warn\n" >p.yaml &&
+  model-verify -q -p p.yaml -d "$FX/unknown-binary" </dev/null >rec.json &&
   test "$(verdict rec.json)" = pass &&
   json_get rec.json "d[\"verification\"][\"summary\"][\"warnings\"]" >w &&
   must_contain w "^[1-9]" &&
-  printf "unknown_formats: fail\n" >p.yaml &&
+  printf "unscanned_allow: [\"*.dat\"]\n" >p.yaml &&
+  model-verify -q -p p.yaml -d "$FX/unknown-binary" </dev/null >rec.json &&
+  test "$(verdict rec.json)" = pass &&
+  printf "unscanned_allow: [\"other/*.dat\"]\n" >p.yaml &&
   expect_exit 1 model-verify -q -p p.yaml -d "$FX/unknown-binary" \
-    </dev/null >rec.json && errors rec.json >e && must_contain e "unknown"
+    </dev/null >rec.json
 '
 
 test_expect_success 'integrity: a record from model-fetch verifies' '

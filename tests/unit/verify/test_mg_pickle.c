@@ -261,16 +261,382 @@ static void test_stacked(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
-static void test_sniff(void **state)
+/* The probe model-verify runs on every file: a plain pickle.load from
+ * byte 0 tells whether a loader gets anywhere before it raises. */
+static void test_probe(void **state)
+{
+  struct scanned s;
+
+  (void)state;
+  assert_int_equal(mg_pickle_scan(P("\x80\x04N."), NULL, 0, &s.rep, NULL), 0);
+  assert_int_equal(s.rep.n_pickles, 1);
+  assert_false(s.rep.acted);
+  mg_pickle_report_release(&s.rep);
+  mg_pickle_scan(P("cos\nsystem\n(S'x'\ntR."), NULL, 0, &s.rep, NULL);
+  assert_true(s.rep.acted);
+  assert_true(s.rep.unsafe);
+  mg_pickle_report_release(&s.rep);
+  /* Fails later, but only after importing: a loader ran it. */
+  mg_pickle_scan(P("cos\nsystem\n(S'x'\ntR\xff"), NULL, 0, &s.rep, NULL);
+  assert_true(s.rep.acted);
+  assert_int_equal(s.rep.stop, MG_PICKLE_LOADER_STOPS);
+  assert_int_equal(s.rep.stop_at, 19);
+  mg_pickle_report_release(&s.rep);
+  /* Text a loader rejects at once, or before importing anything. */
+  mg_pickle_scan(P("# README\nhello\n"), NULL, 0, &s.rep, NULL);
+  assert_false(s.rep.acted);
+  assert_int_equal(s.rep.stop, MG_PICKLE_LOADER_STOPS);
+  assert_int_equal(s.rep.stop_at, 0);
+  assert_non_null(strstr(s.rep.error, "invalid load key, '#'"));
+  mg_pickle_report_release(&s.rep);
+  mg_pickle_scan(P("configure the thing\nnow\nplease"), NULL, 0, &s.rep, NULL);
+  assert_false(s.rep.acted);
+  assert_int_equal(s.rep.n_globals, 0);
+  assert_non_null(strstr(s.rep.error, "No module named"));
+  mg_pickle_report_release(&s.rep);
+  mg_pickle_scan(P("{\"a\": 1}"), NULL, 0, &s.rep, NULL);
+  assert_false(s.rep.acted);
+  assert_int_equal(s.rep.stop_at, 0);
+  mg_pickle_report_release(&s.rep);
+}
+
+/* posix.system('id') through STACK_GLOBAL, no PROTO, no STOP. */
+#define SG                                                                     \
+  "\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94"
+
+static void expect_payload(const unsigned char *p, size_t n, const char *what)
+{
+  struct scanned s;
+
+  scan(&s, p, n, NULL);
+  if (!has_global(&s.rep, "posix", "system", 0))
+    fail_msg("%s: posix.system not found (stop: %s)", what, s.rep.error);
+  assert_int_equal(s.rc, -1);
+  assert_int_equal(s.err.cat, MG_ERR_FAIL);
+  mg_pickle_report_release(&s.rep);
+}
+
+static void expect_stop(const unsigned char *p, size_t n, const char *what)
+{
+  struct scanned s;
+
+  scan(&s, p, n, NULL);
+  if (has_global(&s.rep, "posix", "system", 0)
+      || s.rep.stop != MG_PICKLE_LOADER_STOPS)
+    fail_msg("%s: expected a loader error before the payload", what);
+  assert_int_equal(s.rc, -1);
+  assert_int_equal(s.err.cat, MG_ERR_DATA);
+  mg_pickle_report_release(&s.rep);
+}
+
+#define PAYLOAD(s) expect_payload(P(s), s)
+#define STOPS(s) expect_stop(P(s), s)
+
+static void test_first_opcode_any(void **state)
 {
   (void)state;
-  assert_int_equal(mg_pickle_sniff(P("\x80\x04N.")), 2);
-  assert_int_equal(mg_pickle_sniff(P("cos\nsystem\n(S'x'\ntR.")), 1);
-  /* Fails later, but only after importing: still a pickle. */
-  assert_int_equal(mg_pickle_sniff(P("cos\nsystem\n(S'x'\ntR\xff")), 1);
-  assert_int_equal(mg_pickle_sniff(P("# README\nhello\n")), 0);
-  assert_int_equal(mg_pickle_sniff(P("configure the thing\nnow\nplease")), 0);
-  assert_int_equal(mg_pickle_sniff(P("{\"a\": 1}")), 0);
+  /* The unpickler needs no PROTO: any opcode may come first. */
+  PAYLOAD(SG ".");
+  PAYLOAD("\x95\x1d\x00\x00\x00\x00\x00\x00\x00" SG ".");
+  PAYLOAD("\x88"
+          "0" SG ".");
+  PAYLOAD("\x89"
+          "0" SG ".");
+  PAYLOAD("G\x3f\xf8\x00\x00\x00\x00\x00\x00"
+          "0" SG ".");
+  PAYLOAD("B\x03\x00\x00\x00"
+          "abc0" SG ".");
+  PAYLOAD("C\x03"
+          "abc0" SG ".");
+  PAYLOAD("\x8a\x01\x05"
+          "0" SG ".");
+  PAYLOAD("\x8f"
+          "0" SG ".");
+  PAYLOAD("\x80\x00"
+          "cposix\nsystem\n(S'id'\ntR.");
+  PAYLOAD("\x80\x01"
+          "cposix\nsystem\n(X\x02\x00\x00\x00idtR.");
+}
+
+static void test_memo_keys_int_syntax(void **state)
+{
+  (void)state;
+  /* PUT and GET keys are int(s, 10): signs, spaces, underscores and
+   * leading zeros are all one key. */
+  PAYLOAD("\x80\x02\x8c\x05posixp+0\n0\x8c\x06systemp 1 \n0g0\ng01\n"
+          "\x93)R.");
+  PAYLOAD("\x80\x02\x8c\x05posixp0 \n0\x8c\x06systemp1_0\n0g-0\ng10\n"
+          "\x93)R.");
+  PAYLOAD("\x80\x02}p+0\n0" SG "0g0\n.");
+  /* What int() refuses ends the load there. */
+  STOPS("\x80\x02}p1__0\n0" SG ".");
+  STOPS("\x80\x02}p_1\n0" SG ".");
+  STOPS("\x80\x02}p1_\n0" SG ".");
+  STOPS("\x80\x02}p0x1\n0" SG ".");
+  STOPS("\x80\x02}p-1\n0" SG ".");
+  STOPS("\x80\x02}p\n0" SG ".");
+  STOPS("\x80\x02}g-1\n0" SG ".");
+  STOPS("\x80\x02}p9223372036854775808\n0" SG ".");
+}
+
+static void test_int_and_long_syntax(void **state)
+{
+  (void)state;
+  /* INT is strtol(s, 0), then int(s, 0): octal, hex, spaces, '_'. */
+  PAYLOAD("I0x1f\n0" SG ".");
+  PAYLOAD("I010\n0" SG ".");
+  PAYLOAD("I 12 \n0" SG ".");
+  PAYLOAD("I1_0\n0" SG ".");
+  PAYLOAD("I0o17\n0" SG ".");
+  PAYLOAD("I99999999999999999999999999\n0" SG ".");
+  PAYLOAD("I01\n0" SG ".");
+  STOPS("I1e3\n0" SG ".");
+  STOPS("I08\n0" SG ".");
+  STOPS("I0x\n0" SG ".");
+  STOPS("I\n0" SG ".");
+  /* LONG: int(s, 0) with an optional 'L'. */
+  PAYLOAD("L12L\n0" SG ".");
+  PAYLOAD("L-0x_ff\n0" SG ".");
+  STOPS("L012L\n0" SG ".");
+  STOPS("L1LL\n0" SG ".");
+}
+
+static void test_float_syntax(void **state)
+{
+  (void)state;
+  PAYLOAD("F1.5\n0" SG ".");
+  PAYLOAD("F.5\n0" SG ".");
+  PAYLOAD("F5.\n0" SG ".");
+  PAYLOAD("F-1e-5\n0" SG ".");
+  PAYLOAD("Finf\n0" SG ".");
+  PAYLOAD("F-Infinity\n0" SG ".");
+  PAYLOAD("FnaN\n0" SG ".");
+  PAYLOAD("F1e-999\n0" SG ".");
+  STOPS("F1e999\n0" SG ".");
+  STOPS("F 1.0\n0" SG ".");
+  STOPS("F1_0\n0" SG ".");
+  STOPS("F1e\n0" SG ".");
+  STOPS("F0x10\n0" SG ".");
+  STOPS("Finfo\n0" SG ".");
+  STOPS("F.\n0" SG ".");
+}
+
+static void test_string_escapes(void **state)
+{
+  (void)state;
+  /* Module and name spelled with bytes-literal escapes. */
+  PAYLOAD("S'p\\x6fsix'\nS\"sys\\164em\"\n\x93)R.");
+  PAYLOAD("S'\\q'\n0" SG ".");
+  STOPS("S'ab\\'\n0" SG ".");
+  STOPS("S'\\x4'\n0" SG ".");
+  STOPS("S'ab\"\n0" SG ".");
+  STOPS("Sab\n0" SG ".");
+}
+
+static void test_unicode_backslash_runs(void **state)
+{
+  (void)state;
+  /* raw-unicode-escape: an even run of backslashes before 'u' is no
+   * escape, so "\\\\uZZZZ" is fine and the load goes on. */
+  PAYLOAD("V\\\\uZZZZ\n0" SG ".");
+  PAYLOAD("V\\\\\\\\uZZZZ\n0" SG ".");
+  PAYLOAD("V\\u0070osix\nVsys\\U00000074em\n\x93)R.");
+  STOPS("V\\uZZZZ\n0" SG ".");
+  STOPS("V\\\\\\uZZZZ\n0" SG ".");
+  STOPS("V\\U00110000\n0" SG ".");
+  /* Two backslashes and "u0070": a module name no import can find. */
+  STOPS("V\\\\u0070osix\nVsystem\n\x93)R.");
+  /* BINUNICODE is UTF-8 (surrogates pass); bad UTF-8 ends the load. */
+  STOPS("\x8c\x02\xff\xfe"
+        "0" SG ".");
+  PAYLOAD("\x8c\x03\xed\xa0\x80"
+          "0" SG ".");
+}
+
+static void test_loader_errors_end_the_load(void **state)
+{
+  (void)state;
+  /* Calling None, an int or a str raises; nothing after it runs. */
+  STOPS("N)R0" SG ".");
+  STOPS("K\x01)R0" SG ".");
+  STOPS("\x8c\x01"
+        "a)R0" SG ".");
+  /* REDUCE with arguments that are not a tuple. */
+  STOPS("ccollections\nOrderedDict\nK\x01R0" SG ".");
+  /* STACK_GLOBAL over an int; a module whose name cannot exist. */
+  STOPS("K\x01K\x02\x93" SG ".");
+  STOPS("cbad name\nx\n0" SG ".");
+  STOPS("c9lives\nx\n0" SG ".");
+  STOPS("c\nsystem\n0" SG ".");
+  /* A text argument without its newline. */
+  STOPS("cposix\nsystem");
+  /* A pop past the topmost mark. */
+  STOPS("N(0000" SG ".");
+}
+
+static void test_python2_names(void **state)
+{
+  struct scanned s;
+
+  (void)state;
+  /* Protocols 0-2 map __builtin__ to builtins, 3+ do not. */
+  scan(&s,
+       P("\x80\x02"
+         "c__builtin__\nset\n)R."),
+       NULL);
+  assert_int_equal(s.rc, 0);
+  mg_pickle_report_release(&s.rep);
+  scan(&s,
+       P("\x80\x03"
+         "c__builtin__\nset\n)R."),
+       NULL);
+  assert_int_equal(s.rc, -1);
+  mg_pickle_report_release(&s.rep);
+}
+
+static void test_stream_no_limit(void **state)
+{
+  struct {
+    unsigned char b[512];
+    size_t n;
+  } k = { { 0 }, 0 };
+  static const char one[] = "\x80\x02K\x01.";
+  static const char evil[] = "\x80\x02" SG ".";
+  struct scanned s;
+
+  (void)state;
+  for (int i = 0; i < 16; i++) {
+    memcpy(k.b + k.n, one, sizeof(one) - 1);
+    k.n += sizeof(one) - 1;
+  }
+  memcpy(k.b + k.n, evil, sizeof(evil) - 1);
+  k.n += sizeof(evil) - 1;
+  scan(&s, k.b, k.n, NULL);
+  assert_int_equal(s.rc, -1);
+  assert_int_equal(s.rep.n_pickles, 17);
+  assert_true(has_global(&s.rep, "posix", "system", 0));
+  assert_int_equal(s.rep.globals[0].pickle, 17);
+  mg_pickle_report_release(&s.rep);
+}
+
+static void test_stream_rules(void **state)
+{
+  struct scanned s;
+
+  (void)state;
+  /* A parse problem for a naive scanner in a later pickle. */
+  PAYLOAD("\x80\x02K\x01.\x80\x02}p+0\n0" SG "0g+0\n.");
+  /* Bytes after the last pickle that are not one: the load stops. */
+  scan(&s, P("\x80\x02K\x01.\x80\x02K\x02.garbage"), NULL);
+  assert_int_equal(s.rc, -1);
+  assert_int_equal(s.err.cat, MG_ERR_DATA);
+  assert_int_equal(s.rep.n_pickles, 2);
+  assert_int_equal(s.rep.stop_pickle, 3);
+  assert_int_equal(s.rep.stop_at, 10);
+  mg_pickle_report_release(&s.rep);
+  /* A reader with one unpickler keeps the memo: the second pickle gets
+   * the first one's strings back. */
+  scan(&s,
+       P("\x80\x02\x8c\x05posixq\x00\x8c\x06systemq\x01\x86."
+         "\x80\x02h\x00h\x01\x93)R."),
+       NULL);
+  assert_int_equal(s.rc, -1);
+  assert_true(has_global(&s.rep, "posix", "system", 0));
+  assert_non_null(strstr(s.rep.reason, "one unpickler"));
+  mg_pickle_report_release(&s.rep);
+}
+
+/* torch.save(..., _use_new_zipfile_serialization=False), by hand. */
+#define TORCH_MAGIC "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."
+#define TORCH_DATA                                                             \
+  "\x80\x02"                                                                   \
+  "ctorch._utils\n_rebuild_tensor_v2\nq\x00((X\x07\x00\x00\x00"                \
+  "storagectorch\nFloatStorage\nX\x01\x00\x00\x00"                             \
+  "0X\x03\x00\x00\x00"                                                         \
+  "cpuK\x02NtQK\x00K\x02\x85K\x01\x85\x89"                                     \
+  "ccollections\nOrderedDict\n)Rtq\x01R."
+#define TORCH_KEYS                                                             \
+  "\x80\x02]X\x01\x00\x00\x00"                                                 \
+  "0a."
+#define TORCH_STORAGE                                                          \
+  "\x02\x00\x00\x00\x00\x00\x00\x00"                                           \
+  "abcdefgh"
+
+static void test_torch_legacy(void **state)
+{
+  struct scanned s;
+
+  (void)state;
+  scan(&s,
+       P(TORCH_MAGIC
+         "\x80\x02M\xe9\x03.\x80\x02}." TORCH_DATA TORCH_KEYS TORCH_STORAGE),
+       NULL);
+  assert_int_equal(s.rc, 0);
+  assert_true(s.rep.torch_legacy);
+  assert_int_equal(s.rep.n_pickles, 5);
+  assert_int_equal(s.rep.n_storages, 1);
+  assert_string_equal(s.rep.storages[0].key, "0");
+  assert_string_equal(s.rep.storages[0].type, "torch.FloatStorage");
+  assert_int_equal(s.rep.storages[0].numel, 2);
+  assert_int_equal(s.rep.storages[0].elsize, 4);
+  mg_pickle_report_release(&s.rep);
+  /* The magic number and the protocol version in text opcodes, with
+   * int() spellings: still torch's format. */
+  scan(
+      &s,
+      P("L119547037146038801333356L\n.I0x3e9\n.\x80\x02}." TORCH_DATA TORCH_KEYS
+            TORCH_STORAGE),
+      NULL);
+  assert_int_equal(s.rc, 0);
+  assert_true(s.rep.torch_legacy);
+  mg_pickle_report_release(&s.rep);
+  scan(&s,
+       P(TORCH_MAGIC "I1_001\n.\x80\x02}." TORCH_DATA TORCH_KEYS TORCH_STORAGE),
+       NULL);
+  assert_int_equal(s.rc, 0);
+  mg_pickle_report_release(&s.rep);
+  /* Bytes after the storages: hidden data. */
+  scan(&s,
+       P(TORCH_MAGIC
+         "\x80\x02M\xe9\x03.\x80\x02}." TORCH_DATA TORCH_KEYS TORCH_STORAGE
+         "\x80\x02" SG "."),
+       NULL);
+  assert_int_equal(s.rc, -1);
+  assert_int_equal(s.rep.stop, MG_PICKLE_TRAILING);
+  mg_pickle_report_release(&s.rep);
+  /* A storage that runs past the end, a key the data does not have. */
+  scan(&s,
+       P(TORCH_MAGIC "\x80\x02M\xe9\x03.\x80\x02}." TORCH_DATA TORCH_KEYS
+                     "\x03\x00\x00\x00\x00\x00\x00\x00"
+                     "abcdefgh"),
+       NULL);
+  assert_int_equal(s.rep.stop, MG_PICKLE_LOADER_STOPS);
+  assert_non_null(strstr(s.rep.error, "past the end"));
+  mg_pickle_report_release(&s.rep);
+  scan(&s,
+       P(TORCH_MAGIC "\x80\x02M\xe9\x03.\x80\x02}." TORCH_DATA
+                     "\x80\x02]X\x01\x00\x00\x00"
+                     "1a." TORCH_STORAGE),
+       NULL);
+  assert_int_equal(s.rep.stop, MG_PICKLE_LOADER_STOPS);
+  assert_non_null(strstr(s.rep.error, "not in the data pickle"));
+  mg_pickle_report_release(&s.rep);
+}
+
+static void test_unfinished(void **state)
+{
+  static unsigned char deep[(1 << 21) + 2];
+  struct scanned s;
+
+  (void)state;
+  /* Past the scanner's limits the scan is unfinished, never complete. */
+  memset(deep, '(', sizeof(deep) - 1);
+  deep[sizeof(deep) - 1] = '.';
+  scan(&s, deep, sizeof(deep), NULL);
+  assert_int_equal(s.rc, -1);
+  assert_int_equal(s.rep.stop, MG_PICKLE_UNFINISHED);
+  assert_int_equal(s.err.cat, MG_ERR_DATA);
+  mg_pickle_report_release(&s.rep);
 }
 
 static void test_default_allowlist(void **state)
@@ -490,7 +856,19 @@ int main(void)
     cmocka_unit_test(test_extra_allowlist),
     cmocka_unit_test(test_malformed),
     cmocka_unit_test(test_stacked),
-    cmocka_unit_test(test_sniff),
+    cmocka_unit_test(test_probe),
+    cmocka_unit_test(test_first_opcode_any),
+    cmocka_unit_test(test_memo_keys_int_syntax),
+    cmocka_unit_test(test_int_and_long_syntax),
+    cmocka_unit_test(test_float_syntax),
+    cmocka_unit_test(test_string_escapes),
+    cmocka_unit_test(test_unicode_backslash_runs),
+    cmocka_unit_test(test_loader_errors_end_the_load),
+    cmocka_unit_test(test_python2_names),
+    cmocka_unit_test(test_stream_no_limit),
+    cmocka_unit_test(test_stream_rules),
+    cmocka_unit_test(test_torch_legacy),
+    cmocka_unit_test(test_unfinished),
     cmocka_unit_test(test_default_allowlist),
     cmocka_unit_test(test_joblib_array_skipped),
     cmocka_unit_test(test_joblib_refusals),

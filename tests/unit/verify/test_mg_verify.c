@@ -128,16 +128,22 @@ static void test_policy_load(void **state)
   fresh();
   mg_verify_policy_init(&p);
   assert_int_equal(p.pickle, 1);
-  assert_int_equal(p.unknown_fail, 0);
+  /* Fail closed: what is neither known nor scanned is an error. */
+  assert_int_equal(p.unknown_fail, 1);
+  assert_true(p.max_unpack_bytes == (uint64_t)1 << 30);
   assert_int_equal(p.allow_code, 0);
   assert_null(p.formats);
+  assert_null(p.unscanned_allow);
   put_str("policy.yaml", "formats: [safetensors, json]\npickle: deny\n"
                          "pickle_allow: [\"sklearn.*\"]\nunknown_formats: "
-                         "fail\nmax_total_bytes: 1000\nlicenses: [MIT]\n"
-                         "require_signature: true\n");
+                         "warn\nmax_total_bytes: 1000\nlicenses: [MIT]\n"
+                         "require_signature: true\nunscanned_allow: "
+                         "[\"assets/*.png\"]\nmax_unpack_bytes: 4096\n");
   assert_int_equal(mg_verify_policy_load(path, &p, &err), 0);
   assert_int_equal(p.pickle, 0);
-  assert_int_equal(p.unknown_fail, 1);
+  assert_int_equal(p.unknown_fail, 0);
+  assert_string_equal(p.unscanned_allow[0], "assets/*.png");
+  assert_true(p.max_unpack_bytes == 4096);
   assert_true(p.max_total_bytes == 1000);
   assert_int_equal(p.require_signature, 1);
   j = mg_verify_policy_json(&p);
@@ -147,6 +153,12 @@ static void test_policy_load(void **state)
   assert_string_equal(
       mg_json_string(mg_json_at(mg_json_get(j, "pickle_allow"), 0)),
       "sklearn.*");
+  assert_string_equal(mg_json_string(mg_json_get(j, "unknown_formats")),
+                      "warn");
+  assert_string_equal(
+      mg_json_string(mg_json_at(mg_json_get(j, "unscanned_allow"), 0)),
+      "assets/*.png");
+  assert_true(mg_json_number(mg_json_get(j, "max_unpack_bytes")) == 4096);
   mg_json_free(j);
   mg_verify_policy_release(&p);
 
