@@ -151,6 +151,78 @@ test_expect_success 'joblib: a shape larger than the data fails as malformed' '
   errors rec.json >e && must_contain e "truncated joblib array"
 '
 
+# Issue 14's bypass classes, one fixture each (make_bypass.py builds them
+# byte by byte): every one must fail with a finding that names the reason.
+# trace_load.py first shows that CPython's own unpickler, reading the file
+# as its loader would (stub find_class: nothing imported), reaches the
+# payload, so each fixture is a real bypass and not just a broken file.
+BP=$TRASH_ROOT/bypass
+python3 "$FIXTURES/model-verify/make_bypass.py" "$BP" || exit 1
+TRACE="python3 $FIXTURES/model-verify/trace_load.py"
+
+# reason CASE: what the error findings of CASE must say (an ERE).
+reason() {
+  case $1 in
+  bypass-1-*) echo "^pickle pytorch_model.bin member .archive/data.pkl. imports .posix.system." ;;
+  bypass-2-first-opcode-proto1-*) echo "^pickle [^ ]* pickle imports .builtins.eval. \(GLOBAL" ;;
+  bypass-2-*) echo "^pickle [^ ]* pickle imports .posix.system." ;;
+  bypass-3-*) echo "imports .posix.system. \(STACK_GLOBAL at byte [0-9]+, pickle 4\)" ;;
+  bypass-4-*) echo "^archive .* member .archive/data.pkl.: the local header names it .archive/data.txt." ;;
+  bypass-5-npz-*) echo "member .o.npy. \(object dtype .O., data read by pickle.load\) imports .posix.system." ;;
+  bypass-5-*) echo "^pickle arr.npy array \(object dtype .*\) imports .posix.system." ;;
+  bypass-6-joblib-*) echo "^pickle model.joblib ${1#bypass-6-joblib-} stream imports .os.system." ;;
+  bypass-6-pandas-pkl-zip) echo "member .frame.pkl. imports .posix.system." ;;
+  bypass-6-pandas-*) echo "^pickle frame.pkl.${1#bypass-6-pandas-pkl-} (gzip|bz2|xz) stream imports .posix.system." ;;
+  bypass-7-zip-*) echo "member .payload. imports .posix.system." ;;
+  bypass-7-payload-in-17th-*) echo "imports .posix.system. \(STACK_GLOBAL at byte [0-9]+, pickle 17\)" ;;
+  *) echo "no reason for $1" >&2; return 1 ;;
+  esac
+}
+
+# model_file CASE: the model file of a fixture (the one besides config.json).
+model_file() {
+  for f in "$BP/$1"/*; do
+    case ${f##*/} in config.json) ;; *) echo "$f" ;; esac
+  done
+}
+
+for d in "$BP"/bypass-*; do
+  c=${d##*/}
+  test_expect_success "bypass fixture $c fails the gate" "
+    re=\$(reason $c) &&
+    if test $c != bypass-4-zip-local-central-mismatch; then
+      $TRACE \"\$(model_file $c)\" >trace &&
+      must_contain trace '^(posix|os)\\.system\$|^builtins\\.eval\$'
+    fi &&
+    expect_exit 1 model-verify -q -d '$d' </dev/null >rec.json &&
+    test \"\$(verdict rec.json)\" = fail &&
+    errors rec.json >e && must_contain e \"\$re\"
+  "
+done
+
+test_expect_success 'bypass 4: zipfile refuses the mismatched zip (torch reads it)' '
+  $TRACE "$BP/bypass-4-zip-local-central-mismatch/pytorch_model.bin" >trace &&
+  must_contain trace "^error: BadZipFile: File name in directory"
+'
+
+for d in "$BP"/benign-*; do
+  c=${d##*/}
+  test_expect_success "benign fixture $c passes" "
+    model-verify -q -d '$d' </dev/null >rec.json &&
+    test \"\$(verdict rec.json)\" = pass &&
+    test \"\$(json_get rec.json 'd[\"verification\"][\"summary\"][\"errors\"]')\" = 0
+  "
+done
+
+test_expect_success 'benign joblib files are read through their compressor' '
+  for k in zlib gzip bz2 xz lzma; do
+    model-verify -q -d "$BP/benign-joblib-$k" </dev/null >rec.json &&
+    json_get rec.json "[f[\"detail\"] for f in d[\"verification\"][\"files\"] if f[\"path\"] == \"model.joblib\"]" >det || return 1
+    must_contain det "compression.: .$k." &&
+    must_contain det "joblib.numpy_pickle.NumpyArrayWrapper" || return 1
+  done
+'
+
 test_expect_success 'sharded safetensors: a consistent index passes' '
   model-verify -q -d "$FX/sharded-ok" </dev/null >rec.json &&
   test "$(verdict rec.json)" = pass &&
