@@ -964,11 +964,16 @@ static const char *classify(struct cls *c, const unsigned char *p, size_t n,
               DEPTH_MAX);
     return "unknown";
   }
-  /* Containers and compressed streams. */
+  /* Containers and compressed streams. Their bytes are also read as
+   * pickle.load reads them: a tar whose first member name is a protocol 0
+   * pickle, or a zlib stream whose header is "(S", is both. */
   if (n >= 4 && memcmp(p, "PK", 2) == 0
-      && ((p[2] == 3 && p[3] == 4) || (p[2] == 5 && p[3] == 6)))
+      && ((p[2] == 3 && p[3] == 4) || (p[2] == 5 && p[3] == 6))) {
+    probe(c, what, "zip", p, n);
     return check_zip(c, what, p, n, depth);
+  }
   if (n >= 262 && memcmp(p + 257, "ustar", 5) == 0) {
+    probe(c, what, "tar", p, n);
     if (depth) {
       unscanned(c, "%s: a tar inside another container: not scanned", what);
       return "tar";
@@ -979,8 +984,10 @@ static const char *classify(struct cls *c, const unsigned char *p, size_t n,
   kind = mg_unpack_detect(p, n);
   if (kind) {
     const char *format;
-    if (check_compressed(c, kind, p, n, what, name, depth, &format))
+    if (check_compressed(c, kind, p, n, what, name, depth, &format)) {
+      probe(c, what, mg_unpack_name(kind), p, n);
       return format;
+    }
   }
   /* Known formats, fully validated, that a pickle loader must not read
    * anything out of. */

@@ -175,6 +175,7 @@ reason() {
   bypass-6-pandas-*) echo "^pickle frame.pkl.${1#bypass-6-pandas-pkl-} (gzip|bz2|xz) stream imports .posix.system." ;;
   bypass-7-zip-*) echo "member .payload. imports .posix.system." ;;
   bypass-7-payload-in-17th-*) echo "imports .posix.system. \(STACK_GLOBAL at byte [0-9]+, pickle 17\)" ;;
+  bypass-8-*) echo "^pickle model.pkl pickle: valid tar, but a pickle loader reading it imports .posix.system. \(byte 0\): a polyglot" ;;
   *) echo "no reason for $1" >&2; return 1 ;;
   esac
 }
