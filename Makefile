@@ -43,6 +43,7 @@ LIB_OBJS_CORE = \
 	lib/mg_cli.o \
 	lib/mg_digest.o \
 	lib/mg_err.o \
+	lib/mg_hash.o \
 	lib/mg_http.o \
 	lib/mg_http1.o \
 	lib/mg_io.o \
@@ -53,7 +54,8 @@ LIB_OBJS_CORE = \
 	lib/mg_record.o \
 	lib/mg_stats.o \
 	lib/mg_time.o \
-	lib/mg_tree.o
+	lib/mg_tree.o \
+	lib/mg_utf8.o
 
 # py/: Python-exact values, YAML, regex, MT19937
 LIB_OBJS_PY = \

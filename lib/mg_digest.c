@@ -58,6 +58,17 @@ void mg_digest_hex(const unsigned char *p, size_t n, char *out)
   out[2 * n] = '\0';
 }
 
+int mg_digest_hexval(int c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 void mg_digest_sha256_final_hex(struct mg_digest_sha256 *h,
                                 char out[MG_DIGEST_SHA256_HEX_LEN + 1])
 {

@@ -38,6 +38,8 @@ int mg_digest_sha256_file(const char *path,
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void mg_digest_hex(const unsigned char *p, size_t n, char *out);
+/* The value of hex digit c (either case), or -1 when c is not one. */
+int mg_digest_hexval(int c);
 /* 1 if s is exactly 64 lowercase hex digits. */
 int mg_digest_sha256_hex_valid(const char *s);
 

@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "mg_buf.h"
+#include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_mem.h"
+#include "mg_utf8.h"
 
 /*
  * struct mg_json is never defined: a struct mg_json * is a cJSON * under
@@ -67,43 +69,14 @@ static int hex4(const char *s, unsigned *out)
   unsigned v = 0;
 
   for (int k = 0; k < 4; k++) {
-    char c = s[k];
-    v <<= 4;
-    if (c >= '0' && c <= '9')
-      v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f')
-      v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F')
-      v |= (unsigned)(c - 'A' + 10);
-    else
+    int d = mg_digest_hexval(s[k]);
+
+    if (d < 0)
       return -1;
+    v = v << 4 | (unsigned)d;
   }
   *out = v;
   return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-  if (cp < 0x80) {
-    o[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    o[0] = (char)(0xC0 | (cp >> 6));
-    o[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    o[0] = (char)(0xE0 | (cp >> 12));
-    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  o[0] = (char)(0xF0 | (cp >> 18));
-  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-  o[3] = (char)(0x80 | (cp & 0x3F));
-  return 4;
 }
 
 /*
@@ -170,7 +143,7 @@ static char *jp_string(struct jparse *p, size_t *len)
         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         p->i += 6;
       }
-      o += put_utf8(o, cp);
+      o += mg_utf8_put(cp, o);
       p->i += 6;
       continue;
     default:

@@ -19,6 +19,7 @@
 #include "mg_mem.h"
 #include "mg_record.h"
 #include "mg_time.h"
+#include "mg_utf8.h"
 #include "py/mg_pv.h"
 #include "tok/mg_tok.h"
 
@@ -913,7 +914,7 @@ static void split_pair(struct req *q)
   q->empty_ctx = ctx->u.str.len == 0;
   q->c2n = rstrip_len(ctx->u.str.s, ctx->u.str.len);
   q->c2 = mg_xstrndup(ctx->u.str.s, q->c2n);
-  q->c2chars = mg_pv_utf8_count(q->c2, q->c2n);
+  q->c2chars = mg_utf8_count(q->c2, q->c2n);
   mg_buf_add(&b, ctx->u.str.s, ctx->u.str.len, NULL);
   mg_buf_add(&b, cont->u.str.s, cont->u.str.len, NULL);
   q->w = mg_buf_detach(&b, &q->wn);

@@ -187,7 +187,6 @@ int mg_tmpl_run_call_method(struct rctx *r, const struct node *n,
                             const struct args *a, struct mg_pv **out);
 int mg_tmpl_run_compare(struct rctx *r, const struct node *n,
                         const struct mg_pv *a, const struct mg_pv *b, int *out);
-int32_t mg_tmpl_run_cp_at(const char *s, size_t n, size_t *i);
 int mg_tmpl_run_defined(struct rctx *r, const struct node *n, struct mg_pv *v);
 int mg_tmpl_run_evd(struct rctx *r, const struct node *n, struct mg_pv **out);
 struct mg_pv *mg_tmpl_run_get_item(const struct mg_pv *obj,

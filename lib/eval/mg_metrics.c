@@ -11,6 +11,7 @@
 #include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_mem.h"
+#include "mg_utf8.h"
 #include "py/mg_mt.h"
 #include "py/mg_pv.h"
 #include "py/mg_regex.h"
@@ -693,7 +694,7 @@ static int score_mc(const struct mg_task *t, const struct mg_task_doc *td,
     struct mg_buf b = MG_BUF_INIT(MG_BUF_UNLIMITED);
 
     mg_pv_to_str(&b, td->choices->u.list.v[i]);
-    norm[i] = r->ll[i] / (double)mg_pv_utf8_count(b.data ? b.data : "", b.len);
+    norm[i] = r->ll[i] / (double)mg_utf8_count(b.data ? b.data : "", b.len);
     bytes[i] = r->ll[i] / (double)b.len;
     if (has_mi)
       mi[i] = r->ll[i] - r->ll[nc + i];

@@ -138,7 +138,7 @@ static int filter_tojson(struct rctx *r, const struct node *n,
 
     if (c >= 0x80 && ascii) {
       size_t j = i;
-      int32_t cp = mg_tmpl_run_cp_at(b.data, b.len, &j);
+      int32_t cp = mg_pv_utf8_next(b.data, b.len, &j);
 
       if (cp >= 0x10000) {
         cp -= 0x10000;

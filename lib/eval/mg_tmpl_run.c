@@ -15,6 +15,7 @@
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "mg_mem.h"
+#include "mg_utf8.h"
 #include "py/mg_pv.h"
 
 int mg_tmpl_run_rerr(struct rctx *r, const struct node *n, const char *fmt, ...)
@@ -138,26 +139,12 @@ static void pop_frame(struct rctx *r)
 
 /* --- string helpers (Python semantics over UTF-8) --- */
 
-int32_t mg_tmpl_run_cp_at(const char *s, size_t n, size_t *i)
-{
-  utf8proc_int32_t cp;
-  utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + *i,
-                                        (utf8proc_ssize_t)(n - *i), &cp);
-
-  if (k <= 0) {
-    (*i)++;
-    return 0xFFFD;
-  }
-  *i += (size_t)k;
-  return cp;
-}
-
 static void put_cp(struct mg_buf *b, int32_t cp)
 {
-  utf8proc_uint8_t tmp[4];
-  utf8proc_ssize_t k = utf8proc_encode_char(cp, tmp);
+  char tmp[4];
 
-  mg_buf_add(b, tmp, (size_t)(k > 0 ? k : 0), NULL);
+  if (cp >= 0 && cp <= 0x10FFFF)
+    mg_buf_add(b, tmp, mg_utf8_put((uint32_t)cp, tmp), NULL);
 }
 
 static int py_isspace(int32_t c)
@@ -177,7 +164,7 @@ struct mg_pv *mg_tmpl_run_str_strip(const struct mg_pv *s,
 
   while (left && a < b) {
     size_t j = a;
-    int32_t c = mg_tmpl_run_cp_at(p, n, &j);
+    int32_t c = mg_pv_utf8_next(p, n, &j);
     int hit;
 
     if (chars) {
@@ -185,7 +172,7 @@ struct mg_pv *mg_tmpl_run_str_strip(const struct mg_pv *s,
 
       hit = 0;
       while (k < chars->u.str.len)
-        if (mg_tmpl_run_cp_at(chars->u.str.s, chars->u.str.len, &k) == c) {
+        if (mg_pv_utf8_next(chars->u.str.s, chars->u.str.len, &k) == c) {
           hit = 1;
           break;
         }
@@ -204,13 +191,13 @@ struct mg_pv *mg_tmpl_run_str_strip(const struct mg_pv *s,
     while (j > a && ((unsigned char)p[j] & 0xC0) == 0x80)
       j--;
     k2 = j;
-    c = mg_tmpl_run_cp_at(p, n, &k2);
+    c = mg_pv_utf8_next(p, n, &k2);
     if (chars) {
       size_t k = 0;
 
       hit = 0;
       while (k < chars->u.str.len)
-        if (mg_tmpl_run_cp_at(chars->u.str.s, chars->u.str.len, &k) == c) {
+        if (mg_pv_utf8_next(chars->u.str.s, chars->u.str.len, &k) == c) {
           hit = 1;
           break;
         }
@@ -231,7 +218,7 @@ struct mg_pv *mg_tmpl_run_str_case(const struct mg_pv *s, enum casemode mode)
   int first = 1, prev_cased = 0;
 
   while (i < s->u.str.len) {
-    int32_t c = mg_tmpl_run_cp_at(s->u.str.s, s->u.str.len, &i), o = c;
+    int32_t c = mg_pv_utf8_next(s->u.str.s, s->u.str.len, &i), o = c;
 
     switch (mode) {
     case CASE_LOWER:
@@ -291,7 +278,7 @@ struct mg_pv *mg_tmpl_run_str_split(const struct mg_pv *s,
       /* skip whitespace */
       while (i < n) {
         j = i;
-        if (!py_isspace(mg_tmpl_run_cp_at(p, n, &j)))
+        if (!py_isspace(mg_pv_utf8_next(p, n, &j)))
           break;
         i = j;
       }
@@ -307,7 +294,7 @@ struct mg_pv *mg_tmpl_run_str_split(const struct mg_pv *s,
           while (k > i && ((unsigned char)p[k] & 0xC0) == 0x80)
             k--;
           k2 = k;
-          if (!py_isspace(mg_tmpl_run_cp_at(p, n, &k2)))
+          if (!py_isspace(mg_pv_utf8_next(p, n, &k2)))
             break;
           e = k;
         }
@@ -317,7 +304,7 @@ struct mg_pv *mg_tmpl_run_str_split(const struct mg_pv *s,
       start = i;
       while (i < n) {
         j = i;
-        if (py_isspace(mg_tmpl_run_cp_at(p, n, &j)))
+        if (py_isspace(mg_pv_utf8_next(p, n, &j)))
           break;
         i = j;
       }
@@ -362,7 +349,7 @@ struct mg_pv *mg_tmpl_run_str_replace(const struct mg_pv *s,
       {
         size_t j = i;
 
-        (void)mg_tmpl_run_cp_at(p, n, &j);
+        (void)mg_pv_utf8_next(p, n, &j);
         mg_buf_add(&b, p + i, j - i, NULL);
         i = j;
       }
@@ -422,7 +409,7 @@ int mg_tmpl_run_iter_items(struct rctx *r, const struct node *n,
     while (i < v->u.str.len) {
       size_t j = i;
 
-      (void)mg_tmpl_run_cp_at(v->u.str.s, v->u.str.len, &j);
+      (void)mg_pv_utf8_next(v->u.str.s, v->u.str.len, &j);
       mg_pv_list_append(l, mg_pv_strn(v->u.str.s + i, j - i));
       i = j;
     }
@@ -834,7 +821,7 @@ int mg_tmpl_run_need_int(struct rctx *r, const struct node *n,
 
 static size_t byte_to_cp(const char *s, size_t off)
 {
-  return mg_pv_utf8_count(s, off);
+  return mg_utf8_count(s, off);
 }
 
 static int str_is(const struct mg_pv *s, int kind)
@@ -845,7 +832,7 @@ static int str_is(const struct mg_pv *s, int kind)
   if (s->u.str.len == 0)
     return 0;
   while (i < s->u.str.len) {
-    int32_t c = mg_tmpl_run_cp_at(s->u.str.s, s->u.str.len, &i);
+    int32_t c = mg_pv_utf8_next(s->u.str.s, s->u.str.len, &i);
     utf8proc_category_t cat = utf8proc_category(c);
 
     switch (kind) {

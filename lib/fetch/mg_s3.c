@@ -16,6 +16,7 @@
 #include "mg_http.h"
 #include "mg_io.h"
 #include "mg_mem.h"
+#include "mg_utf8.h"
 
 #define EMPTY_SHA256                                                           \
   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -437,25 +438,6 @@ void mg_s3_headers_free(char **h)
 
 /* ---- a little XML: S3's responses are flat and predictable ---- */
 
-static void utf8_put(struct mg_buf *b, unsigned long cp)
-{
-  if (cp < 0x80) {
-    (void)mg_buf_addch(b, (char)cp, NULL);
-  } else if (cp < 0x800) {
-    (void)mg_buf_addch(b, (char)(0xC0 | (cp >> 6)), NULL);
-    (void)mg_buf_addch(b, (char)(0x80 | (cp & 0x3F)), NULL);
-  } else if (cp < 0x10000) {
-    (void)mg_buf_addch(b, (char)(0xE0 | (cp >> 12)), NULL);
-    (void)mg_buf_addch(b, (char)(0x80 | ((cp >> 6) & 0x3F)), NULL);
-    (void)mg_buf_addch(b, (char)(0x80 | (cp & 0x3F)), NULL);
-  } else {
-    (void)mg_buf_addch(b, (char)(0xF0 | (cp >> 18)), NULL);
-    (void)mg_buf_addch(b, (char)(0x80 | ((cp >> 12) & 0x3F)), NULL);
-    (void)mg_buf_addch(b, (char)(0x80 | ((cp >> 6) & 0x3F)), NULL);
-    (void)mg_buf_addch(b, (char)(0x80 | (cp & 0x3F)), NULL);
-  }
-}
-
 /* Decodes XML text (the five entities and character references). NULL when
  * a reference is malformed. caller owns the result. */
 static char *xml_text(const char *p, const char *e)
@@ -482,10 +464,10 @@ static char *xml_text(const char *p, const char *e)
       int hexa = p + 1 < e && (p[1] == 'x' || p[1] == 'X'), digits = 0;
       p += hexa ? 2 : 1;
       for (; p < e && *p != ';' && digits < 8; p++, digits++) {
-        int d = *p >= '0' && *p <= '9'           ? *p - '0'
-                : hexa && *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
-                : hexa && *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
-                                                 : -1;
+        int d = mg_digest_hexval(*p);
+
+        if (!hexa && d > 9)
+          d = -1;
         if (d < 0)
           goto bad;
         cp = cp * (hexa ? 16 : 10) + (unsigned long)d;
@@ -493,7 +475,11 @@ static char *xml_text(const char *p, const char *e)
       if (p >= e || *p != ';' || !digits || cp == 0 || cp > 0x10FFFF)
         goto bad;
       p++;
-      utf8_put(&b, cp);
+      {
+        char u[4];
+
+        (void)mg_buf_add(&b, u, mg_utf8_put((uint32_t)cp, u), NULL);
+      }
       continue;
     }
     for (size_t i = 0;; i++) {

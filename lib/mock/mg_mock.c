@@ -14,6 +14,7 @@
 
 #include "mg_buf.h"
 #include "mg_err.h"
+#include "mg_hash.h"
 #include "mg_io.h"
 #include "mg_mem.h"
 #include "mg_time.h"
@@ -219,7 +220,7 @@ static void start_gen(struct mreq *r)
   s->busy++;
   stamp(&r->t_slot, &r->w_slot);
   mg_mock_sched_start(&r->sched, &s->o.timing,
-                      mg_mock_sched_mix(s->o.model.seed ^ 0x5C4EDULL, r->seq),
+                      mg_hash_mix(s->o.model.seed ^ 0x5C4EDULL, r->seq),
                       r->t_slot, r->resp.prompt_tokens, r->resp.steps,
                       r->fault_at, stall);
   arm(r, r->stream ? mg_mock_sched_due(&r->sched)
@@ -512,8 +513,8 @@ static enum fault pick_fault(const struct mg_mock_server *s, uint64_t gseq,
                              int status_kind)
 {
   const struct mg_mock_faults *f = &s->o.faults;
-  double u = mg_mock_sched_unit(mg_mock_sched_mix(
-      mg_mock_sched_mix(s->o.model.seed, gseq), status_kind ? 0xFA17 : 0x57EA));
+  double u = mg_mock_sched_unit(mg_hash_mix(mg_hash_mix(s->o.model.seed, gseq),
+                                            status_kind ? 0xFA17 : 0x57EA));
 
   if (status_kind) {
     if (u < f->p429)

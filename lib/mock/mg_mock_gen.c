@@ -5,8 +5,10 @@
 
 #include "mg_buf.h"
 #include "mg_err.h"
+#include "mg_hash.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_utf8.h"
 #include "mock/mg_mock_key.h"
 #include "mock/mg_mock_sched.h"
 
@@ -92,7 +94,7 @@ void mg_mock_gen_lp_value(uint64_t seed, enum mg_mock_lpclass cls,
                           uint32_t prev, uint32_t id, const char *tok,
                           size_t len, struct mg_mock_lpval *out)
 {
-  double c = (double)mg_mock_tok_utf8_chars(tok, len);
+  double c = (double)mg_utf8_count(tok, len);
   uint64_t h;
 
   if (c < 1)
@@ -110,7 +112,7 @@ void mg_mock_gen_lp_value(uint64_t seed, enum mg_mock_lpclass cls,
     out->top = -0.001 * c;
     break;
   default:
-    h = mg_mock_sched_mix(mg_mock_sched_mix(seed, prev), id);
+    h = mg_hash_mix(mg_hash_mix(seed, prev), id);
     out->lp = -(0.25 + (double)(h % 600) / 100.0);
     out->top = (h >> 32) % 3 == 0 ? out->lp : out->lp / 2;
     break;
@@ -129,8 +131,7 @@ void mg_mock_gen_choice_token(const struct mg_mock_choice *c, size_t k,
     *id = c->answer_toks.ids[k];
     return;
   }
-  w = mg_mock_req_word(
-      (size_t)(mg_mock_sched_mix(c->wseed, k) % MG_MOCK_NWORDS));
+  w = mg_mock_req_word((size_t)(mg_hash_mix(c->wseed, k) % MG_MOCK_NWORDS));
   *p = w;
   *n = 4;
   *id = word_id(w);
@@ -249,8 +250,7 @@ static int plan_choice(struct mg_mock_gen_resp *resp, size_t i, uint64_t seq,
   } else {
     struct mg_mock_sched_rng rng;
 
-    mg_mock_sched_rng_seed(
-        &rng, mg_mock_sched_mix(mg_mock_sched_mix(m->seed, seq), i));
+    mg_mock_sched_rng_seed(&rng, mg_hash_mix(mg_hash_mix(m->seed, seq), i));
     natural = llround(
         mg_mock_sched_rng_normal(&rng, m->output_tokens, m->output_tokens_std));
     if (natural < 1)
@@ -293,7 +293,7 @@ int mg_mock_gen_resp_plan(struct mg_mock_gen_resp *resp,
   resp->created = created;
   (void)snprintf(resp->id, sizeof(resp->id), "%s-%016llx",
                  chat ? "chatcmpl" : "cmpl",
-                 (unsigned long long)mg_mock_sched_mix(model->seed, seq));
+                 (unsigned long long)mg_hash_mix(model->seed, seq));
   resp->nc = req->nprompts;
   resp->c = mg_xcalloc(resp->nc ? resp->nc : 1, sizeof(*resp->c));
   for (size_t i = 0; i < resp->nc; i++) {
@@ -361,7 +361,7 @@ static size_t prompt_entries(const struct mg_mock_choice *c, struct lpent *e)
     e[i].cls = prompt_class(c, i);
     e[i].null = i == 0;
     e[i].offset = chars;
-    chars += mg_mock_tok_utf8_chars(e[i].t, e[i].n);
+    chars += mg_utf8_count(e[i].t, e[i].n);
   }
   return chars;
 }
@@ -379,7 +379,7 @@ static void gen_entry(const struct mg_mock_choice *c, size_t k, uint32_t prev,
 /* Up to want filler words for alternatives, none equal to the token. */
 static size_t alt_words(const struct lpent *e, size_t want, const char **w)
 {
-  uint64_t h = mg_mock_sched_mix(e->id, e->prev);
+  uint64_t h = mg_hash_mix(e->id, e->prev);
   size_t got = 0;
 
   for (size_t j = 0; got < want && j < MG_MOCK_NWORDS; j++) {
@@ -599,8 +599,7 @@ void mg_mock_gen_resp_body(struct mg_mock_gen_resp *resp, struct mg_buf *out)
       e = mg_xreallocarray(NULL, echo_n + c->nvis + 1, sizeof(*e));
     if (r->echo) {
       add(&text, p->text, p->len);
-      chars =
-          e ? prompt_entries(c, e) : mg_mock_tok_utf8_chars(p->text, p->len);
+      chars = e ? prompt_entries(c, e) : mg_utf8_count(p->text, p->len);
     }
     for (size_t k = 0; k < c->nvis; k++) {
       const char *t;
@@ -610,7 +609,7 @@ void mg_mock_gen_resp_body(struct mg_mock_gen_resp *resp, struct mg_buf *out)
       vis_token(c, k, &t, &n, &id);
       if (e) {
         gen_entry(c, k, prev, chars, &e[echo_n + k]);
-        chars += mg_mock_tok_utf8_chars(t, n);
+        chars += mg_utf8_count(t, n);
       }
       prev = id;
       add(&text, t, n);
@@ -678,7 +677,7 @@ static void stream_echo(struct mg_mock_gen_resp *resp, size_t i,
     lp_completions(b, resp->model->seed, e, p->toks.n, resp->req->logprobs);
     free(e);
   } else {
-    c->chars_out = mg_mock_tok_utf8_chars(p->text, p->len);
+    c->chars_out = mg_utf8_count(p->text, p->len);
     ADDLIT(b, "null");
   }
   ADDLIT(b, ",\"finish_reason\":null,\"stop_reason\":null}");
@@ -739,7 +738,7 @@ void mg_mock_gen_resp_stream_step(struct mg_mock_gen_resp *resp,
     } else {
       ADDLIT(out, "null");
     }
-    c->chars_out += mg_mock_tok_utf8_chars(t, n);
+    c->chars_out += mg_utf8_count(t, n);
     c->prev_id = id;
     ADDLIT(out, ",\"finish_reason\":");
     add_finish(out, e == last ? c->finish : NULL);
@@ -884,7 +883,7 @@ int mg_mock_gen_detokenize(const char *body, size_t len, struct mg_buf *out)
     bad_request(out, err.msg);
     goto out;
   }
-  if (!mg_mock_tok_utf8_valid(text.data ? text.data : "", text.len)) {
+  if (!mg_utf8_valid(text.data ? text.data : "", text.len)) {
     bad_request(out, "the tokens do not decode to valid UTF-8");
     goto out;
   }

@@ -4,13 +4,11 @@
 
 #include "mg_buf.h"
 #include "mg_err.h"
+#include "mg_hash.h"
 #include "mg_io.h"
 #include "mg_json.h"
 #include "mg_mem.h"
 #include "mock/mg_mock_sched.h"
-
-#define FNV_OFF 0xCBF29CE484222325ULL
-#define FNV_PRIME 0x100000001B3ULL
 
 struct mg_mock_key {
   struct mg_mock_key_entry *e;
@@ -22,17 +20,6 @@ struct mg_mock_key {
   unsigned char *has_len; /* has_len[l]: some context is l bytes long */
   size_t max_len;
 };
-
-static uint64_t fnv(const char *s, size_t n)
-{
-  uint64_t h = FNV_OFF;
-
-  for (size_t i = 0; i < n; i++) {
-    h ^= (unsigned char)s[i];
-    h *= FNV_PRIME;
-  }
-  return h;
-}
 
 int mg_mock_key_decide(uint64_t seed, double accuracy, const char *context,
                        size_t len)
@@ -101,7 +88,8 @@ static int add_line(struct mg_mock_key *k, const char *line, size_t len,
                mg_json_is_string(c) ? "continuation" : "context", name, lineno);
     goto out;
   }
-  h = fnv(mg_json_string(c), mg_json_string_len(c));
+  h = mg_hash_fnv1a(MG_HASH_FNV_OFFSET, mg_json_string(c),
+                    mg_json_string_len(c));
   for (size_t i = 0; i < k->n; i++)
     if (k->hash[i] == h && k->e[i].context_len == mg_json_string_len(c)
         && memcmp(k->e[i].context, mg_json_string(c), k->e[i].context_len)
@@ -225,7 +213,7 @@ const struct mg_mock_key_entry *mg_mock_key_at(const struct mg_mock_key *k,
 const struct mg_mock_key_entry *mg_mock_key_find(const struct mg_mock_key *k,
                                                  const char *text, size_t len)
 {
-  return lookup(k, fnv(text, len), text, len);
+  return lookup(k, mg_hash_fnv1a(MG_HASH_FNV_OFFSET, text, len), text, len);
 }
 
 const struct mg_mock_key_entry *mg_mock_key_match(const struct mg_mock_key *k,
@@ -233,7 +221,7 @@ const struct mg_mock_key_entry *mg_mock_key_match(const struct mg_mock_key *k,
                                                   int *exact)
 {
   const struct mg_mock_key_entry *best = NULL, *best_exact = NULL;
-  uint64_t h = FNV_OFF;
+  uint64_t h = MG_HASH_FNV_OFFSET;
   size_t lim;
 
   *exact = 0;
@@ -252,8 +240,7 @@ const struct mg_mock_key_entry *mg_mock_key_match(const struct mg_mock_key *k,
     }
     if (i == lim)
       break;
-    h ^= (unsigned char)text[i];
-    h *= FNV_PRIME;
+    h = mg_hash_fnv1a(h, text + i, 1);
   }
   if (best_exact) {
     *exact = 1;

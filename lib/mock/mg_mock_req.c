@@ -7,6 +7,7 @@
 #include "mg_err.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_utf8.h"
 
 static const char *const words[MG_MOCK_NWORDS] = {
   " the", " and", " for", " are", " but", " not", " you", " all",
@@ -73,7 +74,7 @@ static int text_prompt(struct mg_mock_req *r, const struct mg_json *s,
   const char *t = mg_json_string(s);
   size_t n = mg_json_string_len(s);
 
-  if (!mg_mock_tok_utf8_valid(t, n))
+  if (!mg_utf8_valid(t, n))
     return mg_err_set(err, MG_ERR_DATA, "'prompt' is not valid UTF-8");
   p = add_prompt(r);
   p->text = mg_xmemdup(t, n);
@@ -235,7 +236,7 @@ static int parse_messages(struct mg_mock_req *r, const struct mg_json *m,
     mg_buf_addch(&text, '\n', NULL);
   }
   mg_buf_addstr(&text, "<|assistant|>\n", NULL);
-  if (!mg_mock_tok_utf8_valid(text.data, text.len)) {
+  if (!mg_utf8_valid(text.data, text.len)) {
     mg_err_set(err, MG_ERR_DATA, "'messages' content is not valid UTF-8");
     goto out;
   }

@@ -2,27 +2,12 @@
 
 #include <math.h>
 
+#include "mg_hash.h"
 #include "mg_mem.h"
-
-uint64_t mg_mock_sched_mix(uint64_t a, uint64_t b)
-{
-  uint64_t z = a ^ (b + 0x9E3779B97F4A7C15ULL + (a << 6) + (a >> 2));
-
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 uint64_t mg_mock_sched_hash(uint64_t seed, const void *p, size_t n)
 {
-  const unsigned char *u = p;
-  uint64_t h = 0xCBF29CE484222325ULL;
-
-  for (size_t i = 0; i < n; i++) {
-    h ^= u[i];
-    h *= 0x100000001B3ULL;
-  }
-  return mg_mock_sched_mix(seed, h);
+  return mg_hash_mix(seed, mg_hash_fnv1a(MG_HASH_FNV_OFFSET, p, n));
 }
 
 double mg_mock_sched_unit(uint64_t h)

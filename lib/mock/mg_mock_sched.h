@@ -11,10 +11,9 @@
  * per-request emission schedule, and a min-heap of due times.
  */
 
-/* 64-bit FNV-1a of p[0..n), finalised with seed (splitmix64 mixing). */
+/* 64-bit FNV-1a of p[0..n), mixed with seed (mg_hash_mix; mg_hash.h has
+ * both). */
 uint64_t mg_mock_sched_hash(uint64_t seed, const void *p, size_t n);
-/* Mixes two 64-bit values into one well-spread value. */
-uint64_t mg_mock_sched_mix(uint64_t a, uint64_t b);
 /* A value in [0, 1) from the top 53 bits of h. */
 double mg_mock_sched_unit(uint64_t h);
 

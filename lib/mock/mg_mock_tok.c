@@ -5,6 +5,7 @@
 #include "mg_buf.h"
 #include "mg_err.h"
 #include "mg_mem.h"
+#include "mg_utf8.h"
 
 #define BASE_CP (1u << 30)
 #define BASE_MIX (BASE_CP + (1u << 21))
@@ -39,72 +40,6 @@ void mg_mock_tok_list_push(struct mg_mock_tok_list *t, uint32_t id,
   t->n++;
 }
 
-int mg_mock_tok_utf8_next(const char *s, size_t n, uint32_t *cp)
-{
-  const unsigned char *u = (const unsigned char *)s;
-  uint32_t c;
-  int len;
-
-  if (n == 0)
-    return 0;
-  if (u[0] < 0x80) {
-    *cp = u[0];
-    return 1;
-  }
-  if (u[0] >= 0xC2 && u[0] <= 0xDF) {
-    len = 2;
-    c = u[0] & 0x1F;
-  } else if (u[0] >= 0xE0 && u[0] <= 0xEF) {
-    len = 3;
-    c = u[0] & 0x0F;
-  } else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
-    len = 4;
-    c = u[0] & 0x07;
-  } else {
-    return 0;
-  }
-  if ((size_t)len > n)
-    return 0;
-  for (int i = 1; i < len; i++) {
-    if ((u[i] & 0xC0) != 0x80)
-      return 0;
-    c = (c << 6) | (u[i] & 0x3F);
-  }
-  /* Overlong forms, surrogates and values past U+10FFFF are invalid. */
-  if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10FFFF
-      || (c >= 0xD800 && c <= 0xDFFF))
-    return 0;
-  *cp = c;
-  return len;
-}
-
-int mg_mock_tok_utf8_valid(const char *s, size_t n)
-{
-  size_t i = 0;
-  uint32_t cp;
-
-  while (i < n) {
-    int l = mg_mock_tok_utf8_next(s + i, n - i, &cp);
-    if (l == 0)
-      return 0;
-    i += (size_t)l;
-  }
-  return 1;
-}
-
-size_t mg_mock_tok_utf8_chars(const char *s, size_t n)
-{
-  size_t i = 0, chars = 0;
-  uint32_t cp;
-
-  while (i < n) {
-    int l = mg_mock_tok_utf8_next(s + i, n - i, &cp);
-    i += l ? (size_t)l : 1;
-    chars++;
-  }
-  return chars;
-}
-
 static int is_space(unsigned char c)
 {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v'
@@ -122,7 +57,7 @@ static uint32_t token_id(const char *s, size_t n, int all_ascii)
       v = (v << 7) | u[i];
     return ((uint32_t)(n - 1) << 28) | v;
   }
-  if ((size_t)mg_mock_tok_utf8_next(s, n, &cp) == n)
+  if (mg_utf8_next(s, n, &cp, NULL) == n)
     return BASE_CP + cp;
   return BASE_MIX + ((uint32_t)u[0] << 16 | (uint32_t)u[1] << 8 | u[2]);
 }
@@ -135,7 +70,7 @@ static uint32_t token_id(const char *s, size_t n, int all_ascii)
 static size_t next_token(const char *s, size_t n, size_t i, uint32_t *id)
 {
   uint32_t cp;
-  int l = mg_mock_tok_utf8_next(s + i, n - i, &cp);
+  size_t l = mg_utf8_next(s + i, n - i, &cp, NULL);
   size_t j, bytes;
   int ascii;
 
@@ -143,21 +78,21 @@ static size_t next_token(const char *s, size_t n, size_t i, uint32_t *id)
     *id = BASE_BYTE + (unsigned char)s[i];
     return i + 1;
   }
-  j = i + (size_t)l;
-  bytes = (size_t)l;
+  j = i + l;
+  bytes = l;
   ascii = l == 1;
   while (j < n) {
-    int l2 = mg_mock_tok_utf8_next(s + j, n - j, &cp);
+    size_t l2 = mg_utf8_next(s + j, n - j, &cp, NULL);
     int ok;
 
     if (l2 == 0)
       break;
     if (is_space((unsigned char)s[j]) && !is_space((unsigned char)s[j - 1]))
       break;
-    ok = ascii && l2 == 1 ? bytes < 4 : bytes + (size_t)l2 <= 3;
+    ok = ascii && l2 == 1 ? bytes < 4 : bytes + l2 <= 3;
     if (!ok)
       break;
-    bytes += (size_t)l2;
+    bytes += l2;
     ascii = ascii && l2 == 1;
     j += (size_t)l2;
   }
@@ -206,26 +141,11 @@ int mg_mock_tok_bytes(uint32_t id, char *out)
     return n;
   }
   if (id < BASE_MIX) {
-    uint32_t cp = id - BASE_CP, back;
+    uint32_t cp = id - BASE_CP;
 
     if (cp < 0x80 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
       return -1;
-    if (cp < 0x800) {
-      out[0] = (char)(0xC0 | (cp >> 6));
-      out[1] = (char)(0x80 | (cp & 0x3F));
-      return 2;
-    }
-    if (cp < 0x10000) {
-      out[0] = (char)(0xE0 | (cp >> 12));
-      out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-      out[2] = (char)(0x80 | (cp & 0x3F));
-      return mg_mock_tok_utf8_next(out, 3, &back) == 3 ? 3 : -1;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
+    return (int)mg_utf8_put(cp, out);
   }
   if (id < BASE_BYTE) {
     uint32_t b = id - BASE_MIX;
@@ -233,7 +153,7 @@ int mg_mock_tok_bytes(uint32_t id, char *out)
     out[0] = (char)(b >> 16);
     out[1] = (char)((b >> 8) & 0xFF);
     out[2] = (char)(b & 0xFF);
-    return mg_mock_tok_utf8_valid(out, 3) ? 3 : -1;
+    return mg_utf8_valid(out, 3) ? 3 : -1;
   }
   if (id - BASE_BYTE < 256) {
     out[0] = (char)(id - BASE_BYTE);

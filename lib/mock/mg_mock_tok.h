@@ -78,15 +78,4 @@ int mg_mock_tok_bytes(uint32_t id, char *out);
 int mg_mock_tok_decode(const uint32_t *ids, size_t n, struct mg_buf *out,
                        struct mg_err *err);
 
-/*
- * UTF-8 helpers. mg_mock_tok_utf8_next returns the length of the valid UTF-8
- * character at s[0..n) (1-4) and its code point in *cp, or 0 when the
- * bytes there are not a valid, shortest-form character.
- */
-int mg_mock_tok_utf8_next(const char *s, size_t n, uint32_t *cp);
-/* 1 when s[0..n) is entirely valid UTF-8. */
-int mg_mock_tok_utf8_valid(const char *s, size_t n);
-/* Characters in s[0..n); each invalid byte counts as one. */
-size_t mg_mock_tok_utf8_chars(const char *s, size_t n);
-
 #endif

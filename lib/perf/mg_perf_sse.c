@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mg_digest.h"
 #include "mg_mem.h"
+#include "mg_utf8.h"
 
 void mg_perf_sse_init(struct mg_perf_sse *s, size_t max_line)
 {
@@ -633,11 +635,7 @@ static int hex4(const char *p)
   int v = 0;
 
   for (int i = 0; i < 4; i++) {
-    char c = p[i];
-    v = v * 16
-        + (c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                  : c - 'A' + 10);
+    v = v * 16 + mg_digest_hexval(p[i]);
   }
   return v;
 }
@@ -645,28 +643,8 @@ static int hex4(const char *p)
 static void put_utf8(struct mg_buf *out, unsigned long cp)
 {
   char b[4];
-  size_t n;
 
-  if (cp < 0x80) {
-    b[0] = (char)cp;
-    n = 1;
-  } else if (cp < 0x800) {
-    b[0] = (char)(0xc0 | (cp >> 6));
-    b[1] = (char)(0x80 | (cp & 0x3f));
-    n = 2;
-  } else if (cp < 0x10000) {
-    b[0] = (char)(0xe0 | (cp >> 12));
-    b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    b[2] = (char)(0x80 | (cp & 0x3f));
-    n = 3;
-  } else {
-    b[0] = (char)(0xf0 | (cp >> 18));
-    b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    b[3] = (char)(0x80 | (cp & 0x3f));
-    n = 4;
-  }
-  (void)mg_buf_add(out, b, n, NULL);
+  (void)mg_buf_add(out, b, mg_utf8_put((uint32_t)cp, b), NULL);
 }
 
 void mg_perf_sse_json_unescape(const char *s, size_t n, struct mg_buf *out)

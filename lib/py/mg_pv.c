@@ -9,9 +9,11 @@
 #include <utf8proc.h>
 
 #include "mg_buf.h"
+#include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_json.h"
 #include "mg_mem.h"
+#include "mg_utf8.h"
 
 #define MAX_DEPTH 200
 
@@ -187,16 +189,6 @@ void mg_pv_list_append(struct mg_pv *list, struct mg_pv *v)
   list->u.list.v[list->u.list.n++] = v;
 }
 
-size_t mg_pv_utf8_count(const char *s, size_t n)
-{
-  size_t c = 0;
-
-  for (size_t i = 0; i < n; i++)
-    if (((unsigned char)s[i] & 0xC0) != 0x80)
-      c++;
-  return c;
-}
-
 size_t mg_pv_utf8_offset(const char *s, size_t n, size_t cp)
 {
   size_t i = 0, c = 0;
@@ -218,7 +210,7 @@ size_t mg_pv_len(const struct mg_pv *v)
     return 0;
   switch (v->type) {
   case MG_PV_STR:
-    return mg_pv_utf8_count(v->u.str.s, v->u.str.len);
+    return mg_utf8_count(v->u.str.s, v->u.str.len);
   case MG_PV_LIST:
     return v->u.list.n;
   case MG_PV_DICT:
@@ -519,19 +511,17 @@ void mg_pv_float_repr(struct mg_buf *out, double f)
   }
 }
 
-/* Decodes one code point; advances *i. Invalid bytes decode as U+FFFD. */
-static int32_t next_cp(const char *s, size_t n, size_t *i)
+int32_t mg_pv_utf8_next(const char *s, size_t n, size_t *i)
 {
-  utf8proc_int32_t cp;
-  utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + *i,
-                                        (utf8proc_ssize_t)(n - *i), &cp);
+  uint32_t cp;
+  size_t k = mg_utf8_next(s + *i, n - *i, &cp, NULL);
 
-  if (k <= 0) {
+  if (!k) {
     (*i)++;
     return 0xFFFD;
   }
-  *i += (size_t)k;
-  return cp;
+  *i += k;
+  return (int32_t)cp;
 }
 
 static int py_printable(int32_t cp)
@@ -568,7 +558,7 @@ static void repr_str(struct mg_buf *out, const char *s, size_t n)
   mg_buf_addch(out, q, NULL);
   while (i < n) {
     size_t start = i;
-    int32_t cp = next_cp(s, n, &i);
+    int32_t cp = mg_pv_utf8_next(s, n, &i);
 
     if (cp == q || cp == '\\') {
       mg_buf_addch(out, '\\', NULL);
@@ -812,34 +802,13 @@ static void skip_ws(struct parser *p)
     p->i++;
 }
 
+/* Appends cp; past U+10FFFF it is U+FFFD, and a lone surrogate is kept
+ * as its three bytes (WTF-8) so that nothing is lost. */
 static void add_cp(struct mg_buf *b, uint32_t cp)
 {
-  utf8proc_uint8_t tmp[4];
-  utf8proc_ssize_t k;
+  char tmp[4];
 
-  if (cp > 0x10FFFF)
-    cp = 0xFFFD;
-  /* Lone surrogates are encoded as-is (WTF-8) so that nothing is lost. */
-  if (cp >= 0xD800 && cp <= 0xDFFF) {
-    tmp[0] = (utf8proc_uint8_t)(0xE0 | (cp >> 12));
-    tmp[1] = (utf8proc_uint8_t)(0x80 | ((cp >> 6) & 0x3F));
-    tmp[2] = (utf8proc_uint8_t)(0x80 | (cp & 0x3F));
-    mg_buf_add(b, tmp, 3, NULL);
-    return;
-  }
-  k = utf8proc_encode_char((utf8proc_int32_t)cp, tmp);
-  mg_buf_add(b, tmp, (size_t)k, NULL);
-}
-
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
+  mg_buf_add(b, tmp, mg_utf8_put(cp > 0x10FFFF ? 0xFFFD : cp, tmp), NULL);
 }
 
 static int read_hex(struct parser *p, int digits, uint32_t *out)
@@ -849,7 +818,7 @@ static int read_hex(struct parser *p, int digits, uint32_t *out)
   if (p->i + (size_t)digits > p->n)
     return perr(p, "truncated escape");
   for (int k = 0; k < digits; k++) {
-    int h = hexval(p->s[p->i + (size_t)k]);
+    int h = mg_digest_hexval(p->s[p->i + (size_t)k]);
 
     if (h < 0)
       return perr(p, "bad hex escape");
@@ -1005,7 +974,8 @@ static int parse_number(struct parser *p, struct mg_pv **out)
 
     p->i += 2;
     k = 0;
-    while (p->i < p->n && (hexval(p->s[p->i]) >= 0 || p->s[p->i] == '_')) {
+    while (p->i < p->n
+           && (mg_digest_hexval(p->s[p->i]) >= 0 || p->s[p->i] == '_')) {
       if (p->s[p->i] != '_' && k < sizeof(tmp) - 1)
         tmp[k++] = p->s[p->i];
       p->i++;
@@ -1363,7 +1333,7 @@ struct mg_pv *mg_pv_str_strip(const struct mg_pv *s)
   while (a < b) {
     size_t j = a;
 
-    if (!mg_pv_isspace(next_cp(p, n, &j)))
+    if (!mg_pv_isspace(mg_pv_utf8_next(p, n, &j)))
       break;
     a = j;
   }
@@ -1373,7 +1343,7 @@ struct mg_pv *mg_pv_str_strip(const struct mg_pv *s)
     while (j > a && ((unsigned char)p[j] & 0xC0) == 0x80)
       j--;
     k = j;
-    if (!mg_pv_isspace(next_cp(p, n, &k)))
+    if (!mg_pv_isspace(mg_pv_utf8_next(p, n, &k)))
       break;
     b = j;
   }
@@ -1386,11 +1356,9 @@ struct mg_pv *mg_pv_str_lower(const struct mg_pv *s)
   size_t i = 0;
 
   while (i < s->u.str.len) {
-    int32_t c = next_cp(s->u.str.s, s->u.str.len, &i);
-    utf8proc_uint8_t tmp[4];
-    utf8proc_ssize_t k = utf8proc_encode_char(utf8proc_tolower(c), tmp);
+    int32_t c = mg_pv_utf8_next(s->u.str.s, s->u.str.len, &i);
 
-    mg_buf_add(&b, tmp, (size_t)(k > 0 ? k : 0), NULL);
+    add_cp(&b, (uint32_t)utf8proc_tolower(c));
   }
   return mg_pv_str_buf(&b);
 }
@@ -1402,14 +1370,10 @@ struct mg_pv *mg_pv_str_capitalize(const struct mg_pv *s)
   int first = 1;
 
   while (i < s->u.str.len) {
-    int32_t c = next_cp(s->u.str.s, s->u.str.len, &i);
-    utf8proc_uint8_t tmp[4];
-    utf8proc_ssize_t k;
+    int32_t c = mg_pv_utf8_next(s->u.str.s, s->u.str.len, &i);
 
-    c = first ? utf8proc_totitle(c) : utf8proc_tolower(c);
+    add_cp(&b, (uint32_t)(first ? utf8proc_totitle(c) : utf8proc_tolower(c)));
     first = 0;
-    k = utf8proc_encode_char(c, tmp);
-    mg_buf_add(&b, tmp, (size_t)(k > 0 ? k : 0), NULL);
   }
   return mg_pv_str_buf(&b);
 }

@@ -27,7 +27,7 @@ struct mg_json;
  *     while the container is alive and unchanged.
  *
  * Strings are UTF-8 byte strings with an explicit length; Python's
- * code-point view is available through mg_pv_utf8_*.
+ * code-point view is available through mg_pv_utf8_* and mg_utf8_count.
  */
 enum mg_pv_type {
   MG_PV_NONE = 0,
@@ -166,8 +166,10 @@ struct mg_pv *mg_pv_str_lower(const struct mg_pv *s);
 /* Python's str.isspace() for one code point. */
 int mg_pv_isspace(int cp);
 
-/* UTF-8 helpers with Python's code-point indexing. */
-size_t mg_pv_utf8_count(const char *s, size_t n);
+/* Python's code-point view of UTF-8 text (mg_utf8_count counts them).
+ * mg_pv_utf8_next decodes the code point at s[*i] and advances *i past
+ * it; an ill-formed byte decodes as U+FFFD and is skipped alone. */
+int32_t mg_pv_utf8_next(const char *s, size_t n, size_t *i);
 /* Byte offset of code point index cp (clamped to n). */
 size_t mg_pv_utf8_offset(const char *s, size_t n, size_t cp);
 

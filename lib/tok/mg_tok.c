@@ -866,7 +866,7 @@ static size_t utf8_error_at(const char *s, size_t n)
   /* the end of the longest valid prefix */
   while (lo < n) {
     size_t l = mg_tok_util_utf8_clen((unsigned char)s[lo]);
-    if (lo + l > n || !mg_tok_util_utf8_valid(s + lo, l))
+    if (lo + l > n || !mg_utf8_valid(s + lo, l))
       break;
     lo += l;
   }
@@ -883,7 +883,7 @@ int mg_tok_encode(struct mg_tok *t, const char *text, size_t len,
 
   out->n = 0;
   out->tok_text_len = 0;
-  if (!mg_tok_util_utf8_valid(text, len))
+  if (!mg_utf8_valid(text, len))
     return mg_err_set(err, MG_ERR_DATA, "text is not valid UTF-8 at byte %zu",
                       utf8_error_at(text, len));
   if (tokens) {

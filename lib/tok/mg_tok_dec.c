@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_json.h"
 #include "mg_mem.h"
@@ -257,17 +258,6 @@ static void wp_cleanup(struct mg_tok_str *s)
   mg_tok_util_str_release(&t);
 }
 
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* "<0xNN>" as u8::from_str_radix reads the two characters, or -1. */
 static int byte_token(const char *s, size_t n)
 {
@@ -276,11 +266,11 @@ static int byte_token(const char *s, size_t n)
   if (n != 6 || memcmp(s, "<0x", 3) || s[5] != '>')
     return -1;
   if (s[3] == '+') {
-    lo = hexval(s[4]);
+    lo = mg_digest_hexval(s[4]);
     return lo;
   }
-  hi = hexval(s[3]);
-  lo = hexval(s[4]);
+  hi = mg_digest_hexval(s[3]);
+  lo = mg_digest_hexval(s[4]);
   return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
 }
 
@@ -288,7 +278,7 @@ static void flush_bytes(struct mg_tok_list *out, struct mg_tok_str *bytes)
 {
   if (!bytes->len)
     return;
-  if (mg_tok_util_utf8_valid(bytes->p, bytes->len)) {
+  if (mg_utf8_valid(bytes->p, bytes->len)) {
     mg_tok_util_list_push(out, bytes->p, bytes->len);
   } else {
     for (size_t i = 0; i < bytes->len; i++)

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "mg_banned.h"
+#include "mg_utf8.h"
 
 struct mg_err;
 struct mg_json;
@@ -68,7 +69,9 @@ void mg_tok_util_pieces_push(struct mg_tok_pieces *ps, size_t off, size_t len,
                              uint32_t id, int first);
 void mg_tok_util_pieces_release(struct mg_tok_pieces *ps);
 
-/* ---- UTF-8 and Unicode properties (mg_tok_util.c, via utf8proc) ---- */
+/* ---- UTF-8 and Unicode properties (mg_tok_util.c, via utf8proc) ----
+ * Validation and encoding are core mg_utf8's; these are the tokenizer's
+ * fast paths over text already known to be valid. */
 
 /* Decodes one code point of valid UTF-8 at s (n > 0 bytes); *len gets its
  * byte length. */
@@ -77,10 +80,6 @@ uint32_t mg_tok_util_utf8_next(const char *s, size_t n, size_t *len);
 size_t mg_tok_util_utf8_clen(unsigned char b);
 /* Start of the last character in s[0..n), n > 0. */
 size_t mg_tok_util_utf8_last(const char *s, size_t n);
-/* Encodes cp into out (4 bytes room); returns the length. */
-size_t mg_tok_util_utf8_put(uint32_t cp, char *out);
-/* 1 if s[0..n) is valid UTF-8 (no surrogates, no overlongs). */
-int mg_tok_util_utf8_valid(const char *s, size_t n);
 /* Appends s[0..n) decoded as Rust's String::from_utf8_lossy does: each
  * maximal invalid subsequence becomes one U+FFFD. */
 void mg_tok_util_utf8_lossy(struct mg_tok_str *out, const char *s, size_t n);

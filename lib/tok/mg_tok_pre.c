@@ -327,7 +327,7 @@ int mg_tok_pre_parse(const struct mg_json *j, const char *path,
                              &p->re, err))
       goto fail;
     for (int b = 0; b < 256; b++)
-      p->blen[b] = (unsigned char)mg_tok_util_utf8_put(
+      p->blen[b] = (unsigned char)mg_utf8_put(
           mg_tok_util_byte_char((unsigned char)b), p->bmap[b]);
   } else if (!strcmp(type, "Split")) {
     const struct mg_json *pat = mg_json_get(j, "pattern");

@@ -9,6 +9,7 @@
 #include <utf8proc.h>
 
 #include "mg_mem.h"
+#include "mg_utf8.h"
 
 void mg_tok_util_str_grow(struct mg_tok_str *s, size_t extra)
 {
@@ -28,7 +29,7 @@ void mg_tok_util_str_addc(struct mg_tok_str *s, uint32_t cp)
 {
   char b[4];
 
-  mg_tok_str_add(s, b, mg_tok_util_utf8_put(cp, b));
+  mg_tok_str_add(s, b, mg_utf8_put(cp, b));
 }
 
 void mg_tok_util_str_release(struct mg_tok_str *s)
@@ -138,110 +139,12 @@ size_t mg_tok_util_utf8_last(const char *s, size_t n)
   return i;
 }
 
-size_t mg_tok_util_utf8_put(uint32_t cp, char *out)
-{
-  unsigned char *o = (unsigned char *)out;
-
-  if (cp < 0x80) {
-    o[0] = (unsigned char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    o[0] = (unsigned char)(0xC0 | (cp >> 6));
-    o[1] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    o[0] = (unsigned char)(0xE0 | (cp >> 12));
-    o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  o[0] = (unsigned char)(0xF0 | (cp >> 18));
-  o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-  o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-  o[3] = (unsigned char)(0x80 | (cp & 0x3F));
-  return 4;
-}
-
-/*
- * Length of the well-formed sequence at s[i..n), or 0 when it is not; in
- * that case *bad gets the length of its maximal valid prefix (at least 1),
- * which is what one U+FFFD replaces (Unicode 3.9, "substitution of maximal
- * subparts", as Rust's from_utf8_lossy does).
- */
-static size_t utf8_seq(const unsigned char *s, size_t i, size_t n, size_t *bad)
-{
-  unsigned char b = s[i];
-  unsigned char lo = 0x80, hi = 0xBF;
-  size_t need, j;
-
-  if (b < 0x80)
-    return 1;
-  if (b >= 0xC2 && b <= 0xDF) {
-    need = 1;
-  } else if (b == 0xE0) {
-    need = 2;
-    lo = 0xA0;
-  } else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) {
-    need = 2;
-  } else if (b == 0xED) {
-    need = 2;
-    hi = 0x9F;
-  } else if (b == 0xF0) {
-    need = 3;
-    lo = 0x90;
-  } else if (b >= 0xF1 && b <= 0xF3) {
-    need = 3;
-  } else if (b == 0xF4) {
-    need = 3;
-    hi = 0x8F;
-  } else {
-    *bad = 1;
-    return 0;
-  }
-  for (j = 1; j <= need; j++) {
-    unsigned char c;
-
-    if (i + j >= n)
-      break;
-    c = s[i + j];
-    if (j == 1 ? (c < lo || c > hi) : (c < 0x80 || c > 0xBF))
-      break;
-  }
-  if (j == need + 1)
-    return j;
-  *bad = j;
-  return 0;
-}
-
-int mg_tok_util_utf8_valid(const char *s, size_t n)
-{
-  const unsigned char *u = (const unsigned char *)s;
-  size_t i = 0, bad;
-
-  while (i < n) {
-    size_t l;
-
-    if (u[i] < 0x80) {
-      i++;
-      continue;
-    }
-    l = utf8_seq(u, i, n, &bad);
-    if (!l)
-      return 0;
-    i += l;
-  }
-  return 1;
-}
-
 void mg_tok_util_utf8_lossy(struct mg_tok_str *out, const char *s, size_t n)
 {
-  const unsigned char *u = (const unsigned char *)s;
   size_t i = 0, run = 0, bad = 0;
 
   while (i < n) {
-    size_t l = utf8_seq(u, i, n, &bad);
+    size_t l = mg_utf8_next(s + i, n - i, NULL, &bad);
 
     if (l) {
       i += l;

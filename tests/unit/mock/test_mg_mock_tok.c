@@ -9,6 +9,7 @@
 
 #include "mg_buf.h"
 #include "mg_err.h"
+#include "mg_utf8.h"
 #include "mock/mg_mock_tok.h"
 
 /* Encodes s, checks ids, offsets and token validity, decodes it back. */
@@ -33,8 +34,8 @@ static size_t round_trip(const char *s, size_t n)
     assert_int_equal((size_t)l, t.off[i + 1] - t.off[i]);
     assert_memory_equal(tb, s + t.off[i], (size_t)l);
     /* Tokens of valid text are valid UTF-8 on their own. */
-    if (mg_mock_tok_utf8_valid(s, n))
-      assert_true(mg_mock_tok_utf8_valid(tb, (size_t)l));
+    if (mg_utf8_valid(s, n))
+      assert_true(mg_utf8_valid(tb, (size_t)l));
   }
   assert_int_equal(mg_mock_tok_decode(t.ids, t.n, &b, &err), 0);
   assert_int_equal(b.len, n);
@@ -123,7 +124,7 @@ static void test_invalid_utf8(void **state)
 
   (void)state;
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    assert_false(mg_mock_tok_utf8_valid(cases[i], strlen(cases[i])));
+    assert_false(mg_utf8_valid(cases[i], strlen(cases[i])));
     round_trip(cases[i], strlen(cases[i]));
   }
   /* A bad byte is a token of its own. */
@@ -153,9 +154,9 @@ static void test_bad_ids(void **state)
 static void test_chars(void **state)
 {
   (void)state;
-  assert_int_equal(mg_mock_tok_utf8_chars("h\xC3\xA9!", 4), 3);
-  assert_int_equal(mg_mock_tok_utf8_chars("\xFF\xFF", 2), 2);
-  assert_int_equal(mg_mock_tok_utf8_chars("", 0), 0);
+  assert_int_equal(mg_utf8_count("h\xC3\xA9!", 4), 3);
+  assert_int_equal(mg_utf8_count("\xFF\xFF", 2), 2);
+  assert_int_equal(mg_utf8_count("", 0), 0);
 }
 
 int main(void)
