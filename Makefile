@@ -229,25 +229,20 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh $(O)
 
-# A screenshot of the HTML comparison report (the test fixtures: baseline
-# against custom data), for reviewers: $(O)/report/report.png.
-CHROMIUM ?= chromium
-report-screenshot: $(O)/bin/results-merge
+# Screenshots of the reports of a real `make demo` run (a perf sweep and an
+# eval, then the AI engineer's rerun on their own data), for reviewers:
+# $(O)/report/demo-report.png (the baseline report) and
+# $(O)/report/demo-compare.png (baseline vs custom).
+report-screenshot: all
 	@mkdir -p $(O)/report
-	@$(O)/bin/results-merge -q --compare --label baseline --label custom \
-	  --html $(O)/report/report.html \
-	  tests/fixtures/results-merge/baseline.json \
-	  tests/fixtures/results-merge/custom.json >/dev/null
-	@prof=$$(mktemp -d) && \
-	  $(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-quic \
-	    --no-first-run --disable-background-networking \
-	    --disable-component-update --disable-sync --user-data-dir=$$prof \
-	    --screenshot=$(abspath $(O))/report/report.png \
-	    --window-size=1280,4900 \
-	    file://$(abspath $(O))/report/report.html >/dev/null 2>&1; \
-	  rc=$$?; rm -rf $$prof; test $$rc -eq 0
-	@echo "report: $(O)/report/report.html"
-	@echo "screenshot: $(O)/report/report.png"
+	@sh scripts/demo.sh $(O) >$(O)/report/demo.log 2>&1 || \
+	  { tail -20 $(O)/report/demo.log; exit 1; }
+	@python3 tests/browser.py shot file://$(CURDIR)/demo-out/report.html \
+	  $(O)/report/demo-report.png
+	@python3 tests/browser.py shot file://$(CURDIR)/demo-out/compare.html \
+	  $(O)/report/demo-compare.png
+	@echo "reports: demo-out/report.html demo-out/compare.html"
+	@echo "screenshots: $(O)/report/demo-report.png $(O)/report/demo-compare.png"
 
 bench: all
 	@for b in bench/*; do [ -x "$$b" ] && "$$b" $(O); done

@@ -519,6 +519,17 @@ struct series {
 };
 
 #define MAXV 6
+#define MAXM 24
+
+/* A load step that is not a point of the rate line (synchronous,
+ * throughput, concurrent): drawn on its own at its achieved rate. */
+struct marker {
+  double x, y;
+  const char *color;
+  const char *kind; /* run kind: the shape */
+  char label[48];   /* shown beside it; "" for none */
+  char title[160];  /* tooltip */
+};
 
 struct chart {
   const char *id;
@@ -533,6 +544,8 @@ struct chart {
   const char *vcolor[MAXV];
   char vlabel[MAXV][48];
   size_t nv;
+  struct marker m[MAXM];
+  size_t nm;
   int y0; /* start the y axis at 0 */
 };
 
@@ -542,6 +555,57 @@ struct chart {
 #define MR 18
 #define MT 40
 #define MB 88
+/* Width of a character of the 12px chart font, on the wide side, so that
+ * a label placed by it is never cut off. */
+#define CHAR_W 7.4
+
+static double text_w(const char *s)
+{
+  return (double)strlen(s) * CHAR_W;
+}
+
+/* x of a label of width w anchored at x ("middle", "start" or "end"),
+ * moved so that it stays within [lo, hi]; *anchor is what to use. */
+static double fit_label(double x, double w, double lo, double hi,
+                        const char **anchor)
+{
+  *anchor = "middle";
+  if (x - w / 2 < lo) {
+    *anchor = "start";
+    return fmax(lo, x - w / 2);
+  }
+  if (x + w / 2 > hi) {
+    *anchor = "end";
+    return fmin(hi, x + w / 2);
+  }
+  return x;
+}
+
+/* A marker's shape at (x, y): square synchronous, diamond throughput,
+ * triangle for the others. */
+static void marker_shape(struct mg_buf *b, const struct marker *m, double x,
+                         double y)
+{
+  if (strcmp(m->kind, "synchronous") == 0)
+    put(b,
+        "<rect x=\"%.1f\" y=\"%.1f\" width=\"9\" height=\"9\" "
+        "fill=\"#fff\" stroke=\"%s\" stroke-width=\"2\">",
+        x - 4.5, y - 4.5, m->color);
+  else if (strcmp(m->kind, "throughput") == 0)
+    put(b,
+        "<path d=\"M%.1f %.1fl6 6l-6 6l-6 -6z\" fill=\"#fff\" "
+        "stroke=\"%s\" stroke-width=\"2\">",
+        x, y - 6, m->color);
+  else
+    put(b,
+        "<path d=\"M%.1f %.1fl6 10h-12z\" fill=\"#fff\" stroke=\"%s\" "
+        "stroke-width=\"2\">",
+        x, y - 6, m->color);
+  put(b, "<title>");
+  esc(b, m->title);
+  put(b, "</title>%s",
+      strcmp(m->kind, "synchronous") == 0 ? "</rect>" : "</path>");
+}
 
 static void nice_ticks(double lo, double hi, double *start, double *step,
                        int *n)
@@ -604,11 +668,67 @@ static void svg_open(struct mg_buf *b, const char *id, const char *title, int w,
   put(b, "</text>");
 }
 
+/* Legend entries: the series, then one per marker shape in use. */
+struct legend_item {
+  const char *name;
+  const char *color;
+  int dashed;
+  const struct marker *shape; /* a marker shape instead of a line */
+};
+
+static size_t legend_items(const struct chart *c, struct legend_item *it,
+                           size_t max)
+{
+  static const char *const kinds[] = { "synchronous", "throughput",
+                                       "concurrent" };
+  static const char *const names[] = { "synchronous step (achieved rate)",
+                                       "throughput step (achieved rate)",
+                                       "concurrent step (achieved rate)" };
+  size_t n = 0;
+
+  for (size_t i = 0; i < c->ns && n < max; i++)
+    if (c->s[i].n)
+      it[n++] = (struct legend_item){ c->s[i].name, c->s[i].color,
+                                      c->s[i].dashed, NULL };
+  for (size_t k = 0; k < 3; k++)
+    for (size_t i = 0; i < c->nm && n < max; i++)
+      if (strcmp(c->m[i].kind, kinds[k]) == 0
+          || (k == 2 && strcmp(c->m[i].kind, kinds[0]) != 0
+              && strcmp(c->m[i].kind, kinds[1]) != 0)) {
+        it[n++] = (struct legend_item){ names[k], "#57606a", 0, &c->m[i] };
+        break;
+      }
+  return n;
+}
+
+static double legend_w(const struct legend_item *it)
+{
+  return 34 + text_w(it->name);
+}
+
+/* Rows the legend needs in width CW. */
+static int legend_rows(const struct legend_item *it, size_t n)
+{
+  double lx = ML;
+  int rows = 1;
+
+  for (size_t i = 0; i < n; i++) {
+    if (lx > ML && lx + legend_w(&it[i]) > CW - MR) {
+      rows++;
+      lx = ML;
+    }
+    lx += legend_w(&it[i]);
+  }
+  return rows;
+}
+
 static void line_chart(struct mg_buf *b, const struct chart *c)
 {
   double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
   double xs, xst, ys, yst;
-  int xn, yn, pw = CW - ML - MR, ph = CH - MT - MB;
+  int xn, yn, pw = CW - ML - MR, ph = CH - MT - MB, rows, h;
+  struct legend_item lg[MAXM + 16];
+  size_t nlg;
   char t1[32];
 
   for (size_t i = 0; i < c->ns; i++)
@@ -618,6 +738,12 @@ static void line_chart(struct mg_buf *b, const struct chart *c)
       ymin = fmin(ymin, c->s[i].p[j].y);
       ymax = fmax(ymax, c->s[i].p[j].y);
     }
+  for (size_t i = 0; i < c->nm; i++) {
+    xmin = fmin(xmin, c->m[i].x);
+    xmax = fmax(xmax, c->m[i].x);
+    ymin = fmin(ymin, c->m[i].y);
+    ymax = fmax(ymax, c->m[i].y);
+  }
   if (!isfinite(xmin))
     return;
   if (c->diag) {
@@ -642,9 +768,15 @@ static void line_chart(struct mg_buf *b, const struct chart *c)
   ymax = ys + yst * (yn - 1);
   if (ymax <= ymin)
     ymax = ymin + 1;
+  nlg = legend_items(c, lg, sizeof(lg) / sizeof(lg[0]));
+  rows = legend_rows(lg, nlg);
+  /* the legend's rows below the axis label; the chart grows with them */
+  h = MT + ph + 50 + rows * 16;
+  if (h < CH)
+    h = CH;
 #define X(v) (ML + ((v)-xmin) / (xmax - xmin) * pw)
 #define Y(v) (MT + ph - ((v)-ymin) / (ymax - ymin) * ph)
-  svg_open(b, c->id, c->title, CW, CH);
+  svg_open(b, c->id, c->title, CW, h);
   for (int i = 0; i < yn; i++) {
     double v = ys + i * yst;
 
@@ -673,19 +805,25 @@ static void line_chart(struct mg_buf *b, const struct chart *c)
   }
   for (size_t i = 0; i < c->nv; i++) {
     /* labels just above the plot, over their line, out of the data's
-     * way; one that would collide with an earlier one goes inside */
+     * way, kept inside the chart; one that would collide with an earlier
+     * one goes inside the plot */
     int inside = 0;
+    const char *anchor;
+    double w = text_w(c->vlabel[i]), lx;
 
     for (size_t j = 0; j < i; j++)
-      if (fabs(X(c->vx[i]) - X(c->vx[j])) < 8.0 * (double)strlen(c->vlabel[j]))
+      if (fabs(X(c->vx[i]) - X(c->vx[j])) < (w + text_w(c->vlabel[j])) / 2 + 6)
         inside = 1;
+    if (inside)
+      lx = fit_label(X(c->vx[i]) - 4 - w / 2, w, ML + 2, ML + pw - 2, &anchor);
+    else
+      lx = fit_label(X(c->vx[i]), w, 2, CW - 2, &anchor);
     put(b,
         "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" class=\"knee\" "
         "style=\"stroke:%s\"/><text x=\"%.1f\" y=\"%d\" class=\"kt\" "
         "style=\"fill:%s;text-anchor:%s\">",
-        X(c->vx[i]), X(c->vx[i]), MT - 4, MT + ph, c->vcolor[i],
-        X(c->vx[i]) + (inside ? -4 : 0), inside ? MT + 12 : MT - 7,
-        c->vcolor[i], inside ? "end" : "middle");
+        X(c->vx[i]), X(c->vx[i]), MT - 4, MT + ph, c->vcolor[i], lx,
+        inside ? MT + 12 + 14 * (int)(i % 3) : MT - 7, c->vcolor[i], anchor);
     esc(b, c->vlabel[i]);
     put(b, "</text>");
   }
@@ -716,34 +854,54 @@ static void line_chart(struct mg_buf *b, const struct chart *c)
     }
     put(b, "</g>");
   }
-  /* legend, below the plot: one row, or two when it does not fit */
-  {
-    double lx = ML, w;
-    int ly = CH - 12, rows = 1;
+  for (size_t i = 0; i < c->nm; i++) {
+    const struct marker *m = &c->m[i];
+    double mx = X(m->x), my = Y(m->y), w = text_w(m->label);
+    int left = mx + 9 + w > ML + pw - 2;
 
-    for (size_t i = 0; i < c->ns; i++) {
-      w = 34 + (double)strlen(c->s[i].name) * 6.6;
-      if (lx > ML && lx + w > CW - MR) {
-        rows++;
-        lx = ML;
-      }
-      lx += w;
-    }
-    if (rows > 1)
-      ly = CH - 26;
-    lx = ML;
-    for (size_t i = 0; i < c->ns; i++) {
-      w = 34 + (double)strlen(c->s[i].name) * 6.6;
-      if (lx > ML && lx + w > CW - MR && ly < CH - 12) {
-        lx = ML;
-        ly += 14;
-      }
+    put(b, "<g class=\"step-marker\" data-kind=\"%s\">", m->kind);
+    marker_shape(b, m, mx, my);
+    if (m->label[0]) {
+      /* beside the marker, on the side with room, inside the plot */
+      double ty = fmin(fmax(my + 4, MT + 12), MT + ph - 4);
+
       put(b,
-          "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
-          "stroke-width=\"3\"%s/><text x=\"%.0f\" y=\"%d\" class=\"lg\">",
-          lx, lx + 18, ly - 4, ly - 4, c->s[i].color,
-          c->s[i].dashed ? " stroke-dasharray=\"5 3\"" : "", lx + 22, ly);
-      esc(b, c->s[i].name);
+          "<text x=\"%.1f\" y=\"%.1f\" class=\"mk\" "
+          "style=\"fill:%s;text-anchor:%s\">",
+          left ? fmax(mx - 9, ML + 2 + w) : mx + 9, ty, m->color,
+          left ? "end" : "start");
+      esc(b, m->label);
+      put(b, "</text>");
+    }
+    put(b, "</g>");
+  }
+  /* legend, below the axis label, in as many rows as it needs */
+  {
+    double lx = ML;
+    int ly = MT + ph + 58;
+
+    for (size_t i = 0; i < nlg; i++) {
+      double w = legend_w(&lg[i]);
+
+      if (lx > ML && lx + w > CW - MR) {
+        lx = ML;
+        ly += 16;
+      }
+      if (lg[i].shape) {
+        struct marker m = *lg[i].shape;
+
+        m.color = lg[i].color;
+        snprintf(m.title, sizeof(m.title), "%s", lg[i].name);
+        marker_shape(b, &m, lx + 9, ly - 4);
+      } else {
+        put(b,
+            "<line x1=\"%.0f\" x2=\"%.0f\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
+            "stroke-width=\"3\"%s/>",
+            lx, lx + 18, ly - 4, ly - 4, lg[i].color,
+            lg[i].dashed ? " stroke-dasharray=\"5 3\"" : "");
+      }
+      put(b, "<text x=\"%.0f\" y=\"%d\" class=\"lg\">", lx + 22, ly);
+      esc(b, lg[i].name);
       put(b, "</text>");
       lx += w;
     }
@@ -798,6 +956,7 @@ static const char css[] =
     "svg .grid{stroke:#eceff2}svg .frame{fill:none;stroke:#8a939c}"
     "svg .ideal{stroke:#8a939c;stroke-dasharray:3 3}"
     "svg .knee{stroke:#cf222e;stroke-dasharray:4 3}svg .kt{fill:#cf222e}"
+    "svg .mk{font-size:11px;font-weight:600}"
     "svg .bl{font-size:11px;text-anchor:middle}"
     "footer{margin-top:36px;color:#57606a;font-size:13px}";
 
@@ -1018,17 +1177,61 @@ static void html_table(struct mg_buf *b, const struct mg_json *sums,
   put(b, "</table>");
 }
 
-/* x of a run on the load axis: its target rate, else its achieved rate. */
+/*
+ * Where a run sits on the offered-load axis. Open-loop steps (constant,
+ * poisson, gamma) have an offered rate: they are the points of the line,
+ * at that rate. Other steps (synchronous, throughput, concurrent) offer
+ * no rate: 0, and *x is their achieved rate, for a marker of their own.
+ * -1 when the run has neither.
+ */
 static int run_x(const struct mg_json *r, double *x)
 {
+  const char *k = str(r, "kind", "");
   const struct mg_json *v = mg_json_get(r, "rate");
+  int open_loop = strcmp(k, "constant") == 0 || strcmp(k, "poisson") == 0
+                  || strcmp(k, "gamma") == 0 || (!*k && mg_json_is_number(v));
 
-  if (!mg_json_is_number(v))
-    v = mg_json_get(r, "requests_per_s");
+  if (open_loop && mg_json_is_number(v)) {
+    *x = mg_json_number(v);
+    return 1;
+  }
+  v = mg_json_get(r, "requests_per_s");
   if (!mg_json_is_number(v))
     return -1;
   *x = mg_json_number(v);
   return 0;
+}
+
+static int pt_cmp(const void *a, const void *b)
+{
+  const struct pt *x = a, *y = b;
+
+  return x->x < y->x ? -1 : x->x > y->x;
+}
+
+static void add_marker(struct chart *c, const struct mg_json *r, double x,
+                       double y, const char *color, const char *series,
+                       int labelled)
+{
+  struct marker *m;
+  const char *k = str(r, "kind", "step");
+  char a[32], v[32];
+
+  if (c->nm >= MAXM || !isfinite(x) || !isfinite(y))
+    return;
+  m = &c->m[c->nm++];
+  m->x = x;
+  m->y = y;
+  m->color = color;
+  m->kind = strcmp(k, "synchronous") == 0  ? "synchronous"
+            : strcmp(k, "throughput") == 0 ? "throughput"
+                                           : "concurrent";
+  snprintf(m->label, sizeof(m->label), "%s",
+           !labelled                       ? ""
+           : strcmp(k, "synchronous") == 0 ? "sync"
+                                           : k);
+  snprintf(m->title, sizeof(m->title), "%s, %s step: %s at %s req/s achieved",
+           series, k, fmt(y, v, sizeof(v)), fmt(x, a, sizeof(a)));
 }
 
 static void sweep_chart(struct mg_buf *b, const struct mg_json *sums,
@@ -1039,7 +1242,7 @@ static void sweep_chart(struct mg_buf *b, const struct mg_json *sums,
   size_t ns = mg_json_size(sums) * np, k = 0, i = 0;
   struct series *s = mg_xcalloc(ns ? ns : 1, sizeof(*s));
   struct chart c = { 0 };
-  int any = 0;
+  size_t points = 0;
 
   for (struct mg_json *e = mg_json_first(sums); e; e = mg_json_next(e), i++) {
     const struct mg_json *runs = mg_json_get_path(e, "perf.runs");
@@ -1066,17 +1269,27 @@ static void sweep_chart(struct mg_buf *b, const struct mg_json *sums,
       for (struct mg_json *r = mg_json_first(runs); r; r = mg_json_next(r)) {
         const struct mg_json *v = mg_json_get_path(r, paths[p]);
         double x;
+        int on_line;
 
-        if (mg_json_is_number(v) && run_x(r, &x) == 0)
+        if (!mg_json_is_number(v))
+          continue;
+        on_line = run_x(r, &x);
+        if (on_line == 1)
           series_add(&s[k], x, mg_json_number(v));
+        else if (on_line == 0)
+          add_marker(&c, r, x, mg_json_number(v), s[k].color, s[k].name,
+                     p == 0);
       }
-      any |= s[k].n > 1;
+      /* a line in order of offered load, never in run order */
+      if (s[k].n > 1)
+        qsort(s[k].p, s[k].n, sizeof(*s[k].p), pt_cmp);
+      points += s[k].n;
     }
   }
-  if (any) {
+  if (points + c.nm > 1) {
     c.id = id;
     c.title = title;
-    c.xlabel = "offered load (target request rate, req/s)";
+    c.xlabel = "offered load (req/s)";
     c.ylabel = ylabel;
     c.s = s;
     c.ns = ns;
@@ -1306,10 +1519,15 @@ static void html_sweeps(struct mg_buf *b, const struct mg_json *sums)
   static const char *const none[] = { "" };
 
   put(b, "<h2 id=\"sweeps\">Load sweeps: where is the knee?</h2>"
-         "<p class=\"note\">Each point is one load step of a sweep. As the "
-         "offered load grows, throughput first follows it (the dashed "
-         "diagonal) and latency stays flat; past the <b>knee</b> the server "
-         "saturates: throughput stops growing and latency climbs steeply. "
+         "<p class=\"note\">Each point is one load step of a sweep. The "
+         "lines join the fixed-rate steps (constant, poisson) in order of "
+         "the rate they offered. As the offered load grows, throughput "
+         "first follows it (the dashed diagonal) and latency stays flat; "
+         "past the <b>knee</b> the server saturates: throughput stops "
+         "growing and latency climbs steeply. The synchronous step (one "
+         "request at a time, &#9633;) and the throughput step (as many as "
+         "the server takes, &#9671;) offer no rate: each is drawn on its "
+         "own, at the rate it achieved, and not joined to the line. "
          "Solid lines are medians (p50), dashed lines p99 (1 request in 100 "
          "is slower). The vertical lines (&ldquo;max&rdquo;) mark the "
          "highest rate each input sustained, in its colour: no errors and "
@@ -1317,11 +1535,11 @@ static void html_sweeps(struct mg_buf *b, const struct mg_json *sums)
          "sustainable rate.</p>"
          "<div class=\"charts\">");
   sweep_chart(b, sums, "chart-throughput", "Throughput vs offered load",
-              "achieved requests/s", rps, none, 1, 1,
+              "achieved rate (req/s)", rps, none, 1, 1,
               "Achieved request rate against the offered rate. Points on the "
               "dashed diagonal mean the server kept up.");
   sweep_chart(b, sums, "chart-tokens", "Output tokens/s vs offered load",
-              "output tokens/s", otps, none, 1, 0,
+              "output rate (tokens/s)", otps, none, 1, 0,
               "Generated tokens per second across all requests.");
   sweep_chart(b, sums, "chart-ttft", "Time to first token vs offered load",
               "TTFT (ms)", ttft, pn, 2, 0,

@@ -327,8 +327,44 @@ if [ -n "$CHROMIUM" ]; then
     must_contain dom.html "synthetic prompt_tokens=256,output_tokens=24" &&
     must_contain dom.html "gsm8k"
   '
+  # A real sweep (synchronous, throughput, then constant steps, the
+  # throughput step's achieved rate inside the constant range) against
+  # the engineer's one constant step: the report that used to zig-zag.
+  test_expect_success 'html: knee charts of a real sweep: a line in rate order, labelled step markers, nothing clipped' '
+    results-merge --compare "$FIXTURES/results-merge/sweep.json" \
+      "$FIXTURES/results-merge/sweep-custom.json" --label baseline \
+      --label support-bot --html sweep.html >out 2>err &&
+    results-merge "$FIXTURES/results-merge/sweep.json" --html one.html >out &&
+    for page in sweep one; do
+      timeout 120 python3 "$MG_TOP/tests/browser.py" eval \
+        "file://$PWD/$page.html" \
+        "$(cat "$MG_TOP/tests/tools/report-charts.js")" >$page.seen || return 1
+      python3 -c "import json,sys
+d=json.load(open(sys.argv[1]))
+bad=0
+def no(what, v):
+    global bad
+    if v: print(what, v); bad=1
+no(\"clipped text:\", d[\"clipped\"])
+no(\"lines that double back:\", d[\"backwards\"])
+for c in (\"chart-throughput\",\"chart-tokens\",\"chart-ttft\",\"chart-itl\",\"chart-latency\"):
+    m=d[\"markers\"].get(c)
+    if m is None: print(\"no chart\", c); bad=1; continue
+    # baseline: its synchronous and throughput steps, on their own, labelled
+    if \"synchronous:sync\" not in m or \"throughput:throughput\" not in m:
+        print(c, \"markers:\", m); bad=1
+    x, y = d[\"axes\"][c]
+    if \"(req/s)\" not in x or not (\"(ms)\" in y or \"/s)\" in y):
+        print(c, \"axes without units:\", x, y); bad=1
+sys.exit(bad)" $page.seen || return 1
+    done &&
+    mkdir -p "$MG_BUILD/report" &&
+    timeout 120 python3 "$MG_TOP/tests/browser.py" shot "file://$PWD/sweep.html" \
+      "$MG_BUILD/report/test-sweep-charts.png"
+  '
 else
   test_skip 'html: renders in headless Chromium with its charts' "chromium is not installed"
+  test_skip 'html: knee charts of a real sweep: a line in rate order, labelled step markers, nothing clipped' "chromium is not installed"
 fi
 
 test_done
