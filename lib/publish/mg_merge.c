@@ -1552,10 +1552,13 @@ static struct mg_json *num_or_null(const struct mg_json *v)
   return mg_json_new_null();
 }
 
+/* Sets "delta", "delta_pct" and "significant" against entry 0, leaving
+ * null the entries whose "comparable" is false. */
 static void finish_row(struct mg_json *row)
 {
   struct mg_json *vals = mg_json_get(row, "values");
   struct mg_json *ses = mg_json_get(row, "stderr");
+  struct mg_json *cmpb = mg_json_get(row, "comparable");
   struct mg_json *delta = mg_json_new_array();
   struct mg_json *pct = mg_json_new_array();
   struct mg_json *sig = mg_json_new_array();
@@ -1565,8 +1568,10 @@ static void finish_row(struct mg_json *row)
 
   for (struct mg_json *v = mg_json_first(vals); v; v = mg_json_next(v), i++) {
     const struct mg_json *se = mg_json_at(ses, i);
+    const struct mg_json *ok = mg_json_at(cmpb, i);
 
-    if (i == 0 || !mg_json_is_number(v) || !mg_json_is_number(b)) {
+    if (i == 0 || !mg_json_is_number(v) || !mg_json_is_number(b)
+        || (mg_json_is_bool(ok) && !mg_json_bool(ok))) {
       mg_json_append(delta, mg_json_new_null());
       mg_json_append(pct, mg_json_new_null());
       mg_json_append(sig, mg_json_new_null());
@@ -1605,117 +1610,285 @@ static int row_has_value(const struct mg_json *row)
   return 0;
 }
 
-/* The run of a fixed-rate step at rate in a perf summary, or NULL. */
+/* An open-loop step (it offered a rate): constant, poisson, gamma, or a
+ * run with a rate and no kind. */
+static int open_loop(const struct mg_json *r)
+{
+  const char *k = mg_json_string(mg_json_get(r, "kind"));
+
+  if (!mg_json_is_number(mg_json_get(r, "rate")))
+    return 0;
+  return !k || strcmp(k, "constant") == 0 || strcmp(k, "poisson") == 0
+         || strcmp(k, "gamma") == 0;
+}
+
+static int same_rate(double a, double b)
+{
+  return fabs(a - b) <= 1e-9 * fmax(1, fabs(a));
+}
+
+/* The open-loop step of perf at rate, or NULL. */
 static const struct mg_json *run_at(const struct mg_json *perf, double rate)
 {
   for (struct mg_json *r = mg_json_first(mg_json_get(perf, "runs")); r;
-       r = mg_json_next(r)) {
-    const struct mg_json *x = mg_json_get(r, "rate");
-    const char *k = mg_json_string(mg_json_get(r, "kind"));
-
-    if (mg_json_is_number(x) && fabs(mg_json_number(x) - rate) < 1e-9
-        && !(k
-             && (strcmp(k, "throughput") == 0 || strcmp(k, "concurrent") == 0)))
+       r = mg_json_next(r))
+    if (open_loop(r) && same_rate(mg_json_number(mg_json_get(r, "rate")), rate))
       return r;
-  }
   return NULL;
 }
 
-/*
- * Operating points are each input's own; when they differ, latencies are
- * compared under different loads. The same offered load for all: the
- * highest rate every input ran as a step and sustained (at most its
- * max_sustainable_rps). 0 when the operating points agree or there is no
- * such rate.
- */
-static double same_load_rate(const struct mg_json *sums)
+/* One entry's figures at an offered load: the step at that rate (hi
+ * NULL), or linear interpolation between the open-loop steps just below
+ * (lo) and just above (hi) it, w the weight of hi. */
+struct at_load {
+  const struct mg_json *lo, *hi;
+  double w;
+};
+
+/* 1: a step at rate; 2: interpolated between two steps; 0: neither. */
+static int load_point(const struct mg_json *perf, double rate,
+                      struct at_load *a)
 {
-  const struct mg_json *first = mg_json_first(sums);
-  const struct mg_json *h0 =
-      mg_results_headline_run(mg_json_get(first, "perf"));
-  double best = 0, cap = INFINITY;
-  int differ = 0;
+  double rl = -INFINITY, rh = INFINITY;
 
-  if (mg_json_size(sums) < 2 || !h0)
+  memset(a, 0, sizeof(*a));
+  a->lo = run_at(perf, rate);
+  if (a->lo)
+    return 1;
+  for (struct mg_json *r = mg_json_first(mg_json_get(perf, "runs")); r;
+       r = mg_json_next(r)) {
+    double x = mg_json_number(mg_json_get(r, "rate"));
+
+    if (!open_loop(r))
+      continue;
+    if (x < rate && x > rl) {
+      rl = x;
+      a->lo = r;
+    }
+    if (x > rate && x < rh) {
+      rh = x;
+      a->hi = r;
+    }
+  }
+  if (!a->lo || !a->hi) {
+    memset(a, 0, sizeof(*a));
     return 0;
-  for (const struct mg_json *s = first; s; s = mg_json_next(s)) {
-    const struct mg_json *perf = mg_json_get(s, "perf");
-    const struct mg_json *h = mg_results_headline_run(perf);
-    const struct mg_json *msr = mg_json_get(perf, "max_sustainable_rps");
+  }
+  a->w = (rate - rl) / (rh - rl);
+  return 2;
+}
 
-    if (!h)
-      return 0;
-    if (!mg_json_equal(mg_json_get(h, "id"), mg_json_get(h0, "id")))
-      differ = 1;
+static int at_value(const struct at_load *a, const char *path, double *v)
+{
+  const struct mg_json *x = mg_json_get_path(a->lo, path);
+  const struct mg_json *y = a->hi ? mg_json_get_path(a->hi, path) : NULL;
+
+  if (!mg_json_is_number(x) || (a->hi && !mg_json_is_number(y)))
+    return -1;
+  *v = mg_json_number(x);
+  if (a->hi)
+    *v += a->w * (mg_json_number(y) - *v);
+  return isfinite(*v) ? 0 : -1;
+}
+
+/* The standard error of a DIST's mean: std / sqrt(count). */
+static int mean_se(const struct mg_json *run, const char *dist, double *se)
+{
+  const struct mg_json *d = mg_json_get(run, dist);
+  double cnt = mg_json_number(mg_json_get(d, "count"));
+
+  if (!mg_json_is_number(mg_json_get(d, "stddev")) || !(cnt > 1))
+    return -1;
+  *se = mg_json_number(mg_json_get(d, "stddev")) / sqrt(cnt);
+  return 0;
+}
+
+/* Of an interpolated mean, (1-w) m_lo + w m_hi of independent steps. */
+static int at_se(const struct at_load *a, const char *dist, double *se)
+{
+  double s0, s1;
+
+  if (mean_se(a->lo, dist, &s0) < 0)
+    return -1;
+  if (!a->hi) {
+    *se = s0;
+    return 0;
+  }
+  if (mean_se(a->hi, dist, &s1) < 0)
+    return -1;
+  *se = sqrt((1 - a->w) * (1 - a->w) * s0 * s0 + a->w * a->w * s1 * s1);
+  return 0;
+}
+
+/* "constant@23.9": how a run's load is named in messages. */
+static void load_name(const struct mg_json *r, char *buf, size_t n)
+{
+  const char *k = mg_json_string(mg_json_get(r, "kind"));
+  const char *id = mg_json_string(mg_json_get(r, "id"));
+
+  if (k && mg_json_is_number(mg_json_get(r, "rate")))
+    snprintf(buf, n, "%s@%g", k, mg_json_number(mg_json_get(r, "rate")));
+  else
+    snprintf(buf, n, "%s", k ? k : id ? id : "?");
+}
+
+/*
+ * Whether the entries' operating points are the same offered load: the
+ * same kind of step at the same rate (or the same run id when neither
+ * says more). Fills loads {"comparable", "points": [NAME...]}.
+ */
+static int same_operating_load(const struct mg_json *sums,
+                               struct mg_json *loads)
+{
+  const struct mg_json *h0 =
+      mg_results_headline_run(mg_json_get(mg_json_first(sums), "perf"));
+  struct mg_json *pts = mg_json_new_array();
+  int same = 1;
+
+  for (const struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s)) {
+    const struct mg_json *h = mg_results_headline_run(mg_json_get(s, "perf"));
+    const struct mg_json *k0 = mg_json_get(h0, "kind"),
+                         *k = mg_json_get(h, "kind");
+    const struct mg_json *r0 = mg_json_get(h0, "rate"),
+                         *r = mg_json_get(h, "rate");
+    char name[80];
+
+    load_name(h, name, sizeof(name));
+    mg_json_append(pts, h ? mg_json_new_string(name) : mg_json_new_null());
+    if (!h || !h0)
+      continue;
+    if (!k0 && !k && !r0 && !r)
+      same &= mg_json_equal(mg_json_get(h, "id"), mg_json_get(h0, "id"));
+    else
+      same &= mg_json_equal(k0, k)
+              && (mg_json_is_number(r0) == mg_json_is_number(r))
+              && (!mg_json_is_number(r)
+                  || same_rate(mg_json_number(r0), mg_json_number(r)));
+  }
+  mg_json_set_bool(loads, "comparable", same);
+  mg_json_set(loads, "points", pts);
+  return same;
+}
+
+/* The max sustainable rates compare when every entry swept, or all ran
+ * the same rate steps; else one of them only tried lower rates. */
+static int msr_comparable(const struct mg_json *sums)
+{
+  const struct mg_json *p0 = mg_json_get(mg_json_first(sums), "perf");
+  int sweeps = 1, same = 1;
+
+  for (const struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s)) {
+    const struct mg_json *perf = mg_json_get(s, "perf");
+    const char *prof = mg_json_string(mg_json_get(perf, "profile"));
+    size_t n0 = 0, n = 0;
+
+    sweeps &= prof && strcmp(prof, "sweep") == 0;
+    for (struct mg_json *r = mg_json_first(mg_json_get(perf, "runs")); r;
+         r = mg_json_next(r))
+      if (open_loop(r)) {
+        n++;
+        same &= run_at(p0, mg_json_number(mg_json_get(r, "rate"))) != NULL;
+      }
+    for (struct mg_json *r = mg_json_first(mg_json_get(p0, "runs")); r;
+         r = mg_json_next(r))
+      n0 += (size_t)open_loop(r);
+    same &= n == n0;
+  }
+  return sweeps || same;
+}
+
+/*
+ * The offered load to compare at when the operating points differ: the
+ * highest rate, at most every entry's max_sustainable_rps, that each
+ * entry ran as an open-loop step or brackets between two such steps.
+ * 0 when there is none. *exact: every entry ran it as a step.
+ */
+static double matched_rate(const struct mg_json *sums, int *exact)
+{
+  double best = 0, cap = INFINITY;
+
+  *exact = 0;
+  for (const struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s)) {
+    const struct mg_json *msr = mg_json_get_path(s, "perf.max_sustainable_rps");
+
     if (mg_json_is_number(msr))
       cap = fmin(cap, mg_json_number(msr));
   }
-  if (!differ)
-    return 0;
-  for (struct mg_json *r = mg_json_first(mg_json_get_path(first, "perf.runs"));
-       r; r = mg_json_next(r)) {
-    const struct mg_json *x = mg_json_get(r, "rate");
-    double rate;
-    int all = 1;
+  for (const struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s))
+    for (struct mg_json *r = mg_json_first(mg_json_get_path(s, "perf.runs")); r;
+         r = mg_json_next(r)) {
+      double rate = mg_json_number(mg_json_get(r, "rate"));
+      int all = 1, ex = 1;
 
-    if (!mg_json_is_number(x)
-        || !run_at(mg_json_get(first, "perf"), mg_json_number(x)))
-      continue;
-    rate = mg_json_number(x);
-    if (rate <= best || rate > cap + 1e-9)
-      continue;
-    for (const struct mg_json *s = first; s && all; s = mg_json_next(s))
-      all = run_at(mg_json_get(s, "perf"), rate) != NULL;
-    if (all)
-      best = rate;
-  }
+      if (!open_loop(r) || rate <= best || rate > cap + 1e-9)
+        continue;
+      for (const struct mg_json *t = mg_json_first(sums); t && all;
+           t = mg_json_next(t)) {
+        struct at_load a;
+        int k = load_point(mg_json_get(t, "perf"), rate, &a);
+
+        all = k != 0;
+        ex &= k == 1;
+      }
+      if (all) {
+        best = rate;
+        *exact = ex;
+      }
+    }
   return best;
 }
 
-/* Rows of perf figures: at each input's operating point (group "perf",
- * rate 0), or at one offered load (group "perf_same_load"). */
+/* Rows of perf figures: at each entry's operating point (group "perf",
+ * at NULL), or at one offered load (group "perf_same_load"). comparable:
+ * whether the operating points are the same load. */
 static void perf_compare_rows(const struct mg_json *sums, struct mg_json *rows,
-                              double rate)
+                              const struct at_load *at, int comparable)
 {
-  for (size_t r = 0; r < sizeof(perf_rows) / sizeof(perf_rows[0]); r++) {
-    struct mg_json *row;
-    struct mg_json *vals, *ses;
+  int msr_ok = msr_comparable(sums);
 
-    if (rate > 0 && strncmp(perf_rows[r].path, "perf.", 5) == 0)
+  for (size_t r = 0; r < sizeof(perf_rows) / sizeof(perf_rows[0]); r++) {
+    int sweep_row = strncmp(perf_rows[r].path, "perf.", 5) == 0;
+    struct mg_json *row, *vals, *ses, *cmpb;
+    size_t i = 0;
+
+    if (at && sweep_row)
       continue;
     row = mg_json_new_object();
     vals = mg_json_new_array();
     ses = mg_json_new_array();
-    mg_json_set_string(row, "group", rate > 0 ? "perf_same_load" : "perf");
+    cmpb = mg_json_new_array();
+    mg_json_set_string(row, "group", at ? "perf_same_load" : "perf");
     mg_json_set_string(row, "metric", perf_rows[r].metric);
     mg_json_set_string(row, "unit", perf_rows[r].unit);
     mg_json_set_string(row, "better", perf_rows[r].better);
-    for (struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s)) {
+    for (struct mg_json *s = mg_json_first(sums); s; s = mg_json_next(s), i++) {
       const struct mg_json *perf = mg_json_get(s, "perf");
-      const struct mg_json *head =
-          rate > 0 ? run_at(perf, rate) : mg_results_headline_run(perf);
-      const struct mg_json *v;
+      struct at_load a = { 0 };
+      double v, se;
+      int ok = sweep_row ? msr_ok : at ? 1 : comparable;
 
-      if (strncmp(perf_rows[r].path, "perf.", 5) == 0)
-        v = mg_json_get_path(perf, perf_rows[r].path + 5);
+      if (at)
+        a = at[i];
       else
-        v = head ? mg_json_get_path(head, perf_rows[r].path) : NULL;
-      mg_json_append(vals, num_or_null(v));
-      if (perf_rows[r].se_of && head) {
-        const struct mg_json *d = mg_json_get(head, perf_rows[r].se_of);
-        double sd = mg_json_number(mg_json_get(d, "stddev"));
-        double cnt = mg_json_number(mg_json_get(d, "count"));
-
-        if (mg_json_get(d, "stddev") && cnt > 1)
-          mg_json_append(ses, mg_json_new_number(sd / sqrt(cnt)));
-        else
-          mg_json_append(ses, mg_json_new_null());
-      } else {
+        a.lo = mg_results_headline_run(perf);
+      mg_json_append(cmpb, i ? mg_json_new_bool(ok) : mg_json_new_null());
+      if (sweep_row) {
+        mg_json_append(
+            vals, num_or_null(mg_json_get_path(perf, perf_rows[r].path + 5)));
         mg_json_append(ses, mg_json_new_null());
+        continue;
       }
+      mg_json_append(vals, a.lo && at_value(&a, perf_rows[r].path, &v) == 0
+                               ? mg_json_new_number(v)
+                               : mg_json_new_null());
+      if (perf_rows[r].se_of && a.lo && at_se(&a, perf_rows[r].se_of, &se) == 0)
+        mg_json_append(ses, mg_json_new_number(se));
+      else
+        mg_json_append(ses, mg_json_new_null());
     }
     mg_json_set(row, "values", vals);
     mg_json_set(row, "stderr", ses);
+    mg_json_set(row, "comparable", cmpb);
     finish_row(row);
     if (row_has_value(row))
       mg_json_append(rows, row);
@@ -1724,6 +1897,136 @@ static void perf_compare_rows(const struct mg_json *sums, struct mg_json *rows,
   }
 }
 
+/* ---- eval: paired test on the same questions ---------------------------- */
+
+/*
+ * Per-question scores of one metric from an lm-eval samples file: an
+ * object mapping each document (doc_hash, else doc_id) to 0 or 1, for
+ * the lines of filter. NULL when the file cannot be read, changed since
+ * it was written, or a score is not 0 or 1 (McNemar needs pass/fail).
+ */
+static struct mg_json *question_scores(const struct mg_json *samples,
+                                       const char *metric, const char *filter)
+{
+  const char *path = mg_json_string(mg_json_get(samples, "path"));
+  const char *want = mg_json_string(mg_json_get(samples, "sha256"));
+  struct mg_buf b = MG_BUF_INIT((size_t)1 << 30);
+  struct mg_err err = MG_ERR_INIT;
+  struct mg_json *out = mg_json_new_object();
+  char hex[MG_DIGEST_SHA256_HEX_LEN + 1];
+  char *line, *nl;
+  int ok = path && mg_io_read_file(path, &b, &err) == 0;
+
+  if (ok && want) {
+    mg_digest_sha256_hex(b.data ? b.data : "", b.len, hex);
+    ok = strcmp(want, hex) == 0;
+  }
+  for (line = ok ? b.data : NULL; ok && line && *line;
+       line = nl ? nl + 1 : NULL) {
+    struct mg_json *l, *v;
+    const char *f, *key;
+    char id[40];
+
+    nl = strchr(line, '\n');
+    if (nl)
+      *nl = '\0';
+    if (!*line)
+      continue;
+    if (mg_json_parse(line, strlen(line), path, &l, &err) < 0) {
+      ok = 0;
+      break;
+    }
+    f = mg_json_string(mg_json_get(l, "filter"));
+    v = mg_json_get(l, metric);
+    key = mg_json_string(mg_json_get(l, "doc_hash"));
+    if (!key && mg_json_is_number(mg_json_get(l, "doc_id"))) {
+      snprintf(id, sizeof(id), "%.0f",
+               mg_json_number(mg_json_get(l, "doc_id")));
+      key = id;
+    }
+    if (key && (!f || strcmp(f, filter) == 0)) {
+      double x = mg_json_is_bool(v) ? mg_json_bool(v) : mg_json_number(v);
+
+      if (!(mg_json_is_number(v) || mg_json_is_bool(v)) || (x != 0 && x != 1))
+        ok = 0;
+      else
+        mg_json_set_number(out, key, x);
+    }
+    mg_json_free(l);
+  }
+  mg_buf_release(&b);
+  if (!ok || !mg_json_size(out)) {
+    mg_json_free(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* Two-sided exact McNemar p: 2 P(X <= min(b, c)), X ~ Binomial(b + c, 1/2). */
+static double mcnemar_p(double b, double c)
+{
+  double n = b + c, k = fmin(b, c), p = 0;
+
+  if (n == 0)
+    return 1;
+  for (double i = 0; i <= k; i++)
+    p += exp(lgamma(n + 1) - lgamma(i + 1) - lgamma(n - i + 1) - n * log(2));
+  return fmin(1, 2 * p);
+}
+
+/* {"questions", "b" (right in entry 0 only), "c" (in entry i only), "p"}
+ * over the questions both answered, or NULL. */
+static struct mg_json *mcnemar(const struct mg_json *t0,
+                               const struct mg_json *t, const char *metric)
+{
+  const char *comma = strchr(metric, ',');
+  char *name =
+      mg_xstrndup(metric, comma ? (size_t)(comma - metric) : strlen(metric));
+  struct mg_json *a = question_scores(mg_json_get(t0, "samples"), name,
+                                      comma ? comma + 1 : "none");
+  struct mg_json *b = a ? question_scores(mg_json_get(t, "samples"), name,
+                                          comma ? comma + 1 : "none")
+                        : NULL;
+  struct mg_json *o = NULL;
+  double n = 0, nb = 0, nc = 0;
+
+  for (struct mg_json *q = b ? mg_json_first(a) : NULL; q;
+       q = mg_json_next(q)) {
+    struct mg_json *y = mg_json_get(b, mg_json_key(q));
+
+    if (!y)
+      continue;
+    n++;
+    nb += mg_json_number(q) == 1 && mg_json_number(y) == 0;
+    nc += mg_json_number(q) == 0 && mg_json_number(y) == 1;
+  }
+  if (n > 0) {
+    o = mg_json_new_object();
+    mg_json_set_number(o, "questions", n);
+    mg_json_set_number(o, "b", nb);
+    mg_json_set_number(o, "c", nc);
+    mg_json_set_number(o, "p", mcnemar_p(nb, nc));
+  }
+  mg_json_free(a);
+  mg_json_free(b);
+  free(name);
+  return o;
+}
+
+static const struct mg_json *task_row(const struct mg_json *s, const char *task,
+                                      const char *metric)
+{
+  const struct mg_json *hit = NULL;
+
+  for (struct mg_json *t = mg_json_first(mg_json_get_path(s, "eval.tasks")); t;
+       t = mg_json_next(t))
+    if (strcmp(mg_json_string(mg_json_get(t, "task")), task) == 0
+        && strcmp(mg_json_string(mg_json_get(t, "metric")), metric) == 0)
+      hit = t;
+  return hit;
+}
+
+/* Accuracy compares on the same task, metric and number of questions. */
 static void eval_compare_rows(const struct mg_json *sums, struct mg_json *rows)
 {
   struct mg_json *seen = mg_json_new_object();
@@ -1733,7 +2036,9 @@ static void eval_compare_rows(const struct mg_json *sums, struct mg_json *rows)
          t; t = mg_json_next(t)) {
       const char *task = mg_json_string(mg_json_get(t, "task"));
       const char *metric = mg_json_string(mg_json_get(t, "metric"));
-      struct mg_json *row, *vals, *ses, *hib;
+      struct mg_json *row, *vals, *ses, *hib, *ns, *cmpb, *mc;
+      const struct mg_json *t0;
+      int any_mc = 0;
       char *k;
 
       if (!task || !metric)
@@ -1748,6 +2053,9 @@ static void eval_compare_rows(const struct mg_json *sums, struct mg_json *rows)
       row = mg_json_new_object();
       vals = mg_json_new_array();
       ses = mg_json_new_array();
+      ns = mg_json_new_array();
+      cmpb = mg_json_new_array();
+      mc = mg_json_new_array();
       hib = mg_json_get(t, "higher_is_better");
       mg_json_set_string(row, "group", "eval");
       mg_json_set_string(row, "task", task);
@@ -1756,21 +2064,35 @@ static void eval_compare_rows(const struct mg_json *sums, struct mg_json *rows)
       mg_json_set_string(row, "better",
                          mg_json_is_bool(hib) && !mg_json_bool(hib) ? "lower"
                                                                     : "higher");
+      t0 = task_row(mg_json_first(sums), task, metric);
       for (struct mg_json *s2 = mg_json_first(sums); s2;
            s2 = mg_json_next(s2)) {
-        const struct mg_json *hit = NULL;
+        const struct mg_json *hit = task_row(s2, task, metric);
+        const struct mg_json *n0 = mg_json_get(t0, "n"),
+                             *n = mg_json_get(hit, "n");
+        int first = s2 == mg_json_first(sums);
+        int same_n = !mg_json_is_number(n0) || !mg_json_is_number(n)
+                     || mg_json_number(n0) == mg_json_number(n);
+        struct mg_json *m = NULL;
 
-        for (struct mg_json *t2 =
-                 mg_json_first(mg_json_get_path(s2, "eval.tasks"));
-             t2; t2 = mg_json_next(t2))
-          if (strcmp(mg_json_string(mg_json_get(t2, "task")), task) == 0
-              && strcmp(mg_json_string(mg_json_get(t2, "metric")), metric) == 0)
-            hit = t2;
         mg_json_append(vals, num_or_null(mg_json_get(hit, "value")));
         mg_json_append(ses, num_or_null(mg_json_get(hit, "stderr")));
+        mg_json_append(ns, num_or_null(n));
+        mg_json_append(cmpb,
+                       first ? mg_json_new_null() : mg_json_new_bool(same_n));
+        if (!first && hit && t0 && same_n)
+          m = mcnemar(t0, hit, metric);
+        any_mc |= m != NULL;
+        mg_json_append(mc, m ? m : mg_json_new_null());
       }
       mg_json_set(row, "values", vals);
       mg_json_set(row, "stderr", ses);
+      mg_json_set(row, "n", ns);
+      mg_json_set(row, "comparable", cmpb);
+      if (any_mc)
+        mg_json_set(row, "mcnemar", mc);
+      else
+        mg_json_free(mc);
       finish_row(row);
       mg_json_append(rows, row);
     }
@@ -1780,8 +2102,10 @@ static void eval_compare_rows(const struct mg_json *sums, struct mg_json *rows)
 int mg_merge_compare(const struct mg_json *summaries, struct mg_json **out,
                      struct mg_err *err)
 {
-  struct mg_json *o, *entries, *rows;
-  double same;
+  struct mg_json *o, *entries, *rows, *loads;
+  struct at_load *at = NULL;
+  double same = 0;
+  int comparable, exact = 0;
 
   *out = NULL;
   if (!mg_json_size(summaries))
@@ -1800,23 +2124,52 @@ int mg_merge_compare(const struct mg_json *summaries, struct mg_json **out,
     mg_json_append(entries, e);
   }
   rows = mg_json_new_array();
-  perf_compare_rows(summaries, rows, 0);
-  same = same_load_rate(summaries);
-  if (same > 0)
-    perf_compare_rows(summaries, rows, same);
+  loads = mg_json_new_object();
+  comparable = same_operating_load(summaries, loads);
+  perf_compare_rows(summaries, rows, NULL, comparable);
+  if (!comparable && mg_json_size(summaries) > 1) {
+    same = matched_rate(summaries, &exact);
+    if (same > 0) {
+      size_t i = 0;
+
+      at = mg_xcalloc(mg_json_size(summaries), sizeof(*at));
+      for (struct mg_json *s = mg_json_first(summaries); s;
+           s = mg_json_next(s), i++)
+        (void)load_point(mg_json_get(s, "perf"), same, &at[i]);
+      perf_compare_rows(summaries, rows, at, 1);
+    }
+  }
   eval_compare_rows(summaries, rows);
   o = mg_json_new_object();
   mg_json_set_number(o, "baseline", 0);
   mg_json_set(o, "entries", entries);
-  if (same > 0) {
+  if (!comparable)
+    mg_json_set_string(loads, "headline", "different loads: not comparable");
+  mg_json_set(o, "loads", loads);
+  if (at) {
     struct mg_json *sl = mg_json_new_object(), *ids = mg_json_new_array();
+    struct mg_json *btw = mg_json_new_array();
+    size_t i = 0;
 
-    for (struct mg_json *s = mg_json_first(summaries); s; s = mg_json_next(s))
-      mg_json_append(ids, mg_json_dup(mg_json_get(
-                              run_at(mg_json_get(s, "perf"), same), "id")));
+    for (struct mg_json *s = mg_json_first(summaries); s;
+         s = mg_json_next(s), i++) {
+      mg_json_append(ids, mg_json_dup(mg_json_get(at[i].lo, "id")));
+      if (at[i].hi) {
+        struct mg_json *pair = mg_json_new_array();
+
+        mg_json_append(pair, mg_json_dup(mg_json_get(at[i].lo, "id")));
+        mg_json_append(pair, mg_json_dup(mg_json_get(at[i].hi, "id")));
+        mg_json_append(btw, pair);
+      } else {
+        mg_json_append(btw, mg_json_new_null());
+      }
+    }
     mg_json_set_number(sl, "rate", same);
+    mg_json_set_string(sl, "method", exact ? "same_step" : "interpolated");
     mg_json_set(sl, "runs", ids);
+    mg_json_set(sl, "between", btw);
     mg_json_set(o, "same_load", sl);
+    free(at);
   }
   mg_json_set(o, "rows", rows);
   *out = o;

@@ -321,15 +321,27 @@ int mg_report_markdown(const struct mg_report_in *in, struct mg_buf *b,
     put(b, "\n## Performance at the operating point\n\nEach input at its "
            "own operating point: the highest offered rate it sustained, "
            "else its busiest step without errors.\n\n");
+    if (mg_json_string(mg_json_get_path(in->comparison, "loads.headline")))
+      put(b,
+          "**%s**: the operating points are different offered loads, "
+          "so no deltas are shown.\n\n",
+          mg_json_string(mg_json_get_path(in->comparison, "loads.headline")));
     md_perf_table(b, sums, in->comparison, "perf");
   }
   if (has_group(rows, "perf_same_load")) {
+    const char *m =
+        mg_json_string(mg_json_get_path(in->comparison, "same_load.method"));
+
     put(b,
         "\n## Performance at the same offered load (%s req/s)\n\nThe "
         "operating points differ, so their latencies were measured under "
         "different loads; here every input at the highest rate all of "
-        "them sustained.\n\n",
-        fmtj(mg_json_get_path(in->comparison, "same_load.rate"), a, sizeof(a)));
+        "them sustained (%s).\n\n",
+        fmtj(mg_json_get_path(in->comparison, "same_load.rate"), a, sizeof(a)),
+        m && strcmp(m, "interpolated") == 0
+            ? "interpolated linearly between the two nearest rate steps "
+              "where an input did not run that rate"
+            : "the same rate step in every input");
     md_perf_table(b, sums, in->comparison, "perf_same_load");
   }
   if (any_eval) {
@@ -1622,6 +1634,11 @@ int mg_report_html(const struct mg_report_in *in, struct mg_buf *b,
                "latencies were measured under different loads: compare "
                "them in the next table, at the same offered load."
              : "");
+    if (mg_json_get_path(in->comparison, "loads.headline"))
+      put(b,
+          "<p class=\"headline bad\"><b>%s</b>: the operating points "
+          "are different offered loads, so no deltas are shown.</p>",
+          str(mg_json_get(in->comparison, "loads"), "headline", ""));
     html_table(b, sums, in->comparison, "perf");
   }
   if (same) {

@@ -528,6 +528,8 @@ static void eval_task_array(const struct mg_json *arr, struct mg_json *tasks)
         mg_json_set_number(row, "n", n);
       if (mg_json_is_bool(hib))
         mg_json_set_bool(row, "higher_is_better", mg_json_bool(hib));
+      if (mg_json_is_string(mg_json_get(mg_json_get(t, "samples"), "path")))
+        mg_json_set(row, "samples", mg_json_dup(mg_json_get(t, "samples")));
       mg_json_append(tasks, row);
       free(metric);
     }

@@ -239,6 +239,17 @@ test_expect_success 'compare: deltas, labels and significance' '
     "$(sha256sum cmp.md | cut -d" " -f1)"
 '
 
+test_expect_success 'compare: different loads say so instead of deltas' '
+  results-merge --compare "$FIXTURES/results-merge/sweep.json" \
+    "$FIXTURES/results-merge/sweep-custom.json" --label baseline \
+    --label support-bot --markdown cmp.md >out 2>err &&
+  test "$(json_get out "d[\"comparison\"][\"loads\"][\"headline\"]")" = \
+    "different loads: not comparable" &&
+  test "$(json_get out "set(r[\"delta\"][1] for r in d[\"comparison\"][\"rows\"] if r[\"group\"]==\"perf\")")" = "{None}" &&
+  must_contain cmp.md "^\*\*different loads: not comparable\*\*" &&
+  must_contain cmp.md "^\| Requests/s \(higher is better\) \| 20.43 \| 3.63 \|$"
+'
+
 test_expect_success 'merge: a single record with a report' '
   results-merge "$BASE" --label baseline --markdown r.md >out 2>err &&
   must_contain r.md "^# Results: acme/tiny-llm" &&
