@@ -1,5 +1,6 @@
 #include "mg_record.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -250,4 +251,116 @@ void mg_record_add_provenance(struct mg_json *rec, const char *started,
   mg_json_set_string(e, "host", host);
   mg_json_set(e, "args", args);
   mg_json_append(prov, e);
+}
+
+/* The first error finding, else the first finding: "check 'path':
+ * message". */
+static void first_finding(const struct mg_json *ver, char *out, size_t n)
+{
+  const struct mg_json *fs = mg_json_get(ver, "findings");
+  const struct mg_json *pick = NULL;
+
+  out[0] = '\0';
+  for (const struct mg_json *f = mg_json_first(fs); f; f = mg_json_next(f)) {
+    const char *sev = mg_json_string(mg_json_get(f, "severity"));
+
+    if (!pick)
+      pick = f;
+    if (sev && strcmp(sev, "error") == 0) {
+      pick = f;
+      break;
+    }
+  }
+  if (pick) {
+    const char *check = mg_json_string(mg_json_get(pick, "check"));
+    const char *path = mg_json_string(mg_json_get(pick, "path"));
+    const char *msg = mg_json_string(mg_json_get(pick, "message"));
+
+    if (path)
+      snprintf(out, n, ": %.40s '%.120s': %.200s", check ? check : "check",
+               path, msg ? msg : "");
+    else
+      snprintf(out, n, ": %.40s: %.200s", check ? check : "check",
+               msg ? msg : "");
+  }
+}
+
+/* 1 when every model file is in the verification's file list with the
+ * same digest; fills bad with the first one that is not. */
+static int files_covered(const struct mg_json *model, const struct mg_json *ver,
+                         const char **bad)
+{
+  const struct mg_json *vf = mg_json_get(ver, "files");
+
+  *bad = NULL;
+  if (!mg_json_is_array(mg_json_get(model, "files")) || !mg_json_is_array(vf))
+    return 1;
+  for (const struct mg_json *f = mg_json_first(mg_json_get(model, "files")); f;
+       f = mg_json_next(f)) {
+    const char *p = mg_json_string(mg_json_get(f, "path"));
+    const char *d = mg_json_string(mg_json_get(f, "sha256"));
+    int found = 0;
+
+    for (const struct mg_json *g = mg_json_first(vf); g; g = mg_json_next(g)) {
+      const char *q = mg_json_string(mg_json_get(g, "path"));
+      const char *e = mg_json_string(mg_json_get(g, "sha256"));
+
+      if (p && q && strcmp(p, q) == 0) {
+        found = d && e && strcmp(d, e) == 0;
+        break;
+      }
+    }
+    if (!found) {
+      *bad = p ? p : "?";
+      return 0;
+    }
+  }
+  return 1;
+}
+
+int mg_record_gate(const struct mg_json *rec, struct mg_err *err)
+{
+  const struct mg_json *model = mg_json_get(rec, "model");
+  const struct mg_json *ver = mg_json_get(rec, "verification");
+  const char *name, *verdict, *bad;
+  char finding[400];
+
+  if (!model)
+    return 0;
+  name = mg_json_string(mg_json_get(model, "name"));
+  if (!name)
+    name = "?";
+  if (!ver) {
+    const struct mg_json *vp =
+        mg_json_get_path(rec, "registry.version_properties");
+
+    verdict = mg_json_string(mg_json_get(vp, "verify.verdict"));
+    if (verdict && strcmp(verdict, "pass") == 0)
+      return 0;
+    if (verdict)
+      return mg_err_set(err, MG_ERR_FAIL,
+                        "refusing model '%.120s': verdict '%.20s' in the "
+                        "registry",
+                        name, verdict);
+    return mg_err_set(err, MG_ERR_FAIL,
+                      "refusing model '%.120s': no verification verdict (run "
+                      "model-verify)",
+                      name);
+  }
+  verdict = mg_json_string(mg_json_get(ver, "verdict"));
+  /* records older than the verdict member carry only "ok" */
+  if (!verdict && mg_json_is_bool(mg_json_get(ver, "ok")))
+    verdict = mg_json_bool(mg_json_get(ver, "ok")) ? "pass" : "fail";
+  if (!verdict || strcmp(verdict, "pass") != 0) {
+    first_finding(ver, finding, sizeof(finding));
+    return mg_err_set(err, MG_ERR_FAIL,
+                      "refusing model '%.120s': verdict '%.20s'%s", name,
+                      verdict ? verdict : "none", finding);
+  }
+  if (!files_covered(model, ver, &bad))
+    return mg_err_set(err, MG_ERR_FAIL,
+                      "refusing model '%.120s': file '%.200s' was not "
+                      "verified with this sha256",
+                      name, bad);
+  return 0;
 }

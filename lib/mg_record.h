@@ -83,4 +83,26 @@ void mg_record_add_provenance(struct mg_json *rec, const char *started,
  */
 char *mg_record_redact_url(const char *url);
 
+/*
+ * The admission gate that perf-run, eval-run and registry-push hold. A
+ * record with a "model" section may go on only when the model passed
+ * model-verify: its "verification" verdict is "pass" (a section with
+ * only "ok": true counts as pass) and, when the section lists files,
+ * every file of model.files appears there with the same sha256 (the
+ * verdict is about these bytes). A record started from the registry
+ * (registry-push --get) has no verification section; the verdict the
+ * registered version carries (registry.version_properties
+ * "verify.verdict") stands for it. A record without a "model" section
+ * (an endpoint measured on its own) passes.
+ *
+ * Returns 0 when the gate is open; -1 when it is closed, with err
+ * (MG_ERR_FAIL: a negative verdict) one line naming the verdict and the
+ * first error finding, e.g. "refusing model 'tiny': verdict 'fail':
+ * pickle 'model.bin': global os.system is not allowed", or "refusing
+ * model 'tiny': no verification verdict (run model-verify)". The tools
+ * then say so, write the record unchanged and exit 1, unless given
+ * --allow-unverified.
+ */
+int mg_record_gate(const struct mg_json *rec, struct mg_err *err);
+
 #endif

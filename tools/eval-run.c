@@ -85,6 +85,8 @@ static const char usage_text[] =
     "                          (for mock-llm --answer-key), then exit\n"
     "  --bootstrap-iters N     for f1/mcc/perplexity stderr (100000)\n"
     "  --label NAME            dataset label of the results (eval.label)\n"
+    "  --allow-unverified      evaluate a model that did not pass\n"
+    "                          model-verify (else: exit 1, record passed on)\n"
     "  -i, --input FILE        input record (default: stdin if not a tty)\n"
     "  -o, --output FILE       output record (default: "
     "stdout)\n" MG_CLI_STD_USAGE
@@ -94,6 +96,7 @@ static const char usage_text[] =
 
 struct eval_opts {
   struct mg_cli_std std; /* -i -o --max-input --pretty */
+  int allow_unverified;
   const char *base_url;
   const char *model;
   const char *model_kind;
@@ -138,7 +141,8 @@ struct eval_opts {
 };
 
 enum {
-  OPT_API_KEY_ENV = 256,
+  OPT_ALLOW_UNVERIFIED = 256,
+  OPT_API_KEY_ENV,
   OPT_API_KEY_FILE,
   OPT_APPLY_CHAT,
   OPT_BASE_URL,
@@ -229,6 +233,7 @@ static void parse_args(int argc, char **argv, struct eval_opts *o)
 
   static const struct option longopts[] = {
     MG_CLI_STD_LONGOPTS,
+    { "allow-unverified", no_argument, NULL, OPT_ALLOW_UNVERIFIED },
     { "api-key-env", required_argument, NULL, OPT_API_KEY_ENV },
     { "api-key-file", required_argument, NULL, OPT_API_KEY_FILE },
     { "apply-chat-template", no_argument, NULL, OPT_APPLY_CHAT },
@@ -281,6 +286,9 @@ static void parse_args(int argc, char **argv, struct eval_opts *o)
 
   while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
     switch (c) {
+    case OPT_ALLOW_UNVERIFIED:
+      o->allow_unverified = 1;
+      break;
     case OPT_API_KEY_ENV:
       o->api_key_env = optarg;
       break;
@@ -678,7 +686,7 @@ static int run(const struct eval_opts *o)
   struct prog prog;
   const char **names = NULL;
   size_t nnames = 0;
-  char *tasks = NULL, *tokpath = NULL, started[40];
+  char *tasks = NULL, *tokpath = NULL, started[40], why[sizeof(err.msg)];
   int rc = MG_EXIT_OK, http = 0;
 
   memset(&ep, 0, sizeof(ep));
@@ -734,6 +742,12 @@ static int run(const struct eval_opts *o)
   if (!o->answer_key
       && mg_record_read_or_new(o->std.input, o->std.max_input, &rec, &err) < 0)
     goto fail;
+  if (rec && mg_record_gate(rec, &err) < 0) {
+    if (!o->allow_unverified)
+      goto refuse;
+    mg_warn("--allow-unverified: evaluating anyway: %s", err.msg);
+    err = (struct mg_err)MG_ERR_INIT;
+  }
   /* endpoint: record, then model_args, then flags */
   mg_eval_opts_init(&eo);
   {
@@ -907,6 +921,14 @@ static int run(const struct eval_opts *o)
              r->requests_total, r->requests_sent, r->requests_cached,
              r->tokenize_calls, (double)(r->t1_ns - r->t0_ns) / 1e9,
              r->mean_inflight);
+  goto out;
+refuse:
+  /* The gate holds: say why, pass the record on unchanged, verdict 1. */
+  (void)snprintf(why, sizeof(why), "%s", err.msg);
+  mg_err_set(&err, MG_ERR_FAIL, "%s (--allow-unverified overrides)", why);
+  rc = mg_report_err(&err);
+  if (mg_record_write(rec, o->std.output, o->std.pretty, &err) < 0)
+    rc = mg_report_err(&err);
   goto out;
 fail:
   rc = mg_report_err(&err);

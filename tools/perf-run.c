@@ -92,6 +92,8 @@ static const char usage_text[] =
     "  --sample-requests N     requests per status in that report\n"
     "  --slo ttft=MS,itl=MS,e2e=MS   goodput objectives\n"
     "  --percentile-method nearest-rank|linear\n"
+    "  --allow-unverified      measure a model that did not pass\n"
+    "                          model-verify (else: exit 1, record passed on)\n"
     "  --label NAME            dataset label the results are filed under\n"
     "                          (baseline, or the use case); K=V adds a\n"
     "                          GuideLLM metadata label\n" MG_CLI_STD_USAGE
@@ -232,15 +234,22 @@ static int run(const struct perf_opts *o)
   struct sigaction sa;
   char *base = NULL, *url = NULL, *warm_url = NULL, *token = NULL;
   char *model = NULL, *shown;
-  char started[40], finished[40], run_id[64];
+  char started[40], finished[40], run_id[64], why[sizeof(err.msg)];
   int rc = MG_EXIT_OK, all_ok = 1;
   long long n_all = 0, n_err = 0;
 
   mg_time_rfc3339(started, sizeof(started));
   (void)snprintf(run_id, sizeof(run_id), "perf-run-%s", started);
   mg_perf_data_init(&data);
-  if (mg_record_read_or_new(o->std.input, o->std.max_input, &rec, &err) < 0
-      || mg_perf_cfg_load_data(c, &data, &err) < 0)
+  if (mg_record_read_or_new(o->std.input, o->std.max_input, &rec, &err) < 0)
+    goto fail;
+  if (mg_record_gate(rec, &err) < 0) {
+    if (!c->allow_unverified)
+      goto refuse;
+    mg_warn("--allow-unverified: measuring anyway: %s", err.msg);
+    err = (struct mg_err)MG_ERR_INIT;
+  }
+  if (mg_perf_cfg_load_data(c, &data, &err) < 0)
     goto fail;
   if (mg_http_global_init(&err) < 0
       || mg_http_secret_load(c->api_key_file, "MG_API_KEY", &token, &err) < 0)
@@ -410,6 +419,14 @@ static int run(const struct perf_opts *o)
     mg_warn("a benchmark had no successful request");
     rc = MG_EXIT_FAIL;
   }
+  goto out;
+refuse:
+  /* The gate holds: say why, pass the record on unchanged, verdict 1. */
+  (void)snprintf(why, sizeof(why), "%s", err.msg);
+  mg_err_set(&err, MG_ERR_FAIL, "%s (--allow-unverified overrides)", why);
+  rc = mg_report_err(&err);
+  if (mg_record_write(rec, o->std.output, o->std.pretty, &err) < 0)
+    rc = mg_report_err(&err);
   goto out;
 fail:
   if (perf && !mg_json_get(perf, "runs"))

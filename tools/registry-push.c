@@ -84,6 +84,9 @@ static const char usage_text[] =
     "                          ModelArtifact fields\n"
     "      --owner NAME        RegisteredModel owner (on create)\n"
     "      --author NAME       ModelVersion author (on create)\n"
+    "      --allow-unverified  register a model that did not pass\n"
+    "                          model-verify, as an ARCHIVED version (else:\n"
+    "                          exit 1, record passed on)\n"
     "      --description TEXT  ModelVersion description (on create)\n"
     "      --token-file FILE   bearer token file (default: "
     "$MG_REGISTRY_TOKEN,\n"
@@ -101,6 +104,7 @@ static const char usage_text[] =
 
 struct push_opts {
   struct mg_cli_std std; /* -i -o --max-input --pretty */
+  int allow_unverified;
   const char *registry;
   const char *model;
   const char *version;
@@ -130,7 +134,8 @@ struct push_opts {
 };
 
 enum {
-  OPT_AUTHOR = 256,
+  OPT_ALLOW_UNVERIFIED = 256,
+  OPT_AUTHOR,
   OPT_CACERT,
   OPT_DESCRIPTION,
   OPT_FORMAT_NAME,
@@ -161,6 +166,7 @@ static const char shortopts[] = MG_CLI_STD_SHORTOPTS;
 
 static const struct option longopts[] = {
   MG_CLI_STD_LONGOPTS,
+  { "allow-unverified", no_argument, NULL, OPT_ALLOW_UNVERIFIED },
   { "author", required_argument, NULL, OPT_AUTHOR },
   { "cacert", required_argument, NULL, OPT_CACERT },
   { "description", required_argument, NULL, OPT_DESCRIPTION },
@@ -211,6 +217,9 @@ static void parse_args(int argc, char **argv, struct push_opts *o)
   o->argv = argv;
   while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
     switch (c) {
+    case OPT_ALLOW_UNVERIFIED:
+      o->allow_unverified = 1;
+      break;
     case OPT_AUTHOR:
       o->author = optarg;
       break;
@@ -353,7 +362,8 @@ static int run(const struct push_opts *o)
   struct mg_registry_target t = { 0 };
   struct mg_json *rec = NULL, *props = NULL, *docs = NULL, *section = NULL;
   char *token = NULL;
-  char started[40];
+  char started[40], why[sizeof(err.msg) + 64];
+  int gate_closed = 0;
   int is_dir = strncmp(o->registry, "dir:", 4) == 0;
   int reading = o->list || o->get;
   int rc = MG_EXIT_OK, http_up = 0;
@@ -362,6 +372,17 @@ static int run(const struct push_opts *o)
   if (!reading) {
     if (mg_record_read(o->std.input, o->std.max_input, &rec, &err) < 0)
       goto fail;
+    if (mg_record_gate(rec, &err) < 0) {
+      if (!o->allow_unverified)
+        goto refuse;
+      /* Registered for the record, but not for use: ARCHIVED, and why. */
+      mg_warn("--allow-unverified: registering as ARCHIVED: %s", err.msg);
+      (void)snprintf(why, sizeof(why), "registered with --allow-unverified: %s",
+                     err.msg);
+      err = (struct mg_err)MG_ERR_INIT;
+      gate_closed = 1;
+      t.version_state = "ARCHIVED";
+    }
     t.model_name = o->model;
     t.version_name = o->version;
     t.owner = o->owner;
@@ -377,6 +398,8 @@ static int run(const struct push_opts *o)
                                        &props, &docs, &err)
         < 0)
       goto fail;
+    if (gate_closed)
+      mg_json_set(props, "verify.gate", mg_registry_value_string(why));
   }
   mg_http_opts_init(&http);
   if (!is_dir) {
@@ -438,6 +461,14 @@ static int run(const struct push_opts *o)
   }
   if (mg_record_write(rec, o->std.output, o->std.pretty, &err) < 0)
     goto fail;
+  goto out;
+refuse:
+  /* The gate holds: say why, pass the record on unchanged, verdict 1. */
+  (void)snprintf(why, sizeof(why), "%s", err.msg);
+  mg_err_set(&err, MG_ERR_FAIL, "%.300s (--allow-unverified overrides)", why);
+  rc = mg_report_err(&err);
+  if (mg_record_write(rec, o->std.output, o->std.pretty, &err) < 0)
+    rc = mg_report_err(&err);
   goto out;
 fail:
   rc = mg_report_err(&err);

@@ -1116,6 +1116,7 @@ static int set_sweep_type(struct mg_perf_config *c, const char *arg,
 /* clang-format off */
 const struct mg_perf_cfg_option mg_perf_cfg_options[] = {
   FLAG("add-special-tokens", add_special, 1),
+  FLAG("allow-unverified", allow_unverified, 1),
   STR("api-key-file", api_key_file),
   SET("backend", mg_perf_cfg_backend),
   SET("backend-args", mg_perf_cfg_backend_args),

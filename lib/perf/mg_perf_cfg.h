@@ -92,6 +92,7 @@ struct mg_perf_config {
   enum mg_stats_pct method;
   int progress;
   int tokenize;           /* 1 --tokenize, 2 --detokenize: nothing runs */
+  int allow_unverified;   /* measure a model the gate refuses */
   struct mg_json *labels; /* --label k=v, an object */
   /* Strings this configuration allocated. */
   char **owned;

@@ -1087,6 +1087,7 @@ static int push_version(struct mg_registry *r,
     mg_json_set_string(body, "registeredModelId", rm_id);
     opt_set(body, "author", t->author);
     opt_set(body, "description", t->description);
+    opt_set(body, "state", t->version_state);
     mg_json_set(body, "customProperties", mg_json_dup(props));
     rc = r->be->create(r, K_MV, NULL, body, &mv, &found, err);
     mg_json_free(body);
@@ -1152,6 +1153,28 @@ static int push_version(struct mg_registry *r,
                "properties of model version '%.80s' keep being overwritten "
                "by a concurrent writer; push again",
                t->version_name);
+  if (rc == 0 && t->version_state) {
+    const char *st = mg_json_string(mg_json_get(mv, "state"));
+
+    if (!st || strcmp(st, t->version_state) != 0) {
+      struct mg_json *after = NULL;
+
+      body = mg_json_new_object();
+      mg_json_set_string(body, "state", t->version_state);
+      rc = r->be->entity(r, K_MV, id_of(mv), body, &after, err);
+      mg_json_free(body);
+      if (rc == 0) {
+        int listed = 0;
+
+        mg_json_free(mv);
+        mv = after;
+        for (struct mg_json *u = mg_json_first(updated); u; u = mg_json_next(u))
+          listed |= strcmp(mg_json_string(u), "model_version") == 0;
+        if (!made && !listed)
+          mg_json_append(updated, mg_json_new_string("model_version"));
+      }
+    }
+  }
 out:
   mg_json_free(empty);
   if (rc < 0) {

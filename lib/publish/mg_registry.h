@@ -68,6 +68,9 @@ struct mg_registry_target {
   const char *owner;         /* RegisteredModel.owner on create */
   const char *author;        /* ModelVersion.author on create */
   const char *description;   /* ModelVersion.description on create */
+  const char *version_state; /* ModelVersion.state: set on create, and
+                                PATCHed when it differs; NULL: LIVE on
+                                create, left alone after */
   const char *artifact_name; /* NULL: model_name, as the Python client */
   const char *uri;           /* ModelArtifact.uri; NULL: no artifact */
   const char *format_name;

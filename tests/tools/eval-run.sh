@@ -73,6 +73,31 @@ test_expect_success 'custom YAML task: the tutorial prompt, data path fallback' 
 
 start_mock M --model m --ttft-ms 0 --itl-ms 0
 
+# The admission gate (lib mg_record_gate), as perf-run holds it.
+cat >"$TRASH_ROOT/failed.json" <<'JSON'
+{"schema":"modelgate.record/v1","model":{"name":"tiny"},"verification":{"verdict":"fail","findings":[{"severity":"error","check":"safetensors","path":"model.safetensors","message":"tensor 'w' ends past the data"}]}}
+JSON
+test_expect_success 'gate: a failed verdict is refused, exit 1, the record passed on unchanged' '
+  expect_exit 1 eval-run --base-url "$M_URL" --model m --tasks tutorial_mc \
+    --include-path "$F/tasks" -i "$TRASH_ROOT/failed.json" >out.json 2>err &&
+  test $(wc -l <err) = 1 &&
+  must_contain err "^eval-run: error: refusing model .tiny.: verdict .fail.: safetensors .model.safetensors.: tensor .w. ends past the data \(--allow-unverified overrides\)$" &&
+  python3 -c "import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))" \
+    "$TRASH_ROOT/failed.json" out.json
+'
+
+test_expect_success 'gate: an unverified model record is refused; --allow-unverified evaluates' '
+  printf "%s" "{\"schema\":\"modelgate.record/v1\",\"model\":{\"name\":\"raw\"}}" >in.json &&
+  expect_exit 1 eval-run --base-url "$M_URL" --model m --tasks tutorial_mc \
+    --include-path "$F/tasks" -i in.json >out.json 2>err &&
+  must_contain err "refusing model .raw.: no verification verdict" &&
+  must_not_contain out.json "\"eval\"" &&
+  eval-run --base-url "$M_URL" --model m --tasks tutorial_mc --allow-unverified \
+    --include-path "$F/tasks" -i in.json >out.json 2>err &&
+  must_contain err "warning: --allow-unverified: evaluating anyway" &&
+  must_contain out.json "\"eval\""
+'
+
 # run_oracle TASK FORMAT TEST [FEWSHOT]: compares eval-run's samples with
 # the oracle's request arguments (uses res.json and s/ from the last run).
 run_oracle() {

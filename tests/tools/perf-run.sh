@@ -81,11 +81,41 @@ test_expect_success 'constant rate: record, counts and token totals' "
 "
 
 test_expect_success 'the input record passes through' "
-  printf '%s' '{\"schema\":\"modelgate.record/v1\",\"model\":{\"name\":\"x\"},\"extra\":[1]}' >in.json &&
+  printf '%s' '{\"schema\":\"modelgate.record/v1\",\"model\":{\"name\":\"x\"},\"verification\":{\"verdict\":\"pass\"},\"extra\":[1]}' >in.json &&
   perf-run $T -i in.json --profile synchronous --max-requests 2 -q >rec.json &&
   test \"\$(json_get rec.json 'd[\"model\"][\"name\"]')\" = x &&
   test \"\$(json_get rec.json 'd[\"extra\"]')\" = '[1]' &&
   test \"\$(json_get rec.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"successful\"]')\" = 2
+"
+
+# The admission gate (lib mg_record_gate): a model that failed
+# model-verify, or was never verified, is not measured.
+cat >"$TRASH_ROOT/failed.json" <<'JSON'
+{"schema":"modelgate.record/v1","model":{"name":"tiny","files":[{"path":"m.bin","size":3,"sha256":"aa"}]},"verification":{"verdict":"fail","ok":false,"findings":[{"severity":"warning","check":"license","message":"no license"},{"severity":"error","check":"pickle","path":"m.bin","message":"global 'posix.system' is not allowed"}],"files":[{"path":"m.bin","sha256":"aa"}]}}
+JSON
+test_expect_success 'gate: a failed verdict is refused, exit 1, the record passed on unchanged' "
+  expect_exit 1 perf-run $T -i '$TRASH_ROOT/failed.json' --max-requests 2 \
+    >out.json 2>err &&
+  test \$(wc -l <err) = 1 &&
+  must_contain err \"^perf-run: error: refusing model 'tiny': verdict 'fail': pickle 'm.bin': global 'posix.system' is not allowed \\(--allow-unverified overrides\\)\\\$\" &&
+  python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' \
+    '$TRASH_ROOT/failed.json' out.json &&
+  must_not_contain out.json '\"perf\"'
+"
+
+test_expect_success 'gate: a model record without verification is refused' "
+  printf '%s' '{\"schema\":\"modelgate.record/v1\",\"model\":{\"name\":\"raw\"}}' >in.json &&
+  expect_exit 1 perf-run $T -i in.json --max-requests 2 >out.json 2>err &&
+  must_contain err \"refusing model 'raw': no verification verdict\" &&
+  python3 -c 'import json; assert json.load(open(\"in.json\")) == json.load(open(\"out.json\"))'
+"
+
+test_expect_success 'gate: --allow-unverified measures anyway, with a warning' "
+  perf-run $T -i '$TRASH_ROOT/failed.json' --allow-unverified \
+    --profile synchronous --max-requests 2 >out.json 2>err &&
+  must_contain err 'warning: --allow-unverified: measuring anyway' &&
+  test \"\$(json_get out.json 'd[\"perf\"][\"runs\"][0][\"requests\"][\"successful\"]')\" = 2 &&
+  test \"\$(json_get out.json 'd[\"verification\"][\"verdict\"]')\" = fail
 "
 
 test_expect_success 'several rates give one run each' "

@@ -528,4 +528,75 @@ test_expect_success 'rest: an unreachable registry exits 5' '
   must_be_empty out
 '
 
+# ---- the admission gate (lib mg_record_gate) ----
+python3 - "$REC" "$TRASH_ROOT/failed.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["model"]["name"] = "acme/tampered"
+d["verification"] = {"verdict": "fail", "ok": False, "findings": [
+    {"severity": "error", "check": "safetensors", "path": "model.safetensors",
+     "message": "tensor 'w' ends past the data"}]}
+json.dump(d, open(sys.argv[2], "w"))
+PY
+FAILED=$TRASH_ROOT/failed.json
+export FAILED
+
+test_expect_success 'gate: a failed verdict is refused: exit 1, nothing written, record passed on' '
+  before=$(writes "$REG_LOG") &&
+  expect_exit 1 registry-push --registry "$REG_URL" --token-file "$TOKEN" \
+    -i "$FAILED" >out 2>err &&
+  test "$(wc -l <err)" = 1 &&
+  must_contain err "^registry-push: error: refusing model .acme/tampered.: verdict .fail.: safetensors .model.safetensors.: tensor .w. ends past the data \(--allow-unverified overrides\)$" &&
+  python3 -c "import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))" \
+    "$FAILED" out &&
+  test "$(writes "$REG_LOG")" = "$before" &&
+  expect_exit 1 registry-push --registry-dir gated -i "$FAILED" >out 2>err &&
+  test ! -e gated
+'
+
+test_expect_success 'gate: --allow-unverified registers the version ARCHIVED, saying why' '
+  registry-push --registry "$REG_URL" --token-file "$TOKEN" -i "$FAILED" \
+    --allow-unverified --model-version v-bad >out 2>err &&
+  must_contain err "warning: --allow-unverified: registering as ARCHIVED: refusing model .acme/tampered.: verdict .fail." &&
+  vid=$(json_get out "d[\"registry\"][\"model_version_id\"]") &&
+  curl -sf -H "Authorization: Bearer s3cret-token" \
+    "$REG_URL/api/model_registry/v1alpha3/model_versions/$vid" >mv &&
+  test "$(json_get mv "d[\"state\"]")" = ARCHIVED &&
+  test "$(json_get mv "d[\"customProperties\"][\"verify.gate\"][\"string_value\"]")" = \
+    "registered with --allow-unverified: refusing model '"'"'acme/tampered'"'"': verdict '"'"'fail'"'"': safetensors '"'"'model.safetensors'"'"': tensor '"'"'w'"'"' ends past the data" &&
+  no_violations "$REG_LOG"
+'
+
+test_expect_success 'gate: a LIVE version pushed again unverified is PATCHed to ARCHIVED' '
+  python3 -c "import json,sys
+d=json.load(open(sys.argv[1])); d[\"model\"][\"name\"]=\"acme/later\"
+json.dump(d,open(\"good.json\",\"w\"))
+d[\"verification\"]={\"verdict\":\"fail\",\"findings\":[]}
+json.dump(d,open(\"bad.json\",\"w\"))" "$REC" &&
+  registry-push --registry "$REG_URL" --token-file "$TOKEN" -i good.json \
+    --model-version v1 >out 2>err &&
+  vid=$(json_get out "d[\"registry\"][\"model_version_id\"]") &&
+  V=$REG_URL/api/model_registry/v1alpha3/model_versions/$vid &&
+  curl -sf -H "Authorization: Bearer s3cret-token" "$V" >mv &&
+  test "$(json_get mv "d[\"state\"]")" = LIVE &&
+  registry-push --registry "$REG_URL" --token-file "$TOKEN" -i bad.json \
+    --model-version v1 --allow-unverified >out 2>err &&
+  curl -sf -H "Authorization: Bearer s3cret-token" "$V" >mv &&
+  test "$(json_get mv "d[\"state\"]")" = ARCHIVED &&
+  must_contain mv "verify.gate" &&
+  json_get out "d[\"registry\"][\"updated\"]" >updated &&
+  must_contain updated model_version &&
+  no_violations "$REG_LOG"
+'
+
+test_expect_success 'gate: the directory registry records ARCHIVED too' '
+  registry-push --registry-dir gated -i "$FAILED" --allow-unverified \
+    >out 2>err &&
+  python3 -c "import json
+d=json.load(open(\"gated/registry.json\"))
+print(json.dumps(d))" >dump &&
+  must_contain dump "\"state\": \"ARCHIVED\"" &&
+  must_contain dump "verify.gate"
+'
+
 test_done

@@ -218,6 +218,58 @@ static void test_read_or_new(void **state)
   unlink(path);
 }
 
+static void expect_gate(const char *doc, int want, const char *msg)
+{
+  struct mg_json *j = parse(doc);
+  struct mg_err err = MG_ERR_INIT;
+
+  assert_int_equal(mg_record_gate(j, &err), want ? -1 : 0);
+  if (msg && !strstr(err.msg, msg))
+    fail_msg("gate message '%s' lacks '%s'", err.msg, msg);
+  if (want) {
+    assert_int_equal(err.cat, MG_ERR_FAIL);
+  } else {
+    assert_int_equal(err.cat, MG_ERR_NONE);
+  }
+  mg_json_free(j);
+}
+
+#define FILES "\"files\": [{\"path\": \"a.bin\", \"sha256\": \"aa\"}]"
+
+static void test_gate(void **state)
+{
+  (void)state;
+  /* no model: an endpoint measured on its own */
+  expect_gate("{\"schema\": \"modelgate.record/v1\"}", 0, NULL);
+  expect_gate("{\"model\": {\"name\": \"m\", " FILES "}}", 1,
+              "refusing model 'm': no verification verdict");
+  expect_gate("{\"model\": {\"name\": \"m\", " FILES "}, \"verification\": "
+              "{\"verdict\": \"pass\", " FILES "}}",
+              0, NULL);
+  /* the first error finding is named, not the first warning */
+  expect_gate("{\"model\": {\"name\": \"m\", " FILES "}, \"verification\": "
+              "{\"verdict\": \"fail\", \"findings\": ["
+              "{\"severity\": \"warning\", \"check\": \"license\", "
+              "\"message\": \"no license\"},"
+              "{\"severity\": \"error\", \"check\": \"pickle\", \"path\": "
+              "\"a.bin\", \"message\": \"global os.system\"}]}}",
+              1,
+              "refusing model 'm': verdict 'fail': pickle "
+              "'a.bin': global os.system");
+  /* a verdict about other bytes does not count */
+  expect_gate("{\"model\": {\"name\": \"m\", " FILES "}, \"verification\": "
+              "{\"verdict\": \"pass\", \"files\": [{\"path\": \"a.bin\", "
+              "\"sha256\": \"bb\"}]}}",
+              1, "file 'a.bin' was not verified with this sha256");
+  /* a registered version's verdict stands for a seed record */
+  expect_gate("{\"model\": {\"name\": \"m\"}, \"registry\": "
+              "{\"version_properties\": {\"verify.verdict\": \"pass\"}}}",
+              0, NULL);
+  expect_gate("{\"model\": {\"name\": \"m\"}, \"registry\": "
+              "{\"version_properties\": {\"verify.verdict\": \"fail\"}}}",
+              1, "verdict 'fail' in the registry");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -228,6 +280,7 @@ int main(void)
     cmocka_unit_test(test_redact_url),
     cmocka_unit_test(test_provenance),
     cmocka_unit_test(test_read_or_new),
+    cmocka_unit_test(test_gate),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
