@@ -1701,7 +1701,8 @@ static void files_digest(const struct mg_json *files,
     const char *p = mg_json_string(mg_json_get(f, "path"));
     const char *d = mg_json_string(mg_json_get(f, "sha256"));
 
-    *bytes += mg_json_number(mg_json_get(f, "bytes"));
+    /* model-fetch writes each file's size as "size" (record-model.md) */
+    *bytes += mg_json_number(mg_json_get(f, "size"));
     if (!p || !d)
       continue;
     mg_digest_sha256_update(h, d, strlen(d));

@@ -599,4 +599,20 @@ print(json.dumps(d))" >dump &&
   must_contain dump "verify.gate"
 '
 
+test_expect_success 'model.bytes is the sum of the sizes model-fetch records' '
+  mkdir -p src/sized &&
+  printf "{\"model_type\": \"tiny\"}\n" >src/sized/config.json &&
+  printf "{\"pad\": \"%01000d\"}\n" 0 >src/sized/tokenizer_config.json &&
+  model-fetch -q src/sized fetched/sized </dev/null >f.json &&
+  model-verify -q -i f.json >v.json &&
+  registry-push --registry-dir sized -i v.json --model-version v1 >out 2>err &&
+  registry-push --registry-dir sized --get --model sized --model-version v1 \
+    >got 2>err &&
+  want=$(json_get v.json "sum(f[\"size\"] for f in d[\"model\"][\"files\"])") &&
+  test "$want" -gt 1000 &&
+  got=$(json_get got "d[\"registry\"][\"version_properties\"][\"model.bytes\"]") &&
+  python3 -c "import sys; sys.exit(float(sys.argv[1]) != float(sys.argv[2]))" \
+    "$got" "$want"
+'
+
 test_done
