@@ -207,6 +207,20 @@ static int stage_open(struct fetch *f, struct mg_err *err)
     return mg_err_set(err, MG_ERR_IO,
                       "destination '%s' exists (use --force to replace it)",
                       f->dest);
+  /* "models/granite" in a fresh directory: make "models" first. */
+  {
+    char *parent = mg_xstrdup(f->dest);
+    char *slash = strrchr(parent, '/');
+    int rc = 0;
+
+    if (slash && slash != parent) {
+      *slash = '\0';
+      rc = mg_io_mkdirs(parent, err);
+    }
+    free(parent);
+    if (rc < 0)
+      return -1;
+  }
   if (mkdir(f->staging, 0755) < 0 && errno != EEXIST)
     return mg_err_errno(err, MG_ERR_IO, "cannot create '%s'", f->staging);
   f->stagefd =

@@ -133,6 +133,19 @@ test_expect_success 'the record passes through other sections' '
   test "$(json_get rec.json "d[\"model\"][\"name\"]")" = tiny
 '
 
+test_expect_success 'missing parent directories of the destination are created' '
+  test ! -e models &&
+  model-fetch -q "$W/tiny" models/org/tiny </dev/null >rec.json &&
+  digests "$W/tiny" >expect &&
+  digests models/org/tiny >actual && test_cmp expect actual &&
+  test ! -e models/org/tiny.partial &&
+  : >plainfile &&
+  expect_exit 4 model-fetch -q "$W/tiny" plainfile/sub/tiny </dev/null \
+    >out 2>err &&
+  must_be_empty out &&
+  must_contain err "^model-fetch: error: cannot create directory .plainfile/sub."
+'
+
 test_expect_success 'an existing destination is kept unless --force' '
   mkdir dest && echo keep >dest/old &&
   expect_exit 4 model-fetch -q "$W/tiny" dest </dev/null >out 2>err &&
