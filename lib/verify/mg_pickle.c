@@ -175,6 +175,7 @@ struct scan {
   int proto;           /* PROTO of the current pickle */
   int joblib;          /* joblib.load's semantics: arrays follow BUILD */
   int persistent;      /* the unpickler has a persistent_load */
+  int plain;           /* MG_PICKLE_PLAIN: without one, persistent ids raise */
   size_t lenient_from; /* plain pass over a joblib file: from here on the
                           bytes are array data to pickle.load */
   size_t first_array;  /* where the first joblib array's data starts */
@@ -1690,6 +1691,19 @@ static void persistent_id(struct scan *s, const struct val *pid)
   r->n_storages++;
 }
 
+/* pickle.load without a persistent_load raises on a persistent id (before
+ * reading it), so nothing after one is reached. The first bytes of a zip
+ * ("PK\3\4" and on to a newline, which its DOS timestamp may hold) read
+ * as one. */
+static int no_persistent_load(struct scan *s)
+{
+  if (s->persistent || !s->plain)
+    return 0;
+  (void)loader(s, "A load persistent id instruction was encountered, but "
+                  "no persistent_load function was specified.");
+  return 1;
+}
+
 /* ---- memo: open addressing on the 64-bit key ---- */
 
 static struct memo_slot *memo_find(struct scan *s, uint64_t key, int insert)
@@ -1842,6 +1856,8 @@ static int step(struct scan *s)
   case 'L': /* LONG */
     return op_long(s);
   case 'P': /* PERSID */
+    if (no_persistent_load(s))
+      return R_LOADER;
     if (line(s, &lp, &ll) < 0)
       return R_LOADER;
     for (size_t k = 0; k < ll; k++)
@@ -1851,6 +1867,8 @@ static int step(struct scan *s)
     s->rep->acted = 1;
     return push_kind(s, K_OBJ);
   case 'Q': /* BINPERSID */
+    if (no_persistent_load(s))
+      return R_LOADER;
     if (pop(s, &a) < 0)
       return R_LOADER;
     persistent_id(s, &a);
@@ -2200,6 +2218,7 @@ struct pass {
   int keep_memo;       /* one unpickler for every stacked pickle */
   int persistent;      /* the first pickle has a persistent_load */
   size_t lenient_from; /* see struct scan */
+  int plain;           /* MG_PICKLE_PLAIN */
 };
 
 /* After a pickle: the next one, counted. */
@@ -2230,6 +2249,7 @@ static void scan_pass(const unsigned char *p, size_t n,
   s.rep = rep;
   s.joblib = ps->joblib;
   s.persistent = ps->persistent;
+  s.plain = ps->plain;
   s.lenient_from = ps->lenient_from;
   s.pickle_no = 1;
   mg_buf_init(&s.strs, MG_BUF_UNLIMITED);
@@ -2307,8 +2327,11 @@ int mg_pickle_scan(const unsigned char *p, size_t n,
                    const char *const *extra_allow, unsigned flags,
                    struct mg_pickle_report *rep, struct mg_err *err)
 {
-  struct pass ps = { 1, (flags & MG_PICKLE_STACKED) != 0, 0,
-                     (flags & MG_PICKLE_PERSISTENT) != 0, SIZE_MAX };
+  struct pass ps = { .joblib = 1,
+                     .stacked = (flags & MG_PICKLE_STACKED) != 0,
+                     .persistent = (flags & MG_PICKLE_PERSISTENT) != 0,
+                     .lenient_from = SIZE_MAX,
+                     .plain = (flags & MG_PICKLE_PLAIN) != 0 };
   size_t first = 0;
 
   scan_pass(p, n, extra_allow, &ps, rep, &first);
@@ -2320,7 +2343,9 @@ int mg_pickle_scan(const unsigned char *p, size_t n,
      * import must be on the allowlist too.
      */
     struct mg_pickle_report plain;
-    struct pass pp = { 0, 0, 0, ps.persistent, first };
+    struct pass pp = { .persistent = ps.persistent,
+                       .lenient_from = first,
+                       .plain = ps.plain };
     scan_pass(p, n, extra_allow, &pp, &plain, NULL);
     if (plain.unsafe && !rep->unsafe) {
       rep->unsafe = 1;

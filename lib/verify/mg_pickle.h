@@ -137,6 +137,11 @@ enum mg_pickle_flags {
    * pickle. Without it the scan still assumes a loader may have one and
    * reads on, flagging nothing for it. */
   MG_PICKLE_PERSISTENT = 1 << 1,
+  /* pickle.load's own unpickler, which has no persistent_load: PERSID
+   * and BINPERSID end the load where CPython's raises (for the pickles
+   * not read with a persistent_load). What a plain load of a file from
+   * byte 0 reaches: every loader reads a file's first pickle that way. */
+  MG_PICKLE_PLAIN = 1 << 2,
 };
 
 /*

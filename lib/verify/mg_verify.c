@@ -581,13 +581,16 @@ static const char *scan_pickle(struct cls *c, const char *what,
 }
 
 /* A known format's bytes read by pickle.load from the first byte: they
- * must not get anywhere (polyglots). */
+ * must not get anywhere (polyglots). The load is a plain one, with no
+ * persistent_load (every loader reads a file's first pickle so): it stops
+ * at a persistent id, which a zip's first bytes are when its DOS
+ * timestamp holds a newline. */
 static void probe(struct cls *c, const char *what, const char *format,
                   const unsigned char *p, size_t n)
 {
   struct mg_pickle_report rep;
 
-  mg_pickle_scan(p, n, NULL, 0, &rep, NULL);
+  mg_pickle_scan(p, n, NULL, MG_PICKLE_PLAIN, &rep, NULL);
   if (rep.n_globals)
     cfind(c, SEV_ERROR, "pickle",
           "%s: valid %s, but a pickle loader reading it imports "

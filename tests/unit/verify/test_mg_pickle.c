@@ -300,6 +300,100 @@ static void test_probe(void **state)
   mg_pickle_report_release(&s.rep);
 }
 
+/* The probe of a zip: its first bytes ("PK\3\4", version, flags, method)
+ * are a PERSID whose line ends at the first newline, which the DOS
+ * timestamp may hold (01:16 to 01:23 has 0x0a in the time's high byte).
+ * pickle.load has no persistent_load and raises there, at any time or
+ * date; read on, the header's bytes import, call or complete a pickle at
+ * some times (CI failed at 01:17; 05:48:20 gives STOP, 16:16:20 EXT1). */
+static void zip_probe(uint16_t time, uint16_t date, unsigned flags,
+                      struct scanned *s)
+{
+  unsigned char z[30 + 16 + 6] = "PK\x03\x04\x14\x00\x00\x00\x00\x00";
+
+  z[10] = (unsigned char)time;
+  z[11] = (unsigned char)(time >> 8);
+  z[12] = (unsigned char)date;
+  z[13] = (unsigned char)(date >> 8);
+  /* CRC-32, sizes, name length 16, no extra, then the name and the start
+   * of torch's data.pkl, as the CI run's pytorch_model.bin had them. */
+  memcpy(z + 14,
+         "\x15\x4f\xfb\xf9\xd6\x00\x00\x00\xd6\x00\x00\x00\x10\x00"
+         "\x00\x00"
+         "archive/data.pkl"
+         "\x80\x02"
+         "ccol",
+         38);
+  mg_pickle_scan(z, sizeof(z), NULL, flags, &s->rep, NULL);
+}
+
+static void assert_zip_no_polyglot(uint16_t time, uint16_t date)
+{
+  struct scanned s;
+
+  zip_probe(time, date, MG_PICKLE_PLAIN, &s);
+  if (s.rep.acted || s.rep.unsafe || s.rep.n_globals || s.rep.n_pickles
+      || s.rep.stop != MG_PICKLE_LOADER_STOPS || s.rep.stop_at != 0)
+    fail_msg("DOS time 0x%04x date 0x%04x: acted %d unsafe %d globals %zu "
+             "pickles %zu stop at %llu (%s)",
+             time, date, s.rep.acted, s.rep.unsafe, s.rep.n_globals,
+             s.rep.n_pickles, (unsigned long long)s.rep.stop_at, s.rep.reason);
+  mg_pickle_report_release(&s.rep);
+}
+
+static void test_zip_timestamp_probe(void **state)
+{
+  static const uint16_t dates[] = { 0x5d88, 0x0021, 0x5d0a, 0x0a21, 0 };
+  static const uint16_t times[] = { 0x0a20, 0x2e0a, 0x820a, 0, 0x0a0a };
+  struct scanned s;
+
+  (void)state;
+  /* Read on past the id (no MG_PICKLE_PLAIN), 2026-12-08 01:17:00
+   * ("PK\3\4\x14\0\0\0\0\0 \n", an ASCII id) counts as acted, 05:48:20
+   * completes a pickle and 16:16:20 reaches EXT1. */
+  zip_probe(0x0a20, 0x5d88, 0, &s);
+  assert_true(s.rep.acted);
+  mg_pickle_report_release(&s.rep);
+  zip_probe(0x2e0a, 0x5d88, 0, &s);
+  assert_int_equal(s.rep.n_pickles, 1);
+  mg_pickle_report_release(&s.rep);
+  zip_probe(0x820a, 0x5d88, 0, &s);
+  assert_true(s.rep.unsafe);
+  mg_pickle_report_release(&s.rep);
+  /* pickle.load stops at the id, whatever its bytes. */
+  zip_probe(0x0a20, 0x5d88, MG_PICKLE_PLAIN, &s);
+  assert_non_null(strstr(s.rep.error, "no persistent_load function"));
+  mg_pickle_report_release(&s.rep);
+  /* 01:20: the id holds 0x86, not ASCII (a loader with a persistent_load
+   * stops too). */
+  zip_probe(0x0a86, 0x5d88, 0, &s);
+  assert_false(s.rep.acted);
+  assert_int_equal(s.rep.stop_at, 0);
+  mg_pickle_report_release(&s.rep);
+  for (size_t d = 0; d < sizeof(dates) / sizeof(dates[0]); d++)
+    for (uint32_t t = 0; t <= 0xffff; t++)
+      assert_zip_no_polyglot((uint16_t)t, dates[d]);
+  for (size_t t = 0; t < sizeof(times) / sizeof(times[0]); t++)
+    for (uint32_t d = 0; d <= 0xffff; d++)
+      assert_zip_no_polyglot(times[t], (uint16_t)d);
+  /* MG_PICKLE_PLAIN leaves a persistent_load's pickles alone (torch's
+   * data pickle) and stops a BINPERSID too. */
+  assert_int_equal(mg_pickle_scan(P("\x80\x02X\x01\x00\x00\x00"
+                                    "0Q."),
+                                  NULL, MG_PICKLE_PLAIN | MG_PICKLE_PERSISTENT,
+                                  &s.rep, NULL),
+                   0);
+  assert_int_equal(s.rep.n_pickles, 1);
+  mg_pickle_report_release(&s.rep);
+  mg_pickle_scan(P("\x80\x02X\x01\x00\x00\x00"
+                   "0Q."),
+                 NULL, MG_PICKLE_PLAIN, &s.rep, NULL);
+  assert_int_equal(s.rep.n_pickles, 0);
+  assert_int_equal(s.rep.stop_at, 8);
+  assert_non_null(strstr(s.rep.error, "no persistent_load function"));
+  mg_pickle_report_release(&s.rep);
+}
+
 /* posix.system('id') through STACK_GLOBAL, no PROTO, no STOP. */
 #define SG                                                                     \
   "\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c\x02id\x94\x85\x94R\x94"
@@ -847,6 +941,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_state_dict_allowed),
+    cmocka_unit_test(test_zip_timestamp_probe),
     cmocka_unit_test(test_global_os_system),
     cmocka_unit_test(test_stack_global_through_memo),
     cmocka_unit_test(test_memoize_after_put_shifts_index),
