@@ -4,8 +4,10 @@
 #include <string.h>
 
 #include "mg_buf.h"
+#include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_mem.h"
+#include "mg_utf8.h"
 
 #define DEPTH_MAX 64
 #define NODES_MAX ((size_t)1 << 20)
@@ -87,42 +89,11 @@ static void skip_ws(struct lit *l)
   }
 }
 
-static int hexv(unsigned char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static void put_cp(struct mg_buf *b, uint32_t cp)
 {
   char u[4];
-  size_t k;
 
-  if (cp < 0x80) {
-    u[0] = (char)cp;
-    k = 1;
-  } else if (cp < 0x800) {
-    u[0] = (char)(0xc0 | cp >> 6);
-    u[1] = (char)(0x80 | (cp & 0x3f));
-    k = 2;
-  } else if (cp < 0x10000) {
-    u[0] = (char)(0xe0 | cp >> 12);
-    u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-    u[2] = (char)(0x80 | (cp & 0x3f));
-    k = 3;
-  } else {
-    u[0] = (char)(0xf0 | cp >> 18);
-    u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-    u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-    u[3] = (char)(0x80 | (cp & 0x3f));
-    k = 4;
-  }
-  mg_buf_add(b, u, k, NULL);
+  mg_buf_add(b, u, mg_utf8_put(cp, u), NULL);
 }
 
 /* The next source character as a code point (latin-1 or UTF-8). */
@@ -276,7 +247,7 @@ static int one_string(struct lit *l, struct mg_buf *b, int *bytes, int *unknown)
         break;
       }
       for (int j = 0; j < k; j++) {
-        int h = l->pos < l->n ? hexv(l->p[l->pos]) : -1;
+        int h = l->pos < l->n ? mg_digest_hexval(l->p[l->pos]) : -1;
         if (h < 0)
           return lfail(l, "truncated escape");
         v = v << 4 | (uint32_t)h;
@@ -339,7 +310,7 @@ static int number(struct lit *l, int neg, long *out)
   }
   while (l->pos < l->n) {
     unsigned char c = l->p[l->pos];
-    int d = hexv(c);
+    int d = mg_digest_hexval(c);
     if (c == '_') {
       if (prev == '_' || (!digits && base == 10))
         return lfail(l, "bad number");

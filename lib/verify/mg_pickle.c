@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "mg_buf.h"
+#include "mg_digest.h"
 #include "mg_err.h"
 #include "mg_mem.h"
+#include "mg_utf8.h"
 
 #define STACK_MAX ((size_t)1 << 21)
 #define MEMO_MAX ((size_t)1 << 22)
@@ -588,40 +590,10 @@ static int utf8_ok(const unsigned char *p, size_t n, int surrogatepass)
 static void put_utf8(struct mg_buf *b, uint32_t cp)
 {
   char u[4];
-  size_t k;
+  size_t k = mg_utf8_put(cp, u);
 
-  if (cp < 0x80) {
-    u[0] = (char)cp;
-    k = 1;
-  } else if (cp < 0x800) {
-    u[0] = (char)(0xc0 | cp >> 6);
-    u[1] = (char)(0x80 | (cp & 0x3f));
-    k = 2;
-  } else if (cp < 0x10000) {
-    u[0] = (char)(0xe0 | cp >> 12);
-    u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-    u[2] = (char)(0x80 | (cp & 0x3f));
-    k = 3;
-  } else {
-    u[0] = (char)(0xf0 | cp >> 18);
-    u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-    u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-    u[3] = (char)(0x80 | (cp & 0x3f));
-    k = 4;
-  }
   if (b->len + k <= STR_KEEP + 4)
     mg_buf_add(b, u, k, NULL);
-}
-
-static int hexval(unsigned char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 /* A text argument: the bytes up to and including the next newline (a
@@ -773,7 +745,8 @@ static int64_t c_strtol0(const unsigned char *s, size_t e, size_t *end_at,
   if (i < e && (s[i] == '+' || s[i] == '-'))
     neg = s[i++] == '-';
   if (i < e && s[i] == '0') {
-    if (i + 2 < e && (s[i + 1] | 0x20) == 'x' && hexval(s[i + 2]) >= 0) {
+    if (i + 2 < e && (s[i + 1] | 0x20) == 'x'
+        && mg_digest_hexval(s[i + 2]) >= 0) {
       base = 16;
       i += 2;
     } else {
@@ -1068,8 +1041,9 @@ static int op_string(struct scan *s)
       PUTB(c & 0xff);
       break;
     case 'x':
-      if (q + 1 < end && hexval(q[0]) >= 0 && hexval(q[1]) >= 0) {
-        PUTB(hexval(q[0]) << 4 | hexval(q[1]));
+      if (q + 1 < end && mg_digest_hexval(q[0]) >= 0
+          && mg_digest_hexval(q[1]) >= 0) {
+        PUTB(mg_digest_hexval(q[0]) << 4 | mg_digest_hexval(q[1]));
         q += 2;
         break;
       }
@@ -1121,7 +1095,7 @@ static int op_unicode(struct scan *s)
     }
     count = c == 'u' ? 4 : 8;
     for (; count; count--, i++) {
-      int h = i < n ? hexval(p[i]) : -1;
+      int h = i < n ? mg_digest_hexval(p[i]) : -1;
       if (h < 0) {
         mg_buf_release(&b);
         return loader(s, "truncated \\uXXXX escape in UNICODE");
